@@ -1,0 +1,26 @@
+"""CozyGen's HTTP API on ComfyUI's aiohttp server: one module per resource."""
+
+from __future__ import annotations
+
+from . import host, system
+from .routing import Routes
+from .state import CozyGenState
+
+RESOURCE_MODULES = (system,)
+
+
+def register(table, state: CozyGenState) -> Routes:
+    """Add every CozyGen route to an aiohttp ``RouteTableDef``."""
+    routes = Routes(table)
+    for module in RESOURCE_MODULES:
+        module.add_routes(routes, state)
+    return routes
+
+
+def setup() -> CozyGenState:
+    """Called once at import: routes now (ComfyUI copies them under /api later), work at start."""
+    state = CozyGenState()
+    register(host.routes(), state)
+    host.on_startup(state.startup)
+    host.on_shutdown(state.shutdown)
+    return state

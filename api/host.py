@@ -1,0 +1,198 @@
+"""The adapter: the only module that touches ComfyUI's internals.
+
+Everything ComfyUI-specific (PromptServer, folder_paths, the prompt queue,
+validate_prompt, progress bars, socket messages) goes through here, imported
+lazily so that importing CozyGen stays cheap and the rest of the code never
+depends on a particular ComfyUI version. Version differences are feature-detected:
+
+- ``validate_prompt`` became async with three arguments in 0.3.48;
+- the queue item became a 6-tuple (with ``sensitive``) in 0.3.68;
+- ``/api/jobs`` appeared after 0.3.77;
+- newer releases require a lowercase UUID for a client-chosen ``prompt_id``,
+  so CozyGen always sends one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("cozygen")
+
+
+def server() -> Any:
+    """ComfyUI's PromptServer instance (exists once ComfyUI loads custom nodes)."""
+    from server import PromptServer  # the host module, imported on demand
+
+    instance = getattr(PromptServer, "instance", None)
+    if instance is None:
+        raise RuntimeError("ComfyUI's PromptServer is not running")
+    return instance
+
+
+def routes() -> Any:
+    """The route table ComfyUI later copies under ``/api``."""
+    return server().routes
+
+
+def on_startup(callback: Callable[[Any], Awaitable[None]]) -> None:
+    server().app.on_startup.append(callback)
+
+
+def on_shutdown(callback: Callable[[Any], Awaitable[None]]) -> None:
+    server().app.on_shutdown.append(callback)
+
+
+def add_middleware(middleware: Callable) -> None:
+    """Append an aiohttp middleware; only possible before the server starts."""
+    server().app.middlewares.append(middleware)
+
+
+def comfyui_version() -> str | None:
+    try:
+        from comfyui_version import __version__
+    except ImportError:
+        return None
+    return str(__version__)
+
+
+# -- folders ----------------------------------------------------------------------
+def _folder_paths() -> Any:
+    import folder_paths
+
+    return folder_paths
+
+
+def user_directory() -> str:
+    return _folder_paths().get_user_directory()
+
+
+def output_directory() -> str:
+    return _folder_paths().get_output_directory()
+
+
+def input_directory() -> str:
+    return _folder_paths().get_input_directory()
+
+
+def temp_directory() -> str:
+    return _folder_paths().get_temp_directory()
+
+
+def save_image_path(filename_prefix: str, width: int, height: int) -> tuple[str, str, int, str, str]:
+    """ComfyUI's own naming for saved outputs: (folder, filename, counter, subfolder, prefix)."""
+    return _folder_paths().get_save_image_path(filename_prefix, output_directory(), width, height)
+
+
+# -- capabilities -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Capabilities:
+    async_validate_prompt: bool
+    validate_prompt_args: int
+    queue_item_fields: int
+    jobs_api: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "async_validate_prompt": self.async_validate_prompt,
+            "validate_prompt_args": self.validate_prompt_args,
+            "queue_item_fields": self.queue_item_fields,
+            "comfyui_jobs_api": self.jobs_api,
+        }
+
+
+def _execution() -> Any:
+    import execution
+
+    return execution
+
+
+def capabilities() -> Capabilities:
+    execution = _execution()
+    validate = execution.validate_prompt
+    return Capabilities(
+        async_validate_prompt=inspect.iscoroutinefunction(validate),
+        validate_prompt_args=len(inspect.signature(validate).parameters),
+        queue_item_fields=6 if hasattr(execution, "SENSITIVE_EXTRA_DATA_KEYS") else 5,
+        jobs_api=_has_route("GET", "/api/jobs"),
+    )
+
+
+def _has_route(method: str, path: str) -> bool:
+    for resource in server().app.router.resources():
+        if resource.canonical == path:
+            return any(route.method == method for route in resource)
+    return False
+
+
+# -- queue --------------------------------------------------------------------------
+def new_prompt_id() -> str:
+    """A prompt id every ComfyUI version accepts: a lowercase UUID4."""
+    return str(uuid.uuid4()).lower()
+
+
+@dataclass(frozen=True)
+class Validation:
+    ok: bool
+    error: Any
+    outputs: list[str]
+    node_errors: dict[str, Any]
+
+
+async def validate_prompt(prompt_id: str, prompt: dict[str, Any]) -> Validation:
+    """ComfyUI's own validation, whichever signature this ComfyUI has."""
+    validate = _execution().validate_prompt
+    arity = len(inspect.signature(validate).parameters)
+    args: tuple[Any, ...] = (prompt_id, prompt, None) if arity >= 3 else (prompt,) if arity == 1 else (prompt_id, prompt)
+    result = validate(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return Validation(ok=bool(result[0]), error=result[1], outputs=list(result[2]), node_errors=result[3])
+
+
+def enqueue(prompt: dict[str, Any], outputs: list[str], *, prompt_id: str, client_id: str | None = None,
+            extra_data: dict[str, Any] | None = None) -> int:
+    """Put an already validated prompt on ComfyUI's queue; returns its queue number."""
+    instance = server()
+    extra = dict(extra_data or {})
+    if client_id:
+        extra["client_id"] = client_id
+    extra.setdefault("create_time", int(time.time() * 1000))
+    number = instance.number
+    instance.number += 1
+    item: tuple[Any, ...] = (number, prompt_id, prompt, extra, outputs)
+    if capabilities().queue_item_fields == 6:
+        item += ({},)
+    instance.prompt_queue.put(item)
+    return number
+
+
+# -- execution context, progress, messages ------------------------------------------------
+def executing_prompt_id() -> str | None:
+    """The id of the prompt whose node is running in this thread, if any."""
+    try:
+        from comfy_execution.utils import get_executing_context
+
+        context = get_executing_context()
+        if context is not None:
+            return context.prompt_id
+    except ImportError:
+        pass
+    return getattr(server(), "last_prompt_id", None)
+
+
+def progress_bar(total: int) -> Any:
+    """ComfyUI's progress bar: updates reach the editor and ``progress`` socket messages."""
+    import comfy.utils
+
+    return comfy.utils.ProgressBar(total)
+
+
+def send_message(event: str, data: dict[str, Any], client_id: str | None = None) -> None:
+    """Send a socket message from any thread (to one client, or all when None)."""
+    server().send_sync(event, data, client_id)

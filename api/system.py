@@ -1,0 +1,60 @@
+"""Health, the API description and the web app's shell."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..core.version import __version__
+from . import host
+from .responses import json_response
+from .routing import Routes
+from .state import CozyGenState
+
+SPEC_PATH = Path(__file__).with_name("openapi.yaml")
+DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+
+
+@functools.lru_cache(maxsize=1)
+def load_spec() -> dict[str, Any]:
+    import yaml  # ComfyUI ships PyYAML; only needed when the spec is asked for
+
+    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    spec["info"]["version"] = __version__
+    return spec
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    @routes.get("/cozygen/hello")
+    async def hello(_request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    @routes.get("/cozygen/api/health")
+    async def health(_request: web.Request) -> web.Response:
+        features: dict[str, Any] = {
+            "database": state.ready,
+            **host.capabilities().as_dict(),
+        }
+        body: dict[str, Any] = {
+            "status": "ok" if state.ready else "starting",
+            "version": __version__,
+            "comfyui_version": host.comfyui_version(),
+            "features": features,
+        }
+        if state.startup_error:
+            body["status"], body["error"] = "error", state.startup_error
+        return json_response(body)
+
+    @routes.get("/cozygen/api/openapi.json")
+    async def openapi(_request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(load_spec))
+
+    @routes.get("/cozygen")
+    @routes.get("/cozygen/")
+    async def app_shell(_request: web.Request) -> web.StreamResponse:
+        index = DIST / "index.html"
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})

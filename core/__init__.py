@@ -1,0 +1,1 @@
+"""CozyGen's domain logic: no aiohttp and no ComfyUI imports, unit-testable alone."""

@@ -1,0 +1,179 @@
+"""SQLite with an async facade, in the manner of datasette's ``Database``.
+
+Reads run on a small thread pool, each thread with its own connection; writes are
+serialized through one writer thread. No sqlite3 call ever runs on the event
+loop: coroutines get their results through futures. The file uses WAL, so
+readers never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[int]:
+    """Apply, in order and each in its own transaction, the migrations newer than the file.
+
+    Returns the versions applied. A file from a newer CozyGen is refused rather
+    than silently misread.
+    """
+    ordered = sorted(migrations, key=lambda m: m.version)
+    latest = ordered[-1].version if ordered else 0
+    current = schema_version(conn)
+    if current > latest:
+        raise RuntimeError(
+            f"database schema version {current} is newer than this CozyGen understands ({latest}); "
+            "update CozyGen or point COZYGEN_DATA_DIR elsewhere"
+        )
+    applied = []
+    for migration in ordered:
+        if migration.version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations(version, description, applied_at) VALUES (?, ?, strftime('%s','now'))",
+                (migration.version, migration.description),
+            )
+            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into complete statements (executescript would commit)."""
+    statements, buffer = [], ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:80]}")
+    return statements
+
+
+class Database:
+    """One SQLite file: a writer thread, pooled readers, awaitable results."""
+
+    def __init__(self, path: Path, *, readers: int = 2) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cozygen-db-read")
+        self._writes: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def open(self, migrations: Sequence[Migration]) -> list[int]:
+        """Create the file if needed and migrate it. Blocking: call it from a thread."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(self.path)
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            return migrate(conn, migrations)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writes.put(None)
+                self._writer.join(timeout=10)
+                self._writer = None
+        self._readers.shutdown(wait=True)
+
+    # -- reads ---------------------------------------------------------------------
+    def _reader_conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+            conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    async def execute_fn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(self._reader_conn()))
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return await self.execute_fn(lambda conn: conn.execute(sql, params).fetchall())
+
+    # -- writes --------------------------------------------------------------------
+    def _run_writer(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                task = self._writes.get()
+                if task is None:
+                    return
+                fn, future = task
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    result = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException as exc:  # the caller gets the error; the writer lives on
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+        finally:
+            conn.close()
+
+    def submit_write(self, fn: Callable[[sqlite3.Connection], T]) -> Future:
+        """Queue a write (one transaction) from any thread; returns a concurrent Future."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run_writer, name="cozygen-db-write", daemon=True)
+                self._writer.start()
+        future: Future = Future()
+        self._writes.put((fn, future))
+        return future
+
+    async def execute_write_fn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.wrap_future(self.submit_write(fn))
+
+    async def execute_write(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        return await self.execute_write_fn(lambda conn: conn.execute(sql, params).rowcount)

@@ -1,0 +1,65 @@
+"""CozyGen Output: saves images like ComfyUI's SaveImage and records what made them."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from ..api import host
+from ..core.metadata import CHUNK, cozygen_record
+
+
+class CozyGenOutput:
+    CATEGORY = "CozyGen"
+    DESCRIPTION = ("Saves images to the output folder as PNG with the workflow, the job id and the CozyGen "
+                   "parameters embedded, and tells the CozyGen app about them.")
+    RETURN_TYPES = ()
+    FUNCTION = "save_images"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {"images": ("IMAGE", {"tooltip": "The images to save."})},
+            "optional": {
+                "filename_prefix": ("STRING", {"default": "CozyGen/output",
+                                               "tooltip": "Subfolder and file name prefix inside the output folder."}),
+            },
+            "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"},
+        }
+
+    def save_images(self, images: Any, filename_prefix: str = "CozyGen/output", prompt: dict | None = None,
+                    extra_pnginfo: dict | None = None) -> dict[str, Any]:
+        height, width = images[0].shape[0], images[0].shape[1]
+        folder, filename, counter, subfolder, _ = host.save_image_path(filename_prefix, width, height)
+        prompt_id = host.executing_prompt_id()
+        record = json.dumps(cozygen_record(prompt, prompt_id))
+        results = []
+        for batch_number, image in enumerate(images):
+            pixels = np.clip(255.0 * image.cpu().numpy(), 0, 255).astype(np.uint8)
+            info = PngInfo()
+            if prompt is not None:
+                info.add_text("prompt", json.dumps(prompt))
+            for key, value in (extra_pnginfo or {}).items():
+                info.add_text(key, json.dumps(value))
+            info.add_text(CHUNK, record)
+            name = f"{filename.replace('%batch_num%', str(batch_number))}_{counter:05}_.png"
+            Image.fromarray(pixels).save(os.path.join(folder, name), pnginfo=info, compress_level=4)
+            results.append({"filename": name, "subfolder": subfolder, "type": "output"})
+            counter += 1
+        host.send_message("cozygen_batch_ready", {
+            "status": "images_generated",
+            "prompt_id": prompt_id,
+            "images": [{**item, "url": _view_url(item)} for item in results],
+        })
+        return {"ui": {"images": results}}
+
+
+def _view_url(item: dict[str, str]) -> str:
+    return "/view?" + urlencode({"filename": item["filename"], "subfolder": item["subfolder"], "type": item["type"]})

