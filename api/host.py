@@ -148,15 +148,23 @@ async def validate_prompt(prompt_id: str, prompt: dict[str, Any]) -> Validation:
     """ComfyUI's own validation, whichever signature this ComfyUI has."""
     validate = _execution().validate_prompt
     arity = len(inspect.signature(validate).parameters)
-    args: tuple[Any, ...] = (prompt_id, prompt, None) if arity >= 3 else (prompt,) if arity == 1 else (prompt_id, prompt)
+    args: tuple[Any, ...] = (
+        (prompt_id, prompt, None) if arity >= 3 else (prompt,) if arity == 1 else (prompt_id, prompt)
+    )
     result = validate(*args)
     if inspect.isawaitable(result):
         result = await result
     return Validation(ok=bool(result[0]), error=result[1], outputs=list(result[2]), node_errors=result[3])
 
 
-def enqueue(prompt: dict[str, Any], outputs: list[str], *, prompt_id: str, client_id: str | None = None,
-            extra_data: dict[str, Any] | None = None) -> int:
+def enqueue(
+    prompt: dict[str, Any],
+    outputs: list[str],
+    *,
+    prompt_id: str,
+    client_id: str | None = None,
+    extra_data: dict[str, Any] | None = None,
+) -> int:
     """Put an already validated prompt on ComfyUI's queue; returns its queue number."""
     instance = server()
     extra = dict(extra_data or {})

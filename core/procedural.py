@@ -26,7 +26,7 @@ def _palette(rng: np.random.Generator) -> np.ndarray:
     hues = (rng.random() + np.array([0.0, 0.18, 0.42, 0.66]) + rng.normal(0, 0.04, 4)) % 1.0
     saturation = rng.uniform(0.45, 0.9, 4)
     value = np.array([0.12, 0.45, 0.78, 0.98])
-    return np.stack([_hsv_to_rgb(h, s, v) for h, s, v in zip(hues, saturation, value)])
+    return np.stack([_hsv_to_rgb(h, s, v) for h, s, v in zip(hues, saturation, value, strict=False)])
 
 
 def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:

@@ -17,8 +17,10 @@ from ..core.metadata import CHUNK, cozygen_record
 
 class CozyGenOutput:
     CATEGORY = "CozyGen"
-    DESCRIPTION = ("Saves images to the output folder as PNG with the workflow, the job id and the CozyGen "
-                   "parameters embedded, and tells the CozyGen app about them.")
+    DESCRIPTION = (
+        "Saves images to the output folder as PNG with the workflow, the job id and the CozyGen "
+        "parameters embedded, and tells the CozyGen app about them."
+    )
     RETURN_TYPES = ()
     FUNCTION = "save_images"
     OUTPUT_NODE = True
@@ -28,14 +30,24 @@ class CozyGenOutput:
         return {
             "required": {"images": ("IMAGE", {"tooltip": "The images to save."})},
             "optional": {
-                "filename_prefix": ("STRING", {"default": "CozyGen/output",
-                                               "tooltip": "Subfolder and file name prefix inside the output folder."}),
+                "filename_prefix": (
+                    "STRING",
+                    {
+                        "default": "CozyGen/output",
+                        "tooltip": "Subfolder and file name prefix inside the output folder.",
+                    },
+                ),
             },
             "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"},
         }
 
-    def save_images(self, images: Any, filename_prefix: str = "CozyGen/output", prompt: dict | None = None,
-                    extra_pnginfo: dict | None = None) -> dict[str, Any]:
+    def save_images(
+        self,
+        images: Any,
+        filename_prefix: str = "CozyGen/output",
+        prompt: dict | None = None,
+        extra_pnginfo: dict | None = None,
+    ) -> dict[str, Any]:
         height, width = images[0].shape[0], images[0].shape[1]
         folder, filename, counter, subfolder, _ = host.save_image_path(filename_prefix, width, height)
         prompt_id = host.executing_prompt_id()
@@ -53,11 +65,14 @@ class CozyGenOutput:
             Image.fromarray(pixels).save(os.path.join(folder, name), pnginfo=info, compress_level=4)
             results.append({"filename": name, "subfolder": subfolder, "type": "output"})
             counter += 1
-        host.send_message("cozygen_batch_ready", {
-            "status": "images_generated",
-            "prompt_id": prompt_id,
-            "images": [{**item, "url": _view_url(item)} for item in results],
-        })
+        host.send_message(
+            "cozygen_batch_ready",
+            {
+                "status": "images_generated",
+                "prompt_id": prompt_id,
+                "images": [{**item, "url": _view_url(item)} for item in results],
+            },
+        )
         return {"ui": {"images": results}}
 
 

@@ -16,7 +16,9 @@ from ..core import procedural
 
 class CozyGenProceduralImage:
     CATEGORY = "CozyGen"
-    DESCRIPTION = "Draws a seeded pattern from width, height, seed and text. Needs no model; the same inputs give the same image."
+    DESCRIPTION = (
+        "Draws a seeded pattern from width, height, seed and text. Needs no model; the same inputs give the same image."
+    )
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("image",)
     FUNCTION = "generate"
@@ -28,14 +30,32 @@ class CozyGenProceduralImage:
             "required": {
                 "width": ("INT", {"default": 512, **side, "tooltip": "Image width in pixels."}),
                 "height": ("INT", {"default": 512, **side, "tooltip": "Image height in pixels."}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF,
-                                 "tooltip": "The same seed and text give the same image."}),
-                "text": ("STRING", {"default": "", "multiline": True,
-                                    "tooltip": "Any text; it changes the palette and the pattern."}),
-                "steps": ("INT", {"default": 8, "min": 1, "max": 200,
-                                  "tooltip": "Layers of detail; each step is reported on the progress bar."}),
-                "batch_size": ("INT", {"default": 1, "min": 1, "max": 16,
-                                       "tooltip": "Images to make; image i uses seed + i."}),
+                "seed": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 0xFFFFFFFFFFFFFFFF,
+                        "tooltip": "The same seed and text give the same image.",
+                    },
+                ),
+                "text": (
+                    "STRING",
+                    {"default": "", "multiline": True, "tooltip": "Any text; it changes the palette and the pattern."},
+                ),
+                "steps": (
+                    "INT",
+                    {
+                        "default": 8,
+                        "min": 1,
+                        "max": 200,
+                        "tooltip": "Layers of detail; each step is reported on the progress bar.",
+                    },
+                ),
+                "batch_size": (
+                    "INT",
+                    {"default": 1, "min": 1, "max": 16, "tooltip": "Images to make; image i uses seed + i."},
+                ),
             }
         }
 
@@ -45,6 +65,7 @@ class CozyGenProceduralImage:
         bar = host.progress_bar(steps * batch_size)
         images = []
         for index in range(batch_size):
+
             def on_step(done: int, _total: int, offset: int = index * steps) -> None:
                 bar.update_absolute(offset + done)
 

@@ -180,13 +180,25 @@ def start(
         link.symlink_to(PROJECT, target_is_directory=True)
     port = port or free_port()
     args = [
-        str(python), "main.py", "--cpu", "--listen", listen, "--port", str(port),
-        "--base-directory", str(base),
-        "--output-directory", str(base / "output"),
-        "--input-directory", str(base / "input"),
-        "--user-directory", str(base / "user"),
-        "--temp-directory", str(base / "temp"),
-        "--database-url", f"sqlite:///{base / 'user' / 'comfyui.db'}",
+        str(python),
+        "main.py",
+        "--cpu",
+        "--listen",
+        listen,
+        "--port",
+        str(port),
+        "--base-directory",
+        str(base),
+        "--output-directory",
+        str(base / "output"),
+        "--input-directory",
+        str(base / "input"),
+        "--user-directory",
+        str(base / "user"),
+        "--temp-directory",
+        str(base / "temp"),
+        "--database-url",
+        f"sqlite:///{base / 'user' / 'comfyui.db'}",
         "--disable-auto-launch",
     ]
     if front_end_root is not None:

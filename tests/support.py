@@ -1,0 +1,66 @@
+"""Helpers shared by the tests: the project as an importable package, and a small HTTP client."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT / "scripts"))
+
+
+def import_project_as(name: str = "cozygen") -> types.ModuleType:
+    """Make ``import <name>.core...`` work without running the ComfyUI entry ``__init__.py``."""
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [str(PROJECT)]  # type: ignore[attr-defined]
+        sys.modules[name] = package
+    return sys.modules[name]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Any
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";")[0]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request(
+    method: str,
+    url: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 30,
+) -> Reply:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    all_headers = {"Content-Type": "application/json"} if body is not None else {}
+    all_headers.update(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return Reply(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read())
+
+
+def get(url: str, **kwargs: Any) -> Reply:
+    return request("GET", url, **kwargs)
+
+
+def post(url: str, body: Any = None, **kwargs: Any) -> Reply:
+    return request("POST", url, body, **kwargs)
