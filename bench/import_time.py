@@ -62,7 +62,9 @@ def one_run(python: Path, comfy_dir: Path) -> dict:
         (custom / "ComfyUI-CozyGen").symlink_to(PROJECT, target_is_directory=True)
         out = subprocess.run(
             [str(python), "-c", PROBE, str(base), str(custom / "ComfyUI-CozyGen"), str(custom / "empty_pack")],
-            cwd=comfy_dir, capture_output=True, text=True,
+            cwd=comfy_dir,
+            capture_output=True,
+            text=True,
         )
         if out.returncode != 0:
             raise SystemExit(f"the probe failed:\n{out.stderr[-3000:]}")
@@ -85,7 +87,8 @@ def main() -> None:
     print(f"  empty package load (loader cost): median {statistics.median(r['empty_ms'] for r in runs):7.1f} ms")
     print(f"  CozyGen package load:             median {statistics.median(r['cozygen_ms'] for r in runs):7.1f} ms")
     print(f"  added by CozyGen:                 median {median:7.1f} ms  (min {min(added):.1f}, max {max(added):.1f})")
-    print(f"  target {TARGET_MS:.0f} ms: {median / TARGET_MS:.2f}x of budget -> {'OK' if median < TARGET_MS else 'OVER'}")
+    verdict = "OK" if median < TARGET_MS else "OVER"
+    print(f"  target {TARGET_MS:.0f} ms: {median / TARGET_MS:.2f}x of the budget -> {verdict}")
 
 
 if __name__ == "__main__":
