@@ -115,6 +115,19 @@ def ensure() -> Path:
     return venv_python()
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> Path:
+    """Debian's Chromium for the browser tests (Playwright's own browser download fails here)."""
+    if not CHROMIUM.exists():
+        _log("installing Debian's chromium for the browser tests")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return CHROMIUM
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -246,14 +259,18 @@ def _demo(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("ensure", help="build or refresh the cached ComfyUI venv and print its python")
+    ensure_cmd = sub.add_parser("ensure", help="build or refresh the cached ComfyUI venv and print its python")
+    ensure_cmd.add_argument("--with-browser", action="store_true", help="also install Chromium for browser tests")
     demo = sub.add_parser("start", help="start ComfyUI with CozyGen and print the URL")
     demo.add_argument("--port", type=int, default=8188)
     demo.add_argument("--listen", default="127.0.0.1")
     demo.add_argument("--base", help="ComfyUI base folder (default: the cache's demo folder)")
     args = parser.parse_args()
     if args.command == "ensure":
-        print(ensure())
+        python = ensure()
+        if args.with_browser:
+            ensure_chromium()
+        print(python)
     else:
         _demo(args)
 
