@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from . import host, system
+from . import accounts, host, system
+from .guard import make_guard
 from .routing import Routes
 from .state import CozyGenState
 
-RESOURCE_MODULES = (system,)
+RESOURCE_MODULES = (system, accounts)
 
 
 def register(table, state: CozyGenState) -> Routes:
@@ -20,7 +21,8 @@ def register(table, state: CozyGenState) -> Routes:
 def setup() -> CozyGenState:
     """Called once at import: routes now (ComfyUI copies them under /api later), work at start."""
     state = CozyGenState()
-    register(host.routes(), state)
+    routes = register(host.routes(), state)
+    host.add_middleware(make_guard(state, routes.access))
     host.on_startup(state.startup)
     host.on_shutdown(state.shutdown)
     return state

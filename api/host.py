@@ -204,3 +204,10 @@ def progress_bar(total: int) -> Any:
 def send_message(event: str, data: dict[str, Any], client_id: str | None = None) -> None:
     """Send a socket message from any thread (to one client, or all when None)."""
     server().send_sync(event, data, client_id)
+
+
+def listen_addresses() -> list[str]:
+    """The addresses ComfyUI was told to listen on (``--listen``)."""
+    from comfy.cli_args import args
+
+    return [a.strip() for a in str(getattr(args, "listen", "127.0.0.1") or "").split(",") if a.strip()]

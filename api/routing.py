@@ -3,43 +3,51 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
+from ..core.access import LEVELS
 from .responses import Handler, handler
 
 
 class Routes:
     """A thin front for an aiohttp ``RouteTableDef``: ``@routes.get(path)`` and friends.
 
-    Every handler registered through it gets the shared error envelope, and the
-    list of (method, path) pairs is kept for the spec check.
+    Every handler registered through it gets the shared error envelope, and must
+    declare who may call it (``access``: public, viewer, user or admin); the
+    guard middleware reads these declarations, and the spec check the list.
     """
 
     def __init__(self, table: web.RouteTableDef) -> None:
         self.table = table
-        self.registered: list[tuple[str, str]] = []
+        self.access: dict[tuple[str, str], str] = {}
 
-    def route(self, method: str, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    @property
+    def registered(self) -> list[tuple[str, str]]:
+        return list(self.access)
+
+    def route(self, method: str, path: str, *, access: str) -> Callable[[Handler], Handler]:
+        if access not in LEVELS:
+            raise ValueError(f"unknown access level {access!r} for {method} {path}")
+
         def register(fn: Handler) -> Handler:
-            self.table.route(method, path, **kwargs)(handler(fn))
-            self.registered.append((method, path))
+            self.table.route(method, path)(handler(fn))
+            self.access[(method, path)] = access
             return fn
 
         return register
 
-    def get(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
-        return self.route("GET", path, **kwargs)
+    def get(self, path: str, *, access: str) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, access=access)
 
-    def post(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
-        return self.route("POST", path, **kwargs)
+    def post(self, path: str, *, access: str) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, access=access)
 
-    def put(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
-        return self.route("PUT", path, **kwargs)
+    def put(self, path: str, *, access: str) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, access=access)
 
-    def patch(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
-        return self.route("PATCH", path, **kwargs)
+    def patch(self, path: str, *, access: str) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, access=access)
 
-    def delete(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
-        return self.route("DELETE", path, **kwargs)
+    def delete(self, path: str, *, access: str) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, access=access)

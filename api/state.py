@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+from ..core import users
+from ..core.access import auth_mode
 from ..core.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.db import Database
 from ..core.errors import HostNotReady
 from ..core.migrations import MIGRATIONS
+from ..core.throttle import LoginThrottle
+from ..core.tokens import load_or_create_secret
 from . import host
+
+ENV_ADMIN_USER, ENV_ADMIN_PASSWORD = "COZYGEN_ADMIN_USER", "COZYGEN_ADMIN_PASSWORD"
 
 log = logging.getLogger("cozygen")
 
@@ -26,6 +33,9 @@ class CozyGenState:
         self._db: Database | None = None
         self.data_dir: Path | None = None
         self.startup_error: str | None = None
+        self.secret: bytes = b""
+        self.throttle = LoginThrottle()
+        self.auth_enabled, self.auth_reason = True, "not decided yet"
 
     @property
     def db(self) -> Database:
@@ -37,15 +47,19 @@ class CozyGenState:
     def ready(self) -> bool:
         return self._db is not None
 
-    def _open(self) -> tuple[Path, Database, list[int]]:
+    def _open(self) -> tuple[Path, Database, list[int], int]:
         data_dir = ensure_data_dir(resolve_data_dir(host.user_directory()))
         db = Database(data_dir / DB_NAME)
         applied = db.open(MIGRATIONS)
-        return data_dir, db, applied
+        self.secret = load_or_create_secret(data_dir)
+        user_count = db.submit_write(_bootstrap_admin).result()
+        return data_dir, db, applied, user_count
 
     async def startup(self, _app: Any = None) -> None:
+        # Until the store is open, auth counts as on: nothing is served unguarded by accident.
+        self.auth_enabled, self.auth_reason = auth_mode(host.listen_addresses())
         try:
-            data_dir, db, applied = await asyncio.to_thread(self._open)
+            data_dir, db, applied, user_count = await asyncio.to_thread(self._open)
         except Exception as exc:  # CozyGen must never take ComfyUI down with it
             self.startup_error = f"CozyGen could not open its data folder: {exc}"
             log.exception("CozyGen: %s", self.startup_error)
@@ -54,8 +68,36 @@ class CozyGenState:
         if applied:
             log.info("CozyGen: database %s migrated to version %d", db.path, applied[-1])
         log.info("CozyGen: data folder %s", data_dir)
+        if not self.auth_enabled:
+            log.warning("CozyGen: authentication is OFF (%s)", self.auth_reason)
+        elif user_count == 0:
+            banner = "!" * 78
+            log.warning(
+                "\n%s\nCozyGen: authentication is ON (%s) but no user exists.\n"
+                "Everything is locked. Open http://127.0.0.1:<port>/cozygen on this machine to create the\n"
+                "first admin, or set %s and %s, or run the user command (see README).\n%s",
+                banner,
+                self.auth_reason,
+                ENV_ADMIN_USER,
+                ENV_ADMIN_PASSWORD,
+                banner,
+            )
+        else:
+            log.info("CozyGen: authentication is ON (%s)", self.auth_reason)
 
     async def shutdown(self, _app: Any = None) -> None:
         if self._db is not None:
             await asyncio.to_thread(self._db.close)
             self._db = None
+
+
+def _bootstrap_admin(conn: Any) -> int:
+    """Create the admin named in the environment when no user exists yet; returns the user count."""
+    count = users.count_users(conn)
+    name, password = os.environ.get(ENV_ADMIN_USER, "").strip(), os.environ.get(ENV_ADMIN_PASSWORD, "")
+    if count == 0 and name and password:
+        users.create_user(conn, name, password, "admin")
+        users.audit(conn, "user.create", actor="environment", target=name, detail="admin from environment")
+        log.info("CozyGen: created admin %r from %s", name, ENV_ADMIN_USER)
+        return 1
+    return count

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core.access import PUBLIC, VIEWER
 from ..core.version import __version__
 from . import host
 from .responses import json_response
@@ -29,11 +30,11 @@ def load_spec() -> dict[str, Any]:
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
-    @routes.get("/cozygen/hello")
+    @routes.get("/cozygen/hello", access=PUBLIC)
     async def hello(_request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
 
-    @routes.get("/cozygen/api/health")
+    @routes.get("/cozygen/api/health", access=VIEWER)
     async def health(_request: web.Request) -> web.Response:
         features: dict[str, Any] = {
             "database": state.ready,
@@ -49,12 +50,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             body["status"], body["error"] = "error", state.startup_error
         return json_response(body)
 
-    @routes.get("/cozygen/api/openapi.json")
+    @routes.get("/cozygen/api/openapi.json", access=VIEWER)
     async def openapi(_request: web.Request) -> web.Response:
         return json_response(await asyncio.to_thread(load_spec))
 
-    @routes.get("/cozygen")
-    @routes.get("/cozygen/")
+    @routes.get("/cozygen", access=PUBLIC)
+    @routes.get("/cozygen/", access=PUBLIC)
     async def app_shell(_request: web.Request) -> web.StreamResponse:
         index = DIST / "index.html"
         return web.FileResponse(index, headers={"Cache-Control": "no-cache"})

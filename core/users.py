@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .access import ROLE_LEVELS
 from .errors import BadRequest, Conflict, NotFound
 from .passwords import check_strength, hash_password
 
 ROLES = ("admin", "user", "viewer")
-ROLE_RANK = {"viewer": 1, "user": 2, "admin": 3}
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 API_TOKEN_PREFIX = "cgt_"
 
@@ -44,7 +44,7 @@ class User:
         }
 
     def can(self, role: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+        return ROLE_LEVELS[self.role] >= ROLE_LEVELS[role]
 
 
 def _user(row: sqlite3.Row | None) -> User | None:

@@ -17,7 +17,7 @@ def build_app() -> web.Application:
     table = web.RouteTableDef()
     routes = Routes(table)
 
-    @routes.get("/raise/{kind}")
+    @routes.get("/raise/{kind}", access="public")
     async def raise_kind(request: web.Request) -> web.Response:
         kind = request.match_info["kind"]
         if kind == "bug":
@@ -33,7 +33,7 @@ def build_app() -> web.Application:
         }[kind]
         raise cls(f"{kind} happened")
 
-    @routes.post("/echo")
+    @routes.post("/echo", access="public")
     async def echo(request: web.Request) -> web.Response:
         return web.json_response(await read_json(request))
 

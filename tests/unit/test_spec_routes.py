@@ -36,3 +36,10 @@ def test_every_operation_documents_an_id_and_a_response() -> None:
             assert operation.get("responses"), f"{method} {path} documents no response"
             ids.append(operation["operationId"])
     assert len(ids) == len(set(ids)), "operationIds must be unique"
+
+
+def test_the_spec_states_each_routes_access_level() -> None:
+    routes = register(web.RouteTableDef(), CozyGenState())
+    spec = yaml.safe_load((PROJECT / "api" / "openapi.yaml").read_text())
+    documented = {(m.upper(), p): op.get("x-access") for p, item in spec["paths"].items() for m, op in item.items()}
+    assert documented == routes.access

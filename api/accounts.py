@@ -1,0 +1,241 @@
+"""Login, logout, first-run setup, users, own password, personal API tokens, audit log."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from ..core import tokens, users
+from ..core.access import ADMIN, PUBLIC, VIEWER, is_loopback
+from ..core.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
+from ..core.passwords import dummy_hash, verify_password
+from ..core.users import User
+from .responses import json_response, read_json
+from .routing import Routes
+from .session import authenticate, clear_session_cookie, current_user, remote_address, set_session_cookie
+from .state import CozyGenState
+
+
+def _user_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["user_id"])
+    except ValueError:
+        raise BadRequest("the user id must be a number", code="INVALID_ID") from None
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    db = lambda: state.db  # noqa: E731 - the database opens at server start, after registration
+
+    async def audit(
+        request: web.Request,
+        action: str,
+        *,
+        actor: str | None,
+        target: str | None = None,
+        ok: bool = True,
+        detail: str | None = None,
+    ) -> None:
+        remote = remote_address(request)
+        await db().execute_write_fn(
+            lambda conn: users.audit(conn, action, actor=actor, target=target, remote=remote, ok=ok, detail=detail)
+        )
+
+    async def default_credentials() -> bool:
+        return await db().execute_fn(users.any_must_change)
+
+    async def session_reply(request: web.Request, user: User) -> web.Response:
+        token, ttl = tokens.issue(state.secret, user_id=user.id, username=user.username, version=user.token_version)
+        body = {
+            "token": token,
+            "user": user.username,
+            "expires_in": ttl,
+            "default_credentials": user.must_change_password,
+            "role": user.role,
+        }
+        response = json_response(body)
+        set_session_cookie(request, response, token, ttl)
+        return response
+
+    @routes.post("/cozygen/api/login", access=PUBLIC)
+    async def login(request: web.Request) -> web.Response:
+        if not state.auth_enabled:
+            raise BadRequest("authentication is off on this server; no login is needed", code="AUTH_DISABLED")
+        body = await read_json(request)
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
+            raise BadRequest('send {"username": ..., "password": ...}', code="INVALID_BODY")
+        username = username.strip()
+        keys = (f"user:{username.lower()}", f"addr:{remote_address(request)}")
+        wait = state.throttle.retry_after(*keys)
+        if wait:
+            await audit(request, "login", actor=username, ok=False, detail="throttled")
+            raise RateLimited(f"too many failed logins; try again in {wait} s", retry_after=wait)
+        user = await db().execute_fn(lambda conn: users.get_user(conn, username=username))
+        valid = await asyncio.to_thread(verify_password, password, user.password_hash if user else dummy_hash())
+        if user is None or not valid:
+            state.throttle.failed(*keys)
+            await audit(request, "login", actor=username, ok=False, detail="invalid credentials")
+            raise Unauthorized("wrong username or password", code="INVALID_CREDENTIALS")
+        state.throttle.succeeded(*keys)
+        await audit(request, "login", actor=user.username)
+        return await session_reply(request, user)
+
+    @routes.get("/cozygen/api/auth_status", access=PUBLIC)
+    async def auth_status(request: web.Request) -> web.Response:
+        if not state.auth_enabled:
+            return json_response({"authenticated": False, "user": None, "auth_enabled": False})
+        user, _ = await authenticate(request, state)
+        needs_setup = await db().execute_fn(users.count_users) == 0
+        base = {"auth_enabled": True, "default_credentials": await default_credentials(), "setup_required": needs_setup}
+        if user is None:
+            return json_response({"authenticated": False, "user": None, **base}, status=401)
+        return json_response({"authenticated": True, "user": user.username, "role": user.role, **base})
+
+    @routes.post("/cozygen/api/logout", access=PUBLIC)
+    async def logout(request: web.Request) -> web.Response:
+        user, _ = await authenticate(request, state) if state.auth_enabled else (None, None)
+        if user is not None:
+            await db().execute_write_fn(lambda conn: users.bump_token_version(conn, user.id))
+            await audit(request, "logout", actor=user.username)
+        response = json_response({"status": "ok"})
+        clear_session_cookie(response)
+        return response
+
+    @routes.post("/cozygen/api/setup", access=PUBLIC)
+    async def setup(request: web.Request) -> web.Response:
+        if not is_loopback(remote_address(request)):
+            raise Forbidden("first-run setup is only offered on the machine running ComfyUI", code="SETUP_LOCAL_ONLY")
+        body = await read_json(request)
+
+        def create_first(conn: Any) -> User:
+            if users.count_users(conn):
+                raise Conflict("setup is done: a user already exists; sign in instead", code="SETUP_DONE")
+            return users.create_user(conn, body.get("username"), body.get("password"), "admin")
+
+        user = await db().execute_write_fn(create_first)
+        await audit(request, "setup", actor=user.username, target=user.username)
+        return await session_reply(request, user)
+
+    @routes.post("/cozygen/api/query_token", access=VIEWER)
+    async def query_token(request: web.Request) -> web.Response:
+        user = current_user(request)
+        if user is None:
+            raise BadRequest("authentication is off; no token is needed", code="AUTH_DISABLED")
+        token, ttl = tokens.issue(
+            state.secret, user_id=user.id, username=user.username, version=user.token_version, kind="query"
+        )
+        return json_response({"token": token, "expires_in": ttl})
+
+    # -- own account -------------------------------------------------------------------
+    def me(request: web.Request) -> User:
+        user = current_user(request)
+        if user is None:
+            raise BadRequest("authentication is off; there is no account to manage", code="AUTH_DISABLED")
+        return user
+
+    @routes.post("/cozygen/api/me/password", access=VIEWER)
+    async def change_own_password(request: web.Request) -> web.Response:
+        user, body = me(request), await read_json(request)
+        current = body.get("current_password")
+        if not isinstance(current, str) or not await asyncio.to_thread(verify_password, current, user.password_hash):
+            await audit(request, "password.change", actor=user.username, ok=False, detail="wrong current password")
+            raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
+        updated = await db().execute_write_fn(lambda conn: users.set_password(conn, user.id, body.get("new_password")))
+        await audit(request, "password.change", actor=user.username, target=user.username)
+        return await session_reply(request, updated)
+
+    @routes.get("/cozygen/api/tokens", access=VIEWER)
+    async def list_tokens(request: web.Request) -> web.Response:
+        user = me(request)
+        return json_response({"tokens": await db().execute_fn(lambda conn: users.list_api_tokens(conn, user.id))})
+
+    @routes.post("/cozygen/api/tokens", access=VIEWER)
+    async def create_token(request: web.Request) -> web.Response:
+        user, body = me(request), await read_json(request)
+        record, secret = await db().execute_write_fn(
+            lambda conn: users.create_api_token(conn, user.id, body.get("name"))
+        )
+        await audit(request, "token.create", actor=user.username, target=record["id"])
+        return json_response({**record, "token": secret}, status=201)
+
+    @routes.delete("/cozygen/api/tokens/{token_id}", access=VIEWER)
+    async def revoke_token(request: web.Request) -> web.Response:
+        user, token_id = me(request), request.match_info["token_id"]
+        await db().execute_write_fn(lambda conn: users.revoke_api_token(conn, user.id, token_id))
+        await audit(request, "token.revoke", actor=user.username, target=token_id)
+        return json_response({"status": "ok"})
+
+    # -- administration ----------------------------------------------------------------------
+    @routes.get("/cozygen/api/users", access=ADMIN)
+    async def list_users(_request: web.Request) -> web.Response:
+        return json_response({"users": [u.public() for u in await db().execute_fn(users.list_users)]})
+
+    @routes.post("/cozygen/api/users", access=ADMIN)
+    async def create_user(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        user = await db().execute_write_fn(
+            lambda conn: users.create_user(
+                conn,
+                body.get("username"),
+                body.get("password"),
+                body.get("role", "user"),
+                must_change=bool(body.get("must_change_password", False)),
+            )
+        )
+        await audit(request, "user.create", actor=me(request).username, target=user.username, detail=user.role)
+        return json_response(user.public(), status=201)
+
+    @routes.patch("/cozygen/api/users/{user_id}", access=ADMIN)
+    async def update_user(request: web.Request) -> web.Response:
+        user_id, body = _user_id(request), await read_json(request)
+        if not {"role", "password"} & body.keys():
+            raise BadRequest('send a new "role" and/or "password"', code="NOTHING_TO_CHANGE")
+
+        def change(conn: Any) -> User:
+            user = users.get_user(conn, user_id=user_id)
+            if "role" in body:
+                user = users.set_role(conn, user_id, body["role"])
+            if "password" in body:
+                user = users.set_password(
+                    conn, user_id, body["password"], must_change=bool(body.get("must_change_password", True))
+                )
+            return user
+
+        user = await db().execute_write_fn(change)
+        await audit(
+            request,
+            "user.update",
+            actor=me(request).username,
+            target=user.username,
+            detail=",".join(sorted(k for k in ("role", "password") if k in body)),
+        )
+        return json_response(user.public())
+
+    @routes.delete("/cozygen/api/users/{user_id}", access=ADMIN)
+    async def delete_user(request: web.Request) -> web.Response:
+        user_id = _user_id(request)
+        user = await db().execute_write_fn(lambda conn: users.delete_user(conn, user_id))
+        await audit(request, "user.delete", actor=me(request).username, target=user.username)
+        return json_response({"status": "ok", "deleted": user.username})
+
+    @routes.get("/cozygen/api/audit", access=ADMIN)
+    async def audit_log(request: web.Request) -> web.Response:
+        try:
+            limit = min(500, max(1, int(request.query.get("limit", 100))))
+            before = int(request.query["before"]) if "before" in request.query else None
+        except ValueError:
+            raise BadRequest("limit and before must be numbers", code="INVALID_PAGING") from None
+        entries = await db().execute_fn(lambda conn: users.audit_entries(conn, limit=limit, before_id=before))
+        return json_response({"entries": entries, "next_before": entries[-1]["id"] if len(entries) == limit else None})
+
+    @routes.get("/cozygen/api/routes", access=ADMIN)
+    async def list_routes(request: web.Request) -> web.Response:
+        """Every route the server has (for admins and the access tests)."""
+        found = set()
+        for resource in request.app.router.resources():
+            for route in resource:
+                if route.method != "HEAD":
+                    found.add((route.method, resource.canonical))
+        return json_response({"routes": [{"method": m, "path": p} for m, p in sorted(found)]})
