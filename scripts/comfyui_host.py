@@ -12,7 +12,6 @@ linked into a fresh ``custom_nodes`` folder.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import os
 import shutil
@@ -21,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,10 +225,13 @@ def start(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ComfyUI exited with {process.returncode}:\n{host.log()[-4000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{host.url}/system_stats", timeout=2) as response:
-                if response.status == 200:
-                    return host
+        try:
+            with urllib.request.urlopen(f"{host.url}/cozygen/hello", timeout=2):
+                return host
+        except urllib.error.HTTPError:
+            return host  # answering at all means up (the page may need a login)
+        except OSError:
+            pass
         time.sleep(0.25)
     host.stop()
     raise RuntimeError(f"ComfyUI did not answer within {timeout:.0f}s:\n{host.log()[-4000:]}")
