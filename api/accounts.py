@@ -194,7 +194,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             raise BadRequest('send a new "role" and/or "password"', code="NOTHING_TO_CHANGE")
 
         def change(conn: Any) -> User:
-            user = users.get_user(conn, user_id=user_id)
+            user = None  # at least one of role/password is present (checked above)
             if "role" in body:
                 user = users.set_role(conn, user_id, body["role"])
             if "password" in body:
