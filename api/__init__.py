@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from . import accounts, host, system
+from . import accounts, host, settings, system
 from .guard import make_guard
 from .routing import Routes
 from .state import CozyGenState
 
-RESOURCE_MODULES = (system, accounts)
+RESOURCE_MODULES = (system, accounts, settings)
 
 
 def register(table, state: CozyGenState) -> Routes:

@@ -67,18 +67,18 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
             raise BadRequest('send {"username": ..., "password": ...}', code="INVALID_BODY")
         username = username.strip()
-        keys = (f"user:{username.lower()}", f"addr:{remote_address(request)}")
-        wait = state.throttle.retry_after(*keys)
+        keys = (username, remote_address(request))
+        wait = state.login_limits.retry_after(*keys)
         if wait:
             await audit(request, "login", actor=username, ok=False, detail="throttled")
             raise RateLimited(f"too many failed logins; try again in {wait} s", retry_after=wait)
         user = await db().execute_fn(lambda conn: users.get_user(conn, username=username))
         valid = await asyncio.to_thread(verify_password, password, user.password_hash if user else dummy_hash())
         if user is None or not valid:
-            state.throttle.failed(*keys)
+            state.login_limits.failed(*keys)
             await audit(request, "login", actor=username, ok=False, detail="invalid credentials")
             raise Unauthorized("wrong username or password", code="INVALID_CREDENTIALS")
-        state.throttle.succeeded(*keys)
+        state.login_limits.succeeded(*keys)
         await audit(request, "login", actor=user.username)
         return await session_reply(request, user)
 
@@ -88,7 +88,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             return json_response({"authenticated": False, "user": None, "auth_enabled": False})
         user, _ = await authenticate(request, state)
         needs_setup = await db().execute_fn(users.count_users) == 0
-        base = {"auth_enabled": True, "default_credentials": await default_credentials(), "setup_required": needs_setup}
+        base = {
+            "auth_enabled": True,
+            "default_credentials": await default_credentials(),
+            "setup_required": needs_setup,
+            "setup_available": needs_setup and is_loopback(remote_address(request)),
+        }
         if user is None:
             return json_response({"authenticated": False, "user": None, **base}, status=401)
         return json_response({"authenticated": True, "user": user.username, "role": user.role, **base})

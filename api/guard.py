@@ -6,12 +6,15 @@ route they copy. CozyGen routes need the level they declared; anything
 undeclared under /cozygen needs an admin; ComfyUI's own routes need a viewer
 to read and a user to change anything (admin for /internal and the like).
 Requests authenticated by cookie that change state must come from this origin.
+An admin may leave ComfyUI's own routes unguarded (setting ``guard_comfyui``).
+A browser that opens a guarded page (the editor, say) without a session is sent
+to the CozyGen sign-in page, which brings it back afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -21,8 +24,10 @@ from .responses import error_response
 from .session import USER_KEY, VIA_KEY, authenticate
 from .state import CozyGenState
 
+SIGN_IN_PAGE = "/cozygen/"
 
-def required_level(request: web.Request, declared: dict[tuple[str, str], str]) -> str:
+
+def required_level(request: web.Request, declared: dict[tuple[str, str], str], guard_comfyui: bool = True) -> str:
     route = request.match_info.route
     resource = route.resource if route is not None else None
     canonical = strip_api_prefix(resource.canonical) if resource is not None else None
@@ -30,7 +35,22 @@ def required_level(request: web.Request, declared: dict[tuple[str, str], str]) -
     if is_cozygen_path(path):
         method = "GET" if request.method == "HEAD" else request.method
         return declared.get((method, canonical or ""), "admin")
-    return comfyui_level(request.method, path)
+    return comfyui_level(request.method, path) if guard_comfyui else PUBLIC
+
+
+def wants_page(request: web.Request) -> bool:
+    """A browser navigating to a page (not a script or a fetch for data)."""
+    return (
+        request.method == "GET"
+        and not is_cozygen_path(strip_api_prefix(request.path))
+        and request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
+        and "text/html" in request.headers.get("Accept", "")
+    )
+
+
+def sign_in_redirect(request: web.Request) -> web.Response:
+    target = f"{SIGN_IN_PAGE}?next={quote(request.path_qs, safe='')}"
+    return web.Response(status=303, headers={"Location": target, "Cache-Control": "no-store"})
 
 
 def same_origin(request: web.Request) -> bool:
@@ -48,7 +68,7 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
     async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
         if not state.auth_enabled:
             return await handler(request)
-        level = required_level(request, declared)
+        level = required_level(request, declared, state.settings["guard_comfyui"])
         if level == PUBLIC:
             return await handler(request)
         try:
@@ -56,6 +76,8 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
                 raise HostNotReady(state.startup_error or "CozyGen is starting; try again in a moment")
             user, via = await authenticate(request, state)
             if user is None:
+                if wants_page(request):
+                    return sign_in_redirect(request)
                 raise Unauthorized("sign in first: send a valid token (cookie, Authorization: Bearer or ?token=)")
             if not user.can(level):
                 raise Forbidden(f"this needs the {level} role; you are {user.role}", code="ROLE_REQUIRED")

@@ -13,13 +13,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core import users
+from ..core import settings, users
 from ..core.access import auth_mode
 from ..core.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.db import Database
 from ..core.errors import HostNotReady
 from ..core.migrations import MIGRATIONS
-from ..core.throttle import LoginThrottle
+from ..core.throttle import LoginLimits
 from ..core.tokens import load_or_create_secret
 from . import host
 
@@ -34,8 +34,9 @@ class CozyGenState:
         self.data_dir: Path | None = None
         self.startup_error: str | None = None
         self.secret: bytes = b""
-        self.throttle = LoginThrottle()
+        self.login_limits = LoginLimits()
         self.auth_enabled, self.auth_reason = True, "not decided yet"
+        self.settings: dict[str, Any] = settings.defaults()
 
     @property
     def db(self) -> Database:
@@ -53,6 +54,7 @@ class CozyGenState:
         applied = db.open(MIGRATIONS)
         self.secret = load_or_create_secret(data_dir)
         user_count = db.submit_write(_bootstrap_admin).result()
+        self.settings = db.submit_write(settings.load).result()
         return data_dir, db, applied, user_count
 
     async def startup(self, _app: Any = None) -> None:

@@ -48,6 +48,10 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[i
     Returns the versions applied. A file from a newer CozyGen is refused rather
     than silently misread.
     """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    )
     ordered = sorted(migrations, key=lambda m: m.version)
     latest = ordered[-1].version if ordered else 0
     current = schema_version(conn)
@@ -107,10 +111,6 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = connect(self.path)
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-            )
             return migrate(conn, migrations)
         finally:
             conn.close()

@@ -6,7 +6,8 @@ import math
 import time
 from collections.abc import Callable
 
-FREE_FAILURES = 3
+FREE_FAILURES = 3  # per account
+FREE_ADDRESS_FAILURES = 10  # per client address: a household shares one, and one typo must not lock all out
 MAX_DELAY = 15 * 60
 FORGET_AFTER = 24 * 3600
 
@@ -14,14 +15,15 @@ FORGET_AFTER = 24 * 3600
 class LoginThrottle:
     """After ``FREE_FAILURES`` failures a key must wait 2, 4, 8 … seconds (capped) between attempts."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, free_failures: int = FREE_FAILURES) -> None:
         self._clock = clock
+        self._free = free_failures
         self._failures: dict[str, tuple[int, float]] = {}
 
     def _delay(self, failures: int) -> float:
-        if failures < FREE_FAILURES:
+        if failures < self._free:
             return 0.0
-        return float(min(MAX_DELAY, 2 ** (failures - FREE_FAILURES + 1)))
+        return float(min(MAX_DELAY, 2 ** (failures - self._free + 1)))
 
     def retry_after(self, *keys: str) -> int:
         """Seconds until these keys may try again (0 = now)."""
@@ -46,3 +48,22 @@ class LoginThrottle:
     def _forget_old(self, now: float) -> None:
         if len(self._failures) > 10_000:
             self._failures = {k: v for k, v in self._failures.items() if now - v[1] < FORGET_AFTER}
+
+
+class LoginLimits:
+    """The two throttles a login passes: one per account name, a looser one per client address."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.accounts = LoginThrottle(clock, FREE_FAILURES)
+        self.addresses = LoginThrottle(clock, FREE_ADDRESS_FAILURES)
+
+    def retry_after(self, username: str, address: str) -> int:
+        return max(self.accounts.retry_after(username.lower()), self.addresses.retry_after(address))
+
+    def failed(self, username: str, address: str) -> None:
+        self.accounts.failed(username.lower())
+        self.addresses.failed(address)
+
+    def succeeded(self, username: str, address: str) -> None:
+        self.accounts.succeeded(username.lower())
+        self.addresses.succeeded(address)

@@ -32,9 +32,13 @@ def start_comfyui(tmp_path_factory: pytest.TempPathFactory, front_end_root: Path
     """Start extra ComfyUI servers; all are stopped at the end of the session."""
     started: list[comfyui_host.ComfyUI] = []
 
-    def start(folder_name: str = "ComfyUI-CozyGen", env: dict[str, str] | None = None) -> comfyui_host.ComfyUI:
+    def start(
+        folder_name: str = "ComfyUI-CozyGen", env: dict[str, str] | None = None, listen: str = "127.0.0.1"
+    ) -> comfyui_host.ComfyUI:
         base = tmp_path_factory.mktemp(f"comfyui-{folder_name}")
-        server = comfyui_host.start(base, folder_name=folder_name, env=env, front_end_root=front_end_root)
+        server = comfyui_host.start(
+            base, folder_name=folder_name, env=env, listen=listen, front_end_root=front_end_root
+        )
         started.append(server)
         failures = import_failures(server.log(), folder_name)
         if failures:

@@ -46,3 +46,40 @@ def test_generate_from_a_phone(comfyui, browser) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "demo-page-phone.png"), full_page=True)
     page.close()
+
+
+@pytest.fixture(scope="module")
+def guarded(start_comfyui):
+    env = {"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": "ada", "COZYGEN_ADMIN_PASSWORD": "ada-password"}
+    return start_comfyui("ComfyUI-CozyGen-browser-auth", env=env)
+
+
+def test_sign_in_then_generate_and_return_to_the_editor(guarded, browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{guarded.url}/")  # the editor: a browser without a session is sent to sign in
+    page.wait_for_selector("#auth:not([hidden])")
+    assert page.url == f"{guarded.url}/cozygen/?next=%2F"
+    assert page.is_hidden("#form")
+    page.fill("#username", "ada")
+    page.fill("#password", "wrong password")
+    page.click("#auth-go")
+    page.wait_for_function("document.getElementById('auth-message').textContent.length > 0")
+    assert page.text_content("#auth-message") == "wrong username or password"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "sign-in-phone.png"), full_page=True)
+    page.fill("#password", "ada-password")
+    page.click("#auth-go")
+    page.wait_for_url(f"{guarded.url}/")  # back where the user wanted to go
+    assert "ComfyUI test front end" in page.content()
+
+    page.goto(f"{guarded.url}/cozygen")  # the cookie now opens the page, the socket and /prompt
+    page.wait_for_function("document.getElementById('status').textContent.includes('Sign out ada')")
+    page.fill("#steps", "3")
+    page.click("#go")
+    page.wait_for_function("document.querySelector('#result img')?.naturalWidth === 512", timeout=30000)
+    assert page.text_content("#message") == "Done."
+    page.click("#sign-out")
+    page.wait_for_selector("#auth:not([hidden])")
+    assert context.request.get(f"{guarded.url}/cozygen/api/health").status == 401
+    context.close()

@@ -127,7 +127,9 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
             "customnode",
             "free",
             "settings",
-        } or unprefixed(path).startswith(("/cozygen/api/users", "/cozygen/api/audit", "/cozygen/api/routes"))
+        } or unprefixed(path).startswith(
+            ("/cozygen/api/users", "/cozygen/api/audit", "/cozygen/api/routes", "/cozygen/api/settings")
+        )
         if method in SAFE and not admin_only:
             if guard_refused(reply):
                 wrong.append(f"{method} {path} refused a viewer ({reply.status})")
@@ -215,3 +217,111 @@ def test_api_token_for_scripts_is_shown_once_and_revocable(server, tokens) -> No
         == 200
     )
     assert get(f"{server.url}/cozygen/api/health", headers=bearer(secret)).status == 401
+
+
+def test_account_routes_refuse_bad_input_and_change_nothing(server, tokens) -> None:
+    admin, url = bearer(tokens["admin"]), f"{server.url}/cozygen/api/users"
+    before = get(url, headers=admin).json()["users"]
+    ada = next(u for u in before if u["username"] == ADMIN)
+    cases = [
+        ("POST", url, {"username": "weak", "password": "short"}, 400, "WEAK_PASSWORD"),
+        ("POST", url, {"username": "odd", "password": "long enough", "role": "owner"}, 400, "INVALID_ROLE"),
+        ("POST", url, {"username": "../etc", "password": "long enough"}, 400, "INVALID_USERNAME"),
+        ("POST", url, {"username": "VERA", "password": "long enough"}, 409, "USER_EXISTS"),
+        ("POST", url, [1, 2], 400, None),
+        ("PATCH", f"{url}/{ada['id']}", {"role": "viewer"}, 409, "LAST_ADMIN"),
+        ("PATCH", f"{url}/{ada['id']}", {}, 400, "NOTHING_TO_CHANGE"),
+        ("PATCH", f"{url}/{ada['id']}", {"password": "short"}, 400, "WEAK_PASSWORD"),
+        ("PATCH", f"{url}/abc", {"role": "user"}, 400, "INVALID_ID"),
+        ("PATCH", f"{url}/99999", {"role": "user"}, 404, "USER_NOT_FOUND"),
+        ("DELETE", f"{url}/{ada['id']}", None, 409, "LAST_ADMIN"),
+        ("DELETE", f"{url}/99999", None, 404, "USER_NOT_FOUND"),
+        ("POST", f"{server.url}/cozygen/api/tokens", {"name": ""}, 400, "INVALID_TOKEN_NAME"),
+        ("DELETE", f"{server.url}/cozygen/api/tokens/nope", None, 404, "TOKEN_NOT_FOUND"),
+        ("POST", f"{server.url}/cozygen/api/login", {"username": ADMIN}, 400, "INVALID_BODY"),
+        ("POST", f"{server.url}/cozygen/api/setup", {"username": "x", "password": "long enough"}, 409, "SETUP_DONE"),
+    ]
+    for method, target, body, status, code in cases:
+        reply = request(method, target, body, headers=admin)
+        assert reply.status == status, (method, target, body, reply.body)
+        assert reply.json()["error"] and (code is None or reply.json()["code"] == code), reply.body
+    not_json = request("POST", url, headers={**admin, "Content-Type": "application/json"}, raw=b"{nope")
+    assert not_json.status == 400 and not_json.json()["code"]
+    assert get(url, headers=admin).json()["users"] == before
+
+
+def test_changing_a_password_signs_out_old_sessions(server, tokens) -> None:
+    admin = bearer(tokens["admin"])
+    created = post(
+        f"{server.url}/cozygen/api/users",
+        {"username": "carl", "password": "carl-pass-1", "must_change_password": True},
+        headers=admin,
+    ).json()
+    assert created["role"] == "user" and created["must_change_password"] is True
+    first = login(server, "carl", "carl-pass-1").json()
+    assert first["default_credentials"] is True and first["role"] == "user"
+    old = bearer(first["token"])
+    wrong = post(
+        f"{server.url}/cozygen/api/me/password", {"current_password": "nope", "new_password": "x" * 12}, headers=old
+    )
+    assert wrong.status == 403 and wrong.json()["code"] == "WRONG_PASSWORD"
+    changed = post(
+        f"{server.url}/cozygen/api/me/password",
+        {"current_password": "carl-pass-1", "new_password": "carl-pass-2"},
+        headers=old,
+    )
+    assert changed.status == 200 and changed.json()["default_credentials"] is False
+    assert get(f"{server.url}/cozygen/api/health", headers=old).status == 401
+    assert get(f"{server.url}/cozygen/api/health", headers=bearer(changed.json()["token"])).status == 200
+    assert login(server, "carl", "carl-pass-2").status == 200
+    reset = request(
+        "PATCH", f"{server.url}/cozygen/api/users/{created['id']}", {"password": "reset-by-admin"}, headers=admin
+    )
+    assert reset.status == 200 and reset.json()["must_change_password"] is True
+    assert get(f"{server.url}/cozygen/api/health", headers=bearer(changed.json()["token"])).status == 401
+    for response in (first, changed.json(), reset.json()):
+        assert "carl-pass" not in str(response) and "reset-by-admin" not in str(response)
+    assert "carl-pass-1" not in server.log() and "reset-by-admin" not in server.log()
+
+
+def test_admin_may_leave_comfyui_routes_open_but_never_cozygen_routes(server, tokens) -> None:
+    admin, url = bearer(tokens["admin"]), f"{server.url}/cozygen/api/settings"
+    assert get(url, headers=admin).json()["settings"]["guard_comfyui"] is True
+    viewer_try = request("PATCH", url, {"guard_comfyui": False}, headers=bearer(tokens["viewer"]))
+    assert viewer_try.status == 403 and viewer_try.json()["code"] == "ROLE_REQUIRED"
+    bad = request("PATCH", url, {"guard_comfyui": "off"}, headers=admin)
+    assert bad.status == 400 and bad.json()["code"] == "INVALID_SETTING"
+    assert get(f"{server.url}/object_info", timeout=60).status == 401
+    try:
+        changed = request("PATCH", url, {"guard_comfyui": False}, headers=admin)
+        assert changed.status == 200 and changed.json()["settings"]["guard_comfyui"] is False
+        assert get(f"{server.url}/api/queue").status == 200
+        assert get(f"{server.url}/cozygen/api/health").status == 401
+        assert get(f"{server.url}/api/cozygen/api/users").status == 401
+    finally:
+        request("PATCH", url, {"guard_comfyui": True}, headers=admin)
+    assert get(f"{server.url}/api/queue").status == 401
+    entries = get(f"{server.url}/cozygen/api/audit", headers=admin).json()["entries"]
+    assert [e["detail"] for e in entries if e["action"] == "settings.update"][:2] == [
+        "guard_comfyui=True",
+        "guard_comfyui=False",
+    ]
+
+
+def test_a_browser_opening_the_editor_is_sent_to_sign_in(server, tokens) -> None:
+    import http.client
+
+    def raw_get(path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse()
+
+    page = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate"}
+    editor = raw_get("/?tab=1", page)
+    assert editor.status == 303 and editor.getheader("Location") == "/cozygen/?next=%2F%3Ftab%3D1"
+    script = raw_get("/api/queue", {"Accept": "application/json"})
+    assert script.status == 401 and "application/json" in script.getheader("Content-Type")
+    fetched = raw_get("/view?filename=x.png", {**page, "Sec-Fetch-Mode": "cors"})
+    assert fetched.status == 401
+    signed_in = raw_get("/", {**page, "Cookie": f"cozygen_token={tokens['admin']}"})
+    assert signed_in.status == 200 and b"ComfyUI test front end" in signed_in.read()

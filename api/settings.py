@@ -1,0 +1,41 @@
+"""Server-wide settings (admin): whether ComfyUI's own routes are guarded, gallery visibility."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..core import settings, users
+from ..core.access import ADMIN
+from .responses import json_response, read_json
+from .routing import Routes
+from .session import current_user, remote_address
+from .state import CozyGenState
+
+
+def describe(values: dict) -> dict:
+    return {
+        "settings": values,
+        "descriptions": {name: s.description for name, s in settings.SETTINGS.items()},
+        "choices": {name: list(s.choices) for name, s in settings.SETTINGS.items() if s.choices},
+    }
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    @routes.get("/cozygen/api/settings", access=ADMIN)
+    async def get_settings(_request: web.Request) -> web.Response:
+        return json_response(describe(state.settings))
+
+    @routes.patch("/cozygen/api/settings", access=ADMIN)
+    async def change_settings(request: web.Request) -> web.Response:
+        changes = settings.validate(await read_json(request))
+        user, remote = current_user(request), remote_address(request)
+        actor = user.username if user else None
+        detail = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
+
+        def apply(conn):
+            values = settings.update(conn, changes)
+            users.audit(conn, "settings.update", actor=actor, remote=remote, detail=detail)
+            return values
+
+        state.settings = await state.db.execute_write_fn(apply)
+        return json_response(describe(state.settings))
