@@ -135,6 +135,10 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, lambda: fn(self._reader_conn()))
 
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read from a worker thread (blocking): the same pooled connections as ``execute_fn``."""
+        return self._readers.submit(lambda: fn(self._reader_conn())).result()
+
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return await self.execute_fn(lambda conn: conn.execute(sql, params).fetchall())
 

@@ -61,3 +61,78 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        3,
+        "gallery: index of output and input media, full-text search over prompts, trash",
+        """
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            root TEXT NOT NULL CHECK (root IN ('output', 'input')),
+            subfolder TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            hidden INTEGER NOT NULL DEFAULT 0,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            prompt_id TEXT,
+            has_prompt INTEGER NOT NULL DEFAULT 0,
+            model TEXT COLLATE NOCASE,
+            positive TEXT,
+            negative TEXT,
+            seed INTEGER,
+            summary TEXT,
+            UNIQUE (root, subfolder, filename)
+        );
+        CREATE INDEX media_root_mtime ON media(root, mtime DESC, id DESC);
+        CREATE INDEX media_folder_mtime ON media(root, subfolder, mtime DESC, id DESC);
+        CREATE INDEX media_folder_name ON media(root, subfolder, filename COLLATE NOCASE);
+        CREATE INDEX media_model ON media(root, model, mtime DESC);
+        CREATE INDEX media_prompt_id ON media(prompt_id);
+        CREATE VIRTUAL TABLE media_fts USING fts5(
+            positive, negative, model, content='media', content_rowid='id', tokenize='unicode61'
+        );
+        CREATE TRIGGER media_fts_insert AFTER INSERT ON media BEGIN
+            INSERT INTO media_fts(rowid, positive, negative, model)
+            VALUES (new.id, new.positive, new.negative, new.model);
+        END;
+        CREATE TRIGGER media_fts_delete AFTER DELETE ON media BEGIN
+            INSERT INTO media_fts(media_fts, rowid, positive, negative, model)
+            VALUES ('delete', old.id, old.positive, old.negative, old.model);
+        END;
+        CREATE TRIGGER media_fts_update AFTER UPDATE OF positive, negative, model ON media BEGIN
+            INSERT INTO media_fts(media_fts, rowid, positive, negative, model)
+            VALUES ('delete', old.id, old.positive, old.negative, old.model);
+            INSERT INTO media_fts(rowid, positive, negative, model)
+            VALUES (new.id, new.positive, new.negative, new.model);
+        END;
+        CREATE TABLE media_dirs (
+            root TEXT NOT NULL,
+            path TEXT NOT NULL,
+            parent TEXT NOT NULL,
+            name TEXT NOT NULL,
+            hidden INTEGER NOT NULL DEFAULT 0,
+            mtime REAL NOT NULL,
+            PRIMARY KEY (root, path)
+        );
+        CREATE INDEX media_dirs_parent ON media_dirs(root, parent, name COLLATE NOCASE);
+        CREATE TABLE trash (
+            id TEXT PRIMARY KEY,
+            batch TEXT NOT NULL,
+            root TEXT NOT NULL,
+            subfolder TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            stored TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            deleted_at REAL NOT NULL,
+            deleted_by TEXT
+        );
+        CREATE INDEX trash_batch ON trash(batch);
+        CREATE INDEX trash_deleted_at ON trash(deleted_at);
+        """,
+    )
+)

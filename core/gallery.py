@@ -1,0 +1,278 @@
+"""The gallery service: the index of the output and input folders, kept current, with a trash.
+
+It owns the scan and the watcher, answers listings from the index, moves deleted
+files to a trash folder in the data directory (restorable), and publishes every
+change on an ``EventHub`` as the item the gallery lists. Blocking work runs in
+threads; the async methods are safe to call from the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import gallery_index as index
+from .db import Database
+from .errors import BadRequest, Conflict, NotFound
+from .events import EventHub
+from .gallery_sync import Change, FolderWatcher, ScanReport, scan, sync_path
+from .prompt_summary import seed_meta
+
+log = logging.getLogger("cozygen")
+TRASH_DAYS = 30
+
+
+def item(row: Any, *, include_meta: bool = False) -> dict[str, Any]:
+    """A file as the seed gallery lists it (plus its stable ``id``)."""
+    body = {
+        "filename": row["filename"],
+        "type": row["root"],
+        "subfolder": row["subfolder"],
+        "mtime": row["mtime"],
+        "id": row["id"],
+    }
+    if include_meta and row["has_prompt"]:
+        summary = orjson.loads(row["summary"]) if row["summary"] else {}
+        body["meta"] = seed_meta(summary)
+    return body
+
+
+def directory_item(row: Any) -> dict[str, Any]:
+    return {"filename": row["name"], "type": "directory", "subfolder": row["path"], "mtime": row["mtime"]}
+
+
+class Gallery:
+    def __init__(self, db: Database, roots: dict[str, Path], data_dir: Path, hub: EventHub) -> None:
+        self.db, self.roots, self.hub = db, {k: Path(v) for k, v in roots.items()}, hub
+        self.trash_dir = data_dir / "trash"
+        self.watcher = FolderWatcher(db, self.roots, self._changed)
+        self.scans: dict[str, ScanReport] = {}
+        self.ready = threading.Event()
+        self._generation = 0
+        self._counts: dict[Any, int] = {}
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        """Watch first (nothing is missed), then scan in a thread; the server answers meanwhile."""
+        self.watcher.start()
+        threading.Thread(target=self._initial_scan, name="cozygen-gallery-scan", daemon=True).start()
+
+    def _initial_scan(self) -> None:
+        try:
+            for root, base in self.roots.items():
+                report = scan(self.db, root, base)
+                self.scans[root] = report
+                log.info(
+                    "CozyGen: indexed %d %s files in %.1f s (%d read, %d gone)",
+                    report.files,
+                    root,
+                    report.seconds,
+                    report.described,
+                    report.removed,
+                )
+            self.purge_trash()
+        except Exception:
+            log.exception("CozyGen: the gallery scan failed")
+        finally:
+            self._invalidate()
+            self.ready.set()
+            self.hub.publish("reindexed", {"event": "reindexed"})
+
+    def stop(self) -> None:
+        self.watcher.stop()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "indexed": self.ready.is_set(),
+            "watcher": self.watcher.mode,
+            "scans": {r: vars(s) for r, s in self.scans.items()},
+        }
+
+    # -- change feed ------------------------------------------------------------------
+    def _invalidate(self) -> None:
+        self._generation += 1
+        self._counts.clear()
+
+    def _changed(self, changes: list[Change]) -> None:
+        self._invalidate()
+        for change in changes:
+            data = {
+                "event": change.kind,
+                "type": change.root,
+                "subfolder": change.row["subfolder"],
+                "mtime": change.row["mtime"],
+                "item": item(change.row, include_meta=True),
+            }
+            if change.previous is not None:
+                data["from"] = item(change.previous)
+            self.hub.publish(f"file.{change.kind}", data)
+
+    # -- reads ------------------------------------------------------------------------
+    async def count(self, query: index.FileQuery) -> int:
+        key = (self._generation, query)
+        if key not in self._counts:
+            self._counts[key] = await self.db.execute_fn(lambda conn: index.count_files(conn, query))
+        return self._counts[key]
+
+    async def get(self, file_id: int) -> Any:
+        row = await self.db.execute_fn(lambda conn: index.get_file(conn, file_id))
+        if row is None:
+            raise NotFound(f"no image with id {file_id}", code="IMAGE_NOT_FOUND")
+        return row
+
+    async def find(self, root: str, subfolder: str, filename: str) -> Any:
+        return await self.db.execute_fn(lambda conn: index.find_file(conn, root, subfolder, filename))
+
+    def path_of(self, row: Any) -> Path:
+        base = self.roots[row["root"]]
+        return base / row["subfolder"] / row["filename"] if row["subfolder"] else base / row["filename"]
+
+    async def refresh(self, root: str, subfolder: str, filename: str) -> Any:
+        """Index one file now (after CozyGen itself wrote it) and announce it; its row."""
+        rel = f"{subfolder}/{filename}" if subfolder else filename
+        changes, _ = await self.db.execute_write_fn(lambda conn: sync_path(conn, root, self.roots[root], rel))
+        if changes:
+            self._changed(changes)
+        return await self.find(root, subfolder, filename)
+
+    # -- trash ------------------------------------------------------------------------
+    async def trash(self, rows: list[Any], *, by: str | None = None) -> tuple[str, list[str], list[str]]:
+        """Move files to the trash: (batch id, trash ids, errors). Rows leave the index at once."""
+        batch = uuid.uuid4().hex[:12]
+        moved, errors = await asyncio.to_thread(self._move_to_trash, batch, rows)
+
+        def record(conn: Any) -> list[Change]:
+            changes = []
+            for trash_id, row, stored in moved:
+                conn.execute(
+                    "INSERT INTO trash(id, batch, root, subfolder, filename, stored, size, deleted_at, deleted_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        trash_id,
+                        batch,
+                        row["root"],
+                        row["subfolder"],
+                        row["filename"],
+                        stored,
+                        row["size"],
+                        time.time(),
+                        by,
+                    ),
+                )
+                if index.remove_file(conn, row["root"], row["subfolder"], row["filename"]) is not None:
+                    changes.append(Change("deleted", row["root"], dict(row)))
+            return changes
+
+        changes = await self.db.execute_write_fn(record)
+        self._changed(changes)
+        return batch, [m[0] for m in moved], errors
+
+    def _move_to_trash(self, batch: str, rows: list[Any]) -> tuple[list[tuple[str, Any, str]], list[str]]:
+        folder = self.trash_dir / batch
+        moved, errors = [], []
+        for row in rows:
+            trash_id = uuid.uuid4().hex[:16]
+            stored = f"{batch}/{trash_id}_{row['filename']}"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.move(self.path_of(row), self.trash_dir / stored)
+            except FileNotFoundError:
+                continue  # already gone: nothing to keep
+            except OSError as exc:
+                errors.append(f"{row['subfolder']}/{row['filename']}: {exc.strerror or exc}")
+                continue
+            moved.append((trash_id, row, stored))
+        return moved, errors
+
+    async def trash_list(self, limit: int = 200) -> list[dict[str, Any]]:
+        rows = await self.db.execute(
+            "SELECT id, batch, root AS type, subfolder, filename, size, deleted_at, deleted_by FROM trash "
+            "ORDER BY deleted_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def restore(self, *, ids: list[str] | None = None, batch: str | None = None) -> list[dict[str, Any]]:
+        """Put trashed files back where they were (a taken name gets a ' (restored)' suffix)."""
+        if not ids and not batch:
+            raise BadRequest('send {"ids": [...]} or {"batch": "..."} from a delete answer', code="NOTHING_TO_RESTORE")
+        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+            raise BadRequest("ids must be a list of trash ids (strings)", code="INVALID_IDS")
+        if batch is not None and not isinstance(batch, str):
+            raise BadRequest("batch must be a string", code="INVALID_BATCH")
+        sql, params = ("batch = ?", [batch]) if batch else (f"id IN ({','.join('?' * len(ids))})", list(ids))
+        rows = [dict(r) for r in await self.db.execute(f"SELECT * FROM trash WHERE {sql}", params)]
+        if not rows:
+            raise NotFound("nothing in the trash matches; it may have been restored or purged", code="NOT_IN_TRASH")
+        placed = await asyncio.to_thread(self._move_back, rows)
+        restored = []
+        for row, name in placed:
+            await self.db.execute_write("DELETE FROM trash WHERE id = ?", (row["id"],))
+            indexed = await self.refresh(row["root"], row["subfolder"], name)
+            if indexed is not None:
+                restored.append(item(indexed))
+        return restored
+
+    def _move_back(self, rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+        placed = []
+        for row in rows:
+            folder = self.roots[row["root"]] / row["subfolder"]
+            source = self.trash_dir / row["stored"]
+            if not source.exists():
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            name = free_name(folder, row["filename"])
+            shutil.move(source, folder / name)
+            placed.append((row, name))
+            try:
+                source.parent.rmdir()
+            except OSError:
+                pass
+        return placed
+
+    def purge_trash(self, days: float = TRASH_DAYS) -> int:
+        cutoff = time.time() - days * 86400
+        rows = self.db.read(lambda conn: conn.execute("SELECT * FROM trash WHERE deleted_at < ?", (cutoff,)).fetchall())
+        for row in rows:
+            try:
+                (self.trash_dir / row["stored"]).unlink()
+            except OSError:
+                pass
+        if rows:
+            self.db.submit_write(
+                lambda conn: conn.execute("DELETE FROM trash WHERE deleted_at < ?", (cutoff,))
+            ).result()
+        return len(rows)
+
+    # -- copies -----------------------------------------------------------------------
+    async def to_input(self, row: Any) -> str:
+        """Copy an output image into ComfyUI's input folder; the input file name (for img2img)."""
+        if row["root"] != "output":
+            raise Conflict("that image is already in the input folder", code="ALREADY_INPUT")
+        name = f"{uuid.uuid4().hex[:8]}_{row['filename']}"
+        target = self.roots["input"] / name
+        await asyncio.to_thread(shutil.copy2, self.path_of(row), target)
+        await self.refresh("input", "", name)
+        return name
+
+
+def free_name(folder: Path, filename: str) -> str:
+    """``filename``, or ``stem (restored N).ext`` when that name is taken."""
+    if not (folder / filename).exists():
+        return filename
+    stem, dot, ext = filename.rpartition(".")
+    stem, dot = (stem, dot) if dot else (filename, "")
+    for n in range(1, 10_000):
+        candidate = f"{stem} (restored{'' if n == 1 else f' {n}'}){dot}{ext}"
+        if not os.path.exists(folder / candidate):
+            return candidate
+    raise Conflict(f"no free name for {filename!r} in that folder", code="NAME_TAKEN")

@@ -1,0 +1,309 @@
+"""Keeping the gallery index equal to the folders: one scan at start, then a watcher.
+
+The scan walks each root once in a worker thread, describes only files that are
+new or changed since the index last saw them, and writes in batches. The watcher
+(one watchdog observer for every root) collects file-system events, waits until
+a path has been quiet for ``debounce`` seconds, then brings those paths up to
+date and reports what changed. A PNG still being written (no IEND yet) waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import gallery_index as index
+from .db import Database
+from .media import extension, is_hidden, kind_of
+from .media_info import describe
+from .pnginfo import png_complete
+
+log = logging.getLogger("cozygen")
+BATCH = 500
+PARTIAL_GRACE = 10.0  # seconds a PNG without IEND is given to finish
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file that appeared, changed, moved or went away (``row`` is the index row, before for deleted)."""
+
+    kind: str  # created | modified | deleted | moved
+    root: str
+    row: dict[str, Any]
+    previous: dict[str, Any] | None = None
+
+
+@dataclass
+class ScanReport:
+    root: str
+    files: int = 0
+    described: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+
+
+def _relative(base: Path, path: str) -> str | None:
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return None
+    if rel == "." or rel.startswith(".."):
+        return "" if rel == "." else None
+    return rel.replace(os.sep, "/")
+
+
+def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
+    """(subfolder, file entry or None for a folder, mtime) for every media file and folder under base.
+
+    Symbolic links are not followed: the index never leads outside its root.
+    """
+    stack = [""]
+    while stack:
+        sub = stack.pop()
+        try:
+            with os.scandir(base / sub if sub else base) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            path = f"{sub}/{entry.name}" if sub else entry.name
+                            stack.append(path)
+                            yield path, None, entry.stat(follow_symlinks=False).st_mtime
+                        elif entry.is_file(follow_symlinks=False) and kind_of(entry.name):
+                            yield sub, entry, 0.0
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+
+
+def scan(db: Database, root: str, base: Path) -> ScanReport:
+    """Bring the index of one root up to date with the disk (blocking; run it in a thread)."""
+    started, report = time.perf_counter(), ScanReport(root)
+    known = db.read(lambda conn: index.known_files(conn, root))
+    known_dirs = db.read(lambda conn: index.known_dirs(conn, root))
+    seen_dirs: list[tuple[str, float, bool]] = []
+    batch: list[dict[str, Any]] = []
+    pending: Future | None = None
+    for sub, entry, mtime in walk(base):
+        if entry is None:
+            seen_dirs.append((sub, mtime, is_hidden(sub)))
+            continue
+        report.files += 1
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        key = (sub, entry.name)
+        if known.pop(key, None) == (st.st_mtime_ns, st.st_size):
+            continue
+        batch.append(describe(root, Path(entry.path), sub, entry.name, st))
+        report.described += 1
+        if len(batch) >= BATCH:
+            pending = _flush(db, pending, batch)
+            batch = []
+    pending = _flush(db, pending, batch)
+    gone = list(known)
+    report.removed = len(gone)
+    stale_dirs = known_dirs - {d[0] for d in seen_dirs}
+    db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
+    if pending is not None:
+        pending.result()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _flush(db: Database, pending: Future | None, batch: list[dict[str, Any]]) -> Future | None:
+    """Hand a batch to the writer; describe the next one while it writes (at most one waits)."""
+    if pending is not None:
+        pending.result()
+    if not batch:
+        return None
+    return db.submit_write(lambda conn: index.upsert_files(conn, batch))
+
+
+def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale_dirs: set[str]) -> None:
+    for sub, name in gone:
+        index.remove_file(conn, root, sub, name)
+    index.upsert_dirs(conn, root, dirs)
+    index.remove_dirs(conn, root, stale_dirs)
+
+
+# -- applying individual paths ---------------------------------------------------------
+def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change], bool]:
+    """Bring one path's rows up to date. Returns the changes and whether to look again later (still writing)."""
+    path = base / rel
+    sub, _, name = rel.rpartition("/")
+    try:
+        st = path.lstat()
+    except OSError:
+        st = None
+    if st is not None and path.is_dir() and not path.is_symlink():
+        index.upsert_dirs(conn, root, [(rel, st.st_mtime, is_hidden(rel))])
+        changes = []
+        for child_sub, entry, mtime in walk(path):  # a folder moved or copied in
+            child_rel = f"{rel}/{child_sub}" if child_sub else rel
+            if entry is None:
+                index.upsert_dirs(conn, root, [(child_rel, mtime, is_hidden(child_rel))])
+            else:
+                changes += sync_path(conn, root, base, f"{child_rel}/{entry.name}")[0]
+        return changes, False
+    old = index.find_file(conn, root, sub, name)
+    if st is None or not path.is_file() or path.is_symlink() or not kind_of(name):
+        changes = [Change("deleted", root, dict(old))] if old is not None else []
+        if st is None:
+            changes += [Change("deleted", root, dict(r)) for r in index.remove_tree(conn, root, rel)]
+            index.remove_dirs(conn, root, [rel])
+        if old is not None:
+            index.remove_file(conn, root, sub, name)
+        return changes, False
+    if old is not None and (old["mtime_ns"], old["size"]) == (st.st_mtime_ns, st.st_size):
+        return [], False
+    if extension(name) == "png" and not png_complete(path) and time.time() - st.st_mtime < PARTIAL_GRACE:
+        return [], True
+    index.upsert_files(conn, [describe(root, path, sub, name, st)])
+    row = dict(index.find_file(conn, root, sub, name))
+    return [Change("modified" if old is not None else "created", root, row)], False
+
+
+def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> list[Change]:
+    """A file renamed inside a root keeps its id; anything else is a delete plus a create."""
+    src_sub, _, src_name = src.rpartition("/")
+    dest_sub, _, dest_name = dest.rpartition("/")
+    old = index.find_file(conn, root, src_sub, src_name)
+    target = base / dest
+    taken = index.find_file(conn, root, dest_sub, dest_name) is not None
+    if old is None or taken or not target.is_file() or not kind_of(dest_name):
+        return sync_path(conn, root, base, src)[0] + sync_path(conn, root, base, dest)[0]
+    conn.execute(
+        "UPDATE media SET subfolder = ?, filename = ?, kind = ?, hidden = ? WHERE id = ?",
+        (dest_sub, dest_name, kind_of(dest_name), int(is_hidden(dest_sub, dest_name)), old["id"]),
+    )
+    row = dict(index.get_file(conn, old["id"]))
+    return [Change("moved", root, row, previous=dict(old))]
+
+
+# -- the watcher ------------------------------------------------------------------------
+@dataclass
+class _Pending:
+    due: float
+    moved_to: str | None = None
+
+
+@dataclass
+class FolderWatcher:
+    """One watchdog observer over every root; changes reach ``on_changes`` from the watcher's thread."""
+
+    db: Database
+    roots: dict[str, Path]
+    on_changes: Callable[[list[Change]], None]
+    debounce: float = 0.1
+    _pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
+    _wake: threading.Condition = field(default_factory=threading.Condition)
+    _stopping: bool = False
+    _observer: Any = None
+    _thread: threading.Thread | None = None
+    mode: str = "off"
+
+    def start(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        watcher = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                watcher._note(event.src_path, getattr(event, "dest_path", "") or None)
+
+        for observer_class, mode in ((Observer, "native"), (PollingObserver, "polling")):
+            observer = observer_class(timeout=1) if mode == "polling" else observer_class()
+            try:
+                for base in self.roots.values():
+                    base.mkdir(parents=True, exist_ok=True)
+                    observer.schedule(Handler(), str(base), recursive=True)
+                observer.start()
+            except OSError as exc:  # inotify limits: fall back to polling
+                log.warning("CozyGen: file watcher unavailable (%s); polling instead", exc)
+                continue
+            self._observer, self.mode = observer, mode
+            break
+        self._thread = threading.Thread(target=self._run, name="cozygen-gallery-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _locate(self, path: str) -> tuple[str, str] | None:
+        for root, base in self.roots.items():
+            rel = _relative(base, path)
+            if rel is not None:
+                return root, rel
+        return None
+
+    def _note(self, src: str, dest: str | None) -> None:
+        located = self._locate(src)
+        target = self._locate(dest) if dest else None
+        due = time.monotonic() + self.debounce
+        with self._wake:
+            if located is not None and located[1]:
+                moved_to = target[1] if target is not None and target[0] == located[0] else None
+                self._pending[located] = _Pending(due, moved_to)
+            if target is not None and target[1] and (located is None or target[0] != located[0]):
+                self._pending[target] = _Pending(due)
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopping and not self._pending:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                now = time.monotonic()
+                due = {k: v for k, v in self._pending.items() if v.due <= now}
+                if not due:
+                    self._wake.wait(min(v.due for v in self._pending.values()) - now)
+                    continue
+                for key in due:
+                    del self._pending[key]
+            try:
+                self._apply(due)
+            except Exception:  # never let one bad path stop the watcher
+                log.exception("CozyGen: updating the gallery index failed")
+
+    def _apply(self, due: dict[tuple[str, str], _Pending]) -> None:
+        def work(conn: Any) -> tuple[list[Change], list[tuple[str, str]]]:
+            changes, retry = [], []
+            for (root, rel), pending in sorted(due.items()):
+                if pending.moved_to is not None:
+                    changes += move_path(conn, root, self.roots[root], rel, pending.moved_to)
+                    continue
+                found, again = sync_path(conn, root, self.roots[root], rel)
+                changes += found
+                if again:
+                    retry.append((root, rel))
+            return changes, retry
+
+        changes, retry = self.db.submit_write(work).result()
+        if retry:
+            with self._wake:
+                for key in retry:
+                    self._pending.setdefault(key, _Pending(time.monotonic() + 0.25))
+        if changes:
+            self.on_changes(changes)

@@ -1,0 +1,84 @@
+"""The one place a user-supplied file name, subfolder or path meets the disk.
+
+Every route that takes a path resolves it here against its allowed root. Absolute
+paths, ``..``, NUL, backslashes, drive letters and symlinks that lead outside the
+root are refused with a 400 before anything is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import BadRequest
+
+MAX_NAME_BYTES = 255
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class PathRejected(BadRequest):
+    code = "INVALID_PATH"
+
+
+def clean_relative(value: Any, *, what: str = "subfolder") -> str:
+    """A relative path as ``a/b`` ('' for the root), or PathRejected saying why."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PathRejected(f"the {what} must be a string")
+    if "\x00" in value:
+        raise PathRejected(f"the {what} contains a NUL byte")
+    if "\\" in value:
+        raise PathRejected(f"the {what} contains a backslash; use '/' between folders")
+    if value.startswith("/") or _DRIVE.match(value):
+        raise PathRejected(f"the {what} must be relative, not absolute: {value!r}")
+    parts = [part for part in value.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise PathRejected(f"the {what} may not contain '..': {value!r}")
+    for part in parts:
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise PathRejected(f"a name in the {what} is longer than {MAX_NAME_BYTES} bytes")
+    return "/".join(parts)
+
+
+def clean_name(value: Any, *, what: str = "filename") -> str:
+    """A single file name (no folder part)."""
+    if not isinstance(value, str) or not value.strip():
+        raise PathRejected(f"the {what} is missing", code="MISSING_FILENAME")
+    name = value.strip()
+    if "/" in name:
+        raise PathRejected(f"the {what} must be a bare name without '/': {name!r}")
+    cleaned = clean_relative(name, what=what)
+    if cleaned != name:
+        raise PathRejected(f"the {what} is not a valid file name: {name!r}")
+    return name
+
+
+def within(root: Path, relative: str) -> Path:
+    """``root/relative`` for a path already cleaned; refuses symlinks that lead outside the root."""
+    base = Path(os.path.realpath(root))
+    target = base / relative if relative else base
+    real = Path(os.path.realpath(target))
+    if real != base and base not in real.parents:
+        raise PathRejected("that path leads outside its folder (through a symbolic link)")
+    return target
+
+
+def resolve(root: Path, subfolder: Any = "", filename: Any = None) -> tuple[Path, str, str]:
+    """Clean and resolve (subfolder, filename) under root: (absolute path, subfolder, filename)."""
+    sub = clean_relative(subfolder)
+    if filename is None:
+        return within(root, sub), sub, ""
+    name = clean_name(filename)
+    return within(root, f"{sub}/{name}" if sub else name), sub, name
+
+
+def split_relative(relative: Any, *, what: str = "path") -> tuple[str, str]:
+    """``a/b/c.png`` → (``a/b``, ``c.png``), cleaned."""
+    cleaned = clean_relative(relative, what=what)
+    if not cleaned:
+        raise PathRejected(f"the {what} is missing", code="MISSING_PATH")
+    sub, _, name = cleaned.rpartition("/")
+    return sub, name
