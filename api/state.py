@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,25 @@ from ..core.access import auth_mode
 from ..core.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.db import Database
 from ..core.errors import HostNotReady
+from ..core.events import EventHub
+from ..core.gallery import Gallery
 from ..core.migrations import MIGRATIONS
 from ..core.throttle import LoginLimits
+from ..core.thumbnails import ThumbnailCache
 from ..core.tokens import load_or_create_secret
 from . import host
 
 ENV_ADMIN_USER, ENV_ADMIN_PASSWORD = "COZYGEN_ADMIN_USER", "COZYGEN_ADMIN_PASSWORD"
+ENV_THUMB_CACHE_MB, ENV_UPLOAD_MAX_MB = "COZYGEN_THUMB_CACHE_MB", "COZYGEN_UPLOAD_MAX_MB"
+
+
+def _megabytes(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default))) * 1024 * 1024
+    except ValueError:
+        log.warning("CozyGen: %s must be a whole number of megabytes; using %d", name, default)
+        return default * 1024 * 1024
+
 
 log = logging.getLogger("cozygen")
 
@@ -37,12 +51,35 @@ class CozyGenState:
         self.login_limits = LoginLimits()
         self.auth_enabled, self.auth_reason = True, "not decided yet"
         self.settings: dict[str, Any] = settings.defaults()
+        self.gallery_hub = EventHub()
+        self._gallery: Gallery | None = None
+        self._thumbnails: ThumbnailCache | None = None
+        self.roots: dict[str, Path] = {}
+        self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
+        # Thumbnails and image work get their own threads so they never starve the database readers.
+        self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
 
     @property
     def db(self) -> Database:
         if self._db is None:
             raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
         return self._db
+
+    @property
+    def gallery(self) -> Gallery:
+        if self._gallery is None:
+            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
+        return self._gallery
+
+    @property
+    def gallery_started(self) -> bool:
+        return self._gallery is not None
+
+    @property
+    def thumbnails(self) -> ThumbnailCache:
+        if self._thumbnails is None:
+            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
+        return self._thumbnails
 
     @property
     def ready(self) -> bool:
@@ -55,11 +92,13 @@ class CozyGenState:
         self.secret = load_or_create_secret(data_dir)
         user_count = db.submit_write(_bootstrap_admin).result()
         self.settings = db.submit_write(settings.load).result()
+        self._thumbnails = ThumbnailCache(data_dir / "thumbs", _megabytes(ENV_THUMB_CACHE_MB, 512))
         return data_dir, db, applied, user_count
 
     async def startup(self, _app: Any = None) -> None:
         # Until the store is open, auth counts as on: nothing is served unguarded by accident.
         self.auth_enabled, self.auth_reason = auth_mode(host.listen_addresses())
+        self.roots = {"output": Path(host.output_directory()), "input": Path(host.input_directory())}
         try:
             data_dir, db, applied, user_count = await asyncio.to_thread(self._open)
         except Exception as exc:  # CozyGen must never take ComfyUI down with it
@@ -67,6 +106,12 @@ class CozyGenState:
             log.exception("CozyGen: %s", self.startup_error)
             return
         self.data_dir, self._db = data_dir, db
+        gallery = Gallery(db, self.roots, data_dir, self.gallery_hub)
+        try:
+            await asyncio.to_thread(gallery.start)
+        except Exception:
+            log.exception("CozyGen: the gallery watcher could not start")
+        self._gallery = gallery
         if applied:
             log.info("CozyGen: database %s migrated to version %d", db.path, applied[-1])
         log.info("CozyGen: data folder %s", data_dir)
@@ -88,6 +133,9 @@ class CozyGenState:
             log.info("CozyGen: authentication is ON (%s)", self.auth_reason)
 
     async def shutdown(self, _app: Any = None) -> None:
+        if self._gallery is not None:
+            await asyncio.to_thread(self._gallery.stop)
+        self.image_pool.shutdown(wait=False, cancel_futures=True)
         if self._db is not None:
             await asyncio.to_thread(self._db.close)
             self._db = None

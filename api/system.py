@@ -46,6 +46,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             "comfyui_version": host.comfyui_version(),
             "features": features,
         }
+        if state.gallery_started:
+            body["gallery"] = state.gallery.status()
         if state.startup_error:
             body["status"], body["error"] = "error", state.startup_error
         return json_response(body)

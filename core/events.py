@@ -30,7 +30,7 @@ class Event:
         return f"{self.boot}-{self.seq}"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity
 class Subscription:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue
@@ -91,7 +91,8 @@ class EventHub:
         boot, _, seq_text = last_event_id.rpartition("-")
         with self._lock:
             events = list(self._buffer)
-        if boot != self.boot or not seq_text.isdigit():
+        # ASCII digits only, and few enough for int(): "²" and 5000-digit ids are garbage, not errors
+        if boot != self.boot or not (seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 19):
             return [], False
         seq = int(seq_text)
         missed = [e for e in events if e.seq > seq]

@@ -29,6 +29,7 @@ from .prompt_summary import seed_meta
 
 log = logging.getLogger("cozygen")
 TRASH_DAYS = 30
+NAME_MAX = 255  # bytes in one file name (Linux, macOS); a prefixed copy of a long name must still fit
 
 
 def item(row: Any, *, include_meta: bool = False) -> dict[str, Any]:
@@ -148,10 +149,13 @@ class Gallery:
     async def trash(self, rows: list[Any], *, by: str | None = None) -> tuple[str, list[str], list[str]]:
         """Move files to the trash: (batch id, trash ids, errors). Rows leave the index at once."""
         batch = uuid.uuid4().hex[:12]
-        moved, errors = await asyncio.to_thread(self._move_to_trash, batch, rows)
+        moved, vanished, errors = await asyncio.to_thread(self._move_to_trash, batch, rows)
 
         def record(conn: Any) -> list[Change]:
             changes = []
+            for row in vanished:
+                if index.remove_file(conn, row["root"], row["subfolder"], row["filename"]) is not None:
+                    changes.append(Change("deleted", row["root"], dict(row)))
             for trash_id, row, stored in moved:
                 conn.execute(
                     "INSERT INTO trash(id, batch, root, subfolder, filename, stored, size, deleted_at, deleted_by) "
@@ -176,22 +180,24 @@ class Gallery:
         self._changed(changes)
         return batch, [m[0] for m in moved], errors
 
-    def _move_to_trash(self, batch: str, rows: list[Any]) -> tuple[list[tuple[str, Any, str]], list[str]]:
+    def _move_to_trash(self, batch: str, rows: list[Any]) -> tuple[list[tuple[str, Any, str]], list[Any], list[str]]:
+        """(moved as (trash id, row, stored path), rows whose file was already gone, errors)."""
         folder = self.trash_dir / batch
-        moved, errors = [], []
+        moved, errors, vanished = [], [], []
         for row in rows:
             trash_id = uuid.uuid4().hex[:16]
-            stored = f"{batch}/{trash_id}_{row['filename']}"
+            stored = f"{batch}/{prefixed(f'{trash_id}_', row['filename'])}"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 shutil.move(self.path_of(row), self.trash_dir / stored)
             except FileNotFoundError:
-                continue  # already gone: nothing to keep
+                vanished.append(row)  # already gone: nothing to keep, but the row goes
+                continue
             except OSError as exc:
                 errors.append(f"{row['subfolder']}/{row['filename']}: {exc.strerror or exc}")
                 continue
             moved.append((trash_id, row, stored))
-        return moved, errors
+        return moved, vanished, errors
 
     async def trash_list(self, limit: int = 200) -> list[dict[str, Any]]:
         rows = await self.db.execute(
@@ -258,7 +264,7 @@ class Gallery:
         """Copy an output image into ComfyUI's input folder; the input file name (for img2img)."""
         if row["root"] != "output":
             raise Conflict("that image is already in the input folder", code="ALREADY_INPUT")
-        name = f"{uuid.uuid4().hex[:8]}_{row['filename']}"
+        name = prefixed(f"{uuid.uuid4().hex[:8]}_", row["filename"])
         target = self.roots["input"] / name
         await asyncio.to_thread(shutil.copy2, self.path_of(row), target)
         await self.refresh("input", "", name)
@@ -269,10 +275,28 @@ def free_name(folder: Path, filename: str) -> str:
     """``filename``, or ``stem (restored N).ext`` when that name is taken."""
     if not (folder / filename).exists():
         return filename
-    stem, dot, ext = filename.rpartition(".")
-    stem, dot = (stem, dot) if dot else (filename, "")
+    stem, tail = _split_name(filename)
     for n in range(1, 10_000):
-        candidate = f"{stem} (restored{'' if n == 1 else f' {n}'}){dot}{ext}"
+        candidate = fit_name(stem, f" (restored{'' if n == 1 else f' {n}'}){tail}")
         if not os.path.exists(folder / candidate):
             return candidate
     raise Conflict(f"no free name for {filename!r} in that folder", code="NAME_TAKEN")
+
+
+def prefixed(prefix: str, filename: str) -> str:
+    """``prefix + filename``, its stem shortened when needed so the name stays a legal file name."""
+    stem, tail = _split_name(filename)
+    return fit_name(stem, tail, prefix)
+
+
+def fit_name(stem: str, tail: str, prefix: str = "") -> str:
+    """``prefix + stem + tail`` with ``stem`` shortened until the whole is at most ``NAME_MAX`` bytes."""
+    while stem and len(os.fsencode(f"{prefix}{stem}{tail}")) > NAME_MAX:
+        stem = stem[:-1]
+    return f"{prefix}{stem}{tail}"
+
+
+def _split_name(filename: str) -> tuple[str, str]:
+    """(stem, ".ext" or "")."""
+    stem, dot, ext = filename.rpartition(".")
+    return (stem, f"{dot}{ext}") if dot else (filename, "")

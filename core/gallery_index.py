@@ -127,7 +127,8 @@ def dir_exists(conn: sqlite3.Connection, root: str, path: str) -> bool:
 
 def fts_query(text: str) -> str | None:
     """User words as an FTS5 query: every word must appear, each as a prefix ('cat' finds 'cats')."""
-    words = re.findall(r"\w+", text or "")
+    # a run of underscores is a word to ``\w`` but no token to FTS5 (unicode61): it would match nothing
+    words = [w for w in re.findall(r"\w+", text or "") if w.strip("_")]
     return " ".join(f'"{w}"*' for w in words[:16]) or None
 
 
@@ -176,11 +177,16 @@ def encode_cursor(row: sqlite3.Row, sort: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([key, row["id"]])).decode().rstrip("=")
 
 
+_SQLITE_INT = 2**63
+
+
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     key_type = (float, int) if sort == "mtime" else (str,)
     try:
         key, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        valid = isinstance(row_id, int) and isinstance(key, key_type)
+        valid = isinstance(row_id, int) and isinstance(key, key_type) and -_SQLITE_INT <= row_id < _SQLITE_INT
+        if valid and isinstance(key, int):  # SQLite cannot bind an int outside 64 bits (OverflowError)
+            valid = -_SQLITE_INT <= key < _SQLITE_INT
     except (ValueError, TypeError):
         valid = False
     if not valid:

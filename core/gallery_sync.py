@@ -86,6 +86,9 @@ def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
 def scan(db: Database, root: str, base: Path) -> ScanReport:
     """Bring the index of one root up to date with the disk (blocking; run it in a thread)."""
     started, report = time.perf_counter(), ScanReport(root)
+    if not base.is_dir():  # an unmounted drive must not wipe the index (and its ids)
+        log.warning("CozyGen: %s folder %s is missing; its index is kept as it was", root, base)
+        return report
     known = db.read(lambda conn: index.known_files(conn, root))
     known_dirs = db.read(lambda conn: index.known_dirs(conn, root))
     seen_dirs: list[tuple[str, float, bool]] = []
@@ -167,9 +170,23 @@ def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change],
         return [], False
     if extension(name) == "png" and not png_complete(path) and time.time() - st.st_mtime < PARTIAL_GRACE:
         return [], True
+    _ensure_folders(conn, root, base, sub)
     index.upsert_files(conn, [describe(root, path, sub, name, st)])
     row = dict(index.find_file(conn, root, sub, name))
     return [Change("modified" if old is not None else "created", root, row)], False
+
+
+def _ensure_folders(conn: Any, root: str, base: Path, sub: str) -> None:
+    """Record a file's folders now, so a listing never shows a file in a folder it does not list."""
+    parts = sub.split("/") if sub else []
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        if not index.dir_exists(conn, root, folder):
+            try:
+                mtime = (base / folder).stat().st_mtime
+            except OSError:
+                return
+            index.upsert_dirs(conn, root, [(folder, mtime, is_hidden(folder))])
 
 
 def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> list[Change]:
@@ -222,6 +239,8 @@ class FolderWatcher:
             def on_any_event(self, event: Any) -> None:
                 if event.event_type in ("opened", "closed_no_write"):
                     return
+                if event.is_directory and event.event_type == "modified":
+                    return  # a file inside changed: that file has its own event
                 watcher._note(event.src_path, getattr(event, "dest_path", "") or None)
 
         for observer_class, mode in ((Observer, "native"), (PollingObserver, "polling")):

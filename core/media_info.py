@@ -19,6 +19,8 @@ from .metadata import CHUNK
 from .pnginfo import read_png_info
 from .prompt_summary import summarize_png_text
 
+INDEXED_CHUNKS = frozenset({"prompt", CHUNK, "extra_pnginfo"})  # the editor's "workflow" is skipped, unread
+
 
 def describe(root: str, path: Path, subfolder: str, filename: str, st: os.stat_result) -> dict[str, Any]:
     entry: dict[str, Any] = {
@@ -38,7 +40,7 @@ def describe(root: str, path: Path, subfolder: str, filename: str, st: os.stat_r
 
 
 def png_fields(path: Path) -> dict[str, Any]:
-    info = read_png_info(path)
+    info = read_png_info(path, keys=INDEXED_CHUNKS)
     if info is None:
         return {}
     fields: dict[str, Any] = {"width": info.width, "height": info.height}

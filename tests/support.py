@@ -58,6 +58,16 @@ def request(
         return Reply(error.code, error.headers, error.read())
 
 
+def open_status(method: str, url: str, *, headers: dict[str, str] | None = None, timeout: float = 30) -> Reply:
+    """Status and headers only: for event streams, which never end."""
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return Reply(response.status, response.headers, b"")
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read())
+
+
 def get(url: str, **kwargs: Any) -> Reply:
     return request("GET", url, **kwargs)
 

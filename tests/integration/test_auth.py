@@ -7,7 +7,7 @@ import time
 
 import jwt
 import pytest
-from support import get, post, request
+from support import get, open_status, post, request
 
 ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 PUBLIC_ROUTES = {
@@ -95,6 +95,14 @@ def unprefixed(path: str) -> str:
     return path[4:] if path.startswith("/api/") else path
 
 
+def call(server, method: str, path: str, headers: dict[str, str]):
+    """One request to a route template; event streams (which never end) are judged by their status."""
+    url = f"{server.url}{concrete(path)}"
+    if unprefixed(path).endswith(("/stream", "/events")):
+        return open_status(method, url, headers=headers)
+    return request(method, url, headers=headers, raw=b"" if method not in SAFE else None)
+
+
 @pytest.mark.parametrize("credential", [None, "malformed", "forged", "expired", "revoked"])
 def test_no_route_opens_without_valid_credentials(server, tokens, credential) -> None:
     failures = []
@@ -102,9 +110,7 @@ def test_no_route_opens_without_valid_credentials(server, tokens, credential) ->
         if (method, unprefixed(path)) in PUBLIC_ROUTES:
             continue
         headers = bearer(tokens[credential]) if credential else {}
-        reply = request(
-            method, f"{server.url}{concrete(path)}", headers=headers, raw=b"" if method not in SAFE else None
-        )
+        reply = call(server, method, path, headers)
         if reply.status != 401:
             failures.append(f"{method} {path} -> {reply.status}")
     assert failures == []
@@ -115,12 +121,7 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
     for method, path in all_routes(server, tokens["admin"]):
         if (method, unprefixed(path)) in PUBLIC_ROUTES:
             continue
-        reply = request(
-            method,
-            f"{server.url}{concrete(path)}",
-            headers=bearer(tokens["viewer"]),
-            raw=b"" if method not in SAFE else None,
-        )
+        reply = call(server, method, path, bearer(tokens["viewer"]))
         admin_only = (unprefixed(path).split("/") + [""])[1] in {
             "internal",
             "manager",
@@ -148,7 +149,7 @@ def test_admin_reaches_every_read_route(server, tokens) -> None:
     refused = []
     for method, path in all_routes(server, tokens["admin"]):
         if method in SAFE:
-            reply = get(f"{server.url}{concrete(path)}", headers=bearer(tokens["admin"]))
+            reply = call(server, method, path, bearer(tokens["admin"]))
             if guard_refused(reply):
                 refused.append(f"{method} {path} -> {reply.status}")
     assert refused == []
@@ -325,3 +326,15 @@ def test_a_browser_opening_the_editor_is_sent_to_sign_in(server, tokens) -> None
     assert fetched.status == 401
     signed_in = raw_get("/", {**page, "Cookie": f"cozygen_token={tokens['admin']}"})
     assert signed_in.status == 200 and b"ComfyUI test front end" in signed_in.read()
+
+
+def test_event_streams_need_a_token_and_take_a_query_token(server, tokens) -> None:
+    stream = f"{server.url}/cozygen/api/gallery/stream"
+    assert open_status("GET", stream).status == 401
+    assert open_status("GET", f"{stream}?token=garbage").status == 401
+    assert open_status("GET", f"{stream}?token={tokens['revoked']}").status == 401
+    query = post(f"{server.url}/cozygen/api/query_token", headers=bearer(tokens["viewer"])).json()["token"]
+    opened = open_status("GET", f"{stream}?token={query}")
+    assert opened.status == 200 and opened.content_type == "text/event-stream"
+    assert open_status("GET", stream, headers=bearer(tokens["viewer"])).status == 200
+    assert open_status("GET", f"{server.url}/api/cozygen/api/gallery/stream").status == 401

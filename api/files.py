@@ -1,0 +1,205 @@
+"""Uploads, the input folder, thumbnails and their cache (seed 004's routes, paths and shapes kept)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..core import gallery_index as index
+from ..core.access import USER, VIEWER
+from ..core.errors import BadRequest, NotFound
+from ..core.media import INPUT_IMAGE_EXTS, extension, kind_of
+from ..core.paths import clean_relative, resolve, split_relative, within
+from ..core.thumbnails import Thumbnail, clamp_width
+from ..core.uploads import check_size, require, sniff_image, stored_name
+from .params import flag, integer
+from .responses import json_response
+from .routing import Routes
+from .state import CozyGenState
+
+CHUNK = 256 * 1024
+
+
+async def receive_upload(
+    request: web.Request, state: CozyGenState, *, fields: tuple[str, ...] = ("image",)
+) -> dict[str, Any]:
+    """Stream a multipart image into the input folder (size-capped, sniffed); the stored file's details."""
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError):
+        raise BadRequest(
+            f"send multipart/form-data with the file in a field named {fields[0]!r}", code="NOT_MULTIPART"
+        ) from None
+    part = await reader.next()
+    require(
+        part is not None and getattr(part, "name", None) in fields,
+        f"{fields[0]} field: send the file as the first part, named {fields[0]!r}",
+        "MISSING_IMAGE_FIELD",
+    )
+    input_dir = state.roots["input"]
+    partial = input_dir / f".cozygen-upload-{uuid.uuid4().hex}.part"
+    size = 0
+    try:
+        with open(partial, "wb") as handle:
+            while chunk := await part.read_chunk(CHUNK):
+                size += len(chunk)
+                check_size(size, state.upload_max_bytes)
+                await asyncio.to_thread(handle.write, chunk)
+        require(size > 0, "the uploaded file is empty", "EMPTY_UPLOAD")
+        subfolder = request.query.get("subfolder", "")
+        while (extra := await reader.next()) is not None:
+            if getattr(extra, "name", None) == "subfolder":
+                subfolder = (await extra.text()).strip()
+        folder, sub, _ = resolve(input_dir, clean_relative(subfolder))
+        ext, width, height = await asyncio.get_running_loop().run_in_executor(state.image_pool, sniff_image, partial)
+        name = stored_name(part.filename, ext)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(os.replace, partial, folder / name)
+    finally:
+        partial.unlink(missing_ok=True)
+    row = await state.gallery.refresh("input", sub, name)
+    return {
+        "filename": name,
+        "size": size,
+        "subfolder": sub,
+        "type": "input",
+        "width": width,
+        "height": height,
+        "id": row["id"] if row is not None else None,
+    }
+
+
+def thumbnail_response(request: web.Request, thumb: Thumbnail, versioned: bool) -> web.StreamResponse:
+    headers = {
+        "ETag": thumb.etag,
+        "Cache-Control": "private, max-age=31536000, immutable" if versioned else "private, no-cache",
+        "Vary": "Accept",
+    }
+    if request.headers.get("If-None-Match") == thumb.etag:
+        return web.Response(status=304, headers=headers)
+    return web.FileResponse(thumb.path, headers={**headers, "Content-Type": thumb.media_type})
+
+
+async def make_thumbnail(request: web.Request, state: CozyGenState, root: str, path: Path, relative: str) -> Thumbnail:
+    width = clamp_width(request.query.get("w", "384"))
+    fmt = "webp" if "image/webp" in request.headers.get("Accept", "") else "jpeg"
+    cache = state.thumbnails
+
+    def work() -> Thumbnail:
+        return cache.get_or_make(path, root=root, relative=relative, width=width, fmt=fmt)
+
+    try:
+        return await asyncio.get_running_loop().run_in_executor(state.image_pool, work)
+    except FileNotFoundError:
+        raise NotFound("Source not found", code="SOURCE_NOT_FOUND") from None
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    @routes.post("/cozygen/upload_image", access=USER)
+    async def upload_image(request: web.Request) -> web.Response:
+        return json_response(await receive_upload(request, state))
+
+    @routes.get("/cozygen/input", access=VIEWER)
+    async def list_input(request: web.Request) -> web.Response:
+        folder, sub, _ = resolve(state.roots["input"], request.query.get("subfolder", "").rstrip("/"))
+        page = integer(request, "page", 1, low=1)
+        per_page = integer(request, "per_page", 50)
+        exts_param = request.query.get("exts")
+        exts = (
+            INPUT_IMAGE_EXTS
+            if exts_param is None
+            else tuple(e.strip().lower() for e in exts_param.split(",") if e.strip())
+        )
+        show_hidden = flag(request, "show_hidden")
+        empty = {
+            "items": [],
+            "page": page,
+            "per_page": per_page,
+            "total_pages": 0,
+            "total_items": 0,
+            "cwd": "",
+            "base": "input",
+        }
+        if not await asyncio.to_thread(folder.is_dir):
+            return json_response(empty)
+        query = index.FileQuery(root="input", subfolder=sub, show_hidden=show_hidden, sort="name", descending=False)
+
+        def listing(conn: Any) -> tuple[list[Any], list[Any]]:
+            dirs = index.list_dirs(conn, "input", sub, show_hidden=show_hidden)
+            files = [
+                f for f in index.list_files(conn, query, limit=None) if not exts or extension(f["filename"]) in exts
+            ]
+            return dirs, files
+
+        dirs, files = await state.db.execute_fn(listing)
+        items = [
+            {"name": d["name"], "rel_path": d["path"], "is_dir": True, "size": 0, "mtime": int(d["mtime"])}
+            for d in dirs
+        ] + [
+            {
+                "name": f["filename"],
+                "rel_path": f"{sub}/{f['filename']}" if sub else f["filename"],
+                "is_dir": False,
+                "size": f["size"],
+                "mtime": int(f["mtime"]),
+                "id": f["id"],
+            }
+            for f in files
+        ]
+        total = len(items)
+        if per_page > 0:
+            items = items[(page - 1) * per_page : page * per_page]
+        return json_response(
+            {
+                "items": items,
+                "page": page,
+                "per_page": per_page,
+                "total_pages": (math.ceil(total / per_page) if per_page > 0 else 1) if total else 0,
+                "total_items": total,
+                "cwd": sub,
+                "base": "input",
+            }
+        )
+
+    @routes.get("/cozygen/input/file", access=VIEWER)
+    async def input_file(request: web.Request) -> web.StreamResponse:
+        if not request.query.get("path", "").strip():
+            raise BadRequest("Missing path", code="MISSING_PATH")
+        sub, name = split_relative(request.query["path"])
+        path, _, _ = resolve(state.roots["input"], sub, name)
+        if not await asyncio.to_thread(path.is_file):
+            raise NotFound("File not found", code="FILE_NOT_FOUND")
+        return web.FileResponse(path)
+
+    @routes.get("/cozygen/thumb", access=VIEWER)
+    async def thumb(request: web.Request) -> web.StreamResponse:
+        root = "input" if request.query.get("type", "output").lower() == "input" else "output"
+        if not request.query.get("filename", "").strip():
+            raise BadRequest("Missing filename", code="MISSING_FILENAME")
+        path, sub, name = resolve(state.roots[root], request.query.get("subfolder", ""), request.query["filename"])
+        if not kind_of(name) or not await asyncio.to_thread(path.is_file):
+            raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
+        within(state.roots[root], f"{sub}/{name}" if sub else name)
+        thumb_ = await make_thumbnail(request, state, root, path, f"{sub}/{name}" if sub else name)
+        return thumbnail_response(request, thumb_, "v" in request.query)
+
+    @routes.get("/cozygen/api/images/{image_id}/thumb", access=VIEWER)
+    async def image_thumb(request: web.Request) -> web.StreamResponse:
+        try:
+            row = await state.gallery.get(int(request.match_info["image_id"]))
+        except ValueError:
+            raise BadRequest("the image id must be a number", code="INVALID_ID") from None
+        relative = f"{row['subfolder']}/{row['filename']}" if row["subfolder"] else row["filename"]
+        thumb_ = await make_thumbnail(request, state, row["root"], state.gallery.path_of(row), relative)
+        return thumbnail_response(request, thumb_, True)
+
+    @routes.post("/cozygen/api/clear_cache", access=USER)
+    async def clear_cache(_request: web.Request) -> web.Response:
+        await asyncio.to_thread(state.thumbnails.clear)
+        return json_response({"status": "ok", "message": "Cache cleared successfully"})

@@ -1,0 +1,253 @@
+"""The gallery: seed 004's routes (paths and shapes kept) plus native search, cursors and images by id."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..core import gallery_index as index
+from ..core.access import USER, VIEWER
+from ..core.errors import BadRequest, NotFound
+from ..core.gallery import Gallery, directory_item, item
+from ..core.media import KINDS, is_hidden, kind_of
+from ..core.paths import resolve
+from ..core.pnginfo import read_png_info
+from ..core.prompt_summary import parse_prompt_text, summarize_png_text
+from . import sse
+from .params import choice, flag, integer
+from .responses import json_response, read_json
+from .routing import Routes
+from .session import current_user
+from .state import CozyGenState
+
+DELETE_ALL_CONFIRM = ("delete-all", "delete_all", "deleteall")
+
+
+def file_query(request: web.Request, subfolder: str, recursive: bool) -> index.FileQuery:
+    return index.FileQuery(
+        root="output",
+        subfolder=subfolder,
+        recursive=recursive,
+        show_hidden=flag(request, "show_hidden") or is_hidden(subfolder),
+        kind=choice(request, "kind", KINDS, "all"),
+        search=request.query.get("search", "").strip() or None,
+        model=request.query.get("model", "").strip() or None,
+        sort=choice(request, "sort", tuple(index.SORTS), "mtime"),
+        descending=choice(request, "order", ("desc", "asc"), "desc" if request.query.get("sort") != "name" else "asc")
+        == "desc",
+    )
+
+
+async def read_text_chunks(path: os.PathLike) -> dict[str, str]:
+    info = await asyncio.to_thread(read_png_info, path, scan_all=True)
+    return info.text if info is not None else {}
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    def gallery() -> Gallery:
+        return state.gallery
+
+    def output_folder(subfolder: Any) -> tuple[Any, str]:
+        folder, sub, _ = resolve(state.roots["output"], subfolder)
+        return folder, sub
+
+    @routes.get("/cozygen/api/gallery", access=VIEWER)
+    async def list_gallery(request: web.Request) -> web.Response:
+        folder, sub = output_folder(request.query.get("subfolder", ""))
+        recursive, include_meta = flag(request, "recursive"), flag(request, "include_meta")
+        page = integer(request, "page", 1, low=1)
+        per_page = integer(request, "per_page", 20, low=0, high=500)
+        query = file_query(request, sub, recursive)
+        if not await asyncio.to_thread(folder.is_dir):
+            raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
+        cursor = request.query.get("cursor")
+        filtered = bool(query.search or query.model)
+        dirs: list[Any] = []
+        if not recursive and not filtered and cursor is None:
+            dirs = await state.db.execute_fn(
+                lambda conn: index.list_dirs(conn, "output", sub, show_hidden=query.show_hidden)
+            )
+        total_files = await gallery().count(query)
+        total = len(dirs) + total_files
+        limit = per_page or max(total, 1)
+        offset = 0 if cursor is not None else (page - 1) * limit
+        dir_page = dirs[offset : offset + limit]
+        file_offset, file_limit = max(0, offset - len(dirs)), limit - len(dir_page)
+        rows = await state.db.execute_fn(
+            lambda conn: index.list_files(conn, query, offset=file_offset, limit=file_limit + 1, cursor=cursor or None)
+        )
+        more, rows = len(rows) > file_limit, rows[:file_limit]
+        items = [directory_item(d) for d in dir_page] + [item(r, include_meta=include_meta) for r in rows]
+        body = {
+            "items": items,
+            "page": None if cursor is not None else page,
+            "per_page": per_page,
+            "total_pages": (1 if per_page == 0 else math.ceil(total / per_page)) if total else 0,
+            "total_items": total,
+            "next_cursor": index.encode_cursor(rows[-1], query.sort) if more and rows else None,
+        }
+        return json_response(body)
+
+    @routes.get("/cozygen/api/gallery/prompt", access=VIEWER)
+    async def gallery_prompt(request: web.Request) -> web.Response:
+        if not request.query.get("filename", "").strip():
+            raise BadRequest("missing filename", code="MISSING_FILENAME")
+        path, _, name = resolve(
+            state.roots["output"], request.query.get("subfolder", "").strip(), request.query["filename"]
+        )
+        text = await read_text_chunks(path) if name.lower().endswith(".png") and path.is_file() else {}
+        prompt = parse_prompt_text(text.get("prompt"))
+        if prompt is None:
+            raise NotFound("prompt metadata not found", code="PROMPT_NOT_FOUND")
+        body: dict[str, Any] = {"prompt": prompt}
+        raw = _json_object(text.get("cozygen_prompt_raw"))
+        if raw:
+            body["cozygen_prompt_raw"] = raw
+        return json_response(body)
+
+    async def indexed(root: str, sub: str, name: str) -> Any:
+        row = await gallery().find(root, sub, name)
+        return row if row is not None else await gallery().refresh(root, sub, name)
+
+    def actor(request: web.Request) -> str | None:
+        user = current_user(request)
+        return user.username if user else None
+
+    @routes.post("/cozygen/api/gallery/delete", access=USER)
+    async def delete_one(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        filename = body.get("filename")
+        if not isinstance(filename, str) or not filename.strip():
+            raise BadRequest("missing filename", code="MISSING_FILENAME")
+        path, sub, name = resolve(state.roots["output"], (body.get("subfolder") or "").strip(), filename.strip())
+        if not kind_of(name):
+            raise BadRequest("only images, videos and audio files can be deleted here", code="NOT_MEDIA")
+        row = await indexed("output", sub, name)
+        if row is None:
+            raise NotFound(f"no file {name!r} in {sub or 'the output folder'}", code="FILE_NOT_FOUND")
+        batch, trashed, errors = await gallery().trash([row], by=actor(request))
+        if errors:
+            raise BadRequest(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
+        return json_response(
+            {"ok": True, "filename": name, "subfolder": sub, "id": row["id"], "batch": batch, "trash_ids": trashed}
+        )
+
+    @routes.post("/cozygen/api/gallery/delete_all", access=USER)
+    async def delete_all(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        confirm = body.get("confirm")
+        if not isinstance(confirm, str) or confirm.strip().lower() not in DELETE_ALL_CONFIRM:
+            raise BadRequest('confirm flag required: send "confirm": "delete-all"', code="CONFIRM_REQUIRED")
+        recursive = body.get("recursive", True)
+        if not isinstance(recursive, bool):
+            raise BadRequest("recursive must be true or false", code="INVALID_RECURSIVE")
+        folder, sub = output_folder((body.get("subfolder") or "").strip())
+        if not await asyncio.to_thread(folder.is_dir):
+            raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
+        query = index.FileQuery(root="output", subfolder=sub, recursive=recursive, show_hidden=True)
+        rows = await state.db.execute_fn(lambda conn: index.list_files(conn, query, limit=None))
+        batch, trashed, errors = await gallery().trash(rows, by=actor(request))
+        answer: dict[str, Any] = {"ok": True, "deleted": len(trashed), "batch": batch}
+        if errors:
+            answer["errors"] = errors
+        return json_response(answer)
+
+    @routes.get("/cozygen/api/gallery/stream", access=VIEWER)
+    async def gallery_stream(request: web.Request) -> web.StreamResponse:
+        root = choice(request, "type", ("output", "input"), "output")
+        folder, sub, _ = resolve(state.roots[root], request.query.get("subfolder", ""))
+        if not await asyncio.to_thread(folder.is_dir):
+            raise NotFound(f"no folder {sub!r}", code="FOLDER_NOT_FOUND")
+        recursive, show_hidden = flag(request, "recursive"), flag(request, "show_hidden") or is_hidden(sub)
+
+        def accept(event: Any) -> bool:
+            data = event.data
+            if not event.kind.startswith("file."):
+                return True
+            if data["type"] != root:
+                return False
+            entries = [data["item"]] + ([data["from"]] if "from" in data else [])
+            if not show_hidden:
+                entries = [e for e in entries if not is_hidden(e["subfolder"], e["filename"])]
+            return any(
+                e["subfolder"] == sub or (recursive and (not sub or e["subfolder"].startswith(sub + "/")))
+                for e in entries
+            )
+
+        return await sse.stream(request, gallery().hub, accept=accept)
+
+    # -- native: images by id, trash, restore, copy to input ---------------------------------
+    def image_id(request: web.Request) -> int:
+        try:
+            return int(request.match_info["image_id"])
+        except ValueError:
+            raise BadRequest("the image id must be a number", code="INVALID_ID") from None
+
+    @routes.get("/cozygen/api/images/{image_id}", access=VIEWER)
+    async def image_file(request: web.Request) -> web.StreamResponse:
+        row = await gallery().get(image_id(request))
+        return web.FileResponse(gallery().path_of(row), headers={"Cache-Control": "private, max-age=3600"})
+
+    @routes.get("/cozygen/api/images/{image_id}/metadata", access=VIEWER)
+    async def image_metadata(request: web.Request) -> web.Response:
+        row = await gallery().get(image_id(request))
+        return json_response(await metadata_of(gallery(), row))
+
+    @routes.delete("/cozygen/api/images/{image_id}", access=USER)
+    async def delete_image(request: web.Request) -> web.Response:
+        row = await gallery().get(image_id(request))
+        batch, trashed, errors = await gallery().trash([row], by=actor(request))
+        if errors:
+            raise BadRequest(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
+        return json_response({"ok": True, "id": row["id"], "batch": batch, "trash_ids": trashed})
+
+    @routes.get("/cozygen/api/gallery/trash", access=VIEWER)
+    async def trash_list(_request: web.Request) -> web.Response:
+        return json_response({"items": await gallery().trash_list()})
+
+    @routes.post("/cozygen/api/gallery/restore", access=USER)
+    async def restore(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        restored = await gallery().restore(ids=body.get("ids"), batch=body.get("batch"))
+        return json_response({"ok": True, "restored": restored})
+
+    @routes.post("/cozygen/api/images/{image_id}/to-input", access=USER)
+    async def to_input(request: web.Request) -> web.Response:
+        row = await gallery().get(image_id(request))
+        name = await gallery().to_input(row)
+        return json_response({"ok": True, "filename": name, "subfolder": "", "type": "input"})
+
+    @routes.get("/cozygen/api/gallery/models", access=VIEWER)
+    async def gallery_models(_request: web.Request) -> web.Response:
+        return json_response({"models": await state.db.execute_fn(index.models)})
+
+
+async def metadata_of(gallery: Gallery, row: Any) -> dict[str, Any]:
+    """Standard fields, CozyGen's parameters and the raw prompt graph of an indexed file."""
+    text = await read_text_chunks(gallery.path_of(row)) if row["filename"].lower().endswith(".png") else {}
+    prompt, fields = summarize_png_text(text) if text else (None, {})
+    record = _json_object(text.get("cozygen"))
+    return {
+        **item(row),
+        "kind": row["kind"],
+        "size": row["size"],
+        "width": row["width"],
+        "height": row["height"],
+        "prompt_id": row["prompt_id"],
+        "fields": fields or (orjson.loads(row["summary"]) if row["summary"] else {}),
+        "params": record.get("params") or {},
+        "prompt": prompt,
+    }
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
