@@ -6,7 +6,6 @@ import asyncio
 import math
 import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +14,7 @@ from ..core import gallery_index as index
 from ..core.access import USER, VIEWER
 from ..core.errors import BadRequest, NotFound
 from ..core.media import INPUT_IMAGE_EXTS, extension, kind_of
-from ..core.paths import clean_relative, resolve, split_relative, within
+from ..core.paths import clean_relative, resolve, split_relative
 from ..core.thumbnails import Thumbnail, clamp_width
 from ..core.uploads import check_size, require, sniff_image, stored_name
 from .params import flag, integer
@@ -75,29 +74,38 @@ async def receive_upload(
     }
 
 
-def thumbnail_response(request: web.Request, thumb: Thumbnail, versioned: bool) -> web.StreamResponse:
+def thumbnail_response(thumb: Thumbnail, body: bytes | None, versioned: bool) -> web.Response:
     headers = {
         "ETag": thumb.etag,
         "Cache-Control": "private, max-age=31536000, immutable" if versioned else "private, no-cache",
         "Vary": "Accept",
     }
-    if request.headers.get("If-None-Match") == thumb.etag:
+    if body is None:
         return web.Response(status=304, headers=headers)
-    return web.FileResponse(thumb.path, headers={**headers, "Content-Type": thumb.media_type})
+    return web.Response(body=body, headers={**headers, "Content-Type": thumb.media_type})
 
 
-async def make_thumbnail(request: web.Request, state: CozyGenState, root: str, path: Path, relative: str) -> Thumbnail:
+async def serve_thumbnail(
+    request: web.Request, state: CozyGenState, root: str, subfolder: Any, filename: Any, *, versioned: bool
+) -> web.Response:
+    """Resolve, make or find, and read a thumbnail in one trip to the image threads."""
     width = clamp_width(request.query.get("w", "384"))
     fmt = "webp" if "image/webp" in request.headers.get("Accept", "") else "jpeg"
-    cache = state.thumbnails
+    known_etag = request.headers.get("If-None-Match")
+    cache, base = state.thumbnails, state.roots[root]
 
-    def work() -> Thumbnail:
-        return cache.get_or_make(path, root=root, relative=relative, width=width, fmt=fmt)
+    def work() -> tuple[Thumbnail, bytes | None]:
+        path, sub, name = resolve(base, subfolder, filename)
+        if not kind_of(name) or not path.is_file():
+            raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
+        try:
+            thumb = cache.get_or_make(path, root=root, relative=f"{sub}/{name}" if sub else name, width=width, fmt=fmt)
+        except FileNotFoundError:
+            raise NotFound("Source not found", code="SOURCE_NOT_FOUND") from None
+        return thumb, None if known_etag == thumb.etag else thumb.path.read_bytes()
 
-    try:
-        return await asyncio.get_running_loop().run_in_executor(state.image_pool, work)
-    except FileNotFoundError:
-        raise NotFound("Source not found", code="SOURCE_NOT_FOUND") from None
+    thumb, body = await asyncio.get_running_loop().run_in_executor(state.image_pool, work)
+    return thumbnail_response(thumb, body, versioned)
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
@@ -178,26 +186,20 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return web.FileResponse(path)
 
     @routes.get("/cozygen/thumb", access=VIEWER)
-    async def thumb(request: web.Request) -> web.StreamResponse:
+    async def thumb(request: web.Request) -> web.Response:
         root = "input" if request.query.get("type", "output").lower() == "input" else "output"
         if not request.query.get("filename", "").strip():
             raise BadRequest("Missing filename", code="MISSING_FILENAME")
-        path, sub, name = resolve(state.roots[root], request.query.get("subfolder", ""), request.query["filename"])
-        if not kind_of(name) or not await asyncio.to_thread(path.is_file):
-            raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
-        within(state.roots[root], f"{sub}/{name}" if sub else name)
-        thumb_ = await make_thumbnail(request, state, root, path, f"{sub}/{name}" if sub else name)
-        return thumbnail_response(request, thumb_, "v" in request.query)
+        subfolder, filename = request.query.get("subfolder", ""), request.query["filename"]
+        return await serve_thumbnail(request, state, root, subfolder, filename, versioned="v" in request.query)
 
     @routes.get("/cozygen/api/images/{image_id}/thumb", access=VIEWER)
-    async def image_thumb(request: web.Request) -> web.StreamResponse:
+    async def image_thumb(request: web.Request) -> web.Response:
         try:
             row = await state.gallery.get(int(request.match_info["image_id"]))
         except ValueError:
             raise BadRequest("the image id must be a number", code="INVALID_ID") from None
-        relative = f"{row['subfolder']}/{row['filename']}" if row["subfolder"] else row["filename"]
-        thumb_ = await make_thumbnail(request, state, row["root"], state.gallery.path_of(row), relative)
-        return thumbnail_response(request, thumb_, True)
+        return await serve_thumbnail(request, state, row["root"], row["subfolder"], row["filename"], versioned=True)
 
     @routes.post("/cozygen/api/clear_cache", access=USER)
     async def clear_cache(_request: web.Request) -> web.Response:

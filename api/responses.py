@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -62,8 +63,9 @@ def handler(fn: Handler) -> Handler:
 
     @functools.wraps(fn)
     async def wrapped(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
         try:
-            return await fn(request)
+            response = await fn(request)
         except CozyGenError as error:
             return error_response(error)
         except web.HTTPException:
@@ -74,5 +76,8 @@ def handler(fn: Handler) -> Handler:
                 {"error": f"internal error ({type(exc).__name__}); the ComfyUI log has details", "code": "INTERNAL"},
                 status=500,
             )
+        if not response.prepared:  # how long CozyGen took, for the browser's network panel and the benchmarks
+            response.headers["Server-Timing"] = f"cozygen;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response
 
     return wrapped

@@ -29,6 +29,7 @@ from .prompt_summary import seed_meta
 
 log = logging.getLogger("cozygen")
 TRASH_DAYS = 30
+SCAN_WORKERS = max(1, min(4, os.cpu_count() or 1))  # helper processes for a first scan
 NAME_MAX = 255  # bytes in one file name (Linux, macOS); a prefixed copy of a long name must still fit
 
 
@@ -70,7 +71,7 @@ class Gallery:
     def _initial_scan(self) -> None:
         try:
             for root, base in self.roots.items():
-                report = scan(self.db, root, base)
+                report = scan(self.db, root, base, workers=SCAN_WORKERS)
                 self.scans[root] = report
                 log.info(
                     "CozyGen: indexed %d %s files in %.1f s (%d read, %d gone)",

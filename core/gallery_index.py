@@ -39,6 +39,14 @@ FILE_COLUMNS = (
     "summary",
 )
 SORTS = {"mtime": "m.mtime", "name": "m.filename COLLATE NOCASE"}
+# The indexes listings need (migration 3 creates them). A first scan into an empty table drops
+# them and builds them once at the end: far faster than growing them row by row.
+LISTING_INDEXES = {
+    "media_root_mtime": "media(root, mtime DESC, id DESC)",
+    "media_folder_mtime": "media(root, subfolder, mtime DESC, id DESC)",
+    "media_model": "media(root, model, mtime DESC)",
+}
+_INSERT = f"INSERT OR IGNORE INTO media({', '.join(FILE_COLUMNS)}) VALUES ({', '.join('?' for _ in FILE_COLUMNS)})"
 _UPSERT = (
     f"INSERT INTO media({', '.join(FILE_COLUMNS)}) VALUES ({', '.join('?' for _ in FILE_COLUMNS)}) "
     "ON CONFLICT(root, subfolder, filename) DO UPDATE SET "
@@ -49,18 +57,88 @@ _UPSERT = (
 
 # -- writes ---------------------------------------------------------------------------
 def upsert_files(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> list[int]:
-    """Insert or refresh files (keyed by root, subfolder, filename); their ids, which survive refreshes."""
-    return [conn.execute(_UPSERT, [e.get(c) for c in FILE_COLUMNS]).fetchone()[0] for e in entries]
+    """Insert or refresh files (keyed by root, subfolder, filename); their ids, which survive refreshes.
+
+    The search index is kept here rather than by triggers: FTS5 fed one statement per row is
+    several times slower than fed in bulk.
+    """
+    ids, stale, fresh = [], [], []
+    for entry in entries:
+        key = (entry["root"], entry["subfolder"], entry["filename"])
+        old = conn.execute(
+            "SELECT id, positive, model FROM media WHERE root = ? AND subfolder = ? AND filename = ?", key
+        ).fetchone()
+        row_id = conn.execute(_UPSERT, [entry.get(c) for c in FILE_COLUMNS]).fetchone()[0]
+        ids.append(row_id)
+        text = (entry.get("positive"), entry.get("model"))
+        if old is None or (old["positive"], old["model"]) != text:
+            if old is not None:
+                stale.append(old)
+            fresh.append((row_id, *text))
+    _search_forget(conn, stale)
+    conn.executemany("INSERT INTO media_fts(rowid, positive, model) VALUES (?, ?, ?)", fresh)
+    return ids
+
+
+def insert_new_files(conn: sqlite3.Connection, entries: list[dict[str, Any]] | list[list[Any]]) -> None:
+    """Bulk insert of files not yet indexed (a first scan). The search index is rebuilt once at the end
+    (``finish_bulk``); a file the watcher indexed meanwhile is left as it is.
+    """
+    conn.executemany(_INSERT, [e if isinstance(e, list) else [e.get(c) for c in FILE_COLUMNS] for e in entries])
+
+
+def start_bulk(conn: sqlite3.Connection) -> None:
+    """Before a first scan: drop the listing indexes and note the scan, so a crash is repaired next time."""
+    drop_listing_indexes(conn)
+    conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES ('gallery.bulk_scan', 'true')")
+
+
+def finish_bulk(conn: sqlite3.Connection) -> None:
+    """After a first scan (or at start after one that crashed): the search index and listing indexes."""
+    conn.execute("INSERT INTO media_fts(media_fts) VALUES ('rebuild')")
+    ensure_listing_indexes(conn)
+    conn.execute("DELETE FROM settings WHERE key = 'gallery.bulk_scan'")
+
+
+def bulk_unfinished(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM settings WHERE key = 'gallery.bulk_scan'").fetchone() is not None
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM media LIMIT 1").fetchone() is None
+
+
+def drop_listing_indexes(conn: sqlite3.Connection) -> None:
+    for name in LISTING_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def ensure_listing_indexes(conn: sqlite3.Connection) -> None:
+    for name, columns in LISTING_INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {columns}")
+
+
+def _search_forget(conn: sqlite3.Connection, rows: Iterable[Any]) -> None:
+    """Take rows out of the search index (it needs the text it indexed)."""
+    conn.executemany(
+        "INSERT INTO media_fts(media_fts, rowid, positive, model) VALUES ('delete', ?, ?, ?)",
+        [(r["id"], r["positive"], r["model"]) for r in rows],
+    )
 
 
 def remove_file(conn: sqlite3.Connection, root: str, subfolder: str, filename: str) -> sqlite3.Row | None:
-    return conn.execute(
+    row = conn.execute(
         "DELETE FROM media WHERE root = ? AND subfolder = ? AND filename = ? RETURNING *", (root, subfolder, filename)
     ).fetchone()
+    if row is not None:
+        _search_forget(conn, [row])
+    return row
 
 
 def remove_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> int:
-    return sum(conn.execute("DELETE FROM media WHERE id = ?", (i,)).rowcount for i in ids)
+    rows = [r for i in ids if (r := conn.execute("DELETE FROM media WHERE id = ? RETURNING *", (i,)).fetchone())]
+    _search_forget(conn, rows)
+    return len(rows)
 
 
 def _under(column: str, prefix: str) -> tuple[str, list[str]]:
@@ -72,6 +150,7 @@ def remove_tree(conn: sqlite3.Connection, root: str, prefix: str) -> list[sqlite
     """Forget a folder that went away: its files (returned) and its subfolders."""
     files_sql, params = _under("subfolder", prefix)
     rows = conn.execute(f"DELETE FROM media WHERE root = ? AND {files_sql} RETURNING *", [root, *params]).fetchall()
+    _search_forget(conn, rows)
     dirs_sql, dir_params = _under("path", prefix)
     conn.execute(f"DELETE FROM media_dirs WHERE root = ? AND {dirs_sql}", [root, *dir_params])
     return rows
@@ -195,8 +274,13 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
 
 
 def count_files(conn: sqlite3.Connection, query: FileQuery) -> int:
-    where, params = query.where()
-    return conn.execute(f"SELECT COUNT(*) FROM media m WHERE {where}", params).fetchone()[0]
+    if query.search or query.model:
+        where, params = query.where()
+        return conn.execute(f"SELECT COUNT(*) FROM media m WHERE {where}", params).fetchone()[0]
+    # Without a search or model filter the per-folder counts answer at once, whatever the size.
+    plain = FileQuery(query.root, query.subfolder, query.recursive, query.show_hidden, query.kind)
+    where, params = plain.where()
+    return conn.execute(f"SELECT COALESCE(SUM(m.n), 0) FROM media_counts m WHERE {where}", params).fetchone()[0]
 
 
 def list_files(

@@ -21,12 +21,13 @@ from typing import Any
 
 from . import gallery_index as index
 from .db import Database
+from .describe_pool import DescribePool, Job, describe_jobs
 from .media import extension, is_hidden, kind_of
 from .media_info import describe
 from .pnginfo import png_complete
 
 log = logging.getLogger("cozygen")
-BATCH = 500
+BATCH = 1000
 PARTIAL_GRACE = 10.0  # seconds a PNG without IEND is given to finish
 
 
@@ -83,52 +84,90 @@ def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
             continue
 
 
-def scan(db: Database, root: str, base: Path) -> ScanReport:
-    """Bring the index of one root up to date with the disk (blocking; run it in a thread)."""
+def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport:
+    """Bring the index of one root up to date with the disk (blocking; run it in a thread).
+
+    A first scan into an empty index describes files in ``workers`` helper processes and
+    builds the listing indexes once at the end; later scans describe only what changed.
+    """
     started, report = time.perf_counter(), ScanReport(root)
     if not base.is_dir():  # an unmounted drive must not wipe the index (and its ids)
         log.warning("CozyGen: %s folder %s is missing; its index is kept as it was", root, base)
         return report
+    if db.read(index.bulk_unfinished):  # a first scan was cut short: finish what it left undone
+        db.submit_write(index.finish_bulk).result()
     known = db.read(lambda conn: index.known_files(conn, root))
     known_dirs = db.read(lambda conn: index.known_dirs(conn, root))
+    bulk = not known and db.read(index.is_empty)
     seen_dirs: list[tuple[str, float, bool]] = []
-    batch: list[dict[str, Any]] = []
-    pending: Future | None = None
-    for sub, entry, mtime in walk(base):
-        if entry is None:
-            seen_dirs.append((sub, mtime, is_hidden(sub)))
-            continue
-        report.files += 1
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        key = (sub, entry.name)
-        if known.pop(key, None) == (st.st_mtime_ns, st.st_size):
-            continue
-        batch.append(describe(root, Path(entry.path), sub, entry.name, st))
-        report.described += 1
-        if len(batch) >= BATCH:
-            pending = _flush(db, pending, batch)
-            batch = []
-    pending = _flush(db, pending, batch)
+
+    def jobs() -> Iterator[Job]:
+        for sub, entry, mtime in walk(base):
+            if entry is None:
+                seen_dirs.append((sub, mtime, is_hidden(sub)))
+                continue
+            report.files += 1
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if known.pop((sub, entry.name), None) == (st.st_mtime_ns, st.st_size):
+                continue
+            report.described += 1
+            yield root, entry.path, sub, entry.name, st.st_size, st.st_mtime, st.st_mtime_ns
+
+    if bulk:
+        db.submit_write(index.start_bulk).result()
+    try:
+        pending: Future | None = None
+        for rows in _described(_batches(jobs()), workers if bulk else 1):
+            pending = _flush(db, pending, rows, bulk)
+        if pending is not None:
+            pending.result()
+    finally:
+        if bulk:
+            db.submit_write(index.finish_bulk).result()
     gone = list(known)
     report.removed = len(gone)
     stale_dirs = known_dirs - {d[0] for d in seen_dirs}
     db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
-    if pending is not None:
-        pending.result()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _flush(db: Database, pending: Future | None, batch: list[dict[str, Any]]) -> Future | None:
+def _batches(jobs: Iterator[Job]) -> Iterator[list[Job]]:
+    batch: list[Job] = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _described(batches: Iterator[list[Job]], workers: int) -> Iterator[list[Any]]:
+    """Index rows for each batch: in helper processes when asked and possible, else here."""
+    if workers > 1:
+        try:
+            pool = DescribePool(workers)
+        except OSError as exc:
+            log.warning("CozyGen: no helper processes for the scan (%s); describing in-process", exc)
+        else:
+            with pool:
+                yield from pool.map(batches)
+            return
+    for batch in batches:
+        yield describe_jobs(batch)
+
+
+def _flush(db: Database, pending: Future | None, rows: list[Any], bulk: bool) -> Future | None:
     """Hand a batch to the writer; describe the next one while it writes (at most one waits)."""
     if pending is not None:
         pending.result()
-    if not batch:
+    if not rows:
         return None
-    return db.submit_write(lambda conn: index.upsert_files(conn, batch))
+    return db.submit_write(lambda conn: (index.insert_new_files if bulk else index.upsert_files)(conn, rows))
 
 
 def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale_dirs: set[str]) -> None:
@@ -248,7 +287,8 @@ class FolderWatcher:
             try:
                 for base in self.roots.values():
                     base.mkdir(parents=True, exist_ok=True)
-                    observer.schedule(Handler(), str(base), recursive=True)
+                    # Watch the real folder: through a symlinked root, inotify misses new subfolders' files.
+                    observer.schedule(Handler(), os.path.realpath(base), recursive=True)
                 observer.start()
             except OSError as exc:  # inotify limits: fall back to polling
                 log.warning("CozyGen: file watcher unavailable (%s); polling instead", exc)
@@ -270,7 +310,7 @@ class FolderWatcher:
 
     def _locate(self, path: str) -> tuple[str, str] | None:
         for root, base in self.roots.items():
-            rel = _relative(base, path)
+            rel = _relative(Path(os.path.realpath(base)), path)
             if rel is not None:
                 return root, rel
         return None

@@ -22,7 +22,7 @@ from .prompt_summary import summarize_png_text
 INDEXED_CHUNKS = frozenset({"prompt", CHUNK, "extra_pnginfo"})  # the editor's "workflow" is skipped, unread
 
 
-def describe(root: str, path: Path, subfolder: str, filename: str, st: os.stat_result) -> dict[str, Any]:
+def describe(root: str, path: Path | str, subfolder: str, filename: str, st: os.stat_result) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "root": root,
         "subfolder": subfolder,
@@ -39,7 +39,7 @@ def describe(root: str, path: Path, subfolder: str, filename: str, st: os.stat_r
     return entry
 
 
-def png_fields(path: Path) -> dict[str, Any]:
+def png_fields(path: Path | str) -> dict[str, Any]:
     info = read_png_info(path, keys=INDEXED_CHUNKS)
     if info is None:
         return {}

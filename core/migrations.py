@@ -136,3 +136,46 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        4,
+        "gallery: search over positive prompt and model only, kept by CozyGen (per-row triggers were slow); "
+        "per-folder counts for instant totals",
+        """
+        DROP TRIGGER media_fts_insert;
+        DROP TRIGGER media_fts_delete;
+        DROP TRIGGER media_fts_update;
+        DROP TABLE media_fts;
+        DROP INDEX media_folder_name;
+        DROP INDEX media_prompt_id;
+        CREATE VIRTUAL TABLE media_fts USING fts5(
+            positive, model, content='media', content_rowid='id', tokenize='unicode61'
+        );
+        INSERT INTO media_fts(media_fts) VALUES ('rebuild');
+        CREATE TABLE media_counts (
+            root TEXT NOT NULL,
+            subfolder TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            hidden INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (root, subfolder, kind, hidden)
+        ) WITHOUT ROWID;
+        INSERT INTO media_counts SELECT root, subfolder, kind, hidden, COUNT(*) FROM media GROUP BY 1, 2, 3, 4;
+        CREATE TRIGGER media_count_insert AFTER INSERT ON media BEGIN
+            INSERT INTO media_counts VALUES (new.root, new.subfolder, new.kind, new.hidden, 1)
+            ON CONFLICT (root, subfolder, kind, hidden) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER media_count_delete AFTER DELETE ON media BEGIN
+            UPDATE media_counts SET n = n - 1
+            WHERE root = old.root AND subfolder = old.subfolder AND kind = old.kind AND hidden = old.hidden;
+        END;
+        CREATE TRIGGER media_count_update AFTER UPDATE OF root, subfolder, kind, hidden ON media BEGIN
+            UPDATE media_counts SET n = n - 1
+            WHERE root = old.root AND subfolder = old.subfolder AND kind = old.kind AND hidden = old.hidden;
+            INSERT INTO media_counts VALUES (new.root, new.subfolder, new.kind, new.hidden, 1)
+            ON CONFLICT (root, subfolder, kind, hidden) DO UPDATE SET n = n + 1;
+        END;
+        """,
+    )
+)

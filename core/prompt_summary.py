@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from .metadata import CHUNK
 
 FIELDS = (
@@ -107,10 +109,7 @@ def parse_prompt_text(text: str | None) -> dict | None:
     """The API-format graph in a PNG ``prompt`` chunk, or ``None`` unless it is a dict of nodes."""
     if not isinstance(text, str) or not text:
         return None
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+    value = _loads(text)
     return value if _is_graph(value) else None
 
 
@@ -175,6 +174,8 @@ class _Graph:
                     tiers.pop(_link(inputs[name]) or "", None)
         if not tiers:
             return None
+        if len(tiers) == 1:  # the common case: nothing to choose between
+            return next(iter(tiers))
         feeding = self._upstream(n for n in self.inputs if _is_output(self.types[n]))
         best = min((node_id not in feeding, tier) for node_id, tier in tiers.items())
         tied = sorted((n for n, t in tiers.items() if (n not in feeding, t) == best), key=_id_key)
@@ -448,11 +449,20 @@ def _json_dict(text: Any) -> dict:
         return text
     if not isinstance(text, str):
         return {}
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return {}
+    value = _loads(text)
     return value if isinstance(value, dict) else {}
+
+
+def _loads(text: str) -> Any:
+    """JSON fast (orjson), or through the standard library for what orjson refuses (NaN, huge ints)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _all_zero(values: Iterable[Any]) -> bool:

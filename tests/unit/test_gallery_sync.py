@@ -222,6 +222,60 @@ def test_a_scan_of_many_files_writes_every_batch(db: Database, tmp_path: Path) -
     assert scan(db, "output", base).described == 0
 
 
+def first_scan_tree(base: Path) -> None:
+    for n in range(gallery_sync.BATCH + 20):  # more than one batch, so the helpers take turns
+        graph = json.loads(json.dumps(GRAPH))
+        graph["6"]["inputs"]["text"] = f"{'green frog' if n % 3 == 0 else 'red cat'} number {n}"
+        graph["3"]["inputs"]["seed"] = n
+        save_png(base / f"f{n % 4}" / f"{n:04d}.png", size=(4, 4), prompt=graph)
+
+
+def test_a_first_scan_in_helper_processes_matches_one_in_process(tmp_path: Path) -> None:
+    base = tmp_path / "tree"
+    first_scan_tree(base)
+    found = {}
+    for workers in (1, 2):
+        database = Database(tmp_path / f"db{workers}" / "cozygen.sqlite3")
+        database.open(MIGRATIONS)
+        report = scan(database, "output", base, workers=workers)
+        assert report.described == report.files == gallery_sync.BATCH + 20
+        found[workers] = {k: {c: v for c, v in r.items() if c != "id"} for k, r in rows(database).items()}
+        names = database.read(
+            lambda conn: {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'media'")}
+        )
+        assert {"media_root_mtime", "media_folder_mtime", "media_model"} <= names  # built once at the end
+        hits = database.read(lambda conn: conn.execute("SELECT COUNT(*) FROM media_fts WHERE media_fts MATCH 'frog'"))
+        assert hits.fetchone()[0] == sum(1 for r in found[workers].values() if "frog" in (r["positive"] or ""))
+        assert not database.read(lambda conn: conn.execute("SELECT * FROM settings").fetchall())
+        database.close()
+    assert found[1] == found[2] and len(found[1]) == gallery_sync.BATCH + 20
+    assert {r["positive"] for r in found[2].values()} >= {"green frog number 0", "red cat number 1"}
+    assert {r["seed"] for r in found[2].values()} == set(range(gallery_sync.BATCH + 20))
+
+
+def test_a_first_scan_cut_short_is_finished_by_the_next_one(db: Database, tmp_path: Path) -> None:
+    save_png(tmp_path / "out" / "a.png", prompt=GRAPH)
+    write(db, gallery_sync.index.start_bulk)  # as if the process died in the middle of a first scan
+    write(db, lambda conn: gallery_sync.index.insert_new_files(conn, [describe_row(tmp_path / "out", "a.png")]))
+    assert (
+        db.read(lambda conn: conn.execute("SELECT COUNT(*) FROM media_fts WHERE media_fts MATCH 'cat'")).fetchone()[0]
+        == 0
+    )
+    scan(db, "output", tmp_path / "out")
+    assert (
+        db.read(lambda conn: conn.execute("SELECT COUNT(*) FROM media_fts WHERE media_fts MATCH 'cat'")).fetchone()[0]
+        == 1
+    )
+    names = db.read(
+        lambda conn: {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'media'")}
+    )
+    assert "media_root_mtime" in names and not db.read(gallery_sync.index.bulk_unfinished)
+
+
+def describe_row(base: Path, name: str) -> dict[str, Any]:
+    return describe("output", base / name, "", name, (base / name).stat())
+
+
 def test_scans_of_two_roots_do_not_touch_each_other(db: Database, tmp_path: Path) -> None:
     save_png(tmp_path / "out" / "x.png")
     save_png(tmp_path / "in" / "x.png")
@@ -521,3 +575,19 @@ def test_stop_without_start_returns(db: Database, tmp_path: Path) -> None:
     watcher = FolderWatcher(db, {"output": tmp_path / "o"}, lambda changes: None)
     watcher.stop()
     assert watcher.mode == "off"
+
+
+def test_a_symlinked_root_reports_files_in_new_folders(db: Database, tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "output"
+    real.mkdir(parents=True)
+    (tmp_path / "output").symlink_to(real, target_is_directory=True)
+    recorder = Recorder()
+    watcher = FolderWatcher(db, {"output": tmp_path / "output"}, recorder)
+    watcher.start()
+    try:
+        (tmp_path / "output" / "today").mkdir()
+        save_png(tmp_path / "output" / "today" / "a.png")  # at once, before any watch on the new folder
+        seen = recorder.wait_for(has("created", "a.png"), "created in a new folder under a symlinked root")
+    finally:
+        watcher.stop()
+    assert [c.row["subfolder"] for c in seen if c.row["filename"] == "a.png"] == ["today"]
