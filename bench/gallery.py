@@ -183,6 +183,7 @@ def cold_index(output: Path) -> tuple[float, int]:
 
     import_project_as("cozygen")
     from cozygen.core.db import Database
+    from cozygen.core.gallery import SCAN_WORKERS
     from cozygen.core.gallery_sync import scan
     from cozygen.core.migrations import MIGRATIONS
 
@@ -190,7 +191,7 @@ def cold_index(output: Path) -> tuple[float, int]:
         db = Database(Path(folder) / "bench.sqlite3")
         db.open(MIGRATIONS)
         started = time.perf_counter()
-        result = scan(db, "output", output)
+        result = scan(db, "output", output, workers=SCAN_WORKERS)  # as the server does
         seconds = time.perf_counter() - started
         db.close()
     return seconds, result.files
