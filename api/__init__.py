@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from . import accounts, files, gallery, host, settings, system
+from . import accounts, files, gallery, host, settings, system, workflows
 from .compat import cyberimage, dreamlayer
 from .guard import make_guard
 from .routing import Routes
 from .state import CozyGenState
 
-RESOURCE_MODULES = (system, accounts, settings, gallery, files, cyberimage, dreamlayer)
+RESOURCE_MODULES = (system, accounts, settings, gallery, files, workflows, cyberimage, dreamlayer)
 
 
 def register(table, state: CozyGenState) -> Routes:

@@ -211,3 +211,57 @@ def listen_addresses() -> list[str]:
     from comfy.cli_args import args
 
     return [a.strip() for a in str(getattr(args, "listen", "127.0.0.1") or "").split(",") if a.strip()]
+
+
+# -- models and node definitions ----------------------------------------------------------
+NOT_MODEL_FOLDERS = frozenset({"configs", "custom_nodes"})
+
+
+def model_folders() -> list[str]:
+    """Every model folder ComfyUI knows (extra_model_paths.yaml included)."""
+    return sorted(set(_folder_paths().folder_names_and_paths) - NOT_MODEL_FOLDERS)
+
+
+def model_files(folder: str, *, refresh: bool = False) -> list[str]:
+    """File names (with subfolders) of a model folder; KeyError for a folder ComfyUI does not know."""
+    paths = _folder_paths()
+    if folder not in paths.folder_names_and_paths:
+        raise KeyError(folder)
+    if refresh:
+        paths.filename_list_cache.pop(folder, None)
+    return list(paths.get_filename_list(folder))
+
+
+def model_file_path(folder: str, name: str) -> str | None:
+    return _folder_paths().get_full_path(folder, name)
+
+
+def model_folder_paths(folder: str) -> list[str]:
+    return list(_folder_paths().get_folder_paths(folder))
+
+
+def sampler_names() -> list[str]:
+    import comfy.samplers
+
+    return list(comfy.samplers.KSampler.SAMPLERS)
+
+
+def scheduler_names() -> list[str]:
+    import comfy.samplers
+
+    return list(comfy.samplers.KSampler.SCHEDULERS)
+
+
+def object_info() -> dict[str, Any]:
+    """What ComfyUI's own ``/object_info`` answers (its handler, so every version describes itself).
+
+    Blocking (node definitions list model files): call it from a thread.
+    """
+    import asyncio
+    import json
+
+    for route in server().routes:
+        if getattr(route, "method", "") == "GET" and getattr(route, "path", "") == "/object_info":
+            response = asyncio.run(route.handler(None))
+            return json.loads(response.body)
+    raise RuntimeError("this ComfyUI has no /object_info route")

@@ -72,6 +72,12 @@ class CozyGenState:
         return self._gallery
 
     @property
+    def db_ready_data_dir(self) -> Path:
+        if self.data_dir is None:
+            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
+        return self.data_dir
+
+    @property
     def gallery_started(self) -> bool:
         return self._gallery is not None
 

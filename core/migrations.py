@@ -179,3 +179,28 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        5,
+        "workflows: per-user presets, and small JSON documents (aliases, workflow types)",
+        """
+        CREATE TABLE presets (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            name TEXT NOT NULL,
+            preset_values TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            UNIQUE (username, workflow, name COLLATE NOCASE)
+        );
+        CREATE INDEX presets_user_workflow ON presets(username, workflow, updated DESC);
+        CREATE TABLE documents (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now'))
+        );
+        """,
+    )
+)

@@ -1,0 +1,226 @@
+"""Workflows, choices, aliases, workflow types and presets (seed 004 paths and shapes kept)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..core import documents, presets
+from ..core.access import ADMIN, USER, VIEWER
+from ..core.errors import BadRequest
+from ..core.workflow_store import WorkflowStore
+from . import host
+from .params import flag
+from .responses import json_response, read_json
+from .routing import Routes
+from .session import current_user
+from .state import CozyGenState
+
+SHIPPED = Path(__file__).resolve().parent.parent / "workflows"
+CHOICE_ALIASES = {"samplers_list": "sampler", "schedulers_list": "scheduler"}
+
+
+def preset_owner(request: web.Request) -> str:
+    """Presets belong to the signed-in user; with auth off everyone is "default", as in the seed."""
+    user = current_user(request)
+    return user.username if user else "default"
+
+
+async def choices_for(kind: str, *, refresh: bool = False) -> list[str]:
+    kind = CHOICE_ALIASES.get(kind, kind)
+    if kind == "sampler":
+        return host.sampler_names()
+    if kind == "scheduler":
+        return host.scheduler_names()
+    try:
+        return await asyncio.to_thread(host.model_files, kind, refresh=refresh)
+    except KeyError:
+        raise BadRequest(
+            f"invalid type {kind}: use sampler, scheduler or a model folder ({', '.join(host.model_folders())})",
+            code="INVALID_CHOICE_TYPE",
+        ) from None
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    def store() -> WorkflowStore:
+        return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
+
+    @routes.get("/cozygen/workflows", access=VIEWER)
+    async def list_workflows(_request: web.Request) -> web.Response:
+        return json_response({"workflows": await asyncio.to_thread(store().names)})
+
+    @routes.get("/cozygen/workflows/{filename}", access=VIEWER)
+    async def get_workflow(request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(store().read, request.match_info["filename"]))
+
+    @routes.post("/cozygen/workflows/{filename}", access=USER)
+    async def save_workflow(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        name = await asyncio.to_thread(store().save, request.match_info["filename"], body)
+        return json_response({"status": "ok", "filename": name})
+
+    @routes.get("/cozygen/get_choices", access=VIEWER)
+    async def get_choices(request: web.Request) -> web.Response:
+        kind = request.query.get("type", "").strip()
+        if not kind:
+            raise BadRequest("missing type: ask for sampler, scheduler or a model folder", code="MISSING_TYPE")
+        refresh = flag(request, "refresh") or bool(request.query.get("cache_bust"))
+        return json_response({"choices": await choices_for(kind, refresh=refresh)})
+
+    # -- aliases and workflow types ---------------------------------------------------
+    @routes.get("/cozygen/api/aliases", access=VIEWER)
+    async def get_aliases(_request: web.Request) -> web.Response:
+        return json_response(await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {})))
+
+    @routes.post("/cozygen/api/aliases", access=USER)
+    async def save_aliases(request: web.Request) -> web.Response:
+        aliases = documents.validate_aliases(await read_json(request))
+        await state.db.execute_write_fn(lambda conn: documents.write(conn, documents.ALIASES, aliases))
+        return json_response({"status": "ok"})
+
+    @routes.get("/cozygen/api/workflow_types", access=VIEWER)
+    async def get_workflow_types(_request: web.Request) -> web.Response:
+        types = await state.db.execute_fn(lambda conn: documents.read(conn, documents.WORKFLOW_TYPES, {}))
+        return json_response({"workflows": types, "choices": documents.TYPE_CHOICES})
+
+    @routes.post("/cozygen/api/workflow_types", access=USER)
+    async def set_workflow_type(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        workflow = presets.workflow_name(body.get("workflow"))
+        mode = documents.workflow_type(body.get("mode"))
+
+        def change(conn: Any) -> dict[str, str]:
+            types = documents.read(conn, documents.WORKFLOW_TYPES, {})
+            if mode is None:
+                types.pop(workflow, None)
+            else:
+                types[workflow] = mode
+            documents.write(conn, documents.WORKFLOW_TYPES, types)
+            return types
+
+        return json_response({"status": "ok", "workflows": await state.db.execute_write_fn(change)})
+
+    # -- presets ----------------------------------------------------------------------
+    @routes.get("/cozygen/api/workflow_presets", access=VIEWER)
+    async def get_presets(request: web.Request) -> web.Response:
+        owner, workflow = preset_owner(request), request.query.get("workflow", "").strip()
+        if not workflow:
+            grouped = await state.db.execute_fn(lambda conn: presets.all_presets(conn, owner))
+            return json_response({"workflows": grouped, "user": owner})
+        found = await state.db.execute_fn(lambda conn: presets.list_presets(conn, owner, workflow))
+        return json_response({"workflow": workflow, "presets": found, "user": owner})
+
+    @routes.post("/cozygen/api/workflow_presets", access=USER)
+    async def change_presets(request: web.Request) -> web.Response:
+        body, owner = await read_json(request), preset_owner(request)
+        workflow = presets.workflow_name(body.get("workflow"))
+        if "delete" in body:
+
+            def remove(conn: Any) -> list[dict[str, Any]]:
+                presets.delete_preset(conn, owner, workflow, body["delete"])
+                return presets.list_presets(conn, owner, workflow)
+
+            remaining = await state.db.execute_write_fn(remove)
+            return json_response({"status": "ok", "presets": remaining, "user": owner})
+
+        def upsert(conn: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            saved = presets.save_preset(conn, owner, workflow, body.get("preset"))
+            return saved, presets.list_presets(conn, owner, workflow)
+
+        saved, listed = await state.db.execute_write_fn(upsert)
+        return json_response({"status": "ok", "presets": listed, "preset": saved, "user": owner})
+
+    # -- models, options, paths -------------------------------------------------------
+    @routes.get("/cozygen/api/models", access=VIEWER)
+    async def models(request: web.Request) -> web.Response:
+        wanted = request.query.get("folder", "").strip()
+        folders = [wanted] if wanted else host.model_folders()
+        if wanted and wanted not in host.model_folders():
+            raise BadRequest(f"unknown model folder {wanted!r}", code="UNKNOWN_FOLDER")
+        return json_response({"folders": await asyncio.to_thread(model_listing, folders)})
+
+    @routes.get("/cozygen/api/options", access=VIEWER)
+    async def options(_request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(host_options))
+
+    @routes.get("/cozygen/api/settings/paths", access=ADMIN)
+    async def settings_paths(_request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(folder_report))
+
+
+def model_listing(folders: list[str]) -> dict[str, list[dict[str, Any]]]:
+    listing = {}
+    for folder in folders:
+        files = []
+        for name in host.model_files(folder):
+            path = host.model_file_path(folder, name)
+            try:
+                size = Path(path).stat().st_size if path else None
+            except OSError:
+                size = None
+            files.append({"name": name, "size": size})
+        listing[folder] = files
+    return listing
+
+
+COMMON_SIZES = [
+    (512, 512),
+    (768, 768),
+    (1024, 1024),
+    (832, 1216),
+    (1216, 832),
+    (896, 1152),
+    (1152, 896),
+    (768, 1344),
+    (1344, 768),
+    (640, 1536),
+    (1536, 640),
+    (512, 768),
+    (768, 512),
+]
+
+
+def host_options() -> dict[str, Any]:
+    """Samplers, schedulers, checkpoints, LoRAs and sizes, read from the host's node definitions."""
+    info = host.object_info()
+
+    def combo(node: str, name: str) -> list[Any]:
+        spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)
+        return list(spec[0]) if spec and isinstance(spec[0], list) else []
+
+    def numeric(node: str, name: str) -> dict[str, Any]:
+        spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)
+        options = spec[1] if spec and len(spec) > 1 and isinstance(spec[1], dict) else {}
+        return {k: options[k] for k in ("default", "min", "max", "step") if k in options}
+
+    width = numeric("EmptyLatentImage", "width")
+    step, top = width.get("step", 8), width.get("max", 16384)
+    return {
+        "samplers": combo("KSampler", "sampler_name"),
+        "schedulers": combo("KSampler", "scheduler"),
+        "checkpoints": combo("CheckpointLoaderSimple", "ckpt_name"),
+        "loras": combo("LoraLoader", "lora_name"),
+        "steps": numeric("KSampler", "steps"),
+        "cfg": numeric("KSampler", "cfg"),
+        "dimensions": {
+            **width,
+            "common": [[w, h] for w, h in COMMON_SIZES if w % step == 0 and h % step == 0 and max(w, h) <= top],
+        },
+    }
+
+
+def folder_report() -> dict[str, Any]:
+    return {
+        "output": host.output_directory(),
+        "input": host.input_directory(),
+        "temp": host.temp_directory(),
+        "models": {folder: host.model_folder_paths(folder) for folder in host.model_folders()},
+        "editable": False,
+        "message": (
+            "These are ComfyUI's folders. Change them with ComfyUI's --output-directory, --input-directory "
+            "and extra_model_paths.yaml, then restart it; CozyGen does not move them."
+        ),
+    }

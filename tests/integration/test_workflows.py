@@ -1,0 +1,132 @@
+"""Workflows, choices, aliases, workflow types, presets and host options against a real ComfyUI."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+import pytest
+from support import PROJECT, get, post
+
+DEMO_NAME = "cozygen_procedural_demo.json"
+
+
+@pytest.fixture(scope="module")
+def server(start_comfyui):
+    return start_comfyui("ComfyUI-CozyGen-workflows")
+
+
+def test_workflows_list_read_and_save(server) -> None:
+    url = server.url
+    assert DEMO_NAME in get(f"{url}/cozygen/workflows").json()["workflows"]
+    demo = get(f"{url}/cozygen/workflows/{DEMO_NAME}").json()
+    assert demo == json.loads((PROJECT / "workflows" / DEMO_NAME).read_text())
+    missing = get(f"{url}/cozygen/workflows/nope.json")
+    assert missing.status == 404 and missing.json()["error"] == "not found"
+    broken = server.user_dir / "cozygen" / "workflows"
+    broken.mkdir(parents=True, exist_ok=True)
+    (broken / "broken.json").write_text("{not json")
+    bad = get(f"{url}/cozygen/workflows/broken.json")
+    assert bad.status == 400 and bad.json()["error"] == "bad json"
+
+    saved = post(f"{url}/cozygen/workflows/mine", demo)
+    assert saved.json() == {"status": "ok", "filename": "mine.json"}
+    assert json.loads((broken / "mine.json").read_text()) == demo
+    assert "mine.json" in get(f"{url}/cozygen/workflows").json()["workflows"]
+    ui_format = {"nodes": [{"id": 1, "type": "KSampler"}], "links": [], "version": 0.4}
+    refused = post(f"{url}/cozygen/workflows/ui.json", ui_format)
+    assert refused.status == 400 and refused.json()["code"] == "UI_FORMAT" and "API" in refused.json()["error"]
+    for name in ("..%2Fescape.json", "a%5Cb.json"):
+        assert post(f"{url}/cozygen/workflows/{name}", demo).status == 400
+    assert post(f"{url}/cozygen/workflows/x.json", {"1": {"inputs": {}}}).json()["code"] == "NOT_API_FORMAT"
+    assert not (server.base / "escape.json").exists()
+
+
+def test_choices_come_from_the_host(server) -> None:
+    url = server.url
+    info = get(f"{url}/object_info/KSampler").json()["KSampler"]["input"]["required"]
+    assert get(f"{url}/cozygen/get_choices?type=sampler").json()["choices"] == info["sampler_name"][0]
+    assert get(f"{url}/cozygen/get_choices?type=schedulers_list").json()["choices"] == info["scheduler"][0]
+    (server.base / "models" / "checkpoints").mkdir(parents=True, exist_ok=True)
+    assert get(f"{url}/cozygen/get_choices?type=checkpoints").json() == {"choices": []}
+    (server.base / "models" / "checkpoints" / "sub").mkdir(exist_ok=True)
+    (server.base / "models" / "checkpoints" / "sub" / "tiny.safetensors").write_bytes(b"0" * 10)
+    refreshed = get(f"{url}/cozygen/get_choices?type=checkpoints&refresh=true").json()["choices"]
+    assert refreshed == ["sub/tiny.safetensors"]
+    assert get(f"{url}/cozygen/get_choices").json()["code"] == "MISSING_TYPE"
+    assert get(f"{url}/cozygen/get_choices?type=bogus").status == 400
+    models = get(f"{url}/cozygen/api/models?folder=checkpoints").json()["folders"]
+    assert models == {"checkpoints": [{"name": "sub/tiny.safetensors", "size": 10}]}
+    assert "loras" in get(f"{url}/cozygen/api/models").json()["folders"]
+    options = get(f"{url}/cozygen/api/options").json()
+    assert options["samplers"] == info["sampler_name"][0] and options["checkpoints"] == ["sub/tiny.safetensors"]
+    assert options["steps"]["min"] == info["steps"][1]["min"] and [1024, 1024] in options["dimensions"]["common"]
+    paths = get(f"{url}/cozygen/api/settings/paths").json()
+    assert paths["output"] == str(server.output_dir) and paths["editable"] is False
+
+
+def test_aliases_are_validated_and_kept(server) -> None:
+    url = server.url
+    assert get(f"{url}/cozygen/api/aliases").json() == {}
+    aliases = {
+        "items": {"portrait": "a portrait, soft light", "cat": "a $portrait$ of a cat"},
+        "categories": {"cat": "animals"},
+    }
+    assert post(f"{url}/cozygen/api/aliases", aliases).json() == {"status": "ok"}
+    stored = get(f"{url}/cozygen/api/aliases").json()
+    assert stored["items"] == aliases["items"] and stored["categoryList"] == ["animals"]
+    for bad in ([1, 2], {"items": {"bad name$": "x"}}, {"items": {"ok": 3}}, {"items": {}, "categories": {"x": "y"}}):
+        reply = post(f"{url}/cozygen/api/aliases", bad)
+        assert reply.status == 400 and reply.json()["code"] in ("INVALID_ALIASES", "INVALID_JSON"), reply.body
+    assert get(f"{url}/cozygen/api/aliases").json() == stored
+
+
+def test_workflow_types(server) -> None:
+    url = server.url
+    body = get(f"{url}/cozygen/api/workflow_types").json()
+    assert body["choices"] == ["image-to-image", "image-to-video", "text-to-image", "text-to-video"]
+    assert post(f"{url}/cozygen/api/workflow_types", {"workflow": DEMO_NAME, "mode": "t2i"}).json()["workflows"] == {
+        DEMO_NAME: "text-to-image"
+    }
+    assert post(f"{url}/cozygen/api/workflow_types", {"workflow": DEMO_NAME, "mode": "sideways"}).status == 400
+    assert post(f"{url}/cozygen/api/workflow_types", {"mode": "t2i"}).json()["code"] == "MISSING_WORKFLOW"
+    assert post(f"{url}/cozygen/api/workflow_types", {"workflow": DEMO_NAME, "mode": None}).json()["workflows"] == {}
+
+
+def test_presets_upsert_delete_and_survive_fifty_writers(server) -> None:
+    url, wf = server.url, DEMO_NAME
+    first = post(
+        f"{url}/cozygen/api/workflow_presets", {"workflow": wf, "preset": {"name": "Portrait", "values": {"steps": 30}}}
+    )
+    saved = first.json()["preset"]
+    assert (
+        first.json()["user"] == "default" and saved["values"] == {"steps": 30} and saved["created"] == saved["updated"]
+    )
+    again = post(
+        f"{url}/cozygen/api/workflow_presets", {"workflow": wf, "preset": {"name": "portrait", "values": {"steps": 40}}}
+    )
+    assert again.json()["preset"]["id"] == saved["id"] and again.json()["preset"]["name"] == "portrait"
+    assert len(again.json()["presets"]) == 1
+
+    def write(n: int) -> int:
+        body = {"workflow": wf, "preset": {"name": f"p{n}", "values": {"seed": n}}}
+        return post(f"{url}/cozygen/api/workflow_presets", body).status
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(write, range(50)))
+    assert statuses == [200] * 50
+    listed = get(f"{url}/cozygen/api/workflow_presets?workflow={quote(wf)}").json()["presets"]
+    assert {p["name"] for p in listed} == {f"p{n}" for n in range(50)} | {"portrait"}
+    assert all(p["values"] == {"seed": int(p["name"][1:])} for p in listed if p["name"] != "portrait")
+    assert [p["updated"] for p in listed] == sorted((p["updated"] for p in listed), reverse=True)
+    deleted = post(f"{url}/cozygen/api/workflow_presets", {"workflow": wf, "delete": saved["id"]}).json()
+    assert saved["id"] not in {p["id"] for p in deleted["presets"]} and "preset" not in deleted
+    grouped = get(f"{url}/cozygen/api/workflow_presets").json()
+    assert len(grouped["workflows"][wf]) == 50 and grouped["user"] == "default"
+    for body, code in [
+        ({"preset": {"name": "x"}}, "MISSING_WORKFLOW"),
+        ({"workflow": wf, "preset": "x"}, "INVALID_PRESET"),
+        ({"workflow": wf, "preset": {"name": "  "}}, "MISSING_PRESET_NAME"),
+    ]:
+        assert post(f"{url}/cozygen/api/workflow_presets", body).json()["code"] == code
