@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
-from ...core.access import USER, VIEWER
-from ...core.errors import BadRequest, NotFound
+from ...core.access import ADMIN, USER, VIEWER
+from ...core.errors import BadRequest, Conflict, NotFound
 from ...core.media import kind_of
 from ...core.paths import resolve, split_relative
+from .. import host
 from ..files import receive_upload
 from ..responses import json_response, read_json
 from ..routing import Routes
@@ -35,7 +36,43 @@ def output_relative(image_path: object) -> str:
     return path.split(marker, 1)[1] if marker in path else path
 
 
+MODEL_ROUTES = {
+    "models": "checkpoints",
+    "lora-models": "loras",
+    "upscaler-models": "upscale_models",
+    "controlnet/models": "controlnet",
+}
+
+
+def model_entry(filename: str) -> dict[str, str]:
+    """DreamLayer's model object: id and filename are the file (with subfolders), name is for display."""
+    display = filename.replace("\\", "/").rpartition("/")[2].rsplit(".", 1)[0]
+    return {"id": filename, "name": display, "filename": filename}
+
+
 def add_routes(routes: Routes, state: CozyGenState) -> None:
+    def model_route(path: str, folder: str) -> None:
+        @routes.get(f"{BASE}/{path}", access=VIEWER)
+        async def list_models(_request: web.Request) -> web.Response:
+            try:
+                files = await asyncio.to_thread(host.model_files, folder)
+            except KeyError:
+                files = []  # this ComfyUI has no such folder
+            return json_response({"status": "success", "models": [model_entry(f) for f in files]})
+
+    for path, folder in MODEL_ROUTES.items():
+        model_route(path, folder)
+
+    @routes.post(f"{BASE}/settings/paths", access=ADMIN)
+    async def set_paths(request: web.Request) -> web.Response:
+        await read_json(request)
+        raise Conflict(
+            "CozyGen uses ComfyUI's folders and does not move them: start ComfyUI with --output-directory, "
+            "or list model folders in extra_model_paths.yaml, then restart it",
+            code="PATHS_ARE_COMFYUIS",
+            extra={"status": "error", "output": host.output_directory()},
+        )
+
     def output_file(relative: str):
         sub, name = split_relative(relative)
         path, _, _ = resolve(state.roots["output"], sub, name)

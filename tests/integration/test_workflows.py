@@ -130,3 +130,23 @@ def test_presets_upsert_delete_and_survive_fifty_writers(server) -> None:
         ({"workflow": wf, "preset": {"name": "  "}}, "MISSING_PRESET_NAME"),
     ]:
         assert post(f"{url}/cozygen/api/workflow_presets", body).json()["code"] == code
+
+
+def test_dreamlayer_model_lists_and_paths(server) -> None:
+    base = f"{server.url}/cozygen/compat/dreamlayer/api"
+    (server.base / "models" / "loras").mkdir(parents=True, exist_ok=True)
+    (server.base / "models" / "loras" / "detail_tweaker.safetensors").write_bytes(b"0")
+    get(f"{server.url}/cozygen/get_choices?type=loras&refresh=1")
+    loras = get(f"{base}/lora-models").json()
+    assert loras == {
+        "status": "success",
+        "models": [
+            {"id": "detail_tweaker.safetensors", "name": "detail_tweaker", "filename": "detail_tweaker.safetensors"}
+        ],
+    }
+    for path in ("models", "upscaler-models", "controlnet/models"):
+        reply = get(f"{base}/{path}").json()
+        assert reply["status"] == "success" and isinstance(reply["models"], list)
+    refused = post(f"{base}/settings/paths", {"outputDirectory": "/tmp/elsewhere"})
+    assert refused.status == 409 and "extra_model_paths.yaml" in refused.json()["error"]
+    assert refused.json()["output"] == str(server.output_dir)
