@@ -150,3 +150,11 @@ def test_dreamlayer_model_lists_and_paths(server) -> None:
     refused = post(f"{base}/settings/paths", {"outputDirectory": "/tmp/elsewhere"})
     assert refused.status == 409 and "extra_model_paths.yaml" in refused.json()["error"]
     assert refused.json()["output"] == str(server.output_dir)
+
+
+def test_the_editor_extension_is_served(server) -> None:
+    listed = get(f"{server.url}/extensions").json()
+    script = "/extensions/ComfyUI-CozyGen-workflows/cozygen.js"
+    assert script in listed and [s for s in listed if "CozyGen" in s] == [script]  # only web/extension is loaded
+    body = get(f"{server.url}{script}").body.decode()
+    assert "CozyGen.SendWorkflow" in body and "graphToPrompt" in body and "/cozygen/workflows/" in body
