@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from . import accounts, files, gallery, host, settings, system, workflows
-from .compat import cyberimage, dreamlayer
+from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .routing import Routes
 from .state import CozyGenState
 
-RESOURCE_MODULES = (system, accounts, settings, gallery, files, workflows, cyberimage, dreamlayer)
+RESOURCE_MODULES = (
+    system,
+    accounts,
+    settings,
+    gallery,
+    files,
+    workflows,
+    cyberimage,
+    dreamlayer,
+    spoonfeeder,
+    aiplayground,
+)
 
 
 def register(table, state: CozyGenState) -> Routes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -232,6 +233,19 @@ def model_files(folder: str, *, refresh: bool = False) -> list[str]:
     return list(paths.get_filename_list(folder))
 
 
+def models_subfolders() -> list[str]:
+    """Sub-folders of ComfyUI's models folder (the original CozyGen offered these as choice types)."""
+    models_dir = getattr(_folder_paths(), "models_dir", None)
+    if not models_dir:
+        return []
+    try:
+        with os.scandir(models_dir) as entries:
+            names = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+    except OSError:
+        return []
+    return sorted(set(names) - {"custom_nodes"})
+
+
 def model_file_path(folder: str, name: str) -> str | None:
     return _folder_paths().get_full_path(folder, name)
 
@@ -265,3 +279,15 @@ def object_info() -> dict[str, Any]:
             response = asyncio.run(route.handler(None))
             return json.loads(response.body)
     raise RuntimeError("this ComfyUI has no /object_info route")
+
+
+def custom_node_packages() -> list[str]:
+    """Folder names of the installed custom-node packages."""
+    names: set[str] = set()
+    for folder in _folder_paths().get_folder_paths("custom_nodes"):
+        try:
+            with os.scandir(folder) as entries:
+                names.update(e.name for e in entries if e.is_dir() and not e.name.startswith((".", "__")))
+        except OSError:
+            continue
+    return sorted(names)

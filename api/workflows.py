@@ -11,7 +11,10 @@ from aiohttp import web
 from ..core import documents, presets
 from ..core.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest
-from ..core.workflow_store import WorkflowStore
+from ..core.workflow_check import check
+from ..core.workflow_fill import fill
+from ..core.workflow_schema import extract_schema
+from ..core.workflow_store import WorkflowStore, require_api_format
 from . import host
 from .params import flag
 from .responses import json_response, read_json
@@ -44,7 +47,33 @@ async def choices_for(kind: str, *, refresh: bool = False) -> list[str]:
         ) from None
 
 
+class HostDefinitions:
+    """ComfyUI's node definitions and model lists, read in a thread and kept for a few seconds."""
+
+    TTL = 15.0
+
+    def __init__(self) -> None:
+        self._value: tuple[dict[str, Any], dict[str, list[str]]] | None = None
+        self._read_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, *, refresh: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            if refresh or self._value is None or loop.time() - self._read_at > self.TTL:
+                self._value = await asyncio.to_thread(read_definitions, refresh)
+                self._read_at = loop.time()
+            return self._value
+
+
+def read_definitions(refresh: bool) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    models = {folder: host.model_files(folder, refresh=refresh) for folder in host.model_folders()}
+    return host.object_info(), models
+
+
 def add_routes(routes: Routes, state: CozyGenState) -> None:
+    definitions = HostDefinitions()
+
     def store() -> WorkflowStore:
         return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
 
@@ -61,6 +90,40 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         body = await read_json(request)
         name = await asyncio.to_thread(store().save, request.match_info["filename"], body)
         return json_response({"status": "ok", "filename": name})
+
+    @routes.get("/cozygen/api/workflows/{filename}/schema", access=VIEWER)
+    async def workflow_schema(request: web.Request) -> web.Response:
+        name = request.match_info["filename"]
+        workflow = require_api_format(await asyncio.to_thread(store().read, name))
+        object_info, models = await definitions.get(refresh=flag(request, "refresh"))
+        parameters = extract_schema(workflow, object_info, models=models)
+        return json_response({"workflow": name, "parameters": [p.to_dict() for p in parameters]})
+
+    @routes.post("/cozygen/api/workflows/{filename}/fill", access=USER)
+    async def fill_workflow(request: web.Request) -> web.Response:
+        """Validate values against the schema and return the graph ready to queue (or every field error)."""
+        name, body = request.match_info["filename"], await read_json(request)
+        values = body.get("values", {})
+        if not isinstance(values, dict):
+            raise BadRequest('send {"values": {"<parameter>": value, ...}}', code="INVALID_VALUES")
+        workflow = require_api_format(await asyncio.to_thread(store().read, name))
+        object_info, models = await definitions.get()
+        aliases = await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {}))
+        filled = fill(workflow, extract_schema(workflow, object_info, models=models), values, aliases=aliases)
+        return json_response({"workflow": name, "prompt": filled.graph, "params": filled.params, "raw": filled.raw})
+
+    async def check_reply(request: web.Request, workflow: Any) -> web.Response:
+        object_info, models = await definitions.get(refresh=flag(request, "refresh"))
+        return json_response(check(require_api_format(workflow), object_info, models))
+
+    @routes.post("/cozygen/api/workflows/{filename}/check", access=VIEWER)
+    async def check_saved(request: web.Request) -> web.Response:
+        return await check_reply(request, await asyncio.to_thread(store().read, request.match_info["filename"]))
+
+    @routes.post("/cozygen/api/workflows/check", access=VIEWER)
+    async def check_posted(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return await check_reply(request, body.get("workflow", body) if isinstance(body, dict) else body)
 
     @routes.get("/cozygen/get_choices", access=VIEWER)
     async def get_choices(request: web.Request) -> web.Response:

@@ -9,27 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from .node_values import VALUE_INPUT
+
 CHUNK = "cozygen"
 FORMAT_VERSION = 1
-# Where each CozyGen input node class keeps the value the phone sets.
-VALUE_INPUTS = ("value", "default_value", "image_filename")
 
 
 def cozygen_params(prompt: dict[str, Any] | None) -> dict[str, Any]:
     """``param_name`` → value for every CozyGen input node in an API-format graph."""
     params: dict[str, Any] = {}
     for node in (prompt or {}).values():
-        if not isinstance(node, dict) or not str(node.get("class_type", "")).startswith("CozyGen"):
+        key = VALUE_INPUT.get(node.get("class_type")) if isinstance(node, dict) else None
+        if key is None:
             continue
         inputs = node.get("inputs") or {}
-        name = inputs.get("param_name")
-        if not isinstance(name, str) or not name:
-            continue
-        for key in VALUE_INPUTS:
-            value = inputs.get(key)
-            if key in inputs and not isinstance(value, list):  # a list is a link to another node
-                params[name] = value
-                break
+        name, value = inputs.get("param_name"), inputs.get(key)
+        if isinstance(name, str) and name and key in inputs and not isinstance(value, list):  # a list is a link
+            params[name] = value
     return params
 
 

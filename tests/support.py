@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import types
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,27 @@ def get(url: str, **kwargs: Any) -> Reply:
 
 def post(url: str, body: Any = None, **kwargs: Any) -> Reply:
     return request("POST", url, body, **kwargs)
+
+
+async def run_and_watch(url: str, graph: dict) -> tuple[str, list[dict]]:
+    """Queue a prompt with our socket's client_id and collect its messages until it finishes."""
+    import aiohttp
+
+    client_id = uuid.uuid4().hex
+    messages: list[dict] = []
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"{url}/ws?clientId={client_id}") as ws:
+            async with session.post(f"{url}/prompt", json={"prompt": graph, "client_id": client_id}) as response:
+                assert response.status == 200, await response.text()
+                prompt_id = (await response.json())["prompt_id"]
+            async with asyncio.timeout(60):
+                async for message in ws:
+                    if message.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    data = json.loads(message.data)
+                    if data.get("data", {}).get("prompt_id") not in (None, prompt_id):
+                        continue
+                    messages.append(data)
+                    if data["type"] in ("execution_success", "execution_error", "execution_interrupted"):
+                        break
+    return prompt_id, messages

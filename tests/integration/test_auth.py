@@ -139,6 +139,10 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
             "/cozygen/api/tokens",
             "/cozygen/api/tokens/{token_id}",
             "/cozygen/api/query_token",
+            # read-only checks that take a workflow in the body
+            "/cozygen/api/workflows/check",
+            "/cozygen/api/workflows/{filename}/check",
+            "/cozygen/compat/aiplayground/api/comfyUi/checkWorkflowRequirements",
         }:
             if not guard_refused(reply):
                 wrong.append(f"{method} {path} let a viewer through ({reply.status})")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import uuid
 from pathlib import Path
 
-import aiohttp
 import numpy as np
 from PIL import Image
-from support import PROJECT, get, post
+from support import PROJECT, get, post, run_and_watch
 
 DEMO = json.loads((PROJECT / "workflows" / "cozygen_procedural_demo.json").read_text())
 
@@ -20,28 +18,6 @@ def demo(**inputs) -> dict:
     graph = copy.deepcopy(DEMO)
     graph["1"]["inputs"].update(inputs)
     return graph
-
-
-async def run_and_watch(url: str, graph: dict) -> tuple[str, list[dict]]:
-    """Queue a prompt with our socket's client_id and collect its messages until it finishes."""
-    client_id = uuid.uuid4().hex
-    messages: list[dict] = []
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(f"{url}/ws?clientId={client_id}") as ws:
-            async with session.post(f"{url}/prompt", json={"prompt": graph, "client_id": client_id}) as response:
-                assert response.status == 200, await response.text()
-                prompt_id = (await response.json())["prompt_id"]
-            async with asyncio.timeout(60):
-                async for message in ws:
-                    if message.type != aiohttp.WSMsgType.TEXT:
-                        continue
-                    data = json.loads(message.data)
-                    if data.get("data", {}).get("prompt_id") not in (None, prompt_id):
-                        continue
-                    messages.append(data)
-                    if data["type"] in ("execution_success", "execution_error", "execution_interrupted"):
-                        break
-    return prompt_id, messages
 
 
 def saved_files(messages: list[dict], output_dir: Path) -> list[Path]:

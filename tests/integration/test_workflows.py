@@ -158,3 +158,146 @@ def test_the_editor_extension_is_served(server) -> None:
     assert script in listed and [s for s in listed if "CozyGen" in s] == [script]  # only web/extension is loaded
     body = get(f"{server.url}{script}").body.decode()
     assert "CozyGen.SendWorkflow" in body and "graphToPrompt" in body and "/cozygen/workflows/" in body
+
+
+def unit_data(name: str) -> dict:
+    return json.loads((PROJECT / "tests" / "unit" / "data" / name).read_text())
+
+
+def test_schema_of_a_plain_comfyui_workflow_comes_from_the_host(server) -> None:
+    url = server.url
+    sd15 = unit_data("sd15_txt2img.json")
+    assert post(f"{url}/cozygen/workflows/plain_sd15.json", sd15).status == 200
+    schema = get(f"{url}/cozygen/api/workflows/plain_sd15.json/schema").json()["parameters"]
+    by_name = {p["name"]: p for p in schema}
+    assert {"positive", "negative", "seed", "steps", "cfg", "sampler_name", "scheduler", "width", "height"} <= set(
+        by_name
+    )
+    info = get(f"{url}/object_info/KSampler").json()["KSampler"]["input"]["required"]
+    assert by_name["sampler_name"]["choices"] == info["sampler_name"][0]
+    assert by_name["steps"]["min"] == info["steps"][1]["min"] and by_name["steps"]["max"] == info["steps"][1]["max"]
+    assert by_name["seed"]["type"] == "seed" and by_name["positive"]["type"] in ("text", "string")
+    demo = get(f"{url}/cozygen/api/workflows/{DEMO_NAME}/schema").json()["parameters"]
+    assert {p["name"] for p in demo} >= {"seed", "steps"}
+    assert get(f"{url}/cozygen/api/workflows/nope.json/schema").status == 404
+
+
+def test_check_names_missing_nodes_and_models(server) -> None:
+    url = server.url
+    sd15 = unit_data("sd15_txt2img.json")
+    ckpt = next(n["inputs"]["ckpt_name"] for n in sd15.values() if n["class_type"] == "CheckpointLoaderSimple")
+    sd15["99"] = {"class_type": "FancyUpscaler", "inputs": {}, "_meta": {"title": "x", "cnr_id": "comfyui-fancy"}}
+    report = post(f"{url}/cozygen/api/workflows/check", {"workflow": sd15}).json()
+    assert report["ok"] is False
+    assert report["missing_models"]["checkpoints"] == [ckpt]
+    (missing,) = report["missing_nodes"]
+    assert (
+        missing["class_type"] == "FancyUpscaler"
+        and missing["node_ids"] == ["99"]
+        and missing["pack"] == "comfyui-fancy"
+    )
+    demo = post(f"{url}/cozygen/api/workflows/{DEMO_NAME}/check").json()
+    assert demo == {**demo, "ok": True, "missing_nodes": [], "missing_models": {}}
+    assert post(f"{url}/cozygen/api/workflows/check", {"nodes": [], "links": []}).json()["code"] == "UI_FORMAT"
+
+
+def test_spoonfeeder_workflows_over_the_same_store(server) -> None:
+    base = f"{server.url}/cozygen/compat/spoonfeeder/api/comfyui"
+    options = get(f"{base}/options").json()
+    assert (
+        options["success"] is True and "euler" in options["data"]["samplers"] and 1024 in options["data"]["dimensions"]
+    )
+    body = {
+        "name": "SD15 basic",
+        "description": "txt2img",
+        "workflowJson": unit_data("sd15_txt2img.json"),
+        "defaultParameters": {"steps": 25},
+    }
+    created = post(f"{base}/workflows", body)
+    assert created.status == 201, created.body
+    data = created.json()["data"]
+    assert data["id"] == "SD15 basic.json" and data["name"] == "SD15 basic"
+    fields = {(p["nodeId"], p["field"]): p for p in data["extracted_parameters"]}
+    seed = next(p for p in data["extracted_parameters"] if p["type"] == "seed")
+    assert fields[(seed["nodeId"], seed["field"])]["field"] in ("seed", "noise_seed")
+    assert "SD15 basic.json" in get(f"{server.url}/cozygen/workflows").json()["workflows"]  # the same store
+    one = get(f"{base}/workflows/{quote(data['id'])}").json()["data"]
+    assert one["workflow_json"] == body["workflowJson"] and one["default_parameters"] == {"steps": 25}
+    patched = request_json(
+        "PATCH",
+        f"{base}/workflows/{quote(data['id'])}/parameters",
+        {"default_parameters": {"steps": 30}, "is_default": True},
+    )
+    assert patched["data"]["is_default"] is True and patched["data"]["default_parameters"] == {"steps": 30}
+    renamed = request_json("PUT", f"{base}/workflows/{quote(data['id'])}", {"name": "SD15 v2"})
+    assert renamed["data"]["name"] == "SD15 v2"
+    listed = {w["id"]: w for w in get(f"{base}/workflows").json()["data"]}
+    assert listed[data["id"]]["is_default"] is True and listed[DEMO_NAME]["is_default"] is False
+    assert request_json("DELETE", f"{base}/workflows/{quote(data['id'])}")["data"]["deleted"] is True
+    assert get(f"{base}/workflows/{quote(data['id'])}").status == 404
+    assert request_json("DELETE", f"{base}/workflows/{DEMO_NAME}")["code"] == "SHIPPED_WORKFLOW"
+
+
+def request_json(method: str, url: str, body=None) -> dict:
+    from support import request
+
+    return request(method, url, body).json()
+
+
+def test_aiplayground_health_and_requirements(server) -> None:
+    base = f"{server.url}/cozygen/compat/aiplayground"
+    assert get(f"{base}/healthy").json()["status"] == "ok"
+    (server.base / "models" / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (server.base / "models" / "checkpoints" / "DreamShaper_8_pruned.safetensors").write_bytes(b"0")
+    get(f"{server.url}/cozygen/get_choices?type=checkpoints&refresh=1")
+    wanted = {
+        "customNodes": ["https://github.com/someone/ComfyUI-Missing@abc123", "me/ComfyUI-CozyGen-workflows@main"],
+        "requiredModels": [
+            {"type": "checkpoint", "name": "dreamshaper-8", "path": "DreamShaper_8_pruned.safetensors"},
+            {"type": "lora", "name": "gone", "path": "gone.safetensors"},
+        ],
+    }
+    answer = post(f"{base}/api/comfyUi/checkWorkflowRequirements", {"workflow": wanted}).json()
+    assert answer == {
+        "code": 0,
+        "data": {
+            "valid": False,
+            "missingNodes": ["https://github.com/someone/ComfyUI-Missing@abc123"],
+            "missingModels": ["gone.safetensors"],
+        },
+    }
+    graph = unit_data("sd15_txt2img.json")
+    real = post(f"{base}/api/comfyUi/checkWorkflowRequirements", {"workflow": graph}).json()["data"]
+    assert real["valid"] is False and real["missingNodes"] == [] and real["missingModels"]
+
+
+def test_a_cozygen_form_is_filled_checked_and_runs_on_the_host(server) -> None:
+    import asyncio
+
+    from support import run_and_watch
+
+    url, name = server.url, "cozygen_procedural_form.json"
+    schema = get(f"{url}/cozygen/api/workflows/{name}/schema").json()["parameters"]
+    assert [p["name"] for p in schema] == ["prompt", "seed", "steps", "size"]
+    assert schema[2] == {**schema[2], "type": "int", "min": 1, "max": 50, "default": 12, "label": "Steps"}
+    bad = post(f"{url}/cozygen/api/workflows/{name}/fill", {"values": {"steps": 500, "size": "big", "colour": 1}})
+    assert bad.status == 400 and bad.json()["code"] == "INVALID_VALUES"
+    assert set(bad.json()["fields"]) == {"steps", "size", "colour"}
+    post(f"{url}/cozygen/api/aliases", {"items": {"mood": "warm lamplight"}})
+    filled = post(
+        f"{url}/cozygen/api/workflows/{name}/fill",
+        {"values": {"prompt": "a $mood$ room", "steps": 3, "size": 128, "seed": -1}},
+    )
+    assert filled.status == 200, filled.body
+    params = filled.json()["params"]
+    assert params["prompt"] == "a warm lamplight room" and filled.json()["raw"]["prompt"] == "a $mood$ room"
+    assert isinstance(params["seed"], int) and params["seed"] >= 0
+    _, messages = asyncio.run(run_and_watch(url, filled.json()["prompt"]))
+    assert messages[-1]["type"] == "execution_success"
+    images = [i for m in messages if m["type"] == "executed" for i in m["data"]["output"].get("images", [])]
+    from PIL import Image
+
+    with Image.open(server.output_dir / images[0]["subfolder"] / images[0]["filename"]) as image:
+        assert image.size == (128, 128)
+        record = json.loads(image.text["cozygen"])
+    assert record["params"]["seed"] == params["seed"] and record["params"]["prompt"] == "a warm lamplight room"
