@@ -197,15 +197,7 @@ class _Graph:
         return None
 
     def _upstream(self, starts: Iterable[str]) -> set[str]:
-        seen = set(starts)
-        queue = deque(seen)
-        while queue:
-            for value in self.inputs.get(queue.popleft(), {}).values():
-                target = _link(value)
-                if target is not None and target not in seen and target in self.inputs:
-                    seen.add(target)
-                    queue.append(target)
-        return seen
+        return upstream(self.inputs, starts)
 
     def _downstream(self, sources: Iterable[str]) -> set[str]:
         """Nodes fed, through one link or more, by any of ``sources``."""
@@ -463,6 +455,19 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return None
+
+
+def upstream(inputs: dict[str, dict[str, Any]], starts: Iterable[str]) -> set[str]:
+    """``starts`` and every node they are fed from, through one link or more."""
+    seen = set(starts)
+    queue = deque(seen)
+    while queue:
+        for value in inputs.get(queue.popleft(), {}).values():
+            target = _link(value)
+            if target is not None and target not in seen and target in inputs:
+                seen.add(target)
+                queue.append(target)
+    return seen
 
 
 def _all_zero(values: Iterable[Any]) -> bool:

@@ -27,14 +27,23 @@ sets, a depth limit and a shared budget of hops), so a hostile graph cannot loop
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BadRequest
 from .node_values import SEED_MAX, VALUE_INPUT, cast_dynamic, parse_choices
-from .prompt_summary import KNOWN_SAMPLERS, LATENT_INPUTS, MAX_DEPTH, MAX_HOPS, MAX_NODES, TEXT_INPUTS, _id_key, _link
+from .prompt_summary import (
+    KNOWN_SAMPLERS,
+    LATENT_INPUTS,
+    MAX_DEPTH,
+    MAX_HOPS,
+    MAX_NODES,
+    TEXT_INPUTS,
+    _id_key,
+    _link,
+    upstream,
+)
 
 TYPES = ("string", "text", "int", "float", "boolean", "seed", "choice", "image")
 UI_FORMAT_MESSAGE = (
@@ -473,16 +482,7 @@ class _GraphSchema:
         return sorted(found, key=lambda n: (sum(other in upstream[n] for other in found if other != n), _id_key(n)))
 
     def _upstream(self, start: str) -> set[str]:
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            for value in self.inputs.get(queue.popleft(), {}).values():
-                target = _link(value)
-                if target is not None and target not in seen and target in self.inputs:
-                    seen.add(target)
-                    queue.append(target)
-        seen.discard(start)
-        return seen
+        return upstream(self.inputs, [start]) - {start}
 
     def _enter(self, node_id: str | None, seen: set[str]) -> bool:
         if node_id is None or node_id in seen or len(seen) >= MAX_DEPTH or node_id not in self.inputs:

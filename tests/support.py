@@ -100,3 +100,8 @@ async def run_and_watch(url: str, graph: dict) -> tuple[str, list[dict]]:
                     if data["type"] in ("execution_success", "execution_error", "execution_interrupted"):
                         break
     return prompt_id, messages
+
+
+def load_data(relative: str) -> Any:
+    """A JSON fixture below tests/."""
+    return json.loads((Path(__file__).resolve().parent / relative).read_text())

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import load_data
 
 from cozygen.core.errors import BadRequest
 from cozygen.core.workflow_check import check
 
-DATA = Path(__file__).parent / "data"
-
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def object_info() -> dict[str, Any]:
-    return load("object_info_sample")
+    return load_data(f"unit/data/{name}.json")
 
 
 def listed(object_info: dict, class_type: str, name: str) -> list[str]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import load_data
 
 from cozygen.core.errors import BadRequest
 from cozygen.core.workflow_fill import (
@@ -21,16 +20,9 @@ from cozygen.core.workflow_fill import (
 )
 from cozygen.core.workflow_schema import Parameter, extract_schema
 
-DATA = Path(__file__).parent / "data"
-
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def object_info() -> dict[str, Any]:
-    return load("object_info_sample")
+    return load_data(f"unit/data/{name}.json")
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from support import load_data
 
 from cozygen.core.errors import BadRequest
 from cozygen.core.workflow_schema import (
@@ -22,16 +21,9 @@ from cozygen.core.workflow_schema import (
     reject_ui_format,
 )
 
-DATA = Path(__file__).parent / "data"
-
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def object_info() -> dict[str, Any]:
-    return load("object_info_sample")
+    return load_data(f"unit/data/{name}.json")
 
 
 def by_name(params: list[Parameter]) -> dict[str, Parameter]:
