@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
-from support import PROJECT, get, post
+from support import PROJECT, get, load_data, post
 
 DEMO_NAME = "cozygen_procedural_demo.json"
 
@@ -161,7 +161,7 @@ def test_the_editor_extension_is_served(server) -> None:
 
 
 def unit_data(name: str) -> dict:
-    return json.loads((PROJECT / "tests" / "unit" / "data" / name).read_text())
+    return load_data(f"unit/data/{name}")
 
 
 def test_schema_of_a_plain_comfyui_workflow_comes_from_the_host(server) -> None:
