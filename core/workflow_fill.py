@@ -211,11 +211,14 @@ def _in_range(param: Parameter, number: Any, given: Any) -> Any:
 
 
 def _choice(param: Parameter, value: Any) -> Any:
-    choices = param.choices or []
-    if not choices:  # the list is unknown (a folder ComfyUI does not list): any name
+    choices = param.choices
+    if choices is None:  # the list is unknown (a folder ComfyUI does not list): any name
         if not isinstance(value, str) or not value:
             raise _Invalid(f"must be a name, not {_show(value)}")
         return value
+    if not choices:
+        where = f" in {param.choice_source}" if param.choice_source not in (None, "fixed") else ""
+        raise _Invalid(f"there is nothing to choose{where} on this host: add a file there first")
     if any(value == choice and type(value) is type(choice) for choice in choices):
         return value
     shown = ", ".join(str(c) for c in choices[:10]) + (", …" if len(choices) > 10 else "")

@@ -403,7 +403,7 @@ def _cozygen_param(node_id: str, node: Any, object_info: dict, models: Mapping[s
         if source == "fixed":
             param.choices = parse_choices(inputs.get("choices"))
         else:
-            param.choices = choice_list(source, object_info, models) or []
+            param.choices = choice_list(source, object_info, models)  # None: this host cannot say
         if class_type == "CozyGenChoiceInput":
             value = next((v for v in (value, inputs.get("default_choice")) if _text(v) and v != "None"), None)
         param.default = value if isinstance(value, str) and value else None

@@ -159,7 +159,7 @@ def test_choice_with_an_unknown_list_takes_any_name() -> None:
             name="adapter",
             label="Adapter",
             type="choice",
-            choices=[],
+            choices=None,
             choice_source="ipadapter",
             default="a.safetensors",
             targets=[("1", "value")],
@@ -167,6 +167,10 @@ def test_choice_with_an_unknown_list_takes_any_name() -> None:
     ]
     assert fill(workflow, schema, {"adapter": "b.safetensors"}).graph["1"]["inputs"]["value"] == "b.safetensors"
     assert errors_of(workflow, schema, {"adapter": ""}) == {"adapter": "must be a name, not ''"}
+    schema[0].choices = []  # a folder this host lists, with nothing in it: no name can be right
+    assert errors_of(workflow, schema, {"adapter": "b.safetensors"}) == {
+        "adapter": "there is nothing to choose in ipadapter on this host: add a file there first"
+    }
 
 
 def test_required_only_without_a_default_and_null_means_the_default(sd15: tuple) -> None:
