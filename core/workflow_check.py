@@ -82,6 +82,10 @@ def check(workflow: Any, object_info: Any, models: Mapping[str, Any] | None = No
             if target is not None:
                 if target not in nodes:
                     problem(node_id, class_type, name, value, f"linked to node {target}, which is not in the workflow")
+                elif name in specs:
+                    text = _link_problem(object_info, nodes[target], value, read_spec(specs[name][1])[0])
+                    if text is not None:
+                        problem(node_id, class_type, name, value, text)
                 continue
             if name not in specs or name in own:
                 continue
@@ -160,6 +164,27 @@ def _check_cozygen_choice(
         problem(node_id, class_type, value_input, value, f"{_show(value)} is not one of the {source} choices")
     else:
         missing_model(source, value)
+
+
+def _link_problem(object_info: dict[str, Any], source: dict[str, Any], link: list, expected: str) -> str | None:
+    """Why a link cannot feed an input (wrong output slot or type), as ComfyUI's own validation would say."""
+    outputs = (object_info.get(source.get("class_type")) or {}).get("output")
+    if not isinstance(outputs, list) or expected == "COMBO":
+        return None  # an unknown node is reported as missing; a linked choice takes what its source gives
+    slot = link[1] if len(link) > 1 and isinstance(link[1], int) else -1
+    if not 0 <= slot < len(outputs):
+        return f"linked to output {link[1]} of node {link[0]}, which has {len(outputs)} outputs"
+    received = outputs[slot]
+    if not isinstance(received, str) or _types_match(received, expected):
+        return None
+    return f"node {link[0]} gives {received} here, but this input takes {expected}"
+
+
+def _types_match(received: str, expected: str) -> bool:
+    """ComfyUI's rule: '*' matches anything, and 'A,B' accepts either."""
+    if "*" in (received, expected) or received == expected:
+        return True
+    return bool({t.strip() for t in received.split(",")} & {t.strip() for t in expected.split(",")})
 
 
 def _pack(node: dict[str, Any]) -> str | None:

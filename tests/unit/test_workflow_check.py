@@ -208,3 +208,16 @@ def test_without_model_listings_object_info_alone_decides(object_info: dict) -> 
     workflow["4"]["inputs"]["ckpt_name"] = "dreamshaper_8.safetensors"
     report = check(workflow, object_info, None)
     assert report["missing_models"] == {"checkpoints": ["dreamshaper_8.safetensors"]}
+
+
+def test_links_of_the_wrong_type_or_slot_are_reported(object_info: dict) -> None:
+    workflow = load("sd15_txt2img")
+    decode = next(i for i, n in workflow.items() if n["class_type"] == "VAEDecode")
+    loader = next(i for i, n in workflow.items() if n["class_type"] == "CheckpointLoaderSimple")
+    assert not [v for v in check(workflow, object_info)["invalid_values"] if v["input"] == "vae"]
+    workflow[decode]["inputs"]["vae"] = [loader, 1]  # the checkpoint's CLIP, not its VAE
+    (wrong,) = [v for v in check(workflow, object_info)["invalid_values"] if v["input"] == "vae"]
+    assert wrong["problem"] == f"node {loader} gives CLIP here, but this input takes VAE"
+    workflow[decode]["inputs"]["vae"] = [loader, 7]
+    (slot,) = [v for v in check(workflow, object_info)["invalid_values"] if v["input"] == "vae"]
+    assert slot["problem"] == f"linked to output 7 of node {loader}, which has 3 outputs"
