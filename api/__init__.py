@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts, files, gallery, host, settings, system, workflows
+from . import accounts, files, gallery, host, jobs, settings, system, workflows
 from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .routing import Routes
@@ -15,6 +15,7 @@ RESOURCE_MODULES = (
     gallery,
     files,
     workflows,
+    jobs,
     cyberimage,
     dreamlayer,
     spoonfeeder,
@@ -35,6 +36,7 @@ def setup() -> CozyGenState:
     state = CozyGenState()
     routes = register(host.routes(), state)
     host.add_middleware(make_guard(state, routes.access))
+    host.tap_messages(state.on_host_message)  # messages are dropped until the database is open
     host.on_startup(state.startup)
     host.on_shutdown(state.shutdown)
     return state

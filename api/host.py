@@ -14,6 +14,7 @@ depends on a particular ComfyUI version. Version differences are feature-detecte
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -181,6 +182,50 @@ def enqueue(
     return number
 
 
+def queue_snapshot() -> tuple[list[str], list[str]]:
+    """Prompt ids ComfyUI is running, and those waiting in the order they will run."""
+    queue = server().prompt_queue
+    read = getattr(queue, "get_current_queue_volatile", None) or queue.get_current_queue
+    running, pending = read()
+    ordered = sorted(pending, key=lambda item: item[0])  # the heap's order: queue number first
+    return [str(item[1]) for item in running], [str(item[1]) for item in ordered]
+
+
+def remove_pending(prompt_id: str) -> bool:
+    """Take a prompt off ComfyUI's queue before it starts; False when it is not waiting there."""
+    return bool(server().prompt_queue.delete_queue_item(lambda item: item[1] == prompt_id))
+
+
+def interrupt(prompt_id: str) -> bool:
+    """Interrupt ``prompt_id`` if, and only if, it is the prompt executing now.
+
+    ComfyUI's interrupt flag is global; it is set while the queue's lock is held and the prompt
+    is still listed as running, so it cannot land on the next prompt (which clears the flag when
+    it starts, after the queue hands it out under the same lock).
+    """
+    import comfy.model_management
+
+    queue = server().prompt_queue
+    lock = getattr(queue, "mutex", None) or contextlib.nullcontext()
+    with lock:
+        running = getattr(queue, "currently_running", None)
+        items = running.values() if isinstance(running, dict) else queue.get_current_queue()[0]
+        if not any(item[1] == prompt_id for item in items):
+            return False
+        comfy.model_management.interrupt_current_processing(True)
+        return True
+
+
+def run_prompt_handlers(prompt: dict[str, Any], client_id: str) -> dict[str, Any]:
+    """What ComfyUI's own /prompt does first: let custom nodes' on_prompt handlers see (and change) it."""
+    instance = server()
+    trigger = getattr(instance, "trigger_on_prompt", None)
+    if not callable(trigger) or not getattr(instance, "on_prompt_handlers", None):
+        return prompt
+    changed = trigger({"prompt": prompt, "client_id": client_id})
+    return changed.get("prompt", prompt) if isinstance(changed, dict) else prompt
+
+
 # -- execution context, progress, messages ------------------------------------------------
 def executing_prompt_id() -> str | None:
     """The id of the prompt whose node is running in this thread, if any."""
@@ -205,6 +250,32 @@ def progress_bar(total: int) -> Any:
 def send_message(event: str, data: dict[str, Any], client_id: str | None = None) -> None:
     """Send a socket message from any thread (to one client, or all when None)."""
     server().send_sync(event, data, client_id)
+
+
+def tap_messages(listener: Callable[[Any, Any, Any], None]) -> bool:
+    """Let ``listener(event, data, sid)`` see every message ComfyUI sends to its sockets.
+
+    ComfyUI's ``send_sync`` is called from its executor thread (and from the event loop), so the
+    listener must be quick and thread-safe. Whatever it raises is logged here, never passed to
+    ComfyUI. Returns False when this ComfyUI has no ``send_sync`` to follow.
+    """
+    instance = server()
+    original = getattr(instance, "send_sync", None)
+    if not callable(original):
+        log.warning("CozyGen: this ComfyUI has no PromptServer.send_sync; job progress cannot be followed")
+        return False
+
+    def send_sync(event: Any, data: Any, sid: Any = None, *args: Any, **kwargs: Any) -> Any:
+        result = original(event, data, sid, *args, **kwargs)
+        try:
+            listener(event, data, sid)
+        except Exception:  # CozyGen must never break ComfyUI's execution
+            log.exception("CozyGen: following ComfyUI's %r message failed", event)
+        return result
+
+    send_sync.__wrapped__ = original  # type: ignore[attr-defined]
+    instance.send_sync = send_sync
+    return True
 
 
 def listen_addresses() -> list[str]:

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..core import settings, users
+from ..core import jobs, settings, users
 from ..core.access import auth_mode
 from ..core.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.db import Database
 from ..core.errors import HostNotReady
 from ..core.events import EventHub
 from ..core.gallery import Gallery
+from ..core.jobs import JobTracker
 from ..core.migrations import MIGRATIONS
 from ..core.throttle import LoginLimits
 from ..core.thumbnails import ThumbnailCache
@@ -52,6 +54,10 @@ class CozyGenState:
         self.auth_enabled, self.auth_reason = True, "not decided yet"
         self.settings: dict[str, Any] = settings.defaults()
         self.gallery_hub = EventHub()
+        self.job_hub = EventHub()
+        self._jobs: JobTracker | None = None
+        # The client id CozyGen queues its prompts with (ComfyUI sends execution messages only for a client id).
+        self.client_id = "cozygen-" + host.new_prompt_id()
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailCache | None = None
         self.roots: dict[str, Path] = {}
@@ -70,6 +76,18 @@ class CozyGenState:
         if self._gallery is None:
             raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
         return self._gallery
+
+    @property
+    def jobs(self) -> JobTracker:
+        if self._jobs is None:
+            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
+        return self._jobs
+
+    def on_host_message(self, event: Any, data: Any, _sid: Any = None) -> None:
+        """Every message ComfyUI sends (from its executor thread): dropped until the database is open."""
+        tracker = self._jobs
+        if tracker is not None:
+            tracker.on_message(event, data)
 
     @property
     def db_ready_data_dir(self) -> Path:
@@ -98,6 +116,9 @@ class CozyGenState:
         self.secret = load_or_create_secret(data_dir)
         user_count = db.submit_write(_bootstrap_admin).result()
         self.settings = db.submit_write(settings.load).result()
+        stale = db.submit_write(lambda conn: jobs.interrupt_unfinished(conn, time.time())).result()
+        if stale:
+            log.warning("CozyGen: %d job(s) left unfinished by the last run are marked interrupted", stale)
         self._thumbnails = ThumbnailCache(data_dir / "thumbs", _megabytes(ENV_THUMB_CACHE_MB, 512))
         return data_dir, db, applied, user_count
 
@@ -112,6 +133,7 @@ class CozyGenState:
             log.exception("CozyGen: %s", self.startup_error)
             return
         self.data_dir, self._db = data_dir, db
+        self._jobs = JobTracker(db, self.job_hub)
         gallery = Gallery(db, self.roots, data_dir, self.gallery_hub)
         try:
             await asyncio.to_thread(gallery.start)
@@ -139,6 +161,7 @@ class CozyGenState:
             log.info("CozyGen: authentication is ON (%s)", self.auth_reason)
 
     async def shutdown(self, _app: Any = None) -> None:
+        self._jobs = None  # ComfyUI's last messages find no database to write to
         if self._gallery is not None:
             await asyncio.to_thread(self._gallery.stop)
         self.image_pool.shutdown(wait=False, cancel_futures=True)

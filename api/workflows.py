@@ -12,8 +12,8 @@ from ..core import documents, presets
 from ..core.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest
 from ..core.workflow_check import check
-from ..core.workflow_fill import fill
-from ..core.workflow_schema import extract_schema
+from ..core.workflow_fill import Filled, fill
+from ..core.workflow_schema import Parameter, extract_schema
 from ..core.workflow_store import WorkflowStore, require_api_format
 from . import host
 from .params import flag
@@ -71,11 +71,32 @@ def read_definitions(refresh: bool) -> tuple[dict[str, Any], dict[str, list[str]
     return host.object_info(), models
 
 
+def workflow_store(state: CozyGenState) -> WorkflowStore:
+    """The shipped workflows and the user's (in the data folder), as one store."""
+    return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
+
+
+async def fill_named(
+    state: CozyGenState, definitions: HostDefinitions, name: str, values: Any
+) -> tuple[list[Parameter], Filled]:
+    """Read a stored workflow, take its form from the host's definitions, and fill ``values`` in.
+
+    Raises ``FieldErrors`` (400, every bad field at once) and the store's 404/400s.
+    """
+    if not isinstance(values, dict):
+        raise BadRequest('send {"values": {"<parameter>": value, ...}}', code="INVALID_VALUES")
+    workflow = require_api_format(await asyncio.to_thread(workflow_store(state).read, name))
+    object_info, models = await definitions.get()
+    aliases = await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {}))
+    schema = extract_schema(workflow, object_info, models=models)
+    return schema, fill(workflow, schema, values, aliases=aliases)
+
+
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     definitions = HostDefinitions()
 
     def store() -> WorkflowStore:
-        return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
+        return workflow_store(state)
 
     @routes.get("/cozygen/workflows", access=VIEWER)
     async def list_workflows(_request: web.Request) -> web.Response:
@@ -103,13 +124,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def fill_workflow(request: web.Request) -> web.Response:
         """Validate values against the schema and return the graph ready to queue (or every field error)."""
         name, body = request.match_info["filename"], await read_json(request)
-        values = body.get("values", {})
-        if not isinstance(values, dict):
-            raise BadRequest('send {"values": {"<parameter>": value, ...}}', code="INVALID_VALUES")
-        workflow = require_api_format(await asyncio.to_thread(store().read, name))
-        object_info, models = await definitions.get()
-        aliases = await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {}))
-        filled = fill(workflow, extract_schema(workflow, object_info, models=models), values, aliases=aliases)
+        _, filled = await fill_named(state, definitions, name, body.get("values", {}))
         return json_response({"workflow": name, "prompt": filled.graph, "params": filled.params, "raw": filled.raw})
 
     async def check_reply(request: web.Request, workflow: Any) -> web.Response:

@@ -204,3 +204,36 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        6,
+        "jobs: every generation CozyGen queues on ComfyUI, with its parameters, graph, progress and outputs",
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            prompt_id TEXT NOT NULL UNIQUE,
+            workflow TEXT,
+            username TEXT,
+            session_id TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled', 'interrupted')),
+            values_json TEXT NOT NULL DEFAULT '{}',
+            params_json TEXT NOT NULL DEFAULT '{}',
+            graph_json TEXT NOT NULL DEFAULT '{}',
+            node TEXT,
+            step INTEGER NOT NULL DEFAULT 0,
+            total_steps INTEGER NOT NULL DEFAULT 0,
+            images_json TEXT NOT NULL DEFAULT '[]',
+            error TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        );
+        CREATE INDEX jobs_created ON jobs(created_at DESC, id DESC);
+        CREATE INDEX jobs_status_created ON jobs(status, created_at DESC, id DESC);
+        CREATE INDEX jobs_user_created ON jobs(username, created_at DESC, id DESC);
+        CREATE INDEX jobs_session_created ON jobs(session_id, created_at DESC, id DESC);
+        """,
+    )
+)

@@ -1,0 +1,517 @@
+"""Jobs: what CozyGen queued on ComfyUI, followed through ComfyUI's own execution messages.
+
+A job is one prompt on ComfyUI's queue. Its record holds who asked for it, the workflow and
+values, the resolved parameters (seeds included) and the exact graph queued; ComfyUI's
+messages then move it along::
+
+    pending ──execution_start──▶ running ──execution_success──▶ completed
+       │                           ├──────execution_error─────▶ failed (ComfyUI's message, the node)
+       │                           └──execution_interrupted───▶ cancelled (asked for) / interrupted
+       └──removed from the queue──▶ cancelled
+
+:func:`apply_message` is that state machine, pure. :class:`JobTracker` keeps the jobs that are
+not finished in memory (a dict behind a lock, fed from ComfyUI's executor thread): progress
+stays there, and only state changes and images are written to the database, through the
+single writer, in order. Every change is published on an :class:`~.events.EventHub` as
+``job.<what>`` with the job as data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .db import Database
+from .errors import BadRequest
+from .events import EventHub
+from .workflow_fill import FieldErrors
+
+log = logging.getLogger("cozygen")
+
+PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = (
+    "pending",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+    "interrupted",
+)
+STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)
+ACTIVE = frozenset({PENDING, RUNNING})
+FINISHED = frozenset({COMPLETED, FAILED, CANCELLED, INTERRUPTED})
+FINAL_EVENTS = {
+    COMPLETED: "job.completed",
+    FAILED: "job.failed",
+    CANCELLED: "job.cancelled",
+    INTERRUPTED: "job.interrupted",
+}
+# The ComfyUI messages that concern a job; everything else is dropped before any lock is taken.
+TRACKED_MESSAGES = frozenset(
+    {"execution_start", "executing", "progress", "executed", "execution_success", "execution_error",
+     "execution_interrupted"}
+)  # fmt: skip
+JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MAX_LIMIT = 200
+MAX_SESSION_ID = 128
+PROGRESS_INTERVAL = 0.1  # at most ~10 progress events a second per job
+
+
+def check_job_id(value: Any) -> str:
+    """A client-chosen job id: a lowercase, hyphenated UUID (what newer ComfyUIs require of prompt ids)."""
+    if not isinstance(value, str) or not JOB_ID.match(value):
+        raise BadRequest(
+            f"job_id must be a lowercase UUID such as 3f2b8c1e-6d4a-4e0b-9a57-1c2d3e4f5a6b, not {value!r}",
+            code="INVALID_JOB_ID",
+        )
+    return value
+
+
+def check_session_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SESSION_ID:
+        raise BadRequest(
+            f"session_id must be a non-empty text of at most {MAX_SESSION_ID} characters", code="INVALID_SESSION_ID"
+        )
+    return value.strip()
+
+
+def check_status(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if value.strip() not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {value!r}", code="INVALID_STATUS")
+    return value.strip()
+
+
+@dataclass
+class Job:
+    id: str
+    prompt_id: str
+    workflow: str | None
+    username: str | None
+    status: str = PENDING
+    session_id: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    graph: dict[str, Any] | None = None
+    node: str | None = None
+    step: int = 0
+    total_steps: int = 0
+    images: list[dict[str, str]] = field(default_factory=list)
+    error: str | None = None
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def percent(self) -> float:
+        """How far along: the steps of the node reporting progress; 100 once completed."""
+        if self.status == COMPLETED:
+            return 100.0
+        if self.total_steps <= 0:
+            return 0.0
+        return round(min(100.0, 100.0 * self.step / self.total_steps), 1)
+
+    def copy(self) -> Job:
+        return dataclasses.replace(self, images=[dict(i) for i in self.images])
+
+    def to_dict(self, *, queue_position: int | None = None) -> dict[str, Any]:
+        """The job as the API shows it (the graph stays out: it can be large)."""
+        return {
+            "id": self.id,
+            "prompt_id": self.prompt_id,
+            "status": self.status,
+            "queue_position": queue_position if self.status == PENDING else None,
+            "workflow": self.workflow,
+            "username": self.username,
+            "session_id": self.session_id,
+            "node": self.node,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "percent": self.percent,
+            "images": [dict(i) for i in self.images],
+            "error": self.error,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "params": self.params,
+            "values": self.values,
+            "cancel_requested": self.cancel_requested,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a message did to a job: the event to publish, whether to write it, whether throttling may drop it."""
+
+    event: str
+    persist: bool = False
+    urgent: bool = True
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _start(job: Job, now: float) -> Change:
+    job.status, job.started_at = RUNNING, now
+    return Change("job.started", persist=True)
+
+
+def apply_message(job: Job, event: str, data: Mapping[str, Any], now: float) -> Change | None:
+    """Apply one ComfyUI message to ``job`` (in place); None when it changes nothing worth telling."""
+    if job.finished:
+        return None
+    if event == "execution_start":
+        return _start(job, now) if job.status == PENDING else None
+    if event == "executing":
+        node = data.get("node")
+        if node is None:  # ComfyUI's "prompt done" marker; the execution_* message says how it ended
+            return None
+        if job.status == PENDING:  # execution_start was missed
+            job.node = str(node)
+            return _start(job, now)
+        if str(node) == job.node:
+            return None
+        job.node = str(node)
+        return Change("job.progress", urgent=False)
+    if event == "progress":
+        value, maximum = _int(data.get("value")), _int(data.get("max"))
+        if value is None or maximum is None:
+            return None
+        change = _start(job, now) if job.status == PENDING else None
+        if data.get("node") is not None:
+            job.node = str(data["node"])
+        job.step, job.total_steps = value, maximum
+        return change or Change("job.progress", urgent=value >= maximum)
+    if event == "executed":
+        output = data.get("output")
+        images = output.get("images") if isinstance(output, Mapping) else None
+        found = [
+            {
+                "filename": str(i["filename"]),
+                "subfolder": str(i.get("subfolder") or ""),
+                "type": str(i.get("type") or "output"),
+            }
+            for i in images or ()
+            if isinstance(i, Mapping) and i.get("filename")
+        ]
+        if not found:
+            return None
+        job.images.extend(found)
+        return Change("job.image", persist=True)
+    if event == "execution_success":
+        return finish(job, COMPLETED, now)
+    if event == "execution_error":
+        message = str(data.get("exception_message") or data.get("exception_type") or "the node failed").strip()
+        node = data.get("node_id")
+        job.node = str(node) if node is not None else job.node
+        return finish(job, FAILED, now, error=message)
+    if event == "execution_interrupted":
+        return finish(job, CANCELLED if job.cancel_requested else INTERRUPTED, now)
+    return None
+
+
+def finish(job: Job, status: str, now: float, *, error: str | None = None) -> Change | None:
+    if job.finished:
+        return None
+    job.status, job.finished_at = status, now
+    if error is not None:
+        job.error = error
+    return Change(FINAL_EVENTS[status], persist=True)
+
+
+# -- storage ------------------------------------------------------------------------------------
+_LIST_COLUMNS = (
+    "id, prompt_id, workflow, username, session_id, status, values_json, params_json, node, step, "
+    "total_steps, images_json, error, created_at, started_at, finished_at"
+)
+
+
+def insert(conn: sqlite3.Connection, job: Job) -> bool:
+    """Record a new job; False when its id (or prompt id) is taken already."""
+    cursor = conn.execute(
+        "INSERT INTO jobs (id, prompt_id, workflow, username, session_id, status, values_json, params_json, "
+        "graph_json, node, step, total_steps, images_json, error, created_at, started_at, finished_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (
+            job.id,
+            job.prompt_id,
+            job.workflow,
+            job.username,
+            job.session_id,
+            job.status,
+            _dumps(job.values),
+            _dumps(job.params),
+            _dumps(job.graph or {}),
+            job.node,
+            job.step,
+            job.total_steps,
+            _dumps(job.images),
+            job.error,
+            job.created_at,
+            job.started_at,
+            job.finished_at,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def save_state(conn: sqlite3.Connection, job: Job) -> None:
+    """Write what execution changes: status, node, steps, images, error, timings."""
+    conn.execute(
+        "UPDATE jobs SET status = ?, node = ?, step = ?, total_steps = ?, images_json = ?, error = ?, "
+        "started_at = ?, finished_at = ? WHERE id = ?",
+        (
+            job.status,
+            job.node,
+            job.step,
+            job.total_steps,
+            _dumps(job.images),
+            job.error,
+            job.started_at,
+            job.finished_at,
+            job.id,
+        ),
+    )
+
+
+def get(conn: sqlite3.Connection, job_id: str, *, with_graph: bool = False) -> Job | None:
+    columns = _LIST_COLUMNS + (", graph_json" if with_graph else "")
+    row = conn.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return from_row(row) if row is not None else None
+
+
+def list_jobs(
+    conn: sqlite3.Connection,
+    *,
+    username: str | None = None,
+    status: str | None = None,
+    session_id: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> list[Job]:
+    """Newest first; ``username`` None lists everyone's; ``before`` is the id of the last job already seen."""
+    where, args = [], []
+    if username is not None:
+        where.append("username = ?")
+        args.append(username)
+    if status is not None:
+        where.append("status = ?")
+        args.append(status)
+    if session_id is not None:
+        where.append("session_id = ?")
+        args.append(session_id)
+    if before is not None:
+        anchor = conn.execute("SELECT created_at, id FROM jobs WHERE id = ?", (before,)).fetchone()
+        if anchor is None:
+            raise BadRequest(f"before must be the id of a listed job; {before!r} is unknown", code="INVALID_CURSOR")
+        where.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        args.extend([anchor["created_at"], anchor["created_at"], anchor["id"]])
+    sql = f"SELECT {_LIST_COLUMNS} FROM jobs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+    args.append(max(1, min(MAX_LIMIT, limit)))
+    return [from_row(row) for row in conn.execute(sql, args)]
+
+
+def interrupt_unfinished(conn: sqlite3.Connection, now: float) -> int:
+    """At start: jobs left pending or running by a previous run are no longer on ComfyUI's queue."""
+    return conn.execute(
+        "UPDATE jobs SET status = 'interrupted', finished_at = ?, "
+        "error = COALESCE(error, 'ComfyUI stopped before this job finished') "
+        "WHERE status IN ('pending', 'running')",
+        (now,),
+    ).rowcount
+
+
+def from_row(row: sqlite3.Row) -> Job:
+    keys = row.keys()
+    return Job(
+        id=row["id"],
+        prompt_id=row["prompt_id"],
+        workflow=row["workflow"],
+        username=row["username"],
+        session_id=row["session_id"],
+        status=row["status"],
+        values=_loads(row["values_json"], {}),
+        params=_loads(row["params_json"], {}),
+        graph=_loads(row["graph_json"], None) if "graph_json" in keys else None,
+        node=row["node"],
+        step=row["step"],
+        total_steps=row["total_steps"],
+        images=_loads(row["images_json"], []),
+        error=row["error"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+# -- the live jobs --------------------------------------------------------------------------------
+class JobTracker:
+    """The unfinished jobs, kept current from ComfyUI's messages (any thread may call in)."""
+
+    def __init__(
+        self,
+        db: Database,
+        hub: EventHub,
+        *,
+        clock: Callable[[], float] = time.time,
+        progress_interval: float = PROGRESS_INTERVAL,
+    ) -> None:
+        self.db, self.hub, self.clock = db, hub, clock
+        self.progress_interval = progress_interval
+        self._lock = threading.RLock()
+        self._by_prompt: dict[str, Job] = {}
+        self._by_id: dict[str, Job] = {}
+        self._progress_sent: dict[str, float] = {}
+
+    # -- called from the routes -----------------------------------------------------------------
+    def add(self, job: Job, *, queue_position: int | None = None) -> None:
+        """Follow a job that was just recorded; call before it is queued so no message is missed."""
+        with self._lock:
+            self._by_prompt[job.prompt_id] = job
+            self._by_id[job.id] = job
+            self.hub.publish("job.queued", job.to_dict(queue_position=queue_position))
+
+    def live(self, job_id: str) -> Job | None:
+        with self._lock:
+            job = self._by_id.get(job_id)
+            return job.copy() if job is not None else None
+
+    def live_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._by_id)
+
+    def request_cancel(self, job_id: str) -> Job | None:
+        """Mark a running job so that its interruption counts as cancelled; None when it is not live."""
+        with self._lock:
+            job = self._by_id.get(job_id)
+            if job is None or job.finished:
+                return None
+            job.cancel_requested = True
+            return job.copy()
+
+    def end(self, job_id: str, status: str, *, error: str | None = None) -> Job | None:
+        """Finish a live job from outside ComfyUI's messages (removed from the queue, never queued)."""
+        with self._lock:
+            job = self._by_id.get(job_id)
+            if job is None:
+                return None
+            change = finish(job, status, self.clock(), error=error)
+            if change is not None:
+                self._emit(job, change)
+            return job.copy()
+
+    # -- called from ComfyUI's threads ----------------------------------------------------------
+    def on_message(self, event: Any, data: Any) -> None:
+        """One message ComfyUI sends; cheap for the ones that concern no job of ours."""
+        if event not in TRACKED_MESSAGES or not isinstance(data, Mapping):
+            return
+        prompt_id = data.get("prompt_id")
+        if not isinstance(prompt_id, str):
+            return
+        with self._lock:
+            job = self._by_prompt.get(prompt_id)
+            if job is None:
+                return
+            change = apply_message(job, event, data, self.clock())
+            if change is not None:
+                self._emit(job, change)
+
+    def _emit(self, job: Job, change: Change) -> None:
+        """Publish (and write, when it matters) one change; the caller holds the lock, which keeps the order."""
+        now = time.monotonic()
+        if change.event == "job.progress":
+            if not change.urgent and now - self._progress_sent.get(job.id, 0.0) < self.progress_interval:
+                return
+            self._progress_sent[job.id] = now
+        snapshot = job.copy()
+        self.hub.publish(change.event, snapshot.to_dict())
+        if not change.persist:
+            return
+        future = self.db.submit_write(lambda conn: save_state(conn, snapshot))
+        future.add_done_callback(lambda done: self._written(snapshot, done))
+
+    def _written(self, snapshot: Job, done: Any) -> None:
+        error = done.exception()
+        if error is not None:
+            log.error("CozyGen: job %s could not be saved: %s", snapshot.id, error)
+        if snapshot.finished:  # the record is final now: reads go to the database
+            with self._lock:
+                job = self._by_id.get(snapshot.id)
+                if job is not None and job.finished:
+                    del self._by_id[snapshot.id]
+                    self._by_prompt.pop(job.prompt_id, None)
+                    self._progress_sent.pop(snapshot.id, None)
+
+
+# -- ComfyUI's validation, in CozyGen's terms -----------------------------------------------------
+def validation_error(error: Any, node_errors: Any, schema: Any) -> BadRequest:
+    """ComfyUI refused the graph: its node errors become field errors where a form field feeds that
+    node input (400 ``INVALID_VALUES`` with ``fields``), else per-node messages (400 ``NODE_ERRORS``
+    with ``nodes``: id → {class_type, errors}); with no node named, ``INVALID_PROMPT``."""
+    targets: dict[tuple[str, str], str] = {}
+    for param in schema or ():
+        for node_id, input_name in getattr(param, "targets", ()):
+            targets.setdefault((str(node_id), str(input_name)), param.name)
+    fields: dict[str, str] = {}
+    nodes: dict[str, dict[str, Any]] = {}
+    for node_id, entry in (node_errors or {}).items() if isinstance(node_errors, Mapping) else ():
+        entry = entry if isinstance(entry, Mapping) else {}
+        for problem in entry.get("errors") or ():
+            problem = problem if isinstance(problem, Mapping) else {"message": str(problem)}
+            text = _problem_text(problem)
+            extra = problem.get("extra_info") if isinstance(problem.get("extra_info"), Mapping) else {}
+            name = targets.get((str(node_id), str(extra.get("input_name"))))
+            if name is not None:
+                fields.setdefault(name, text)
+                continue
+            node = nodes.setdefault(str(node_id), {"class_type": entry.get("class_type"), "errors": []})
+            node["errors"].append(text)
+    if fields and not nodes:
+        return FieldErrors(fields)
+    if nodes:
+        shown = "; ".join(
+            f"node {node_id} ({n['class_type']}): {', '.join(n['errors'])}" for node_id, n in nodes.items()
+        )
+        return BadRequest(
+            f"ComfyUI refused the workflow: {shown}", code="NODE_ERRORS", extra={"nodes": nodes, "fields": fields}
+        )
+    message = _problem_text(error) if isinstance(error, Mapping) else str(error or "the workflow is not valid")
+    return BadRequest(f"ComfyUI refused the workflow: {message}", code="INVALID_PROMPT")
+
+
+def _problem_text(problem: Mapping[str, Any]) -> str:
+    message = str(problem.get("message") or problem.get("type") or "invalid").strip()
+    details = str(problem.get("details") or "").strip()
+    return f"{message}: {details}" if details and details not in message else message
