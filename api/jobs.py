@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import logging
 import time
 from typing import Any
@@ -10,9 +13,20 @@ from aiohttp import web
 
 from ..core import jobs
 from ..core.access import ADMIN, USER, VIEWER
-from ..core.errors import BadRequest, Conflict, HostNotReady, NotFound
+from ..core.errors import BadRequest, Conflict, Forbidden, HostNotReady, NotFound
 from ..core.events import Event
-from ..core.jobs import CANCELLED, FAILED, Job, check_job_id, check_session_id, check_status, validation_error
+from ..core.jobs import (
+    CANCELLED,
+    FAILED,
+    Filters,
+    Job,
+    check_job_id,
+    check_session_id,
+    check_status,
+    graph_model,
+    parse_when,
+    validation_error,
+)
 from . import host, sse
 from .params import integer
 from .responses import json_response, read_json
@@ -27,6 +41,9 @@ DEFAULT_USER = "default"  # who owns jobs while auth is off, as presets do
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     definitions = HostDefinitions()
+    # Recording a job and queueing it happen under this lock, and so does a queue reset: a reset never
+    # sees a job that is recorded but not yet on ComfyUI's queue, so it cannot queue it a second time.
+    queueing = asyncio.Lock()
 
     def owner(request: web.Request) -> str:
         user = current_user(request)
@@ -107,19 +124,29 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             params=filled.params,
             graph=graph,
             created_at=time.time(),
+            model=graph_model(graph),
         )
-        if not await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job)):
+        async with queueing:
+            recorded = await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
+            if recorded:
+                queue(job, validation.outputs)
+        if not recorded:
             existing = await load(job_id)  # the same job_id, posted twice at once: the other one queued it
             if existing is None:
                 raise Conflict("the job could not be recorded; try again", code="JOB_ID_TAKEN")
             return repeated(request, existing, workflow, values)
+        return json_response({"job": view(tracker.live(job.id) or job)}, status=201)
+
+    def queue(job: Job, outputs: list[str]) -> None:
+        """Follow a recorded, validated job and put its graph on ComfyUI's queue."""
+        tracker = state.jobs
         _, waiting = host.queue_snapshot()
         tracker.add(job, queue_position=len(waiting) + 1)  # before queueing: no message can be missed
         try:
             host.enqueue(
-                graph,
-                validation.outputs,
-                prompt_id=prompt_id,
+                job.graph or {},
+                outputs,
+                prompt_id=job.prompt_id,
                 client_id=state.client_id,
                 extra_data={"cozygen_job_id": job.id},
             )
@@ -127,19 +154,32 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             log.exception("CozyGen: job %s could not be queued", job.id)
             tracker.end(job.id, FAILED, error=f"ComfyUI's queue refused the job: {exc}")
             raise HostNotReady(f"ComfyUI's queue refused the job ({type(exc).__name__}); try again") from None
-        return json_response({"job": view(tracker.live(job.id) or job)}, status=201)
+
+    def filters(request: web.Request) -> Filters:
+        """The history filters of a query: status, session_id, workflow, model, from, to, q, and user
+        (or username; admins only: everyone else always gets their own jobs)."""
+        query = request.query
+        asked = (query.get("user") or query.get("username") or "").strip() or None
+        if asked is not None and not sees_all(request) and asked != owner(request):
+            raise Forbidden("only admins may list another user's jobs", code="ADMIN_REQUIRED")
+        return Filters(
+            username=asked if sees_all(request) else owner(request),
+            status=check_status(query.get("status")),
+            session_id=query.get("session_id") or None,
+            workflow=(query.get("workflow") or "").strip() or None,
+            model=(query.get("model") or "").strip() or None,
+            since=parse_when(query.get("from"), "from"),
+            until=parse_when(query.get("to"), "to", end=True),
+            text=(query.get("q") or "").strip() or None,
+        )
 
     @routes.get("/cozygen/api/jobs", access=VIEWER)
     async def list_jobs(request: web.Request) -> web.Response:
         limit = integer(request, "limit", 50, low=1, high=jobs.MAX_LIMIT)
-        status = check_status(request.query.get("status"))
-        session_id = request.query.get("session_id") or None
+        chosen = filters(request)
         before = request.query.get("before") or None
-        username = (request.query.get("username") or None) if sees_all(request) else owner(request)
         found = await state.db.execute_fn(
-            lambda conn: jobs.list_jobs(
-                conn, username=username, status=status, session_id=session_id, before=before, limit=limit + 1
-            )
+            lambda conn: jobs.list_jobs(conn, before=before, limit=limit + 1, filters=chosen)
         )
         more, found = len(found) > limit, found[:limit]
         tracker = state.jobs
@@ -149,9 +189,119 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             {"jobs": [view(j, places) for j in current], "next_cursor": found[-1].id if more and found else None}
         )
 
+    # Before /jobs/{job_id}: aiohttp matches in order, and "export" is no job id.
+    @routes.get("/cozygen/api/jobs/export", access=VIEWER)
+    async def export_jobs(request: web.Request) -> web.Response:
+        kind = (request.query.get("format") or "json").strip().lower()
+        if kind not in ("csv", "json"):
+            raise BadRequest(f"format must be csv or json, not {kind!r}", code="INVALID_FORMAT")
+        chosen = filters(request)
+        found = await state.db.execute_fn(lambda conn: jobs.export_jobs(conn, chosen))
+        rows = [jobs.export_row(j) for j in found]
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        disposition = {"Content-Disposition": f'attachment; filename="cozygen-jobs-{stamp}.{kind}"'}
+        if kind == "json":
+            return json_response(rows, headers=disposition)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(jobs.EXPORT_COLUMNS)
+        for row in rows:
+            cells = {**row, "images": ";".join(row["images"])}
+            writer.writerow(["" if cells[c] is None else cells[c] for c in jobs.EXPORT_COLUMNS])
+        return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers=disposition)
+
     @routes.get("/cozygen/api/jobs/{job_id}", access=VIEWER)
     async def get_job(request: web.Request) -> web.Response:
         return json_response({"job": view(await visible_job(request))})
+
+    @routes.delete("/cozygen/api/jobs/{job_id}", access=USER)
+    async def delete_job(request: web.Request) -> web.Response:
+        job = await visible_job(request)
+        if not job.finished:
+            raise Conflict(
+                f"job {job.id} is {job.status}; cancel it first", code="JOB_NOT_FINISHED", extra={"job": view(job)}
+            )
+        if not await state.db.execute_write_fn(lambda conn: jobs.delete(conn, job.id)):
+            raise NotFound(f"no job {job.id}", code="JOB_NOT_FOUND")
+        return json_response({"deleted": job.id})
+
+    async def with_graph(request: web.Request) -> Job:
+        job = await visible_job(request)
+        stored = await state.db.execute_fn(lambda conn: jobs.get(conn, job.id, with_graph=True))
+        if stored is None or not stored.graph:
+            raise NotFound(f"job {job.id} has no recorded graph", code="NO_GRAPH")
+        return stored
+
+    @routes.get("/cozygen/api/jobs/{job_id}/workflow", access=VIEWER)
+    async def job_workflow(request: web.Request) -> web.Response:
+        job = await with_graph(request)
+        return json_response(
+            {"job_id": job.id, "prompt_id": job.prompt_id, "workflow": job.workflow, "params": job.params,
+             "graph": job.graph}
+        )  # fmt: skip
+
+    @routes.post("/cozygen/api/jobs/{job_id}/reproduce", access=USER)
+    async def reproduce_job(request: web.Request) -> web.Response:
+        original = await with_graph(request)
+        graph = original.graph or {}
+        prompt_id = host.new_prompt_id()
+        validation = await host.validate_prompt(prompt_id, graph)
+        if not validation.ok:
+            raise validation_error(validation.error, validation.node_errors, None)
+        job = Job(
+            id=host.new_prompt_id(),
+            prompt_id=prompt_id,
+            workflow=original.workflow,
+            username=owner(request),
+            session_id=original.session_id,
+            values=original.values,
+            params=original.params,
+            graph=graph,
+            created_at=time.time(),
+            model=original.model,
+            reproduced_from=original.id,
+        )
+        async with queueing:
+            await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
+            queue(job, validation.outputs)
+        return json_response({"job": view(state.jobs.live(job.id) or job)}, status=201)
+
+    @routes.get("/cozygen/api/queue", access=VIEWER)
+    async def queue_status(_request: web.Request) -> web.Response:
+        running, pending = host.queue_snapshot()
+        counts = await state.db.execute_fn(lambda conn: jobs.stats(conn, time.time()))
+        return json_response({"pending": len(pending), "running": len(running), **counts})
+
+    @routes.post("/cozygen/api/queue/reset", access=ADMIN)
+    async def reset_queue(_request: web.Request) -> web.Response:
+        """Re-queue, once, the jobs recorded as unfinished that ComfyUI no longer has."""
+        async with queueing:
+            return json_response(await reset())
+
+    async def reset() -> dict[str, Any]:
+        candidates = await state.db.execute_fn(jobs.lost_candidates)
+        running, pending = host.queue_snapshot()
+        on_comfyui = set(running) | set(pending)
+        requeued, failed = [], []
+        for lost in candidates:
+            if lost.prompt_id in on_comfyui or state.jobs.live(lost.id) is not None:
+                continue  # really waiting or running, or followed by this run (its end is on the way)
+            prompt_id = host.new_prompt_id()
+            graph = lost.graph or {}
+            job = await state.db.execute_write_fn(
+                lambda conn, lost=lost, prompt_id=prompt_id: jobs.claim_requeue(conn, lost, prompt_id, time.time())
+            )
+            if job is None:
+                continue  # another reset took it
+            validation = await host.validate_prompt(prompt_id, graph)
+            if not validation.ok:
+                state.jobs.add(job)
+                ended = state.jobs.end(job.id, FAILED, error=f"ComfyUI refused the graph again: {validation.error}")
+                failed.append(view(ended or job, {}))
+                continue
+            queue(job, validation.outputs)
+            requeued.append(view(state.jobs.live(job.id) or job))
+        return {"requeued": requeued, "failed": failed}
 
     @routes.post("/cozygen/api/jobs/{job_id}/cancel", access=USER)
     async def cancel_job(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ single writer, in order. Every change is published on an :class:`~.events.EventH
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import re
@@ -60,6 +61,7 @@ TRACKED_MESSAGES = frozenset(
 )  # fmt: skip
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_LIMIT = 200
+MAX_EXPORT = 100_000
 MAX_SESSION_ID = 128
 PROGRESS_INTERVAL = 0.1  # at most ~10 progress events a second per job
 
@@ -111,6 +113,9 @@ class Job:
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
+    model: str | None = None  # the checkpoint or model the graph loads (see :func:`graph_model`)
+    reproduced_from: str | None = None  # the job whose graph this one ran again
+    requeued: bool = False  # queued again by a queue reset (at most once)
     cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
 
     @property
@@ -150,6 +155,9 @@ class Job:
             "finished_at": self.finished_at,
             "params": self.params,
             "values": self.values,
+            "model": self.model,
+            "reproduced_from": self.reproduced_from,
+            "requeued": self.requeued,
             "cancel_requested": self.cancel_requested,
         }
 
@@ -238,7 +246,7 @@ def finish(job: Job, status: str, now: float, *, error: str | None = None) -> Ch
 # -- storage ------------------------------------------------------------------------------------
 _LIST_COLUMNS = (
     "id, prompt_id, workflow, username, session_id, status, values_json, params_json, node, step, "
-    "total_steps, images_json, error, created_at, started_at, finished_at"
+    "total_steps, images_json, error, created_at, started_at, finished_at, model, reproduced_from, requeued"
 )
 
 
@@ -246,8 +254,9 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
     """Record a new job; False when its id (or prompt id) is taken already."""
     cursor = conn.execute(
         "INSERT INTO jobs (id, prompt_id, workflow, username, session_id, status, values_json, params_json, "
-        "graph_json, node, step, total_steps, images_json, error, created_at, started_at, finished_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        "graph_json, node, step, total_steps, images_json, error, created_at, started_at, finished_at, model, "
+        "reproduced_from, requeued) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         (
             job.id,
             job.prompt_id,
@@ -266,6 +275,9 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
             job.created_at,
             job.started_at,
             job.finished_at,
+            job.model,
+            job.reproduced_from,
+            int(job.requeued),
         ),
     )
     return cursor.rowcount == 1
@@ -296,6 +308,93 @@ def get(conn: sqlite3.Connection, job_id: str, *, with_graph: bool = False) -> J
     return from_row(row) if row is not None else None
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a history listing (or export) is narrowed to; None means no narrowing."""
+
+    username: str | None = None
+    status: str | None = None
+    session_id: str | None = None
+    workflow: str | None = None
+    model: str | None = None
+    since: float | None = None  # created_at >= since
+    until: float | None = None  # created_at < until
+    text: str | None = None  # a substring of the resolved parameters
+
+
+def parse_when(value: str | None, name: str, *, end: bool = False) -> float | None:
+    """``from``/``to`` of a history query: epoch seconds, an ISO date or an ISO date-time (UTC unless
+    it says otherwise). A bare date as ``end`` covers that whole day."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+            return (start + dt.timedelta(days=1) if end else start).timestamp()
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be epoch seconds or an ISO date such as 2026-01-31 or 2026-01-31T18:00:00, not {value!r}",
+            code="INVALID_DATE",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.timestamp()
+
+
+MODEL_INPUTS = ("ckpt_name", "unet_name", "model_name", "checkpoint_name", "checkpoint")
+PROCEDURAL_MODEL = "procedural"  # the weights-free procedural node stands for a model of its own
+
+
+def graph_model(graph: Mapping[str, Any] | None) -> str | None:
+    """The checkpoint (or diffusion model) a graph loads: the first loader input naming one, in node order;
+    a graph drawing with CozyGen's procedural node counts as model ``procedural``."""
+    procedural = False
+    nodes = graph.items() if isinstance(graph, Mapping) else ()
+    for _, node in sorted(nodes, key=lambda item: (len(str(item[0])), str(item[0]))):
+        if not isinstance(node, Mapping):
+            continue
+        inputs = node.get("inputs") if isinstance(node.get("inputs"), Mapping) else {}
+        for name in MODEL_INPUTS:
+            value = inputs.get(name)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        procedural = procedural or "Procedural" in str(node.get("class_type") or "")
+    return PROCEDURAL_MODEL if procedural else None
+
+
+def _where(filters: Filters) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ("username", filters.username),
+        ("status", filters.status),
+        ("session_id", filters.session_id),
+        ("workflow", filters.workflow),
+        ("model", filters.model),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if filters.since is not None:
+        where.append("created_at >= ?")
+        args.append(filters.since)
+    if filters.until is not None:
+        where.append("created_at < ?")
+        args.append(filters.until)
+    if filters.text:
+        escaped = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("params_json LIKE ? ESCAPE '\\'")
+        args.append(f"%{escaped}%")
+    return where, args
+
+
 def list_jobs(
     conn: sqlite3.Connection,
     *,
@@ -304,18 +403,17 @@ def list_jobs(
     session_id: str | None = None,
     before: str | None = None,
     limit: int = 50,
+    filters: Filters | None = None,
 ) -> list[Job]:
     """Newest first; ``username`` None lists everyone's; ``before`` is the id of the last job already seen."""
-    where, args = [], []
-    if username is not None:
-        where.append("username = ?")
-        args.append(username)
-    if status is not None:
-        where.append("status = ?")
-        args.append(status)
-    if session_id is not None:
-        where.append("session_id = ?")
-        args.append(session_id)
+    filters = filters or Filters()
+    filters = dataclasses.replace(
+        filters,
+        username=username if username is not None else filters.username,
+        status=status if status is not None else filters.status,
+        session_id=session_id if session_id is not None else filters.session_id,
+    )
+    where, args = _where(filters)
     if before is not None:
         anchor = conn.execute("SELECT created_at, id FROM jobs WHERE id = ?", (before,)).fetchone()
         if anchor is None:
@@ -330,10 +428,119 @@ def list_jobs(
     return [from_row(row) for row in conn.execute(sql, args)]
 
 
+def export_jobs(conn: sqlite3.Connection, filters: Filters, *, limit: int = MAX_EXPORT) -> list[Job]:
+    """Every job the filters select, newest first (at most ``limit``)."""
+    where, args = _where(filters)
+    sql = f"SELECT {_LIST_COLUMNS} FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+    return [from_row(row) for row in conn.execute(sql, [*args, limit])]
+
+
+EXPORT_COLUMNS = ("id", "created_at", "finished_at", "status", "workflow", "model", "seed", "prompt", "images")
+
+
+def prompt_text(params: Mapping[str, Any]) -> str | None:
+    """The prompt of a job: its ``prompt`` parameter, else the first text parameter whose name says prompt."""
+    value = params.get("prompt")
+    if isinstance(value, str):
+        return value
+    for name, value in params.items():
+        if isinstance(value, str) and "prompt" in name.lower() and "negative" not in name.lower():
+            return value
+    return None
+
+
+def export_row(job: Job) -> dict[str, Any]:
+    """One job as an export row (the columns of :data:`EXPORT_COLUMNS`)."""
+    seed = job.params.get("seed")
+    return {
+        "id": job.id,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "status": job.status,
+        "workflow": job.workflow,
+        "model": job.model,
+        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        "prompt": prompt_text(job.params),
+        "images": ["/".join(p for p in (i.get("subfolder"), i.get("filename")) if p) for i in job.images],
+    }
+
+
+def delete(conn: sqlite3.Connection, job_id: str) -> bool:
+    """Remove a finished job's record (its images stay where ComfyUI saved them)."""
+    placeholders = ", ".join("?" for _ in FINISHED)
+    sql = f"DELETE FROM jobs WHERE id = ? AND status IN ({placeholders})"
+    return conn.execute(sql, (job_id, *sorted(FINISHED))).rowcount == 1
+
+
+RECENT_SECONDS = 24 * 3600
+
+
+def stats(conn: sqlite3.Connection, now: float, *, window: float = RECENT_SECONDS) -> dict[str, Any]:
+    """Counts over the jobs of the last ``window`` seconds: finished ones by status, jobs per workflow and
+    per model, average run time (started to finished, completed jobs) and the failure rate."""
+    since = now - window
+    recent = {COMPLETED: 0, FAILED: 0, CANCELLED: 0, INTERRUPTED: 0}
+    for row in conn.execute("SELECT status, COUNT(*) AS n FROM jobs WHERE finished_at >= ? GROUP BY status", (since,)):
+        recent[row["status"]] = row["n"]
+    by_workflow = {
+        row["name"] or "": row["n"]
+        for row in conn.execute(
+            "SELECT workflow AS name, COUNT(*) AS n FROM jobs WHERE created_at >= ? GROUP BY workflow", (since,)
+        )
+    }
+    by_model = {
+        row["name"] or "": row["n"]
+        for row in conn.execute(
+            "SELECT model AS name, COUNT(*) AS n FROM jobs WHERE created_at >= ? GROUP BY model", (since,)
+        )
+    }
+    row = conn.execute(
+        "SELECT AVG(finished_at - started_at) AS s FROM jobs WHERE status = 'completed' AND finished_at >= ? "
+        "AND started_at IS NOT NULL",
+        (since,),
+    ).fetchone()
+    ended = recent[COMPLETED] + recent[FAILED]
+    return {
+        "recent": recent,
+        "by_workflow": by_workflow,
+        "by_model": by_model,
+        "average_seconds": round(row["s"], 3) if row["s"] is not None else None,
+        "failure_rate": round(recent[FAILED] / ended, 4) if ended else 0.0,
+    }
+
+
+def lost_candidates(conn: sqlite3.Connection) -> list[Job]:
+    """Jobs that may have been lost by ComfyUI: recorded pending or running, or marked interrupted at a
+    start, never re-queued before, with a graph to queue again. The caller checks ComfyUI's queue."""
+    rows = conn.execute(
+        f"SELECT {_LIST_COLUMNS}, graph_json FROM jobs WHERE requeued = 0 AND graph_json != '{{}}' "
+        "AND (status IN ('pending', 'running') OR (status = 'interrupted' AND orphaned = 1)) "
+        "ORDER BY created_at, id"
+    )
+    return [from_row(row) for row in rows]
+
+
+def claim_requeue(conn: sqlite3.Connection, job: Job, prompt_id: str, now: float) -> Job | None:
+    """Mark ``job`` re-queued under a new prompt id (once: None when another reset claimed it first)."""
+    changed = conn.execute(
+        "UPDATE jobs SET prompt_id = ?, status = 'pending', requeued = 1, node = NULL, step = 0, total_steps = 0, "
+        "images_json = '[]', error = NULL, started_at = NULL, finished_at = NULL "
+        "WHERE id = ? AND prompt_id = ? AND requeued = 0",
+        (prompt_id, job.id, job.prompt_id),
+    ).rowcount
+    if changed != 1:
+        return None
+    return dataclasses.replace(
+        job, prompt_id=prompt_id, status=PENDING, requeued=True, node=None, step=0, total_steps=0, images=[],
+        error=None, started_at=None, finished_at=None,
+    )  # fmt: skip
+
+
 def interrupt_unfinished(conn: sqlite3.Connection, now: float) -> int:
     """At start: jobs left pending or running by a previous run are no longer on ComfyUI's queue."""
     return conn.execute(
-        "UPDATE jobs SET status = 'interrupted', finished_at = ?, "
+        "UPDATE jobs SET status = 'interrupted', finished_at = ?, orphaned = 1, "
         "error = COALESCE(error, 'ComfyUI stopped before this job finished') "
         "WHERE status IN ('pending', 'running')",
         (now,),
@@ -360,6 +567,9 @@ def from_row(row: sqlite3.Row) -> Job:
         created_at=row["created_at"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+        model=row["model"] if "model" in keys else None,
+        reproduced_from=row["reproduced_from"] if "reproduced_from" in keys else None,
+        requeued=bool(row["requeued"]) if "requeued" in keys else False,
     )
 
 

@@ -237,3 +237,19 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        7,
+        "jobs: the model used, reproductions, and re-queueing after ComfyUI lost a job",
+        """
+        ALTER TABLE jobs ADD COLUMN model TEXT;
+        ALTER TABLE jobs ADD COLUMN reproduced_from TEXT;
+        ALTER TABLE jobs ADD COLUMN requeued INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN orphaned INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX jobs_workflow_created ON jobs(workflow, created_at DESC, id DESC);
+        CREATE INDEX jobs_model_created ON jobs(model, created_at DESC, id DESC);
+        CREATE INDEX jobs_finished ON jobs(finished_at);
+        """,
+    )
+)

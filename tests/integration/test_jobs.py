@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import http.client
+import io
 import json
 import socket
 import threading
@@ -13,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from support import PROJECT, get, post
+from support import PROJECT, get, post, request
 
 FORM = "cozygen_procedural_form.json"
 FINISHED = {"completed", "failed", "cancelled", "interrupted"}
@@ -173,7 +175,7 @@ def test_a_job_runs_on_comfyuis_queue_and_is_followed_to_its_image(server) -> No
     assert job_id not in [j["id"] for j in get(f"{server.url}/cozygen/api/jobs?status=failed").json()["jobs"]]
 
 
-def test_a_node_failing_at_run_time_fails_the_job_with_comfyuis_message(server) -> None:
+def save_failing_workflow(server) -> None:
     graph = form()
     graph["3"]["inputs"].update({"min": 1, "max": 100})
     # A second range check, fed by a link: ComfyUI can only check it when the node runs.
@@ -183,6 +185,10 @@ def test_a_node_failing_at_run_time_fails_the_job_with_comfyuis_message(server) 
     }
     graph["5"]["inputs"]["steps"] = ["7", 0]
     save_workflow(server, "jobs_fails_at_run_time.json", graph)
+
+
+def test_a_node_failing_at_run_time_fails_the_job_with_comfyuis_message(server) -> None:
+    save_failing_workflow(server)
     created = submit(server, {"steps": 80, "size": 64}, workflow="jobs_fails_at_run_time.json")
     assert created.status == 201, created.body
     failed, _ = wait_job(server, created.json()["job"]["id"])
@@ -326,3 +332,240 @@ def test_users_see_their_own_jobs_and_admins_everyones(start_comfyui) -> None:
     assert [j["id"] for j in get(f"{url}/cozygen/api/jobs", headers=ann).json()["jobs"]] == [job_id]
     assert [j["id"] for j in get(f"{url}/cozygen/api/jobs", headers=admin).json()["jobs"]] == [job_id]
     assert get(f"{url}/cozygen/api/jobs/{job_id}", headers=admin).status == 200
+
+
+def save_long_workflow(server) -> None:
+    graph = form()
+    graph["3"]["inputs"]["max"] = 200
+    graph["5"]["inputs"]["batch_size"] = 4  # long enough to be caught running, on any machine
+    save_workflow(server, "jobs_long.json", graph)
+
+
+def jobs_query(server, **query: str) -> list[str]:
+    reply = get(f"{server.url}/cozygen/api/jobs?" + urlencode({"limit": 200, **query}))
+    assert reply.status == 200, reply.body
+    return [j["id"] for j in reply.json()["jobs"]]
+
+
+def test_history_filters_export_the_graph_that_ran_and_delete(server) -> None:
+    first = submit(server, {"prompt": "history unicorn", "steps": 2, "size": 64, "seed": -1}).json()["job"]
+    second = submit(server, {"prompt": "history dragon, 100%", "steps": 2, "size": 64, "seed": 5}).json()["job"]
+    first, _ = wait_job(server, first["id"])
+    second, _ = wait_job(server, second["id"])
+    assert first["model"] == second["model"] == "procedural" and first["status"] == "completed"
+
+    assert jobs_query(server, q="UNICORN") == [first["id"]]
+    assert jobs_query(server, q="dragon, 100%") == [second["id"]]
+    assert jobs_query(server, q="history", workflow=FORM)[:2] == [second["id"], first["id"]]
+    assert jobs_query(server, q="history", workflow="jobs_long.json") == []
+    assert jobs_query(server, q="history", model="procedural") == [second["id"], first["id"]]
+    assert jobs_query(server, q="history", model="sd15.safetensors") == []
+    assert jobs_query(server, q="history", **{"from": repr(second["created_at"])}) == [second["id"]]
+    assert jobs_query(server, q="history", to=repr(second["created_at"])) == [first["id"]]
+    assert jobs_query(server, q="history", to="2001-01-01") == []
+    today = time.strftime("%Y-%m-%d", time.gmtime(first["created_at"]))
+    assert jobs_query(server, q="history", **{"from": today, "to": today}) == [second["id"], first["id"]]
+    assert jobs_query(server, q="history", user="default") == [second["id"], first["id"]]
+    assert jobs_query(server, q="history", user="somebody") == []
+    paged = get(f"{server.url}/cozygen/api/jobs?q=history&limit=1").json()
+    assert [j["id"] for j in paged["jobs"]] == [second["id"]] and paged["next_cursor"] == second["id"]
+    assert get(f"{server.url}/cozygen/api/jobs?from=yesterday").json()["code"] == "INVALID_DATE"
+
+    # The exact graph ComfyUI ran, with the seed resolved.
+    ran = get(f"{server.url}/cozygen/api/jobs/{first['id']}/workflow")
+    assert ran.status == 200, ran.body
+    graph = ran.json()["graph"]
+    assert graph == history(server)[first["prompt_id"]]["prompt"][2]
+    assert graph["2"]["inputs"]["seed"] == first["params"]["seed"] and first["values"]["seed"] == -1
+    assert get(f"{server.url}/cozygen/api/jobs/{uuid.uuid4()}/workflow").status == 404
+
+    # Export: not taken for a job id; both formats, the same filters, as a download.
+    as_csv = get(f"{server.url}/cozygen/api/jobs/export?format=csv&q=history")
+    assert as_csv.status == 200, as_csv.body
+    assert as_csv.headers["Content-Type"].startswith("text/csv")
+    assert (
+        as_csv.headers["Content-Disposition"].startswith("attachment;")
+        and ".csv" in as_csv.headers["Content-Disposition"]
+    )
+    rows = list(csv.reader(io.StringIO(as_csv.body.decode())))
+    assert rows[0] == ["id", "created_at", "finished_at", "status", "workflow", "model", "seed", "prompt", "images"]
+    assert [r[0] for r in rows[1:]] == [second["id"], first["id"]]
+    assert rows[2][3:8] == ["completed", FORM, "procedural", str(first["params"]["seed"]), "history unicorn"]
+    image = first["images"][0]
+    assert rows[2][8] == f"{image['subfolder']}/{image['filename']}"
+    as_json = get(f"{server.url}/cozygen/api/jobs/export?format=json&q=dragon")
+    assert as_json.status == 200 and ".json" in as_json.headers["Content-Disposition"]
+    (exported,) = as_json.json()
+    assert exported["id"] == second["id"] and exported["seed"] == 5 and exported["prompt"] == "history dragon, 100%"
+    assert get(f"{server.url}/cozygen/api/jobs/export?format=xml").json()["code"] == "INVALID_FORMAT"
+
+    # Delete: only finished jobs; the record goes, the image stays.
+    save_long_workflow(server)
+    busy = submit(server, {"steps": 200, "size": 1024, "seed": 9}, workflow="jobs_long.json").json()["job"]
+    refused = request_delete(server, busy["id"])
+    assert refused.status == 409 and refused.json()["code"] == "JOB_NOT_FINISHED", refused.body
+    assert post(f"{server.url}/cozygen/api/jobs/{busy['id']}/cancel").status in (200, 202)
+    wait_job(server, busy["id"])
+    deleted = request_delete(server, first["id"])
+    assert deleted.status == 200 and deleted.json() == {"deleted": first["id"]}, deleted.body
+    assert get(f"{server.url}/cozygen/api/jobs/{first['id']}").status == 404
+    assert request_delete(server, first["id"]).status == 404
+    assert (server.output_dir / image["subfolder"] / image["filename"]).is_file()
+    assert jobs_query(server, q="history") == [second["id"]]
+
+
+def request_delete(server, job_id: str):
+    return request("DELETE", f"{server.url}/cozygen/api/jobs/{job_id}")
+
+
+def pixels(server, image: dict[str, str]):
+    import numpy
+    from PIL import Image
+
+    with Image.open(server.output_dir / image["subfolder"] / image["filename"]) as png:
+        return numpy.asarray(png.convert("RGBA"))
+
+
+def test_reproduce_queues_the_same_graph_and_gives_the_same_pixels(server) -> None:
+    import numpy
+
+    original = submit(server, {"prompt": "reproduce me", "steps": 4, "size": 128, "seed": -1}).json()["job"]
+    original, _ = wait_job(server, original["id"])
+    other = submit(server, {"prompt": "reproduce me", "steps": 4, "size": 128, "seed": 1}).json()["job"]
+    other, _ = wait_job(server, other["id"])
+    again = post(f"{server.url}/cozygen/api/jobs/{original['id']}/reproduce")
+    assert again.status == 201, again.body
+    copy = again.json()["job"]
+    assert copy["reproduced_from"] == original["id"] and copy["id"] != original["id"]
+    assert copy["prompt_id"] != original["prompt_id"] and copy["params"] == original["params"]
+    copy, _ = wait_job(server, copy["id"])
+    assert copy["status"] == "completed", copy
+    ran = history(server)
+    assert ran[copy["prompt_id"]]["prompt"][2] == ran[original["prompt_id"]]["prompt"][2]
+    (first_image,), (copy_image,) = original["images"], copy["images"]
+    assert first_image["filename"] != copy_image["filename"]  # a new file, with the same pixels
+    assert numpy.array_equal(pixels(server, first_image), pixels(server, copy_image))
+    assert not numpy.array_equal(pixels(server, first_image), pixels(server, other["images"][0]))
+    assert post(f"{server.url}/cozygen/api/jobs/{uuid.uuid4()}/reproduce").status == 404
+
+
+def test_queue_numbers_come_from_the_records_and_comfyuis_queue(server) -> None:
+    save_failing_workflow(server)
+    broken = submit(server, {"steps": 80, "size": 64}, workflow="jobs_fails_at_run_time.json").json()["job"]
+    done = submit(server, {"steps": 1, "size": 64, "seed": 11}).json()["job"]
+    assert wait_job(server, broken["id"])[0]["status"] == "failed"
+    wait_job(server, done["id"])
+    numbers = get(f"{server.url}/cozygen/api/queue")
+    assert numbers.status == 200, numbers.body
+    body = numbers.json()
+    listed = get(f"{server.url}/cozygen/api/jobs?limit=200").json()["jobs"]
+    assert len(listed) < 200  # all of this server's jobs are in the last 24 hours, and listed
+    running, pending = comfy_queue(server)
+    assert (body["pending"], body["running"]) == (len(pending), len(running))
+    for status in ("completed", "failed", "cancelled", "interrupted"):
+        assert body["recent"][status] == sum(j["status"] == status for j in listed), status
+    assert body["recent"]["completed"] >= 1 and body["recent"]["failed"] >= 1
+    assert body["by_workflow"][FORM] == sum(j["workflow"] == FORM for j in listed)
+    assert body["by_workflow"]["jobs_fails_at_run_time.json"] == sum(j["status"] == "failed" for j in listed)
+    assert sum(body["by_workflow"].values()) == len(listed)
+    assert body["by_model"]["procedural"] == len(listed)
+    runs = [j["finished_at"] - j["started_at"] for j in listed if j["status"] == "completed"]
+    assert abs(body["average_seconds"] - sum(runs) / len(runs)) < 0.01
+    ended = body["recent"]["completed"] + body["recent"]["failed"]
+    assert body["failure_rate"] == round(body["recent"]["failed"] / ended, 4) and 0 < body["failure_rate"] < 1
+
+
+def test_a_queue_reset_requeues_lost_jobs_once_and_never_duplicates_a_real_one(server) -> None:
+    import sqlite3
+
+    from cozygen.core import jobs as records
+
+    source = submit(server, {"prompt": "lost and found", "steps": 3, "size": 64, "seed": 21}).json()["job"]
+    source, _ = wait_job(server, source["id"])
+    graph = get(f"{server.url}/cozygen/api/jobs/{source['id']}/workflow").json()["graph"]
+    lost = records.Job(
+        id=str(uuid.uuid4()), prompt_id=str(uuid.uuid4()), workflow=FORM, username="default", status="running",
+        params=source["params"], values=source["values"], graph=graph, model="procedural", created_at=time.time(),
+        started_at=time.time(), step=1, total_steps=3,
+    )  # fmt: skip
+    database = server.base / "user" / "cozygen" / "cozygen.sqlite3"
+    assert database.is_file()
+
+    def write(sql_or_fn) -> None:
+        conn = sqlite3.connect(database, timeout=30)
+        try:
+            with conn:
+                sql_or_fn(conn) if callable(sql_or_fn) else conn.execute(*sql_or_fn)
+        finally:
+            conn.close()
+
+    write(lambda conn: records.insert(conn, lost))
+    assert job(server, lost.id)["status"] == "running"  # what the record says; ComfyUI never had it
+
+    save_long_workflow(server)
+    real = submit(server, {"steps": 200, "size": 1024, "seed": 22}, workflow="jobs_long.json").json()["job"]
+    waiting = submit(server, {"steps": 200, "size": 1024, "seed": 23}, workflow="jobs_long.json").json()["job"]
+    try:
+        wait_job(server, real["id"], until=lambda j: j["status"] == "running")
+        reset = post(f"{server.url}/cozygen/api/queue/reset")
+        assert reset.status == 200, reset.body
+        assert [j["id"] for j in reset.json()["requeued"]] == [lost.id] and reset.json()["failed"] == []
+        running, pending = comfy_queue(server)
+        assert running == [real["prompt_id"]] and waiting["prompt_id"] in pending, (running, pending)
+        queued_for = [p for p in running + pending if p in (real["prompt_id"], waiting["prompt_id"])]
+        assert sorted(queued_for) == sorted([real["prompt_id"], waiting["prompt_id"]])  # not duplicated
+        requeued = job(server, lost.id)
+        assert requeued["requeued"] is True and requeued["prompt_id"] != lost.prompt_id
+        assert requeued["prompt_id"] in pending and requeued["status"] == "pending"
+    finally:
+        for busy in (waiting, real):
+            post(f"{server.url}/cozygen/api/jobs/{busy['id']}/cancel")
+    found, seen = wait_job(server, lost.id)
+    assert found["status"] == "completed" and found["step"] == found["total_steps"] == 3, (found, seen)
+    assert numpy_equal(server, found["images"][0], source["images"][0])
+
+    # Lost again (say): a job is re-queued at most once.
+    write(("UPDATE jobs SET status = 'running', finished_at = NULL WHERE id = ?", (lost.id,)))
+    again = post(f"{server.url}/cozygen/api/queue/reset")
+    assert again.status == 200 and again.json() == {"requeued": [], "failed": []}, again.body
+    assert comfy_queue(server) == ([], [])
+    write(("UPDATE jobs SET status = 'completed', finished_at = ? WHERE id = ?", (time.time(), lost.id)))
+
+
+def numpy_equal(server, a: dict[str, str], b: dict[str, str]) -> bool:
+    import numpy
+
+    return bool(numpy.array_equal(pixels(server, a), pixels(server, b)))
+
+
+def test_after_comfyui_restarts_mid_queue_a_reset_runs_the_lost_jobs_once(start_comfyui, front_end_root) -> None:
+    import comfyui_host
+
+    first = start_comfyui("ComfyUI-CozyGen-jobs-restart")
+    values = {"prompt": "survives a restart", "steps": 40, "size": 512}
+    running = submit(first, {**values, "seed": 31}).json()["job"]
+    waiting = submit(first, {**values, "seed": 32}).json()["job"]
+    wait_job(first, running["id"], until=lambda j: j["status"] == "running")
+    first.stop()
+
+    second = comfyui_host.start(first.base, folder_name="ComfyUI-CozyGen-jobs-restart", front_end_root=front_end_root)
+    try:
+        for lost in (running, waiting):
+            after = job(second, lost["id"])
+            assert after["status"] == "interrupted" and after["requeued"] is False, after
+        assert comfy_queue(second) == ([], [])
+        reset = post(f"{second.url}/cozygen/api/queue/reset")
+        assert reset.status == 200, reset.body
+        assert [j["id"] for j in reset.json()["requeued"]] == [running["id"], waiting["id"]]
+        for lost in (running, waiting):
+            done, _ = wait_job(second, lost["id"])
+            assert done["status"] == "completed" and done["requeued"] is True and done["error"] is None, done
+            assert done["prompt_id"] != lost["prompt_id"] and done["params"]["seed"] == lost["params"]["seed"]
+            assert done["step"] == done["total_steps"] == 40 and len(done["images"]) == 1
+        again = post(f"{second.url}/cozygen/api/queue/reset")
+        assert again.status == 200 and again.json() == {"requeued": [], "failed": []}, again.body
+        assert comfy_queue(second) == ([], [])
+        ran = [item["prompt"][3].get("cozygen_job_id") for item in history(second).values()]
+        assert sorted(ran) == sorted([running["id"], waiting["id"]])  # each ran once after the restart
+    finally:
+        second.stop()

@@ -232,3 +232,100 @@ def test_comfyuis_validation_errors_name_fields_or_nodes() -> None:
         {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": ""}, {}, schema
     )
     assert bare.code == "INVALID_PROMPT" and "Prompt has no outputs" in bare.message
+
+
+def insert_all(db, *made: Job) -> None:
+    assert all(db.submit_write(lambda c, j=j: jobs.insert(c, j)).result() for j in made)
+
+
+def test_history_filters_by_date_workflow_model_user_and_text(db) -> None:
+    day = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+    a = new_job(created_at=day + 10, workflow="a.json", model="x.safetensors", params={"prompt": "a red fox_1"})
+    b = new_job(created_at=day + 86_400 + 5, workflow="b.json", model="procedural", params={"prompt": "50% blue"})
+    c = new_job(created_at=day + 2 * 86_400, workflow="a.json", username="bob", params={"prompt": "red barn"})
+    insert_all(db, a, b, c)
+
+    def ids(**chosen) -> list[str]:
+        return [j.id for j in db.read(lambda conn: jobs.list_jobs(conn, filters=jobs.Filters(**chosen)))]
+
+    assert ids() == [c.id, b.id, a.id]
+    assert ids(workflow="a.json") == [c.id, a.id]
+    assert ids(model="procedural") == [b.id]
+    assert ids(username="bob") == [c.id]
+    assert ids(text="RED") == [c.id, a.id]  # case-insensitive, over the parameters
+    assert ids(text="fox_1") == [a.id] and ids(text="x_1") == [a.id] and ids(text="o_") == []  # _ is literal
+    assert ids(text="50%") == [b.id] and ids(text="%") == [b.id]
+    since, until = jobs.parse_when("2026-01-02", "from"), jobs.parse_when("2026-01-02", "to", end=True)
+    assert (since, until) == (day + 86_400, day + 2 * 86_400)
+    assert ids(since=since, until=until) == [b.id]
+    assert ids(since=day + 11) == [c.id, b.id] and ids(until=day + 11) == [a.id]
+    assert jobs.parse_when(str(day), "from") == day and jobs.parse_when(None, "from") is None
+    assert jobs.parse_when("2026-01-01T01:00:00Z", "from") == day + 3600
+    assert jobs.parse_when("2026-01-01T02:00:00+01:00", "from") == day + 3600
+    with pytest.raises(BadRequest) as refused:
+        jobs.parse_when("last tuesday", "from")
+    assert refused.value.code == "INVALID_DATE"
+    exported = db.read(lambda conn: jobs.export_jobs(conn, jobs.Filters(workflow="a.json"), limit=1))
+    assert [j.id for j in exported] == [c.id]
+
+
+def test_the_model_is_read_from_the_graph() -> None:
+    loader = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15/dream.safetensors"}}}
+    unet = {"10": {"class_type": "UNETLoader", "inputs": {"unet_name": "flux.gguf"}}, **loader}
+    assert jobs.graph_model(loader) == "sd15/dream.safetensors"
+    assert jobs.graph_model(unet) == "sd15/dream.safetensors"  # node 4 comes before node 10
+    assert jobs.graph_model({"5": {"class_type": "CozyGenProceduralImage", "inputs": {"seed": 1}}}) == "procedural"
+    assert jobs.graph_model({"1": {"class_type": "KSampler", "inputs": {"model": ["4", 0]}}}) is None
+    assert jobs.graph_model(None) is None
+
+
+def test_export_rows_delete_and_queue_numbers(db) -> None:
+    now = 100_000.0
+    done = new_job(
+        status="completed", created_at=now - 50, started_at=now - 40, finished_at=now - 30, model="procedural",
+        params={"prompt": "a fox", "seed": 7}, images=[{"filename": "a.png", "subfolder": "CozyGen", "type": "output"}],
+    )  # fmt: skip
+    slow = new_job(status="completed", created_at=now - 90, started_at=now - 80, finished_at=now - 50)
+    failed = new_job(status="failed", created_at=now - 20, finished_at=now - 10, workflow="other.json")
+    old = new_job(status="failed", created_at=now - 200_000, finished_at=now - 199_000)
+    waiting = new_job(created_at=now - 5)
+    insert_all(db, done, slow, failed, old, waiting)
+    row = jobs.export_row(done)
+    assert list(row) == list(jobs.EXPORT_COLUMNS)
+    assert (row["seed"], row["prompt"], row["images"], row["model"]) == (7, "a fox", ["CozyGen/a.png"], "procedural")
+    assert jobs.export_row(new_job(params={"positive_prompt": "p", "seed": True}))["prompt"] == "p"
+
+    numbers = db.read(lambda c: jobs.stats(c, now))
+    assert numbers["recent"] == {"completed": 2, "failed": 1, "cancelled": 0, "interrupted": 0}
+    assert numbers["by_workflow"] == {"w.json": 3, "other.json": 1}
+    assert numbers["by_model"] == {"procedural": 1, "": 3}
+    assert numbers["average_seconds"] == 20.0 and numbers["failure_rate"] == round(1 / 3, 4)
+
+    assert db.submit_write(lambda c: jobs.delete(c, waiting.id)).result() is False  # not finished
+    assert db.submit_write(lambda c: jobs.delete(c, done.id)).result() is True
+    assert db.read(lambda c: jobs.get(c, done.id)) is None and db.read(lambda c: jobs.get(c, waiting.id))
+
+
+def test_lost_jobs_are_claimed_for_requeueing_once(db) -> None:
+    graph = {"1": {"class_type": "X", "inputs": {}}}
+    running = new_job(status="running", graph=graph, step=3, started_at=5.0)
+    stale = new_job(status="running", graph=graph)
+    stopped = new_job(status="interrupted", graph=graph)  # interrupted by someone, not by a restart
+    no_graph = new_job(status="pending")
+    insert_all(db, running, stale, stopped, no_graph)
+    assert db.submit_write(lambda c: jobs.interrupt_unfinished(c, 9.0)).result() == 3
+    fresh = new_job(status="pending", graph=graph, created_at=time.time())
+    insert_all(db, fresh)
+    found = db.read(jobs.lost_candidates)
+    assert sorted(j.id for j in found) == sorted([running.id, stale.id, fresh.id])
+    assert all(j.graph == graph for j in found)
+
+    lost = next(j for j in found if j.id == running.id)
+    claimed = db.submit_write(lambda c: jobs.claim_requeue(c, lost, "new-prompt", 10.0)).result()
+    assert claimed.prompt_id == "new-prompt" and claimed.status == "pending" and claimed.requeued
+    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, "other", 11.0)).result() is None
+    stored = db.read(lambda c: jobs.get(c, running.id))
+    assert (stored.prompt_id, stored.status, stored.requeued, stored.step, stored.finished_at, stored.error) == (
+        "new-prompt", "pending", True, 0, None, None,
+    )  # fmt: skip
+    assert running.id not in [j.id for j in db.read(jobs.lost_candidates)]
