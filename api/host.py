@@ -191,6 +191,21 @@ def queue_snapshot() -> tuple[list[str], list[str]]:
     return [str(item[1]) for item in running], [str(item[1]) for item in ordered]
 
 
+def queued_prompt(prompt_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(graph, extra_data) of a prompt ComfyUI is running or holding in its queue; None when it has no such prompt."""
+    import copy
+
+    queue = server().prompt_queue
+    read = getattr(queue, "get_current_queue_volatile", None) or queue.get_current_queue
+    running, pending = read()
+    for item in (*running, *pending):
+        if str(item[1]) == prompt_id:
+            graph = item[2] if isinstance(item[2], dict) else {}
+            extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+            return copy.deepcopy(graph), {k: v for k, v in extra.items() if k != "extra_pnginfo"}
+    return None
+
+
 def remove_pending(prompt_id: str) -> bool:
     """Take a prompt off ComfyUI's queue before it starts; False when it is not waiting there."""
     return bool(server().prompt_queue.delete_queue_item(lambda item: item[1] == prompt_id))

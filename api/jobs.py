@@ -7,17 +7,19 @@ import csv
 import io
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from ..core import jobs
+from ..core import jobs, sessions
 from ..core.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest, Conflict, Forbidden, HostNotReady, NotFound
 from ..core.events import Event
 from ..core.jobs import (
     CANCELLED,
     FAILED,
+    MAX_IMAGES,
     Filters,
     Job,
     check_job_id,
@@ -27,8 +29,9 @@ from ..core.jobs import (
     parse_when,
     validation_error,
 )
+from ..core.workflow_fill import with_seed_offset
 from . import host, sse
-from .params import integer
+from .params import flag, integer
 from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user
@@ -79,7 +82,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     def view(job: Job, places: dict[str, int] | None = None) -> dict[str, Any]:
         places = positions([job]) if places is None else places
-        return job.to_dict(queue_position=places.get(job.prompt_id))
+        waiting = [places[p] for p in job.all_prompts if p in places]
+        return job.to_dict(queue_position=min(waiting) if waiting else None)
 
     def repeated(request: web.Request, existing: Job, workflow: str, values: Any) -> web.Response:
         """The same job posted again (a retry): answer with it and queue nothing."""
@@ -101,6 +105,14 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         chosen = body.get("job_id")
         job_id = check_job_id(chosen) if chosen is not None else host.new_prompt_id()
         session_id = check_session_id(body.get("session_id"))
+        if session_id is not None:
+            await own_session(request, session_id)
+        num_images = body.get("num_images", 1)
+        if not isinstance(num_images, int) or isinstance(num_images, bool) or not 1 <= num_images <= MAX_IMAGES:
+            raise BadRequest(
+                f"num_images must be a whole number from 1 to {MAX_IMAGES}, not {num_images!r}",
+                code="INVALID_NUM_IMAGES",
+            )
         tracker = state.jobs
         if chosen is not None:
             existing = await load(job_id)
@@ -108,11 +120,18 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 return repeated(request, existing, workflow, values)
 
         schema, filled = await fill_named(state, definitions, workflow, values)
-        prompt_id = host.new_prompt_id()
-        graph = host.run_prompt_handlers(filled.graph, state.client_id)
-        validation = await host.validate_prompt(prompt_id, graph)
-        if not validation.ok:
-            raise validation_error(validation.error, validation.node_errors, schema)
+        batch = filled.params.get("batch_size")
+        batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 1
+        count = num_images if num_images > batch else 1  # more images than a batch: one prompt per image
+        prompts: list[tuple[str, dict[str, Any], list[str]]] = []
+        for offset in range(count):
+            prompt_id = host.new_prompt_id()
+            graph = host.run_prompt_handlers(with_seed_offset(filled, schema, offset).graph, state.client_id)
+            validation = await host.validate_prompt(prompt_id, graph)
+            if not validation.ok:
+                raise validation_error(validation.error, validation.node_errors, schema)
+            prompts.append((prompt_id, graph, validation.outputs))
+        prompt_id, graph, outputs = prompts[0]
 
         job = Job(
             id=job_id,
@@ -125,11 +144,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             graph=graph,
             created_at=time.time(),
             model=graph_model(graph),
+            prompt_ids=[p[0] for p in prompts] if count > 1 else [],
         )
         async with queueing:
             recorded = await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
             if recorded:
-                queue(job, validation.outputs)
+                queue(job, outputs, more=prompts[1:])
         if not recorded:
             existing = await load(job_id)  # the same job_id, posted twice at once: the other one queued it
             if existing is None:
@@ -137,21 +157,24 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             return repeated(request, existing, workflow, values)
         return json_response({"job": view(tracker.live(job.id) or job)}, status=201)
 
-    def queue(job: Job, outputs: list[str]) -> None:
-        """Follow a recorded, validated job and put its graph on ComfyUI's queue."""
+    def queue(job: Job, outputs: list[str], more: list[tuple[str, dict[str, Any], list[str]]] = ()) -> None:
+        """Follow a recorded, validated job and put its graph on ComfyUI's queue (and, for a job of several
+        prompts, the ``more`` ones after it: prompt id, graph, outputs)."""
         tracker = state.jobs
         _, waiting = host.queue_snapshot()
         tracker.add(job, queue_position=len(waiting) + 1)  # before queueing: no message can be missed
+        queued: list[str] = []
         try:
-            host.enqueue(
-                job.graph or {},
-                outputs,
-                prompt_id=job.prompt_id,
-                client_id=state.client_id,
-                extra_data={"cozygen_job_id": job.id},
-            )
+            for prompt_id, graph, wanted in [(job.prompt_id, job.graph or {}, outputs), *more]:
+                host.enqueue(
+                    graph, wanted, prompt_id=prompt_id, client_id=state.client_id,
+                    extra_data={"cozygen_job_id": job.id},
+                )  # fmt: skip
+                queued.append(prompt_id)
         except Exception as exc:
             log.exception("CozyGen: job %s could not be queued", job.id)
+            for prompt_id in queued:
+                host.remove_pending(prompt_id)
             tracker.end(job.id, FAILED, error=f"ComfyUI's queue refused the job: {exc}")
             raise HostNotReady(f"ComfyUI's queue refused the job ({type(exc).__name__}); try again") from None
 
@@ -315,6 +338,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if job.finished:
             raise finished(job)
         tracker = state.jobs
+        if len(job.prompt_ids) > 1:
+            return cancel_several(job, finished)
         if host.remove_pending(job.prompt_id):  # still waiting: it never runs
             return json_response({"job": view(tracker.end(job.id, CANCELLED) or job)})
         marked = tracker.request_cancel(job.id)
@@ -333,6 +358,101 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if ended is None or ended.status != CANCELLED:
             raise finished(ended or job)
         return json_response({"job": view(ended)})
+
+    def cancel_several(job: Job, finished: Callable[[Job], Conflict]) -> web.Response:
+        """Cancel a job of several prompts: the waiting ones leave ComfyUI's queue, the running one is interrupted."""
+        tracker = state.jobs
+        if tracker.request_cancel(job.id) is None:
+            raise finished(job)
+        removed = [p for p in job.prompt_ids if host.remove_pending(p)]
+        current = tracker.end_prompts(job.id, removed, CANCELLED) or job
+        if not current.finished and any(host.interrupt(p) for p in job.prompt_ids):
+            return json_response({"job": view(current)}, status=202)
+        if not current.finished:  # nothing of it left on ComfyUI
+            current = tracker.end(job.id, CANCELLED) or current
+        if current.status != CANCELLED:
+            raise finished(current)
+        return json_response({"job": view(current)})
+
+    async def own_session(request: web.Request, session_id: str) -> None:
+        """A job's session_id must name one of the poster's sessions."""
+        found = await state.db.execute_fn(lambda conn: sessions.get(conn, session_id))
+        if found is None or found.username != owner(request):
+            raise BadRequest(
+                f"session_id {session_id!r} names none of your sessions; create one with POST /cozygen/api/sessions",
+                code="UNKNOWN_SESSION",
+            )
+
+    async def visible_session(request: web.Request) -> sessions.Session:
+        session_id = request.match_info["session_id"]
+        found = await state.db.execute_fn(lambda conn: sessions.get(conn, session_id))
+        if found is None or not (sees_all(request) or found.username == owner(request)):
+            raise NotFound(f"no session {session_id}", code="SESSION_NOT_FOUND")
+        return found
+
+    @routes.get("/cozygen/api/sessions", access=VIEWER)
+    async def list_sessions(request: web.Request) -> web.Response:
+        me = owner(request)
+        found = await state.db.execute_fn(lambda conn: sessions.list_sessions(conn, me))
+        return json_response({"sessions": [s.to_dict() for s in found]})
+
+    @routes.post("/cozygen/api/sessions", access=USER)
+    async def create_session(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        made = sessions.Session(
+            id=host.new_prompt_id(), username=owner(request), name=sessions.check_name(body.get("name")),
+            created_at=time.time(),
+        )  # fmt: skip
+        await state.db.execute_write_fn(lambda conn: sessions.create(conn, made))
+        return json_response({"session": made.to_dict()}, status=201)
+
+    @routes.get("/cozygen/api/sessions/{session_id}", access=VIEWER)
+    async def get_session(request: web.Request) -> web.Response:
+        found = await visible_session(request)
+        limit = integer(request, "limit", 20, low=1, high=jobs.MAX_LIMIT)
+        listed = await state.db.execute_fn(
+            lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
+        )
+        current = [state.jobs.live(j.id) or j for j in listed]
+        places = positions(current)
+        return json_response({"session": found.to_dict(), "jobs": [view(j, places) for j in current]})
+
+    @routes.patch("/cozygen/api/sessions/{session_id}", access=USER)
+    async def rename_session(request: web.Request) -> web.Response:
+        found = await visible_session(request)
+        name = sessions.check_name((await read_json(request)).get("name"))
+        await state.db.execute_write_fn(lambda conn: sessions.rename(conn, found.id, name))
+        found.name = name
+        return json_response({"session": found.to_dict()})
+
+    @routes.delete("/cozygen/api/sessions/{session_id}", access=USER)
+    async def delete_session(request: web.Request) -> web.Response:
+        """The session and its jobs' records; their images too (to the gallery trash) with ?delete_images=true."""
+        found = await visible_session(request)
+        with_images = flag(request, "delete_images")
+        removed = await state.db.execute_write_fn(lambda conn: sessions.delete(conn, found.id))
+        if removed is None:
+            raise Conflict(
+                f"session {found.id} still has jobs pending or running; cancel them first", code="SESSION_BUSY"
+            )
+        count, images = removed
+        trash: dict[str, Any] | None = None
+        if with_images and images:
+            gallery = state.gallery
+            rows = []
+            for image in images:
+                root, subfolder = image.get("type") or "output", image.get("subfolder") or ""
+                if root not in gallery.roots:
+                    continue
+                row = await gallery.find(root, subfolder, image["filename"])
+                if row is None:
+                    row = await gallery.refresh(root, subfolder, image["filename"])
+                if row is not None:
+                    rows.append(row)
+            user = current_user(request)
+            batch, ids, errors = await gallery.trash(rows, by=user.username if user else None)
+            trash = {"batch": batch, "ids": ids, "errors": errors}
+        return json_response({"deleted": found.id, "jobs": count, "trash": trash})
 
     @routes.get("/cozygen/api/events", access=VIEWER)
     async def job_events(request: web.Request) -> web.StreamResponse:

@@ -22,8 +22,9 @@ from ..core.db import Database
 from ..core.errors import HostNotReady
 from ..core.events import EventHub
 from ..core.gallery import Gallery
-from ..core.jobs import JobTracker
+from ..core.jobs import Job, JobTracker
 from ..core.migrations import MIGRATIONS
+from ..core.prompt_summary import summarize
 from ..core.throttle import LoginLimits
 from ..core.thumbnails import ThumbnailCache
 from ..core.tokens import load_or_create_secret
@@ -86,8 +87,34 @@ class CozyGenState:
     def on_host_message(self, event: Any, data: Any, _sid: Any = None) -> None:
         """Every message ComfyUI sends (from its executor thread): dropped until the database is open."""
         tracker = self._jobs
-        if tracker is not None:
-            tracker.on_message(event, data)
+        if tracker is None:
+            return
+        if event == "execution_start" and isinstance(data, dict):
+            prompt_id = data.get("prompt_id")
+            if isinstance(prompt_id, str) and not tracker.follows(prompt_id):
+                self._adopt(tracker, prompt_id)
+        tracker.on_message(event, data)
+
+    def _adopt(self, tracker: JobTracker, prompt_id: str) -> None:
+        """A prompt no job has starts: queued straight into ComfyUI, so record it as a job of its own."""
+        found = host.queued_prompt(prompt_id)
+        graph, extra = found if found is not None else ({}, {})
+        if "cozygen_job_id" in extra:
+            return  # one of CozyGen's own, no longer followed (the rest of a job that failed)
+        created = extra.get("create_time")
+        summary = summarize(graph)
+        tracker.adopt(
+            Job(
+                id=prompt_id if jobs.JOB_ID.match(prompt_id) else host.new_prompt_id(),
+                prompt_id=prompt_id,
+                workflow=None,
+                username=None,
+                params={k: v for k, v in summary.items() if v not in (None, [], "")},
+                graph=graph,
+                created_at=created / 1000 if isinstance(created, int | float) else time.time(),
+                model=jobs.graph_model(graph),
+            )
+        )
 
     @property
     def db_ready_data_dir(self) -> Path:

@@ -63,6 +63,7 @@ JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 MAX_LIMIT = 200
 MAX_EXPORT = 100_000
 MAX_SESSION_ID = 128
+MAX_IMAGES = 8  # num_images: at most this many prompts for one job
 PROGRESS_INTERVAL = 0.1  # at most ~10 progress events a second per job
 
 
@@ -116,6 +117,8 @@ class Job:
     model: str | None = None  # the checkpoint or model the graph loads (see :func:`graph_model`)
     reproduced_from: str | None = None  # the job whose graph this one ran again
     requeued: bool = False  # queued again by a queue reset (at most once)
+    prompt_ids: list[str] = field(default_factory=list)  # every prompt of a job of several (one per image)
+    prompts_done: int = 0  # kept in memory: how many of those prompts completed
     cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
 
     @property
@@ -123,22 +126,31 @@ class Job:
         return self.status in FINISHED
 
     @property
+    def all_prompts(self) -> list[str]:
+        """The ComfyUI prompt ids of this job, in the order they were queued."""
+        return list(self.prompt_ids) if len(self.prompt_ids) > 1 else [self.prompt_id]
+
+    @property
     def percent(self) -> float:
-        """How far along: the steps of the node reporting progress; 100 once completed."""
+        """How far along: the steps of the node reporting progress (across the prompts of a job of
+        several); 100 once completed."""
         if self.status == COMPLETED:
             return 100.0
-        if self.total_steps <= 0:
-            return 0.0
-        return round(min(100.0, 100.0 * self.step / self.total_steps), 1)
+        current = min(1.0, self.step / self.total_steps) if self.total_steps > 0 else 0.0
+        count = len(self.prompt_ids)
+        if count > 1:
+            return round(min(100.0, 100.0 * (self.prompts_done + current) / count), 1)
+        return round(100.0 * current, 1)
 
     def copy(self) -> Job:
-        return dataclasses.replace(self, images=[dict(i) for i in self.images])
+        return dataclasses.replace(self, images=[dict(i) for i in self.images], prompt_ids=list(self.prompt_ids))
 
     def to_dict(self, *, queue_position: int | None = None) -> dict[str, Any]:
         """The job as the API shows it (the graph stays out: it can be large)."""
         return {
             "id": self.id,
             "prompt_id": self.prompt_id,
+            "prompt_ids": self.all_prompts,
             "status": self.status,
             "queue_position": queue_position if self.status == PENDING else None,
             "workflow": self.workflow,
@@ -234,6 +246,36 @@ def apply_message(job: Job, event: str, data: Mapping[str, Any], now: float) -> 
     return None
 
 
+def aggregate(job: Job, parts: list[Job], change: Change, now: float) -> Change | None:
+    """Fold the prompts of a job of several (``parts``, in queue order; one of them just made ``change``)
+    into ``job``: running while any runs, completed when all completed, failed as soon as one fails;
+    images in prompt order, step and total steps those of the prompt running."""
+    if job.finished:
+        return None
+    job.images = [dict(i) for part in parts for i in part.images]
+    job.prompts_done = sum(part.status == COMPLETED for part in parts)
+    current = next((part for part in parts if part.status == RUNNING), None)
+    if current is not None:
+        job.node, job.step, job.total_steps = current.node, current.step, current.total_steps
+    statuses = {part.status for part in parts}
+    failed = next((part for part in parts if part.status == FAILED), None)
+    if failed is not None:
+        job.node = failed.node
+        return finish(job, FAILED, now, error=failed.error)
+    if statuses <= FINISHED:
+        if statuses == {COMPLETED}:
+            job.step, job.total_steps = parts[-1].step, parts[-1].total_steps
+            return finish(job, COMPLETED, now)
+        return finish(job, CANCELLED if CANCELLED in statuses else INTERRUPTED, now)
+    if current is None:
+        job.step = 0  # between two prompts
+    if job.status == PENDING and any(part.started_at is not None for part in parts):
+        return _start(job, now)
+    if change.event == "job.started" or change.event in FINAL_EVENTS.values():
+        return Change("job.progress", persist=True)  # one prompt began or ended: the job goes on
+    return change
+
+
 def finish(job: Job, status: str, now: float, *, error: str | None = None) -> Change | None:
     if job.finished:
         return None
@@ -246,7 +288,8 @@ def finish(job: Job, status: str, now: float, *, error: str | None = None) -> Ch
 # -- storage ------------------------------------------------------------------------------------
 _LIST_COLUMNS = (
     "id, prompt_id, workflow, username, session_id, status, values_json, params_json, node, step, "
-    "total_steps, images_json, error, created_at, started_at, finished_at, model, reproduced_from, requeued"
+    "total_steps, images_json, error, created_at, started_at, finished_at, model, reproduced_from, requeued, "
+    "prompt_ids_json"
 )
 
 
@@ -255,7 +298,8 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
     cursor = conn.execute(
         "INSERT INTO jobs (id, prompt_id, workflow, username, session_id, status, values_json, params_json, "
         "graph_json, node, step, total_steps, images_json, error, created_at, started_at, finished_at, model, "
-        "reproduced_from, requeued) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "reproduced_from, requeued, prompt_ids_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
         (
             job.id,
@@ -278,6 +322,7 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
             job.model,
             job.reproduced_from,
             int(job.requeued),
+            _dumps(job.prompt_ids if len(job.prompt_ids) > 1 else []),
         ),
     )
     return cursor.rowcount == 1
@@ -515,6 +560,7 @@ def lost_candidates(conn: sqlite3.Connection) -> list[Job]:
     start, never re-queued before, with a graph to queue again. The caller checks ComfyUI's queue."""
     rows = conn.execute(
         f"SELECT {_LIST_COLUMNS}, graph_json FROM jobs WHERE requeued = 0 AND graph_json != '{{}}' "
+        "AND prompt_ids_json = '[]' "
         "AND (status IN ('pending', 'running') OR (status = 'interrupted' AND orphaned = 1)) "
         "ORDER BY created_at, id"
     )
@@ -570,6 +616,7 @@ def from_row(row: sqlite3.Row) -> Job:
         model=row["model"] if "model" in keys else None,
         reproduced_from=row["reproduced_from"] if "reproduced_from" in keys else None,
         requeued=bool(row["requeued"]) if "requeued" in keys else False,
+        prompt_ids=_loads(row["prompt_ids_json"], []) if "prompt_ids_json" in keys else [],
     )
 
 
@@ -604,6 +651,7 @@ class JobTracker:
         self._by_prompt: dict[str, Job] = {}
         self._by_id: dict[str, Job] = {}
         self._progress_sent: dict[str, float] = {}
+        self._parts: dict[str, Job] = {}  # prompt id → that prompt's own state, for jobs of several prompts
 
     # -- called from the routes -----------------------------------------------------------------
     def add(self, job: Job, *, queue_position: int | None = None) -> None:
@@ -611,7 +659,26 @@ class JobTracker:
         with self._lock:
             self._by_prompt[job.prompt_id] = job
             self._by_id[job.id] = job
+            if len(job.prompt_ids) > 1:
+                for prompt_id in job.prompt_ids:
+                    self._by_prompt[prompt_id] = job
+                    self._parts[prompt_id] = Job(id=job.id, prompt_id=prompt_id, workflow=None, username=None)
             self.hub.publish("job.queued", job.to_dict(queue_position=queue_position))
+
+    def follows(self, prompt_id: str) -> bool:
+        with self._lock:
+            return prompt_id in self._by_prompt
+
+    def adopt(self, job: Job) -> bool:
+        """Record and follow a prompt queued straight into ComfyUI (by its editor, another client);
+        False when that prompt is followed already."""
+        with self._lock:
+            if job.prompt_id in self._by_prompt:
+                return False
+            future = self.db.submit_write(lambda conn: insert(conn, job))  # written before any of its changes
+            future.add_done_callback(lambda done: self._recorded(job, done))
+            self.add(job)
+            return True
 
     def live(self, job_id: str) -> Job | None:
         with self._lock:
@@ -629,6 +696,24 @@ class JobTracker:
             if job is None or job.finished:
                 return None
             job.cancel_requested = True
+            for prompt_id in job.prompt_ids:
+                part = self._parts.get(prompt_id)
+                if part is not None:
+                    part.cancel_requested = True
+            return job.copy()
+
+    def end_prompts(self, job_id: str, prompt_ids: list[str], status: str) -> Job | None:
+        """Finish some prompts of a live job of several (taken off ComfyUI's queue, say); the job ends
+        with them when nothing else of it is left."""
+        with self._lock:
+            job = self._by_id.get(job_id)
+            if job is None:
+                return None
+            for prompt_id in prompt_ids:
+                part = self._parts.get(prompt_id)
+                change = finish(part, status, self.clock()) if part is not None else None
+                if change is not None:
+                    self._apply_part(job, change)
             return job.copy()
 
     def end(self, job_id: str, status: str, *, error: str | None = None) -> Job | None:
@@ -654,9 +739,18 @@ class JobTracker:
             job = self._by_prompt.get(prompt_id)
             if job is None:
                 return
-            change = apply_message(job, event, data, self.clock())
-            if change is not None:
+            part = self._parts.get(prompt_id)
+            change = apply_message(part if part is not None else job, event, data, self.clock())
+            if change is not None and part is not None:
+                self._apply_part(job, change)
+            elif change is not None:
                 self._emit(job, change)
+
+    def _apply_part(self, job: Job, change: Change) -> None:
+        parts = [self._parts[p] for p in job.prompt_ids if p in self._parts]
+        folded = aggregate(job, parts, change, self.clock())
+        if folded is not None:
+            self._emit(job, folded)
 
     def _emit(self, job: Job, change: Change) -> None:
         """Publish (and write, when it matters) one change; the caller holds the lock, which keeps the order."""
@@ -672,6 +766,10 @@ class JobTracker:
         future = self.db.submit_write(lambda conn: save_state(conn, snapshot))
         future.add_done_callback(lambda done: self._written(snapshot, done))
 
+    def _recorded(self, job: Job, done: Any) -> None:
+        if done.exception() is not None:
+            log.error("CozyGen: the job of prompt %s could not be recorded: %s", job.prompt_id, done.exception())
+
     def _written(self, snapshot: Job, done: Any) -> None:
         error = done.exception()
         if error is not None:
@@ -681,7 +779,9 @@ class JobTracker:
                 job = self._by_id.get(snapshot.id)
                 if job is not None and job.finished:
                     del self._by_id[snapshot.id]
-                    self._by_prompt.pop(job.prompt_id, None)
+                    for prompt_id in {job.prompt_id, *job.prompt_ids}:
+                        self._by_prompt.pop(prompt_id, None)
+                        self._parts.pop(prompt_id, None)
                     self._progress_sent.pop(snapshot.id, None)
 
 

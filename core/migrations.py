@@ -253,3 +253,29 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        8,
+        "jobs: the ComfyUI prompts of a job of several images (one prompt per image)",
+        """
+        ALTER TABLE jobs ADD COLUMN prompt_ids_json TEXT NOT NULL DEFAULT '[]';
+        """,
+    )
+)
+
+MIGRATIONS.append(
+    Migration(
+        9,
+        "sessions: a user's named groups of jobs",
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX sessions_user_created ON sessions(username, created_at DESC, id DESC);
+        """,
+    )
+)

@@ -133,6 +133,24 @@ def fill(
     return Filled(graph=graph, params=resolved, raw=raw)
 
 
+def with_seed_offset(filled: Filled, schema: Iterable[Parameter], offset: int) -> Filled:
+    """The same filled workflow with every seed parameter moved on by ``offset`` (the i-th image of a job
+    of several prompts runs with seed + i)."""
+    graph = copy.deepcopy(filled.graph)
+    params = dict(filled.params)
+    nodes = {str(node_id): node for node_id, node in graph.items()}
+    for param in schema:
+        seed = params.get(param.name)
+        if param.type != "seed" or not isinstance(seed, int) or isinstance(seed, bool):
+            continue
+        params[param.name] = seed + offset
+        for node_id, input_name in param.targets:
+            inputs = nodes.get(str(node_id), {}).get("inputs")
+            if isinstance(inputs, dict):
+                inputs[input_name] = seed + offset
+    return Filled(graph=graph, params=params, raw=dict(filled.raw))
+
+
 # One value.
 
 

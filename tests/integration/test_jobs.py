@@ -175,6 +175,58 @@ def test_a_job_runs_on_comfyuis_queue_and_is_followed_to_its_image(server) -> No
     assert job_id not in [j["id"] for j in get(f"{server.url}/cozygen/api/jobs?status=failed").json()["jobs"]]
 
 
+def test_num_images_queues_one_prompt_per_image_with_seed_plus_i(server) -> None:
+    from PIL import Image
+
+    too_many = submit(server, {"steps": 1, "size": 64}, num_images=9)
+    assert too_many.status == 400 and too_many.json()["code"] == "INVALID_NUM_IMAGES", too_many.body
+    created = submit(server, {"prompt": "three lanterns", "steps": 2, "size": 64, "seed": 1000}, num_images=3)
+    assert created.status == 201, created.body
+    first = created.json()["job"]
+    assert len(first["prompt_ids"]) == 3 and first["prompt_ids"][0] == first["prompt_id"]
+    done, seen = wait_job(server, first["id"])
+    assert done["status"] == "completed" and done["percent"] == 100, done
+    assert seen[-1] == "completed"
+    assert len(done["images"]) == 3
+    records = []
+    for image in done["images"]:
+        with Image.open(server.output_dir / image["subfolder"] / image["filename"]) as png:
+            records.append(json.loads(png.text["cozygen"]))
+    assert [r["params"]["seed"] for r in records] == [1000, 1001, 1002]
+    assert [r["prompt_id"] for r in records] == done["prompt_ids"]
+    assert set(done["prompt_ids"]) <= set(history(server))
+
+    single = submit(server, {"steps": 1, "size": 64}, num_images=1)
+    assert single.status == 201 and single.json()["job"]["prompt_ids"] == [single.json()["job"]["prompt_id"]]
+
+
+def test_a_prompt_queued_straight_into_comfyui_is_recorded_as_a_job(server) -> None:
+    graph = form()
+    graph["1"]["inputs"]["value"] = "queued by the editor"
+    graph["2"]["inputs"]["seed"] = 4242
+    graph["3"]["inputs"]["value"], graph["4"]["inputs"]["value"] = 2, 64
+    queued = post(f"{server.url}/prompt", {"prompt": graph, "client_id": uuid.uuid4().hex})
+    assert queued.status == 200, queued.body
+    prompt_id = queued.json()["prompt_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        listed = [j for j in get(f"{server.url}/cozygen/api/jobs").json()["jobs"] if j["prompt_id"] == prompt_id]
+        if listed and listed[0]["status"] in FINISHED:
+            break
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.05)
+    (found,) = listed
+    assert found["status"] == "completed" and found["workflow"] is None and found["username"] is None, found
+    assert found["started_at"] is not None and found["model"] == "procedural"
+    assert found["params"].get("seed") == 4242, found["params"]
+    ran = history(server)[prompt_id]["outputs"]
+    saved = [i["filename"] for output in ran.values() for i in output.get("images", [])]
+    assert saved and [i["filename"] for i in found["images"]] == saved
+    assert job(server, found["id"])["prompt_id"] == prompt_id
+    shown = get(f"{server.url}/cozygen/api/jobs/{found['id']}/workflow").json()
+    assert shown["graph"]["2"]["inputs"]["seed"] == 4242
+
+
 def save_failing_workflow(server) -> None:
     graph = form()
     graph["3"]["inputs"].update({"min": 1, "max": 100})
@@ -569,3 +621,65 @@ def test_after_comfyui_restarts_mid_queue_a_reset_runs_the_lost_jobs_once(start_
         assert sorted(ran) == sorted([running["id"], waiting["id"]])  # each ran once after the restart
     finally:
         second.stop()
+
+
+def test_sessions_group_jobs_and_delete_them_with_their_images_on_request(server) -> None:
+    url = f"{server.url}/cozygen/api/sessions"
+    assert post(url, {"name": "  "}).json()["code"] == "INVALID_NAME"
+    created = post(url, {"name": "evening sketches"})
+    assert created.status == 201, created.body
+    session = created.json()["session"]
+    assert session["name"] == "evening sketches" and session["job_count"] == 0
+    unknown = submit(server, {"steps": 1, "size": 64}, session_id="no-such-session")
+    assert unknown.status == 400 and unknown.json()["code"] == "UNKNOWN_SESSION", unknown.body
+
+    made = [submit(server, {"steps": 1, "size": 64, "seed": n}, session_id=session["id"]) for n in (1, 2)]
+    assert all(r.status == 201 for r in made), [r.body for r in made]
+    done = [wait_job(server, r.json()["job"]["id"])[0] for r in made]
+    assert all(d["status"] == "completed" and d["session_id"] == session["id"] for d in done)
+    listed = {s["id"]: s for s in get(url).json()["sessions"]}
+    assert listed[session["id"]]["job_count"] == 2
+
+    renamed = request("PATCH", f"{url}/{session['id']}", {"name": "night sketches"})
+    assert renamed.status == 200 and renamed.json()["session"]["name"] == "night sketches"
+    shown = get(f"{url}/{session['id']}").json()
+    assert shown["session"]["name"] == "night sketches"
+    assert [j["id"] for j in shown["jobs"]] == [d["id"] for d in reversed(done)]
+
+    files = [server.output_dir / d["images"][0]["subfolder"] / d["images"][0]["filename"] for d in done]
+    assert all(f.exists() for f in files)
+    kept = post(url, {"name": "kept images"}).json()["session"]
+    other = submit(server, {"steps": 1, "size": 64, "seed": 3}, session_id=kept["id"]).json()["job"]
+    other_done = wait_job(server, other["id"])[0]
+    other_file = server.output_dir / other_done["images"][0]["subfolder"] / other_done["images"][0]["filename"]
+    removed = request("DELETE", f"{url}/{kept['id']}")
+    assert removed.status == 200 and removed.json()["jobs"] == 1 and removed.json()["trash"] is None
+    assert other_file.exists() and get(f"{server.url}/cozygen/api/jobs/{other['id']}").status == 404
+
+    removed = request("DELETE", f"{url}/{session['id']}?delete_images=true")
+    assert removed.status == 200, removed.body
+    body = removed.json()
+    assert body["jobs"] == 2 and len(body["trash"]["ids"]) == 2 and body["trash"]["errors"] == []
+    assert not any(f.exists() for f in files)
+    assert all(get(f"{server.url}/cozygen/api/jobs/{d['id']}").status == 404 for d in done)
+    assert get(f"{url}/{session['id']}").status == 404
+    assert session["id"] not in [s["id"] for s in get(url).json()["sessions"]]
+    restored = post(f"{server.url}/cozygen/api/gallery/restore", {"batch": body["trash"]["batch"]})
+    assert restored.status == 200, restored.body
+    assert all(f.exists() for f in files)
+
+
+def test_cancelling_a_job_of_several_prompts_stops_them_all(server) -> None:
+    save_long_workflow(server)
+    created = submit(server, {"steps": 200, "size": 1024, "seed": 5}, workflow="jobs_long.json", num_images=3)
+    assert created.status == 201, created.body
+    several = created.json()["job"]
+    assert len(several["prompt_ids"]) == 3
+    wait_job(server, several["id"], until=lambda j: j["status"] == "running" and j["step"] >= 1)
+    cancelling = post(f"{server.url}/cozygen/api/jobs/{several['id']}/cancel")
+    assert cancelling.status == 202, cancelling.body
+    done, _ = wait_job(server, several["id"])
+    assert done["status"] == "cancelled", done
+    running, pending = comfy_queue(server)
+    assert not set(several["prompt_ids"]) & set(running + pending)
+    assert not set(several["prompt_ids"][1:]) & set(history(server))  # the waiting prompts never ran

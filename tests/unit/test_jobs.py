@@ -329,3 +329,127 @@ def test_lost_jobs_are_claimed_for_requeueing_once(db) -> None:
         "new-prompt", "pending", True, 0, None, None,
     )  # fmt: skip
     assert running.id not in [j.id for j in db.read(jobs.lost_candidates)]
+
+
+def test_a_job_of_several_prompts_aggregates_them(db) -> None:
+    hub = EventHub()
+    tracker = JobTracker(db, hub, progress_interval=0)
+    prompts = [str(uuid.uuid4()) for _ in range(3)]
+    job = new_job(prompt_id=prompts[0], prompt_ids=prompts)
+    db.submit_write(lambda c: jobs.insert(c, job)).result()
+    assert db.read(lambda c: jobs.get(c, job.id)).prompt_ids == prompts
+    tracker.add(job)
+
+    def send(n: int, event: str, **data) -> None:
+        tracker.on_message(event, {"prompt_id": prompts[n], **data})
+
+    def image(n: int) -> dict:
+        return {"images": [{"filename": f"{n}.png", "subfolder": "", "type": "output"}]}
+
+    send(0, "execution_start")
+    send(0, "progress", value=5, max=10, node="5")
+    live = tracker.live(job.id)
+    assert (live.status, live.step, live.total_steps, live.percent) == ("running", 5, 10, 16.7)
+    send(0, "executed", output=image(0))
+    send(0, "execution_success")
+    live = tracker.live(job.id)
+    assert live.status == "running" and live.prompts_done == 1 and live.percent == 33.3
+    send(1, "execution_start")
+    send(1, "progress", value=10, max=10, node="5")
+    send(1, "executed", output=image(1))
+    send(1, "execution_success")
+    assert tracker.live(job.id).status == "running" and tracker.live(job.id).percent == 66.7
+    send(2, "execution_start")
+    send(2, "executed", output=image(2))
+    send(2, "execution_success")
+    wait_until(lambda: tracker.live(job.id) is None)
+    stored = db.read(lambda c: jobs.get(c, job.id))
+    assert stored.status == "completed" and [i["filename"] for i in stored.images] == ["0.png", "1.png", "2.png"]
+    kinds = [e.kind for e in hub.since(f"{hub.boot}-0")[0]]
+    assert kinds[:2] == ["job.queued", "job.started"] and kinds.count("job.started") == 1
+    assert kinds[-1] == "job.completed" and kinds.count("job.completed") == 1
+    tracker.on_message("execution_start", {"prompt_id": prompts[1]})  # followed no more
+    assert tracker.live(job.id) is None
+
+
+def test_one_failing_prompt_fails_the_job_and_cancelling_ends_the_rest(db) -> None:
+    hub = EventHub()
+    tracker = JobTracker(db, hub)
+
+    def last(job_id: str) -> dict:
+        return [e.data for e in hub.since(f"{hub.boot}-0")[0] if e.data["id"] == job_id][-1]
+
+    prompts = [str(uuid.uuid4()) for _ in range(3)]
+    failing = new_job(prompt_id=prompts[0], prompt_ids=prompts)
+    tracker.add(failing)
+    tracker.on_message("execution_start", {"prompt_id": prompts[0]})
+    tracker.on_message("execution_success", {"prompt_id": prompts[0]})
+    assert last(failing.id)["status"] == "running"
+    tracker.on_message("execution_error", {"prompt_id": prompts[1], "exception_message": "boom", "node_id": "5"})
+    failed = last(failing.id)
+    assert failed["status"] == "failed" and failed["error"] == "boom" and failed["node"] == "5"
+
+    others = [str(uuid.uuid4()) for _ in range(2)]
+    cancelled = new_job(prompt_id=others[0], prompt_ids=others)
+    tracker.add(cancelled)
+    tracker.on_message("execution_start", {"prompt_id": others[0]})
+    assert tracker.request_cancel(cancelled.id).cancel_requested
+    assert tracker.end_prompts(cancelled.id, [others[1]], "cancelled").status == "running"
+    tracker.on_message("execution_interrupted", {"prompt_id": others[0]})
+    assert last(cancelled.id)["status"] == "cancelled"
+
+    waiting = [str(uuid.uuid4()) for _ in range(2)]
+    removed = new_job(prompt_id=waiting[0], prompt_ids=waiting)
+    tracker.add(removed)
+    assert tracker.end_prompts(removed.id, waiting[:1], "cancelled").status == "pending"
+    assert tracker.end_prompts(removed.id, waiting[1:], "cancelled").status == "cancelled"
+
+
+def test_seed_offsets_move_every_seed_parameter() -> None:
+    from cozygen.core.workflow_fill import Filled, with_seed_offset
+
+    graph = {"2": {"class_type": "CozyGenSeed", "inputs": {"seed": 7}}, "5": {"class_type": "K", "inputs": {"seed": 7}}}
+    schema = [
+        Parameter.from_dict({"name": "seed", "type": "seed", "targets": [["2", "seed"], ["5", "seed"]]}),
+        Parameter.from_dict({"name": "steps", "type": "int", "targets": [["5", "steps"]]}),
+    ]
+    filled = Filled(graph=graph, params={"seed": 7, "steps": 3})
+    moved = with_seed_offset(filled, schema, 2)
+    assert moved.params == {"seed": 9, "steps": 3}
+    assert moved.graph["2"]["inputs"]["seed"] == moved.graph["5"]["inputs"]["seed"] == 9
+    assert graph["2"]["inputs"]["seed"] == 7 and filled.params["seed"] == 7  # the original is untouched
+
+
+def test_a_prompt_queued_elsewhere_is_adopted_once(db) -> None:
+    tracker = JobTracker(db, EventHub())
+    foreign = new_job(workflow=None, username=None, params={"seed": 3})
+    assert not tracker.follows(foreign.prompt_id)
+    assert tracker.adopt(foreign) is True and tracker.follows(foreign.prompt_id)
+    assert tracker.adopt(new_job(prompt_id=foreign.prompt_id)) is False
+    tracker.on_message("execution_start", {"prompt_id": foreign.prompt_id})
+    wait_until(lambda: getattr(db.read(lambda c: jobs.get(c, foreign.id)), "status", None) == "running")
+    assert db.read(lambda c: jobs.get(c, foreign.id)).params == {"seed": 3}
+
+
+def test_sessions_count_rename_and_take_their_jobs_with_them(db) -> None:
+    from cozygen.core import sessions
+
+    mine = sessions.Session(id="s1", username="ann", name="one", created_at=1.0)
+    theirs = sessions.Session(id="s2", username="bob", name="two", created_at=2.0)
+    for made in (mine, theirs):
+        db.submit_write(lambda c, s=made: sessions.create(c, s)).result()
+    done = new_job(
+        session_id="s1", status="completed", images=[{"filename": "a.png", "subfolder": "", "type": "output"}]
+    )
+    running = new_job(session_id="s2", status="running")
+    insert_all(db, done, running, new_job())
+    assert [(s.id, s.job_count) for s in db.read(lambda c: sessions.list_sessions(c, "ann"))] == [("s1", 1)]
+    assert db.submit_write(lambda c: sessions.rename(c, "s1", "uno")).result()
+    assert db.read(lambda c: sessions.get(c, "s1")).name == "uno"
+    assert db.submit_write(lambda c: sessions.delete(c, "s2")).result() is None  # a job still runs
+    removed, images = db.submit_write(lambda c: sessions.delete(c, "s1")).result()
+    assert removed == 1 and [i["filename"] for i in images] == ["a.png"]
+    assert db.read(lambda c: sessions.get(c, "s1")) is None and db.read(lambda c: jobs.get(c, done.id)) is None
+    assert db.read(lambda c: jobs.get(c, running.id)) is not None
+    with pytest.raises(BadRequest):
+        sessions.check_name(" ")
