@@ -7,14 +7,15 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from ..core import jobs, sessions
 from ..core.access import ADMIN, USER, VIEWER
-from ..core.errors import BadRequest, Conflict, Forbidden, HostNotReady, NotFound
+from ..core.errors import BadRequest, Conflict, Forbidden, HostNotReady, NotFound, RateLimited
 from ..core.events import Event
 from ..core.jobs import (
     CANCELLED,
@@ -34,12 +35,28 @@ from . import host, sse
 from .params import flag, integer
 from .responses import json_response, read_json
 from .routing import Routes
-from .session import current_user
+from .session import current_user, remote_address
 from .state import CozyGenState
 from .workflows import HostDefinitions, fill_named
 
 log = logging.getLogger("cozygen")
 DEFAULT_USER = "default"  # who owns jobs while auth is off, as presets do
+
+
+@dataclass(frozen=True)
+class JobService:
+    """The job service's operations, for the compatibility mounts (they translate; this does the work).
+
+    ``submit(request, workflow, values, num_images=, chosen=, session_id=)`` → (job, 201 or 200 for a retry);
+    ``visible_job(request)`` the ``{job_id}`` of the path, 404 unless the caller may see it; ``view(job)`` the
+    native job dict; ``queue_stats()`` the native queue numbers; ``reset()`` the native queue reset.
+    """
+
+    submit: Callable[..., Awaitable[tuple[Job, int]]]
+    visible_job: Callable[[web.Request], Awaitable[Job]]
+    view: Callable[..., dict[str, Any]]
+    queue_stats: Callable[[], Awaitable[dict[str, Any]]]
+    reset: Callable[[], Awaitable[dict[str, Any]]]
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
@@ -85,39 +102,45 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         waiting = [places[p] for p in job.all_prompts if p in places]
         return job.to_dict(queue_position=min(waiting) if waiting else None)
 
-    def repeated(request: web.Request, existing: Job, workflow: str, values: Any) -> web.Response:
+    def repeated(request: web.Request, existing: Job, workflow: str, values: Any) -> Job:
         """The same job posted again (a retry): answer with it and queue nothing."""
         if existing.username != owner(request) or existing.workflow != workflow or existing.values != values:
             raise Conflict(
                 f"job_id {existing.id} belongs to another job; choose a new id for a new job", code="JOB_ID_TAKEN"
             )
-        return json_response({"job": view(existing)})
+        return existing
 
-    @routes.post("/cozygen/api/jobs", access=USER)
-    async def create_job(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        workflow = body.get("workflow")
+    async def submit(
+        request: web.Request,
+        workflow: Any,
+        values: Any,
+        *,
+        num_images: Any = 1,
+        chosen: Any = None,
+        session_id: Any = None,
+    ) -> tuple[Job, int]:
+        """Fill, validate and queue a job (the one way every API submits one): the job and 201, or the
+        existing job and 200 for a retry of the same ``job_id``. Raises the 400s, 409s and 429."""
         if not isinstance(workflow, str) or not workflow.strip():
             raise BadRequest('workflow is required: {"workflow": "<name>", "values": {...}}', code="MISSING_WORKFLOW")
-        values = body.get("values", {})
         if values is None:
             values = {}
-        chosen = body.get("job_id")
         job_id = check_job_id(chosen) if chosen is not None else host.new_prompt_id()
-        session_id = check_session_id(body.get("session_id"))
+        session_id = check_session_id(session_id)
         if session_id is not None:
             await own_session(request, session_id)
-        num_images = body.get("num_images", 1)
         if not isinstance(num_images, int) or isinstance(num_images, bool) or not 1 <= num_images <= MAX_IMAGES:
             raise BadRequest(
                 f"num_images must be a whole number from 1 to {MAX_IMAGES}, not {num_images!r}",
                 code="INVALID_NUM_IMAGES",
+                extra={"fields": {"num_images": f"a whole number from 1 to {MAX_IMAGES}"}},
             )
         tracker = state.jobs
         if chosen is not None:
             existing = await load(job_id)
             if existing is not None:
-                return repeated(request, existing, workflow, values)
+                return repeated(request, existing, workflow, values), 200
+        limit_rate(request)
 
         schema, filled = await fill_named(state, definitions, workflow, values)
         batch = filled.params.get("batch_size")
@@ -154,8 +177,30 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             existing = await load(job_id)  # the same job_id, posted twice at once: the other one queued it
             if existing is None:
                 raise Conflict("the job could not be recorded; try again", code="JOB_ID_TAKEN")
-            return repeated(request, existing, workflow, values)
-        return json_response({"job": view(tracker.live(job.id) or job)}, status=201)
+            return repeated(request, existing, workflow, values), 200
+        return tracker.live(job.id) or job, 201
+
+    def limit_rate(request: web.Request) -> None:
+        """The submission token bucket: per user, or per client address while auth is off."""
+        user = current_user(request)
+        wait = state.job_limits.take(f"user:{user.username}" if user else f"address:{remote_address(request)}")
+        if wait:
+            raise RateLimited(
+                f"too many jobs submitted; try again in {wait} s", retry_after=wait, extra={"retry_after": wait}
+            )
+
+    @routes.post("/cozygen/api/jobs", access=USER)
+    async def create_job(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        job, status = await submit(
+            request,
+            body.get("workflow"),
+            body.get("values", {}),
+            num_images=body.get("num_images", 1),
+            chosen=body.get("job_id"),
+            session_id=body.get("session_id"),
+        )
+        return json_response({"job": view(job)}, status=status)
 
     def queue(job: Job, outputs: list[str], more: list[tuple[str, dict[str, Any], list[str]]] = ()) -> None:
         """Follow a recorded, validated job and put its graph on ComfyUI's queue (and, for a job of several
@@ -289,17 +334,23 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             queue(job, validation.outputs)
         return json_response({"job": view(state.jobs.live(job.id) or job)}, status=201)
 
-    @routes.get("/cozygen/api/queue", access=VIEWER)
-    async def queue_status(_request: web.Request) -> web.Response:
+    async def queue_stats() -> dict[str, Any]:
         running, pending = host.queue_snapshot()
         counts = await state.db.execute_fn(lambda conn: jobs.stats(conn, time.time()))
-        return json_response({"pending": len(pending), "running": len(running), **counts})
+        return {"pending": len(pending), "running": len(running), **counts}
+
+    @routes.get("/cozygen/api/queue", access=VIEWER)
+    async def queue_status(_request: web.Request) -> web.Response:
+        return json_response(await queue_stats())
+
+    async def reset_lost() -> dict[str, Any]:
+        """Re-queue, once, the jobs recorded as unfinished that ComfyUI no longer has."""
+        async with queueing:
+            return await reset()
 
     @routes.post("/cozygen/api/queue/reset", access=ADMIN)
     async def reset_queue(_request: web.Request) -> web.Response:
-        """Re-queue, once, the jobs recorded as unfinished that ComfyUI no longer has."""
-        async with queueing:
-            return json_response(await reset())
+        return json_response(await reset_lost())
 
     async def reset() -> dict[str, Any]:
         candidates = await state.db.execute_fn(jobs.lost_candidates)
@@ -469,3 +520,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             return everyone or data.get("username") == me
 
         return await sse.stream(request, state.job_hub, accept=accept, named=True)
+
+    state.job_service = JobService(
+        submit=submit, visible_job=visible_job, view=view, queue_stats=queue_stats, reset=reset_lost
+    )

@@ -25,6 +25,7 @@ from ..core.gallery import Gallery
 from ..core.jobs import Job, JobTracker
 from ..core.migrations import MIGRATIONS
 from ..core.prompt_summary import summarize
+from ..core.ratelimit import RateLimiter
 from ..core.throttle import LoginLimits
 from ..core.thumbnails import ThumbnailCache
 from ..core.tokens import load_or_create_secret
@@ -52,6 +53,8 @@ class CozyGenState:
         self.startup_error: str | None = None
         self.secret: bytes = b""
         self.login_limits = LoginLimits()
+        self.job_limits = RateLimiter.from_env()  # job submissions per minute per user (COZYGEN_RATE_LIMIT)
+        self.job_service: Any = None  # api.jobs.JobService, set when the job routes are added
         self.auth_enabled, self.auth_reason = True, "not decided yet"
         self.settings: dict[str, Any] = settings.defaults()
         self.gallery_hub = EventHub()

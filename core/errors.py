@@ -75,8 +75,10 @@ class RateLimited(CozyGenError):
     status = 429
     code = "RATE_LIMITED"
 
-    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
-        super().__init__(message, code=code)
+    def __init__(
+        self, message: str, *, retry_after: int, code: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, code=code, extra=extra)
         self.retry_after = retry_after
 
 

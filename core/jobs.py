@@ -555,6 +555,15 @@ def stats(conn: sqlite3.Connection, now: float, *, window: float = RECENT_SECOND
     }
 
 
+def status_counts(conn: sqlite3.Connection, *, since: float | None = None) -> dict[str, dict[str, int]]:
+    """How many jobs per model and status (``""`` for no model): all of them, or those created ``since``."""
+    where, args = ("WHERE created_at >= ?", (since,)) if since is not None else ("", ())
+    counts: dict[str, dict[str, int]] = {}
+    for row in conn.execute(f"SELECT model, status, COUNT(*) AS n FROM jobs {where} GROUP BY model, status", args):
+        counts.setdefault(row["model"] or "", {})[row["status"]] = row["n"]
+    return counts
+
+
 def lost_candidates(conn: sqlite3.Connection) -> list[Job]:
     """Jobs that may have been lost by ComfyUI: recorded pending or running, or marked interrupted at a
     start, never re-queued before, with a graph to queue again. The caller checks ComfyUI's queue."""

@@ -1,22 +1,111 @@
-"""CyberImage (seed 002) gallery and image routes at /cozygen/compat/cyberimage/api/."""
+"""CyberImage (seed 002) at /cozygen/compat/cyberimage/api/: models, generate, status, queue and reset_queue
+over the job service, and the gallery and image routes.
+
+Checkpoints are models on the shipped txt2img workflow; ``procedural`` is the weights-free procedural form.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import secrets
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from ...core import gallery_index as index
-from ...core.access import USER, VIEWER
-from ...core.errors import BadRequest
-from ..params import integer
-from ..responses import json_response
+from ...core import jobs
+from ...core.access import ADMIN, USER, VIEWER
+from ...core.errors import BadRequest, CozyGenError, HostNotReady, RateLimited
+from ...core.jobs import COMPLETED, PENDING, PROCEDURAL_MODEL, RUNNING, Job
+from ...core.workflow_fill import FieldErrors
+from .. import host
+from ..params import flag, integer
+from ..responses import Handler, json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
 
 BASE = "/cozygen/compat/cyberimage/api"
+TXT2IMG = "sd15_txt2img.json"  # every checkpoint runs on the shipped txt2img workflow
+PROCEDURAL = "cozygen_procedural_form.json"
+# CyberImage's settings -> the txt2img workflow's parameters
+SETTINGS = {"num_inference_steps": "steps", "guidance_scale": "cfg", "width": "width", "height": "height"}
+# the workflows' parameters -> CyberImage's names, for field errors
+FIELD_NAMES = {"steps": "num_inference_steps", "cfg": "guidance_scale", "size": "width", "checkpoint": "model_id"}
+STATUSES = {PENDING: "pending", RUNNING: "processing", COMPLETED: "completed"}  # the rest: failed
+SEED_STATUSES = ("pending", "processing", "completed", "failed")
+
+
+def seed_error(error: CozyGenError) -> web.Response:
+    """CyberImage's error shape ({"status": "error", "message"}), with CozyGen's code and fields kept."""
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return json_response(
+        {"status": "error", "message": error.message, **error.to_dict()}, status=error.status, headers=headers
+    )
+
+
+def in_seed_shape(fn: Handler) -> Handler:
+    @functools.wraps(fn)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await fn(request)
+        except CozyGenError as exc:
+            return seed_error(exc)
+
+    return wrapped
+
+
+def iso(when: float | None) -> str | None:
+    return None if when is None else dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_values(model_id: str, prompt: str, negative: Any, settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The workflow and its values for a CyberImage request (CyberImage's settings by parameter name)."""
+    given = {k: v for k, v in settings.items() if v is not None}
+    if model_id == PROCEDURAL_MODEL:  # square images, no negative prompt or guidance (ignored, as Flux does)
+        width, height = given.get("width"), given.get("height")
+        if width is not None and height is not None and width != height:
+            raise FieldErrors({"height": f"the procedural model makes square images: use height {width!r}, as width"})
+        values: dict[str, Any] = {"prompt": prompt, "seed": secrets.randbelow(2**31)}
+        if "num_inference_steps" in given:
+            values["steps"] = given["num_inference_steps"]
+        if width is not None or height is not None:
+            values["size"] = width if width is not None else height
+        return PROCEDURAL, values
+    values = {"prompt": prompt, "checkpoint": model_id}
+    if negative:
+        values["negative_prompt"] = negative
+    values.update({name: given[key] for key, name in SETTINGS.items() if key in given})
+    return TXT2IMG, values
+
+
+def seed_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "num_inference_steps": params.get("steps"),
+        "guidance_scale": params.get("cfg"),
+        "height": params.get("height", params.get("size")),
+        "width": params.get("width", params.get("size")),
+    }
+
+
+def tally(by_status: Mapping[str, int]) -> dict[str, int]:
+    """CozyGen's statuses counted as CyberImage's four (cancelled and interrupted jobs count as failed)."""
+    counts = dict.fromkeys(SEED_STATUSES, 0)
+    for status, n in by_status.items():
+        counts[STATUSES.get(status, "failed")] += n
+    return {**counts, "total": sum(counts.values())}
+
+
+def merged(by_model: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counts in by_model.values():
+        for status, n in counts.items():
+            total[status] = total.get(status, 0) + n
+    return total
 
 
 def image_id(request: web.Request) -> int:
@@ -43,6 +132,178 @@ def gallery_image(row: Any) -> dict[str, Any]:
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
+    def service() -> Any:
+        if state.job_service is None:
+            raise HostNotReady("the job service is not ready; try again in a moment")
+        return state.job_service
+
+    async def available() -> dict[str, dict[str, Any]]:
+        try:
+            checkpoints = await asyncio.to_thread(host.model_files, "checkpoints")
+        except KeyError:
+            checkpoints = []
+        models = {
+            name: {"id": name, "description": f"Checkpoint {name} on the {TXT2IMG} workflow", "workflow": TXT2IMG}
+            for name in checkpoints
+        }
+        models[PROCEDURAL_MODEL] = {
+            "id": PROCEDURAL_MODEL,
+            "description": "CozyGen's weights-free procedural images (no model files needed)",
+            "workflow": PROCEDURAL,
+        }
+        return models
+
+    @routes.get(f"{BASE}/models", access=VIEWER)
+    @in_seed_shape
+    async def models(_request: web.Request) -> web.Response:
+        found = await available()
+        checkpoints = [name for name in found if name != PROCEDURAL_MODEL]
+        return json_response({"models": found, "default": checkpoints[0] if checkpoints else PROCEDURAL_MODEL})
+
+    @routes.post(f"{BASE}/generate", access=USER)
+    @in_seed_shape
+    async def generate(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        model_id, prompt, negative = body.get("model_id"), body.get("prompt"), body.get("negative_prompt")
+        settings = body.get("settings") or {}
+        errors: dict[str, str] = {}
+        if not isinstance(settings, dict):
+            errors["settings"] = "an object of settings: num_images, num_inference_steps, guidance_scale, height, width"
+            settings = {}
+        found = await available()
+        if not isinstance(model_id, str) or model_id not in found:
+            errors["model_id"] = f"required, one of: {', '.join(found)}"
+        if not isinstance(prompt, str) or not prompt.strip():
+            errors["prompt"] = "required: a description of the image"
+        if negative is not None and not isinstance(negative, str):
+            errors["negative_prompt"] = "text, or leave it out"
+        if errors:
+            raise FieldErrors(errors)
+        workflow, values = job_values(model_id, prompt, negative, settings)
+        num_images = settings.get("num_images")
+        num_images = 1 if num_images is None else num_images
+        try:
+            job, _ = await service().submit(request, workflow, values, num_images=num_images)
+        except FieldErrors as exc:
+            raise FieldErrors({FIELD_NAMES.get(k, k): v for k, v in exc.errors.items()}) from None
+        count = len(job.all_prompts)
+        return json_response(
+            {
+                "job_id": job.id,
+                "status": "pending",
+                "num_images": count,
+                "message": f"Image generation job submitted successfully for {count} image(s)",
+            }
+        )
+
+    async def image_rows(job: Job) -> list[Any]:
+        """The gallery rows of a job's images (their ids are the get_image ids), in the order saved."""
+        gallery, rows = state.gallery, []
+        for image in job.images:
+            root, subfolder = image.get("type") or "output", image.get("subfolder") or ""
+            if root not in gallery.roots:
+                continue
+            row = await gallery.find(root, subfolder, image["filename"])
+            if row is None:
+                row = await gallery.refresh(root, subfolder, image["filename"])
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def message(job: Job, status: str, shown: dict[str, Any], images: int) -> str:
+        count = len(job.all_prompts)
+        if status == "pending":
+            place = shown.get("queue_position")
+            return f"Waiting in the queue (position {place})" if place else "Waiting in the queue"
+        if status == "processing":
+            current = min(count, job.prompts_done + 1)
+            if job.total_steps:
+                return f"Generating image {current} of {count}... Step {job.step}/{job.total_steps}"
+            return f"Preparing image {current} of {count}..."
+        if status == "completed":
+            return f"Generated {images} image(s)"
+        return job.error or f"Job {job.status}"
+
+    @routes.get(f"{BASE}/status/{{job_id}}", access=VIEWER)
+    @in_seed_shape
+    async def status(request: web.Request) -> web.Response:
+        job = await service().visible_job(request)
+        shown = service().view(job)
+        seed_status = STATUSES.get(job.status, "failed")
+        params, settings = job.params, seed_settings(job.params)
+        rows = await image_rows(job)
+        processing = seed_status == "processing"
+        reply = {
+            "id": job.id,
+            "status": seed_status,
+            "model_id": job.model,
+            "prompt": params.get("prompt"),
+            "negative_prompt": params.get("negative_prompt"),
+            "settings": settings,
+            "created_at": iso(job.created_at),
+            "started_at": iso(job.started_at),
+            "completed_at": iso(job.finished_at),
+            "message": message(job, seed_status, shown, len(rows)),
+            "progress": {
+                "preparing": processing and not job.total_steps,
+                "loading_model": False,
+                "generating": processing and bool(job.total_steps),
+                "saving": False,
+                "completed": seed_status == "completed",
+                "failed": seed_status == "failed",
+                "step": job.step,
+                "total_steps": job.total_steps,
+            },
+            "images": [
+                {
+                    "id": str(row["id"]),
+                    "file_path": "/".join(p for p in (row["subfolder"], row["filename"]) if p),
+                    "created_at": iso(row["mtime"]),
+                    "metadata": {
+                        "model_id": job.model,
+                        "prompt": params.get("prompt"),
+                        "negative_prompt": params.get("negative_prompt"),
+                        "settings": settings,
+                        "image_number": n,
+                        "total_images": len(rows),
+                    },
+                }
+                for n, row in enumerate(rows, start=1)
+            ],
+        }
+        if seed_status == "failed":
+            reply["error_message"] = job.error or f"the job was {job.status}"
+        return json_response(reply)
+
+    @routes.get(f"{BASE}/queue", access=VIEWER)
+    @in_seed_shape
+    async def queue(request: web.Request) -> web.Response:
+        numbers = await service().queue_stats()
+        every = await state.db.execute_fn(jobs.status_counts)
+        reply: dict[str, Any] = {**tally(merged(every)), "queue_size": numbers["pending"]}
+        if flag(request, "detailed"):
+            since = time.time() - jobs.RECENT_SECONDS
+            recent = await state.db.execute_fn(lambda conn: jobs.status_counts(conn, since=since))
+            reply["recent_24h"] = tally(merged(recent))
+            reply["avg_processing_time_seconds"] = numbers["average_seconds"]
+            reply["models"] = {model or "unknown": tally(counts) for model, counts in recent.items()}
+            reply["failure_rate"] = round(100 * numbers["failure_rate"], 2)
+        return json_response(reply)
+
+    @routes.post(f"{BASE}/reset_queue", access=ADMIN)
+    @in_seed_shape
+    async def reset_queue(_request: web.Request) -> web.Response:
+        done = await service().reset()
+        count = len(done["requeued"])
+        return json_response(
+            {
+                "status": "success",
+                "reset_count": count,
+                "failed_count": len(done["failed"]),
+                "message": f"Reset {count} stalled jobs to pending status",
+            }
+        )
+
     @routes.get(f"{BASE}/gallery", access=VIEWER)
     async def gallery(request: web.Request) -> web.Response:
         page = integer(request, "page", 1, low=1)

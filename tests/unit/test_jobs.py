@@ -300,6 +300,9 @@ def test_export_rows_delete_and_queue_numbers(db) -> None:
     assert numbers["by_workflow"] == {"w.json": 3, "other.json": 1}
     assert numbers["by_model"] == {"procedural": 1, "": 3}
     assert numbers["average_seconds"] == 20.0 and numbers["failure_rate"] == round(1 / 3, 4)
+    every = db.read(jobs.status_counts)
+    assert every == {"procedural": {"completed": 1}, "": {"completed": 1, "failed": 2, "pending": 1}}
+    assert db.read(lambda c: jobs.status_counts(c, since=now - 100))[""] == {"completed": 1, "failed": 1, "pending": 1}
 
     assert db.submit_write(lambda c: jobs.delete(c, waiting.id)).result() is False  # not finished
     assert db.submit_write(lambda c: jobs.delete(c, done.id)).result() is True
