@@ -110,10 +110,6 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             body["cozygen_prompt_raw"] = raw
         return json_response(body)
 
-    async def indexed(root: str, sub: str, name: str) -> Any:
-        row = await gallery().find(root, sub, name)
-        return row if row is not None else await gallery().refresh(root, sub, name)
-
     def actor(request: web.Request) -> str | None:
         user = current_user(request)
         return user.username if user else None
@@ -127,7 +123,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         path, sub, name = resolve(state.roots["output"], (body.get("subfolder") or "").strip(), filename.strip())
         if not kind_of(name):
             raise BadRequest("only images, videos and audio files can be deleted here", code="NOT_MEDIA")
-        row = await indexed("output", sub, name)
+        row = await gallery().find_or_index("output", sub, name)
         if row is None:
             raise NotFound(f"no file {name!r} in {sub or 'the output folder'}", code="FILE_NOT_FOUND")
         batch, trashed, errors = await gallery().trash([row], by=actor(request))

@@ -489,19 +489,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         count, images = removed
         trash: dict[str, Any] | None = None
         if with_images and images:
-            gallery = state.gallery
-            rows = []
-            for image in images:
-                root, subfolder = image.get("type") or "output", image.get("subfolder") or ""
-                if root not in gallery.roots:
-                    continue
-                row = await gallery.find(root, subfolder, image["filename"])
-                if row is None:
-                    row = await gallery.refresh(root, subfolder, image["filename"])
-                if row is not None:
-                    rows.append(row)
+            rows = await state.gallery.rows_of(images)
             user = current_user(request)
-            batch, ids, errors = await gallery.trash(rows, by=user.username if user else None)
+            batch, ids, errors = await state.gallery.trash(rows, by=user.username if user else None)
             trash = {"batch": batch, "ids": ids, "errors": errors}
         return json_response({"deleted": found.id, "jobs": count, "trash": trash})
 

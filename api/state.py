@@ -13,7 +13,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core import jobs, settings, users
 from ..core.access import auth_mode
@@ -44,6 +44,7 @@ def _megabytes(name: str, default: int) -> int:
 
 
 log = logging.getLogger("cozygen")
+T = TypeVar("T")
 
 
 class CozyGenState:
@@ -69,23 +70,23 @@ class CozyGenState:
         # Thumbnails and image work get their own threads so they never starve the database readers.
         self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
 
+    def _started(self, part: T | None) -> T:
+        """A part opened at server start, or 503 until it is (with the start-up error, if any)."""
+        if part is None:
+            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
+        return part
+
     @property
     def db(self) -> Database:
-        if self._db is None:
-            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
-        return self._db
+        return self._started(self._db)
 
     @property
     def gallery(self) -> Gallery:
-        if self._gallery is None:
-            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
-        return self._gallery
+        return self._started(self._gallery)
 
     @property
     def jobs(self) -> JobTracker:
-        if self._jobs is None:
-            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
-        return self._jobs
+        return self._started(self._jobs)
 
     def on_host_message(self, event: Any, data: Any, _sid: Any = None) -> None:
         """Every message ComfyUI sends (from its executor thread): dropped until the database is open."""
@@ -121,9 +122,7 @@ class CozyGenState:
 
     @property
     def db_ready_data_dir(self) -> Path:
-        if self.data_dir is None:
-            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
-        return self.data_dir
+        return self._started(self.data_dir)
 
     @property
     def gallery_started(self) -> bool:
@@ -131,9 +130,7 @@ class CozyGenState:
 
     @property
     def thumbnails(self) -> ThumbnailCache:
-        if self._thumbnails is None:
-            raise HostNotReady(self.startup_error or "CozyGen is still starting; try again in a moment")
-        return self._thumbnails
+        return self._started(self._thumbnails)
 
     @property
     def ready(self) -> bool:

@@ -134,6 +134,22 @@ class Gallery:
     async def find(self, root: str, subfolder: str, filename: str) -> Any:
         return await self.db.execute_fn(lambda conn: index.find_file(conn, root, subfolder, filename))
 
+    async def find_or_index(self, root: str, subfolder: str, filename: str) -> Any:
+        """The file's row, indexing it now when the watcher has not yet (a file just written)."""
+        row = await self.find(root, subfolder, filename)
+        return row if row is not None else await self.refresh(root, subfolder, filename)
+
+    async def rows_of(self, images: list[dict[str, Any]]) -> list[Any]:
+        """Index rows of saved outputs as ComfyUI lists them ({filename, subfolder, type}), in order."""
+        rows = []
+        for image in images:
+            root, subfolder = image.get("type") or "output", image.get("subfolder") or ""
+            if root in self.roots:
+                row = await self.find_or_index(root, subfolder, image["filename"])
+                if row is not None:
+                    rows.append(row)
+        return rows
+
     def path_of(self, row: Any) -> Path:
         base = self.roots[row["root"]]
         return base / row["subfolder"] / row["filename"] if row["subfolder"] else base / row["filename"]
@@ -261,14 +277,15 @@ class Gallery:
         return len(rows)
 
     # -- copies -----------------------------------------------------------------------
-    async def to_input(self, row: Any) -> str:
-        """Copy an output image into ComfyUI's input folder; the input file name (for img2img)."""
+    async def to_input(self, row: Any, subfolder: str = "") -> str:
+        """Copy an output image into ComfyUI's input folder (or a subfolder of it); the name it got there."""
         if row["root"] != "output":
             raise Conflict("that image is already in the input folder", code="ALREADY_INPUT")
         name = prefixed(f"{uuid.uuid4().hex[:8]}_", row["filename"])
-        target = self.roots["input"] / name
-        await asyncio.to_thread(shutil.copy2, self.path_of(row), target)
-        await self.refresh("input", "", name)
+        folder = self.roots["input"] / subfolder if subfolder else self.roots["input"]
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(shutil.copy2, self.path_of(row), folder / name)
+        await self.refresh("input", subfolder, name)
         return name
 
 

@@ -196,20 +196,6 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    async def image_rows(job: Job) -> list[Any]:
-        """The gallery rows of a job's images (their ids are the get_image ids), in the order saved."""
-        gallery, rows = state.gallery, []
-        for image in job.images:
-            root, subfolder = image.get("type") or "output", image.get("subfolder") or ""
-            if root not in gallery.roots:
-                continue
-            row = await gallery.find(root, subfolder, image["filename"])
-            if row is None:
-                row = await gallery.refresh(root, subfolder, image["filename"])
-            if row is not None:
-                rows.append(row)
-        return rows
-
     def message(job: Job, status: str, shown: dict[str, Any], images: int) -> str:
         count = len(job.all_prompts)
         if status == "pending":
@@ -231,7 +217,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         shown = service().view(job)
         seed_status = STATUSES.get(job.status, "failed")
         params, settings = job.params, seed_settings(job.params)
-        rows = await image_rows(job)
+        rows = await state.gallery.rows_of(job.images)
         processing = seed_status == "processing"
         reply = {
             "id": job.id,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
@@ -87,12 +85,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     async def copy_to_input(request: web.Request, subfolder: str) -> web.Response:
         body = await read_json(request)
-        path, _, name = await asyncio.to_thread(output_file, output_relative(body.get("imagePath")))
-        target_dir = state.roots["input"] / subfolder if subfolder else state.roots["input"]
-        stored = f"{uuid.uuid4().hex[:8]}_{name}"
-        await asyncio.to_thread(target_dir.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(shutil.copy2, path, target_dir / stored)
-        await state.gallery.refresh("input", subfolder, stored)
+        _, sub, name = await asyncio.to_thread(output_file, output_relative(body.get("imagePath")))
+        row = await state.gallery.find_or_index("output", sub, name)
+        if row is None:
+            raise NotFound(f"no image {name!r} in the output folder", code="FILE_NOT_FOUND")
+        stored = await state.gallery.to_input(row, subfolder)
         relative = f"{subfolder}/{stored}" if subfolder else stored
         return json_response({"status": "success", "filename": relative, "message": f"copied to input as {relative}"})
 
