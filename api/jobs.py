@@ -37,7 +37,7 @@ from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user, remote_address
 from .state import CozyGenState
-from .workflows import HostDefinitions, fill_named
+from .workflows import fill_named
 
 log = logging.getLogger("cozygen")
 DEFAULT_USER = "default"  # who owns jobs while auth is off, as presets do
@@ -60,7 +60,6 @@ class JobService:
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
-    definitions = HostDefinitions()
     # Recording a job and queueing it happen under this lock, and so does a queue reset: a reset never
     # sees a job that is recorded but not yet on ComfyUI's queue, so it cannot queue it a second time.
     queueing = asyncio.Lock()
@@ -142,7 +141,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 return repeated(request, existing, workflow, values), 200
         limit_rate(request)
 
-        schema, filled = await fill_named(state, definitions, workflow, values)
+        schema, filled = await fill_named(state, workflow, values)
         batch = filled.params.get("batch_size")
         batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 1
         count = num_images if num_images > batch else 1  # more images than a batch: one prompt per image

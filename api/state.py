@@ -30,6 +30,7 @@ from ..core.throttle import LoginLimits
 from ..core.thumbnails import ThumbnailCache
 from ..core.tokens import load_or_create_secret
 from . import host
+from .definitions import HostDefinitions
 
 ENV_ADMIN_USER, ENV_ADMIN_PASSWORD = "COZYGEN_ADMIN_USER", "COZYGEN_ADMIN_PASSWORD"
 ENV_THUMB_CACHE_MB, ENV_UPLOAD_MAX_MB = "COZYGEN_THUMB_CACHE_MB", "COZYGEN_UPLOAD_MAX_MB"
@@ -67,6 +68,7 @@ class CozyGenState:
         self._thumbnails: ThumbnailCache | None = None
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
+        self.definitions = HostDefinitions()  # one cache of ComfyUI's node definitions for every route
         # Thumbnails and image work get their own threads so they never starve the database readers.
         self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
 

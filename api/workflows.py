@@ -47,38 +47,12 @@ async def choices_for(kind: str, *, refresh: bool = False) -> list[str]:
         ) from None
 
 
-class HostDefinitions:
-    """ComfyUI's node definitions and model lists, read in a thread and kept for a few seconds."""
-
-    TTL = 15.0
-
-    def __init__(self) -> None:
-        self._value: tuple[dict[str, Any], dict[str, list[str]]] | None = None
-        self._read_at = 0.0
-        self._lock = asyncio.Lock()
-
-    async def get(self, *, refresh: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            if refresh or self._value is None or loop.time() - self._read_at > self.TTL:
-                self._value = await asyncio.to_thread(read_definitions, refresh)
-                self._read_at = loop.time()
-            return self._value
-
-
-def read_definitions(refresh: bool) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    models = {folder: host.model_files(folder, refresh=refresh) for folder in host.model_folders()}
-    return host.object_info(), models
-
-
 def workflow_store(state: CozyGenState) -> WorkflowStore:
     """The shipped workflows and the user's (in the data folder), as one store."""
     return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
 
 
-async def fill_named(
-    state: CozyGenState, definitions: HostDefinitions, name: str, values: Any
-) -> tuple[list[Parameter], Filled]:
+async def fill_named(state: CozyGenState, name: str, values: Any) -> tuple[list[Parameter], Filled]:
     """Read a stored workflow, take its form from the host's definitions, and fill ``values`` in.
 
     Raises ``FieldErrors`` (400, every bad field at once) and the store's 404/400s.
@@ -86,15 +60,13 @@ async def fill_named(
     if not isinstance(values, dict):
         raise BadRequest('send {"values": {"<parameter>": value, ...}}', code="INVALID_VALUES")
     workflow = require_api_format(await asyncio.to_thread(workflow_store(state).read, name))
-    object_info, models = await definitions.get()
+    object_info, models = await state.definitions.get()
     aliases = await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {}))
     schema = extract_schema(workflow, object_info, models=models)
     return schema, fill(workflow, schema, values, aliases=aliases)
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
-    definitions = HostDefinitions()
-
     def store() -> WorkflowStore:
         return workflow_store(state)
 
@@ -116,7 +88,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def workflow_schema(request: web.Request) -> web.Response:
         name = request.match_info["filename"]
         workflow = require_api_format(await asyncio.to_thread(store().read, name))
-        object_info, models = await definitions.get(refresh=flag(request, "refresh"))
+        object_info, models = await state.definitions.get(refresh=flag(request, "refresh"))
         parameters = extract_schema(workflow, object_info, models=models)
         return json_response({"workflow": name, "parameters": [p.to_dict() for p in parameters]})
 
@@ -124,11 +96,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def fill_workflow(request: web.Request) -> web.Response:
         """Validate values against the schema and return the graph ready to queue (or every field error)."""
         name, body = request.match_info["filename"], await read_json(request)
-        _, filled = await fill_named(state, definitions, name, body.get("values", {}))
+        _, filled = await fill_named(state, name, body.get("values", {}))
         return json_response({"workflow": name, "prompt": filled.graph, "params": filled.params, "raw": filled.raw})
 
     async def check_reply(request: web.Request, workflow: Any) -> web.Response:
-        object_info, models = await definitions.get(refresh=flag(request, "refresh"))
+        object_info, models = await state.definitions.get(refresh=flag(request, "refresh"))
         return json_response(check(require_api_format(workflow), object_info, models))
 
     @routes.post("/cozygen/api/workflows/{filename}/check", access=VIEWER)
@@ -146,6 +118,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not kind:
             raise BadRequest("missing type: ask for sampler, scheduler or a model folder", code="MISSING_TYPE")
         refresh = flag(request, "refresh") or bool(request.query.get("cache_bust"))
+        if refresh:
+            state.definitions.invalidate()
         return json_response({"choices": await choices_for(kind, refresh=refresh)})
 
     # -- aliases and workflow types ---------------------------------------------------
@@ -222,7 +196,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get("/cozygen/api/options", access=VIEWER)
     async def options(_request: web.Request) -> web.Response:
-        return json_response(await asyncio.to_thread(host_options))
+        return json_response(host_options(await asyncio.to_thread(host.object_info)))
 
     @routes.get("/cozygen/api/settings/paths", access=ADMIN)
     async def settings_paths(_request: web.Request) -> web.Response:
@@ -261,9 +235,8 @@ COMMON_SIZES = [
 ]
 
 
-def host_options() -> dict[str, Any]:
+def host_options(info: dict[str, Any]) -> dict[str, Any]:
     """Samplers, schedulers, checkpoints, LoRAs and sizes, read from the host's node definitions."""
-    info = host.object_info()
 
     def combo(node: str, name: str) -> list[Any]:
         spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)

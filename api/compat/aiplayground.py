@@ -15,7 +15,6 @@ from .. import host
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
-from ..workflows import HostDefinitions
 
 BASE = "/cozygen/compat/aiplayground"
 MODEL_TYPES = {
@@ -54,8 +53,6 @@ def requirements(workflow: dict[str, Any], models: dict[str, list[str]], package
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
-    definitions = HostDefinitions()
-
     @routes.get(f"{BASE}/healthy", access=VIEWER)
     async def healthy(_request: web.Request) -> web.Response:
         return json_response({"status": "ok", "version": __version__})
@@ -64,7 +61,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def check_requirements(request: web.Request) -> web.Response:
         body = await read_json(request)
         workflow = body.get("workflow") if isinstance(body.get("workflow"), dict) else {}
-        object_info, models = await definitions.get()
+        object_info, models = await state.definitions.get()
         if is_api_format(workflow):  # a real ComfyUI graph: the full check
             report = check(workflow, object_info, models)
             nodes = [n["class_type"] for n in report["missing_nodes"]]

@@ -17,10 +17,11 @@ from ...core.access import USER, VIEWER
 from ...core.errors import BadRequest, NotFound
 from ...core.workflow_schema import extract_schema
 from ...core.workflow_store import WorkflowStore, require_api_format, workflow_name
+from .. import host
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
-from ..workflows import SHIPPED, HostDefinitions, host_options
+from ..workflows import SHIPPED, host_options
 
 BASE = "/cozygen/compat/spoonfeeder/api"
 META = "spoonfeeder_workflows"
@@ -41,8 +42,6 @@ def extracted(workflow: dict[str, Any], object_info: dict[str, Any], models: dic
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
-    definitions = HostDefinitions()
-
     def store() -> WorkflowStore:
         return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
 
@@ -80,7 +79,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     async def full(name: str) -> dict[str, Any]:
         workflow = require_api_format(await asyncio.to_thread(store().read, name))
-        object_info, models = await definitions.get()
+        object_info, models = await state.definitions.get()
         meta = (await metadata()).get(name, {})
         return {
             **summary(name, meta),
@@ -90,7 +89,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get(f"{BASE}/comfyui/options", access=VIEWER)
     async def options(_request: web.Request) -> web.Response:
-        found = await asyncio.to_thread(host_options)
+        found = host_options(await asyncio.to_thread(host.object_info))
         sizes = sorted({size for pair in found["dimensions"]["common"] for size in pair})
         return ok({k: found[k] for k in ("samplers", "schedulers", "checkpoints", "loras")} | {"dimensions": sizes})
 
