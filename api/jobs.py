@@ -20,9 +20,11 @@ from ..core.events import Event
 from ..core.jobs import (
     CANCELLED,
     FAILED,
+    FINAL_EVENTS,
     MAX_IMAGES,
     Filters,
     Job,
+    Preview,
     check_job_id,
     check_session_id,
     check_status,
@@ -41,6 +43,16 @@ from .workflows import fill_named
 
 log = logging.getLogger("cozygen")
 DEFAULT_USER = "default"  # who owns jobs while auth is off, as presets do
+CATCH_UP_WINDOW = 24 * 3600  # a stream that lost events hears of the jobs that ended this long back at most
+
+
+def boot_time(event_id: str) -> float:
+    """When the server that gave out ``event_id`` (``<boot>-<n>``, boot in hex milliseconds) started; 0 if unknown."""
+    boot = event_id.rpartition("-")[0]
+    try:
+        return int(boot, 16) / 1000 if 0 < len(boot) <= 16 else 0.0
+    except ValueError:
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,18 @@ class JobService:
     view: Callable[..., dict[str, Any]]
     queue_stats: Callable[[], Awaitable[dict[str, Any]]]
     reset: Callable[[], Awaitable[dict[str, Any]]]
+
+
+def encode_preview(preview: Preview) -> bytes:
+    """A preview image as a JPEG no larger than ComfyUI asked for."""
+    from PIL import ImageOps
+
+    image = preview.image.convert("RGB")
+    if preview.max_size:
+        image = ImageOps.contain(image, (preview.max_size, preview.max_size))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
@@ -307,9 +331,22 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
              "graph": job.graph}
         )  # fmt: skip
 
+    @routes.get("/cozygen/api/jobs/{job_id}/preview", access=VIEWER)
+    async def job_preview(request: web.Request) -> web.Response:
+        """The latest preview ComfyUI sent for a running job (``job.preview`` events link here)."""
+        job = await visible_job(request)
+        preview = state.jobs.preview(job.id)
+        if preview is None:
+            hint = "it has finished: see its images" if job.finished else "ComfyUI has sent none for it yet"
+            raise NotFound(f"no preview for job {job.id}: {hint}", code="NO_PREVIEW")
+        body = await asyncio.to_thread(encode_preview, preview)
+        headers = {"Cache-Control": "no-store", "X-Preview-Number": str(preview.number)}
+        return web.Response(body=body, content_type="image/jpeg", headers=headers)
+
     @routes.post("/cozygen/api/jobs/{job_id}/reproduce", access=USER)
     async def reproduce_job(request: web.Request) -> web.Response:
         original = await with_graph(request)
+        limit_rate(request)
         graph = original.graph or {}
         prompt_id = host.new_prompt_id()
         validation = await host.validate_prompt(prompt_id, graph)
@@ -508,7 +545,21 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 return False
             return everyone or data.get("username") == me
 
-        return await sse.stream(request, state.job_hub, accept=accept, named=True)
+        async def catch_up(last_id: str | None, replayed: list[Event], complete: bool) -> list[tuple[str, dict]]:
+            """Jobs that finished while this client was away and that the replay cannot show: from their records."""
+            told = {e.data.get("id") for e in replayed if e.kind in FINAL_EVENTS.values()}
+            if job_id is not None:  # one job: say how it ended, unless the client saw it already
+                job = None if (last_id and complete) or not jobs.JOB_ID.match(job_id) else await load(job_id)
+                found = [job] if job is not None and job.finished and (everyone or job.username == me) else []
+            elif last_id and not complete:  # events were lost (a restart, or a stalled client)
+                since = max(boot_time(last_id), time.time() - CATCH_UP_WINDOW)
+                chosen = Filters(username=None if everyone else me, session_id=session_id)
+                found = await state.db.execute_fn(lambda conn: jobs.finished_since(conn, since, chosen))
+            else:
+                found = []
+            return [(FINAL_EVENTS[j.status], {**view(j, {}), "from_record": True}) for j in found if j.id not in told]
+
+        return await sse.stream(request, state.job_hub, accept=accept, named=True, catch_up=catch_up)
 
     state.job_service = JobService(
         submit=submit, visible_job=visible_job, view=view, queue_stats=queue_stats, reset=reset_lost

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -11,6 +12,8 @@ from aiohttp import web
 from ..core.events import Event, EventHub
 
 HEARTBEAT = 15.0
+# (last_id, the replayed events, whether the replay was complete) -> more (kind, data) events to send
+CatchUp = Callable[[str | None, list[Event], bool], Awaitable[list[tuple[str, dict[str, Any]]]]]
 HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -33,8 +36,13 @@ async def stream(
     named: bool = False,
     heartbeat: float = HEARTBEAT,
     reset: dict | None = None,
+    catch_up: CatchUp | None = None,
 ) -> web.StreamResponse:
-    """Serve events until the client goes away. ``reset`` is sent when missed events can no longer be replayed."""
+    """Serve events until the client goes away. ``reset`` is sent when missed events can no longer be replayed.
+
+    ``catch_up(last_id, replayed, complete)`` may add events after the replay, from somewhere other than the
+    hub's buffer (a record): they are sent without an id, so the client's ``Last-Event-ID`` stays valid.
+    """
     response = web.StreamResponse(headers=HEADERS)
     await response.prepare(request)
     subscription = hub.subscribe()
@@ -45,9 +53,13 @@ async def stream(
         if not complete:
             await response.write(b"event: reset\n" if named else b"")
             await response.write(b"data: " + orjson.dumps(reset or {"event": "reset"}) + b"\n\n")
-        for event in missed:
-            if accept(event):
-                await response.write(frame(event, named=named))
+        replayed = [event for event in missed if accept(event)]
+        for event in replayed:
+            await response.write(frame(event, named=named))
+        if catch_up is not None:
+            for kind, data in await catch_up(last_id, replayed, complete):
+                head = f"event: {kind}\n".encode() if named else b""
+                await response.write(head + b"data: " + orjson.dumps(data) + b"\n\n")
         sent = {e.seq for e in missed}
         while not subscription.overflowed:
             try:

@@ -65,6 +65,10 @@ MAX_EXPORT = 100_000
 MAX_SESSION_ID = 128
 MAX_IMAGES = 8  # num_images: at most this many prompts for one job
 PROGRESS_INTERVAL = 0.1  # at most ~10 progress events a second per job
+# ComfyUI's binary preview messages (its protocol.BinaryEventTypes): the image comes as
+# ("JPEG" or "PNG", a PIL image, max size); the second kind adds a metadata dict with the prompt id.
+UNENCODED_PREVIEW, PREVIEW_WITH_METADATA = 2, 4
+PREVIEW_PATH = "/cozygen/api/jobs/{job_id}/preview"
 
 
 def check_job_id(value: Any) -> str:
@@ -481,6 +485,14 @@ def export_jobs(conn: sqlite3.Connection, filters: Filters, *, limit: int = MAX_
     return [from_row(row) for row in conn.execute(sql, [*args, limit])]
 
 
+def finished_since(conn: sqlite3.Connection, since: float, filters: Filters, *, limit: int = 50) -> list[Job]:
+    """The jobs the filters select that finished at or after ``since``, oldest first (the latest ``limit``)."""
+    where, args = _where(filters)
+    where.append("finished_at >= ?")
+    sql = f"SELECT {_LIST_COLUMNS} FROM jobs WHERE " + " AND ".join(where) + " ORDER BY finished_at DESC LIMIT ?"
+    return [from_row(row) for row in reversed(conn.execute(sql, [*args, since, limit]).fetchall())]
+
+
 EXPORT_COLUMNS = ("id", "created_at", "finished_at", "status", "workflow", "model", "seed", "prompt", "images")
 
 
@@ -642,6 +654,16 @@ def _loads(text: str | None, default: Any) -> Any:
         return default
 
 
+@dataclass(frozen=True)
+class Preview:
+    """The latest preview image ComfyUI sent for a running job (encoded only when someone asks)."""
+
+    number: int
+    format: str
+    image: Any  # a PIL image
+    max_size: int | None
+
+
 # -- the live jobs --------------------------------------------------------------------------------
 class JobTracker:
     """The unfinished jobs, kept current from ComfyUI's messages (any thread may call in)."""
@@ -661,6 +683,9 @@ class JobTracker:
         self._by_id: dict[str, Job] = {}
         self._progress_sent: dict[str, float] = {}
         self._parts: dict[str, Job] = {}  # prompt id → that prompt's own state, for jobs of several prompts
+        self._previews: dict[str, Preview] = {}
+        self._preview_sent: dict[str, float] = {}
+        self._executing: str | None = None  # the prompt ComfyUI runs (its plain previews name none)
 
     # -- called from the routes -----------------------------------------------------------------
     def add(self, job: Job, *, queue_position: int | None = None) -> None:
@@ -693,6 +718,10 @@ class JobTracker:
         with self._lock:
             job = self._by_id.get(job_id)
             return job.copy() if job is not None else None
+
+    def preview(self, job_id: str) -> Preview | None:
+        with self._lock:
+            return self._previews.get(job_id)
 
     def live_ids(self) -> list[str]:
         with self._lock:
@@ -739,11 +768,16 @@ class JobTracker:
     # -- called from ComfyUI's threads ----------------------------------------------------------
     def on_message(self, event: Any, data: Any) -> None:
         """One message ComfyUI sends; cheap for the ones that concern no job of ours."""
+        if event in (UNENCODED_PREVIEW, PREVIEW_WITH_METADATA):
+            self._on_preview(event, data)
+            return
         if event not in TRACKED_MESSAGES or not isinstance(data, Mapping):
             return
         prompt_id = data.get("prompt_id")
         if not isinstance(prompt_id, str):
             return
+        if event in ("execution_start", "executing"):
+            self._executing = prompt_id
         with self._lock:
             job = self._by_prompt.get(prompt_id)
             if job is None:
@@ -754,6 +788,34 @@ class JobTracker:
                 self._apply_part(job, change)
             elif change is not None:
                 self._emit(job, change)
+
+    def _on_preview(self, event: int, data: Any) -> None:
+        """Keep a running job's latest preview and announce it (at most every ``progress_interval``)."""
+        image, prompt_id = data, self._executing
+        if event == PREVIEW_WITH_METADATA:
+            if not (isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], Mapping)):
+                return
+            image, prompt_id = data[0], data[1].get("prompt_id")
+        if not (isinstance(image, tuple) and len(image) == 3 and isinstance(prompt_id, str)):
+            return
+        with self._lock:
+            job = self._by_prompt.get(prompt_id)
+            if job is None or job.finished:
+                return
+            previous = self._previews.get(job.id)
+            number = previous.number + 1 if previous is not None else 1
+            max_size = image[2] if isinstance(image[2], int) and image[2] > 0 else None
+            self._previews[job.id] = Preview(number, str(image[0]), image[1], max_size)
+            now = time.monotonic()
+            if now - self._preview_sent.get(job.id, 0.0) < self.progress_interval:
+                return
+            self._preview_sent[job.id] = now
+            self.hub.publish(
+                "job.preview",
+                {"id": job.id, "session_id": job.session_id, "username": job.username, "preview": number,
+                 "url": PREVIEW_PATH.format(job_id=job.id) + f"?n={number}", "step": job.step,
+                 "total_steps": job.total_steps, "percent": job.percent},
+            )  # fmt: skip
 
     def _apply_part(self, job: Job, change: Change) -> None:
         parts = [self._parts[p] for p in job.prompt_ids if p in self._parts]
@@ -769,6 +831,9 @@ class JobTracker:
                 return
             self._progress_sent[job.id] = now
         snapshot = job.copy()
+        if snapshot.finished:  # previews are for watching a job run
+            self._previews.pop(job.id, None)
+            self._preview_sent.pop(job.id, None)
         self.hub.publish(change.event, snapshot.to_dict())
         if not change.persist:
             return

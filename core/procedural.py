@@ -16,6 +16,9 @@ import numpy as np
 MAX_SIDE = 4096
 
 
+PREVIEW_SIDE = 128
+
+
 def _rng(seed: int, text: str) -> np.random.Generator:
     digest = hashlib.sha256(f"{int(seed)}\x00{text}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:16], "little"))
@@ -43,10 +46,12 @@ def generate(
     text: str = "",
     steps: int = 8,
     on_step: Callable[[int, int], None] | None = None,
+    on_preview: Callable[[int, int, np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Return an ``(height, width, 3)`` float32 array with values in 0..1.
 
-    ``on_step(done, total)`` is called after each step.
+    ``on_step(done, total)`` is called after each step, then ``on_preview(done, total, image)`` with the picture so
+    far, at most ``PREVIEW_SIDE`` pixels a side (as a sampler's latent preview would be).
     """
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
         raise ValueError(f"width and height must be between 1 and {MAX_SIDE}")
@@ -69,6 +74,14 @@ def generate(
             field += (wave / octave).astype(np.float32)
         if on_step is not None:
             on_step(step + 1, steps)
+        if on_preview is not None:
+            stride = max(1, -(-max(width, height) // PREVIEW_SIDE))
+            on_preview(step + 1, steps, _colour(field[::stride, ::stride], palette))
+    return _colour(field, palette)
+
+
+def _colour(field: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """The field, normalised to 0..1, through the palette."""
     low, high = float(field.min()), float(field.max())
     field = (field - low) / (high - low) if high > low else np.zeros_like(field)
     stops = np.linspace(0.0, 1.0, len(palette))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ..api import host
 from ..core import procedural
@@ -66,8 +67,9 @@ class CozyGenProceduralImage:
         images = []
         for index in range(batch_size):
 
-            def on_step(done: int, _total: int, offset: int = index * steps) -> None:
-                bar.update_absolute(offset + done)
+            def on_preview(done: int, _total: int, picture: np.ndarray, offset: int = index * steps) -> None:
+                preview = Image.fromarray((picture * 255).round().astype(np.uint8))
+                bar.update_absolute(offset + done, preview=("JPEG", preview, procedural.PREVIEW_SIDE))
 
-            images.append(procedural.generate(width, height, seed + index, text, steps, on_step))
+            images.append(procedural.generate(width, height, seed + index, text, steps, on_preview=on_preview))
         return (torch.from_numpy(np.stack(images)),)

@@ -189,3 +189,6 @@ def test_submissions_over_the_rate_limit_get_429_with_retry_after(start_comfyui)
     )
     assert native.status == 429 and int(native.headers["Retry-After"]) > 0
     assert native.json()["code"] == "RATE_LIMITED" and native.json()["retry_after"] > 0
+    earlier = get(f"{limited.url}/cozygen/api/jobs").json()["jobs"][0]["id"]
+    again = post(f"{limited.url}/cozygen/api/jobs/{earlier}/reproduce")
+    assert again.status == 429 and again.json()["code"] == "RATE_LIMITED"  # reproducing is submitting too

@@ -154,7 +154,7 @@ def test_a_job_runs_on_comfyuis_queue_and_is_followed_to_its_image(server) -> No
         stream.close()
     kinds = [kind for _, kind, _ in events]
     assert kinds[0] == "job.queued" and kinds[1] == "job.started" and kinds[-1] == "job.completed", kinds
-    assert set(kinds) <= {"job.queued", "job.started", "job.progress", "job.image", "job.completed"}, kinds
+    assert set(kinds) <= {"job.queued", "job.started", "job.progress", "job.preview", "job.image", "job.completed"}, kinds
     assert kinds.index("job.started") < kinds.index("job.progress") < kinds.index("job.image"), kinds
     steps = [data["step"] for _, kind, data in events if kind == "job.progress"]
     assert steps == sorted(steps) and steps[-1] == 7, steps
@@ -683,3 +683,75 @@ def test_cancelling_a_job_of_several_prompts_stops_them_all(server) -> None:
     running, pending = comfy_queue(server)
     assert not set(several["prompt_ids"]) & set(running + pending)
     assert not set(several["prompt_ids"][1:]) & set(history(server))  # the waiting prompts never ran
+
+
+def test_previews_come_live_while_a_job_runs_and_end_with_it(server) -> None:
+    from PIL import Image
+
+    save_long_workflow(server)
+    stream = EventStream(server)
+    try:
+        running = submit(server, {"steps": 200, "size": 1024, "seed": 9}, workflow="jobs_long.json").json()["job"]
+        wait_job(server, running["id"], until=lambda j: j["status"] == "running" and j["step"] >= 2)
+        shown = get(f"{server.url}/cozygen/api/jobs/{running['id']}/preview")
+        assert shown.status == 200 and shown.headers["Content-Type"] == "image/jpeg", shown.body[:200]
+        assert int(shown.headers["X-Preview-Number"]) >= 1 and shown.headers["Cache-Control"] == "no-store"
+        with Image.open(io.BytesIO(shown.body)) as preview:
+            assert preview.format == "JPEG" and max(preview.size) == 128  # the node's preview size
+            low, high = preview.convert("L").getextrema()
+            assert high - low > 32  # a picture, not a blank
+        assert post(f"{server.url}/cozygen/api/jobs/{running['id']}/cancel").status == 202
+        events = stream.wait_for("job.cancelled", running["id"])
+    finally:
+        stream.close()
+    previews = [data for _, kind, data in events if kind == "job.preview" and data["id"] == running["id"]]
+    assert previews, [kind for _, kind, _ in events]
+    numbers = [p["preview"] for p in previews]
+    assert numbers == sorted(set(numbers)) and all(p["step"] >= 1 for p in previews), numbers
+    assert previews[0]["url"].startswith(f"/cozygen/api/jobs/{running['id']}/preview?n=")
+    gone = get(f"{server.url}/cozygen/api/jobs/{running['id']}/preview")
+    assert gone.status == 404 and gone.json()["code"] == "NO_PREVIEW" and "finished" in gone.json()["error"]
+    assert get(f"{server.url}/cozygen/api/jobs/{uuid.uuid4()}/preview").status == 404
+
+
+def first_events(server, until, headers: dict[str, str] | None = None, wait: float = 10, **query: str) -> list:
+    """The events a new stream sends until ``until(events)`` holds, or ``wait`` seconds pass."""
+    stream = EventStream(server, headers=headers, **query)
+    try:
+        deadline = time.monotonic() + wait
+        with stream.changed:
+            while not until(stream.events) and time.monotonic() < deadline:
+                stream.changed.wait(0.2)
+            return list(stream.events)
+    finally:
+        stream.close()
+
+
+def test_a_job_that_ended_while_nobody_listened_is_reported_from_its_record(server) -> None:
+    done = submit(server, {"steps": 2, "size": 64, "seed": 21}).json()["job"]
+    done, _ = wait_job(server, done["id"])
+    assert done["status"] == "completed"
+
+    # A stream for that job, opened later: it hears how the job ended, from the record, without an id.
+    (event,) = first_events(server, lambda events: events, job_id=done["id"])
+    event_id, kind, data = event
+    assert (event_id, kind) == ("", "job.completed") and data["from_record"] is True
+    assert data["id"] == done["id"] and data["images"] == done["images"] and data["status"] == "completed"
+
+    # A phone back after a restart (its Last-Event-ID is from another boot): reset, then the jobs that ended.
+    told = lambda events: any(data.get("id") == done["id"] for _, _, data in events)  # noqa: E731
+    events = first_events(server, told, headers={"Last-Event-ID": "1-5"})
+    assert events[0][1] == "reset", events
+    ended = {data["id"]: (event_id, kind) for event_id, kind, data in events[1:]}
+    assert ended.get(done["id"]) == ("", "job.completed"), events
+
+    # A client that saw everything up to a recent id is not told again.
+    stream = EventStream(server)
+    try:
+        later = submit(server, {"steps": 2, "size": 64, "seed": 22}).json()["job"]
+        wait_job(server, later["id"])
+        time.sleep(0.3)
+    finally:
+        stream.close()
+    last_id = next(e[0] for e in reversed(stream.events) if e[0])
+    assert first_events(server, lambda events: events, {"Last-Event-ID": last_id}, wait=1, job_id=done["id"]) == []

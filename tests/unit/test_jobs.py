@@ -456,3 +456,32 @@ def test_sessions_count_rename_and_take_their_jobs_with_them(db) -> None:
     assert db.read(lambda c: jobs.get(c, running.id)) is not None
     with pytest.raises(BadRequest):
         sessions.check_name(" ")
+
+
+def test_previews_of_both_kinds_go_to_the_running_job_and_end_with_it(db) -> None:
+    from PIL import Image
+
+    hub = EventHub()
+    tracker = JobTracker(db, hub, progress_interval=0)
+    job, other = new_job(), new_job()
+    for made in (job, other):
+        db.submit_write(lambda c, made=made: jobs.insert(c, made)).result()
+        tracker.add(made)
+    picture = Image.new("RGB", (32, 32), "red")
+    tracker.on_message(jobs.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # before anything runs: nobody's
+    assert tracker.preview(job.id) is None
+    tracker.on_message("execution_start", {"prompt_id": job.prompt_id})
+    tracker.on_message(jobs.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # plain previews name no prompt
+    tracker.on_message(jobs.PREVIEW_WITH_METADATA, (("PNG", picture, None), {"prompt_id": other.prompt_id}))
+    tracker.on_message(jobs.PREVIEW_WITH_METADATA, ("garbage",))
+    first, second = tracker.preview(job.id), tracker.preview(other.id)
+    assert (first.number, first.format, first.max_size) == (1, "JPEG", 256)
+    assert (second.number, second.format, second.max_size) == (1, "PNG", None)
+    previews = [e.data for e in hub.since(f"{hub.boot}-0")[0] if e.kind == "job.preview"]
+    assert [(p["id"], p["preview"]) for p in previews] == [(job.id, 1), (other.id, 1)]
+    assert previews[0]["url"] == f"/cozygen/api/jobs/{job.id}/preview?n=1" and previews[0]["username"] == "ann"
+
+    tracker.on_message("execution_success", {"prompt_id": job.prompt_id})
+    assert tracker.preview(job.id) is None and tracker.preview(other.id) is not None
+    tracker.on_message(jobs.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # the finished job gets no more
+    assert tracker.preview(job.id) is None
