@@ -193,7 +193,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             prompt_ids=[p[0] for p in prompts] if count > 1 else [],
         )
         async with queueing:
-            recorded = await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
+            if chosen is None:  # a new random id cannot be taken: the single writer records it, in order, before
+                written = state.db.submit_write(lambda conn: jobs.insert(conn, job))  # anything else of this job
+                written.add_done_callback(lambda done: unrecorded(job, done))
+                recorded = True
+            else:  # a client's id may have been posted before: wait for the insert to tell
+                recorded = await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
             if recorded:
                 queue(job, outputs, more=prompts[1:])
         if not recorded:
@@ -202,6 +207,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 raise Conflict("the job could not be recorded; try again", code="JOB_ID_TAKEN")
             return repeated(request, existing, workflow, values), 200
         return tracker.live(job.id) or job, 201
+
+    def unrecorded(job: Job, done: Any) -> None:
+        error = done.exception() if not done.cancelled() else None
+        if error is not None or done.result() is False:
+            log.error("CozyGen: job %s runs but could not be recorded: %s", job.id, error or "its id is taken")
 
     def limit_rate(request: web.Request) -> None:
         """The submission token bucket: per user, or per client address while auth is off."""

@@ -69,6 +69,7 @@ class CozyGenState:
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
         self.definitions = HostDefinitions()  # one cache of ComfyUI's node definitions for every route
+        self.aliases: dict[str, str] | None = None  # the alias document, read once, replaced when saved
         # Thumbnails and image work get their own threads so they never starve the database readers.
         self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
 

@@ -59,11 +59,52 @@ async def fill_named(state: CozyGenState, name: str, values: Any) -> tuple[list[
     """
     if not isinstance(values, dict):
         raise BadRequest('send {"values": {"<parameter>": value, ...}}', code="INVALID_VALUES")
-    workflow = require_api_format(await asyncio.to_thread(workflow_store(state).read, name))
-    object_info, models = await state.definitions.get()
-    aliases = await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {}))
+    definitions = await state.definitions.get()
+    store = workflow_store(state)
+    form = known_form(store, name, definitions)  # a job submission's usual case: nothing to read
+    if form is None:
+        form = await asyncio.to_thread(read_form, store, name, definitions)
+    workflow, schema = form
+    return schema, fill(workflow, schema, values, aliases=await aliases_of(state))
+
+
+async def aliases_of(state: CozyGenState) -> dict[str, str]:
+    if state.aliases is None:
+        found = await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {}))
+        if state.aliases is None:  # a save while reading wins
+            state.aliases = found
+    return state.aliases
+
+
+# Each workflow's graph and form, kept while its file and ComfyUI's definitions stay the same:
+# path -> ((mtime, size), definitions, graph, form). Filling copies the graph and leaves both alone.
+_forms: dict[Path, tuple[tuple[int, int], Any, dict[str, Any], list[Parameter]]] = {}
+
+
+def known_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[str, Any], list[Parameter]] | None:
+    """The kept graph and form of a workflow whose file has not changed (two ``stat`` calls); else None."""
+    try:
+        path = store.path(name)
+        stat = path.stat()
+    except OSError:
+        return None
+    known = _forms.get(path)
+    if known is not None and known[0] == (stat.st_mtime_ns, stat.st_size) and known[1] is definitions:
+        return known[2], known[3]
+    return None
+
+
+def read_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[str, Any], list[Parameter]]:
+    """Read a workflow and take its form from ComfyUI's definitions (in a thread), and keep both."""
+    path = store.path(name)
+    stat = path.stat()
+    workflow = require_api_format(store.read(name))
+    object_info, models = definitions
     schema = extract_schema(workflow, object_info, models=models)
-    return schema, fill(workflow, schema, values, aliases=aliases)
+    if len(_forms) >= 256:
+        _forms.clear()
+    _forms[path] = ((stat.st_mtime_ns, stat.st_size), definitions, workflow, schema)
+    return workflow, schema
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
@@ -125,12 +166,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     # -- aliases and workflow types ---------------------------------------------------
     @routes.get("/cozygen/api/aliases", access=VIEWER)
     async def get_aliases(_request: web.Request) -> web.Response:
-        return json_response(await state.db.execute_fn(lambda conn: documents.read(conn, documents.ALIASES, {})))
+        return json_response(await aliases_of(state))
 
     @routes.post("/cozygen/api/aliases", access=USER)
     async def save_aliases(request: web.Request) -> web.Response:
         aliases = documents.validate_aliases(await read_json(request))
         await state.db.execute_write_fn(lambda conn: documents.write(conn, documents.ALIASES, aliases))
+        state.aliases = aliases
         return json_response({"status": "ok"})
 
     @routes.get("/cozygen/api/workflow_types", access=VIEWER)

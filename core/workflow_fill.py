@@ -136,6 +136,8 @@ def fill(
 def with_seed_offset(filled: Filled, schema: Iterable[Parameter], offset: int) -> Filled:
     """The same filled workflow with every seed parameter moved on by ``offset`` (the i-th image of a job
     of several prompts runs with seed + i)."""
+    if offset == 0:
+        return filled
     graph = copy.deepcopy(filled.graph)
     params = dict(filled.params)
     nodes = {str(node_id): node for node_id, node in graph.items()}
