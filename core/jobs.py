@@ -411,11 +411,22 @@ def graph_model(graph: Mapping[str, Any] | None) -> str | None:
             continue
         inputs = node.get("inputs") if isinstance(node.get("inputs"), Mapping) else {}
         for name in MODEL_INPUTS:
-            value = inputs.get(name)
+            value = _linked_value(graph, inputs.get(name))
             if isinstance(value, str) and value.strip():
                 return value.strip()
         procedural = procedural or "Procedural" in str(node.get("class_type") or "")
     return PROCEDURAL_MODEL if procedural else None
+
+
+def _linked_value(graph: Mapping[str, Any], value: Any, depth: int = 4) -> Any:
+    """An input's value, following a link (``[node_id, slot]``) to a node that holds it as ``value``, as
+    CozyGen's choice nodes and most primitive nodes do."""
+    while depth > 0 and isinstance(value, list) and len(value) == 2:
+        source = graph.get(str(value[0]))
+        inputs = source.get("inputs") if isinstance(source, Mapping) else None
+        value = inputs.get("value") if isinstance(inputs, Mapping) else None
+        depth -= 1
+    return value
 
 
 def _where(filters: Filters) -> tuple[list[str], list[Any]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,8 @@ from cozygen.core.jobs import Job, JobTracker, apply_message, validation_error
 from cozygen.core.migrations import MIGRATIONS
 from cozygen.core.workflow_fill import FieldErrors
 from cozygen.core.workflow_schema import Parameter
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def new_job(**fields) -> Job:
@@ -277,6 +281,12 @@ def test_the_model_is_read_from_the_graph() -> None:
     assert jobs.graph_model({"5": {"class_type": "CozyGenProceduralImage", "inputs": {"seed": 1}}}) == "procedural"
     assert jobs.graph_model({"1": {"class_type": "KSampler", "inputs": {"model": ["4", 0]}}}) is None
     assert jobs.graph_model(None) is None
+    shipped = json.loads((PROJECT / "workflows" / "sd15_txt2img.json").read_text())  # the name comes by a link
+    chosen = next(n["inputs"]["value"] for n in shipped.values() if n["inputs"].get("param_name") == "checkpoint")
+    assert jobs.graph_model(shipped) == chosen and chosen.endswith(".safetensors")
+    looped = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ["2", 0]}},
+              "2": {"class_type": "X", "inputs": {"value": ["2", 0]}}}  # fmt: skip
+    assert jobs.graph_model(looped) is None
 
 
 def test_export_rows_delete_and_queue_numbers(db) -> None:
