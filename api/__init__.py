@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts, files, gallery, host, jobs, settings, system, workflows
+from . import accounts, files, gallery, host, jobs, prompts, settings, system, tags, workflows
 from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .routing import Routes
@@ -16,6 +16,8 @@ RESOURCE_MODULES = (
     files,
     workflows,
     jobs,
+    prompts,
+    tags,
     cyberimage,
     dreamlayer,
     spoonfeeder,

@@ -21,6 +21,7 @@ from .params import flag, integer
 from .responses import json_response
 from .routing import Routes
 from .state import CozyGenState
+from .visibility import require_visible, require_visible_path
 
 CHUNK = 256 * 1024
 
@@ -191,6 +192,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not request.query.get("filename", "").strip():
             raise BadRequest("Missing filename", code="MISSING_FILENAME")
         subfolder, filename = request.query.get("subfolder", ""), request.query["filename"]
+        await require_visible_path(request, state, root, subfolder, filename)
         return await serve_thumbnail(request, state, root, subfolder, filename, versioned="v" in request.query)
 
     @routes.get("/cozygen/api/images/{image_id}/thumb", access=VIEWER)
@@ -199,6 +201,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             row = await state.gallery.get(int(request.match_info["image_id"]))
         except ValueError:
             raise BadRequest("the image id must be a number", code="INVALID_ID") from None
+        await require_visible(request, state, row)
         return await serve_thumbnail(request, state, row["root"], row["subfolder"], row["filename"], versioned=True)
 
     @routes.post("/cozygen/api/clear_cache", access=USER)

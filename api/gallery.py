@@ -24,11 +24,12 @@ from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user
 from .state import CozyGenState
+from .visibility import owned_prompts, require_visible, require_visible_path, restricted_to, stream_filter
 
 DELETE_ALL_CONFIRM = ("delete-all", "delete_all", "deleteall")
 
 
-def file_query(request: web.Request, subfolder: str, recursive: bool) -> index.FileQuery:
+def file_query(request: web.Request, subfolder: str, recursive: bool, owner: str | None) -> index.FileQuery:
     return index.FileQuery(
         root="output",
         subfolder=subfolder,
@@ -40,6 +41,7 @@ def file_query(request: web.Request, subfolder: str, recursive: bool) -> index.F
         sort=choice(request, "sort", tuple(index.SORTS), "mtime"),
         descending=choice(request, "order", ("desc", "asc"), "desc" if request.query.get("sort") != "name" else "asc")
         == "desc",
+        owner=owner,
     )
 
 
@@ -62,11 +64,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         recursive, include_meta = flag(request, "recursive"), flag(request, "include_meta")
         page = integer(request, "page", 1, low=1)
         per_page = integer(request, "per_page", 20, low=0, high=500)
-        query = file_query(request, sub, recursive)
+        query = file_query(request, sub, recursive, restricted_to(request, state))
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
         cursor = request.query.get("cursor")
-        filtered = bool(query.search or query.model)
+        filtered = bool(query.search or query.model or query.owner)
         dirs: list[Any] = []
         if not recursive and not filtered and cursor is None:
             dirs = await state.db.execute_fn(
@@ -100,6 +102,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         path, _, name = resolve(
             state.roots["output"], request.query.get("subfolder", "").strip(), request.query["filename"]
         )
+        await require_visible_path(request, state, "output", request.query.get("subfolder", "").strip(), name)
         text = await read_text_chunks(path) if name.lower().endswith(".png") and path.is_file() else {}
         prompt = parse_prompt_text(text.get("prompt"))
         if prompt is None:
@@ -126,6 +129,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         row = await gallery().find_or_index("output", sub, name)
         if row is None:
             raise NotFound(f"no file {name!r} in {sub or 'the output folder'}", code="FILE_NOT_FOUND")
+        await require_visible(request, state, row)
         batch, trashed, errors = await gallery().trash([row], by=actor(request))
         if errors:
             raise BadRequest(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
@@ -145,7 +149,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         folder, sub = output_folder((body.get("subfolder") or "").strip())
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
-        query = index.FileQuery(root="output", subfolder=sub, recursive=recursive, show_hidden=True)
+        owner = restricted_to(request, state)  # per_user: only the caller's own outputs
+        query = index.FileQuery(root="output", subfolder=sub, recursive=recursive, show_hidden=True, owner=owner)
         rows = await state.db.execute_fn(lambda conn: index.list_files(conn, query, limit=None))
         batch, trashed, errors = await gallery().trash(rows, by=actor(request))
         answer: dict[str, Any] = {"ok": True, "deleted": len(trashed), "batch": batch}
@@ -160,12 +165,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r}", code="FOLDER_NOT_FOUND")
         recursive, show_hidden = flag(request, "recursive"), flag(request, "show_hidden") or is_hidden(sub)
+        visible = stream_filter(request, state, await owned_prompts(request, state))
 
         def accept(event: Any) -> bool:
             data = event.data
             if not event.kind.startswith("file."):
                 return True
-            if data["type"] != root:
+            if data["type"] != root or not visible(data):
                 return False
             entries = [data["item"]] + ([data["from"]] if "from" in data else [])
             if not show_hidden:
@@ -184,27 +190,35 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         except ValueError:
             raise BadRequest("the image id must be a number", code="INVALID_ID") from None
 
+    async def visible_image(request: web.Request) -> Any:
+        row = await gallery().get(image_id(request))
+        await require_visible(request, state, row)
+        return row
+
     @routes.get("/cozygen/api/images/{image_id}", access=VIEWER)
     async def image_file(request: web.Request) -> web.StreamResponse:
-        row = await gallery().get(image_id(request))
+        row = await visible_image(request)
         return web.FileResponse(gallery().path_of(row), headers={"Cache-Control": "private, max-age=3600"})
 
     @routes.get("/cozygen/api/images/{image_id}/metadata", access=VIEWER)
     async def image_metadata(request: web.Request) -> web.Response:
-        row = await gallery().get(image_id(request))
+        row = await visible_image(request)
         return json_response(await metadata_of(gallery(), row))
 
     @routes.delete("/cozygen/api/images/{image_id}", access=USER)
     async def delete_image(request: web.Request) -> web.Response:
-        row = await gallery().get(image_id(request))
+        row = await visible_image(request)
         batch, trashed, errors = await gallery().trash([row], by=actor(request))
         if errors:
             raise BadRequest(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
         return json_response({"ok": True, "id": row["id"], "batch": batch, "trash_ids": trashed})
 
     @routes.get("/cozygen/api/gallery/trash", access=VIEWER)
-    async def trash_list(_request: web.Request) -> web.Response:
-        return json_response({"items": await gallery().trash_list()})
+    async def trash_list(request: web.Request) -> web.Response:
+        found = await gallery().trash_list()
+        if restricted_to(request, state) is not None:  # per_user: what the caller deleted
+            found = [entry for entry in found if entry["deleted_by"] == actor(request)]
+        return json_response({"items": found})
 
     @routes.post("/cozygen/api/gallery/restore", access=USER)
     async def restore(request: web.Request) -> web.Response:
@@ -214,7 +228,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.post("/cozygen/api/images/{image_id}/to-input", access=USER)
     async def to_input(request: web.Request) -> web.Response:
-        row = await gallery().get(image_id(request))
+        row = await visible_image(request)
         name = await gallery().to_input(row)
         return json_response({"ok": True, "filename": name, "subfolder": "", "type": "input"})
 

@@ -23,8 +23,10 @@ from ..core.errors import CozyGenError, Forbidden, HostNotReady, Unauthorized
 from .responses import error_response
 from .session import USER_KEY, VIA_KEY, authenticate
 from .state import CozyGenState
+from .visibility import require_visible_path
 
 SIGN_IN_PAGE = "/cozygen/"
+VIEW_PATHS = ("/view", "/api/view")  # ComfyUI's file route
 
 
 def required_level(request: web.Request, declared: dict[tuple[str, str], str], guard_comfyui: bool = True) -> str:
@@ -86,6 +88,12 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
         except CozyGenError as error:
             return error_response(error)
         request[USER_KEY], request[VIA_KEY] = user, via
+        if request.path in VIEW_PATHS and request.query.get("type", "output") == "output":
+            try:  # ComfyUI's own file route serves outputs by name: per_user visibility applies there too
+                await require_visible_path(request, state, "output", request.query.get("subfolder"),
+                                           request.query.get("filename"))  # fmt: skip
+            except CozyGenError as error:
+                return error_response(error)
         return await handler(request)
 
     return guard

@@ -83,19 +83,30 @@ def encode_preview(preview: Preview) -> bytes:
     return out.getvalue()
 
 
+def graphs_of(job: Job) -> list[dict[str, Any]]:
+    """The graphs a job queued, one per prompt, in order (a job recorded with its graph)."""
+    return [job.graph or {}, *(job.more_graphs.get(p, {}) for p in job.prompt_ids[1:])]
+
+
+def owner(request: web.Request) -> str:
+    """Who a request's jobs and sessions belong to."""
+    user = current_user(request)
+    return user.username if user else DEFAULT_USER
+
+
+def sees_everyones(request: web.Request, state: CozyGenState) -> bool:
+    """Admins see every job and session; so does everyone while auth is off (there is no one else)."""
+    user = current_user(request)
+    return user.role == ADMIN if user is not None else not state.auth_enabled
+
+
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     # Recording a job and queueing it happen under this lock, and so does a queue reset: a reset never
     # sees a job that is recorded but not yet on ComfyUI's queue, so it cannot queue it a second time.
     queueing = asyncio.Lock()
 
-    def owner(request: web.Request) -> str:
-        user = current_user(request)
-        return user.username if user else DEFAULT_USER
-
     def sees_all(request: web.Request) -> bool:
-        """Admins see every job; so does everyone while auth is off (there is no one else)."""
-        user = current_user(request)
-        return user.role == ADMIN if user is not None else not state.auth_enabled
+        return sees_everyones(request, state)
 
     def may_see(request: web.Request, job: Job) -> bool:
         return sees_all(request) or job.username == owner(request)
@@ -191,6 +202,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             created_at=time.time(),
             model=graph_model(graph),
             prompt_ids=[p[0] for p in prompts] if count > 1 else [],
+            more_graphs={p[0]: p[1] for p in prompts[1:]},
         )
         async with queueing:
             if chosen is None:  # a new random id cannot be taken: the single writer records it, in order, before
@@ -336,10 +348,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.get("/cozygen/api/jobs/{job_id}/workflow", access=VIEWER)
     async def job_workflow(request: web.Request) -> web.Response:
         job = await with_graph(request)
-        return json_response(
-            {"job_id": job.id, "prompt_id": job.prompt_id, "workflow": job.workflow, "params": job.params,
-             "graph": job.graph}
-        )  # fmt: skip
+        body = {"job_id": job.id, "prompt_id": job.prompt_id, "workflow": job.workflow, "params": job.params,
+                "graph": job.graph}  # fmt: skip
+        if len(job.prompt_ids) > 1:  # one prompt per image: every graph, in order (seed + i)
+            body["graphs"] = [{"prompt_id": p, "graph": g} for p, g in zip(job.prompt_ids, graphs_of(job), strict=True)]
+        return json_response(body)
 
     @routes.get("/cozygen/api/jobs/{job_id}/preview", access=VIEWER)
     async def job_preview(request: web.Request) -> web.Response:
@@ -357,27 +370,31 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def reproduce_job(request: web.Request) -> web.Response:
         original = await with_graph(request)
         limit_rate(request)
-        graph = original.graph or {}
-        prompt_id = host.new_prompt_id()
-        validation = await host.validate_prompt(prompt_id, graph)
-        if not validation.ok:
-            raise validation_error(validation.error, validation.node_errors, None)
+        prompts: list[tuple[str, dict[str, Any], list[str]]] = []
+        for graph in graphs_of(original):
+            prompt_id = host.new_prompt_id()
+            validation = await host.validate_prompt(prompt_id, graph)
+            if not validation.ok:
+                raise validation_error(validation.error, validation.node_errors, None)
+            prompts.append((prompt_id, graph, validation.outputs))
         job = Job(
             id=host.new_prompt_id(),
-            prompt_id=prompt_id,
+            prompt_id=prompts[0][0],
             workflow=original.workflow,
             username=owner(request),
             session_id=original.session_id,
             values=original.values,
             params=original.params,
-            graph=graph,
+            graph=prompts[0][1],
             created_at=time.time(),
             model=original.model,
             reproduced_from=original.id,
+            prompt_ids=[p[0] for p in prompts] if len(prompts) > 1 else [],
+            more_graphs={p[0]: p[1] for p in prompts[1:]},
         )
         async with queueing:
             await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
-            queue(job, validation.outputs)
+            queue(job, prompts[0][2], more=prompts[1:])
         return json_response({"job": view(state.jobs.live(job.id) or job)}, status=201)
 
     async def queue_stats() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Server-wide settings (admin): whether ComfyUI's own routes are guarded, gallery visibility."""
+"""Server-wide settings (admin): whether ComfyUI's own routes are guarded, gallery visibility, the LLM endpoint
+for prompt enrichment. The endpoint's API key is write-only: no response carries it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .state import CozyGenState
 
 def describe(values: dict) -> dict:
     return {
-        "settings": values,
+        "settings": settings.public(values),
         "descriptions": {name: s.description for name, s in settings.SETTINGS.items()},
         "choices": {name: list(s.choices) for name, s in settings.SETTINGS.items() if s.choices},
     }
@@ -30,7 +31,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         changes = settings.validate(await read_json(request))
         user, remote = current_user(request), remote_address(request)
         actor = user.username if user else None
-        detail = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        detail = settings.audit_detail(changes)
 
         def apply(conn):
             values = settings.update(conn, changes)

@@ -164,6 +164,7 @@ class CozyGenState:
             return
         self.data_dir, self._db = data_dir, db
         self._jobs = JobTracker(db, self.job_hub)
+        self._jobs.drop_prompts = drop_prompts
         gallery = Gallery(db, self.roots, data_dir, self.gallery_hub)
         try:
             await asyncio.to_thread(gallery.start)
@@ -210,3 +211,9 @@ def _bootstrap_admin(conn: Any) -> int:
         log.info("CozyGen: created admin %r from %s", name, ENV_ADMIN_USER)
         return 1
     return count
+
+
+def drop_prompts(prompt_ids: list[str]) -> None:
+    """Take prompts off ComfyUI's queue (the rest of a job of several that failed)."""
+    for prompt_id in prompt_ids:
+        host.remove_pending(prompt_id)

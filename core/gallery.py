@@ -113,6 +113,7 @@ class Gallery:
                 "subfolder": change.row["subfolder"],
                 "mtime": change.row["mtime"],
                 "item": item(change.row, include_meta=True),
+                "prompt_id": change.row["prompt_id"] if "prompt_id" in change.row.keys() else None,
             }
             if change.previous is not None:
                 data["from"] = item(change.previous)

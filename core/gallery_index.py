@@ -222,9 +222,13 @@ class FileQuery:
     model: str | None = None
     sort: str = "mtime"
     descending: bool = True
+    owner: str | None = None  # only the outputs of this user's jobs (gallery_visibility per_user)
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = ["m.root = ?"], [self.root]
+        if self.owner is not None:
+            clauses.append("m.prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?)")
+            params.append(self.owner)
         if self.recursive and self.subfolder:
             sql, more = _under("m.subfolder", self.subfolder)
             clauses.append(sql)
@@ -274,7 +278,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
 
 
 def count_files(conn: sqlite3.Connection, query: FileQuery) -> int:
-    if query.search or query.model:
+    if query.search or query.model or query.owner is not None:
         where, params = query.where()
         return conn.execute(f"SELECT COUNT(*) FROM media m WHERE {where}", params).fetchone()[0]
     # Without a search or model filter the per-folder counts answer at once, whatever the size.

@@ -18,6 +18,7 @@ single writer, in order. Every change is published on an :class:`~.events.EventH
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import json
@@ -69,6 +70,7 @@ PROGRESS_INTERVAL = 0.1  # at most ~10 progress events a second per job
 # ("JPEG" or "PNG", a PIL image, max size); the second kind adds a metadata dict with the prompt id.
 UNENCODED_PREVIEW, PREVIEW_WITH_METADATA = 2, 4
 PREVIEW_PATH = "/cozygen/api/jobs/{job_id}/preview"
+ENDED_OWNERS_KEPT = 4096
 
 
 def check_job_id(value: Any) -> str:
@@ -122,6 +124,7 @@ class Job:
     reproduced_from: str | None = None  # the job whose graph this one ran again
     requeued: bool = False  # queued again by a queue reset (at most once)
     prompt_ids: list[str] = field(default_factory=list)  # every prompt of a job of several (one per image)
+    more_graphs: dict[str, dict[str, Any]] = field(default_factory=dict)  # the graph of each prompt after the first
     prompts_done: int = 0  # kept in memory: how many of those prompts completed
     cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
 
@@ -329,7 +332,13 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
             _dumps(job.prompt_ids if len(job.prompt_ids) > 1 else []),
         ),
     )
-    return cursor.rowcount == 1
+    if cursor.rowcount != 1:
+        return False
+    conn.executemany(  # job_prompts rows come from a trigger; the graphs after the first are kept there
+        "UPDATE job_prompts SET graph_json = ? WHERE prompt_id = ? AND job_id = ?",
+        [(_dumps(graph), prompt_id, job.id) for prompt_id, graph in job.more_graphs.items()],
+    )
+    return True
 
 
 def save_state(conn: sqlite3.Connection, job: Job) -> None:
@@ -354,7 +363,29 @@ def save_state(conn: sqlite3.Connection, job: Job) -> None:
 def get(conn: sqlite3.Connection, job_id: str, *, with_graph: bool = False) -> Job | None:
     columns = _LIST_COLUMNS + (", graph_json" if with_graph else "")
     row = conn.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return from_row(row) if row is not None else None
+    if row is None:
+        return None
+    job = from_row(row)
+    if with_graph and len(job.prompt_ids) > 1:
+        found = conn.execute(
+            "SELECT prompt_id, graph_json FROM job_prompts WHERE job_id = ? AND graph_json IS NOT NULL", (job_id,)
+        )
+        graphs = {prompt_id: _loads(text, {}) for prompt_id, text in found}
+        job.more_graphs = {p: graphs[p] for p in job.prompt_ids[1:] if p in graphs}
+    return job
+
+
+def prompts_of(conn: sqlite3.Connection, username: str) -> set[str]:
+    """Every prompt id of ``username``'s jobs."""
+    return {row[0] for row in conn.execute("SELECT prompt_id FROM job_prompts WHERE username = ?", (username,))}
+
+
+def owns_prompt(conn: sqlite3.Connection, username: str, prompt_id: str | None) -> bool:
+    """Whether ``prompt_id`` is one of the prompts of ``username``'s jobs."""
+    if not prompt_id:
+        return False
+    found = conn.execute("SELECT 1 FROM job_prompts WHERE prompt_id = ? AND username = ?", (prompt_id, username))
+    return found.fetchone() is not None
 
 
 @dataclass(frozen=True)
@@ -697,6 +728,11 @@ class JobTracker:
         self._previews: dict[str, Preview] = {}
         self._preview_sent: dict[str, float] = {}
         self._executing: str | None = None  # the prompt ComfyUI runs (its plain previews name none)
+        # prompt id -> username of jobs that ended lately: their files reach the gallery after the job's end
+        self._ended_owners: collections.OrderedDict[str, str | None] = collections.OrderedDict()
+        # Told the prompts of a job of several that will not run because another of them failed (takes
+        # them off ComfyUI's queue); called outside the lock.
+        self.drop_prompts: Callable[[list[str]], None] | None = None
 
     # -- called from the routes -----------------------------------------------------------------
     def add(self, job: Job, *, queue_position: int | None = None) -> None:
@@ -729,6 +765,12 @@ class JobTracker:
         with self._lock:
             job = self._by_id.get(job_id)
             return job.copy() if job is not None else None
+
+    def owner_of(self, prompt_id: str) -> str | None:
+        """Whose job ``prompt_id`` belongs to, for a job followed now or lately (None when unknown here)."""
+        with self._lock:
+            job = self._by_prompt.get(prompt_id)
+            return job.username if job is not None else self._ended_owners.get(prompt_id)
 
     def preview(self, job_id: str) -> Preview | None:
         with self._lock:
@@ -799,6 +841,12 @@ class JobTracker:
                 self._apply_part(job, change)
             elif change is not None:
                 self._emit(job, change)
+            left = [p for p in job.prompt_ids if p in self._parts and not self._parts[p].finished]
+            drop = left if part is not None and job.status == FAILED else []
+            for prompt_id in drop:  # they will not run: the job failed
+                finish(self._parts[prompt_id], CANCELLED, self.clock())
+        if drop and self.drop_prompts is not None:
+            self.drop_prompts(drop)
 
     def _on_preview(self, event: int, data: Any) -> None:
         """Keep a running job's latest preview and announce it (at most every ``progress_interval``)."""
@@ -866,6 +914,9 @@ class JobTracker:
                     del self._by_id[snapshot.id]
                     for prompt_id in {job.prompt_id, *job.prompt_ids}:
                         self._by_prompt.pop(prompt_id, None)
+                        self._ended_owners[prompt_id] = job.username
+                        if len(self._ended_owners) > ENDED_OWNERS_KEPT:
+                            self._ended_owners.popitem(last=False)
                         self._parts.pop(prompt_id, None)
                     self._progress_sent.pop(snapshot.id, None)
 

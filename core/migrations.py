@@ -279,3 +279,39 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        10,
+        "job_prompts: every ComfyUI prompt of a job, whose it is (outputs belong to users through it), and the "
+        "graph of each prompt after the first",
+        """
+        CREATE TABLE job_prompts (
+            prompt_id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            username TEXT,
+            graph_json TEXT
+        );
+        CREATE INDEX job_prompts_job ON job_prompts(job_id);
+        CREATE INDEX job_prompts_user ON job_prompts(username);
+        INSERT OR IGNORE INTO job_prompts (prompt_id, job_id, username) SELECT prompt_id, id, username FROM jobs;
+        INSERT OR IGNORE INTO job_prompts (prompt_id, job_id, username)
+            SELECT p.value, j.id, j.username FROM jobs j, json_each(j.prompt_ids_json) p;
+        CREATE TRIGGER job_prompts_insert AFTER INSERT ON jobs BEGIN
+            INSERT OR IGNORE INTO job_prompts (prompt_id, job_id, username)
+                VALUES (NEW.prompt_id, NEW.id, NEW.username);
+            INSERT OR IGNORE INTO job_prompts (prompt_id, job_id, username)
+                SELECT value, NEW.id, NEW.username FROM json_each(NEW.prompt_ids_json);
+        END;
+        CREATE TRIGGER job_prompts_requeue AFTER UPDATE OF prompt_id, prompt_ids_json ON jobs BEGIN
+            INSERT OR IGNORE INTO job_prompts (prompt_id, job_id, username)
+                VALUES (NEW.prompt_id, NEW.id, NEW.username);
+            INSERT OR IGNORE INTO job_prompts (prompt_id, job_id, username)
+                SELECT value, NEW.id, NEW.username FROM json_each(NEW.prompt_ids_json);
+        END;
+        CREATE TRIGGER job_prompts_delete AFTER DELETE ON jobs BEGIN
+            DELETE FROM job_prompts WHERE job_id = OLD.id;
+        END;
+        """,
+    )
+)

@@ -95,3 +95,15 @@ def delete(conn: sqlite3.Connection, session_id: str) -> tuple[int, list[dict[st
     removed = conn.execute("DELETE FROM jobs WHERE session_id = ?", (session_id,)).rowcount
     conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
     return removed, images
+
+
+def status_counts(conn: sqlite3.Connection, session_ids: list[str]) -> dict[str, dict[str, int]]:
+    """For each of these sessions, how many of its jobs are in each status (sessions without jobs left out)."""
+    counts: dict[str, dict[str, int]] = {}
+    for start in range(0, len(session_ids), 500):  # SQLite's host-parameter limit
+        chunk = session_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"SELECT session_id, status, COUNT(*) AS n FROM jobs WHERE session_id IN ({marks}) GROUP BY 1, 2"
+        for row in conn.execute(sql, chunk):
+            counts.setdefault(row["session_id"], {})[row["status"]] = row["n"]
+    return counts

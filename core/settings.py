@@ -1,16 +1,22 @@
 """Server-wide settings an admin can change, stored in the ``settings`` table.
 
-Each setting has a type, a default and, where it applies, the values allowed;
-values are stored as JSON. ``update`` validates every change before it writes
-any, so a bad request changes nothing.
+Each setting has a type, a default (which an environment variable may supply)
+and, where it applies, the values allowed or a check; values are stored as JSON.
+``update`` validates every change before it writes any, so a bad request changes
+nothing; ``null`` puts a setting back to its default. A ``secret`` setting (the
+LLM endpoint's API key) is write-only: ``public`` shows only whether it is set.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import BadRequest
 
@@ -21,6 +27,41 @@ class Setting:
     default: Any
     description: str
     choices: tuple[Any, ...] = ()
+    env: str | None = None  # an environment variable that supplies the default
+    secret: bool = False  # never shown; public() says only whether it is set
+    check: Callable[[Any], str | None] | None = None  # a reason the value is refused, or None
+
+    def default_value(self) -> Any:
+        raw = os.environ.get(self.env, "").strip() if self.env else ""
+        if not raw:
+            return self.default
+        try:
+            value = self.kind(raw)
+        except ValueError:
+            return self.default
+        return value if self.check is None or self.check(value) is None else self.default
+
+
+def _url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        return "an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1 (or empty to turn the LLM off)"
+    return None if len(value) <= 2000 else "at most 2000 characters"
+
+
+def _short_text(limit: int) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if len(value) > limit:
+            return f"at most {limit} characters"
+        return "a single line" if any(c in value for c in "\r\n\x00") else None
+
+    return check
+
+
+def _seconds(value: float) -> str | None:
+    return None if math.isfinite(value) and 0.5 <= value <= 300 else "between 0.5 and 300 seconds"
 
 
 SETTINGS: dict[str, Setting] = {
@@ -36,11 +77,65 @@ SETTINGS: dict[str, Setting] = {
         "shared: everyone sees every output; per_user: users see the outputs of their own jobs (admins see all)",
         ("shared", "per_user"),
     ),
+    "enrich_url": Setting(
+        str,
+        "",
+        "base URL of an OpenAI-compatible server for prompt enrichment (Ollama: http://127.0.0.1:11434/v1, "
+        "llama.cpp: http://127.0.0.1:8080/v1); empty: the shipped style templates only",
+        env="COZYGEN_ENRICH_URL",
+        check=_url,
+    ),
+    "enrich_model": Setting(
+        str,
+        "",
+        "the model that server should use (e.g. llama3.2); empty sends no model name",
+        env="COZYGEN_ENRICH_MODEL",
+        check=_short_text(200),
+    ),
+    "enrich_api_key": Setting(
+        str,
+        "",
+        "API key sent as a Bearer token to the enrichment server; write-only (reads show enrich_api_key_set)",
+        env="COZYGEN_ENRICH_API_KEY",
+        secret=True,
+        check=_short_text(1000),
+    ),
+    "enrich_timeout": Setting(
+        float,
+        8.0,
+        "seconds to wait for the enrichment server before answering from the style template",
+        env="COZYGEN_ENRICH_TIMEOUT",
+        check=_seconds,
+    ),
 }
 
 
 def defaults() -> dict[str, Any]:
-    return {name: setting.default for name, setting in SETTINGS.items()}
+    return {name: setting.default_value() for name, setting in SETTINGS.items()}
+
+
+def public(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings as a reader may see them: each secret replaced by ``<name>_set``, true when it has a value."""
+    shown: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in SETTINGS and SETTINGS[name].secret:
+            shown[f"{name}_set"] = bool(value)
+        else:
+            shown[name] = value
+    return shown
+
+
+def audit_detail(changes: dict[str, Any]) -> str:
+    """The changes for the audit log, secrets shown only as set, cleared or reset."""
+
+    def shown(name: str, value: Any) -> Any:
+        if value is None:
+            return "<default>"
+        if SETTINGS[name].secret:
+            return "<set>" if value else "<cleared>"
+        return value
+
+    return ",".join(f"{k}={shown(k, v)}" for k, v in sorted(changes.items()))
 
 
 def load(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -58,19 +153,40 @@ def validate(changes: Any) -> dict[str, Any]:
     unknown = sorted(set(changes) - set(SETTINGS))
     if unknown:
         raise BadRequest(f"unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}", code="UNKNOWN_SETTING")
+    checked: dict[str, Any] = {}
     for name, value in changes.items():
         setting = SETTINGS[name]
+        if value is None:  # back to the default
+            checked[name] = None
+            continue
+        if setting.kind is float and type(value) is int:
+            value = float(value)
         if type(value) is not setting.kind:
-            raise BadRequest(f"{name} must be a {setting.kind.__name__}", code="INVALID_SETTING")
+            raise BadRequest(f"{name} must be a {_kind_name(setting.kind)}", code="INVALID_SETTING")
+        if setting.kind is str:
+            value = value.strip()
         if setting.choices and value not in setting.choices:
             choices = ", ".join(map(str, setting.choices))
             raise BadRequest(f"{name} must be one of {choices}", code="INVALID_SETTING")
-    return changes
+        reason = setting.check(value) if setting.check else None
+        if reason:
+            raise BadRequest(f"{name} must be {reason}", code="INVALID_SETTING")
+        checked[name] = value
+    return checked
+
+
+def _kind_name(kind: type) -> str:
+    return {bool: "boolean (true or false)", str: "string", float: "number", int: "whole number"}.get(
+        kind, kind.__name__
+    )
 
 
 def update(conn: sqlite3.Connection, changes: Any) -> dict[str, Any]:
     """Apply validated changes and return every setting."""
     for name, value in validate(changes).items():
+        if value is None:
+            conn.execute("DELETE FROM settings WHERE key = ?", (name,))
+            continue
         conn.execute(
             "INSERT INTO settings(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = strftime('%s','now')",

@@ -6,9 +6,7 @@ Checkpoints are models on the shipped txt2img workflow; ``procedural`` is the we
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import functools
 import secrets
 import time
 from collections.abc import Mapping
@@ -20,43 +18,33 @@ from aiohttp import web
 from ...core import gallery_index as index
 from ...core import jobs
 from ...core.access import ADMIN, USER, VIEWER
-from ...core.errors import BadRequest, CozyGenError, HostNotReady, RateLimited
+from ...core.errors import BadRequest, CozyGenError
 from ...core.jobs import COMPLETED, PENDING, PROCEDURAL_MODEL, RUNNING, Job
 from ...core.workflow_fill import FieldErrors
-from .. import host
+from .. import prompts
 from ..params import flag, integer
-from ..responses import Handler, json_response, read_json
+from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
+from ..visibility import require_visible, restricted_to
+from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, job_service, renamed, square_size
 
 BASE = "/cozygen/compat/cyberimage/api"
-TXT2IMG = "sd15_txt2img.json"  # every checkpoint runs on the shipped txt2img workflow
-PROCEDURAL = "cozygen_procedural_form.json"
 # CyberImage's settings -> the txt2img workflow's parameters
 SETTINGS = {"num_inference_steps": "steps", "guidance_scale": "cfg", "width": "width", "height": "height"}
 # the workflows' parameters -> CyberImage's names, for field errors
 FIELD_NAMES = {"steps": "num_inference_steps", "cfg": "guidance_scale", "size": "width", "checkpoint": "model_id"}
 STATUSES = {PENDING: "pending", RUNNING: "processing", COMPLETED: "completed"}  # the rest: failed
 SEED_STATUSES = ("pending", "processing", "completed", "failed")
+ENRICH_FIELDS = ("original_prompt", "enriched_prompt", "style", "source", "warning")  # seed's three + ours
 
 
-def seed_error(error: CozyGenError) -> web.Response:
+def seed_error(error: CozyGenError) -> dict[str, Any]:
     """CyberImage's error shape ({"status": "error", "message"}), with CozyGen's code and fields kept."""
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
-    return json_response(
-        {"status": "error", "message": error.message, **error.to_dict()}, status=error.status, headers=headers
-    )
+    return {"status": "error", "message": error.message, **error.to_dict()}
 
 
-def in_seed_shape(fn: Handler) -> Handler:
-    @functools.wraps(fn)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await fn(request)
-        except CozyGenError as exc:
-            return seed_error(exc)
-
-    return wrapped
+in_seed_shape = in_shape(seed_error)
 
 
 def iso(when: float | None) -> str | None:
@@ -67,14 +55,12 @@ def job_values(model_id: str, prompt: str, negative: Any, settings: Mapping[str,
     """The workflow and its values for a CyberImage request (CyberImage's settings by parameter name)."""
     given = {k: v for k, v in settings.items() if v is not None}
     if model_id == PROCEDURAL_MODEL:  # square images, no negative prompt or guidance (ignored, as Flux does)
-        width, height = given.get("width"), given.get("height")
-        if width is not None and height is not None and width != height:
-            raise FieldErrors({"height": f"the procedural model makes square images: use height {width!r}, as width"})
+        size = square_size(given.get("width"), given.get("height"))
         values: dict[str, Any] = {"prompt": prompt, "seed": secrets.randbelow(2**31)}
         if "num_inference_steps" in given:
             values["steps"] = given["num_inference_steps"]
-        if width is not None or height is not None:
-            values["size"] = width if width is not None else height
+        if size is not None:
+            values["size"] = size
         return PROCEDURAL, values
     values = {"prompt": prompt, "checkpoint": model_id}
     if negative:
@@ -133,18 +119,12 @@ def gallery_image(row: Any) -> dict[str, Any]:
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     def service() -> Any:
-        if state.job_service is None:
-            raise HostNotReady("the job service is not ready; try again in a moment")
-        return state.job_service
+        return job_service(state)
 
     async def available() -> dict[str, dict[str, Any]]:
-        try:
-            checkpoints = await asyncio.to_thread(host.model_files, "checkpoints")
-        except KeyError:
-            checkpoints = []
         models = {
             name: {"id": name, "description": f"Checkpoint {name} on the {TXT2IMG} workflow", "workflow": TXT2IMG}
-            for name in checkpoints
+            for name in await checkpoints()
         }
         models[PROCEDURAL_MODEL] = {
             "id": PROCEDURAL_MODEL,
@@ -185,7 +165,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         try:
             job, _ = await service().submit(request, workflow, values, num_images=num_images)
         except FieldErrors as exc:
-            raise FieldErrors({FIELD_NAMES.get(k, k): v for k, v in exc.errors.items()}) from None
+            raise renamed(exc, FIELD_NAMES) from None
         count = len(job.all_prompts)
         return json_response(
             {
@@ -290,6 +270,14 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
+    @routes.post(f"{BASE}/enrich", access=USER)
+    @in_seed_shape
+    async def enrich(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        style = body.get("style") or "cyberpunk"  # CyberImage's default style
+        done = await prompts.enrich(state, body.get("prompt"), style)
+        return json_response({k: done[k] for k in ENRICH_FIELDS if k in done})
+
     @routes.get(f"{BASE}/gallery", access=VIEWER)
     async def gallery(request: web.Request) -> web.Response:
         page = integer(request, "page", 1, low=1)
@@ -300,6 +288,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             kind="image",
             search=request.query.get("search", "").strip() or None,
             model=request.query.get("model", "").strip() or None,
+            owner=restricted_to(request, state),
         )
         rows = await state.db.execute_fn(
             lambda conn: index.list_files(conn, query, offset=(page - 1) * limit, limit=limit)
@@ -318,11 +307,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.get(f"{BASE}/get_image/{{image_id}}", access=VIEWER)
     async def get_image(request: web.Request) -> web.StreamResponse:
         row = await state.gallery.get(image_id(request))
+        await require_visible(request, state, row)
         return web.FileResponse(state.gallery.path_of(row))
 
     @routes.get(f"{BASE}/image/{{image_id}}/metadata", access=VIEWER)
     async def metadata(request: web.Request) -> web.Response:
         row = await state.gallery.get(image_id(request))
+        await require_visible(request, state, row)
         fields = fields_of(row)
         return json_response(
             {
@@ -344,6 +335,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.delete(f"{BASE}/image/{{image_id}}", access=USER)
     async def delete(request: web.Request) -> web.Response:
         row = await state.gallery.get(image_id(request))
+        await require_visible(request, state, row)
         user = request.get("cozygen_user")
         _, _, errors = await state.gallery.trash([row], by=user.username if user else None)
         if errors:

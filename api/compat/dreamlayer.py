@@ -11,11 +11,12 @@ from ...core.access import ADMIN, USER, VIEWER
 from ...core.errors import BadRequest, Conflict, NotFound
 from ...core.media import kind_of
 from ...core.paths import resolve, split_relative
-from .. import host
+from .. import host, prompts
 from ..files import receive_upload
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
+from ..visibility import require_visible, require_visible_path
 
 BASE = "/cozygen/compat/dreamlayer/api"
 
@@ -80,7 +81,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get(f"{BASE}/images/{{filename}}", access=VIEWER)
     async def serve_image(request: web.Request) -> web.StreamResponse:
-        path, _, _ = await asyncio.to_thread(output_file, request.match_info["filename"])
+        path, sub, name = await asyncio.to_thread(output_file, request.match_info["filename"])
+        await require_visible_path(request, state, "output", sub, name)
         return web.FileResponse(path)
 
     async def copy_to_input(request: web.Request, subfolder: str) -> web.Response:
@@ -89,6 +91,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         row = await state.gallery.find_or_index("output", sub, name)
         if row is None:
             raise NotFound(f"no image {name!r} in the output folder", code="FILE_NOT_FOUND")
+        await require_visible(request, state, row)
         stored = await state.gallery.to_input(row, subfolder)
         relative = f"{subfolder}/{stored}" if subfolder else stored
         return json_response({"status": "success", "filename": relative, "message": f"copied to input as {relative}"})
@@ -100,6 +103,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.post(f"{BASE}/send-to-extras", access=USER)
     async def send_to_extras(request: web.Request) -> web.Response:
         return await copy_to_input(request, "extras")
+
+    @routes.get(f"{BASE}/fetch-prompt", access=VIEWER)
+    async def fetch_prompt(_request: web.Request) -> web.Response:
+        drawn = await prompts.random_prompt(state)  # from CozyGen's wildcards (see /cozygen/api/prompts/random)
+        return json_response({"positive": drawn["positive"], "negative": drawn["negative"]})
 
     @routes.post(f"{BASE}/upload-controlnet-image", access=USER)
     async def upload_controlnet_image(request: web.Request) -> web.Response:

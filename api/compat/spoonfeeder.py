@@ -1,35 +1,201 @@
-"""Spoon Feeder (seed 003) options and workflows at /cozygen/compat/spoonfeeder/api/, over CozyGen's workflow store.
+"""Spoon Feeder (seed 003) at /cozygen/compat/spoonfeeder/api/: health, ComfyUI options, workflows, sessions,
+generations, the image proxy and the task history export, over CozyGen's workflow store and job service.
 
 A Spoon Feeder workflow id is the workflow's file name. Its name, description,
 default parameters and default flag live beside the file (the ``documents`` table).
+A session is a CozyGen session (its title is the session's name); what Spoon Feeder keeps
+beside it (the current workflow, the last parameters) lives in the ``documents`` table too.
+A generation is a CozyGen job: its id is the job id, its status ``pending``, ``running``,
+``complete`` or ``failed`` (cancelled and interrupted jobs count as failed, with the reason).
+
+A generation runs on the request's ``workflow_id``, else on the session's current workflow (the
+last ``workflow_id`` it was given), else on the shipped txt2img workflow with ``checkpoint_name``
+(or the first checkpoint), or on the weights-free procedural form when the checkpoint is
+``procedural`` or ComfyUI has none. Errors answer in Spoon Feeder's shape
+(``{"success": false, "error", "code", "statusCode"}``) with CozyGen's fields kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
+import io
+import sqlite3
+import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from ...core import documents
+from ...core import documents, jobs, sessions
 from ...core.access import USER, VIEWER
-from ...core.errors import BadRequest, NotFound
+from ...core.errors import BadRequest, Conflict, CozyGenError, HostNotReady, NotFound
+from ...core.jobs import COMPLETED, MAX_IMAGES, PENDING, PROCEDURAL_MODEL, RUNNING, Filters, Job, parse_when
+from ...core.media import kind_of
+from ...core.paths import resolve
+from ...core.workflow_fill import FieldErrors
 from ...core.workflow_schema import extract_schema
 from ...core.workflow_store import WorkflowStore, require_api_format, workflow_name
 from .. import host
+from ..jobs import owner, sees_everyones
+from ..params import integer
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
+from ..visibility import require_visible_path
 from ..workflows import SHIPPED, host_options
+from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, job_service, renamed, square_size
 
 BASE = "/cozygen/compat/spoonfeeder/api"
 META = "spoonfeeder_workflows"
+SESSION_META = "spoonfeeder_sessions"
 PARAMETER_TYPES = {"seed": "seed", "int": "number", "float": "number", "string": "text", "text": "text"}
+PROFILE = {"profile_id": "local", "profile_name": "This ComfyUI"}
+STATUSES = {PENDING: "pending", RUNNING: "running", COMPLETED: "complete"}  # the rest: failed
+# Spoon Feeder's generation parameters -> the workflows' parameter names
+PARAMETERS = {
+    "width": "width",
+    "height": "height",
+    "steps": "steps",
+    "cfg_scale": "cfg",
+    "seed": "seed",
+    "sampler_name": "sampler",
+    "scheduler": "scheduler",
+    "checkpoint_name": "checkpoint",
+}
+# the workflows' parameter names -> Spoon Feeder's, for field errors
+FIELD_NAMES = {name: spoon for spoon, name in PARAMETERS.items()} | {"prompt": "prompt_text", "size": "width"}
+FOLDERS = ("output", "input", "temp")
+TASK_COLUMNS = ("id", "name", "type", "provider", "prompt", "model", "seed", "status", "error", "created_at",
+                "completed_at", "images")  # fmt: skip
+
+
+def seed_error(error: CozyGenError) -> dict[str, Any]:
+    """Spoon Feeder's error shape, with CozyGen's code and fields kept."""
+    return {"success": False, **error.to_dict(), "statusCode": error.status}
+
+
+in_seed_shape = in_shape(seed_error)
+
+
+def iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def seed_status(job: Job) -> str:
+    return STATUSES.get(job.status, "failed")
+
+
+def job_values(names: set[str], prompt: str, negative: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+    """A workflow's values (``names``: its parameters) from a Spoon Feeder request; parameters the workflow
+    does not have are left out, and a workflow of one square ``size`` takes it from width and height."""
+    values: dict[str, Any] = {"prompt": prompt} if "prompt" in names else {}
+    if negative and "negative_prompt" in names:
+        values["negative_prompt"] = negative
+    values.update({name: given[k] for k, name in PARAMETERS.items() if given.get(k) is not None and name in names})
+    if "size" in names and "width" not in names:
+        size = square_size(given.get("width"), given.get("height"))
+        if size is not None:
+            values["size"] = size
+    if "seed" in names:
+        values.setdefault("seed", -1)  # Spoon Feeder's default: a random seed, resolved when the job is filled
+    return values
+
+
+def seed_parameters(job: Job) -> dict[str, Any]:
+    """The parameters a generation ran with, by Spoon Feeder's names (None where the workflow has none)."""
+    params = job.params
+    size = params.get("size")
+    return {
+        "width": params.get("width", size),
+        "height": params.get("height", size),
+        "steps": params.get("steps"),
+        "cfg_scale": params.get("cfg"),
+        "seed": params.get("seed"),
+        "sampler_name": params.get("sampler"),
+        "scheduler": params.get("scheduler"),
+    }
+
+
+def checkpoint_of(job: Job) -> str | None:
+    """The checkpoint a generation ran with: its ``checkpoint`` parameter, else the model its graph loads."""
+    chosen = job.params.get("checkpoint")
+    return chosen if isinstance(chosen, str) and chosen else job.model
+
+
+def generation(job: Job) -> dict[str, Any]:
+    """A CozyGen job as a Spoon Feeder generation."""
+    parameters = seed_parameters(job)
+    status = seed_status(job)
+    took = job.finished_at - (job.started_at or job.created_at) if job.finished_at is not None else None
+    return {
+        "id": job.id,
+        "session_id": job.session_id,
+        "workflow_id": job.workflow,
+        "prompt_id": job.prompt_id,
+        "prompt_text": jobs.prompt_text(job.params),
+        "negative_prompt": job.params.get("negative_prompt"),
+        "parameters": parameters,
+        **parameters,
+        "batch_size": len(job.all_prompts),
+        "checkpoint_name": checkpoint_of(job),
+        "loras_used": [],
+        "status": status,
+        "error": (job.error or f"the generation was {job.status}") if status == "failed" else None,
+        "generation_time_seconds": round(took, 2) if took is not None else None,
+        "outputs": [
+            {"filename": i["filename"], "subfolder": i.get("subfolder", ""), "type": i.get("type", "output")}
+            for i in job.images
+        ],
+        "created_at": iso(job.created_at),
+        "completed_at": iso(job.finished_at),
+    }
+
+
+def task_row(job: Job) -> dict[str, Any]:
+    """A CozyGen job as a row of Spoon Feeder's task history export."""
+    row = jobs.export_row(job)
+    return {
+        "id": row["id"],
+        "name": row["workflow"],
+        "type": "image",
+        "provider": "comfyui",
+        "prompt": row["prompt"],
+        "model": row["model"],
+        "seed": row["seed"],
+        "status": seed_status(job),
+        "error": (job.error or f"the generation was {job.status}") if seed_status(job) == "failed" else None,
+        "created_at": iso(row["created_at"]),
+        "completed_at": iso(row["finished_at"]),
+        "images": row["images"],
+    }
+
+
+def check_batch(value: Any) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_IMAGES:
+        return value
+    raise FieldErrors({"batch_size": f"a whole number from 1 to {MAX_IMAGES}, not {value!r}"})
+
+
+def check_title(value: Any) -> str:
+    try:
+        return sessions.check_name(value)
+    except BadRequest:
+        raise FieldErrors({"title": f"a non-empty text of at most {sessions.MAX_NAME} characters"}) from None
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
     return json_response({"success": True, "data": data}, status=status)
+
+
+def done(message: str) -> web.Response:
+    return json_response({"success": True, "message": message})
 
 
 def extracted(workflow: dict[str, Any], object_info: dict[str, Any], models: dict[str, list[str]]) -> list[dict]:
@@ -88,17 +254,20 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         }
 
     @routes.get(f"{BASE}/comfyui/options", access=VIEWER)
+    @in_seed_shape
     async def options(_request: web.Request) -> web.Response:
         found = host_options(await asyncio.to_thread(host.object_info))
         sizes = sorted({size for pair in found["dimensions"]["common"] for size in pair})
         return ok({k: found[k] for k in ("samplers", "schedulers", "checkpoints", "loras")} | {"dimensions": sizes})
 
     @routes.get(f"{BASE}/comfyui/workflows", access=VIEWER)
+    @in_seed_shape
     async def list_workflows(_request: web.Request) -> web.Response:
         meta = await metadata()
         return ok([summary(name, meta.get(name, {})) for name in await asyncio.to_thread(store().names)])
 
     @routes.post(f"{BASE}/comfyui/workflows", access=USER)
+    @in_seed_shape
     async def create(request: web.Request) -> web.Response:
         body = await read_json(request)
         title = body.get("name")
@@ -121,10 +290,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return ok({"id": name, "name": data["name"], "extracted_parameters": data["extracted_parameters"]}, status=201)
 
     @routes.get(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=VIEWER)
+    @in_seed_shape
     async def get_one(request: web.Request) -> web.Response:
         return ok(await full(request.match_info["workflow_id"]))
 
     @routes.put(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=USER)
+    @in_seed_shape
     async def update(request: web.Request) -> web.Response:
         name, body = workflow_name(request.match_info["workflow_id"]), await read_json(request)
         await asyncio.to_thread(store().path, name)  # 404 when it does not exist
@@ -135,6 +306,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return ok(await full(name))
 
     @routes.patch(f"{BASE}/comfyui/workflows/{{workflow_id}}/parameters", access=USER)
+    @in_seed_shape
     async def parameters(request: web.Request) -> web.Response:
         name, body = workflow_name(request.match_info["workflow_id"]), await read_json(request)
         await asyncio.to_thread(store().path, name)
@@ -148,6 +320,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return ok(await full(name))
 
     @routes.delete(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=USER)
+    @in_seed_shape
     async def delete(request: web.Request) -> web.Response:
         name = workflow_name(request.match_info["workflow_id"])
         path = store().user / name
@@ -158,3 +331,299 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         await asyncio.to_thread(path.unlink)
         await save_metadata(name, None)
         return ok({"id": name, "deleted": True})
+
+    # Sessions, generations, images, history and health, over the job service.
+
+    def service() -> Any:
+        return job_service(state)
+
+    def sees_all(request: web.Request) -> bool:
+        return sees_everyones(request, state)
+
+    async def visible_session(request: web.Request) -> sessions.Session:
+        session_id = request.match_info["session_id"]
+        found = await state.db.execute_fn(lambda conn: sessions.get(conn, session_id))
+        if found is None or not (sees_all(request) or found.username == owner(request)):
+            raise NotFound(
+                f"Session {session_id} not found; list yours with GET {BASE}/comfyui/sessions", code="SESSION_NOT_FOUND"
+            )
+        return found
+
+    async def session_meta() -> dict[str, dict[str, Any]]:
+        return await state.db.execute_fn(lambda conn: documents.read(conn, SESSION_META, {}))
+
+    async def save_session_meta(session_id: str, changes: dict[str, Any] | None) -> dict[str, Any]:
+        def change(conn: Any) -> dict[str, Any]:
+            meta = documents.read(conn, SESSION_META, {})
+            if changes is None:
+                meta.pop(session_id, None)
+            else:
+                meta[session_id] = {**meta.get(session_id, {}), **changes}
+            documents.write(conn, SESSION_META, meta)
+            return meta.get(session_id, {})
+
+        return await state.db.execute_write_fn(change)
+
+    def session_view(
+        request: web.Request, found: sessions.Session, meta: dict[str, Any], counts: dict[str, int]
+    ) -> dict[str, Any]:
+        return {
+            "id": found.id,
+            **PROFILE,
+            "profile_url": f"{request.scheme}://{request.host}",
+            "title": found.name,
+            "current_workflow_id": meta.get("current_workflow_id"),
+            "last_parameters": meta.get("last_parameters", {}),
+            "generation_count": found.job_count,
+            "completed_count": counts.get(COMPLETED, 0),
+            "failed_count": sum(n for status, n in counts.items() if STATUSES.get(status, "failed") == "failed"),
+            "created_at": iso(found.created_at),
+            "updated_at": iso(meta.get("updated_at", found.created_at)),
+        }
+
+    async def session_counts(found: list[sessions.Session]) -> dict[str, dict[str, int]]:
+        ids = [s.id for s in found]
+        return await state.db.execute_fn(lambda conn: sessions.status_counts(conn, ids))
+
+    @routes.get(f"{BASE}/comfyui/sessions", access=VIEWER)
+    @in_seed_shape
+    async def list_sessions(request: web.Request) -> web.Response:
+        me = owner(request)
+        found = await state.db.execute_fn(lambda conn: sessions.list_sessions(conn, me))
+        meta, counts = await session_meta(), await session_counts(found)
+        return ok([session_view(request, s, meta.get(s.id, {}), counts.get(s.id, {})) for s in found])
+
+    @routes.post(f"{BASE}/comfyui/sessions", access=USER)
+    @in_seed_shape
+    async def create_session(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        title = body.get("title")
+        made = sessions.Session(
+            id=host.new_prompt_id(),
+            username=owner(request),
+            name=check_title("New session" if title is None else title),
+            created_at=time.time(),
+        )
+        await state.db.execute_write_fn(lambda conn: sessions.create(conn, made))
+        return ok({"id": made.id, **PROFILE, "title": made.name, "generation_count": 0,
+                   "created_at": iso(made.created_at)}, status=201)  # fmt: skip
+
+    @routes.get(f"{BASE}/comfyui/sessions/{{session_id}}", access=VIEWER)
+    @in_seed_shape
+    async def get_session(request: web.Request) -> web.Response:
+        """The session with its most recent generations (``?limit=``, 20 unless told)."""
+        found = await visible_session(request)
+        limit = integer(request, "limit", 20, low=1, high=jobs.MAX_LIMIT)
+        listed = await state.db.execute_fn(
+            lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
+        )
+        meta, counts = (await session_meta()).get(found.id, {}), await session_counts([found])
+        data = session_view(request, found, meta, counts.get(found.id, {}))
+        data["generations"] = [generation(state.jobs.live(j.id) or j) for j in listed]
+        return ok(data)
+
+    @routes.put(f"{BASE}/comfyui/sessions/{{session_id}}", access=USER)
+    @in_seed_shape
+    async def update_session(request: web.Request) -> web.Response:
+        found = await visible_session(request)
+        title = check_title((await read_json(request)).get("title"))
+        await state.db.execute_write_fn(lambda conn: sessions.rename(conn, found.id, title))
+        meta = await save_session_meta(found.id, {"updated_at": time.time()})
+        return ok({"id": found.id, "title": title, "updated_at": iso(meta["updated_at"])})
+
+    @routes.delete(f"{BASE}/comfyui/sessions/{{session_id}}", access=USER)
+    @in_seed_shape
+    async def delete_session(request: web.Request) -> web.Response:
+        """The session and its generations' records (their images stay in ComfyUI's output folder)."""
+        found = await visible_session(request)
+        if await state.db.execute_write_fn(lambda conn: sessions.delete(conn, found.id)) is None:
+            raise Conflict(
+                f"session {found.id} still has generations pending or running; wait for them or cancel them "
+                "(POST /cozygen/api/jobs/<id>/cancel) first",
+                code="SESSION_BUSY",
+            )
+        await save_session_meta(found.id, None)
+        return done("Session deleted")
+
+    async def parameter_names(name: str) -> set[str]:
+        workflow = require_api_format(await asyncio.to_thread(store().read, name))
+        object_info, models = await state.definitions.get()
+        return {p.name for p in extract_schema(workflow, object_info, models=models)}
+
+    async def chosen_workflow(asked: Any, meta: dict[str, Any], given: dict[str, Any]) -> str:
+        """The workflow a generation runs on (see the module's docstring); fills in ``checkpoint_name`` for
+        the txt2img workflow when it was left out."""
+        names = await asyncio.to_thread(store().names)
+        if asked is not None:
+            if not isinstance(asked, str) or asked not in names:
+                raise FieldErrors({"workflow_id": f"names no workflow; list them with GET {BASE}/comfyui/workflows"})
+            return asked
+        current = meta.get("current_workflow_id")
+        if current in names:
+            return current
+        found = await checkpoints()
+        checkpoint = given.get("checkpoint_name")
+        if checkpoint == PROCEDURAL_MODEL or (checkpoint is None and not found):
+            return PROCEDURAL
+        if checkpoint is None:
+            given["checkpoint_name"] = found[0]
+        elif checkpoint not in found:
+            raise FieldErrors({"checkpoint_name": f"one of: {', '.join([*found, PROCEDURAL_MODEL])}"})
+        return TXT2IMG
+
+    @routes.post(f"{BASE}/comfyui/sessions/{{session_id}}/generate", access=USER)
+    @in_seed_shape
+    async def generate(request: web.Request) -> web.Response:
+        found = await visible_session(request)
+        body = await read_json(request)
+        prompt, negative = body.get("prompt_text"), body.get("negative_prompt")
+        parameters = body.get("parameters")
+        errors: dict[str, str] = {}
+        if parameters is None:
+            parameters = {}
+        elif not isinstance(parameters, dict):
+            errors["parameters"] = "an object: width, height, steps, cfg_scale, seed, sampler_name, scheduler, ..."
+            parameters = {}
+        if not isinstance(prompt, str) or not prompt.strip():
+            errors["prompt_text"] = "required: a description of the image"
+        if negative is not None and not isinstance(negative, str):
+            errors["negative_prompt"] = "text, or leave it out"
+        try:
+            count = check_batch(parameters.get("batch_size"))
+        except FieldErrors as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise FieldErrors(errors)
+        meta = (await session_meta()).get(found.id, {})
+        given = dict(parameters)
+        workflow = await chosen_workflow(body.get("workflow_id"), meta, given)
+        defaults = (await metadata()).get(workflow, {}).get("default_parameters") or {}
+        given = {**defaults, **given} if isinstance(defaults, dict) else given
+        values = job_values(await parameter_names(workflow), prompt, negative, given)
+        try:
+            job, _ = await service().submit(request, workflow, values, num_images=count, session_id=found.id)
+        except FieldErrors as exc:
+            raise renamed(exc, FIELD_NAMES) from None
+        data = generation(job)
+        last = {**data["parameters"], "batch_size": count, "checkpoint_name": data["checkpoint_name"]}
+        changes: dict[str, Any] = {"last_parameters": last, "updated_at": time.time()}
+        if body.get("workflow_id") is not None:
+            changes["current_workflow_id"] = workflow
+        await save_session_meta(found.id, changes)
+        return ok(data, status=201)
+
+    @routes.get(f"{BASE}/comfyui/generations/{{job_id}}", access=VIEWER)
+    @in_seed_shape
+    async def get_generation(request: web.Request) -> web.Response:
+        return ok(generation(await service().visible_job(request)))
+
+    @routes.get(f"{BASE}/comfyui/generations/{{job_id}}/workflow", access=VIEWER)
+    @in_seed_shape
+    async def generation_workflow(request: web.Request) -> web.Response:
+        """The exact graph that ran (seeds resolved), for reproduction."""
+        job = await service().visible_job(request)
+        stored = await state.db.execute_fn(lambda conn: jobs.get(conn, job.id, with_graph=True))
+        if stored is None or not stored.graph:
+            raise NotFound(f"generation {job.id} has no recorded workflow", code="NO_GRAPH")
+        return ok(
+            {
+                "generation_id": job.id,
+                "workflow_id": job.workflow,
+                "workflow_json": stored.graph,
+                "parameters": {**seed_parameters(stored), "checkpoint_name": checkpoint_of(stored)},
+                "prompt_text": jobs.prompt_text(stored.params),
+                "negative_prompt": stored.params.get("negative_prompt"),
+            }
+        )
+
+    @routes.delete(f"{BASE}/comfyui/generations/{{job_id}}", access=USER)
+    @in_seed_shape
+    async def delete_generation(request: web.Request) -> web.Response:
+        """The generation's record (its images stay in ComfyUI's output folder)."""
+        job = await service().visible_job(request)
+        if not job.finished:
+            raise Conflict(
+                f"generation {job.id} is still {seed_status(job)}; wait for it or cancel it "
+                f"(POST /cozygen/api/jobs/{job.id}/cancel) first",
+                code="JOB_NOT_FINISHED",
+            )
+        if not await state.db.execute_write_fn(lambda conn: jobs.delete(conn, job.id)):
+            raise NotFound(f"Generation {job.id} not found", code="JOB_NOT_FOUND")
+        return done("Generation deleted")
+
+    def folder(kind: str) -> Path:
+        if kind == "temp":
+            return Path(host.temp_directory())
+        if kind not in state.roots:
+            raise HostNotReady("CozyGen is still starting; try again in a moment")
+        return state.roots[kind]
+
+    @routes.get(f"{BASE}/comfyui/image/{{filename}}", access=VIEWER)
+    @in_seed_shape
+    async def image(request: web.Request) -> web.StreamResponse:
+        """An image (or video) from ComfyUI's output, input or temp folder, never from anywhere else."""
+        kind = request.query.get("type", "").strip() or "output"
+        if kind not in FOLDERS:
+            raise BadRequest(f"type must be one of {', '.join(FOLDERS)}, not {kind!r}", code="INVALID_TYPE")
+        root = folder(kind)
+
+        def find() -> tuple[Path, str, str]:
+            path, sub, name = resolve(root, request.query.get("subfolder", ""), request.match_info["filename"])
+            if not kind_of(name):
+                raise BadRequest(f"{name!r} is not an image or a video", code="NOT_MEDIA")
+            if not path.is_file():
+                shown = f"{sub}/{name}" if sub else name
+                raise NotFound(f"no image {shown!r} in ComfyUI's {kind} folder", code="FILE_NOT_FOUND")
+            return path, sub, name
+
+        found, sub, name = await asyncio.to_thread(find)
+        await require_visible_path(request, state, kind, sub, name)
+        return web.FileResponse(found, headers={"Cache-Control": "private, max-age=3600"})
+
+    @routes.get(f"{BASE}/tasks/history/export", access=VIEWER)
+    @in_seed_shape
+    async def export_history(request: web.Request) -> web.StreamResponse:
+        """Generations as Spoon Feeder task rows (``format`` json or csv, ``dateFrom``/``dateTo``)."""
+        kind = (request.query.get("format") or "json").strip().lower()
+        if kind not in ("csv", "json"):
+            raise BadRequest(f"format must be csv or json, not {kind!r}", code="INVALID_FORMAT")
+        chosen = Filters(
+            username=None if sees_all(request) else owner(request),
+            since=parse_when(request.query.get("dateFrom"), "dateFrom"),
+            until=parse_when(request.query.get("dateTo"), "dateTo", end=True),
+        )
+        found = await state.db.execute_fn(lambda conn: jobs.export_jobs(conn, chosen))
+        rows = [task_row(j) for j in found]
+        filename = f"tasks_export_{dt.datetime.now(dt.UTC).date().isoformat()}.{kind}"
+        if kind == "json":
+            return ok({"filename": filename, "content": rows})
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(TASK_COLUMNS)
+        for row in rows:
+            cells = {**row, "images": ";".join(row["images"])}
+            writer.writerow(["" if cells[c] is None else cells[c] for c in TASK_COLUMNS])
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers=disposition)
+
+    @routes.get(f"{BASE}/health", access=VIEWER)
+    @in_seed_shape
+    async def health(_request: web.Request) -> web.Response:
+        """Spoon Feeder's health: the database and ComfyUI (this process); Redis and Ollama are not used."""
+        try:
+            await state.db.execute_fn(lambda conn: conn.execute("SELECT 1").fetchone())
+            database = "connected"
+        except (CozyGenError, sqlite3.Error):
+            database = "disconnected"
+        try:
+            host.queue_snapshot()  # ComfyUI's own prompt queue answers
+            comfyui = "connected"
+        except (RuntimeError, AttributeError, ImportError):
+            comfyui = "disconnected"
+        healthy = database == comfyui == "connected"
+        data = {
+            "status": "healthy" if healthy else "unhealthy",
+            "timestamp": iso(time.time()),
+            "services": {"database": database, "redis": "not_used", "ollama": "not_used", "comfyui": comfyui},
+        }
+        return json_response({"success": True, "data": data}, status=200 if healthy else 503)

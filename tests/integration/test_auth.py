@@ -143,6 +143,7 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
             "/cozygen/api/workflows/check",
             "/cozygen/api/workflows/{filename}/check",
             "/cozygen/compat/aiplayground/api/comfyUi/checkWorkflowRequirements",
+            "/cozygen/api/tags/validate",  # read-only: which of the posted tags are known
         }:
             if not guard_refused(reply):
                 wrong.append(f"{method} {path} let a viewer through ({reply.status})")

@@ -755,3 +755,41 @@ def test_a_job_that_ended_while_nobody_listened_is_reported_from_its_record(serv
         stream.close()
     last_id = next(e[0] for e in reversed(stream.events) if e[0])
     assert first_events(server, lambda events: events, {"Last-Event-ID": last_id}, wait=1, job_id=done["id"]) == []
+
+
+def test_a_job_of_several_images_keeps_every_graph_and_reproduces_them_all(server) -> None:
+    import numpy
+
+    original = submit(server, {"prompt": "four of a kind", "steps": 2, "size": 64, "seed": 500}, num_images=3)
+    original, _ = wait_job(server, original.json()["job"]["id"])
+    assert original["status"] == "completed" and len(original["images"]) == 3, original
+    ran = get(f"{server.url}/cozygen/api/jobs/{original['id']}/workflow").json()
+    assert [g["prompt_id"] for g in ran["graphs"]] == original["prompt_ids"]
+    seeds = [g["graph"]["2"]["inputs"]["seed"] for g in ran["graphs"]]  # the Seed node feeds the drawing
+    assert seeds == [500, 501, 502] and ran["graph"] == ran["graphs"][0]["graph"]
+
+    again = post(f"{server.url}/cozygen/api/jobs/{original['id']}/reproduce")
+    assert again.status == 201, again.body
+    copy, _ = wait_job(server, again.json()["job"]["id"])
+    assert copy["status"] == "completed" and len(copy["prompt_ids"]) == 3, copy
+    for first, second in zip(original["images"], copy["images"], strict=True):
+        assert first["filename"] != second["filename"]
+        assert numpy.array_equal(pixels(server, first), pixels(server, second))
+
+
+def test_when_one_image_of_a_job_fails_the_rest_leave_comfyuis_queue(server) -> None:
+    save_failing_workflow(server)
+    save_long_workflow(server)
+    blocker = submit(server, {"steps": 200, "size": 1024, "seed": 4}, workflow="jobs_long.json").json()["job"]
+    failing = submit(server, {"steps": 80, "size": 64}, workflow="jobs_fails_at_run_time.json", num_images=3)
+    assert failing.status == 201, failing.body
+    failing = failing.json()["job"]
+    assert set(failing["prompt_ids"][1:]) <= set(comfy_queue(server)[1])  # all three wait behind the blocker
+    assert post(f"{server.url}/cozygen/api/jobs/{blocker['id']}/cancel").status in (200, 202)
+    failed, _ = wait_job(server, failing["id"])
+    assert failed["status"] == "failed" and "outside the allowed range" in failed["error"], failed
+    time.sleep(0.5)
+    ran = history(server)
+    assert failing["prompt_ids"][0] in ran
+    assert not set(failing["prompt_ids"][1:]) & set(ran), "the other images ran after the job had failed"
+    assert not set(failing["prompt_ids"]) & set(comfy_queue(server)[1])

@@ -392,6 +392,8 @@ def test_one_failing_prompt_fails_the_job_and_cancelling_ends_the_rest(db) -> No
     def last(job_id: str) -> dict:
         return [e.data for e in hub.since(f"{hub.boot}-0")[0] if e.data["id"] == job_id][-1]
 
+    dropped: list[list[str]] = []
+    tracker.drop_prompts = dropped.append
     prompts = [str(uuid.uuid4()) for _ in range(3)]
     failing = new_job(prompt_id=prompts[0], prompt_ids=prompts)
     tracker.add(failing)
@@ -401,6 +403,7 @@ def test_one_failing_prompt_fails_the_job_and_cancelling_ends_the_rest(db) -> No
     tracker.on_message("execution_error", {"prompt_id": prompts[1], "exception_message": "boom", "node_id": "5"})
     failed = last(failing.id)
     assert failed["status"] == "failed" and failed["error"] == "boom" and failed["node"] == "5"
+    assert dropped == [[prompts[2]]]  # the third will not run: off ComfyUI's queue
 
     others = [str(uuid.uuid4()) for _ in range(2)]
     cancelled = new_job(prompt_id=others[0], prompt_ids=others)
@@ -495,3 +498,34 @@ def test_previews_of_both_kinds_go_to_the_running_job_and_end_with_it(db) -> Non
     assert tracker.preview(job.id) is None and tracker.preview(other.id) is not None
     tracker.on_message(jobs.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # the finished job gets no more
     assert tracker.preview(job.id) is None
+
+
+def test_every_prompt_of_a_job_is_owned_and_keeps_its_graph(db) -> None:
+    prompts = [str(uuid.uuid4()) for _ in range(3)]
+    graphs = [{"1": {"class_type": "X", "inputs": {"seed": 10 + n}}} for n in range(3)]
+    several = new_job(
+        prompt_id=prompts[0],
+        prompt_ids=prompts,
+        graph=graphs[0],
+        more_graphs=dict(zip(prompts[1:], graphs[1:], strict=False)),
+        status="completed",
+    )
+    single = new_job(username="bob", graph=graphs[0])
+    insert_all(db, several, single)
+    stored = db.read(lambda c: jobs.get(c, several.id, with_graph=True))
+    assert stored.graph == graphs[0] and stored.more_graphs == dict(zip(prompts[1:], graphs[1:], strict=False))
+    assert db.read(lambda c: jobs.get(c, several.id)).more_graphs == {}  # only asked for with the graph
+    assert all(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in prompts)
+    assert not db.read(lambda c: jobs.owns_prompt(c, "bob", prompts[1]))
+    assert db.read(lambda c: jobs.owns_prompt(c, "bob", single.prompt_id))
+    assert not db.read(lambda c: jobs.owns_prompt(c, "ann", None))
+
+    lost = db.read(lambda c: jobs.get(c, single.id, with_graph=True))
+    moved = str(uuid.uuid4())
+    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, moved, 5.0)).result() is not None
+    assert db.read(lambda c: jobs.owns_prompt(c, "bob", moved))  # a re-queued prompt belongs to the job too
+
+    assert db.submit_write(lambda c: jobs.delete(c, several.id)).result()
+    assert not any(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in prompts)
+    left = db.read(lambda c: c.execute("SELECT COUNT(*) FROM job_prompts WHERE job_id = ?", (several.id,)).fetchone())
+    assert left[0] == 0

@@ -1,0 +1,198 @@
+"""Danbooru tags (seed 004's paths and shapes): categories, autocomplete search and validation.
+
+The index is built on first use in a thread and rebuilt when a list in
+``<data dir>/tags/`` changes (its names, sizes and times are compared at most
+once a second). Tags from the user's own prompts are read again, in the
+background, a little after a job or gallery event says there may be new ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ..core import tag_history, tags
+from ..core.access import VIEWER
+from ..core.errors import BadRequest
+from ..core.tag_lists import CATEGORY_KEYS, folder_signature
+from .params import choice
+from .responses import json_response, read_json
+from .routing import Routes
+from .state import CozyGenState
+
+log = logging.getLogger("cozygen")
+CHECK_EVERY = 1.0  # seconds between looks at the tags folder
+HISTORY_EVERY = 2.0  # seconds between reads of the user's prompts, when something happened
+MAX_LIMIT, DEFAULT_LIMIT, MAX_OFFSET = 200, 80, 1_000_000
+MAX_QUERY = 200  # characters
+MAX_VALIDATE = 500  # tags in one validate request
+
+
+class TagService:
+    """The current tag index of one server, loaded lazily and kept fresh."""
+
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+        self._index: tags.TagIndex | None = None
+        self._signature: Any = None
+        self._checked = 0.0
+        self._loading: asyncio.Future | None = None
+        self._history_seen: Any = None
+        self._history_at = 0.0
+        self._background: set[asyncio.Task] = set()
+
+    def folder(self) -> Path:
+        return self.state.db_ready_data_dir / tags.TAGS_FOLDER
+
+    def _events_seen(self) -> tuple[int, int]:
+        return self.state.job_hub.last_seq, self.state.gallery_hub.last_seq
+
+    async def index(self) -> tags.TagIndex:
+        folder, now = self.folder(), time.monotonic()
+        if self._index is None or now - self._checked >= CHECK_EVERY:
+            self._checked = now
+            signature = folder_signature(folder)  # a few stat calls
+            if self._index is None or signature != self._signature:
+                await self._reload(folder, signature)
+        self._refresh_history()
+        assert self._index is not None
+        return self._index
+
+    async def _reload(self, folder: Path, signature: Any) -> None:
+        if self._loading is None:  # requests that arrive meanwhile wait for the same load
+            self._loading = asyncio.ensure_future(self._load(folder, signature))
+        loading = self._loading
+        try:
+            await asyncio.shield(loading)
+        finally:
+            if self._loading is loading and loading.done():
+                self._loading = None
+
+    async def _load(self, folder: Path, signature: Any) -> None:
+        seen = self._events_seen()
+        started = time.perf_counter()
+        index = await asyncio.to_thread(self._build, folder)
+        self._index, self._signature, self._history_seen = index, signature, seen
+        self._history_at = time.monotonic()
+        log.info(
+            "CozyGen: %d tags from %d list(s) and %d from your prompts, indexed in %.2f s",
+            len(index.lists),
+            len(index.files),
+            len(index.history),
+            time.perf_counter() - started,
+        )
+        self._spawn(asyncio.to_thread(index.lists.warm))
+
+    def _build(self, folder: Path) -> tags.TagIndex:
+        return tags.load_index(folder, self._history_counts())
+
+    def _history_counts(self) -> Any:
+        try:
+            return tag_history.history_counts(self.state.db.read(tag_history.read_history))
+        except Exception:  # history is a bonus: the lists still work without it
+            log.exception("CozyGen: the tags of your prompts could not be read")
+            return None
+
+    def _refresh_history(self) -> None:
+        seen = self._events_seen()
+        if seen == self._history_seen or time.monotonic() - self._history_at < HISTORY_EVERY:
+            return
+        self._history_seen, self._history_at = seen, time.monotonic()
+
+        async def refresh() -> None:
+            counts = await asyncio.to_thread(self._history_counts)
+            if counts is not None and self._index is not None:
+                self._index = await asyncio.to_thread(self._index.with_history, counts)
+
+        self._spawn(refresh())
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def query_string(request: web.Request) -> None:
+    """Refuse a query string that is not UTF-8 (aiohttp would quietly turn it into U+FFFD)."""
+    try:
+        parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("the query string must be UTF-8 (percent-encoded)", code="INVALID_ENCODING") from None
+
+
+def whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise BadRequest(
+            f"{name} must be a whole number from {low} to {high}, not {raw!r}", code=f"INVALID_{name.upper()}"
+        )
+    return value
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    service = TagService(state)
+
+    @routes.get("/cozygen/api/tags/categories", access=VIEWER)
+    async def categories(_request: web.Request) -> web.Response:
+        index = await service.index()
+        return json_response(
+            {"categories": index.categories(), "total": len(index), "lists": index.files, "history": len(index.history)}
+        )
+
+    @routes.get("/cozygen/api/tags/search", access=VIEWER)
+    async def search(request: web.Request) -> web.Response:
+        query_string(request)
+        q = request.query.get("q", "").strip().lower()
+        if len(q) > MAX_QUERY:
+            raise BadRequest(f"q is longer than {MAX_QUERY} characters", code="INVALID_Q")
+        category = request.query.get("category", "").strip().lower()
+        if category not in ("", "all") and category not in CATEGORY_KEYS:
+            raise BadRequest(
+                f"category must be one of {', '.join(CATEGORY_KEYS)} (or empty for all), not {category!r}",
+                code="INVALID_CATEGORY",
+            )
+        sort = choice(request, "sort", tags.SORTS, "count")
+        limit = whole(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        offset = whole(request, "offset", 0, 0, MAX_OFFSET)
+        min_count = whole(request, "min_count", 0, 0, 2**62)
+        index = await service.index()
+        args = {"category": category if category not in ("", "all") else None, "sort": sort}
+        args.update(limit=limit, offset=offset, min_count=min_count)
+        if sort == "alpha" or not index.ready(args["category"]):  # sorting by name, or a category's first use
+            found = await asyncio.to_thread(index.search, q, **args)
+        else:  # well under a millisecond: not worth a thread
+            found = index.search(q, **args)
+        return json_response(
+            {
+                "items": [hit.to_dict() for hit in found.items],
+                "total": found.total,
+                "limit": limit,
+                "offset": offset,
+                "q": q,
+                "category": category if category != "all" else "",
+                "sort": sort,
+            }
+        )
+
+    @routes.post("/cozygen/api/tags/validate", access=VIEWER)
+    async def validate(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        names = body.get("tags", [])
+        if not isinstance(names, list):
+            raise BadRequest("tags must be a list", code="INVALID_TAGS")
+        if len(names) > MAX_VALIDATE:
+            raise BadRequest(f"send at most {MAX_VALIDATE} tags at once", code="TOO_MANY_TAGS")
+        index = await service.index()
+        return json_response(await asyncio.to_thread(index.validate, names))

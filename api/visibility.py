@@ -1,0 +1,74 @@
+"""Who may see which outputs: with the ``gallery_visibility`` setting at ``per_user``, a user who is not an
+admin sees only the outputs of their own jobs (an output belongs to the job whose prompt saved it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..core import jobs
+from ..core.access import ADMIN
+from ..core.errors import NotFound
+from ..core.paths import PathRejected, clean_name, clean_relative
+from .session import current_user
+from .state import CozyGenState
+
+
+def restricted_to(request: web.Request, state: CozyGenState) -> str | None:
+    """The user whose outputs alone this request may see; None when it may see every output."""
+    if not state.auth_enabled or state.settings.get("gallery_visibility") != "per_user":
+        return None
+    user = current_user(request)
+    return None if user is None or user.role == ADMIN else user.username
+
+
+async def require_visible(request: web.Request, state: CozyGenState, row: Any) -> None:
+    """404 (as for a file that does not exist) when the request may not see this indexed file."""
+    owner = restricted_to(request, state)
+    if owner is None or row["root"] != "output":
+        return
+    prompt_id = row["prompt_id"]
+    if not await state.db.execute_fn(lambda conn: jobs.owns_prompt(conn, owner, prompt_id)):
+        raise NotFound(f"no image with id {row['id']}", code="IMAGE_NOT_FOUND")
+
+
+async def require_visible_path(request: web.Request, state: CozyGenState, root: str, subfolder: Any, name: Any) -> None:
+    """The same for a file named by its folder and name (unindexed outputs count as nobody's)."""
+    if root != "output" or restricted_to(request, state) is None:
+        return
+    try:
+        row = await state.gallery.find("output", clean_relative(subfolder or ""), clean_name(name))
+    except PathRejected:  # a name the paths module refuses is no file of this user's either
+        row = None
+    if row is None:
+        raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
+    await require_visible(request, state, row)
+
+
+def stream_filter(request: web.Request, state: CozyGenState, owned: set[str]) -> Any:
+    """For a gallery stream: whether a file event's output belongs to the restricted user (``owned`` holds
+    their prompt ids when the stream opened; files of jobs running now are asked of the job tracker)."""
+    owner = restricted_to(request, state)
+
+    def visible(data: dict[str, Any]) -> bool:
+        if owner is None or data.get("type") != "output":
+            return True
+        prompt_id = data.get("prompt_id")
+        if not prompt_id:
+            return False
+        if prompt_id in owned:
+            return True
+        if state.jobs.owner_of(prompt_id) == owner:
+            owned.add(prompt_id)
+            return True
+        return False
+
+    return visible
+
+
+async def owned_prompts(request: web.Request, state: CozyGenState) -> set[str]:
+    owner = restricted_to(request, state)
+    if owner is None:
+        return set()
+    return await state.db.execute_fn(lambda conn: jobs.prompts_of(conn, owner))

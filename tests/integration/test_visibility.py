@@ -1,0 +1,173 @@
+"""gallery_visibility per_user: a user sees only the outputs of their own jobs, in every route that shows one."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from support import get, post, request
+
+ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
+FORM = "cozygen_procedural_form.json"
+
+
+@pytest.fixture(scope="module")
+def server(start_comfyui):
+    return start_comfyui(
+        "ComfyUI-CozyGen-visibility",
+        env={"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def people(server) -> dict[str, dict[str, str]]:
+    admin = bearer(
+        post(f"{server.url}/cozygen/api/login", {"username": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
+    )
+    found = {"admin": admin}
+    for name in ("ann", "bob"):
+        made = post(
+            f"{server.url}/cozygen/api/users", {"username": name, "password": f"{name}-pass-123", "role": "user"},
+            headers=admin,
+        )  # fmt: skip
+        assert made.status == 201, made.body
+        token = post(f"{server.url}/cozygen/api/login", {"username": name, "password": f"{name}-pass-123"})
+        found[name] = bearer(token.json()["token"])
+    return found
+
+
+def set_visibility(server, people, value: str) -> None:
+    changed = request(
+        "PATCH", f"{server.url}/cozygen/api/settings", {"gallery_visibility": value}, headers=people["admin"]
+    )
+    assert changed.status == 200, changed.body
+
+
+def generate(server, headers: dict[str, str], prompt: str, seed: int) -> dict:
+    created = post(
+        f"{server.url}/cozygen/api/jobs",
+        {"workflow": FORM, "values": {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}},
+        headers=headers,
+    )
+    assert created.status == 201, created.body
+    job_id = created.json()["job"]["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
+        if job["status"] == "completed":
+            return job["images"][0]
+        assert job["status"] in ("pending", "running"), job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def gallery_ids(server, headers: dict[str, str], **query: str) -> dict[str, int]:
+    """filename -> id of every output the caller is shown (recursive)."""
+    path = "/cozygen/api/gallery?" + urlencode({"recursive": "true", "per_page": 500, **query})
+    deadline = time.monotonic() + 10
+    while True:
+        reply = get(f"{server.url}{path}", headers=headers)
+        assert reply.status == 200, reply.body
+        found = {i["filename"]: i["id"] for i in reply.json()["items"] if i["type"] != "directory"}
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+class GalleryStream:
+    def __init__(self, server, headers: dict[str, str]) -> None:
+        parts = urlsplit(server.url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self.conn.request("GET", "/cozygen/api/gallery/stream?recursive=true", headers=headers)
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200
+        self.names: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for raw in iter(self.response.readline, b""):
+                line = raw.decode().strip()
+                if line.startswith("data: "):
+                    data = json.loads(line[6:])
+                    if data.get("event") in ("created", "modified"):
+                        self.names.append(data["item"]["filename"])
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+
+    def close(self) -> None:
+        if self.conn.sock is not None:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        self.thread.join(timeout=10)
+        self.conn.close()
+
+
+def test_per_user_shows_each_user_only_their_own_outputs(server, people) -> None:
+    set_visibility(server, people, "per_user")
+    ann_stream, bob_stream = GalleryStream(server, people["ann"]), GalleryStream(server, people["bob"])
+    try:
+        ann_image = generate(server, people["ann"], "ann's lantern", 1)
+        bob_image = generate(server, people["bob"], "bob's boat", 2)
+        time.sleep(1.0)  # the watcher's events
+    finally:
+        ann_stream.close()
+        bob_stream.close()
+    assert ann_image["filename"] in ann_stream.names and bob_image["filename"] not in ann_stream.names
+    assert bob_image["filename"] in bob_stream.names and ann_image["filename"] not in bob_stream.names
+
+    everything = gallery_ids(server, people["admin"])
+    assert {ann_image["filename"], bob_image["filename"]} <= set(everything)
+    ann_sees, bob_sees = gallery_ids(server, people["ann"]), gallery_ids(server, people["bob"])
+    assert set(ann_sees) == {ann_image["filename"]} and set(bob_sees) == {bob_image["filename"]}
+    assert gallery_ids(server, people["bob"], search="lantern") == {}  # a search finds nothing of ann's
+    assert set(gallery_ids(server, people["admin"], search="lantern")) == {ann_image["filename"]}
+
+    ann_id = everything[ann_image["filename"]]
+    sub, name = ann_image["subfolder"], ann_image["filename"]
+    refused = {
+        "image": get(f"{server.url}/cozygen/api/images/{ann_id}", headers=people["bob"]),
+        "metadata": get(f"{server.url}/cozygen/api/images/{ann_id}/metadata", headers=people["bob"]),
+        "thumb by id": get(f"{server.url}/cozygen/api/images/{ann_id}/thumb", headers=people["bob"]),
+        "thumb by name": get(
+            f"{server.url}/cozygen/thumb?" + urlencode({"filename": name, "subfolder": sub}), headers=people["bob"]
+        ),
+        "prompt": get(
+            f"{server.url}/cozygen/api/gallery/prompt?" + urlencode({"filename": name, "subfolder": sub}),
+            headers=people["bob"],
+        ),
+        "ComfyUI /view": get(
+            f"{server.url}/view?" + urlencode({"filename": name, "subfolder": sub, "type": "output"}),
+            headers=people["bob"],
+        ),
+        "to-input": post(f"{server.url}/cozygen/api/images/{ann_id}/to-input", headers=people["bob"]),
+        "delete": request("DELETE", f"{server.url}/cozygen/api/images/{ann_id}", headers=people["bob"]),
+        "delete by name": post(
+            f"{server.url}/cozygen/api/gallery/delete", {"filename": name, "subfolder": sub}, headers=people["bob"]
+        ),
+        "CyberImage": get(f"{server.url}/cozygen/compat/cyberimage/api/get_image/{ann_id}", headers=people["bob"]),
+    }
+    assert {what: r.status for what, r in refused.items() if r.status != 404} == {}
+    assert get(f"{server.url}/cozygen/api/images/{ann_id}", headers=people["ann"]).status == 200
+    view = f"{server.url}/view?" + urlencode({"filename": name, "subfolder": sub, "type": "output"})
+    assert get(view, headers=people["ann"]).status == 200 and get(view, headers=people["admin"]).status == 200
+
+    # delete_all by bob takes only bob's outputs
+    wiped = post(f"{server.url}/cozygen/api/gallery/delete_all", {"confirm": "delete-all"}, headers=people["bob"])
+    assert wiped.status == 200 and wiped.json()["deleted"] == 1, wiped.body
+    assert ann_image["filename"] in gallery_ids(server, people["ann"])
+    trash = get(f"{server.url}/cozygen/api/gallery/trash", headers=people["ann"]).json()["items"]
+    assert trash == []  # bob's deletes are not listed to ann
+
+    set_visibility(server, people, "shared")
+    assert ann_image["filename"] in gallery_ids(server, people["bob"])
+    assert get(f"{server.url}/cozygen/api/images/{ann_id}", headers=people["bob"]).status == 200
