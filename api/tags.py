@@ -163,6 +163,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 f"category must be one of {', '.join(CATEGORY_KEYS)} (or empty for all), not {category!r}",
                 code="INVALID_CATEGORY",
             )
+        if not q.strip("_ ") and category in ("", "all"):
+            raise BadRequest(
+                "q is empty: send what was typed so far (?q=long_h), or a category to browse it (?category=artist)",
+                code="MISSING_Q",
+            )
         sort = choice(request, "sort", tags.SORTS, "count")
         limit = whole(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = whole(request, "offset", 0, 0, MAX_OFFSET)
