@@ -421,22 +421,27 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         on_comfyui = set(running) | set(pending)
         requeued, failed = [], []
         for lost in candidates:
-            if lost.prompt_id in on_comfyui or state.jobs.live(lost.id) is not None:
+            if on_comfyui & set(lost.all_prompts) or state.jobs.live(lost.id) is not None:
                 continue  # really waiting or running, or followed by this run (its end is on the way)
-            prompt_id = host.new_prompt_id()
-            graph = lost.graph or {}
+            new_ids = [host.new_prompt_id() for _ in lost.all_prompts]
             job = await state.db.execute_write_fn(
-                lambda conn, lost=lost, prompt_id=prompt_id: jobs.claim_requeue(conn, lost, prompt_id, time.time())
+                lambda conn, lost=lost, new_ids=new_ids: jobs.claim_requeue(conn, lost, new_ids, time.time())
             )
             if job is None:
                 continue  # another reset took it
-            validation = await host.validate_prompt(prompt_id, graph)
-            if not validation.ok:
+            prompts, refused = [], None
+            for prompt_id, graph in zip(job.all_prompts, graphs_of(job), strict=True):
+                validation = await host.validate_prompt(prompt_id, graph)
+                if not validation.ok:
+                    refused = validation.error
+                    break
+                prompts.append((prompt_id, graph, validation.outputs))
+            if refused is not None:
                 state.jobs.add(job)
-                ended = state.jobs.end(job.id, FAILED, error=f"ComfyUI refused the graph again: {validation.error}")
+                ended = state.jobs.end(job.id, FAILED, error=f"ComfyUI refused the graph again: {refused}")
                 failed.append(view(ended or job, {}))
                 continue
-            queue(job, validation.outputs)
+            queue(job, prompts[0][2], more=prompts[1:])
             requeued.append(view(state.jobs.live(job.id) or job))
         return {"requeued": requeued, "failed": failed}
 

@@ -366,9 +366,14 @@ def get(conn: sqlite3.Connection, job_id: str, *, with_graph: bool = False) -> J
     if row is None:
         return None
     job = from_row(row)
-    if with_graph and len(job.prompt_ids) > 1:
+    return _with_more_graphs(conn, job) if with_graph else job
+
+
+def _with_more_graphs(conn: sqlite3.Connection, job: Job) -> Job:
+    """``job`` with the graphs of its prompts after the first (a job of several)."""
+    if len(job.prompt_ids) > 1:
         found = conn.execute(
-            "SELECT prompt_id, graph_json FROM job_prompts WHERE job_id = ? AND graph_json IS NOT NULL", (job_id,)
+            "SELECT prompt_id, graph_json FROM job_prompts WHERE job_id = ? AND graph_json IS NOT NULL", (job.id,)
         )
         graphs = {prompt_id: _loads(text, {}) for prompt_id, text in found}
         job.more_graphs = {p: graphs[p] for p in job.prompt_ids[1:] if p in graphs}
@@ -620,29 +625,37 @@ def status_counts(conn: sqlite3.Connection, *, since: float | None = None) -> di
 
 def lost_candidates(conn: sqlite3.Connection) -> list[Job]:
     """Jobs that may have been lost by ComfyUI: recorded pending or running, or marked interrupted at a
-    start, never re-queued before, with a graph to queue again. The caller checks ComfyUI's queue."""
+    start, never re-queued before, with a graph to queue again (every prompt's, for a job of several).
+    The caller checks ComfyUI's queue."""
     rows = conn.execute(
         f"SELECT {_LIST_COLUMNS}, graph_json FROM jobs WHERE requeued = 0 AND graph_json != '{{}}' "
-        "AND prompt_ids_json = '[]' "
         "AND (status IN ('pending', 'running') OR (status = 'interrupted' AND orphaned = 1)) "
         "ORDER BY created_at, id"
     )
-    return [from_row(row) for row in rows]
+    return [_with_more_graphs(conn, from_row(row)) for row in rows.fetchall()]
 
 
-def claim_requeue(conn: sqlite3.Connection, job: Job, prompt_id: str, now: float) -> Job | None:
-    """Mark ``job`` re-queued under a new prompt id (once: None when another reset claimed it first)."""
+def claim_requeue(conn: sqlite3.Connection, job: Job, prompt_ids: list[str], now: float) -> Job | None:
+    """Mark ``job`` re-queued under new prompt ids, one for each of its prompts (once: None when another
+    reset claimed it first). A job of several runs every image again."""
+    several = len(job.prompt_ids) > 1
     changed = conn.execute(
-        "UPDATE jobs SET prompt_id = ?, status = 'pending', requeued = 1, node = NULL, step = 0, total_steps = 0, "
-        "images_json = '[]', error = NULL, started_at = NULL, finished_at = NULL "
+        "UPDATE jobs SET prompt_id = ?, prompt_ids_json = ?, status = 'pending', requeued = 1, node = NULL, "
+        "step = 0, total_steps = 0, images_json = '[]', error = NULL, started_at = NULL, finished_at = NULL "
         "WHERE id = ? AND prompt_id = ? AND requeued = 0",
-        (prompt_id, job.id, job.prompt_id),
+        (prompt_ids[0], _dumps(prompt_ids if several else []), job.id, job.prompt_id),
     ).rowcount
     if changed != 1:
         return None
+    graphs = dict(zip(prompt_ids[1:], (job.more_graphs.get(p, {}) for p in job.prompt_ids[1:]), strict=True))
+    conn.executemany(
+        "UPDATE job_prompts SET graph_json = ? WHERE prompt_id = ? AND job_id = ?",
+        [(_dumps(graph), prompt_id, job.id) for prompt_id, graph in graphs.items()],
+    )
     return dataclasses.replace(
-        job, prompt_id=prompt_id, status=PENDING, requeued=True, node=None, step=0, total_steps=0, images=[],
-        error=None, started_at=None, finished_at=None,
+        job, prompt_id=prompt_ids[0], prompt_ids=list(prompt_ids) if several else [], more_graphs=graphs,
+        status=PENDING, requeued=True, node=None, step=0, total_steps=0, images=[], error=None, started_at=None,
+        finished_at=None,
     )  # fmt: skip
 
 

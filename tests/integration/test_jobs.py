@@ -598,18 +598,22 @@ def test_after_comfyui_restarts_mid_queue_a_reset_runs_the_lost_jobs_once(start_
     values = {"prompt": "survives a restart", "steps": 40, "size": 512}
     running = submit(first, {**values, "seed": 31}).json()["job"]
     waiting = submit(first, {**values, "seed": 32}).json()["job"]
+    several = submit(first, {**values, "steps": 2, "size": 64, "seed": 33}, num_images=2).json()["job"]
     wait_job(first, running["id"], until=lambda j: j["status"] == "running")
     first.stop()
 
     second = comfyui_host.start(first.base, folder_name="ComfyUI-CozyGen-jobs-restart", front_end_root=front_end_root)
     try:
-        for lost in (running, waiting):
+        for lost in (running, waiting, several):
             after = job(second, lost["id"])
             assert after["status"] == "interrupted" and after["requeued"] is False, after
         assert comfy_queue(second) == ([], [])
         reset = post(f"{second.url}/cozygen/api/queue/reset")
         assert reset.status == 200, reset.body
-        assert [j["id"] for j in reset.json()["requeued"]] == [running["id"], waiting["id"]]
+        assert [j["id"] for j in reset.json()["requeued"]] == [running["id"], waiting["id"], several["id"]]
+        whole, _ = wait_job(second, several["id"])  # a job of several images runs again, every image
+        assert whole["status"] == "completed" and len(whole["images"]) == 2, whole
+        assert not set(whole["prompt_ids"]) & set(several["prompt_ids"])
         for lost in (running, waiting):
             done, _ = wait_job(second, lost["id"])
             assert done["status"] == "completed" and done["requeued"] is True and done["error"] is None, done
@@ -619,7 +623,8 @@ def test_after_comfyui_restarts_mid_queue_a_reset_runs_the_lost_jobs_once(start_
         assert again.status == 200 and again.json() == {"requeued": [], "failed": []}, again.body
         assert comfy_queue(second) == ([], [])
         ran = [item["prompt"][3].get("cozygen_job_id") for item in history(second).values()]
-        assert sorted(ran) == sorted([running["id"], waiting["id"]])  # each ran once after the restart
+        expected = [running["id"], waiting["id"], several["id"], several["id"]]
+        assert sorted(ran) == sorted(expected)  # each ran once after the restart (two prompts for two images)
     finally:
         second.stop()
 

@@ -334,9 +334,9 @@ def test_lost_jobs_are_claimed_for_requeueing_once(db) -> None:
     assert all(j.graph == graph for j in found)
 
     lost = next(j for j in found if j.id == running.id)
-    claimed = db.submit_write(lambda c: jobs.claim_requeue(c, lost, "new-prompt", 10.0)).result()
+    claimed = db.submit_write(lambda c: jobs.claim_requeue(c, lost, ["new-prompt"], 10.0)).result()
     assert claimed.prompt_id == "new-prompt" and claimed.status == "pending" and claimed.requeued
-    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, "other", 11.0)).result() is None
+    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, ["other"], 11.0)).result() is None
     stored = db.read(lambda c: jobs.get(c, running.id))
     assert (stored.prompt_id, stored.status, stored.requeued, stored.step, stored.finished_at, stored.error) == (
         "new-prompt", "pending", True, 0, None, None,
@@ -522,10 +522,34 @@ def test_every_prompt_of_a_job_is_owned_and_keeps_its_graph(db) -> None:
 
     lost = db.read(lambda c: jobs.get(c, single.id, with_graph=True))
     moved = str(uuid.uuid4())
-    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, moved, 5.0)).result() is not None
+    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, [moved], 5.0)).result() is not None
     assert db.read(lambda c: jobs.owns_prompt(c, "bob", moved))  # a re-queued prompt belongs to the job too
 
     assert db.submit_write(lambda c: jobs.delete(c, several.id)).result()
     assert not any(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in prompts)
     left = db.read(lambda c: c.execute("SELECT COUNT(*) FROM job_prompts WHERE job_id = ?", (several.id,)).fetchone())
     assert left[0] == 0
+
+
+def test_a_lost_job_of_several_prompts_is_requeued_whole_with_every_graph(db) -> None:
+    prompts = [str(uuid.uuid4()) for _ in range(3)]
+    graphs = [{"1": {"class_type": "X", "inputs": {"seed": 20 + n}}} for n in range(3)]
+    lost = new_job(
+        prompt_id=prompts[0],
+        prompt_ids=prompts,
+        graph=graphs[0],
+        more_graphs=dict(zip(prompts[1:], graphs[1:], strict=True)),
+        status="running",
+    )
+    insert_all(db, lost)
+    (found,) = [j for j in db.read(jobs.lost_candidates) if j.id == lost.id]
+    assert found.more_graphs == dict(zip(prompts[1:], graphs[1:], strict=True))
+    fresh = [str(uuid.uuid4()) for _ in range(3)]
+    claimed = db.submit_write(lambda c: jobs.claim_requeue(c, found, fresh, 9.0)).result()
+    assert claimed.prompt_id == fresh[0] and claimed.prompt_ids == fresh and claimed.status == "pending"
+    assert claimed.more_graphs == dict(zip(fresh[1:], graphs[1:], strict=True))
+    stored = db.read(lambda c: jobs.get(c, lost.id, with_graph=True))
+    assert stored.prompt_ids == fresh and stored.graph == graphs[0] and stored.requeued
+    assert stored.more_graphs == dict(zip(fresh[1:], graphs[1:], strict=True))
+    assert all(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in fresh)
+    assert lost.id not in [j.id for j in db.read(jobs.lost_candidates)]  # once only
