@@ -15,6 +15,7 @@ depends on a particular ComfyUI version. Version differences are feature-detecte
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import os
@@ -115,14 +116,24 @@ def _execution() -> Any:
 
 
 def capabilities() -> Capabilities:
-    execution = _execution()
-    validate = execution.validate_prompt
+    validate = _execution().validate_prompt
     return Capabilities(
         async_validate_prompt=inspect.iscoroutinefunction(validate),
-        validate_prompt_args=len(inspect.signature(validate).parameters),
-        queue_item_fields=6 if hasattr(execution, "SENSITIVE_EXTRA_DATA_KEYS") else 5,
+        validate_prompt_args=_arity(validate),
+        queue_item_fields=_queue_item_fields(),
         jobs_api=_has_route("GET", "/api/jobs"),
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _arity(fn: Callable[..., Any]) -> int:
+    """How many parameters a ComfyUI function takes (read once: inspect is slow for every job)."""
+    return len(inspect.signature(fn).parameters)
+
+
+@functools.cache
+def _queue_item_fields() -> int:
+    return 6 if hasattr(_execution(), "SENSITIVE_EXTRA_DATA_KEYS") else 5
 
 
 def _has_route(method: str, path: str) -> bool:
@@ -149,7 +160,7 @@ class Validation:
 async def validate_prompt(prompt_id: str, prompt: dict[str, Any]) -> Validation:
     """ComfyUI's own validation, whichever signature this ComfyUI has."""
     validate = _execution().validate_prompt
-    arity = len(inspect.signature(validate).parameters)
+    arity = _arity(validate)
     args: tuple[Any, ...] = (
         (prompt_id, prompt, None) if arity >= 3 else (prompt,) if arity == 1 else (prompt_id, prompt)
     )
@@ -176,7 +187,7 @@ def enqueue(
     number = instance.number
     instance.number += 1
     item: tuple[Any, ...] = (number, prompt_id, prompt, extra, outputs)
-    if capabilities().queue_item_fields == 6:
+    if _queue_item_fields() == 6:
         item += ({},)
     instance.prompt_queue.put(item)
     return number

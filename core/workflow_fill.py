@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from .errors import BadRequest
 from .node_values import OUTPUT_PREFIX, split_image_ref
 from .paths import PathRejected
@@ -116,7 +118,7 @@ def fill(
     if errors:
         raise FieldErrors(errors)
 
-    graph = copy.deepcopy(workflow)
+    graph = copy_json(workflow)
     nodes = {str(node_id): node for node_id, node in graph.items()}
     for param in params:
         for node_id, input_name in param.targets:
@@ -138,7 +140,7 @@ def with_seed_offset(filled: Filled, schema: Iterable[Parameter], offset: int) -
     of several prompts runs with seed + i)."""
     if offset == 0:
         return filled
-    graph = copy.deepcopy(filled.graph)
+    graph = copy_json(filled.graph)
     params = dict(filled.params)
     nodes = {str(node_id): node for node_id, node in graph.items()}
     for param in schema:
@@ -151,6 +153,14 @@ def with_seed_offset(filled: Filled, schema: Iterable[Parameter], offset: int) -
             if isinstance(inputs, dict):
                 inputs[input_name] = seed + offset
     return Filled(graph=graph, params=params, raw=dict(filled.raw))
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (a workflow), several times faster than ``copy.deepcopy``."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:  # something JSON cannot hold: copy it the slow way
+        return copy.deepcopy(value)
 
 
 # One value.
