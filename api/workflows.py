@@ -77,8 +77,8 @@ async def aliases_of(state: CozyGenState) -> dict[str, str]:
 
 
 # Each workflow's graph and form, kept while its file and ComfyUI's definitions stay the same:
-# path -> ((mtime, size), definitions, graph, form). Filling copies the graph and leaves both alone.
-_forms: dict[Path, tuple[tuple[int, int], Any, dict[str, Any], list[Parameter]]] = {}
+# path -> ((mtime, size, inode), definitions, graph, form). Filling copies the graph and leaves both alone.
+_forms: dict[Path, tuple[tuple[int, int, int], Any, dict[str, Any], list[Parameter]]] = {}
 
 
 def known_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[str, Any], list[Parameter]] | None:
@@ -89,7 +89,7 @@ def known_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[
     except OSError:
         return None
     known = _forms.get(path)
-    if known is not None and known[0] == (stat.st_mtime_ns, stat.st_size) and known[1] is definitions:
+    if known is not None and known[0] == (stat.st_mtime_ns, stat.st_size, stat.st_ino) and known[1] is definitions:
         return known[2], known[3]
     return None
 
@@ -103,7 +103,7 @@ def read_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[s
     schema = extract_schema(workflow, object_info, models=models)
     if len(_forms) >= 256:
         _forms.clear()
-    _forms[path] = ((stat.st_mtime_ns, stat.st_size), definitions, workflow, schema)
+    _forms[path] = ((stat.st_mtime_ns, stat.st_size, stat.st_ino), definitions, workflow, schema)
     return workflow, schema
 
 
