@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts, files, gallery, host, jobs, prompts, settings, system, tags, workflows
+from . import accounts, files, gallery, host, jobs, prompts, settings, system, tags, webapp, workflows
 from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .routing import Routes
@@ -10,6 +10,7 @@ from .state import CozyGenState
 
 RESOURCE_MODULES = (
     system,
+    webapp,
     accounts,
     settings,
     gallery,
@@ -30,6 +31,7 @@ def register(table, state: CozyGenState) -> Routes:
     routes = Routes(table)
     for module in RESOURCE_MODULES:
         module.add_routes(routes, state)
+    webapp.add_fallback(routes, state)  # last: client-side routes of the web app get its shell
     return routes
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from aiohttp import web
 
 from ..core.access import LEVELS
 from .responses import Handler, handler
+
+_REGEX_PART = re.compile(r"\{(\w+):[^}]*\}")
+
+
+def canonical(path: str) -> str:
+    """A route template as aiohttp names it (``/x/{rest:.*}`` is ``/x/{rest}``): the guard looks it up so."""
+    return _REGEX_PART.sub(r"{\1}", path)
 
 
 class Routes:
@@ -32,7 +40,7 @@ class Routes:
 
         def register(fn: Handler) -> Handler:
             self.table.route(method, path)(handler(fn))
-            self.access[(method, path)] = access
+            self.access[(method, canonical(path))] = access
             return fn
 
         return register

@@ -1,4 +1,4 @@
-"""Health, the API description and the web app's shell."""
+"""Health and the API description (the web app is served by webapp.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from .routing import Routes
 from .state import CozyGenState
 
 SPEC_PATH = Path(__file__).with_name("openapi.yaml")
-DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,9 +54,3 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.get("/cozygen/api/openapi.json", access=VIEWER)
     async def openapi(_request: web.Request) -> web.Response:
         return json_response(await asyncio.to_thread(load_spec))
-
-    @routes.get("/cozygen", access=PUBLIC)
-    @routes.get("/cozygen/", access=PUBLIC)
-    async def app_shell(_request: web.Request) -> web.StreamResponse:
-        index = DIST / "index.html"
-        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})

@@ -18,6 +18,8 @@ PUBLIC_ROUTES = {
     ("GET", "/cozygen/hello"),
     ("GET", "/cozygen"),
     ("GET", "/cozygen/"),
+    ("GET", "/cozygen/assets/{name}"),  # the web app's files and client-side routes
+    ("GET", "/cozygen/{path}"),
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

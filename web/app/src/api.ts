@@ -1,0 +1,556 @@
+// The typed client for CozyGen's HTTP API. Every answer is `unknown` until a
+// small parser below turns it into a typed value; every failure becomes an
+// ApiError carrying the server's {error, code, fields}.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Obj = Record<string, unknown>;
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly fields: Record<string, string>;
+  readonly retryAfter: number | null;
+
+  constructor(status: number, message: string, code = "ERROR", fields: Record<string, string> = {}, retryAfter: number | null = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export const isObj = (value: unknown): value is Obj => typeof value === "object" && value !== null && !Array.isArray(value);
+export const str = (value: unknown, fallback = ""): string => (typeof value === "string" ? value : fallback);
+export const num = (value: unknown, fallback = 0): number => (typeof value === "number" && Number.isFinite(value) ? value : fallback);
+const numOrNull = (value: unknown): number | null => (typeof value === "number" && Number.isFinite(value) ? value : null);
+const strOrNull = (value: unknown): string | null => (typeof value === "string" ? value : null);
+const arr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** Builds an ApiError from a failed response's status and (maybe JSON) body. */
+export function errorFrom(status: number, body: unknown, retryAfterHeader: string | null = null): ApiError {
+  const data = isObj(body) ? body : {};
+  const fields: Record<string, string> = {};
+  if (isObj(data.fields)) {
+    for (const [key, value] of Object.entries(data.fields)) fields[key] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  const fallback = status === 0 ? "The server did not answer. Check the connection." : `The server answered ${status}.`;
+  const retry = numOrNull(data.retry_after) ?? (retryAfterHeader ? Number(retryAfterHeader) || null : null);
+  return new ApiError(status, str(data.error, fallback), str(data.code, status === 0 ? "NETWORK" : "HTTP_" + status), fields, retry);
+}
+
+export type Fetcher = (input: string, init?: RequestInit) => Promise<Response>;
+let fetcher: Fetcher = (input, init) => fetch(input, init);
+/** For tests: replace the network. */
+export function setFetcher(next: Fetcher): void {
+  fetcher = next;
+}
+
+/** One request; JSON in, JSON (unknown) out; errors thrown as ApiError. */
+export async function request(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<unknown> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  let payload: BodyInit | undefined;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  let response: Response;
+  try {
+    response = await fetcher(path, { method, headers, body: payload, credentials: "same-origin", ...init });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") throw error;
+    throw errorFrom(0, null);
+  }
+  const text = await response.text();
+  let data: unknown = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { error: text.slice(0, 200) };
+    }
+  }
+  if (!response.ok) {
+    // the session ended (expired, signed out elsewhere): the app shows the sign-in form again
+    if (response.status === 401 && !path.startsWith("/cozygen/api/login") && typeof window !== "undefined") window.dispatchEvent(new Event("cozygen:unauthorized"));
+    throw errorFrom(response.status, data, response.headers.get("Retry-After"));
+  }
+  return data;
+}
+
+const get = (path: string, init?: RequestInit) => request("GET", path, undefined, init);
+const post = (path: string, body?: unknown) => request("POST", path, body ?? {});
+const q = (params: Record<string, string | number | boolean | undefined | null>): string => {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : "";
+};
+const enc = encodeURIComponent;
+
+// ---- auth ---------------------------------------------------------------------------------
+
+export interface AuthStatus {
+  authEnabled: boolean;
+  authenticated: boolean;
+  user: string | null;
+  role: string | null;
+  setupRequired: boolean;
+  setupAvailable: boolean;
+}
+
+export function parseAuthStatus(data: unknown): AuthStatus {
+  const d = isObj(data) ? data : {};
+  return {
+    authEnabled: d.auth_enabled === true,
+    authenticated: d.authenticated === true,
+    user: strOrNull(d.user),
+    role: strOrNull(d.role),
+    setupRequired: d.setup_required === true,
+    setupAvailable: d.setup_available === true,
+  };
+}
+
+export async function authStatus(): Promise<AuthStatus> {
+  // answered 200 when signed in or auth is off, 401 (with the same fields) otherwise
+  let response: Response;
+  try {
+    response = await fetcher("/cozygen/api/auth_status", { credentials: "same-origin", headers: { Accept: "application/json" } });
+  } catch {
+    throw errorFrom(0, null);
+  }
+  const data: unknown = await response.json().catch(() => null);
+  if (!response.ok && response.status !== 401) throw errorFrom(response.status, data);
+  return parseAuthStatus(data);
+}
+
+export const login = (username: string, password: string) => post("/cozygen/api/login", { username, password });
+export const setup = (username: string, password: string) => post("/cozygen/api/setup", { username, password });
+export const logout = () => post("/cozygen/api/logout");
+
+export interface UserInfo {
+  id: string;
+  username: string;
+  role: string;
+}
+export async function users(): Promise<UserInfo[]> {
+  const data = await get("/cozygen/api/users");
+  const list = isObj(data) ? arr(data.users) : arr(data);
+  return list.filter(isObj).map((u) => ({ id: String(u.id ?? u.username), username: str(u.username), role: str(u.role) }));
+}
+
+export const changePassword = (current: string, next: string) =>
+  post("/cozygen/api/me/password", { current_password: current, new_password: next });
+export const addUser = (username: string, password: string, role: string) => post("/cozygen/api/users", { username, password, role });
+
+// ---- workflows ----------------------------------------------------------------------------
+
+export type WorkflowKind = "t2i" | "i2i" | "t2v" | "i2v";
+const MODES: Record<string, WorkflowKind> = {
+  "text-to-image": "t2i",
+  "image-to-image": "i2i",
+  "text-to-video": "t2v",
+  "image-to-video": "i2v",
+  t2i: "t2i",
+  i2i: "i2i",
+  t2v: "t2v",
+  i2v: "i2v",
+};
+
+export interface WorkflowSummary {
+  name: string;
+  kind: WorkflowKind | null;
+}
+
+/** The kind of a workflow: the stored mode, else a guess from its name. */
+export function workflowKind(name: string, mode: unknown): WorkflowKind | null {
+  const known = typeof mode === "string" ? MODES[mode] : undefined;
+  if (known) return known;
+  const n = name.toLowerCase();
+  const video = /video|wan|ltx|hunyuan|animate|svd/.test(n);
+  const image = /img2img|i2i|i2v|inpaint|edit|upscale/.test(n);
+  if (video) return image ? "i2v" : "t2v";
+  if (image) return "i2i";
+  if (/txt2img|t2i|procedural|text/.test(n)) return "t2i";
+  return null;
+}
+
+export async function workflows(): Promise<WorkflowSummary[]> {
+  const [list, types] = await Promise.all([get("/cozygen/workflows"), get("/cozygen/api/workflow_types").catch(() => ({}))]);
+  const names = isObj(list) ? arr(list.workflows).filter((n): n is string => typeof n === "string") : [];
+  const modes = isObj(types) && isObj(types.workflows) ? types.workflows : {};
+  return names.map((name) => ({ name, kind: workflowKind(name, modes[name]) }));
+}
+
+export type ParamType = "string" | "text" | "int" | "float" | "boolean" | "seed" | "choice" | "image";
+const PARAM_TYPES: ParamType[] = ["string", "text", "int", "float", "boolean", "seed", "choice", "image"];
+
+export interface Param {
+  name: string;
+  label: string;
+  type: ParamType;
+  default: Json;
+  min: number | null;
+  max: number | null;
+  step: number | null;
+  choices: string[] | null;
+  required: boolean;
+  group: string;
+  description: string;
+  randomize: boolean;
+}
+
+export function parseParam(data: unknown): Param | null {
+  if (!isObj(data) || typeof data.name !== "string") return null;
+  const type = PARAM_TYPES.includes(data.type as ParamType) ? (data.type as ParamType) : "string";
+  return {
+    name: data.name,
+    label: str(data.label, data.name),
+    type,
+    default: (data.default ?? null) as Json,
+    min: numOrNull(data.min),
+    max: numOrNull(data.max),
+    step: numOrNull(data.step),
+    choices: Array.isArray(data.choices) ? data.choices.map((c) => String(c)) : null,
+    required: data.required === true,
+    group: str(data.group),
+    description: str(data.description),
+    randomize: data.randomize === true,
+  };
+}
+
+export async function schema(name: string): Promise<Param[]> {
+  const data = await get(`/cozygen/api/workflows/${enc(name)}/schema`);
+  return (isObj(data) ? arr(data.parameters) : []).map(parseParam).filter((p): p is Param => p !== null);
+}
+
+export interface CheckResult {
+  ok: boolean;
+  missingNodes: string[];
+  missingModels: string[];
+}
+export async function check(name: string): Promise<CheckResult> {
+  const data = await post(`/cozygen/api/workflows/${enc(name)}/check`);
+  const d = isObj(data) ? data : {};
+  const nodes = arr(d.missing_nodes).map((n) => (isObj(n) ? str(n.class_type ?? n.node, JSON.stringify(n)) : String(n)));
+  const models: string[] = [];
+  if (isObj(d.missing_models)) for (const [folder, files] of Object.entries(d.missing_models)) for (const f of arr(files)) models.push(`${folder}/${String(f)}`);
+  return { ok: d.ok !== false, missingNodes: nodes, missingModels: models };
+}
+
+// ---- jobs ---------------------------------------------------------------------------------
+
+export interface ImageRef {
+  filename: string;
+  subfolder: string;
+  type: string;
+  id?: number;
+  mtime?: number;
+}
+export type JobStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
+export interface Job {
+  id: string;
+  status: JobStatus;
+  queuePosition: number | null;
+  workflow: string | null;
+  username: string | null;
+  node: string | null;
+  step: number;
+  totalSteps: number;
+  percent: number;
+  images: ImageRef[];
+  error: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+  params: Record<string, Json>;
+  values: Record<string, Json>;
+  preview: string | null;
+}
+
+export function parseImageRef(data: unknown): ImageRef | null {
+  if (!isObj(data) || typeof data.filename !== "string") return null;
+  const ref: ImageRef = { filename: data.filename, subfolder: str(data.subfolder), type: str(data.type, "output") };
+  if (typeof data.id === "number") ref.id = data.id;
+  if (typeof data.mtime === "number") ref.mtime = data.mtime;
+  return ref;
+}
+
+export function parseJob(data: unknown): Job {
+  const d = isObj(data) && isObj(data.job) ? data.job : isObj(data) ? data : {};
+  const status = str(d.status, "pending") as JobStatus;
+  const err = d.error;
+  const preview = isObj(d.preview) ? strOrNull(d.preview.url ?? d.preview.data) : strOrNull(d.preview ?? d.preview_url);
+  return {
+    id: str(d.id),
+    status,
+    queuePosition: numOrNull(d.queue_position),
+    workflow: strOrNull(d.workflow),
+    username: strOrNull(d.username),
+    node: d.node === null || d.node === undefined ? null : String(d.node),
+    step: num(d.step),
+    totalSteps: num(d.total_steps),
+    percent: num(d.percent),
+    images: arr(d.images).map(parseImageRef).filter((i): i is ImageRef => i !== null),
+    error: err === null || err === undefined ? null : typeof err === "string" ? err : str(isObj(err) ? err.exception_message ?? err.message : null, JSON.stringify(err)),
+    createdAt: num(d.created_at),
+    finishedAt: numOrNull(d.finished_at),
+    params: (isObj(d.params) ? d.params : {}) as Record<string, Json>,
+    values: (isObj(d.values) ? d.values : {}) as Record<string, Json>,
+    preview,
+  };
+}
+
+export interface SubmitJob {
+  workflow: string;
+  values: Record<string, Json>;
+  num_images?: number;
+  job_id?: string;
+  session_id?: string;
+}
+export const submitJob = async (body: SubmitJob) => parseJob(await post("/cozygen/api/jobs", body));
+export const getJob = async (id: string) => parseJob(await get(`/cozygen/api/jobs/${enc(id)}`));
+export const cancelJob = (id: string) => post(`/cozygen/api/jobs/${enc(id)}/cancel`);
+export const reproduceJob = async (id: string) => parseJob(await post(`/cozygen/api/jobs/${enc(id)}/reproduce`));
+
+export async function jobs(params: { status?: string; limit?: number; before?: string; q?: string; session_id?: string } = {}): Promise<{ jobs: Job[]; next: string | null }> {
+  const data = await get(`/cozygen/api/jobs${q(params)}`);
+  const d = isObj(data) ? data : {};
+  return { jobs: arr(d.jobs).map(parseJob), next: strOrNull(d.next_cursor) };
+}
+export const exportUrl = (format: "csv" | "json", sessionId?: string) => `/cozygen/api/jobs/export${q({ format, session_id: sessionId })}`;
+
+export interface Session {
+  id: string;
+  name: string;
+  jobCount: number;
+}
+const parseSession = (s: unknown): Session | null =>
+  isObj(s) && typeof s.id === "string" ? { id: s.id, name: str(s.name, "Session"), jobCount: num(s.job_count) } : null;
+export async function sessions(): Promise<Session[]> {
+  const d = await get("/cozygen/api/sessions");
+  return (isObj(d) ? arr(d.sessions) : []).map(parseSession).filter((x): x is Session => x !== null);
+}
+export async function createSession(name: string): Promise<Session> {
+  const d = await post("/cozygen/api/sessions", { name });
+  const made = parseSession(isObj(d) ? d.session : null);
+  if (!made) throw new ApiError(500, "The server did not return the new session.");
+  return made;
+}
+
+export interface QueueInfo {
+  pending: number;
+  running: number;
+  averageSeconds: number | null;
+}
+export async function queue(): Promise<QueueInfo> {
+  const d = await get("/cozygen/api/queue");
+  const o = isObj(d) ? d : {};
+  return { pending: num(o.pending), running: num(o.running), averageSeconds: numOrNull(o.average_seconds) };
+}
+
+// ---- gallery and images -------------------------------------------------------------------
+
+export interface GalleryItem extends ImageRef {
+  isDir: boolean;
+  prompt: string | null;
+  model: string | null;
+}
+export function parseGalleryItem(data: unknown): GalleryItem | null {
+  const ref = parseImageRef(data);
+  if (!ref || !isObj(data)) return null;
+  const meta = isObj(data.meta) ? data.meta : {};
+  return { ...ref, isDir: data.type === "directory", prompt: strOrNull(meta.prompt), model: strOrNull(meta.model) };
+}
+
+export interface GalleryPage {
+  items: GalleryItem[];
+  next: string | null;
+  page: number;
+  totalPages: number;
+}
+export interface GalleryQuery {
+  subfolder?: string;
+  search?: string;
+  cursor?: string | null;
+  page?: number;
+  perPage?: number;
+  recursive?: boolean;
+  model?: string;
+}
+export async function gallery(query: GalleryQuery): Promise<GalleryPage> {
+  const data = await get(
+    `/cozygen/api/gallery${q({
+      subfolder: query.subfolder,
+      search: query.search,
+      model: query.model,
+      cursor: query.cursor ?? undefined,
+      page: query.cursor ? undefined : query.page,
+      per_page: query.perPage ?? 40,
+      recursive: query.recursive ? "true" : undefined,
+      include_meta: "true",
+    })}`,
+  );
+  const d = isObj(data) ? data : {};
+  return {
+    items: arr(d.items).map(parseGalleryItem).filter((i): i is GalleryItem => i !== null),
+    next: strOrNull(d.next_cursor),
+    page: num(d.page, 1),
+    totalPages: num(d.total_pages, 1),
+  };
+}
+
+export async function galleryModels(): Promise<{ model: string; count: number }[]> {
+  const d = await get("/cozygen/api/gallery/models");
+  return (isObj(d) ? arr(d.models) : []).filter(isObj).map((m) => ({ model: str(m.model), count: num(m.count) })).filter((m) => m.model);
+}
+
+export const thumbUrl = (ref: ImageRef, width = 384) =>
+  ref.id !== undefined
+    ? `/cozygen/api/images/${ref.id}/thumb?w=${width}`
+    : `/cozygen/thumb${q({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type, w: width, v: ref.mtime })}`;
+export const imageUrl = (ref: ImageRef) =>
+  ref.id !== undefined ? `/cozygen/api/images/${ref.id}` : `/view${q({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type })}`;
+
+export interface DeleteResult {
+  batch: string | null;
+}
+export async function deleteImage(ref: ImageRef): Promise<DeleteResult> {
+  const data = ref.id !== undefined
+    ? await request("DELETE", `/cozygen/api/images/${ref.id}`)
+    : await post("/cozygen/api/gallery/delete", { filename: ref.filename, subfolder: ref.subfolder });
+  return { batch: isObj(data) ? strOrNull(data.batch) : null };
+}
+export const restore = (batch: string) => post("/cozygen/api/gallery/restore", { batch });
+export const restoreIds = (ids: string[]) => post("/cozygen/api/gallery/restore", { ids });
+
+export interface TrashItem {
+  id: string;
+  filename: string;
+  subfolder: string;
+  deletedAt: number;
+  deletedBy: string | null;
+}
+export async function trash(): Promise<TrashItem[]> {
+  const d = await get("/cozygen/api/gallery/trash");
+  return (isObj(d) ? arr(d.items) : []).filter(isObj).map((t) => ({
+    id: String(t.id),
+    filename: str(t.filename),
+    subfolder: str(t.subfolder),
+    deletedAt: num(t.deleted_at),
+    deletedBy: strOrNull(t.deleted_by),
+  }));
+}
+
+export interface ImageMeta {
+  fields: Record<string, Json>;
+  params: Record<string, Json>;
+  width: number | null;
+  height: number | null;
+}
+export async function imageMetadata(id: number): Promise<ImageMeta> {
+  const d = await get(`/cozygen/api/images/${id}/metadata`);
+  const o = isObj(d) ? d : {};
+  return {
+    fields: (isObj(o.fields) ? o.fields : {}) as Record<string, Json>,
+    params: (isObj(o.params) ? o.params : {}) as Record<string, Json>,
+    width: numOrNull(o.width),
+    height: numOrNull(o.height),
+  };
+}
+
+/** The gallery id of an output file named by a job (recent files come first). */
+export async function galleryId(ref: ImageRef): Promise<number | undefined> {
+  const page = await gallery({ subfolder: ref.subfolder, perPage: 200 });
+  return page.items.find((i) => !i.isDir && i.filename === ref.filename && i.subfolder === ref.subfolder)?.id;
+}
+
+/** Copies an output image into the input folder; answers the input file name. */
+export async function toInput(ref: ImageRef): Promise<string> {
+  if (ref.type === "input") return ref.subfolder ? `${ref.subfolder}/${ref.filename}` : ref.filename;
+  const id = ref.id ?? (await galleryId(ref));
+  if (id === undefined) throw new ApiError(404, "This image is not in the gallery yet; try again in a moment.");
+  const d = await post(`/cozygen/api/images/${id}/to-input`);
+  const o = isObj(d) ? d : {};
+  const name = str(o.filename ?? o.name);
+  const sub = str(o.subfolder);
+  return sub ? `${sub}/${name}` : name;
+}
+
+export async function upload(file: File): Promise<string> {
+  const form = new FormData();
+  form.append("image", file, file.name || "photo.jpg");
+  const d = await request("POST", "/cozygen/upload_image", form);
+  return str(isObj(d) ? d.filename : null);
+}
+
+export interface InputFile {
+  path: string;
+  isDir: boolean;
+}
+export async function inputFiles(subfolder = ""): Promise<InputFile[]> {
+  const d = await get(`/cozygen/input${q({ subfolder, per_page: 0, exts: "png,jpg,jpeg,webp,gif,bmp" })}`);
+  return (isObj(d) ? arr(d.items) : [])
+    .filter(isObj)
+    .map((i) => ({ path: str(i.rel_path, str(i.name)), isDir: i.is_dir === true }));
+}
+export const inputUrl = (path: string, width = 256) => {
+  const cut = path.lastIndexOf("/");
+  return thumbUrl({ filename: path.slice(cut + 1), subfolder: cut > 0 ? path.slice(0, cut) : "", type: "input" }, width);
+};
+
+// ---- presets ------------------------------------------------------------------------------
+
+export interface Preset {
+  id: string;
+  name: string;
+  values: Record<string, Json>;
+}
+const parsePresets = (d: unknown): Preset[] =>
+  (isObj(d) ? arr(d.presets) : [])
+    .filter(isObj)
+    .map((p) => ({ id: str(p.id, str(p.name)), name: str(p.name), values: (isObj(p.values) ? p.values : {}) as Record<string, Json> }));
+export const presets = async (workflow: string) => parsePresets(await get(`/cozygen/api/workflow_presets${q({ workflow })}`));
+export const savePreset = async (workflow: string, preset: { id?: string; name: string; values: Record<string, Json> }) =>
+  parsePresets(await post("/cozygen/api/workflow_presets", { workflow, preset }));
+export const deletePreset = async (workflow: string, id: string) => parsePresets(await post("/cozygen/api/workflow_presets", { workflow, delete: id }));
+
+// ---- prompt tools (optional: hidden when the server lacks them) ---------------------------
+
+export async function tagSearch(text: string, signal?: AbortSignal): Promise<string[]> {
+  const d = await get(`/cozygen/api/tags/search${q({ q: text, limit: 8 })}`, { signal });
+  const list = isObj(d) ? arr(d.tags ?? d.items ?? d.results) : arr(d);
+  return list.map((t) => (isObj(t) ? str(t.name ?? t.tag) : String(t))).filter(Boolean);
+}
+export async function randomPrompt(): Promise<{ positive: string; negative: string | null }> {
+  const d = await get("/cozygen/api/prompts/random");
+  const o = isObj(d) ? d : {};
+  return { positive: str(o.positive ?? o.prompt ?? o.text), negative: strOrNull(o.negative) };
+}
+export async function promptStyles(): Promise<{ styles: { name: string; description: string }[]; default: string }> {
+  const d = await get("/cozygen/api/prompts/styles");
+  const o = isObj(d) ? d : {};
+  return {
+    styles: arr(o.styles).filter(isObj).map((s) => ({ name: str(s.name), description: str(s.description) })).filter((s) => s.name),
+    default: str(o.default, "enhance"),
+  };
+}
+export async function enrichPrompt(prompt: string, style?: string): Promise<{ prompt: string; warning: string | null }> {
+  const d = await post("/cozygen/api/prompts/enrich", style ? { prompt, style } : { prompt });
+  const o = isObj(d) ? d : {};
+  return { prompt: str(o.enriched_prompt ?? o.prompt, prompt), warning: strOrNull(o.warning) };
+}
+export async function aliases(): Promise<string[]> {
+  const d = await get("/cozygen/api/aliases");
+  return isObj(d) && isObj(d.items) ? Object.keys(d.items) : [];
+}
+/** Whether an optional route exists (anything but 404/405 counts as present). */
+export async function routeExists(path: string): Promise<boolean> {
+  try {
+    const response = await fetcher(path, { credentials: "same-origin" });
+    return response.status !== 404 && response.status !== 405;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,137 @@
+// The app: who is signed in, then the shell (screen + tab bar + viewer + toasts).
+import type { JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { authStatus, type AuthStatus, type Job } from "./api";
+import { Icon } from "./components/Icons";
+import { Spinner, Toasts, message, toast } from "./components/ui";
+import { jobStore, TERMINAL } from "./jobs";
+import { hrefFor, linkClick, useRoute, type Route } from "./router";
+import { getPrefs } from "./settings";
+import { Gallery } from "./screens/Gallery";
+import { Generate } from "./screens/Generate";
+import { History } from "./screens/History";
+import { Login } from "./screens/Login";
+import { Queue } from "./screens/Queue";
+import { Settings } from "./screens/Settings";
+import { Viewer } from "./screens/Viewer";
+import { Workflows } from "./screens/Workflows";
+
+/** Where to go after signing in: only a path on this server (never another site). */
+export function nextPath(search: string): string | null {
+  const next = new URLSearchParams(search).get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : null;
+}
+
+export function App(): JSX.Element {
+  const [auth, setAuth] = useState<AuthStatus | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () => {
+    setError(null);
+    authStatus().then(setAuth, (e) => setError(message(e)));
+  };
+  useEffect(load, []);
+  useEffect(() => {
+    const recheck = () => authStatus().then(setAuth, () => undefined);
+    window.addEventListener("cozygen:unauthorized", recheck);
+    return () => window.removeEventListener("cozygen:unauthorized", recheck);
+  }, []);
+
+  if (error)
+    return (
+      <main class="center">
+        <div class="card stack auth" role="alert" style="text-align:center">
+          <img class="logo" src="/cozygen/icon.svg" alt="" width={64} height={64} />
+          <h1>Can’t reach CozyGen</h1>
+          <p class="muted">{error}</p>
+          <button type="button" class="primary wide" onClick={load}>Try again</button>
+        </div>
+      </main>
+    );
+  if (!auth) return <main class="center"><Spinner /></main>;
+  if (auth.authEnabled && !auth.authenticated)
+    return (
+      <Login
+        status={auth}
+        onSignedIn={() => {
+          const next = nextPath(location.search);
+          if (next) location.replace(next);
+          else authStatus().then(setAuth, (e) => setError(message(e)));
+        }}
+      />
+    );
+  return <Shell auth={auth} onSignedOut={() => authStatus().then(setAuth, (e) => setError(message(e)))} />;
+}
+
+const TABS: { route: Route; label: string; icon: string; match: Route["screen"][] }[] = [
+  { route: { screen: "workflows" }, label: "Generate", icon: "spark", match: ["workflows", "generate"] },
+  { route: { screen: "gallery", subfolder: "" }, label: "Gallery", icon: "grid", match: ["gallery"] },
+  { route: { screen: "queue" }, label: "Queue", icon: "queue", match: ["queue", "history"] },
+  { route: { screen: "settings" }, label: "Settings", icon: "gear", match: ["settings"] },
+];
+
+function notifyDone(job: Job): void {
+  const text = job.status === "completed" ? `Done: ${job.images.length} image${job.images.length === 1 ? "" : "s"}` : `Job ${job.status}`;
+  if (document.visibilityState === "hidden" && getPrefs().notify && "Notification" in window && Notification.permission === "granted") {
+    const body = job.workflow ? job.workflow.replace(/\.json$/, "") : "CozyGen";
+    const plain = () => void new Notification(text, { body, icon: "/cozygen/icon-192.png" });
+    navigator.serviceWorker?.getRegistration("/cozygen/").then(
+      (reg) => (reg ? void reg.showNotification(text, { body, icon: "/cozygen/icon-192.png", tag: job.id }) : plain()),
+      plain,
+    );
+  }
+}
+
+function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => void }): JSX.Element {
+  const route = useRoute();
+  const [active, setActive] = useState(0);
+  useEffect(() => {
+    jobStore.connect();
+    jobStore.onFinished = notifyDone;
+    const update = () => setActive([...jobStore.jobs.values()].filter((j) => !TERMINAL.has(j.status)).length);
+    const off = jobStore.subscribe(update);
+    return () => {
+      off();
+      jobStore.disconnect();
+    };
+  }, []);
+
+  let screen: JSX.Element;
+  switch (route.screen) {
+    case "generate":
+      screen = <Generate key={route.workflow} workflow={route.workflow} />;
+      break;
+    case "gallery":
+      screen = <Gallery subfolder={route.subfolder} />;
+      break;
+    case "queue":
+      screen = <Queue admin={auth.role === "admin" || !auth.authEnabled} />;
+      break;
+    case "history":
+      screen = <History />;
+      break;
+    case "settings":
+      screen = <Settings auth={auth} onSignedOut={onSignedOut} />;
+      break;
+    default:
+      screen = <Workflows />;
+  }
+  return (
+    <div class="app">
+      <a class="sr-only" href="#content">Skip to content</a>
+      <div id="content">{screen}</div>
+      <nav class="tabs" aria-label="Main">
+        {TABS.map((tab) => (
+          <a key={tab.label} href={hrefFor(tab.route)} onClick={linkClick} aria-current={tab.match.includes(route.screen) ? "page" : undefined}>
+            <Icon name={tab.icon} />
+            {tab.label}
+            {tab.label === "Queue" && active > 0 && <span class="badge" aria-label={`${active} running`}>{active}</span>}
+          </a>
+        ))}
+      </nav>
+      <Viewer />
+      <Toasts />
+    </div>
+  );
+}
+
+export { toast };

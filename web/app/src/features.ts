@@ -1,0 +1,23 @@
+// Optional server features (tag autocomplete, prompt tools, aliases): probed
+// once; a route that answers 404 hides its feature.
+import { aliases, promptStyles, routeExists } from "./api";
+
+export interface Features {
+  tags: boolean;
+  random: boolean;
+  styles: { name: string; description: string }[];
+  defaultStyle: string;
+  aliases: string[];
+}
+
+let probe: Promise<Features> | null = null;
+
+export function features(): Promise<Features> {
+  probe ??= Promise.all([
+    routeExists("/cozygen/api/tags/search?q=a&limit=1"),
+    routeExists("/cozygen/api/prompts/random"),
+    promptStyles().catch(() => ({ styles: [], default: "" })),
+    aliases().catch(() => [] as string[]),
+  ]).then(([tags, random, styles, names]) => ({ tags, random, styles: styles.styles, defaultStyle: styles.default, aliases: names }));
+  return probe;
+}

@@ -1,0 +1,141 @@
+// The jobs this phone follows: one state per job, changed only by named events
+// through a pure reducer (no framework imports), so that a late or replayed
+// event can never move a finished job back to running.
+
+import { getJob, parseJob, type Job, type JobStatus } from "./api";
+import { ResumableStream } from "./events";
+
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "interrupted"]);
+
+export type JobEvent =
+  | { type: "job.queued" | "job.started" | "job.progress" | "job.image" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted"; job: Job }
+  | { type: "job.preview"; id: string; preview: string }
+  | { type: "fetched"; job: Job };
+
+const RANK: Record<JobStatus, number> = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2, interrupted: 2 };
+
+/**
+ * The next state of one job. Every source moves a job forward only: the answer to
+ * the POST that created it can arrive after the stream said it finished. A GET
+ * (`fetched`) may also bring a finished job's fuller record, and may revive an
+ * interrupted job that the server queued again.
+ */
+export function reduceJob(current: Job | undefined, event: JobEvent): Job | undefined {
+  if (event.type === "job.preview") {
+    if (!current || TERMINAL.has(current.status)) return current;
+    return { ...current, preview: event.preview };
+  }
+  const next = event.job;
+  if (!current) return { ...next };
+  const fetched = event.type === "fetched";
+  const revived = fetched && current.status === "interrupted" && !TERMINAL.has(next.status);
+  if (!revived) {
+    if (RANK[next.status] < RANK[current.status]) return current; // a late answer or event from before
+    if (TERMINAL.has(current.status) && !fetched && event.type !== "job.image") return current;
+  }
+  const images = next.images.length >= current.images.length ? next.images : current.images;
+  return { ...next, images, preview: TERMINAL.has(next.status) ? null : next.preview ?? current.preview };
+}
+
+/** What the progress panel shows for a job. */
+export function describe(job: Job): { title: string; detail: string; percent: number } {
+  switch (job.status) {
+    case "pending":
+      return { title: "Queued", detail: job.queuePosition ? `Position ${job.queuePosition} in the queue` : "Waiting for ComfyUI", percent: 0 };
+    case "running": {
+      const steps = job.totalSteps ? `Step ${job.step} of ${job.totalSteps}` : "Starting";
+      return { title: `Generating · ${Math.round(job.percent)} %`, detail: job.node ? `${steps} · node ${job.node}` : steps, percent: job.percent };
+    }
+    case "completed":
+      return { title: "Done · 100 %", detail: `${job.images.length} image${job.images.length === 1 ? "" : "s"}`, percent: 100 };
+    case "failed":
+      return { title: "Failed", detail: job.error ?? "See the ComfyUI log", percent: job.percent };
+    case "cancelled":
+      return { title: "Cancelled", detail: "", percent: job.percent };
+    default:
+      return { title: "Interrupted", detail: "ComfyUI stopped before it finished", percent: job.percent };
+  }
+}
+
+export const JOB_EVENTS = [
+  "job.queued",
+  "job.started",
+  "job.progress",
+  "job.preview",
+  "job.image",
+  "job.completed",
+  "job.failed",
+  "job.cancelled",
+  "job.interrupted",
+] as const;
+
+type Listener = () => void;
+
+/** The app's job store: a map of followed jobs fed by the events stream. */
+export class JobStore {
+  jobs = new Map<string, Job>();
+  private listeners = new Set<Listener>();
+  private stream: ResumableStream | null = null;
+  onFinished: ((job: Job) => void) | null = null;
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  dispatch(event: JobEvent): void {
+    const id = event.type === "job.preview" ? event.id : event.job.id;
+    if (!id) return;
+    const before = this.jobs.get(id);
+    const after = reduceJob(before, event);
+    if (!after || after === before) return;
+    this.jobs.set(id, after);
+    if (before && !TERMINAL.has(before.status) && TERMINAL.has(after.status)) this.onFinished?.(after);
+    this.listeners.forEach((l) => l());
+  }
+
+  connect(): void {
+    if (this.stream) return;
+    this.stream = new ResumableStream({
+      url: "/cozygen/api/events",
+      events: [...JOB_EVENTS],
+      onEvent: (name, data) => {
+        if (name === "job.preview") {
+          const d = (data ?? {}) as Record<string, unknown>;
+          const job = (d.job ?? d) as Record<string, unknown>;
+          const preview = typeof d.url === "string" ? d.url : typeof d.data === "string" ? d.data : typeof d.preview === "string" ? d.preview : null;
+          if (preview && typeof job.id === "string") this.dispatch({ type: "job.preview", id: job.id, preview });
+          return;
+        }
+        this.dispatch({ type: name as Exclude<JobEvent["type"], "job.preview" | "fetched">, job: parseJob(data) });
+      },
+      onResume: () => void this.refresh(),
+    });
+    this.stream.start();
+  }
+
+  disconnect(): void {
+    this.stream?.stop();
+    this.stream = null;
+  }
+
+  /** Re-reads every unfinished job (after the phone slept, say). */
+  async refresh(): Promise<void> {
+    const open = [...this.jobs.values()].filter((j) => !TERMINAL.has(j.status));
+    await Promise.all(
+      open.map(async (j) => {
+        try {
+          this.dispatch({ type: "fetched", job: await getJob(j.id) });
+        } catch {
+          // gone or offline: the next resume tries again
+        }
+      }),
+    );
+  }
+
+  track(job: Job): void {
+    this.dispatch({ type: "fetched", job });
+  }
+}
+
+export const jobStore = new JobStore();

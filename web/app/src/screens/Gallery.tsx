@@ -1,0 +1,220 @@
+// The gallery: an infinite grid of fixed-size thumbnails (no layout shift),
+// all images or folder by folder, search by prompt and model, live updates,
+// multi-select delete with undo.
+import type { JSX } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { deleteImage, gallery, galleryModels, restore, thumbUrl, type GalleryItem, type ImageRef } from "../api";
+import { Icon } from "../components/Icons";
+import { Trash } from "../components/Trash";
+import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
+import { ResumableStream } from "../events";
+import { navigate } from "../router";
+import { usePrefs } from "../settings";
+import { openViewer } from "../viewer";
+
+const same = (a: ImageRef, b: ImageRef) => (a.id !== undefined && b.id !== undefined ? a.id === b.id : a.filename === b.filename && a.subfolder === b.subfolder);
+const key = (i: ImageRef) => (i.id !== undefined ? `#${i.id}` : `${i.subfolder}/${i.filename}`);
+
+interface StreamEvent {
+  event: string;
+  item?: unknown;
+  subfolder?: string;
+}
+
+export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
+  const prefs = usePrefs();
+  const [browse, setBrowse] = useState(subfolder !== "");
+  const [search, setSearch] = useState("");
+  const [query, setQuery] = useState("");
+  const [items, setItems] = useState<GalleryItem[]>([]);
+  const [next, setNext] = useState<{ cursor: string | null; page: number } | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState("");
+  const [selecting, setSelecting] = useState(false);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [showTrash, setShowTrash] = useState(false);
+  const [models, setModels] = useState<{ model: string; count: number }[]>([]);
+  const [model, setModel] = useState("");
+  useEffect(() => {
+    galleryModels().then(setModels, () => setModels([]));
+  }, []);
+  const sentinel = useRef<HTMLDivElement>(null);
+  const generation = useRef(0);
+  const recursive = !browse || query !== "" || model !== "";
+  const folder = browse ? subfolder : "";
+
+  const thumbW = prefs.thumbSize === "large" ? 512 : prefs.thumbSize === "small" ? 192 : 384;
+
+  const load = async (reset: boolean) => {
+    const gen = reset ? ++generation.current : generation.current;
+    setLoading(true);
+    setError("");
+    try {
+      const from = reset ? { cursor: null, page: 1 } : next;
+      if (!from) return;
+      const page = await gallery({ subfolder: folder, search: query || undefined, model: model || undefined, recursive, cursor: from.cursor, page: from.page, perPage: 48 });
+      if (gen !== generation.current) return;
+      setItems((cur) => {
+        const base = reset ? [] : cur;
+        const seen = new Set(base.map(key));
+        return [...base, ...page.items.filter((i) => !seen.has(key(i)))];
+      });
+      setNext(page.next ? { cursor: page.next, page: page.page + 1 } : page.page < page.totalPages ? { cursor: null, page: page.page + 1 } : null);
+    } catch (e) {
+      if (gen === generation.current) setError(message(e));
+    } finally {
+      if (gen === generation.current) setLoading(false);
+    }
+  };
+
+  useEffect(() => {
+    const t = setTimeout(() => setQuery(search.trim()), 300);
+    return () => clearTimeout(t);
+  }, [search]);
+  useEffect(() => {
+    setItems([]);
+    setNext(null);
+    setSelected(new Set());
+    void load(true);
+  }, [folder, query, recursive, model]);
+
+  // the next page when the end of the grid comes into view
+  useEffect(() => {
+    const el = sentinel.current;
+    if (!el || !next || loading) return;
+    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && void load(false), { rootMargin: "600px" });
+    io.observe(el);
+    return () => io.disconnect();
+  }, [next, loading]);
+
+  // live: new images appear, deleted ones vanish
+  useEffect(() => {
+    const url = `/cozygen/api/gallery/stream?recursive=${recursive ? "true" : "false"}${folder ? `&subfolder=${encodeURIComponent(folder)}` : ""}`;
+    const stream = new ResumableStream({
+      url,
+      events: ["message"],
+      onEvent: (_name, data) => {
+        const ev = (data ?? {}) as StreamEvent;
+        if (ev.event === "reset") return void load(true);
+        const item = ev.item as GalleryItem | undefined;
+        if (!item || typeof item.filename !== "string") return;
+        const ref: GalleryItem = { ...item, isDir: item.type === "directory", prompt: (item as { meta?: { prompt?: string } }).meta?.prompt ?? null, model: null };
+        if (ev.event === "deleted" || ev.event === "moved") setItems((cur) => cur.filter((i) => !same(i, ref)));
+        if ((ev.event === "created" || ev.event === "moved") && !query && !model && ref.type === "output")
+          setItems((cur) => (cur.some((i) => same(i, ref)) ? cur : [ref, ...cur.filter((i) => i.isDir), ...cur.filter((i) => !i.isDir)].sort((a, b) => Number(b.isDir) - Number(a.isDir))));
+      },
+    });
+    stream.start();
+    return () => stream.stop();
+  }, [folder, recursive, query, model]);
+
+  const files = items.filter((i) => !i.isDir);
+  const toggle = (item: GalleryItem) => {
+    const k = key(item);
+    const s = new Set(selected);
+    if (s.has(k)) s.delete(k);
+    else s.add(k);
+    setSelected(s);
+  };
+  const removeSelected = async () => {
+    const chosen = files.filter((i) => selected.has(key(i)));
+    if (!chosen.length) return;
+    const batches: string[] = [];
+    const done: GalleryItem[] = [];
+    for (const item of chosen) {
+      try {
+        const { batch } = await deleteImage(item);
+        if (batch) batches.push(batch);
+        done.push(item);
+      } catch (e) {
+        toast(message(e));
+      }
+    }
+    setItems((cur) => cur.filter((i) => !done.some((d) => same(d, i))));
+    setSelected(new Set());
+    setSelecting(false);
+    toast(`${done.length} image${done.length === 1 ? "" : "s"} deleted`, batches.length ? {
+      label: "Undo",
+      run: () => Promise.all(batches.map((b) => restore(b))).then(() => { toast("Restored"); void load(true); }, (e) => toast(message(e))),
+    } : undefined, 8000);
+  };
+  const crumbs = folder ? folder.split("/") : [];
+  const goFolder = (path: string) => navigate(path ? `/cozygen/gallery?subfolder=${encodeURIComponent(path)}` : "/cozygen/gallery");
+
+  return (
+    <>
+      <TopBar title="Gallery">
+        {selecting ? (
+          <>
+            <button type="button" class="danger" disabled={!selected.size} onClick={removeSelected} id="delete-selected">
+              <Icon name="trash" /> Delete {selected.size || ""}
+            </button>
+            <button type="button" class="ghost" onClick={() => { setSelecting(false); setSelected(new Set()); }}>Done</button>
+          </>
+        ) : (
+          <>
+            <button type="button" class="icon ghost" aria-label="Recently deleted" title="Recently deleted" onClick={() => setShowTrash(true)}><Icon name="trash" /></button>
+            <button type="button" class="ghost" onClick={() => setSelecting(true)} disabled={!files.length}>Select</button>
+          </>
+        )}
+      </TopBar>
+      <main class="stack">
+        <div class="search" role="search">
+          <Icon name="search" />
+          <label for="gallery-search" class="sr-only">Search by prompt or model</label>
+          <input id="gallery-search" type="search" placeholder="Search prompts and models" value={search} onInput={(e) => setSearch(e.currentTarget.value)} enterKeyHint="search" />
+        </div>
+        {models.length > 0 && (
+          <div class="chips" role="group" aria-label="Model" style="margin-top:8px">
+            {models.slice(0, 12).map((m) => (
+              <button type="button" class="chip" key={m.model} aria-pressed={model === m.model} onClick={() => setModel(model === m.model ? "" : m.model)}
+                style={model === m.model ? "background:var(--accent);color:var(--accent-fg);border-color:var(--accent)" : undefined}>
+                {m.model.replace(/\.(safetensors|ckpt|pt|gguf)$/i, "")} <span class="muted small">{m.count}</span>
+              </button>
+            ))}
+          </div>
+        )}
+        <div class="seg" role="group" aria-label="View">
+          <button type="button" aria-pressed={!browse} onClick={() => { setBrowse(false); goFolder(""); }}>All images</button>
+          <button type="button" aria-pressed={browse} onClick={() => setBrowse(true)}>Folders</button>
+        </div>
+        {browse && !query && (
+          <nav class="crumbs" aria-label="Folder">
+            <button type="button" class="ghost" onClick={() => goFolder("")}><Icon name="folder" /> Output</button>
+            {crumbs.map((c, i) => (
+              <span key={i} class="row" style="gap:4px">/ <button type="button" class="ghost" onClick={() => goFolder(crumbs.slice(0, i + 1).join("/"))}>{c}</button></span>
+            ))}
+          </nav>
+        )}
+        {error && <p class="error" role="alert">{error}</p>}
+        <div class="grid" id="gallery-grid" aria-busy={loading}>
+          {items.map((item, i) =>
+            item.isDir ? (
+              <button type="button" class="tile folder" key={key(item)} onClick={() => goFolder(item.subfolder)}>
+                <Icon name="folder" />
+                {item.filename}
+              </button>
+            ) : (
+              <button type="button" class="tile" key={key(item)} data-filename={item.filename}
+                aria-pressed={selecting ? selected.has(key(item)) : undefined}
+                aria-label={item.prompt ? `Image: ${item.prompt}` : item.filename}
+                onClick={() => selecting ? toggle(item) : openViewer({
+                  items: files.map((ref) => ({ ref })),
+                  index: files.indexOf(items[i]),
+                  onDeleted: (ref) => setItems((cur) => cur.filter((x) => !same(x, ref))),
+                  onRestored: () => void load(true),
+                })}>
+                <img src={thumbUrl(item, thumbW)} alt="" loading="lazy" decoding="async" width={thumbW} height={thumbW} />
+                {selecting && <span class="sel">{selected.has(key(item)) && <Icon name="check" />}</span>}
+              </button>
+            ),
+          )}
+        </div>
+        {!loading && !error && items.length === 0 && <Empty>{query ? `Nothing matches “${query}”.` : "No images yet. Generate one!"}</Empty>}
+        {loading && <Spinner />}
+        <div ref={sentinel} style="height:1px" />
+        {showTrash && <Trash onClose={() => setShowTrash(false)} onRestored={() => void load(true)} />}
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,291 @@
+// The generate form of one workflow, built from its schema.
+import type { JSX } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ApiError, check, enrichPrompt, getJob, randomPrompt, schema, submitJob, workflows, type CheckResult, type Job, type Json, type Param } from "../api";
+import { Field, fieldId } from "../components/Field";
+import { Icon } from "../components/Icons";
+import { JobProgress } from "../components/JobProgress";
+import { Presets } from "../components/Presets";
+import { SessionPicker, currentSession, rememberSession } from "../components/SessionPicker";
+import { Spinner, TopBar, message, toast } from "../components/ui";
+import { features, type Features } from "../features";
+import { groups, initialValues, lastSeed, loadRemembered, randomSeed, remember, splitFieldErrors, validate, type Values } from "../form";
+import { describe, jobStore, TERMINAL } from "../jobs";
+import { navigate } from "../router";
+import { takeHandoff, uuid } from "../viewer";
+import { KindBadge, prettyName } from "./Workflows";
+
+const LAST_JOB = "cozygen.lastjob.";
+
+function useJob(id: string | null): Job | null {
+  const [job, setJob] = useState<Job | null>(id ? jobStore.jobs.get(id) ?? null : null);
+  useEffect(() => {
+    if (!id) return setJob(null);
+    const update = () => setJob(jobStore.jobs.get(id) ?? null);
+    update();
+    return jobStore.subscribe(update);
+  }, [id]);
+  return job;
+}
+
+export function Generate({ workflow }: { workflow: string }): JSX.Element {
+  const [params, setParams] = useState<Param[] | null>(null);
+  const [values, setValues] = useState<Values>({});
+  const [randomSeeds, setRandomSeeds] = useState<Record<string, boolean>>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState("");
+  const [loadError, setLoadError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [count, setCount] = useState(1);
+  const [session, setSession] = useState(currentSession);
+  const [jobId, setJobId] = useState<string | null>(() => sessionStorage.getItem(LAST_JOB + workflow));
+  const [feat, setFeat] = useState<Features | null>(null);
+  const [requirements, setRequirements] = useState<CheckResult | null>(null);
+  const [kind, setKind] = useState<string | null>(null);
+  const [autoSubmit, setAutoSubmit] = useState(false);
+  const job = useJob(jobId);
+  const scrollToProgress = useRef(false);
+  useEffect(() => {
+    if (!job || !scrollToProgress.current) return;
+    scrollToProgress.current = false; // once the card exists: show it
+    document.getElementById("job-progress")?.scrollIntoView({ behavior: "smooth", block: "center" });
+  }, [job?.id]);
+
+  useEffect(() => {
+    let live = true;
+    schema(workflow).then(
+      (ps) => {
+        if (!live) return;
+        const handoff = takeHandoff(workflow);
+        const remembered = { ...loadRemembered(localStorage, workflow), ...(handoff?.values ?? {}) };
+        const v = initialValues(ps, remembered);
+        const imageParam = ps.find((p) => p.type === "image");
+        if (handoff?.image && imageParam) v[imageParam.name] = handoff.image;
+        const storedRandom = loadRemembered(localStorage, `${workflow}#random`);
+        const r: Record<string, boolean> = {};
+        for (const p of ps) if (p.type === "seed") r[p.name] = typeof storedRandom[p.name] === "boolean" ? (storedRandom[p.name] as boolean) : p.randomize;
+        if (handoff?.values) for (const p of ps) if (p.type === "seed" && p.name in handoff.values) r[p.name] = false;
+        setParams(ps);
+        setValues(v);
+        setRandomSeeds(r);
+        if (handoff?.submit) setAutoSubmit(true);
+      },
+      (e) => live && setLoadError(message(e)),
+    );
+    check(workflow).then((c) => live && setRequirements(c), () => undefined);
+    workflows().then((list) => live && setKind(list.find((w) => w.name === workflow)?.kind ?? null), () => undefined);
+    features().then((f) => live && setFeat(f));
+    // a job that finished while the app slept: read it again
+    const last = sessionStorage.getItem(LAST_JOB + workflow);
+    if (last && !jobStore.jobs.has(last)) getJob(last).then((j) => jobStore.track(j), () => undefined);
+    return () => {
+      live = false;
+    };
+  }, [workflow]);
+
+  // values handed over while this form is open (re-run from the viewer)
+  useEffect(() => {
+    if (!params) return;
+    const take = () => {
+      const handoff = takeHandoff(workflow);
+      if (!handoff) return;
+      const next = initialValues(params, { ...values, ...(handoff.values ?? {}) });
+      const imageParam = params.find((p) => p.type === "image");
+      if (handoff.image && imageParam) next[imageParam.name] = handoff.image;
+      if (handoff.values) setRandomSeeds((r) => Object.fromEntries(Object.keys(r).map((k) => [k, k in (handoff.values ?? {}) ? false : r[k]])));
+      setValues(next);
+      remember(localStorage, workflow, next);
+      if (handoff.submit) setAutoSubmit(true);
+    };
+    window.addEventListener("cozygen:handoff", take);
+    return () => window.removeEventListener("cozygen:handoff", take);
+  }, [params, values, workflow]);
+
+  useEffect(() => {
+    if (autoSubmit && params) {
+      setAutoSubmit(false);
+      void submit();
+    }
+  }, [autoSubmit, params]);
+
+  const set = (name: string, value: Json) => {
+    setValues((v) => {
+      const next = { ...v, [name]: value };
+      remember(localStorage, workflow, next);
+      return next;
+    });
+    if (errors[name]) setErrors((e) => ({ ...e, [name]: "" }));
+  };
+  const setRandom = (name: string, on: boolean) => {
+    setRandomSeeds((r) => {
+      const next = { ...r, [name]: on };
+      remember(localStorage, `${workflow}#random`, next);
+      return next;
+    });
+  };
+
+  const focusFirst = (names: string[]) => {
+    const first = params?.find((p) => names.includes(p.name));
+    if (first) requestAnimationFrame(() => document.getElementById(fieldId(first.name))?.focus());
+  };
+
+  async function submit(event?: Event): Promise<void> {
+    event?.preventDefault();
+    if (!params || busy) return;
+    const send: Values = { ...values };
+    for (const p of params) if (p.type === "seed" && randomSeeds[p.name]) send[p.name] = randomSeed();
+    const found = validate(params, send);
+    const bad = Object.entries(found).filter(([, m]) => m);
+    setFormError("");
+    if (bad.length) {
+      setErrors(found);
+      focusFirst(bad.map(([n]) => n));
+      return;
+    }
+    setValues(send);
+    remember(localStorage, workflow, send);
+    setErrors({});
+    setBusy(true);
+    try {
+      const created = await submitJob({ workflow, values: send, num_images: count > 1 ? count : undefined, job_id: uuid(), session_id: session || undefined });
+      jobStore.track(created);
+      sessionStorage.setItem(LAST_JOB + workflow, created.id);
+      setJobId(created.id);
+      scrollToProgress.current = true;
+    } catch (e) {
+      if (e instanceof ApiError && Object.keys(e.fields).length) {
+        const { byField, other } = splitFieldErrors(params, e.fields);
+        setErrors(byField);
+        setFormError(other.join("; "));
+        focusFirst(Object.keys(byField));
+      } else setFormError(message(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const last = job ? lastSeed(params ?? [], job.params) : {};
+  const promptParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /prompt/i.test(p.name) && !/neg/i.test(p.name)), [params]);
+  const negativeParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /neg/i.test(p.name)), [params]);
+  const lacks = requirements && !requirements.ok ? [...requirements.missingNodes.map((n) => `node ${n}`), ...requirements.missingModels] : [];
+
+  return (
+    <>
+      <TopBar title={<span class="row" style="gap:8px;font-size:1.1rem"><span style="overflow:hidden;text-overflow:ellipsis">{prettyName(workflow)}</span> <KindBadge kind={kind} /></span>} back={() => navigate("/cozygen/")} />
+      <main class="narrow">
+        {loadError && <p class="error" role="alert">{loadError}</p>}
+        {!params && !loadError && <Spinner />}
+        {lacks.length > 0 && (
+          <div class="card warn" role="note" style="margin-bottom:12px">
+            ⚠ This server lacks {lacks.join(", ")}. The job will fail until it is installed.
+          </div>
+        )}
+        {params && (
+          <form id="generate" class="stack" onSubmit={submit} noValidate>
+            {groups(params).map((group) => (
+              <section class="card group" key={group.name} aria-label={group.name || "Parameters"}>
+                {group.name && <h3>{group.name}</h3>}
+                {group.params.map((p) => (
+                  <div key={p.name}>
+                    <Field param={p} value={values[p.name]} error={errors[p.name]} onChange={(v) => set(p.name, v)} tags={feat?.tags}
+                      seedRandom={randomSeeds[p.name]} onSeedRandom={(on) => setRandom(p.name, on)}
+                      lastSeed={typeof last[p.name] === "number" ? (last[p.name] as number) : null} />
+                    {p === promptParam && feat && (feat.random || feat.styles.length > 0 || feat.aliases.length > 0) && (
+                      <PromptTools feat={feat} value={String(values[p.name] ?? "")} onChange={(v) => set(p.name, v)}
+                        onNegative={negativeParam ? (v) => set(negativeParam.name, v) : undefined} />
+                    )}
+                  </div>
+                ))}
+              </section>
+            ))}
+            <Presets workflow={workflow} values={values} onApply={(v) => setValues((cur) => ({ ...cur, ...initialValues(params, { ...cur, ...v }) }))} />
+            <section class="card group">
+              <div class="toggle">
+                <label for="num-images">Images</label>
+                <div class="row">
+                  <button type="button" class="icon" aria-label="Fewer images" onClick={() => setCount(Math.max(1, count - 1))} disabled={count <= 1}>−</button>
+                  <input id="num-images" type="number" inputMode="numeric" min={1} max={8} value={count} style="width:64px;text-align:center"
+                    onInput={(e) => setCount(Math.min(8, Math.max(1, Number(e.currentTarget.value) || 1)))} />
+                  <button type="button" class="icon" aria-label="More images" onClick={() => setCount(Math.min(8, count + 1))} disabled={count >= 8}>+</button>
+                </div>
+              </div>
+              <div class="toggle" style="margin-top:10px">
+                <label for="session">Session</label>
+                <div style="max-width:60%">
+                  <SessionPicker id="session" value={session} none="None" onChange={(sid) => { setSession(sid); rememberSession(sid); }} />
+                </div>
+              </div>
+            </section>
+            {formError && <p class="error" role="alert" id="form-error">{formError}</p>}
+            {job && <JobProgress job={job} />}
+            <div class="sticky-go">
+              {job && !TERMINAL.has(job.status) && (
+                <button type="button" class="mini-progress" aria-label="Show the progress"
+                  onClick={() => document.getElementById("job-progress")?.scrollIntoView({ behavior: "smooth", block: "center" })}>
+                  <span>{describe(job).title}</span>
+                  <span class="bar"><span style={{ width: `${describe(job).percent}%` }} /></span>
+                </button>
+              )}
+              <button id="go" type="submit" class="primary wide big" disabled={busy}>
+                <Icon name="spark" /> {busy ? "Sending…" : "Generate"}
+              </button>
+            </div>
+          </form>
+        )}
+      </main>
+    </>
+  );
+}
+
+function PromptTools({ feat, value, onChange, onNegative }: {
+  feat: Features;
+  value: string;
+  onChange: (v: string) => void;
+  onNegative?: (v: string) => void;
+}): JSX.Element {
+  const [busy, setBusy] = useState(false);
+  const [style, setStyle] = useState(feat.defaultStyle || feat.styles[0]?.name || "");
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await work();
+    } catch (e) {
+      toast(message(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const random = () =>
+    run(async () => {
+      const got = await randomPrompt();
+      if (got.positive) onChange(got.positive);
+      if (got.negative && onNegative) onNegative(got.negative);
+    });
+  const enrich = () =>
+    run(async () => {
+      const got = await enrichPrompt(value, style || undefined);
+      onChange(got.prompt);
+      if (got.warning) toast(got.warning);
+    });
+  return (
+    <div class="chips" aria-label="Prompt tools">
+      {feat.random && (
+        <button type="button" class="chip" disabled={busy} onClick={random}><Icon name="dice" /> Random prompt</button>
+      )}
+      {feat.styles.length > 0 && (
+        <span class="row" style="gap:6px">
+          <button type="button" class="chip" disabled={busy || !value.trim()} onClick={enrich}><Icon name="wand" /> Enrich</button>
+          <label for="enrich-style" class="sr-only">Style</label>
+          <select id="enrich-style" class="chip" style="width:auto;padding:0 10px" value={style} onChange={(e) => setStyle(e.currentTarget.value)}>
+            {feat.styles.map((s) => <option key={s.name} value={s.name} title={s.description}>{s.name}</option>)}
+          </select>
+        </span>
+      )}
+      {feat.aliases.slice(0, 12).map((name) => (
+        <button type="button" class="chip" key={name} title="Insert this alias" onClick={() => onChange(`${value}${value && !/[,\s]$/.test(value) ? ", " : ""}$${name}$`)}>
+          ${name}$
+        </button>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,122 @@
+// Jobs waiting or running (yours; everyone's for an admin), with cancel; a tab away from History.
+import type { ComponentChildren, JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { cancelJob, jobs, queue, thumbUrl, type Job, type QueueInfo } from "../api";
+import { Icon } from "../components/Icons";
+import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
+import { describe, jobStore, TERMINAL } from "../jobs";
+import { hrefFor, linkClick } from "../router";
+import { openViewer } from "../viewer";
+import { prettyName } from "./Workflows";
+
+export function ActivityTabs({ current }: { current: "queue" | "history" }): JSX.Element {
+  return (
+    <nav class="seg" aria-label="Activity">
+      {(["queue", "history"] as const).map((s) => (
+        <a key={s} href={hrefFor({ screen: s })} onClick={linkClick} class="btn" aria-current={s === current ? "page" : undefined}
+          style={`flex:1;border:0;min-height:44px;${s === current ? "background:var(--card);color:var(--fg)" : "background:none;color:var(--muted)"}`}>
+          {s === "queue" ? "Queue" : "History"}
+        </a>
+      ))}
+    </nav>
+  );
+}
+
+const when = (t: number): string => {
+  const d = new Date(t * 1000);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString([], { month: "short", day: "numeric" });
+};
+
+export function JobRow({ job, children }: { job: Job; children?: ComponentChildren }): JSX.Element {
+  const d = describe(job);
+  const first = job.images[0];
+  const [open, setOpen] = useState(false);
+  const params = Object.entries(job.params);
+  return (
+    <li class="card job" data-job={job.id}>
+      <button type="button" class="t" style="padding:0;border:0;min-width:56px" disabled={!first} aria-label="Open the images"
+        onClick={() => first && openViewer({ items: job.images.map((ref) => ({ ref, job })), index: 0 })}>
+        {first ? <img src={thumbUrl(first, 192)} alt="" width={56} height={56} loading="lazy" /> : <span class="thumbph" style="width:56px;height:56px"><Icon name="spark" /></span>}
+      </button>
+      <div class="grow" role="button" tabIndex={0} aria-expanded={open} style="cursor:pointer;min-width:0"
+        onClick={() => setOpen(!open)} onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), setOpen(!open))}>
+        <div class="row" style="gap:8px">
+          <span class={`status ${job.status}`}>{job.status}</span>
+          <span class="small muted">{when(job.createdAt)}</span>
+        </div>
+        <div style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{job.workflow ? prettyName(job.workflow) : "ComfyUI prompt"}</div>
+        <div class="small muted" style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">
+          {TERMINAL.has(job.status) ? String(job.params.prompt ?? job.params.positive ?? d.detail) : `${d.title} · ${d.detail}`}
+          {job.username ? ` · ${job.username}` : ""}
+        </div>
+        {!TERMINAL.has(job.status) && <div class="bar" style="margin:6px 0 0"><div style={{ width: `${d.percent}%` }} /></div>}
+        {open && params.length > 0 && (
+          <dl class="params small" aria-label="Parameters">
+            {params.map(([k, v]) => [<dt key={`${k}-t`}>{k}</dt>, <dd key={`${k}-d`}>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>])}
+            {job.error && [<dt key="e-t">error</dt>, <dd key="e-d" class="error">{job.error}</dd>]}
+          </dl>
+        )}
+      </div>
+      {children}
+    </li>
+  );
+}
+
+export function Queue({ admin }: { admin: boolean }): JSX.Element {
+  const [list, setList] = useState<Job[] | null>(null);
+  const [info, setInfo] = useState<QueueInfo | null>(null);
+  const [error, setError] = useState("");
+  const load = () => {
+    Promise.all([jobs({ status: "pending", limit: 100 }), jobs({ status: "running", limit: 100 })]).then(
+      ([p, r]) => {
+        for (const j of [...r.jobs, ...p.jobs]) jobStore.track(j);
+        setList([...r.jobs, ...p.jobs]);
+      },
+      (e) => setError(message(e)),
+    );
+    queue().then(setInfo, () => undefined);
+  };
+  useEffect(() => {
+    load();
+    return jobStore.subscribe(() => {
+      setList((cur) => {
+        const known = new Map((cur ?? []).map((j) => [j.id, j]));
+        for (const j of jobStore.jobs.values()) if (!TERMINAL.has(j.status) || known.has(j.id)) known.set(j.id, j);
+        return [...known.values()].filter((j) => !TERMINAL.has(j.status)).sort((a, b) => a.createdAt - b.createdAt);
+      });
+    });
+  }, []);
+  const cancel = async (job: Job) => {
+    try {
+      await cancelJob(job.id);
+      toast("Cancelling…");
+    } catch (e) {
+      toast(message(e));
+    }
+  };
+  return (
+    <>
+      <TopBar title="Queue" />
+      <main class="stack">
+        <ActivityTabs current="queue" />
+        {info && (
+          <p class="muted small" style="margin:8px 2px 0">
+            ComfyUI: {info.running} running, {info.pending} waiting{info.averageSeconds ? ` · about ${info.averageSeconds.toFixed(1)} s a job` : ""}
+            {admin ? " · all users" : ""}
+          </p>
+        )}
+        {error && <p class="error">{error}</p>}
+        {!list && !error && <Spinner />}
+        {list?.length === 0 && <Empty>Nothing waiting. Jobs you start appear here until they finish.</Empty>}
+        <ul class="list">
+          {list?.map((job) => (
+            <JobRow key={job.id} job={job}>
+              <button type="button" class="icon danger" aria-label="Cancel this job" onClick={() => cancel(job)}><Icon name="stop" /></button>
+            </JobRow>
+          ))}
+        </ul>
+      </main>
+    </>
+  );
+}

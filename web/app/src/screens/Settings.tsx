@@ -1,0 +1,176 @@
+// This device's preferences and the account; the users for an admin.
+import type { JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { addUser, changePassword, logout, users, type AuthStatus, type UserInfo } from "../api";
+import { Icon } from "../components/Icons";
+import { TopBar, message, toast } from "../components/ui";
+import { setPrefs, usePrefs, type ThumbSize } from "../settings";
+
+export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => void }): JSX.Element {
+  const prefs = usePrefs();
+  const [list, setList] = useState<UserInfo[] | null>(null);
+  const admin = auth.authEnabled && auth.role === "admin";
+  useEffect(() => {
+    if (admin) users().then(setList, () => setList(null));
+  }, [admin]);
+  const notifications = "Notification" in window;
+  const toggleNotify = async (on: boolean) => {
+    if (on && notifications && Notification.permission !== "granted") {
+      const answer = await Notification.requestPermission();
+      if (answer !== "granted") return toast("Notifications are blocked for this site in the browser's settings");
+    }
+    setPrefs({ notify: on });
+  };
+  const signOut = async () => {
+    try {
+      await logout();
+    } catch (e) {
+      toast(message(e));
+    }
+    onSignedOut();
+  };
+  return (
+    <>
+      <TopBar title="Settings" />
+      <main class="stack">
+        <section class="card group stack" aria-labelledby="s-look">
+          <h3 id="s-look">Appearance</h3>
+          <div>
+            <span class="label" id="theme-label">Theme</span>
+            <div class="seg" role="group" aria-labelledby="theme-label">
+              <button type="button" aria-pressed={prefs.theme === "dark"} onClick={() => setPrefs({ theme: "dark" })}><Icon name="moon" /> Dark</button>
+              <button type="button" aria-pressed={prefs.theme === "light"} onClick={() => setPrefs({ theme: "light" })}><Icon name="sun" /> Light</button>
+            </div>
+          </div>
+          <div>
+            <span class="label" id="thumb-label">Thumbnail size</span>
+            <div class="seg" role="group" aria-labelledby="thumb-label">
+              {(["small", "medium", "large"] as ThumbSize[]).map((s) => (
+                <button type="button" key={s} aria-pressed={prefs.thumbSize === s} onClick={() => setPrefs({ thumbSize: s })}>{s[0].toUpperCase() + s.slice(1)}</button>
+              ))}
+            </div>
+          </div>
+        </section>
+        <section class="card group" aria-labelledby="s-notify">
+          <h3 id="s-notify">Notifications</h3>
+          <div class="toggle">
+            <label for="notify">Tell me when a job finishes in the background</label>
+            <input id="notify" type="checkbox" role="switch" checked={prefs.notify} disabled={!notifications} onChange={(e) => void toggleNotify(e.currentTarget.checked)} />
+          </div>
+          {!notifications && <p class="hint small muted">This browser offers notifications only to sites on HTTPS or installed to the home screen.</p>}
+        </section>
+        <section class="card group stack" aria-labelledby="s-account">
+          <h3 id="s-account">Account</h3>
+          {auth.authEnabled ? (
+            <>
+              <p style="margin:0">Signed in as <b id="account-name">{auth.user}</b> <span class="kind">{auth.role}</span></p>
+              <PasswordForm />
+              <button type="button" id="sign-out" class="wide danger" onClick={signOut}>Sign out</button>
+            </>
+          ) : (
+            <p class="muted" style="margin:0">Sign-in is off: ComfyUI listens on this computer only.</p>
+          )}
+        </section>
+        {admin && list && (
+          <section class="card group" aria-labelledby="s-users">
+            <h3 id="s-users">Users</h3>
+            <ul class="list">
+              {list.map((u) => (
+                <li key={u.id} class="row" style="min-height:44px">
+                  <span class="grow">{u.username}</span>
+                  <span class="kind">{u.role}</span>
+                </li>
+              ))}
+            </ul>
+            <AddUser onAdded={() => users().then(setList, () => undefined)} />
+            <p class="small muted">Roles: admin (everything), user (generate, delete), viewer (browse). The user command
+              in the README changes roles and removes users.</p>
+          </section>
+        )}
+        <p class="small muted" style="text-align:center">CozyGen · <a href="/" target="_blank" rel="noopener">ComfyUI editor</a></p>
+      </main>
+    </>
+  );
+}
+
+function PasswordForm(): JSX.Element {
+  const [open, setOpen] = useState(false);
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [error, setError] = useState("");
+  if (!open) return <button type="button" class="wide" onClick={() => setOpen(true)}>Change password</button>;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError("");
+    try {
+      await changePassword(current, next);
+      setOpen(false);
+      setCurrent("");
+      setNext("");
+      toast("Password changed; other devices are signed out");
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <form class="stack" onSubmit={submit} aria-label="Change password">
+      <div>
+        <label for="pw-current">Current password</label>
+        <input id="pw-current" type="password" autocomplete="current-password" value={current} onInput={(e) => setCurrent(e.currentTarget.value)} required />
+      </div>
+      <div>
+        <label for="pw-new">New password (8 characters or more)</label>
+        <input id="pw-new" type="password" autocomplete="new-password" minLength={8} value={next} onInput={(e) => setNext(e.currentTarget.value)} required />
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+      <div class="row">
+        <button type="button" class="grow" onClick={() => setOpen(false)}>Cancel</button>
+        <button type="submit" class="grow primary">Change</button>
+      </div>
+    </form>
+  );
+}
+
+function AddUser({ onAdded }: { onAdded: () => void }): JSX.Element {
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+  const [role, setRole] = useState("user");
+  const [error, setError] = useState("");
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError("");
+    try {
+      await addUser(name.trim(), password, role);
+      toast(`Added ${name.trim()}`);
+      setName("");
+      setPassword("");
+      onAdded();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <form class="stack" style="margin-top:14px" onSubmit={submit} aria-label="Add a user">
+      <div class="row">
+        <div class="grow">
+          <label for="new-user">New user</label>
+          <input id="new-user" autocapitalize="none" autocomplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
+        </div>
+        <div style="width:120px">
+          <label for="new-role">Role</label>
+          <select id="new-role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+            <option value="viewer">viewer</option>
+            <option value="user">user</option>
+            <option value="admin">admin</option>
+          </select>
+        </div>
+      </div>
+      <div>
+        <label for="new-password">Password</label>
+        <input id="new-password" type="password" autocomplete="new-password" minLength={8} value={password} onInput={(e) => setPassword(e.currentTarget.value)} required />
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+      <button type="submit" class="wide">Add user</button>
+    </form>
+  );
+}

@@ -1,0 +1,76 @@
+// Which images the full-screen viewer shows (any screen may open it).
+import { useEffect, useState } from "preact/hooks";
+import type { ImageRef, Job } from "./api";
+
+export interface ViewerItem {
+  ref: ImageRef;
+  job?: Job;
+}
+export interface ViewerState {
+  items: ViewerItem[];
+  index: number;
+  onDeleted?: (ref: ImageRef) => void;
+  onRestored?: (ref: ImageRef) => void;
+}
+
+let state: ViewerState | null = null;
+const listeners = new Set<() => void>();
+
+export function openViewer(next: ViewerState): void {
+  state = next;
+  if (history.state?.viewer !== true) history.pushState({ viewer: true }, "", location.href);
+  listeners.forEach((l) => l());
+}
+export function closeViewer(fromPopstate = false): void {
+  if (!state) return;
+  state = null;
+  if (!fromPopstate && history.state?.viewer === true) history.back();
+  listeners.forEach((l) => l());
+}
+export function useViewer(): ViewerState | null {
+  const [value, set] = useState(state);
+  useEffect(() => {
+    const l = () => set(state);
+    const pop = () => state && closeViewer(true);
+    listeners.add(l);
+    window.addEventListener("popstate", pop);
+    return () => {
+      listeners.delete(l);
+      window.removeEventListener("popstate", pop);
+    };
+  }, []);
+  return value;
+}
+
+/** Hands values (and maybe an image) from one screen to the generate form. */
+export interface Handoff {
+  workflow: string;
+  values?: Record<string, unknown>;
+  image?: string;
+  submit?: boolean;
+}
+const HANDOFF = "cozygen.handoff";
+export function setHandoff(h: Handoff): void {
+  sessionStorage.setItem(HANDOFF, JSON.stringify(h));
+  window.dispatchEvent(new Event("cozygen:handoff")); // for a form that is already open
+}
+export function takeHandoff(workflow: string): Handoff | null {
+  try {
+    const h = JSON.parse(sessionStorage.getItem(HANDOFF) ?? "null") as Handoff | null;
+    if (!h || h.workflow !== workflow) return null;
+    sessionStorage.removeItem(HANDOFF);
+    return h;
+  } catch {
+    return null;
+  }
+}
+
+/** A lowercase UUID v4 (crypto.randomUUID needs HTTPS; a phone on home Wi-Fi has plain HTTP). */
+export function uuid(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

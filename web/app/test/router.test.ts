@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { nextPath } from "../src/app";
+import { tokenAt, insertTag } from "../src/components/PromptBox";
+import { hrefFor, parseRoute } from "../src/router";
+
+describe("routes", () => {
+  it("parse and print the same", () => {
+    for (const path of ["/cozygen/", "/cozygen/gallery", "/cozygen/queue", "/cozygen/history", "/cozygen/settings", "/cozygen/generate/my%20flow.json"]) {
+      expect(hrefFor(parseRoute(path))).toBe(path);
+    }
+    expect(parseRoute("/cozygen/generate/a.json")).toEqual({ screen: "generate", workflow: "a.json" });
+    expect(parseRoute("/cozygen/gallery", "?subfolder=CozyGen")).toEqual({ screen: "gallery", subfolder: "CozyGen" });
+    expect(parseRoute("/cozygen")).toEqual({ screen: "workflows" });
+    expect(parseRoute("/cozygen/nowhere")).toEqual({ screen: "workflows" });
+  });
+
+  it("only follow ?next= to this server", () => {
+    expect(nextPath("?next=%2F")).toBe("/");
+    expect(nextPath("?next=//evil.example")).toBeNull();
+    expect(nextPath("?next=https://evil.example")).toBeNull();
+    expect(nextPath("?next=/\\evil")).toBeNull();
+    expect(nextPath("")).toBeNull();
+  });
+});
+
+describe("tag insertion", () => {
+  it("finds the comma-separated word at the caret", () => {
+    expect(tokenAt("a cat, blue sk", 14)).toEqual({ start: 7, end: 14, word: "blue sk" });
+    expect(tokenAt("red", 3).word).toBe("red");
+  });
+  it("replaces it with the tag", () => {
+    expect(insertTag("a cat, blue sk", 14, "blue sky")).toEqual({ text: "a cat, blue sky, ", caret: 17 });
+    expect(insertTag("lan, a cat", 3, "landscape").text).toBe("landscape, a cat");
+  });
+});
