@@ -11,12 +11,14 @@ from aiohttp import web
 from ..core import documents, presets
 from ..core.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest
+from ..core.wildcards import has_choices
 from ..core.workflow_check import check
 from ..core.workflow_fill import Filled, fill
 from ..core.workflow_schema import Parameter, extract_schema
 from ..core.workflow_store import WorkflowStore, require_api_format
 from . import host
 from .params import flag
+from .prompts import library as wildcard_library
 from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user
@@ -65,7 +67,10 @@ async def fill_named(state: CozyGenState, name: str, values: Any) -> tuple[list[
     if form is None:
         form = await asyncio.to_thread(read_form, store, name, definitions)
     workflow, schema = form
-    return schema, fill(workflow, schema, values, aliases=await aliases_of(state))
+    texts = [*values.values(), *(p.default for p in schema)]
+    chosen = any(isinstance(text, str) and has_choices(text) for text in texts)
+    wildcards = await asyncio.to_thread(wildcard_library(state).load) if chosen else None
+    return schema, fill(workflow, schema, values, aliases=await aliases_of(state), wildcards=wildcards)
 
 
 async def aliases_of(state: CozyGenState) -> dict[str, str]:

@@ -180,6 +180,11 @@ class Expander:
         return left.pop(self.rng.randrange(len(left)))
 
 
+def has_choices(text: str) -> bool:
+    """Whether a text may hold a wildcard or a {a|b} choice (a quick test before any expansion)."""
+    return "{" in text or WILDCARD.search(text) is not None
+
+
 def unknown_wildcard(name: str, wildcards: Iterable[str]) -> BadRequest:
     names = list(wildcards)
     close = difflib.get_close_matches(name, names, n=3)

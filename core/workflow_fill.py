@@ -34,6 +34,7 @@ import orjson
 from .errors import BadRequest
 from .node_values import OUTPUT_PREFIX, split_image_ref
 from .paths import PathRejected
+from .wildcards import Expander, Wildcard, has_choices
 from .workflow_schema import COZYGEN_INPUT_NODES, Parameter, ensure_api_format
 
 RANDOM_SEED_MAX = 2**63 - 1
@@ -77,9 +78,13 @@ def fill(
     values: Mapping[str, Any] | None,
     *,
     aliases: Any = None,
+    wildcards: Mapping[str, Wildcard] | None = None,
     rng: random.Random | None = None,
 ) -> Filled:
-    """A deep copy of ``workflow`` with ``values`` (defaults for the rest) written into every target."""
+    """A deep copy of ``workflow`` with ``values`` (defaults for the rest) written into every target.
+
+    Texts have their ``__wildcards__`` and ``{a|b}`` choices expanded when ``wildcards`` is given (the same
+    seed gives the same choices), then their aliases; ``raw`` keeps what was sent."""
     ensure_api_format(workflow)
     if values is None:
         values = {}
@@ -102,19 +107,33 @@ def fill(
             errors[key] = "unknown parameter"
 
     resolved: dict[str, Any] = {}
-    raw: dict[str, str] = {}
     for param in params:
         try:
-            value = _resolve(param, values, rng)
-            if param.type in ("string", "text") and isinstance(value, str) and items:
-                expanded = expand_aliases(value, items, categories)
-                if expanded != value:
-                    raw[param.name] = value
-                value = expanded
-        except ValueError as error:  # _Invalid, or an expansion that grew too long
+            resolved[param.name] = _resolve(param, values, rng)
+        except ValueError as error:  # _Invalid
+            errors.setdefault(param.name, str(error))
+    raw: dict[str, str] = {}
+    seed = next((resolved.get(p.name) for p in params if p.type == "seed"), None)
+    for param in params:  # texts: wildcards and {a|b} choices (seeded by the job's seed), then aliases
+        value = resolved.get(param.name)
+        if param.type not in ("string", "text") or not isinstance(value, str):
+            continue
+        try:
+            expanded = value
+            if wildcards is not None and has_choices(expanded):
+                chooser = random.Random(f"{seed}:{param.name}") if seed is not None else rng
+                expanded = Expander(wildcards, chooser).expand(expanded)
+            if items:
+                expanded = expand_aliases(expanded, items, categories)
+        except ValueError as error:  # an alias expansion that grew too long
             errors.setdefault(param.name, str(error))
             continue
-        resolved[param.name] = value
+        except BadRequest as error:  # an unknown wildcard, or one nesting too deep
+            errors.setdefault(param.name, error.message)
+            continue
+        if expanded != value:
+            raw[param.name] = value
+            resolved[param.name] = expanded
     if errors:
         raise FieldErrors(errors)
 

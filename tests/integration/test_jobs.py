@@ -802,3 +802,16 @@ def test_when_one_image_of_a_job_fails_the_rest_leave_comfyuis_queue(server) -> 
     assert failing["prompt_ids"][0] in ran
     assert not set(failing["prompt_ids"][1:]) & set(ran), "the other images ran after the job had failed"
     assert not set(failing["prompt_ids"]) & set(comfy_queue(server)[1])
+
+
+def test_wildcards_in_a_prompt_are_drawn_by_the_jobs_seed(server) -> None:
+    values = {"prompt": "__subject__ in __place__, {watercolor|ink}", "steps": 1, "size": 64, "seed": 77}
+    first = submit(server, values).json()["job"]
+    second = submit(server, values).json()["job"]
+    drawn = first["params"]["prompt"]
+    assert "__" not in drawn and "{" not in drawn and " in " in drawn, drawn
+    assert second["params"]["prompt"] == drawn and first["values"]["prompt"] == values["prompt"]
+    ran = get(f"{server.url}/cozygen/api/jobs/{first['id']}/workflow").json()["graph"]
+    assert ran["1"]["inputs"]["value"] == drawn  # the graph ComfyUI ran holds the drawn text
+    unknown = submit(server, {**values, "prompt": "__no_such_list__"})
+    assert unknown.status == 400 and "__no_such_list__" in unknown.json()["fields"]["prompt"], unknown.body

@@ -351,3 +351,28 @@ def test_legacy_dynamic_node_gets_its_value_as_text(object_info: dict) -> None:
     assert filled.graph["4"]["inputs"]["default_value"] == 30  # the Int node takes an int
     assert filled.graph["6"]["inputs"]["value"] == "sd_xl_base_1.0.safetensors"
     assert filled.params["Denoise"] == 0.5 and filled.params["Hires"] is False
+
+
+def test_wildcards_and_choices_expand_with_the_jobs_seed_before_aliases(sd15: tuple) -> None:
+    from cozygen.core.wildcards import Wildcard
+
+    workflow, schema = sd15
+    wildcards = {
+        "animal": Wildcard("animal", ("a fox", "an owl", "a $pet$"), "shipped"),
+        "light": Wildcard("light", ("{dawn|dusk} light",), "shipped"),
+    }
+    values = {"positive": "__animal__ in __light__, {oil|ink}", "negative": "blurry", "seed": 7}
+    first = fill(workflow, schema, values, wildcards=wildcards, aliases={"pet": "tabby cat"})
+    again = fill(workflow, schema, values, wildcards=wildcards, aliases={"pet": "tabby cat"})
+    text = first.params["positive"]
+    assert text == again.params["positive"]  # the same seed, the same choices
+    assert "__" not in text and "{" not in text and "$" not in text and " light, " in text
+    assert first.raw["positive"] == values["positive"] and "negative" not in first.raw
+    outcomes = {
+        fill(workflow, schema, {**values, "seed": n}, wildcards=wildcards).params["positive"] for n in range(40)
+    }
+    assert len(outcomes) > 4  # other seeds, other choices
+    untouched = fill(workflow, schema, values)  # without wildcards the text goes through as it was
+    assert untouched.params["positive"] == values["positive"]
+    errors = errors_of(workflow, schema, {"positive": "__dragon__"}, wildcards=wildcards)
+    assert list(errors) == ["positive"] and "unknown wildcard __dragon__" in errors["positive"]
