@@ -424,6 +424,10 @@ def test_prompt_tools_and_tag_autocomplete(server, browser) -> None:
     page.get_by_role("button", name="Enrich").click()
     expect(box).not_to_have_value(random_prompt)
     assert random_prompt.split(",")[0] in box.input_value()  # the template keeps what the prompt said
+
+    box.fill("a lantern")
+    page.get_by_label("Insert a wildcard").select_option("place")
+    expect(box).to_have_value("a lantern, __place__")  # drawn from data/wildcards/place.txt when the job runs
     context.close()
 
 

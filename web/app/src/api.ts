@@ -541,6 +541,10 @@ export async function enrichPrompt(prompt: string, style?: string): Promise<{ pr
   const o = isObj(d) ? d : {};
   return { prompt: str(o.enriched_prompt ?? o.prompt, prompt), warning: strOrNull(o.warning) };
 }
+export async function wildcardNames(): Promise<string[]> {
+  const d = await get("/cozygen/api/prompts/wildcards");
+  return isObj(d) ? arr(d.wildcards).filter(isObj).map((w) => str(w.name)).filter((n) => n && !n.includes("prompt")) : [];
+}
 export async function aliases(): Promise<string[]> {
   const d = await get("/cozygen/api/aliases");
   return isObj(d) && isObj(d.items) ? Object.keys(d.items) : [];

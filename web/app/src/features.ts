@@ -1,6 +1,6 @@
-// Optional server features (tag autocomplete, prompt tools, aliases): probed
+// Optional server features (tag autocomplete, prompt tools, aliases, wildcards): probed
 // once; a route that answers 404 hides its feature.
-import { aliases, promptStyles, routeExists } from "./api";
+import { aliases, promptStyles, routeExists, wildcardNames } from "./api";
 
 export interface Features {
   tags: boolean;
@@ -8,6 +8,7 @@ export interface Features {
   styles: { name: string; description: string }[];
   defaultStyle: string;
   aliases: string[];
+  wildcards: string[];
 }
 
 let probe: Promise<Features> | null = null;
@@ -18,6 +19,9 @@ export function features(): Promise<Features> {
     routeExists("/cozygen/api/prompts/random"),
     promptStyles().catch(() => ({ styles: [], default: "" })),
     aliases().catch(() => [] as string[]),
-  ]).then(([tags, random, styles, names]) => ({ tags, random, styles: styles.styles, defaultStyle: styles.default, aliases: names }));
+    wildcardNames().catch(() => [] as string[]),
+  ]).then(([tags, random, styles, names, wildcards]) => ({
+    tags, random, styles: styles.styles, defaultStyle: styles.default, aliases: names, wildcards,
+  }));
   return probe;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { nextPath } from "../src/app";
-import { tokenAt, insertTag } from "../src/components/PromptBox";
+import { appendToken, tokenAt, insertTag } from "../src/components/PromptBox";
 import { hrefFor, parseRoute } from "../src/router";
 
 describe("routes", () => {
@@ -31,5 +31,10 @@ describe("tag insertion", () => {
   it("replaces it with the tag", () => {
     expect(insertTag("a cat, blue sk", 14, "blue sky")).toEqual({ text: "a cat, blue sky, ", caret: 17 });
     expect(insertTag("lan, a cat", 3, "landscape").text).toBe("landscape, a cat");
+  });
+  it("append wildcards and aliases after a comma", () => {
+    expect(appendToken("", "__subject__")).toBe("__subject__");
+    expect(appendToken("a cat", "__place__")).toBe("a cat, __place__");
+    expect(appendToken("a cat, ", "$hero$")).toBe("a cat, $hero$");
   });
 });

@@ -23,6 +23,11 @@ export function insertTag(text: string, caret: number, tag: string): { text: str
   return { text: joined, caret: before.length + tag.length + 2 };
 }
 
+/** ``token`` added at the end of a prompt, after a comma when the prompt does not end with one. */
+export function appendToken(text: string, token: string): string {
+  return `${text}${text && !/[,\s]$/.test(text) ? ", " : ""}${token}`;
+}
+
 export function PromptBox({ common, multiline, value, onChange, tags }: {
   common: Record<string, unknown> & { id: string };
   multiline: boolean;

@@ -5,6 +5,7 @@ import { ApiError, check, enrichPrompt, getJob, randomPrompt, schema, submitJob,
 import { Field, fieldId } from "../components/Field";
 import { Icon } from "../components/Icons";
 import { JobProgress } from "../components/JobProgress";
+import { appendToken } from "../components/PromptBox";
 import { Presets } from "../components/Presets";
 import { SessionPicker, currentSession, rememberSession } from "../components/SessionPicker";
 import { Spinner, TopBar, message, toast } from "../components/ui";
@@ -190,7 +191,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
                     <Field param={p} value={values[p.name]} error={errors[p.name]} onChange={(v) => set(p.name, v)} tags={feat?.tags}
                       seedRandom={randomSeeds[p.name]} onSeedRandom={(on) => setRandom(p.name, on)}
                       lastSeed={typeof last[p.name] === "number" ? (last[p.name] as number) : null} />
-                    {p === promptParam && feat && (feat.random || feat.styles.length > 0 || feat.aliases.length > 0) && (
+                    {p === promptParam && feat && (feat.random || feat.styles.length > 0 || feat.aliases.length > 0 || feat.wildcards.length > 0) && (
                       <PromptTools feat={feat} value={String(values[p.name] ?? "")} onChange={(v) => set(p.name, v)}
                         onNegative={negativeParam ? (v) => set(negativeParam.name, v) : undefined} />
                     )}
@@ -281,8 +282,19 @@ function PromptTools({ feat, value, onChange, onNegative }: {
           </select>
         </span>
       )}
+      {feat.wildcards.length > 0 && (
+        <span class="row" style="gap:6px">
+          <label for="insert-wildcard" class="sr-only">Insert a wildcard</label>
+          <select id="insert-wildcard" class="chip" style="width:auto;padding:0 10px" value=""
+            title="A wildcard is drawn from its list when the job runs (the seed decides which line)"
+            onChange={(e) => { const name = e.currentTarget.value; if (name) onChange(appendToken(value, `__${name}__`)); }}>
+            <option value="">+ wildcard</option>
+            {feat.wildcards.map((name) => <option key={name} value={name}>__{name}__</option>)}
+          </select>
+        </span>
+      )}
       {feat.aliases.slice(0, 12).map((name) => (
-        <button type="button" class="chip" key={name} title="Insert this alias" onClick={() => onChange(`${value}${value && !/[,\s]$/.test(value) ? ", " : ""}$${name}$`)}>
+        <button type="button" class="chip" key={name} title="Insert this alias" onClick={() => onChange(appendToken(value, `$${name}$`))}>
           ${name}$
         </button>
       ))}
