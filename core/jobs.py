@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from .db import Database
 from .errors import BadRequest
 from .events import EventHub
@@ -697,16 +699,22 @@ def from_row(row: sqlite3.Row) -> Job:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # what orjson refuses (integers past 64 bits): the standard library writes it
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _loads(text: str | None, default: Any) -> Any:
     if not text:
         return default
     try:
-        return json.loads(text)
-    except ValueError:
-        return default
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)  # what orjson refuses to read back (integers past 64 bits)
+        except ValueError:
+            return default
 
 
 @dataclass(frozen=True)
