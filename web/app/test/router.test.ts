@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { nextPath } from "../src/app";
 import { appendToken, tokenAt, insertTag } from "../src/components/PromptBox";
 import { hrefFor, parseRoute } from "../src/router";
+import { prettyName } from "../src/screens/Workflows";
 
 describe("routes", () => {
   it("parse and print the same", () => {
@@ -31,6 +32,12 @@ describe("tag insertion", () => {
   it("replaces it with the tag", () => {
     expect(insertTag("a cat, blue sk", 14, "blue sky")).toEqual({ text: "a cat, blue sky, ", caret: 17 });
     expect(insertTag("lan, a cat", 3, "landscape").text).toBe("landscape, a cat");
+  });
+  it("title workflows by their file names", () => {
+    expect(prettyName("cozygen_procedural_form.json")).toBe("CozyGen procedural form");
+    expect(prettyName("sdxl_txt2img.json")).toBe("SDXL txt2img");
+    expect(prettyName("sd15-img2img.json")).toBe("SD 1.5 img2img");
+    expect(prettyName("my portrait.json")).toBe("My portrait");
   });
   it("append wildcards and aliases after a comma", () => {
     expect(appendToken("", "__subject__")).toBe("__subject__");

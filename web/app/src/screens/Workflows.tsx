@@ -6,9 +6,15 @@ import { Icon } from "../components/Icons";
 import { Empty, Spinner, TopBar, message } from "../components/ui";
 import { hrefFor, linkClick } from "../router";
 
+// Words of workflow file names that have a spelling of their own.
+const SPELLED: Record<string, string> = { cozygen: "CozyGen", sd15: "SD 1.5", sdxl: "SDXL", flux: "Flux", sd3: "SD3" };
+
+/** A workflow's file name as a title: "sdxl_txt2img.json" is "SDXL txt2img". */
 export const prettyName = (name: string): string => {
-  const words = name.replace(/\.json$/i, "").replace(/[_-]+/g, " ").trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  const words = name.replace(/\.json$/i, "").split(/[_\s-]+/).filter(Boolean);
+  const spelled = words.map((w) => SPELLED[w.toLowerCase()] ?? w);
+  const title = spelled.join(" ");
+  return title.charAt(0).toUpperCase() + title.slice(1);
 };
 
 export function KindBadge({ kind }: { kind: string | null }): JSX.Element | null {
