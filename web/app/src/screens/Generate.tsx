@@ -127,7 +127,12 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
 
   const focusFirst = (names: string[]) => {
     const first = params?.find((p) => names.includes(p.name));
-    if (first) requestAnimationFrame(() => document.getElementById(fieldId(first.name))?.focus());
+    if (!first) return;
+    requestAnimationFrame(() => {  // centred: the message under the field stays clear of the sticky button
+      const field = document.getElementById(fieldId(first.name));
+      field?.focus({ preventScroll: true });
+      field?.scrollIntoView({ block: "center" });
+    });
   };
 
   async function submit(event?: Event): Promise<void> {
