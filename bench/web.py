@@ -31,14 +31,6 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 import comfyui_host  # noqa: E402
 
 TARGET_KB = 120.0
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
 USABLE = "document.querySelector('a[data-workflow]') || document.getElementById('auth')"
 
@@ -59,7 +51,7 @@ def time_to_usable(url: str, runs: int) -> tuple[list[float], list[float]]:
 
     cold, warm = [], []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(comfyui_host.CHROMIUM), args=CHROMIUM_ARGS)
+        browser = comfyui_host.launch_chromium(playwright)
         for _ in range(runs):
             context = browser.new_context(**PHONE, service_workers="block")
             page = context.new_page()

