@@ -23,7 +23,7 @@ from ..core.errors import CozyGenError, Forbidden, HostNotReady, Unauthorized
 from .responses import error_response
 from .session import USER_KEY, VIA_KEY, authenticate
 from .state import CozyGenState
-from .visibility import require_visible_path
+from .visibility import lists_prompts, only_own_prompts, require_visible_path
 
 SIGN_IN_PAGE = "/cozygen/"
 VIEW_PATHS = ("/view", "/api/view")  # ComfyUI's file route
@@ -94,6 +94,9 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
                                            request.query.get("filename"))  # fmt: skip
             except CozyGenError as error:
                 return error_response(error)
-        return await handler(request)
+        response = await handler(request)
+        if request.method == "GET" and lists_prompts(request.path):
+            return await only_own_prompts(request, state, response)
+        return response
 
     return guard

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ..core import jobs
@@ -72,3 +73,34 @@ async def owned_prompts(request: web.Request, state: CozyGenState) -> set[str]:
     if owner is None:
         return set()
     return await state.db.execute_fn(lambda conn: jobs.prompts_of(conn, owner))
+
+
+def lists_prompts(path: str) -> bool:
+    """ComfyUI's routes that list the prompts it holds, with their graphs: history (all, or one) and queue."""
+    path = path.removeprefix("/api")
+    return path in ("/history", "/queue") or path.startswith("/history/")
+
+
+async def only_own_prompts(request: web.Request, state: CozyGenState, response: web.StreamResponse) -> Any:
+    """ComfyUI's history and queue as a restricted user may see them: the prompts of their own jobs."""
+    owner = restricted_to(request, state)
+    body = getattr(response, "body", None)
+    if owner is None or response.status != 200 or not isinstance(body, bytes):
+        return response
+    try:
+        listed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return response
+    if not isinstance(listed, dict):
+        return response
+    owned = await owned_prompts(request, state)
+
+    def mine(prompt_id: Any) -> bool:
+        return str(prompt_id) in owned or state.jobs.owner_of(str(prompt_id)) == owner
+
+    if request.path.removeprefix("/api") == "/queue":  # items are [number, prompt_id, graph, extra, outputs]
+        kept = {k: [i for i in v if isinstance(i, list) and len(i) > 1 and mine(i[1])] if isinstance(v, list) else v
+                for k, v in listed.items()}  # fmt: skip
+    else:
+        kept = {prompt_id: entry for prompt_id, entry in listed.items() if mine(prompt_id)}
+    return web.json_response(kept, dumps=lambda value: orjson.dumps(value).decode())

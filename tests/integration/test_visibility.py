@@ -161,6 +161,35 @@ def test_per_user_shows_each_user_only_their_own_outputs(server, people) -> None
     view = f"{server.url}/view?" + urlencode({"filename": name, "subfolder": sub, "type": "output"})
     assert get(view, headers=people["ann"]).status == 200 and get(view, headers=people["admin"]).status == 200
 
+    # ComfyUI's own history and queue list only the caller's prompts (they hold the prompt texts)
+    jobs_of = {who: get(f"{server.url}/cozygen/api/jobs", headers=people[who]).json()["jobs"] for who in people}
+    ann_prompt, bob_prompt = jobs_of["ann"][0]["prompt_id"], jobs_of["bob"][0]["prompt_id"]
+    for path in ("/history", "/api/history"):
+        assert set(get(f"{server.url}{path}", headers=people["bob"]).json()) == {bob_prompt}
+        assert {ann_prompt, bob_prompt} <= set(get(f"{server.url}{path}", headers=people["admin"]).json())
+    assert get(f"{server.url}/history/{ann_prompt}", headers=people["bob"]).json() == {}
+    assert ann_prompt in get(f"{server.url}/history/{ann_prompt}", headers=people["ann"]).json()
+    waiting = [
+        post(
+            f"{server.url}/cozygen/api/jobs",
+            {"workflow": FORM, "values": {"prompt": "bob's long one", "steps": 50, "size": 1024, "seed": n}},
+            headers=people["bob"],
+        ).json()["job"]
+        for n in range(3)
+    ]
+    try:
+
+        def listed(who: str) -> set[str]:
+            body = get(f"{server.url}/queue", headers=people[who]).json()
+            return {item[1] for item in body["queue_running"] + body["queue_pending"]}
+
+        bobs = {j["prompt_id"] for j in waiting}
+        assert bobs & listed("admin") and listed("bob") <= bobs and bobs & listed("bob")
+        assert listed("ann") == set()
+    finally:
+        for made in waiting:
+            post(f"{server.url}/cozygen/api/jobs/{made['id']}/cancel", headers=people["bob"])
+
     # delete_all by bob takes only bob's outputs
     wiped = post(f"{server.url}/cozygen/api/gallery/delete_all", {"confirm": "delete-all"}, headers=people["bob"])
     assert wiped.status == 200 and wiped.json()["deleted"] == 1, wiped.body
@@ -170,4 +199,5 @@ def test_per_user_shows_each_user_only_their_own_outputs(server, people) -> None
 
     set_visibility(server, people, "shared")
     assert ann_image["filename"] in gallery_ids(server, people["bob"])
+    assert ann_prompt in get(f"{server.url}/history", headers=people["bob"]).json()
     assert get(f"{server.url}/cozygen/api/images/{ann_id}", headers=people["bob"]).status == 200
