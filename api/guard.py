@@ -23,7 +23,7 @@ from ..core.errors import CozyGenError, Forbidden, HostNotReady, Unauthorized
 from .responses import error_response
 from .session import USER_KEY, VIA_KEY, authenticate
 from .state import CozyGenState
-from .visibility import lists_prompts, only_own_prompts, require_visible_path
+from .visibility import claim_prompt, lists_prompts, only_own_prompts, require_visible_path
 
 SIGN_IN_PAGE = "/cozygen/"
 VIEW_PATHS = ("/view", "/api/view")  # ComfyUI's file route
@@ -97,6 +97,8 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
         response = await handler(request)
         if request.method == "GET" and lists_prompts(request.path):
             return await only_own_prompts(request, state, response)
+        if request.method == "POST" and request.path.removeprefix("/api") == "/prompt":
+            claim_prompt(state, user.username, response)  # ComfyUI's own queue: the job is this user's
         return response
 
     return guard

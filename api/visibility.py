@@ -104,3 +104,16 @@ async def only_own_prompts(request: web.Request, state: CozyGenState, response: 
     else:
         kept = {prompt_id: entry for prompt_id, entry in listed.items() if mine(prompt_id)}
     return web.json_response(kept, dumps=lambda value: orjson.dumps(value).decode())
+
+
+def claim_prompt(state: CozyGenState, username: str, response: web.StreamResponse) -> None:
+    """A prompt a signed-in user posted to ComfyUI's /prompt (its editor does) is recorded as that user's job."""
+    body = getattr(response, "body", None)
+    if response.status != 200 or not isinstance(body, bytes):
+        return
+    try:
+        prompt_id = orjson.loads(body).get("prompt_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return
+    if isinstance(prompt_id, str):
+        state.jobs.claim(prompt_id, username)

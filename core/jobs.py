@@ -382,6 +382,12 @@ def _with_more_graphs(conn: sqlite3.Connection, job: Job) -> Job:
     return job
 
 
+def set_owner(conn: sqlite3.Connection, prompt_id: str, username: str) -> None:
+    """Give the job of ``prompt_id`` (recorded with no owner: queued straight into ComfyUI) to ``username``."""
+    conn.execute("UPDATE jobs SET username = ? WHERE prompt_id = ? AND username IS NULL", (username, prompt_id))
+    conn.execute("UPDATE job_prompts SET username = ? WHERE prompt_id = ? AND username IS NULL", (username, prompt_id))
+
+
 def prompts_of(conn: sqlite3.Connection, username: str) -> set[str]:
     """Every prompt id of ``username``'s jobs."""
     return {row[0] for row in conn.execute("SELECT prompt_id FROM job_prompts WHERE username = ?", (username,))}
@@ -751,6 +757,7 @@ class JobTracker:
         self._executing: str | None = None  # the prompt ComfyUI runs (its plain previews name none)
         # prompt id -> username of jobs that ended lately: their files reach the gallery after the job's end
         self._ended_owners: collections.OrderedDict[str, str | None] = collections.OrderedDict()
+        self._posted_by: collections.OrderedDict[str, str] = collections.OrderedDict()  # see claim()
         # Told the prompts of a job of several that will not run because another of them failed (takes
         # them off ComfyUI's queue); called outside the lock.
         self.drop_prompts: Callable[[list[str]], None] | None = None
@@ -777,10 +784,29 @@ class JobTracker:
         with self._lock:
             if job.prompt_id in self._by_prompt:
                 return False
+            if job.username is None:
+                job.username = self._posted_by.pop(job.prompt_id, None)
             future = self.db.submit_write(lambda conn: insert(conn, job))  # written before any of its changes
             future.add_done_callback(lambda done: self._recorded(job, done))
             self.add(job)
             return True
+
+    def claim(self, prompt_id: str, username: str) -> None:
+        """Say whose a prompt queued straight into ComfyUI is (the signed-in user who posted it, known once
+        ComfyUI has answered: it may have started, or even ended, by then)."""
+        with self._lock:
+            job = self._by_prompt.get(prompt_id)
+            if job is not None and job.username is not None:
+                return
+            if job is not None:
+                job.username = username
+            else:  # not started yet (adopt takes it from here), or ended already (the record is updated)
+                self._posted_by[prompt_id] = username
+                while len(self._posted_by) > ENDED_OWNERS_KEPT:
+                    self._posted_by.popitem(last=False)
+            if self._ended_owners.get(prompt_id, username) is None:
+                self._ended_owners[prompt_id] = username
+            self.db.submit_write(lambda conn: set_owner(conn, prompt_id, username))
 
     def live(self, job_id: str) -> Job | None:
         with self._lock:

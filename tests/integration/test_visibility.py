@@ -190,9 +190,31 @@ def test_per_user_shows_each_user_only_their_own_outputs(server, people) -> None
         for made in waiting:
             post(f"{server.url}/cozygen/api/jobs/{made['id']}/cancel", headers=people["bob"])
 
+    # A prompt bob queues in ComfyUI's own editor (straight to /prompt) is bob's job, with bob's outputs
+    graph = get(f"{server.url}/cozygen/workflows/{FORM}", headers=people["admin"]).json()
+    graph["1"]["inputs"]["value"], graph["2"]["inputs"]["seed"] = "bob's editor prompt", 99
+    graph["3"]["inputs"]["value"], graph["4"]["inputs"]["value"] = 2, 64
+    queued = post(f"{server.url}/prompt", {"prompt": graph, "client_id": "bobs-editor"}, headers=people["bob"])
+    assert queued.status == 200, queued.body
+    editor_prompt = queued.json()["prompt_id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = [j for j in get(f"{server.url}/cozygen/api/jobs", headers=people["bob"]).json()["jobs"]
+                 if j["prompt_id"] == editor_prompt and j["status"] == "completed"]  # fmt: skip
+        if found:
+            break
+        time.sleep(0.1)
+    assert found and found[0]["username"] == "bob" and found[0]["workflow"] is None, found
+    editor_image = found[0]["images"][0]["filename"]
+    deadline = time.monotonic() + 10  # the folder watcher indexes the new file
+    while editor_image not in gallery_ids(server, people["admin"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert editor_image in gallery_ids(server, people["bob"]) and editor_image not in gallery_ids(server, people["ann"])
+    assert editor_prompt in get(f"{server.url}/history", headers=people["bob"]).json()
+
     # delete_all by bob takes only bob's outputs
     wiped = post(f"{server.url}/cozygen/api/gallery/delete_all", {"confirm": "delete-all"}, headers=people["bob"])
-    assert wiped.status == 200 and wiped.json()["deleted"] == 1, wiped.body
+    assert wiped.status == 200 and wiped.json()["deleted"] == 2, wiped.body  # the form's image and the editor's
     assert ann_image["filename"] in gallery_ids(server, people["ann"])
     trash = get(f"{server.url}/cozygen/api/gallery/trash", headers=people["ann"]).json()["items"]
     assert trash == []  # bob's deletes are not listed to ann

@@ -553,3 +553,28 @@ def test_a_lost_job_of_several_prompts_is_requeued_whole_with_every_graph(db) ->
     assert stored.more_graphs == dict(zip(fresh[1:], graphs[1:], strict=True))
     assert all(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in fresh)
     assert lost.id not in [j.id for j in db.read(jobs.lost_candidates)]  # once only
+
+
+def test_a_prompt_posted_to_comfyui_belongs_to_who_posted_it_whenever_comfyui_answers(db) -> None:
+    tracker = JobTracker(db, EventHub())
+    early, live, ended = (new_job(username=None, workflow=None) for _ in range(3))
+
+    tracker.claim(early.prompt_id, "ann")  # ComfyUI answered before the prompt started
+    assert tracker.adopt(early)
+    assert tracker.live(early.id).username == "ann"
+
+    assert tracker.adopt(live)
+    tracker.claim(live.prompt_id, "bob")  # it started first
+    assert tracker.live(live.id).username == "bob"
+    tracker.claim(live.prompt_id, "eve")  # an owner is never replaced
+    assert tracker.live(live.id).username == "bob"
+
+    assert tracker.adopt(ended)
+    tracker.on_message("execution_start", {"prompt_id": ended.prompt_id})
+    tracker.on_message("execution_success", {"prompt_id": ended.prompt_id})
+    wait_until(lambda: tracker.live(ended.id) is None)
+    tracker.claim(ended.prompt_id, "cy")  # it was over before ComfyUI's answer went out
+    assert tracker.owner_of(ended.prompt_id) == "cy"
+    wait_until(lambda: db.read(lambda c: jobs.get(c, ended.id)).username == "cy")
+    for job, who in ((early, "ann"), (live, "bob"), (ended, "cy")):
+        wait_until(lambda job=job, who=who: db.read(lambda c: jobs.owns_prompt(c, who, job.prompt_id)))
