@@ -7,7 +7,7 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,20 @@ def encode_preview(preview: Preview) -> bytes:
 def graphs_of(job: Job) -> list[dict[str, Any]]:
     """The graphs a job queued, one per prompt, in order (a job recorded with its graph)."""
     return [job.graph or {}, *(job.more_graphs.get(p, {}) for p in job.prompt_ids[1:])]
+
+
+async def validated(
+    graphs: Iterable[tuple[str, dict[str, Any]]],
+) -> tuple[list[tuple[str, dict[str, Any], list[str]]], host.Validation | None]:
+    """ComfyUI's own validation of each (prompt id, graph), in order: the prompts ready to queue (with their
+    outputs), and the first refusal (None when every graph passed; the graphs after it are not validated)."""
+    prompts = []
+    for prompt_id, graph in graphs:
+        validation = await host.validate_prompt(prompt_id, graph)
+        if not validation.ok:
+            return prompts, validation
+        prompts.append((prompt_id, graph, validation.outputs))
+    return prompts, None
 
 
 def owner(request: web.Request) -> str:
@@ -180,14 +194,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         batch = filled.params.get("batch_size")
         batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 1
         count = num_images if num_images > batch else 1  # more images than a batch: one prompt per image
-        prompts: list[tuple[str, dict[str, Any], list[str]]] = []
-        for offset in range(count):
-            prompt_id = host.new_prompt_id()
-            graph = host.run_prompt_handlers(with_seed_offset(filled, schema, offset).graph, state.client_id)
-            validation = await host.validate_prompt(prompt_id, graph)
-            if not validation.ok:
-                raise validation_error(validation.error, validation.node_errors, schema)
-            prompts.append((prompt_id, graph, validation.outputs))
+        graphs = (
+            (host.new_prompt_id(), host.run_prompt_handlers(with_seed_offset(filled, schema, n).graph, state.client_id))
+            for n in range(count)
+        )
+        prompts, refusal = await validated(graphs)
+        if refusal is not None:
+            raise validation_error(refusal.error, refusal.node_errors, schema)
         prompt_id, graph, outputs = prompts[0]
 
         job = Job(
@@ -370,13 +383,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def reproduce_job(request: web.Request) -> web.Response:
         original = await with_graph(request)
         limit_rate(request)
-        prompts: list[tuple[str, dict[str, Any], list[str]]] = []
-        for graph in graphs_of(original):
-            prompt_id = host.new_prompt_id()
-            validation = await host.validate_prompt(prompt_id, graph)
-            if not validation.ok:
-                raise validation_error(validation.error, validation.node_errors, None)
-            prompts.append((prompt_id, graph, validation.outputs))
+        prompts, refusal = await validated((host.new_prompt_id(), graph) for graph in graphs_of(original))
+        if refusal is not None:
+            raise validation_error(refusal.error, refusal.node_errors, None)
         job = Job(
             id=host.new_prompt_id(),
             prompt_id=prompts[0][0],
@@ -429,16 +438,10 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             )
             if job is None:
                 continue  # another reset took it
-            prompts, refused = [], None
-            for prompt_id, graph in zip(job.all_prompts, graphs_of(job), strict=True):
-                validation = await host.validate_prompt(prompt_id, graph)
-                if not validation.ok:
-                    refused = validation.error
-                    break
-                prompts.append((prompt_id, graph, validation.outputs))
-            if refused is not None:
+            prompts, refusal = await validated(zip(job.all_prompts, graphs_of(job), strict=True))
+            if refusal is not None:
                 state.jobs.add(job)
-                ended = state.jobs.end(job.id, FAILED, error=f"ComfyUI refused the graph again: {refused}")
+                ended = state.jobs.end(job.id, FAILED, error=f"ComfyUI refused the graph again: {refusal.error}")
                 failed.append(view(ended or job, {}))
                 continue
             queue(job, prompts[0][2], more=prompts[1:])

@@ -3,6 +3,7 @@ admin sees only the outputs of their own jobs (an output belongs to the job whos
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -47,23 +48,33 @@ async def require_visible_path(request: web.Request, state: CozyGenState, root: 
     await require_visible(request, state, row)
 
 
-def stream_filter(request: web.Request, state: CozyGenState, owned: set[str]) -> Any:
-    """For a gallery stream: whether a file event's output belongs to the restricted user (``owned`` holds
-    their prompt ids when the stream opened; files of jobs running now are asked of the job tracker)."""
-    owner = restricted_to(request, state)
+def owned_by(state: CozyGenState, owner: str, owned: set[str]) -> Callable[[Any], bool]:
+    """Whether a prompt id is ``owner``'s: in ``owned`` (their prompt ids, read once), or a job the tracker
+    follows now or followed lately (newer than ``owned``; such ids are added to it)."""
 
-    def visible(data: dict[str, Any]) -> bool:
-        if owner is None or data.get("type") != "output":
-            return True
-        prompt_id = data.get("prompt_id")
-        if not prompt_id:
-            return False
+    def mine(prompt_id: Any) -> bool:
+        prompt_id = str(prompt_id)
         if prompt_id in owned:
             return True
         if state.jobs.owner_of(prompt_id) == owner:
             owned.add(prompt_id)
             return True
         return False
+
+    return mine
+
+
+def stream_filter(request: web.Request, state: CozyGenState, owned: set[str]) -> Any:
+    """For a gallery stream: whether a file event's output belongs to the restricted user (``owned`` holds
+    their prompt ids when the stream opened)."""
+    owner = restricted_to(request, state)
+    mine = owned_by(state, owner, owned) if owner is not None else None
+
+    def visible(data: dict[str, Any]) -> bool:
+        if mine is None or data.get("type") != "output":
+            return True
+        prompt_id = data.get("prompt_id")
+        return bool(prompt_id) and mine(prompt_id)
 
     return visible
 
@@ -93,11 +104,7 @@ async def only_own_prompts(request: web.Request, state: CozyGenState, response: 
         return response
     if not isinstance(listed, dict):
         return response
-    owned = await owned_prompts(request, state)
-
-    def mine(prompt_id: Any) -> bool:
-        return str(prompt_id) in owned or state.jobs.owner_of(str(prompt_id)) == owner
-
+    mine = owned_by(state, owner, await owned_prompts(request, state))
     if request.path.removeprefix("/api") == "/queue":  # items are [number, prompt_id, graph, extra, outputs]
         kept = {k: [i for i in v if isinstance(i, list) and len(i) > 1 and mine(i[1])] if isinstance(v, list) else v
                 for k, v in listed.items()}  # fmt: skip

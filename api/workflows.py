@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,7 @@ def known_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[
     except OSError:
         return None
     known = _forms.get(path)
-    if known is not None and known[0] == (stat.st_mtime_ns, stat.st_size, stat.st_ino) and known[1] is definitions:
+    if known is not None and known[0] == _stamp(stat) and known[1] is definitions:
         return known[2], known[3]
     return None
 
@@ -108,8 +109,13 @@ def read_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[s
     schema = extract_schema(workflow, object_info, models=models)
     if len(_forms) >= 256:
         _forms.clear()
-    _forms[path] = ((stat.st_mtime_ns, stat.st_size, stat.st_ino), definitions, workflow, schema)
+    _forms[path] = (_stamp(stat), definitions, workflow, schema)
     return workflow, schema
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
+    """What changes when a workflow file is saved again (saves replace the file: a new inode)."""
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:

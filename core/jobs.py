@@ -72,7 +72,7 @@ PROGRESS_INTERVAL = 0.1  # at most ~10 progress events a second per job
 # ("JPEG" or "PNG", a PIL image, max size); the second kind adds a metadata dict with the prompt id.
 UNENCODED_PREVIEW, PREVIEW_WITH_METADATA = 2, 4
 PREVIEW_PATH = "/cozygen/api/jobs/{job_id}/preview"
-ENDED_OWNERS_KEPT = 4096
+ENDED_OWNERS_KEPT = 4096  # prompt owners remembered after their jobs end (or before they start)
 
 
 def check_job_id(value: Any) -> str:
@@ -336,11 +336,16 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
     )
     if cursor.rowcount != 1:
         return False
-    conn.executemany(  # job_prompts rows come from a trigger; the graphs after the first are kept there
-        "UPDATE job_prompts SET graph_json = ? WHERE prompt_id = ? AND job_id = ?",
-        [(_dumps(graph), prompt_id, job.id) for prompt_id, graph in job.more_graphs.items()],
-    )
+    _keep_graphs(conn, job.id, job.more_graphs)
     return True
+
+
+def _keep_graphs(conn: sqlite3.Connection, job_id: str, graphs: Mapping[str, Any]) -> None:
+    """Store the graphs of a job's prompts after the first (their job_prompts rows come from a trigger)."""
+    conn.executemany(
+        "UPDATE job_prompts SET graph_json = ? WHERE prompt_id = ? AND job_id = ?",
+        [(_dumps(graph), prompt_id, job_id) for prompt_id, graph in graphs.items()],
+    )
 
 
 def save_state(conn: sqlite3.Connection, job: Job) -> None:
@@ -656,10 +661,7 @@ def claim_requeue(conn: sqlite3.Connection, job: Job, prompt_ids: list[str], now
     if changed != 1:
         return None
     graphs = dict(zip(prompt_ids[1:], (job.more_graphs.get(p, {}) for p in job.prompt_ids[1:]), strict=True))
-    conn.executemany(
-        "UPDATE job_prompts SET graph_json = ? WHERE prompt_id = ? AND job_id = ?",
-        [(_dumps(graph), prompt_id, job.id) for prompt_id, graph in graphs.items()],
-    )
+    _keep_graphs(conn, job.id, graphs)
     return dataclasses.replace(
         job, prompt_id=prompt_ids[0], prompt_ids=list(prompt_ids) if several else [], more_graphs=graphs,
         status=PENDING, requeued=True, node=None, step=0, total_steps=0, images=[], error=None, started_at=None,
@@ -733,6 +735,13 @@ class Preview:
     max_size: int | None
 
 
+def _remember(recent: collections.OrderedDict[str, Any], key: str, value: Any) -> None:
+    """Keep ``key`` in a map of the latest ``ENDED_OWNERS_KEPT`` (the oldest go first)."""
+    recent[key] = value
+    while len(recent) > ENDED_OWNERS_KEPT:
+        recent.popitem(last=False)
+
+
 # -- the live jobs --------------------------------------------------------------------------------
 class JobTracker:
     """The unfinished jobs, kept current from ComfyUI's messages (any thread may call in)."""
@@ -801,9 +810,7 @@ class JobTracker:
             if job is not None:
                 job.username = username
             else:  # not started yet (adopt takes it from here), or ended already (the record is updated)
-                self._posted_by[prompt_id] = username
-                while len(self._posted_by) > ENDED_OWNERS_KEPT:
-                    self._posted_by.popitem(last=False)
+                _remember(self._posted_by, prompt_id, username)
             if self._ended_owners.get(prompt_id, username) is None:
                 self._ended_owners[prompt_id] = username
             self.db.submit_write(lambda conn: set_owner(conn, prompt_id, username))
@@ -961,9 +968,7 @@ class JobTracker:
                     del self._by_id[snapshot.id]
                     for prompt_id in {job.prompt_id, *job.prompt_ids}:
                         self._by_prompt.pop(prompt_id, None)
-                        self._ended_owners[prompt_id] = job.username
-                        if len(self._ended_owners) > ENDED_OWNERS_KEPT:
-                            self._ended_owners.popitem(last=False)
+                        _remember(self._ended_owners, prompt_id, job.username)
                         self._parts.pop(prompt_id, None)
                     self._progress_sent.pop(snapshot.id, None)
 
