@@ -30,6 +30,25 @@ def write(conn: sqlite3.Connection, key: str, value: Any) -> None:
     )
 
 
+def update_entry(
+    conn: sqlite3.Connection, key: str, entry: str, changes: dict[str, Any] | None, *, only_one: str | None = None
+) -> dict[str, Any]:
+    """Change one entry of a document of entries (name -> object) in one transaction: ``changes`` merged into
+    it, or the entry removed (None). ``only_one`` names a flag that at most one entry may have: setting it
+    clears it on the others. Returns the entry as it is now ({} when removed)."""
+    entries = read(conn, key, {})
+    if changes is None:
+        entries.pop(entry, None)
+    else:
+        merged = {**entries.get(entry, {}), **changes}
+        if only_one is not None and merged.get(only_one):
+            for other in entries.values():
+                other[only_one] = False
+        entries[entry] = merged
+    write(conn, key, entries)
+    return entries.get(entry, {})
+
+
 def validate_aliases(body: Any) -> dict[str, Any]:
     """``{"items": {name: text}, "categories": {name: category}, "categoryList": [...]}`` (or a flat map)."""
     if not isinstance(body, dict):

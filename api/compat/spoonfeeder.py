@@ -45,7 +45,7 @@ from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
 from ..visibility import require_visible_path
-from ..workflows import SHIPPED, host_options
+from ..workflows import host_options, workflow_store
 from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, job_service, renamed, square_size
 
 BASE = "/cozygen/compat/spoonfeeder/api"
@@ -209,26 +209,15 @@ def extracted(workflow: dict[str, Any], object_info: dict[str, Any], models: dic
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     def store() -> WorkflowStore:
-        return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
+        return workflow_store(state)
 
     async def metadata() -> dict[str, dict[str, Any]]:
         return await state.db.execute_fn(lambda conn: documents.read(conn, META, {}))
 
     async def save_metadata(name: str, changes: dict[str, Any] | None) -> dict[str, Any]:
-        def change(conn: Any) -> dict[str, Any]:
-            meta = documents.read(conn, META, {})
-            if changes is None:
-                meta.pop(name, None)
-            else:
-                entry = {**meta.get(name, {}), **changes}
-                if entry.get("is_default"):
-                    for other in meta.values():
-                        other["is_default"] = False
-                meta[name] = entry
-            documents.write(conn, META, meta)
-            return meta.get(name, {})
-
-        return await state.db.execute_write_fn(change)
+        return await state.db.execute_write_fn(
+            lambda conn: documents.update_entry(conn, META, name, changes, only_one="is_default")
+        )
 
     def summary(name: str, meta: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -353,16 +342,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return await state.db.execute_fn(lambda conn: documents.read(conn, SESSION_META, {}))
 
     async def save_session_meta(session_id: str, changes: dict[str, Any] | None) -> dict[str, Any]:
-        def change(conn: Any) -> dict[str, Any]:
-            meta = documents.read(conn, SESSION_META, {})
-            if changes is None:
-                meta.pop(session_id, None)
-            else:
-                meta[session_id] = {**meta.get(session_id, {}), **changes}
-            documents.write(conn, SESSION_META, meta)
-            return meta.get(session_id, {})
-
-        return await state.db.execute_write_fn(change)
+        return await state.db.execute_write_fn(
+            lambda conn: documents.update_entry(conn, SESSION_META, session_id, changes)
+        )
 
     def session_view(
         request: web.Request, found: sessions.Session, meta: dict[str, Any], counts: dict[str, int]
