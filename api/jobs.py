@@ -304,7 +304,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         limit = integer(request, "limit", 50, low=1, high=jobs.MAX_LIMIT)
         chosen = filters(request)
         before = request.query.get("before") or None
-        found = await state.db.execute_fn(
+        found = await state.db.execute_settled(
             lambda conn: jobs.list_jobs(conn, before=before, limit=limit + 1, filters=chosen)
         )
         more, found = len(found) > limit, found[:limit]
@@ -322,7 +322,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if kind not in ("csv", "json"):
             raise BadRequest(f"format must be csv or json, not {kind!r}", code="INVALID_FORMAT")
         chosen = filters(request)
-        found = await state.db.execute_fn(lambda conn: jobs.export_jobs(conn, chosen))
+        found = await state.db.execute_settled(lambda conn: jobs.export_jobs(conn, chosen))
         rows = [jobs.export_row(j) for j in found]
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         disposition = {"Content-Disposition": f'attachment; filename="cozygen-jobs-{stamp}.{kind}"'}
@@ -408,7 +408,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     async def queue_stats() -> dict[str, Any]:
         running, pending = host.queue_snapshot()
-        counts = await state.db.execute_fn(lambda conn: jobs.stats(conn, time.time()))
+        counts = await state.db.execute_settled(lambda conn: jobs.stats(conn, time.time()))
         return {"pending": len(pending), "running": len(running), **counts}
 
     @routes.get("/cozygen/api/queue", access=VIEWER)
@@ -532,7 +532,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def get_session(request: web.Request) -> web.Response:
         found = await visible_session(request)
         limit = integer(request, "limit", 20, low=1, high=jobs.MAX_LIMIT)
-        listed = await state.db.execute_fn(
+        listed = await state.db.execute_settled(
             lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
         )
         current = [state.jobs.live(j.id) or j for j in listed]
@@ -589,7 +589,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             elif last_id and not complete:  # events were lost (a restart, or a stalled client)
                 since = max(boot_time(last_id), time.time() - CATCH_UP_WINDOW)
                 chosen = Filters(username=None if everyone else me, session_id=session_id)
-                found = await state.db.execute_fn(lambda conn: jobs.finished_since(conn, since, chosen))
+                found = await state.db.execute_settled(lambda conn: jobs.finished_since(conn, since, chosen))
             else:
                 found = []
             return [(FINAL_EVENTS[j.status], {**view(j, {}), "from_record": True}) for j in found if j.id not in told]

@@ -142,6 +142,12 @@ class Database:
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return await self.execute_fn(lambda conn: conn.execute(sql, params).fetchall())
 
+    async def execute_settled(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``execute_fn`` once every write queued before it is done: a read that sees what was handed to the
+        writer without waiting for it (a job's new record, a job's last state)."""
+        await self.execute_write_fn(lambda _conn: None)
+        return await self.execute_fn(fn)
+
     # -- writes --------------------------------------------------------------------
     def _run_writer(self) -> None:
         conn = connect(self.path)

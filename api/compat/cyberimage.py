@@ -245,11 +245,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @in_seed_shape
     async def queue(request: web.Request) -> web.Response:
         numbers = await service().queue_stats()
-        every = await state.db.execute_fn(jobs.status_counts)
+        every = await state.db.execute_settled(jobs.status_counts)
         reply: dict[str, Any] = {**tally(merged(every)), "queue_size": numbers["pending"]}
         if flag(request, "detailed"):
             since = time.time() - jobs.RECENT_SECONDS
-            recent = await state.db.execute_fn(lambda conn: jobs.status_counts(conn, since=since))
+            recent = await state.db.execute_settled(lambda conn: jobs.status_counts(conn, since=since))
             reply["recent_24h"] = tally(merged(recent))
             reply["avg_processing_time_seconds"] = numbers["average_seconds"]
             reply["models"] = {model or "unknown": tally(counts) for model, counts in recent.items()}

@@ -365,7 +365,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     async def session_counts(found: list[sessions.Session]) -> dict[str, dict[str, int]]:
         ids = [s.id for s in found]
-        return await state.db.execute_fn(lambda conn: sessions.status_counts(conn, ids))
+        return await state.db.execute_settled(lambda conn: sessions.status_counts(conn, ids))
 
     @routes.get(f"{BASE}/comfyui/sessions", access=VIEWER)
     @in_seed_shape
@@ -396,7 +396,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         """The session with its most recent generations (``?limit=``, 20 unless told)."""
         found = await visible_session(request)
         limit = integer(request, "limit", 20, low=1, high=jobs.MAX_LIMIT)
-        listed = await state.db.execute_fn(
+        listed = await state.db.execute_settled(
             lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
         )
         meta, counts = (await session_meta()).get(found.id, {}), await session_counts([found])
@@ -574,7 +574,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             since=parse_when(request.query.get("dateFrom"), "dateFrom"),
             until=parse_when(request.query.get("dateTo"), "dateTo", end=True),
         )
-        found = await state.db.execute_fn(lambda conn: jobs.export_jobs(conn, chosen))
+        found = await state.db.execute_settled(lambda conn: jobs.export_jobs(conn, chosen))
         rows = [task_row(j) for j in found]
         filename = f"tasks_export_{dt.datetime.now(dt.UTC).date().isoformat()}.{kind}"
         if kind == "json":

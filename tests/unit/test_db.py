@@ -96,6 +96,33 @@ def test_a_failing_write_rolls_back_and_the_writer_lives_on(tmp_path: Path) -> N
         db.close()
 
 
+def test_a_settled_read_sees_writes_handed_over_without_waiting(tmp_path: Path) -> None:
+    import threading
+
+    db = Database(tmp_path / "s.sqlite3")
+    db.open(TWO)
+    release = threading.Event()
+
+    def slow_insert(conn: sqlite3.Connection) -> None:
+        release.wait(5)
+        conn.execute("INSERT INTO things(name) VALUES ('queued')")
+
+    def names(conn: sqlite3.Connection) -> list[str]:
+        return [row["name"] for row in conn.execute("SELECT name FROM things")]
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        db.submit_write(slow_insert)  # handed to the writer, not waited for
+        plain = await db.execute_fn(names)  # may run before it: it does here, the writer is held
+        threading.Timer(0.1, release.set).start()
+        settled = await db.execute_settled(names)  # the row exists only once the held write ran
+        return plain, settled
+
+    try:
+        assert asyncio.run(scenario()) == ([], ["queued"])
+    finally:
+        db.close()
+
+
 def test_readers_cannot_write(tmp_path: Path) -> None:
     db = Database(tmp_path / "c.sqlite3")
     db.open(TWO)
