@@ -99,7 +99,19 @@ def _install_host() -> None:
 
 
 def ensure() -> Path:
-    """Build what is missing or stale; cheap when everything is current."""
+    """Build what is missing or stale; cheap when everything is current.
+
+    Held under a lock file: test runs started side by side wait for one build instead of undoing each other's.
+    """
+    import fcntl
+
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with open(cache_root() / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_locked()
+
+
+def _ensure_locked() -> Path:
     if not (venv_dir() / ".host-ready").exists():
         _install_host()
     stamp = venv_dir() / ".project-requirements"
