@@ -2,8 +2,14 @@
 
 The index is built on first use in a thread and rebuilt when a list in
 ``<data dir>/tags/`` changes (its names, sizes and times are compared at most
-once a second). Tags from the user's own prompts are read again, in the
+once a second). Tags from the users' own prompts are read again, in the
 background, a little after a job or gallery event says there may be new ones.
+
+Whose prompts a request learns from: everyone's, unless ``gallery_visibility`` is
+``per_user`` and the caller is not an admin (``visibility.restricted_to``); then
+only the caller's own (the tag lists are for everyone). Each such user's index is
+the shared lists with their own history table, made on first use and kept until
+the prompts are read again.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,6 +32,7 @@ from .params import choice
 from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
+from .visibility import restricted_to
 
 log = logging.getLogger("cozygen")
 CHECK_EVERY = 1.0  # seconds between looks at the tags folder
@@ -32,6 +40,7 @@ HISTORY_EVERY = 2.0  # seconds between reads of the user's prompts, when somethi
 MAX_LIMIT, DEFAULT_LIMIT, MAX_OFFSET = 200, 80, 1_000_000
 MAX_QUERY = 200  # characters
 MAX_VALIDATE = 500  # tags in one validate request
+MAX_VIEWS = 64  # users whose own index is kept at once
 
 
 class TagService:
@@ -45,6 +54,9 @@ class TagService:
         self._loading: asyncio.Future | None = None
         self._history_seen: Any = None
         self._history_at = 0.0
+        self._by_owner: dict[str | None, Counter] = {}  # the history tags' counts, per owner
+        self._views: dict[str, tags.TagIndex] = {}  # user -> the lists with that user's history alone
+        self._views_of: tags.TagIndex | None = None  # the index the views were made from
         self._background: set[asyncio.Task] = set()
 
     def folder(self) -> Path:
@@ -53,7 +65,23 @@ class TagService:
     def _events_seen(self) -> tuple[int, int]:
         return self.state.job_hub.last_seq, self.state.gallery_hub.last_seq
 
-    async def index(self) -> tags.TagIndex:
+    async def index(self, owner: str | None = None) -> tags.TagIndex:
+        """The index with every user's history tags, or with ``owner``'s alone."""
+        index = await self._everyones()
+        if owner is None:
+            return index
+        if self._views_of is not index:
+            self._views, self._views_of = {}, index
+        view = self._views.get(owner)
+        if view is None:
+            view = await asyncio.to_thread(index.with_history, self._by_owner.get(owner) or Counter())
+            if self._views_of is index:  # not made stale while it was built
+                if len(self._views) >= MAX_VIEWS:
+                    self._views.clear()
+                self._views[owner] = view
+        return view
+
+    async def _everyones(self) -> tags.TagIndex:
         folder, now = self.folder(), time.monotonic()
         if self._index is None or now - self._checked >= CHECK_EVERY:
             self._checked = now
@@ -77,8 +105,8 @@ class TagService:
     async def _load(self, folder: Path, signature: Any) -> None:
         seen = self._events_seen()
         started = time.perf_counter()
-        index = await asyncio.to_thread(self._build, folder)
-        self._index, self._signature, self._history_seen = index, signature, seen
+        index, by_owner = await asyncio.to_thread(self._build, folder)
+        self._index, self._by_owner, self._signature, self._history_seen = index, by_owner, signature, seen
         self._history_at = time.monotonic()
         log.info(
             "CozyGen: %d tags from %d list(s) and %d from your prompts, indexed in %.2f s",
@@ -89,12 +117,13 @@ class TagService:
         )
         self._spawn(asyncio.to_thread(index.lists.warm))
 
-    def _build(self, folder: Path) -> tags.TagIndex:
-        return tags.load_index(folder, self._history_counts())
+    def _build(self, folder: Path) -> tuple[tags.TagIndex, dict[str | None, Counter]]:
+        by_owner = self._history_counts() or {}
+        return tags.load_index(folder, tag_history.everyone(by_owner)), by_owner
 
-    def _history_counts(self) -> Any:
+    def _history_counts(self) -> dict[str | None, Counter] | None:
         try:
-            return tag_history.history_counts(self.state.db.read(tag_history.read_history))
+            return tag_history.counts_by_owner(self.state.db.read(tag_history.read_history))
         except Exception:  # history is a bonus: the lists still work without it
             log.exception("CozyGen: the tags of your prompts could not be read")
             return None
@@ -106,9 +135,12 @@ class TagService:
         self._history_seen, self._history_at = seen, time.monotonic()
 
         async def refresh() -> None:
-            counts = await asyncio.to_thread(self._history_counts)
-            if counts is not None and self._index is not None:
-                self._index = await asyncio.to_thread(self._index.with_history, counts)
+            by_owner = await asyncio.to_thread(self._history_counts)
+            base = self._index
+            if by_owner is not None and base is not None:
+                index = await asyncio.to_thread(base.with_history, tag_history.everyone(by_owner))
+                if self._index is base:  # a list reloaded meanwhile read the prompts itself
+                    self._index, self._by_owner = index, by_owner
 
         self._spawn(refresh())
 
@@ -145,8 +177,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     service = TagService(state)
 
     @routes.get("/cozygen/api/tags/categories", access=VIEWER)
-    async def categories(_request: web.Request) -> web.Response:
-        index = await service.index()
+    async def categories(request: web.Request) -> web.Response:
+        index = await service.index(restricted_to(request, state))
         return json_response(
             {"categories": index.categories(), "total": len(index), "lists": index.files, "history": len(index.history)}
         )
@@ -172,7 +204,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         limit = whole(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = whole(request, "offset", 0, 0, MAX_OFFSET)
         min_count = whole(request, "min_count", 0, 0, 2**62)
-        index = await service.index()
+        index = await service.index(restricted_to(request, state))
         args = {"category": category if category not in ("", "all") else None, "sort": sort}
         args.update(limit=limit, offset=offset, min_count=min_count)
         if sort == "alpha" or not index.ready(args["category"]):  # sorting by name, or a category's first use
@@ -199,5 +231,5 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             raise BadRequest("tags must be a list", code="INVALID_TAGS")
         if len(names) > MAX_VALIDATE:
             raise BadRequest(f"send at most {MAX_VALIDATE} tags at once", code="TOO_MANY_TAGS")
-        index = await service.index()
+        index = await service.index(restricted_to(request, state))
         return json_response(await asyncio.to_thread(index.validate, names))

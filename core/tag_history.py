@@ -1,4 +1,9 @@
-"""The tags of the user's own prompts (jobs and gallery images): autocomplete before any list is installed."""
+"""The tags of the users' own prompts (jobs and gallery images): autocomplete before any list is installed.
+
+Each prompt is read with its owner (the user whose job it was), so a user's suggestions can come from their
+own prompts alone. A gallery image's owner is the user of the job whose prompt saved it; prompts no job of
+a user's made (older files, a server without auth) are nobody's (``None``): they count as the admins'.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .prompt_summary import summarize
 from .tag_lists import normalize
@@ -44,19 +49,44 @@ def prompt_tags(prompt: str) -> set[str]:
     return found
 
 
-def history_counts(uses: Iterable[str]) -> Counter:
+class Use(NamedTuple):
+    """One positive prompt, and whose it is (None: nobody's, so the admins')."""
+
+    owner: str | None
+    prompt: str
+
+
+def history_counts(prompts: Iterable[str]) -> Counter:
     """How many prompts used each tag."""
     counts: Counter = Counter()
-    for prompt in uses:
+    for prompt in prompts:
         counts.update(prompt_tags(prompt))
     return counts
 
 
-def read_history(conn: Any, limit: int = HISTORY_ROWS) -> list[str]:
-    """The positive prompts of recent jobs and gallery images, one per ComfyUI prompt (a job's images count once)."""
-    by_prompt: dict[Any, str] = {}
+def counts_by_owner(uses: Iterable[Use]) -> dict[str | None, Counter]:
+    """How many of each owner's prompts used each tag."""
+    grouped: dict[str | None, list[str]] = {}
+    for owner, prompt in uses:
+        grouped.setdefault(owner, []).append(prompt)
+    return {owner: history_counts(prompts) for owner, prompts in grouped.items()}
+
+
+def everyone(by_owner: dict[str | None, Counter]) -> Counter:
+    """The counts of every owner's prompts together (what an admin, or a shared gallery, learns from)."""
+    total: Counter = Counter()
+    for counts in by_owner.values():
+        total.update(counts)
+    return total
+
+
+def read_history(conn: Any, limit: int = HISTORY_ROWS) -> list[Use]:
+    """The positive prompts of recent jobs and gallery images with their owners, one per ComfyUI prompt (a
+    job's images count once, as the job's)."""
+    by_prompt: dict[Any, Use] = {}
     for row in conn.execute(
-        "SELECT prompt_id, prompt_ids_json, params_json FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+        "SELECT prompt_id, prompt_ids_json, params_json, username FROM jobs ORDER BY created_at DESC LIMIT ?",
+        (limit,),
     ):
         try:
             params = json.loads(row[2])
@@ -70,11 +100,12 @@ def read_history(conn: Any, limit: int = HISTORY_ROWS) -> list[str]:
         except ValueError:
             prompt_ids = [row[0]]
         for prompt_id in prompt_ids if isinstance(prompt_ids, list) else [row[0]]:
-            by_prompt[str(prompt_id)] = positive
+            by_prompt[str(prompt_id)] = Use(row[3] or None, positive)
     for row in conn.execute(
-        "SELECT id, prompt_id, positive FROM media WHERE positive IS NOT NULL AND positive != '' "
-        "ORDER BY mtime DESC LIMIT ?",
+        "SELECT m.id, m.prompt_id, m.positive, p.username FROM media m "
+        "LEFT JOIN job_prompts p ON p.prompt_id = m.prompt_id AND m.prompt_id IS NOT NULL AND m.prompt_id != '' "
+        "WHERE m.positive IS NOT NULL AND m.positive != '' ORDER BY m.mtime DESC LIMIT ?",
         (limit,),
     ):
-        by_prompt.setdefault(row[1] if row[1] else ("media", row[0]), row[2])
+        by_prompt.setdefault(row[1] if row[1] else ("media", row[0]), Use(row[3] or None, row[2]))
     return list(by_prompt.values())

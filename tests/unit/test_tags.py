@@ -201,23 +201,62 @@ def test_history_reads_jobs_and_gallery_once_per_prompt(tmp_path: Path) -> None:
     db.open(MIGRATIONS)
 
     def fill(conn) -> None:
-        job = "INSERT INTO jobs (id, prompt_id, status, params_json, created_at, prompt_ids_json) VALUES (?,?,?,?,?,?)"
-        conn.execute(job, ("j1", "p1", "completed", json.dumps({"prompt": "cat, hat"}), 1.0, '["p1", "p2"]'))
-        conn.execute(job, ("j2", "p3", "completed", json.dumps({"seed": 1}), 2.0, "[]"))
+        job = (
+            "INSERT INTO jobs (id, prompt_id, status, params_json, created_at, prompt_ids_json, username) "
+            "VALUES (?,?,?,?,?,?,?)"
+        )
+        conn.execute(job, ("j1", "p1", "completed", json.dumps({"prompt": "cat, hat"}), 1.0, '["p1", "p2"]', "ann"))
+        conn.execute(job, ("j2", "p3", "completed", json.dumps({"seed": 1}), 2.0, "[]", "ann"))
+        conn.execute(job, ("j3", "p4", "completed", json.dumps({"prompt": "owl"}), 3.0, "[]", "ben"))
+        conn.execute(job, ("j4", "p5", "completed", json.dumps({"prompt": "fox"}), 4.0, "[]", None))  # auth off
         media = (
             "INSERT INTO media (root, subfolder, filename, kind, size, mtime, mtime_ns, prompt_id, positive) "
             "VALUES ('output', '', ?, 'image', 1, 1, 1, ?, ?)"
         )
         conn.execute(media, ("a.png", "p1", "cat, hat"))  # the job's own image: counted with the job
         conn.execute(media, ("b.png", None, "cat, dog"))
-        conn.execute(media, ("c.png", "p9", "dog"))
+        conn.execute(media, ("c.png", "p9", "dog"))  # no job made it: nobody's
+        conn.execute(media, ("d.png", "p2", "cat, hat"))  # the second image of ann's job: counted with it
+        conn.execute(media, ("e.png", "", "elk"))
 
     db.submit_write(fill).result()
     try:
-        prompts = db.read(tag_history.read_history)
+        uses = db.read(tag_history.read_history)
     finally:
         db.close()
-    assert tag_history.history_counts(prompts) == Counter({"cat": 3, "hat": 2, "dog": 2})
+    assert tag_history.history_counts(u.prompt for u in uses) == Counter(
+        {"cat": 3, "hat": 2, "dog": 2, "owl": 1, "fox": 1, "elk": 1}
+    )
+    by_owner = tag_history.counts_by_owner(uses)
+    assert by_owner == {
+        "ann": Counter({"cat": 2, "hat": 2}),  # one job, two prompts (images)
+        "ben": Counter({"owl": 1}),
+        None: Counter({"cat": 1, "dog": 2, "fox": 1, "elk": 1}),
+    }
+    assert tag_history.everyone(by_owner) == tag_history.history_counts(u.prompt for u in uses)
+
+
+def test_gallery_images_belong_to_the_user_whose_job_saved_them(tmp_path: Path) -> None:
+    """An image whose job is older than the jobs read still counts as its owner's (through job_prompts)."""
+    db = Database(tmp_path / "db.sqlite3")
+    db.open(MIGRATIONS)
+
+    def fill(conn) -> None:
+        conn.execute(
+            "INSERT INTO jobs (id, prompt_id, status, params_json, created_at, username) VALUES (?,?,?,?,?,?)",
+            ("j1", "p1", "completed", json.dumps({"seed": 1}), 1.0, "ann"),
+        )
+        conn.execute(
+            "INSERT INTO media (root, subfolder, filename, kind, size, mtime, mtime_ns, prompt_id, positive) "
+            "VALUES ('output', '', 'a.png', 'image', 1, 1, 1, 'p1', 'secret lighthouse')"
+        )
+
+    db.submit_write(fill).result()
+    try:
+        uses = db.read(tag_history.read_history)
+    finally:
+        db.close()
+    assert uses == [tag_history.Use("ann", "secret lighthouse")]
 
 
 # -- validating ----------------------------------------------------------------------------
@@ -287,7 +326,7 @@ def test_search_agrees_with_a_linear_scan(danbooru: tags.TagIndex) -> None:
 def test_the_service_loads_lazily_and_reloads_when_a_list_changes(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(tags_api, "CHECK_EVERY", 0.0)
     monkeypatch.setattr(tags_api, "HISTORY_EVERY", 0.0)
-    prompts = ["cozy cabin"]
+    prompts = [tag_history.Use(None, "cozy cabin")]
     state = SimpleNamespace(
         db_ready_data_dir=tmp_path,
         job_hub=EventHub(),
@@ -307,7 +346,7 @@ def test_the_service_loads_lazily_and_reloads_when_a_list_changes(tmp_path: Path
         (folder / "danbooru.csv").write_text("long_hair,0,10,\nlong_sleeves,0,20,\n")
         os.utime(folder / "danbooru.csv", ns=(1, 1))
         assert names((await service.index()).search("long")) == ["long_sleeves", "long_hair"]
-        prompts.append("lamp")
+        prompts.append(tag_history.Use("ann", "lamp"))
         state.job_hub.publish("job.completed", {})
         await service.index()  # notices the event, reads the prompts in the background
         for _ in range(100):
@@ -317,5 +356,45 @@ def test_the_service_loads_lazily_and_reloads_when_a_list_changes(tmp_path: Path
         assert "lamp" in (await service.index()).history.ids
         (folder / "danbooru.csv").unlink()
         assert len((await service.index()).lists) == 0
+
+    asyncio.run(scenario())
+
+
+def test_each_user_is_suggested_the_lists_and_their_own_prompts_only(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(tags_api, "HISTORY_EVERY", 0.0)
+    (tmp_path / "tags").mkdir()
+    (tmp_path / "tags" / "danbooru.csv").write_text("lighthouse,0,10,\n")
+    uses = [
+        tag_history.Use("alice", "alicesecret, lighthouse"),
+        tag_history.Use("bob", "bobsecret"),
+        tag_history.Use(None, "oldsecret"),  # nobody's: the admins'
+    ]
+    state = SimpleNamespace(
+        db_ready_data_dir=tmp_path, job_hub=EventHub(), gallery_hub=EventHub(), db=SimpleNamespace(read=lambda fn: uses)
+    )
+    service = tags_api.TagService(state)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        every = await service.index()
+        assert sorted(every.history.names) == ["alicesecret", "bobsecret", "oldsecret"]
+        alice, bob, vera = [await service.index(who) for who in ("alice", "bob", "vera")]
+        assert names(alice.search("alice")) == ["alicesecret"] and alice.history.names == ["alicesecret"]
+        assert names(bob.search("alice")) == [] and names(bob.search("bob")) == ["bobsecret"]
+        assert names(bob.search("old")) == [] and names(every.search("old")) == ["oldsecret"]
+        assert names(vera.search("alice")) == [] and len(vera.history) == 0
+        assert names(vera.search("light")) == ["lighthouse"]  # the lists are everyone's
+        assert bob.validate(["alicesecret"])["invalid"] == ["alicesecret"]
+        assert "alicesecret" not in bob.validate(["alicesecre"])["suggestions"]["alicesecre"]
+        assert alice.validate(["alicesecret"])["invalid"] == []
+        assert {c["key"]: c["count"] for c in bob.categories()} == {"general": 2}
+        assert await service.index("bob") is bob  # kept
+        uses.append(tag_history.Use("bob", "bobsecond"))
+        state.job_hub.publish("job.completed", {})
+        for _ in range(200):
+            if "bobsecond" in (await service.index("bob")).history.ids:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted((await service.index("bob")).history.names) == ["bobsecond", "bobsecret"]
+        assert (await service.index("alice")).history.names == ["alicesecret"]
 
     asyncio.run(scenario())
