@@ -11,7 +11,9 @@ from ..core import tokens, users
 from ..core.access import ADMIN, PUBLIC, VIEWER, is_loopback
 from ..core.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
 from ..core.passwords import dummy_hash, verify_password
+from ..core.throttle import Attempt
 from ..core.users import User
+from .guard import same_origin
 from .responses import json_response, read_json
 from .routing import Routes
 from .session import authenticate, clear_session_cookie, current_user, remote_address, set_session_cookie
@@ -23,6 +25,25 @@ def _user_id(request: web.Request) -> int:
         return int(request.match_info["user_id"])
     except ValueError:
         raise BadRequest("the user id must be a number", code="INVALID_ID") from None
+
+
+REVOKE_API_TOKENS = "revoke_api_tokens"
+
+
+def _revoke_api_tokens(body: dict[str, Any]) -> bool:
+    """The body's ``revoke_api_tokens`` flag: signing out everywhere or a new password revokes the user's API
+    tokens too unless it is false."""
+    value = body.get(REVOKE_API_TOKENS, True)
+    if not isinstance(value, bool):
+        raise BadRequest(f'"{REVOKE_API_TOKENS}" must be true or false', code="INVALID_BODY")
+    return value
+
+
+async def _optional_json(request: web.Request) -> dict[str, Any]:
+    """A JSON object body, or {} when there is none."""
+    if request.can_read_body and (await request.read()).strip():
+        return await read_json(request)
+    return {}
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
@@ -44,6 +65,15 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     async def default_credentials() -> bool:
         return await db().execute_fn(users.any_must_change)
+
+    async def password_attempt(request: web.Request, username: str, action: str) -> Attempt:
+        """A password check behind the login throttle, reserved before the (slow, threaded) check: it counts as
+        failed until it succeeds, so parallel guesses cannot all pass before the first failure is counted."""
+        attempt, wait = state.login_limits.reserve(username, remote_address(request))
+        if attempt is None:
+            await audit(request, action, actor=username, ok=False, detail="throttled")
+            raise RateLimited(f"too many wrong passwords; try again in {wait} s", retry_after=wait)
+        return attempt
 
     async def session_reply(request: web.Request, user: User) -> web.Response:
         token, ttl = tokens.issue(state.secret, user_id=user.id, username=user.username, version=user.token_version)
@@ -67,18 +97,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
             raise BadRequest('send {"username": ..., "password": ...}', code="INVALID_BODY")
         username = username.strip()
-        keys = (username, remote_address(request))
-        wait = state.login_limits.retry_after(*keys)
-        if wait:
-            await audit(request, "login", actor=username, ok=False, detail="throttled")
-            raise RateLimited(f"too many failed logins; try again in {wait} s", retry_after=wait)
+        attempt = await password_attempt(request, username, "login")
         user = await db().execute_fn(lambda conn: users.get_user(conn, username=username))
         valid = await asyncio.to_thread(verify_password, password, user.password_hash if user else dummy_hash())
         if user is None or not valid:
-            state.login_limits.failed(*keys)
             await audit(request, "login", actor=username, ok=False, detail="invalid credentials")
             raise Unauthorized("wrong username or password", code="INVALID_CREDENTIALS")
-        state.login_limits.succeeded(*keys)
+        attempt.succeeded()
         await audit(request, "login", actor=user.username)
         return await session_reply(request, user)
 
@@ -86,7 +111,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def auth_status(request: web.Request) -> web.Response:
         if not state.auth_enabled:
             return json_response({"authenticated": False, "user": None, "auth_enabled": False})
-        user, _ = await authenticate(request, state)
+        credential = await authenticate(request, state)
+        user = credential.user if credential is not None else None
         needs_setup = await db().execute_fn(users.count_users) == 0
         base = {
             "auth_enabled": True,
@@ -100,10 +126,19 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.post("/cozygen/api/logout", access=PUBLIC)
     async def logout(request: web.Request) -> web.Response:
-        user, _ = await authenticate(request, state) if state.auth_enabled else (None, None)
-        if user is not None:
-            await db().execute_write_fn(lambda conn: users.bump_token_version(conn, user.id))
-            await audit(request, "logout", actor=user.username)
+        """Sign out everywhere: every session and query token of the caller, open streams and sockets, and
+        their API tokens unless the body says ``{"revoke_api_tokens": false}``."""
+        revoke_api = _revoke_api_tokens(await _optional_json(request))
+        credential = await authenticate(request, state) if state.auth_enabled else None
+        if credential is not None:
+            if credential.via == "cookie" and not same_origin(request):  # a page on another port of this host
+                raise Forbidden("cross-origin request refused; send it from the CozyGen page", code="CROSS_ORIGIN")
+            user = credential.user
+            await db().execute_write_fn(
+                lambda conn: users.bump_token_version(conn, user.id, revoke_api_tokens=revoke_api)
+            )
+            await state.live.revoke(user.id)
+            await audit(request, "logout", actor=user.username, detail="api tokens revoked" if revoke_api else None)
         response = json_response({"status": "ok"})
         clear_session_cookie(response)
         return response
@@ -143,12 +178,20 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.post("/cozygen/api/me/password", access=VIEWER)
     async def change_own_password(request: web.Request) -> web.Response:
         user, body = me(request), await read_json(request)
-        current = body.get("current_password")
-        if not isinstance(current, str) or not await asyncio.to_thread(verify_password, current, user.password_hash):
+        current, revoke_api = body.get("current_password"), _revoke_api_tokens(body)
+        if not isinstance(current, str):
+            raise Forbidden("send your current password as current_password", code="WRONG_PASSWORD")
+        attempt = await password_attempt(request, user.username, "password.change")
+        if not await asyncio.to_thread(verify_password, current, user.password_hash):
             await audit(request, "password.change", actor=user.username, ok=False, detail="wrong current password")
             raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
-        updated = await db().execute_write_fn(lambda conn: users.set_password(conn, user.id, body.get("new_password")))
-        await audit(request, "password.change", actor=user.username, target=user.username)
+        attempt.succeeded()
+        updated = await db().execute_write_fn(
+            lambda conn: users.set_password(conn, user.id, body.get("new_password"), revoke_api_tokens=revoke_api)
+        )
+        await state.live.revoke(user.id, spare=request)
+        detail = "api tokens revoked" if revoke_api else None
+        await audit(request, "password.change", actor=user.username, target=user.username, detail=detail)
         return await session_reply(request, updated)
 
     @routes.get("/cozygen/api/tokens", access=VIEWER)
@@ -169,6 +212,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def revoke_token(request: web.Request) -> web.Response:
         user, token_id = me(request), request.match_info["token_id"]
         await db().execute_write_fn(lambda conn: users.revoke_api_token(conn, user.id, token_id))
+        await state.live.revoke(user.id, spare=request)
         await audit(request, "token.revoke", actor=user.username, target=token_id)
         return json_response({"status": "ok"})
 
@@ -197,18 +241,21 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         user_id, body = _user_id(request), await read_json(request)
         if not {"role", "password"} & body.keys():
             raise BadRequest('send a new "role" and/or "password"', code="NOTHING_TO_CHANGE")
+        revoke_api = _revoke_api_tokens(body)  # a new role revokes them whatever this says
 
         def change(conn: Any) -> User:
             user = None  # at least one of role/password is present (checked above)
             if "role" in body:
                 user = users.set_role(conn, user_id, body["role"])
             if "password" in body:
+                must_change = bool(body.get("must_change_password", True))
                 user = users.set_password(
-                    conn, user_id, body["password"], must_change=bool(body.get("must_change_password", True))
+                    conn, user_id, body["password"], must_change=must_change, revoke_api_tokens=revoke_api
                 )
             return user
 
         user = await db().execute_write_fn(change)
+        await state.live.revoke(user_id, spare=request)
         await audit(
             request,
             "user.update",
@@ -222,6 +269,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def delete_user(request: web.Request) -> web.Response:
         user_id = _user_id(request)
         user = await db().execute_write_fn(lambda conn: users.delete_user(conn, user_id))
+        await state.live.revoke(user_id)
         await audit(request, "user.delete", actor=me(request).username, target=user.username)
         return json_response({"status": "ok", "deleted": user.username})
 

@@ -3,8 +3,10 @@
 It runs after routing, so a CozyGen route is matched by its exact route
 template (never a string prefix) and ComfyUI's ``/api`` copies map back to the
 route they copy. CozyGen routes need the level they declared; anything
-undeclared under /cozygen needs an admin; ComfyUI's own routes need a viewer
-to read and a user to change anything (admin for /internal and the like).
+undeclared under /cozygen needs an admin; ComfyUI's own routes reach a user who is
+not an admin only from an allowlist (core/comfyui_routes.py), through the adapters of
+api/comfyui_gate.py where they name prompts or files; anything else of ComfyUI's, a
+route a future release adds included, is the admin's.
 Requests authenticated by cookie that change state must come from this origin.
 An admin may leave ComfyUI's own routes unguarded (setting ``guard_comfyui``).
 A browser that opens a guarded page (the editor, say) without a session is sent
@@ -18,26 +20,36 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from ..core.access import PUBLIC, SAFE_METHODS, comfyui_level, is_cozygen_path, strip_api_prefix
+from ..core.access import ADMIN, PUBLIC, SAFE_METHODS, is_cozygen_path, strip_api_prefix
+from ..core.comfyui_routes import Rule, comfyui_rule
 from ..core.errors import CozyGenError, Forbidden, HostNotReady, Unauthorized
+from . import comfyui_gate
 from .responses import error_response
 from .session import USER_KEY, VIA_KEY, authenticate
 from .state import CozyGenState
-from .visibility import claim_prompt, lists_prompts, only_own_prompts, require_visible_path
 
 SIGN_IN_PAGE = "/cozygen/"
-VIEW_PATHS = ("/view", "/api/view")  # ComfyUI's file route
+UNAUTHORIZED = (
+    "sign in first: send a valid token (the session cookie or Authorization: Bearer; "
+    "a ?token= query token only opens the event streams and /ws, with GET)"
+)
 
 
-def required_level(request: web.Request, declared: dict[tuple[str, str], str], guard_comfyui: bool = True) -> str:
+def required_level(
+    request: web.Request, declared: dict[tuple[str, str], str], guard_comfyui: bool = True
+) -> tuple[str, Rule | None]:
+    """The level a request needs, and for ComfyUI's own routes the allowlist's rule (core/comfyui_routes.py)."""
     route = request.match_info.route
     resource = route.resource if route is not None else None
     canonical = strip_api_prefix(resource.canonical) if resource is not None else None
     path = strip_api_prefix(request.path)
     if is_cozygen_path(path):
         method = "GET" if request.method == "HEAD" else request.method
-        return declared.get((method, canonical or ""), "admin")
-    return comfyui_level(request.method, path) if guard_comfyui else PUBLIC
+        return declared.get((method, canonical or ""), "admin"), None
+    if not guard_comfyui:
+        return PUBLIC, None
+    rule = comfyui_rule(request.method, canonical, static=isinstance(resource, web.StaticResource))
+    return rule.level, rule
 
 
 def wants_page(request: web.Request) -> bool:
@@ -70,35 +82,44 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
     async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
         if not state.auth_enabled:
             return await handler(request)
-        level = required_level(request, declared, state.settings["guard_comfyui"])
+        level, rule = required_level(request, declared, state.settings["guard_comfyui"])
+        if rule is not None and rule.shared_only and state.settings.get("gallery_visibility") == "per_user":
+            level = ADMIN  # ComfyUI keeps one store for every user: while outputs are per user, it is the admin's
         if level == PUBLIC:
             return await handler(request)
         try:
             if not state.ready:
                 raise HostNotReady(state.startup_error or "CozyGen is starting; try again in a moment")
-            user, via = await authenticate(request, state)
-            if user is None:
+            credential = await authenticate(request, state)
+            if credential is None:
                 if wants_page(request):
                     return sign_in_redirect(request)
-                raise Unauthorized("sign in first: send a valid token (cookie, Authorization: Bearer or ?token=)")
+                raise Unauthorized(UNAUTHORIZED)
+            user, via = credential.user, credential.via
             if not user.can(level):
+                if rule is not None and level == ADMIN:
+                    raise Forbidden(
+                        f"{request.method} {request.path} is one of ComfyUI's routes that only admins may use "
+                        "(CozyGen lets other users reach only the ComfyUI routes it knows keep users apart)",
+                        code="COMFYUI_ROUTE_ADMIN_ONLY",
+                    )
                 raise Forbidden(f"this needs the {level} role; you are {user.role}", code="ROLE_REQUIRED")
             if via == "cookie" and request.method not in SAFE_METHODS and not same_origin(request):
                 raise Forbidden("cross-origin request refused; send it from the CozyGen page", code="CROSS_ORIGIN")
         except CozyGenError as error:
             return error_response(error)
         request[USER_KEY], request[VIA_KEY] = user, via
-        if request.path in VIEW_PATHS and request.query.get("type", "output") == "output":
-            try:  # ComfyUI's own file route serves outputs by name: per_user visibility applies there too
-                await require_visible_path(request, state, "output", request.query.get("subfolder"),
-                                           request.query.get("filename"))  # fmt: skip
+        if rule is not None:
+            try:  # ComfyUI's own route: its adapter lets through only what is this user's own
+                answer = await comfyui_gate.admit(request, state, user, rule)
             except CozyGenError as error:
                 return error_response(error)
-        response = await handler(request)
-        if request.method == "GET" and lists_prompts(request.path):
-            return await only_own_prompts(request, state, response)
-        if request.method == "POST" and request.path.removeprefix("/api") == "/prompt":
-            claim_prompt(state, user.username, response)  # ComfyUI's own queue: the job is this user's
+            if answer is not None:
+                return answer
+        with state.live.hold(request, credential, level):  # closed if the sign-in is revoked while it runs
+            response = await handler(request)
+        if rule is not None:
+            response = await comfyui_gate.after(request, state, user, rule, response)
         return response
 
     return guard

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from ..core import tokens, users
+from ..core.access import strip_api_prefix
 from ..core.users import API_TOKEN_PREFIX, User
 from .state import CozyGenState
 
@@ -21,41 +23,68 @@ def bearer(request: web.Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def _user_for_jwt(state: CozyGenState, token: str, kinds: tuple[str, ...]) -> User | None:
+# The routes a ``?token=`` query token opens, GET only: the event streams and ComfyUI's socket (a browser's
+# EventSource and WebSocket cannot send headers). Matched on the route that served the request, exactly.
+QUERY_TOKEN_ROUTES = frozenset({"/cozygen/api/events", "/cozygen/api/gallery/stream", "/ws"})
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who is calling and what proves it, kept so an open connection can be re-checked later: the
+    ``token_version`` a session or query token carried, or the hash of the API token."""
+
+    user: User
+    via: str  # "bearer", "cookie" or "query"
+    version: int | None = None  # session and query tokens
+    api_token: str | None = None  # the API token's hash
+
+
+def takes_query_token(request: web.Request) -> bool:
+    """Whether ``?token=`` may authenticate this request: a GET of a stream or socket route."""
+    if request.method != "GET":
+        return False
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    return resource is not None and strip_api_prefix(resource.canonical) in QUERY_TOKEN_ROUTES
+
+
+async def _jwt(state: CozyGenState, token: str, kind: str, via: str) -> Credential | None:
     claims = tokens.decode(state.secret, token)
-    if claims is None or claims["typ"] not in kinds:
+    if claims is None or claims["typ"] != kind:
         return None
     user = await state.db.execute_fn(lambda conn: users.get_user(conn, user_id=claims["uid"]))
     if user is None or user.token_version != claims["ver"]:
         return None  # deleted, logged out, or password/role changed since
-    return user
+    return Credential(user, via, version=claims["ver"])
 
 
-async def _user_for_api_token(state: CozyGenState, secret: str) -> User | None:
+async def _api_token(state: CozyGenState, secret: str) -> Credential | None:
     user = await state.db.execute_fn(lambda conn: users.user_for_api_token(conn, secret))
-    if user is not None:
-        state.db.submit_write(lambda conn: users.touch_api_token(conn, secret))
-    return user
+    if user is None:
+        return None
+    state.db.submit_write(lambda conn: users.touch_api_token(conn, secret))
+    return Credential(user, "bearer", api_token=users.token_hash(secret))
 
 
-async def authenticate(request: web.Request, state: CozyGenState) -> tuple[User | None, str | None]:
-    """The user behind the request and how it was proven (bearer, cookie, query), or (None, None)."""
+async def authenticate(request: web.Request, state: CozyGenState) -> Credential | None:
+    """The caller's credential (a Bearer token, the session cookie, or a query token where one is taken),
+    or None. A query token is never a session token, and a session token never works as a query token."""
     if not state.secret:
-        return None, None
+        return None
     token = bearer(request)
     if token:
         if token.startswith(API_TOKEN_PREFIX):
-            return await _user_for_api_token(state, token), "bearer"
-        return await _user_for_jwt(state, token, ("session",)), "bearer"
+            return await _api_token(state, token)
+        return await _jwt(state, token, "session", "bearer")
     cookie = request.cookies.get(COOKIE)
     if cookie:
-        user = await _user_for_jwt(state, cookie, ("session",))
-        if user is not None:
-            return user, "cookie"
+        found = await _jwt(state, cookie, "session", "cookie")
+        if found is not None:
+            return found
     query = request.query.get("token")
-    if query:
-        return await _user_for_jwt(state, query, ("query", "session")), "query"
-    return None, None
+    if query and takes_query_token(request):
+        return await _jwt(state, query, "query", "query")
+    return None
 
 
 def current_user(request: web.Request) -> User | None:

@@ -8,6 +8,8 @@ thread, so ComfyUI's event loop never waits on disk.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import time
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 
 from ..core import jobs, settings, users
 from ..core.access import auth_mode
+from ..core.client_claims import Claims
 from ..core.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.db import Database
 from ..core.errors import HostNotReady
@@ -31,6 +34,7 @@ from ..core.thumbnails import ThumbnailCache
 from ..core.tokens import load_or_create_secret
 from . import host
 from .definitions import HostDefinitions
+from .live import LiveConnections
 
 ENV_ADMIN_USER, ENV_ADMIN_PASSWORD = "COZYGEN_ADMIN_USER", "COZYGEN_ADMIN_PASSWORD"
 ENV_THUMB_CACHE_MB, ENV_UPLOAD_MAX_MB = "COZYGEN_THUMB_CACHE_MB", "COZYGEN_UPLOAD_MAX_MB"
@@ -54,7 +58,8 @@ class CozyGenState:
         self.data_dir: Path | None = None
         self.startup_error: str | None = None
         self.secret: bytes = b""
-        self.login_limits = LoginLimits()
+        self.login_limits = LoginLimits.from_env()
+        self.live = LiveConnections()  # open streams and sockets, closed when their sign-in is revoked
         self.job_limits = RateLimiter.from_env()  # job submissions per minute per user (COZYGEN_RATE_LIMIT)
         self.job_service: Any = None  # api.jobs.JobService, set when the job routes are added
         self.auth_enabled, self.auth_reason = True, "not decided yet"
@@ -62,8 +67,7 @@ class CozyGenState:
         self.gallery_hub = EventHub()
         self.job_hub = EventHub()
         self._jobs: JobTracker | None = None
-        # The client id CozyGen queues its prompts with (ComfyUI sends execution messages only for a client id).
-        self.client_id = "cozygen-" + host.new_prompt_id()
+        self.gate = Claims()  # ComfyUI client ids and temp files: whose they are
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailCache | None = None
         self.roots: dict[str, Path] = {}
@@ -91,8 +95,15 @@ class CozyGenState:
     def jobs(self) -> JobTracker:
         return self._started(self._jobs)
 
+    def client_id_for(self, job_id: str) -> str:
+        """The ComfyUI client id a job's prompts are queued under (its messages go to that socket alone): one
+        per job, derived from the server's secret, so nobody can open a socket under another user's."""
+        digest = hmac.new(self.secret or b"cozygen", f"client:{job_id}".encode(), hashlib.sha256).hexdigest()
+        return "cozygen-" + digest[:32]
+
     def on_host_message(self, event: Any, data: Any, _sid: Any = None) -> None:
         """Every message ComfyUI sends (from its executor thread): dropped until the database is open."""
+        self.gate.on_message(event, data)
         tracker = self._jobs
         if tracker is None:
             return
@@ -163,6 +174,7 @@ class CozyGenState:
             log.exception("CozyGen: %s", self.startup_error)
             return
         self.data_dir, self._db = data_dir, db
+        self.live.start(db.execute_fn)
         self._jobs = JobTracker(db, self.job_hub)
         self._jobs.drop_prompts = drop_prompts
         gallery = Gallery(db, self.roots, data_dir, self.gallery_hub)
@@ -193,6 +205,7 @@ class CozyGenState:
 
     async def shutdown(self, _app: Any = None) -> None:
         self._jobs = None  # ComfyUI's last messages find no database to write to
+        await self.live.stop()
         if self._gallery is not None:
             await asyncio.to_thread(self._gallery.stop)
         self.image_pool.shutdown(wait=False, cancel_futures=True)

@@ -129,6 +129,7 @@ def _admins(conn: sqlite3.Connection) -> int:
 
 
 def set_role(conn: sqlite3.Connection, user_id: int, role: Any) -> User:
+    """New role; every session, query token and API token of the user stops working."""
     user, role = _require(conn, user_id), validate_role(role)
     if user.role == "admin" and role != "admin" and _admins(conn) == 1:
         raise Conflict("this is the last admin; make another user admin first", code="LAST_ADMIN")
@@ -137,35 +138,51 @@ def set_role(conn: sqlite3.Connection, user_id: int, role: Any) -> User:
         "WHERE id = ?",
         (role, user_id),
     )
+    revoke_all_api_tokens(conn, user_id)
     return _require(conn, user_id)
 
 
-def set_password(conn: sqlite3.Connection, user_id: int, password: Any, *, must_change: bool = False) -> User:
-    """New password; every session and query token of the user stops working."""
+def set_password(
+    conn: sqlite3.Connection,
+    user_id: int,
+    password: Any,
+    *,
+    must_change: bool = False,
+    revoke_api_tokens: bool = True,
+) -> User:
+    """New password; every session and query token of the user stops working, and their API tokens too
+    unless ``revoke_api_tokens`` is False."""
     _require(conn, user_id)
     conn.execute(
         "UPDATE users SET password_hash = ?, must_change_password = ?, token_version = token_version + 1, "
         "updated_at = strftime('%s','now') WHERE id = ?",
         (hash_password(validate_password(password)), int(must_change), user_id),
     )
+    if revoke_api_tokens:
+        revoke_all_api_tokens(conn, user_id)
     return _require(conn, user_id)
 
 
-def bump_token_version(conn: sqlite3.Connection, user_id: int) -> None:
-    """Revoke every session token of the user (logout)."""
+def bump_token_version(conn: sqlite3.Connection, user_id: int, *, revoke_api_tokens: bool = True) -> None:
+    """Sign the user out everywhere: every session and query token, and their API tokens unless
+    ``revoke_api_tokens`` is False."""
     conn.execute("UPDATE users SET token_version = token_version + 1 WHERE id = ?", (user_id,))
+    if revoke_api_tokens:
+        revoke_all_api_tokens(conn, user_id)
 
 
 def delete_user(conn: sqlite3.Connection, user_id: int) -> User:
     user = _require(conn, user_id)
     if user.role == "admin" and _admins(conn) == 1:
         raise Conflict("this is the last admin and cannot be deleted", code="LAST_ADMIN")
+    conn.execute("DELETE FROM api_tokens WHERE user_id = ?", (user_id,))  # also ON DELETE CASCADE; said here
     conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
     return user
 
 
 # -- personal API tokens -------------------------------------------------------------------
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """How an API token is stored (and how an open connection remembers which one it used)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -178,7 +195,7 @@ def create_api_token(conn: sqlite3.Connection, user_id: int, name: Any) -> tuple
     secret = f"{API_TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     conn.execute(
         "INSERT INTO api_tokens(id, user_id, name, token_hash) VALUES (?, ?, ?, ?)",
-        (token_id, user_id, name.strip(), _token_hash(secret)),
+        (token_id, user_id, name.strip(), token_hash(secret)),
     )
     return list_api_tokens(conn, user_id, token_id=token_id)[0], secret
 
@@ -200,15 +217,44 @@ def revoke_api_token(conn: sqlite3.Connection, user_id: int, token_id: str) -> N
         raise NotFound(f"no active token {token_id!r}", code="TOKEN_NOT_FOUND")
 
 
+def revoke_all_api_tokens(conn: sqlite3.Connection, user_id: int) -> int:
+    """Revoke every active API token of the user; returns how many."""
+    sql = "UPDATE api_tokens SET revoked_at = strftime('%s','now') WHERE user_id = ? AND revoked_at IS NULL"
+    return conn.execute(sql, (user_id,)).rowcount
+
+
 def user_for_api_token(conn: sqlite3.Connection, secret: str) -> User | None:
     row = conn.execute(
-        "SELECT user_id FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (_token_hash(secret),)
+        "SELECT user_id FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (token_hash(secret),)
     ).fetchone()
     return get_user(conn, user_id=row["user_id"]) if row else None
 
 
 def touch_api_token(conn: sqlite3.Connection, secret: str) -> None:
-    conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", (int(time.time()), _token_hash(secret)))
+    conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", (int(time.time()), token_hash(secret)))
+
+
+def live_credentials(
+    conn: sqlite3.Connection, user_ids: set[int], token_hashes: set[str]
+) -> tuple[dict[int, tuple[str, int]], dict[str, int]]:
+    """What open connections are re-checked against: ``{user id: (role, token_version)}`` for the users
+    that still exist, and ``{token hash: user id}`` for the API tokens that are still active."""
+    found: dict[int, tuple[str, int]] = {}
+    ids = sorted(user_ids)
+    for start in range(0, len(ids), 500):  # SQLite's host-parameter limit
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for row in conn.execute(f"SELECT id, role, token_version FROM users WHERE id IN ({marks})", chunk):
+            found[row["id"]] = (row["role"], row["token_version"])
+    active: dict[str, int] = {}
+    hashes = sorted(token_hashes)
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"SELECT token_hash, user_id FROM api_tokens WHERE revoked_at IS NULL AND token_hash IN ({marks})"
+        for row in conn.execute(sql, chunk):
+            active[row["token_hash"]] = row["user_id"]
+    return found, active
 
 
 # -- audit -------------------------------------------------------------------------------
