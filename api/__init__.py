@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts, files, gallery, host, jobs, prompts, settings, system, tags, webapp, workflows
+from . import accounts, comfyui_gate, files, gallery, host, jobs, prompts, settings, system, tags, webapp, workflows
 from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .routing import Routes
@@ -41,6 +41,7 @@ def setup() -> CozyGenState:
     routes = register(host.routes(), state)
     host.add_middleware(make_guard(state, routes.access))
     host.tap_messages(state.on_host_message)  # messages are dropped until the database is open
+    host.add_prompt_handler(comfyui_gate.prompt_hook(state))  # while per user, no prompt's messages go to all
     host.on_startup(state.startup)
     host.on_shutdown(state.shutdown)
     return state

@@ -290,5 +290,6 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         for resource in request.app.router.resources():
             for route in resource:
                 if route.method != "HEAD":
-                    found.add((route.method, resource.canonical))
-        return json_response({"routes": [{"method": m, "path": p} for m, p in sorted(found)]})
+                    found.add((route.method, resource.canonical, isinstance(resource, web.StaticResource)))
+        listed = [{"method": m, "path": p, "static": s} for m, p, s in sorted(found)]
+        return json_response({"routes": listed})

@@ -242,6 +242,24 @@ def interrupt(prompt_id: str) -> bool:
         return True
 
 
+def history_ids() -> list[str]:
+    """The prompt ids ComfyUI keeps in its history."""
+    return [str(p) for p in server().prompt_queue.get_history(max_items=None)]
+
+
+def delete_history(prompt_id: str) -> None:
+    server().prompt_queue.delete_history_item(prompt_id)
+
+
+def add_prompt_handler(handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Let ``handler`` see (and change) every prompt posted to ComfyUI's /prompt before it is queued."""
+    add = getattr(server(), "add_on_prompt_handler", None)
+    if callable(add):
+        add(handler)
+    else:
+        log.warning("CozyGen: this ComfyUI has no on_prompt handlers; prompts without a client id broadcast")
+
+
 def run_prompt_handlers(prompt: dict[str, Any], client_id: str) -> dict[str, Any]:
     """What ComfyUI's own /prompt does first: let custom nodes' on_prompt handlers see (and change) it."""
     instance = server()

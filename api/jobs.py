@@ -34,6 +34,7 @@ from ..core.jobs import (
 )
 from ..core.workflow_fill import with_seed_offset
 from . import host, sse
+from .comfyui_gate import require_graph_files
 from .params import flag, integer
 from .responses import json_response, read_json
 from .routing import Routes
@@ -191,11 +192,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         limit_rate(request)
 
         schema, filled = await fill_named(state, workflow, values)
+        await require_graph_files(request, state, filled.graph)  # no other user's output copied into a job
+        client_id = state.client_id_for(job_id)
         batch = filled.params.get("batch_size")
         batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 1
         count = num_images if num_images > batch else 1  # more images than a batch: one prompt per image
         graphs = (
-            (host.new_prompt_id(), host.run_prompt_handlers(with_seed_offset(filled, schema, n).graph, state.client_id))
+            (host.new_prompt_id(), host.run_prompt_handlers(with_seed_offset(filled, schema, n).graph, client_id))
             for n in range(count)
         )
         prompts, refusal = await validated(graphs)
@@ -270,7 +273,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         try:
             for prompt_id, graph, wanted in [(job.prompt_id, job.graph or {}, outputs), *more]:
                 host.enqueue(
-                    graph, wanted, prompt_id=prompt_id, client_id=state.client_id,
+                    graph, wanted, prompt_id=prompt_id, client_id=state.client_id_for(job.id),
                     extra_data={"cozygen_job_id": job.id},
                 )  # fmt: skip
                 queued.append(prompt_id)

@@ -1,8 +1,8 @@
 """Who may call what: the access levels of routes, and when auth is on.
 
 CozyGen routes declare their level when registered; anything undeclared under
-``/cozygen`` is admin-only. ComfyUI's own routes get a level from their first
-path segment (exact segment match, never a string prefix) and method.
+``/cozygen`` is admin-only. ComfyUI's own routes get theirs from the allowlist in
+``core/comfyui_routes.py``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import os
 PUBLIC, VIEWER, USER, ADMIN = "public", "viewer", "user", "admin"
 LEVELS = (PUBLIC, VIEWER, USER, ADMIN)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# ComfyUI routes whose first segment needs an admin whatever the method.
-COMFYUI_ADMIN_SEGMENTS = frozenset({"internal", "manager", "customnode", "free", "settings"})
 ENV_AUTH = "COZYGEN_AUTH"
 
 
@@ -27,14 +25,6 @@ def strip_api_prefix(path: str) -> str:
 
 def is_cozygen_path(path: str) -> bool:
     return path == "/cozygen" or path.startswith("/cozygen/")
-
-
-def comfyui_level(method: str, path: str) -> str:
-    segments = [s for s in path.split("/") if s]
-    first = segments[0] if segments else ""
-    if first in COMFYUI_ADMIN_SEGMENTS:
-        return ADMIN
-    return VIEWER if method in SAFE_METHODS else USER
 
 
 def is_loopback(address: str) -> bool:

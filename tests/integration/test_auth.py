@@ -7,6 +7,8 @@ import time
 
 import jwt
 import pytest
+from cozygen.core.access import VIEWER
+from cozygen.core.comfyui_routes import comfyui_rule
 from support import get, open_status, post, request
 
 ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
@@ -22,6 +24,7 @@ PUBLIC_ROUTES = {
     ("GET", "/cozygen/{path}"),
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
+STATIC: set[tuple[str, str]] = set()  # static-file routes of the running server (filled by all_routes)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +79,7 @@ def all_routes(server, admin_token: str) -> list[tuple[str, str]]:
     reply = get(f"{server.url}/cozygen/api/routes", headers=bearer(admin_token))
     assert reply.status == 200
     routes = [(r["method"], r["path"]) for r in reply.json()["routes"]]
+    STATIC.update((r["method"], r["path"]) for r in reply.json()["routes"] if r["static"])
     assert ("POST", "/prompt") in routes and ("POST", "/api/prompt") in routes and ("GET", "/ws") in routes
     return routes
 
@@ -85,7 +89,7 @@ def guard_refused(reply) -> bool:
     return (
         reply.status in (401, 403)
         and reply.content_type == "application/json"
-        and reply.json().get("code") in ("UNAUTHORIZED", "ROLE_REQUIRED", "CROSS_ORIGIN")
+        and reply.json().get("code") in ("UNAUTHORIZED", "ROLE_REQUIRED", "CROSS_ORIGIN", "COMFYUI_ROUTE_ADMIN_ONLY")
     )
 
 
@@ -124,16 +128,14 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
         if (method, unprefixed(path)) in PUBLIC_ROUTES:
             continue
         reply = call(server, method, path, bearer(tokens["viewer"]))
-        admin_only = (unprefixed(path).split("/") + [""])[1] in {
-            "internal",
-            "manager",
-            "customnode",
-            "free",
-            "settings",
-        } or unprefixed(path).startswith(
-            ("/cozygen/api/users", "/cozygen/api/audit", "/cozygen/api/routes", "/cozygen/api/settings")
-        )
-        if method in SAFE and not admin_only:
+        if not unprefixed(path).startswith("/cozygen/"):  # ComfyUI's own: by the allowlist (shared outputs here)
+            static = (method, path) in STATIC
+            readable = comfyui_rule(method, unprefixed(path), static=static).level == VIEWER
+        else:
+            readable = method in SAFE and not unprefixed(path).startswith(
+                ("/cozygen/api/users", "/cozygen/api/audit", "/cozygen/api/routes", "/cozygen/api/settings")
+            )
+        if readable:
             if guard_refused(reply):
                 wrong.append(f"{method} {path} refused a viewer ({reply.status})")
         elif unprefixed(path) not in {
@@ -149,7 +151,7 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
         }:
             if not guard_refused(reply):
                 wrong.append(f"{method} {path} let a viewer through ({reply.status})")
-    assert wrong == []
+    assert wrong == [], "\n".join(wrong)
 
 
 def test_admin_reaches_every_read_route(server, tokens) -> None:

@@ -1,0 +1,222 @@
+"""The adapters of ComfyUI's own routes that a user who is not an admin may call (core/comfyui_routes.py).
+
+ComfyUI's API is single-user. While outputs are per user (``gallery_visibility: per_user``), each
+adapter understands every parameter of its route and lets through only what is the caller's own:
+
+- ``view``: every spelling of a file (``type``, the ``[output]`` suffix, ``subfolder``) is resolved to
+  the real path; an output must be the caller's, a temp file one of their prompts wrote, nothing else;
+- ``upload``: uploads go to the input folder only, and ``/upload/mask`` may copy only what ``view`` serves;
+- ``prompt``: a graph may name no output, temp or outside file that is not the caller's, and runs under a
+  client id nobody else holds (one is chosen when none is given, so no message goes to every socket);
+- ``socket``: a client id belongs to the first user who uses it;
+- ``history``/``queue`` list, and ``history_change``/``queue_change``/``interrupt`` touch, own prompts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from ..core.comfyui_routes import Rule
+from ..core.errors import BadRequest, Forbidden, NotFound
+from ..core.file_refs import OUTSIDE, GraphRef, Located, annotated, graph_file_refs, locate
+from ..core.users import User
+from . import host
+from .state import CozyGenState
+from .visibility import claim_prompt, only_own_prompts, owned_by, owned_prompts, require_visible, restricted_to
+
+PRIVATE_CLIENT_PREFIX = "cozygen-private-"
+
+
+def roots() -> dict[str, str]:
+    return {"output": host.output_directory(), "input": host.input_directory(), "temp": host.temp_directory()}
+
+
+# -- which files a request names ---------------------------------------------------------------------------
+def view_paths(query: Mapping[str, str]) -> list[str]:
+    """Every file ``/view`` (or ``/upload/mask``'s ``original_ref``) may serve for these parameters: the folder
+    from the name's suffix and from ``type``, the name as given and its last part (ComfyUI's versions differ)."""
+    name = query.get("filename")
+    if not isinstance(name, str) or not name or "\0" in name:
+        return []
+    folders = roots()
+    stripped, from_suffix = annotated(name)
+    kinds = {from_suffix, str(query.get("type") or "output")} - {None}
+    subfolder = str(query.get("subfolder") or "")
+    found = []
+    for kind in kinds:
+        if kind in folders:
+            for part in {stripped, os.path.basename(stripped), name, os.path.basename(name)}:
+                if part:
+                    found.append(os.path.join(folders[kind], subfolder, part))
+    return found
+
+
+async def visible(request: web.Request, state: CozyGenState, where: Located) -> bool:
+    """Whether the restricted caller may read this real file."""
+    owner = restricted_to(request, state)
+    if owner is None or where.root == "input":
+        return True
+    if where.root == "output":
+        row = await state.gallery.find_or_index("output", where.subfolder, where.name)
+        if row is None:
+            return False
+        try:
+            await require_visible(request, state, row)
+        except NotFound:
+            return False
+        return True
+    if where.root == "temp":
+        prompt_id = state.gate.temp_prompt(where.subfolder, where.name)
+        return prompt_id is not None and owned_by(state, owner, await owned_prompts(request, state))(prompt_id)
+    return False  # OUTSIDE: no folder of ComfyUI's
+
+
+async def require_readable(request: web.Request, state: CozyGenState, paths: list[str], what: str) -> None:
+    """404 (as for a file that does not exist) when any existing file among ``paths`` is not the caller's."""
+    folders = roots()
+    located = await asyncio.to_thread(lambda: [locate(p, folders) for p in paths if os.path.lexists(p)])
+    for where in located:
+        if not await visible(request, state, where):
+            raise NotFound(f"{what} not found", code="SOURCE_NOT_FOUND")
+
+
+# -- the adapters -------------------------------------------------------------------------------------------
+async def admit(request: web.Request, state: CozyGenState, user: User, rule: Rule) -> web.StreamResponse | None:
+    """Before ComfyUI's handler: raise to refuse, return a response to answer instead, None to pass on."""
+    if not per_user(state):
+        return None
+    adapter = rule.adapter
+    if adapter == "socket":
+        client_id = request.query.get("clientId", "")
+        if client_id and not state.gate.claim_client(client_id, user.username):
+            raise Forbidden("this clientId is another user's; open the socket without one", code="CLIENT_ID_TAKEN")
+        return None
+    if adapter == "prompt":
+        await check_prompt(request, state, user)
+        return None
+    if restricted_to(request, state) is None:
+        return None
+    if adapter == "view":
+        await require_readable(request, state, view_paths(request.query), "file")
+    elif adapter == "upload":
+        await check_upload(request, state)
+    elif adapter in ("queue_change", "history_change", "interrupt"):
+        return await own_change(request, state, adapter)
+    return None
+
+
+async def after(request: web.Request, state: CozyGenState, user: User, rule: Rule, response: Any) -> Any:
+    """After ComfyUI's handler: lists narrowed to own prompts; a prompt posted is the poster's job."""
+    if rule.adapter in ("history", "queue"):
+        return await only_own_prompts(request, state, response)
+    if rule.adapter == "prompt":
+        claim_prompt(state, user.username, response)
+    return response
+
+
+def per_user(state: CozyGenState) -> bool:
+    return state.auth_enabled and state.settings.get("gallery_visibility") == "per_user"
+
+
+async def json_body(request: web.Request) -> Any:
+    """The body as ComfyUI's handler will read it (the standard library's json: it takes NaN and big numbers)."""
+    try:
+        return json.loads(await request.read())
+    except (ValueError, RecursionError):
+        raise BadRequest("the body must be JSON (at most a few hundred levels deep)", code="INVALID_JSON") from None
+
+
+async def check_prompt(request: web.Request, state: CozyGenState, user: User) -> None:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        return  # ComfyUI answers what it answers to a body that is no object
+    client_id = body.get("client_id")
+    if isinstance(client_id, str) and client_id and not state.gate.claim_client(client_id, user.username):
+        raise Forbidden("this client_id is another user's; send your own", code="CLIENT_ID_TAKEN")
+    if restricted_to(request, state) is not None:
+        await require_graph_files(request, state, body.get("prompt"))
+
+
+async def require_graph_files(request: web.Request, state: CozyGenState, graph: Any) -> None:
+    """403 when a graph of a restricted caller names a file that is not theirs to read (another user's output
+    or preview, or anything outside ComfyUI's input, output and temp folders), naming the node and input."""
+    if restricted_to(request, state) is None:
+        return
+    folders = roots()
+    refs: list[GraphRef] = await asyncio.to_thread(graph_file_refs, graph, folders)
+    for ref in refs:
+        if ref.where.root == OUTSIDE or not await visible(request, state, ref.where):
+            raise Forbidden(
+                f"node {ref.node} input {ref.input!r} names a file that is not yours to read: {ref.value!r}",
+                code="FILE_NOT_YOURS",
+                extra={"node_errors": {ref.node: {"errors": [{"type": "file_not_yours", "input": ref.input}]}}},
+            )
+
+
+async def check_upload(request: web.Request, state: CozyGenState) -> None:
+    try:
+        form = await request.post()  # ComfyUI's handler reads the same form, kept by aiohttp
+    except (ValueError, AssertionError, LookupError) as error:
+        raise BadRequest(f"the upload is no readable multipart form: {error}", code="INVALID_MULTIPART") from None
+    kind = form.get("type")
+    if kind not in (None, "", "input"):
+        raise Forbidden("uploads go to the input folder (type=input)", code="UPLOAD_TYPE_REFUSED")
+    raw = form.get("original_ref")
+    if raw is None:
+        return
+    try:
+        ref = json.loads(raw if isinstance(raw, str) else "")
+    except (ValueError, RecursionError):
+        raise BadRequest("original_ref must be JSON: {filename, subfolder, type}", code="BAD_ORIGINAL_REF") from None
+    if not isinstance(ref, dict):
+        raise BadRequest("original_ref must be a JSON object", code="BAD_ORIGINAL_REF")
+    query = {k: str(ref[k]) for k in ("filename", "subfolder", "type") if ref.get(k) is not None}
+    await require_readable(request, state, view_paths(query), "original_ref")
+
+
+async def own_change(request: web.Request, state: CozyGenState, adapter: str) -> web.StreamResponse:
+    """ComfyUI's queue and history changes and its interrupt, applied to the caller's own prompts only."""
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except (ValueError, RecursionError):
+        body = {}  # ComfyUI's interrupt takes a body that is no JSON as "interrupt what runs"
+    body = body if isinstance(body, dict) else {}
+    mine = owned_by(state, restricted_to(request, state) or "", await owned_prompts(request, state))
+    if adapter == "interrupt":
+        running, _ = host.queue_snapshot()
+        asked = body.get("prompt_id")
+        targets = [p for p in running if mine(p) and (not asked or p == asked)]
+        for prompt_id in targets:
+            host.interrupt(prompt_id)
+        return web.Response(status=200)
+    listed = body.get("delete") if isinstance(body.get("delete"), list) else []
+    asked = [str(p) for p in listed]
+    if adapter == "queue_change":
+        _, pending = host.queue_snapshot()
+        chosen = [p for p in pending if mine(p)] if body.get("clear") else []
+        for prompt_id in {*chosen, *(p for p in asked if mine(p))}:
+            host.remove_pending(prompt_id)
+    else:
+        chosen = [p for p in host.history_ids() if mine(p)] if body.get("clear") else []
+        for prompt_id in {*chosen, *(p for p in asked if mine(p))}:
+            host.delete_history(prompt_id)
+    return web.Response(status=200)
+
+
+def prompt_hook(state: CozyGenState) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """ComfyUI's on_prompt hook: while outputs are per user, a prompt posted without a client id gets one
+    nobody holds, so ComfyUI sends its messages (file names, previews) to no socket instead of to all."""
+
+    def private_client_id(payload: dict[str, Any]) -> dict[str, Any]:
+        if per_user(state) and isinstance(payload, dict) and not payload.get("client_id"):
+            payload["client_id"] = PRIVATE_CLIENT_PREFIX + uuid.uuid4().hex
+        return payload
+
+    return private_client_id

@@ -1,0 +1,58 @@
+"""Who holds which of ComfyUI's client ids, and which prompt wrote which temp file.
+
+ComfyUI sends a prompt's messages to the socket of its client id, and lets anyone open a socket under
+any id (taking it over). CozyGen gives each id to the first user who uses it; and, since temp files
+(previews) are never indexed, remembers from ComfyUI's ``executed`` messages whose prompt wrote them.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+KEPT = 10_000  # client ids and temp files remembered (the oldest are forgotten first)
+
+
+class Claims:
+    """Who holds which ComfyUI client id, and which prompt wrote which temp file (any thread may call in)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._temp: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
+
+    @staticmethod
+    def _keep(recent: collections.OrderedDict[Any, str], key: Any, value: str) -> None:
+        recent[key] = value
+        recent.move_to_end(key)
+        while len(recent) > KEPT:
+            recent.popitem(last=False)
+
+    def claim_client(self, client_id: str, username: str) -> bool:
+        """Give ``client_id`` to ``username`` unless another user holds it (False then)."""
+        with self._lock:
+            holder = self._clients.get(client_id)
+            if holder is not None and holder != username:
+                return False
+            self._keep(self._clients, client_id, username)
+            return True
+
+    def on_message(self, event: Any, data: Any) -> None:
+        """ComfyUI's ``executed`` messages say which prompt wrote which temp files (previews)."""
+        if event != "executed" or not isinstance(data, Mapping):
+            return
+        output, prompt_id = data.get("output"), data.get("prompt_id")
+        if not isinstance(output, Mapping) or not isinstance(prompt_id, str):
+            return
+        for files in output.values():
+            for item in files if isinstance(files, list) else ():
+                if isinstance(item, Mapping) and item.get("type") == "temp" and isinstance(item.get("filename"), str):
+                    key = (str(item.get("subfolder") or "").strip("/"), item["filename"])
+                    with self._lock:
+                        self._keep(self._temp, key, prompt_id)
+
+    def temp_prompt(self, subfolder: str, name: str) -> str | None:
+        with self._lock:
+            return self._temp.get((subfolder, name))
