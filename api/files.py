@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core import gallery_index as index
-from ..core.access import USER, VIEWER
+from ..core.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest, NotFound
 from ..core.media import INPUT_IMAGE_EXTS, extension, kind_of
 from ..core.paths import clean_relative, resolve, split_relative
@@ -204,7 +204,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         await require_visible(request, state, row)
         return await serve_thumbnail(request, state, row["root"], row["subfolder"], row["filename"], versioned=True)
 
-    @routes.post("/cozygen/api/clear_cache", access=USER)
+    @routes.post("/cozygen/api/clear_cache", access=ADMIN)  # the cache is everyone's
     async def clear_cache(_request: web.Request) -> web.Response:
         await asyncio.to_thread(state.thumbnails.clear)
         return json_response({"status": "ok", "message": "Cache cleared successfully"})

@@ -1,4 +1,9 @@
-"""Workflows, choices, aliases, workflow types and presets (seed 004 paths and shapes kept)."""
+"""Workflows, choices, aliases, workflow types and presets (seed 004 paths and shapes kept).
+
+Who may change what: a workflow, and its type, its saver and admins (``core.workflow_store``: shipped
+examples and files without an owner, admins only); the aliases, which every job's prompts expand, admins
+only; presets are each user's own.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from ..core.wildcards import has_choices
 from ..core.workflow_check import check
 from ..core.workflow_fill import Filled, fill
 from ..core.workflow_schema import Parameter, extract_schema
-from ..core.workflow_store import WorkflowStore, require_api_format
+from ..core.workflow_store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from . import host
 from .params import flag
 from .prompts import library as wildcard_library
@@ -27,6 +32,21 @@ from .state import CozyGenState
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workflows"
 CHOICE_ALIASES = {"samplers_list": "sampler", "schedulers_list": "scheduler"}
+
+
+def editor_of(request: web.Request, state: CozyGenState) -> Editor:
+    """Who is changing a workflow: with auth off, anyone may change anything (as before accounts)."""
+    user = current_user(request)
+    if not state.auth_enabled or user is None:
+        return Editor(user.username if user else None, admin=True)
+    return Editor(user.username, admin=user.role == ADMIN)
+
+
+async def save_workflow_as(request: web.Request, state: CozyGenState, name: Any, data: Any) -> str:
+    """Save a workflow for the request's user if they may (403 otherwise); returns its file name."""
+    store, editor = workflow_store(state), editor_of(request, state)
+    filename, text = await asyncio.to_thread(store.prepare, name, data)
+    return await state.db.execute_write_fn(lambda conn: save_owned(conn, store, filename, text, editor))
 
 
 def preset_owner(request: web.Request) -> str:
@@ -133,7 +153,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.post("/cozygen/workflows/{filename}", access=USER)
     async def save_workflow(request: web.Request) -> web.Response:
         body = await read_json(request)
-        name = await asyncio.to_thread(store().save, request.match_info["filename"], body)
+        name = await save_workflow_as(request, state, request.match_info["filename"], body)
         return json_response({"status": "ok", "filename": name})
 
     @routes.get("/cozygen/api/workflows/{filename}/schema", access=VIEWER)
@@ -179,7 +199,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def get_aliases(_request: web.Request) -> web.Response:
         return json_response(await aliases_of(state))
 
-    @routes.post("/cozygen/api/aliases", access=USER)
+    @routes.post("/cozygen/api/aliases", access=ADMIN)  # every job's prompts expand them
     async def save_aliases(request: web.Request) -> web.Response:
         aliases = documents.validate_aliases(await read_json(request))
         await state.db.execute_write_fn(lambda conn: documents.write(conn, documents.ALIASES, aliases))
@@ -196,8 +216,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         body = await read_json(request)
         workflow = presets.workflow_name(body.get("workflow"))
         mode = documents.workflow_type(body.get("mode"))
+        editor, shelf = editor_of(request, state), store()
 
         def change(conn: Any) -> dict[str, str]:
+            if not editor.admin:  # a user types their own workflows
+                require_existing_change(conn, shelf, workflow, editor)
             types = documents.read(conn, documents.WORKFLOW_TYPES, {})
             if mode is None:
                 types.pop(workflow, None)

@@ -315,3 +315,19 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        11,
+        "workflow_owners: who saved each workflow in the data folder (they and admins may change it; a file "
+        "without a row, saved before owners were kept or with auth off, is shared: admins only)",
+        """
+        CREATE TABLE workflow_owners (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            username TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX workflow_owners_user ON workflow_owners(username);
+        """,
+    )
+)

@@ -31,13 +31,19 @@ from aiohttp import web
 
 from ...core import documents, jobs, sessions
 from ...core.access import USER, VIEWER
-from ...core.errors import BadRequest, Conflict, CozyGenError, HostNotReady, NotFound
+from ...core.errors import BadRequest, Conflict, CozyGenError, Forbidden, HostNotReady, NotFound
 from ...core.jobs import COMPLETED, MAX_IMAGES, PENDING, PROCEDURAL_MODEL, RUNNING, Filters, Job, parse_when
 from ...core.media import kind_of
 from ...core.paths import resolve
 from ...core.workflow_fill import FieldErrors
 from ...core.workflow_schema import extract_schema
-from ...core.workflow_store import WorkflowStore, require_api_format, workflow_name
+from ...core.workflow_store import (
+    WorkflowStore,
+    delete_owned,
+    require_api_format,
+    require_existing_change,
+    workflow_name,
+)
 from .. import host
 from ..jobs import owner, sees_everyones
 from ..params import integer
@@ -45,7 +51,7 @@ from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
 from ..visibility import require_visible_path
-from ..workflows import host_options, workflow_store
+from ..workflows import editor_of, host_options, save_workflow_as, workflow_store
 from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, job_service, renamed, square_size
 
 BASE = "/cozygen/compat/spoonfeeder/api"
@@ -219,6 +225,19 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             lambda conn: documents.update_entry(conn, META, name, changes, only_one="is_default")
         )
 
+    async def change_metadata(request: web.Request, name: str, changes: dict[str, Any]) -> None:
+        """What is kept beside a workflow, changed by those who may change the workflow (its saver, admins;
+        404 when it does not exist); making one the default for everyone is an admin's."""
+        editor, shelf = editor_of(request, state), store()
+        if changes.get("is_default") and not editor.admin:
+            raise Forbidden("only an admin can choose the default workflow, which everyone gets", code="ADMIN_REQUIRED")
+
+        def change(conn: Any) -> None:
+            require_existing_change(conn, shelf, name, editor)
+            documents.update_entry(conn, META, name, changes, only_one="is_default")
+
+        await state.db.execute_write_fn(change)
+
     def summary(name: str, meta: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": name,
@@ -262,8 +281,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         title = body.get("name")
         if not isinstance(title, str) or not title.strip():
             raise BadRequest("name the workflow", code="MISSING_NAME")
-        name = workflow_name(title.strip().replace("/", "_"))
-        await asyncio.to_thread(store().save, name, body.get("workflowJson"))
+        name = await save_workflow_as(request, state, title.strip().replace("/", "_"), body.get("workflowJson"))
         defaults = body.get("defaultParameters") if isinstance(body.get("defaultParameters"), dict) else {}
         now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         await save_metadata(
@@ -289,9 +307,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         name, body = workflow_name(request.match_info["workflow_id"]), await read_json(request)
         await asyncio.to_thread(store().path, name)  # 404 when it does not exist
         if "workflowJson" in body:
-            await asyncio.to_thread(store().save, name, body["workflowJson"])
+            await save_workflow_as(request, state, name, body["workflowJson"])
         changes = {k: str(body[k]) for k in ("name", "description") if isinstance(body.get(k), str)}
-        await save_metadata(name, changes)
+        await change_metadata(request, name, changes)  # 403 unless the caller may change the workflow
         return ok(await full(name))
 
     @routes.patch(f"{BASE}/comfyui/workflows/{{workflow_id}}/parameters", access=USER)
@@ -305,19 +323,15 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         changes: dict[str, Any] = {"default_parameters": defaults}
         if "is_default" in body:
             changes["is_default"] = bool(body["is_default"])
-        await save_metadata(name, changes)
+        await change_metadata(request, name, changes)
         return ok(await full(name))
 
     @routes.delete(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=USER)
     @in_seed_shape
     async def delete(request: web.Request) -> web.Response:
-        name = workflow_name(request.match_info["workflow_id"])
-        path = store().user / name
-        if not await asyncio.to_thread(path.is_file):
-            if await asyncio.to_thread((store().shipped / name).is_file):
-                raise BadRequest("shipped example workflows cannot be deleted", code="SHIPPED_WORKFLOW")
-            raise NotFound("not found", code="WORKFLOW_NOT_FOUND")
-        await asyncio.to_thread(path.unlink)
+        editor, shelf = editor_of(request, state), store()
+        wanted = request.match_info["workflow_id"]
+        name = await state.db.execute_write_fn(lambda conn: delete_owned(conn, shelf, wanted, editor))
         await save_metadata(name, None)
         return ok({"id": name, "deleted": True})
 
