@@ -42,6 +42,7 @@ def setup() -> CozyGenState:
     host.add_middleware(make_guard(state, routes.access))
     host.tap_messages(state.on_host_message)  # messages are dropped until the database is open
     host.add_prompt_handler(comfyui_gate.prompt_hook(state))  # while per user, no prompt's messages go to all
+    host.route_messages(state.gate.recipients)  # ... but to every socket of the user who posted it
     host.on_startup(state.startup)
     host.on_shutdown(state.shutdown)
     return state

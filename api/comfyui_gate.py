@@ -15,10 +15,12 @@ adapter understands every parameter of its route and lets through only what is t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +33,7 @@ from . import host
 from .state import CozyGenState
 from .visibility import claim_prompt, only_own_prompts, owned_by, owned_prompts, require_visible, restricted_to
 
-PRIVATE_CLIENT_PREFIX = "cozygen-private-"
+POSTED_BY: contextvars.ContextVar[str | None] = contextvars.ContextVar("cozygen_posted_by", default=None)
 
 
 def roots() -> dict[str, str]:
@@ -140,6 +142,7 @@ async def check_prompt(request: web.Request, state: CozyGenState, user: User) ->
     client_id = body.get("client_id")
     if isinstance(client_id, str) and client_id and not state.gate.claim_client(client_id, user.username):
         raise Forbidden("this client_id is another user's; send your own", code="CLIENT_ID_TAKEN")
+    POSTED_BY.set(user.username)  # read by prompt_hook, which ComfyUI's handler calls in this same task
     if restricted_to(request, state) is not None:
         await require_graph_files(request, state, body.get("prompt"))
 
@@ -211,12 +214,37 @@ async def own_change(request: web.Request, state: CozyGenState, adapter: str) ->
 
 
 def prompt_hook(state: CozyGenState) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """ComfyUI's on_prompt hook: while outputs are per user, a prompt posted without a client id gets one
-    nobody holds, so ComfyUI sends its messages (file names, previews) to no socket instead of to all."""
+    """ComfyUI's on_prompt hook: while outputs are per user, a prompt posted without a client id (which
+    ComfyUI would send to every socket) is sent to every socket of the user who posted it instead."""
 
-    def private_client_id(payload: dict[str, Any]) -> dict[str, Any]:
+    def user_channel(payload: dict[str, Any]) -> dict[str, Any]:
+        poster = POSTED_BY.get()
         if per_user(state) and isinstance(payload, dict) and not payload.get("client_id"):
-            payload["client_id"] = PRIVATE_CLIENT_PREFIX + uuid.uuid4().hex
+            payload["client_id"] = state.gate.channel(poster) if poster else "cozygen-nobody-" + uuid.uuid4().hex
         return payload
 
-    return private_client_id
+    return user_channel
+
+
+def socket_request(request: web.Request, state: CozyGenState, user: User) -> web.Request:
+    """A socket opened without a client id gets one of its own here (ComfyUI would pick one nobody knows), so
+    it can be counted among its user's sockets."""
+    if not per_user(state) or request.query.get("clientId"):
+        return request
+    client_id = "cozygen-socket-" + uuid.uuid4().hex
+    state.gate.claim_client(client_id, user.username)
+    return request.clone(rel_url=request.rel_url.update_query(clientId=client_id))
+
+
+@contextlib.contextmanager
+def open_socket(request: web.Request, state: CozyGenState, user: User, rule: Rule | None) -> Iterator[None]:
+    """While ComfyUI's socket handler runs, count the socket among its user's (their prompts' channel)."""
+    client_id = request.query.get("clientId", "")
+    if rule is None or rule.adapter != "socket" or not client_id or not per_user(state):
+        yield
+        return
+    state.gate.socket_opened(client_id, user.username)
+    try:
+        yield
+    finally:
+        state.gate.socket_closed(client_id, user.username)

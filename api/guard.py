@@ -116,7 +116,12 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
                 return error_response(error)
             if answer is not None:
                 return answer
-        with state.live.hold(request, credential, level):  # closed if the sign-in is revoked while it runs
+        if rule is not None and rule.adapter == "socket":
+            request = comfyui_gate.socket_request(request, state, user)
+        with (
+            state.live.hold(request, credential, level),  # closed if the sign-in is revoked while it runs
+            comfyui_gate.open_socket(request, state, user, rule),
+        ):
             response = await handler(request)
         if rule is not None:
             response = await comfyui_gate.after(request, state, user, rule, response)

@@ -296,6 +296,29 @@ def send_message(event: str, data: dict[str, Any], client_id: str | None = None)
     server().send_sync(event, data, client_id)
 
 
+def prompt_client_id() -> str | None:
+    """The client id of the prompt executing now (ComfyUI sends its messages there)."""
+    client_id = getattr(server(), "client_id", None)
+    return client_id if isinstance(client_id, str) else None
+
+
+def route_messages(recipients: Callable[[Any], list[str] | None]) -> None:
+    """Let ``recipients(client_id)`` turn one client id into several sockets (None: send as ComfyUI would)."""
+    instance = server()
+    original = instance.send
+
+    async def send(event: Any, data: Any, sid: Any = None) -> None:
+        targets = recipients(sid)
+        if targets is None:
+            await original(event, data, sid)
+            return
+        for target in targets:
+            await original(event, data, target)
+
+    send.__wrapped__ = original  # type: ignore[attr-defined]
+    instance.send = send
+
+
 def tap_messages(listener: Callable[[Any, Any, Any], None]) -> bool:
     """Let ``listener(event, data, sid)`` see every message ComfyUI sends to its sockets.
 

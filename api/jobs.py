@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import csv
 import io
 import logging
@@ -29,13 +30,12 @@ from ..core.jobs import (
     check_session_id,
     check_status,
     graph_model,
-    parse_when,
     validation_error,
 )
 from ..core.workflow_fill import with_seed_offset
 from . import host, sse
 from .comfyui_gate import require_graph_files
-from .params import flag, integer
+from .params import flag, integer, timestamp
 from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user, remote_address
@@ -116,9 +116,10 @@ def sees_everyones(request: web.Request, state: CozyGenState) -> bool:
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
-    # Recording a job and queueing it happen under this lock, and so does a queue reset: a reset never
-    # sees a job that is recorded but not yet on ComfyUI's queue, so it cannot queue it a second time.
+    # Queueing a job happens under this lock, and so does a queue reset; a job recorded but not yet on
+    # ComfyUI's queue is counted in ``recording`` meanwhile, so a reset cannot queue it a second time.
     queueing = asyncio.Lock()
+    recording: collections.Counter[str] = collections.Counter()
 
     def sees_all(request: web.Request) -> bool:
         return sees_everyones(request, state)
@@ -194,6 +195,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         schema, filled = await fill_named(state, workflow, values)
         await require_graph_files(request, state, filled.graph)  # no other user's output copied into a job
         client_id = state.client_id_for(job_id)
+        state.gate.claim_client(client_id, owner(request))  # nobody else may open a socket under it
         batch = filled.params.get("batch_size")
         batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 1
         count = num_images if num_images > batch else 1  # more images than a batch: one prompt per image
@@ -220,15 +222,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             prompt_ids=[p[0] for p in prompts] if count > 1 else [],
             more_graphs={p[0]: p[1] for p in prompts[1:]},
         )
-        async with queueing:
-            if chosen is None:  # a new random id cannot be taken: the single writer records it, in order, before
-                written = state.db.submit_write(lambda conn: jobs.insert(conn, job))  # anything else of this job
-                written.add_done_callback(lambda done: unrecorded(job, done))
-                recorded = True
-            else:  # a client's id may have been posted before: wait for the insert to tell
-                recorded = await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
-            if recorded:
-                queue(job, outputs, more=prompts[1:])
+        recorded = await record_and_queue(job, outputs, more=prompts[1:])
         if not recorded:
             existing = await load(job_id)  # the same job_id, posted twice at once: the other one queued it
             if existing is None:
@@ -236,10 +230,31 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             return repeated(request, existing, workflow, values), 200
         return tracker.live(job.id) or job, 201
 
-    def unrecorded(job: Job, done: Any) -> None:
-        error = done.exception() if not done.cancelled() else None
-        if error is not None or done.result() is False:
-            log.error("CozyGen: job %s runs but could not be recorded: %s", job.id, error or "its id is taken")
+    async def record_and_queue(job: Job, outputs: list[str], more: list[tuple[str, dict[str, Any], list[str]]]) -> bool:
+        """Record a new job, then queue it; False (nothing queued) when its id is taken already.
+
+        The record is committed before the job is queued and before any answer or event says it exists: a job
+        never runs unrecorded, and an acknowledged job survives ComfyUI being killed. The lock is not held
+        while the writer commits, so submissions arriving together share one commit.
+        """
+        recording[job.id] += 1
+        try:
+            try:
+                recorded = await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
+            except Exception as exc:
+                log.error("CozyGen: job %s could not be recorded, so it was not queued: %s", job.id, exc)
+                raise HostNotReady(
+                    f"CozyGen could not record the job in its database ({type(exc).__name__}), so it was not "
+                    "queued; try again"
+                ) from None
+            if recorded:
+                async with queueing:
+                    queue(job, outputs, more=more)
+            return recorded
+        finally:
+            recording[job.id] -= 1
+            if recording[job.id] <= 0:
+                del recording[job.id]
 
     def limit_rate(request: web.Request) -> None:
         """The submission token bucket: per user, or per client address while auth is off."""
@@ -297,14 +312,14 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             session_id=query.get("session_id") or None,
             workflow=(query.get("workflow") or "").strip() or None,
             model=(query.get("model") or "").strip() or None,
-            since=parse_when(query.get("from"), "from"),
-            until=parse_when(query.get("to"), "to", end=True),
+            since=timestamp(request, "from"),
+            until=timestamp(request, "to", end=True),
             text=(query.get("q") or "").strip() or None,
         )
 
     @routes.get("/cozygen/api/jobs", access=VIEWER)
     async def list_jobs(request: web.Request) -> web.Response:
-        limit = integer(request, "limit", 50, low=1, high=jobs.MAX_LIMIT)
+        limit = integer(request, "limit", 50, floor=1, ceiling=jobs.MAX_LIMIT)
         chosen = filters(request)
         before = request.query.get("before") or None
         found = await state.db.execute_settled(
@@ -404,9 +419,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             prompt_ids=[p[0] for p in prompts] if len(prompts) > 1 else [],
             more_graphs={p[0]: p[1] for p in prompts[1:]},
         )
-        async with queueing:
-            await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
-            queue(job, prompts[0][2], more=prompts[1:])
+        await record_and_queue(job, prompts[0][2], more=prompts[1:])  # a fresh id: recorded
         return json_response({"job": view(state.jobs.live(job.id) or job)}, status=201)
 
     async def queue_stats() -> dict[str, Any]:
@@ -433,8 +446,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         on_comfyui = set(running) | set(pending)
         requeued, failed = [], []
         for lost in candidates:
-            if on_comfyui & set(lost.all_prompts) or state.jobs.live(lost.id) is not None:
-                continue  # really waiting or running, or followed by this run (its end is on the way)
+            if on_comfyui & set(lost.all_prompts) or state.jobs.live(lost.id) is not None or lost.id in recording:
+                continue  # really waiting or running, followed by this run (its end is on the way), or being queued
             new_ids = [host.new_prompt_id() for _ in lost.all_prompts]
             job = await state.db.execute_write_fn(
                 lambda conn, lost=lost, new_ids=new_ids: jobs.claim_requeue(conn, lost, new_ids, time.time())
@@ -449,10 +462,17 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 continue
             queue(job, prompts[0][2], more=prompts[1:])
             requeued.append(view(state.jobs.live(job.id) or job))
+        if failed:
+            await state.db.settle()  # the failures answered are recorded
         return {"requeued": requeued, "failed": failed}
 
     @routes.post("/cozygen/api/jobs/{job_id}/cancel", access=USER)
     async def cancel_job(request: web.Request) -> web.Response:
+        response = await cancel(request)
+        await state.db.settle()  # an answer that says cancelled means the record says so
+        return response
+
+    async def cancel(request: web.Request) -> web.Response:
         job = await visible_job(request)
 
         def finished(current: Job) -> Conflict:
@@ -469,6 +489,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             return json_response({"job": view(tracker.end(job.id, CANCELLED) or job)})
         marked = tracker.request_cancel(job.id)
         if marked is None:  # finished meanwhile, or not followed by this run
+            await state.db.settle()  # an end on its way to the record is in it now
             current = await load(job.id)
             if current is None or current.finished:
                 raise finished(current or job)
@@ -534,7 +555,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.get("/cozygen/api/sessions/{session_id}", access=VIEWER)
     async def get_session(request: web.Request) -> web.Response:
         found = await visible_session(request)
-        limit = integer(request, "limit", 20, low=1, high=jobs.MAX_LIMIT)
+        limit = integer(request, "limit", 20, floor=1, ceiling=jobs.MAX_LIMIT)
         listed = await state.db.execute_settled(
             lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
         )

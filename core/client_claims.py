@@ -8,6 +8,7 @@ any id (taking it over). CozyGen gives each id to the first user who uses it; an
 from __future__ import annotations
 
 import collections
+import secrets
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,9 @@ class Claims:
         self._lock = threading.Lock()
         self._clients: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._temp: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
+        self._channels: dict[str, str] = {}  # username -> the client id that stands for all their sockets
+        self._channel_users: dict[str, str] = {}  # and back
+        self._sockets: dict[str, set[str]] = {}  # username -> the client ids of their open sockets
 
     @staticmethod
     def _keep(recent: collections.OrderedDict[Any, str], key: Any, value: str) -> None:
@@ -38,6 +42,36 @@ class Claims:
                 return False
             self._keep(self._clients, client_id, username)
             return True
+
+    def channel(self, username: str) -> str:
+        """The client id that stands for every socket ``username`` has open (what a prompt they post without a
+        client id is sent under, so its messages reach all their sockets and no one else's)."""
+        with self._lock:
+            found = self._channels.get(username)
+            if found is None:
+                found = "cozygen-user-" + secrets.token_hex(16)
+                self._channels[username], self._channel_users[found] = found, username
+            return found
+
+    def socket_opened(self, client_id: str, username: str) -> None:
+        with self._lock:
+            self._sockets.setdefault(username, set()).add(client_id)
+
+    def socket_closed(self, client_id: str, username: str) -> None:
+        with self._lock:
+            held = self._sockets.get(username)
+            if held is not None:
+                held.discard(client_id)
+                if not held:
+                    del self._sockets[username]
+
+    def recipients(self, client_id: Any) -> list[str] | None:
+        """The sockets a message for ``client_id`` goes to when it is a user's channel; None for any other id."""
+        if not isinstance(client_id, str) or not client_id.startswith("cozygen-user-"):
+            return None
+        with self._lock:
+            username = self._channel_users.get(client_id)
+            return sorted(self._sockets.get(username, ())) if username is not None else []
 
     def on_message(self, event: Any, data: Any) -> None:
         """ComfyUI's ``executed`` messages say which prompt wrote which temp files (previews)."""

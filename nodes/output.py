@@ -72,7 +72,9 @@ class CozyGenOutput:
                 "prompt_id": prompt_id,
                 "images": [{**item, "url": _view_url(item)} for item in results],
             },
+            host.prompt_client_id(),  # the prompt's own socket(s); all of them when it has none
         )
+
         return {"ui": {"images": results}}
 
 

@@ -88,5 +88,7 @@ class CozyGenVideoOutput:
                 "format": format,
                 "frames": int(frames.shape[0]),
             },
+            host.prompt_client_id(),  # the prompt's own socket(s); all of them when it has none
         )
+
         return {"ui": {"gifs" if ext == "gif" else "videos": [item]}}
