@@ -13,16 +13,18 @@ messages then move it along::
 not finished in memory (a dict behind a lock, fed from ComfyUI's executor thread): progress
 stays there, and only state changes and images are written to the database, through the
 single writer, in order. Every change is published on an :class:`~.events.EventHub` as
-``job.<what>`` with the job as data.
+``job.<what>`` with the job as data. A job's end is told (its event, its status in
+:meth:`JobTracker.live`) only once it is committed: what a client was told survives ComfyUI
+being killed.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime as dt
 import json
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -420,32 +422,6 @@ class Filters:
     text: str | None = None  # a substring of the resolved parameters
 
 
-def parse_when(value: str | None, name: str, *, end: bool = False) -> float | None:
-    """``from``/``to`` of a history query: epoch seconds, an ISO date or an ISO date-time (UTC unless
-    it says otherwise). A bare date as ``end`` covers that whole day."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
-            return (start + dt.timedelta(days=1) if end else start).timestamp()
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"{name} must be epoch seconds or an ISO date such as 2026-01-31 or 2026-01-31T18:00:00, not {value!r}",
-            code="INVALID_DATE",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.timestamp()
-
-
 MODEL_INPUTS = ("ckpt_name", "unet_name", "model_name", "checkpoint_name", "checkpoint")
 PROCEDURAL_MODEL = "procedural"  # the weights-free procedural node stands for a model of its own
 
@@ -650,12 +626,13 @@ def lost_candidates(conn: sqlite3.Connection) -> list[Job]:
 
 def claim_requeue(conn: sqlite3.Connection, job: Job, prompt_ids: list[str], now: float) -> Job | None:
     """Mark ``job`` re-queued under new prompt ids, one for each of its prompts (once: None when another
-    reset claimed it first). A job of several runs every image again."""
+    reset claimed it first, or it ended since it was found lost). A job of several runs every image again."""
     several = len(job.prompt_ids) > 1
     changed = conn.execute(
         "UPDATE jobs SET prompt_id = ?, prompt_ids_json = ?, status = 'pending', requeued = 1, node = NULL, "
         "step = 0, total_steps = 0, images_json = '[]', error = NULL, started_at = NULL, finished_at = NULL "
-        "WHERE id = ? AND prompt_id = ? AND requeued = 0",
+        "WHERE id = ? AND prompt_id = ? AND requeued = 0 "
+        "AND (status IN ('pending', 'running') OR (status = 'interrupted' AND orphaned = 1))",  # not ended meanwhile
         (prompt_ids[0], _dumps(prompt_ids if several else []), job.id, job.prompt_id),
     ).rowcount
     if changed != 1:
@@ -764,6 +741,8 @@ class JobTracker:
         self._previews: dict[str, Preview] = {}
         self._preview_sent: dict[str, float] = {}
         self._executing: str | None = None  # the prompt ComfyUI runs (its plain previews name none)
+        # job id -> the job as it was before its end, shown until that end is committed (see _emit)
+        self._ending: dict[str, Job] = {}
         # prompt id -> username of jobs that ended lately: their files reach the gallery after the job's end
         self._ended_owners: collections.OrderedDict[str, str | None] = collections.OrderedDict()
         self._posted_by: collections.OrderedDict[str, str] = collections.OrderedDict()  # see claim()
@@ -816,8 +795,9 @@ class JobTracker:
             self.db.submit_write(lambda conn: set_owner(conn, prompt_id, username))
 
     def live(self, job_id: str) -> Job | None:
+        """A followed job as it stands; a job whose end is not yet committed still shows as it was before."""
         with self._lock:
-            job = self._by_id.get(job_id)
+            job = self._ending.get(job_id) or self._by_id.get(job_id)
             return job.copy() if job is not None else None
 
     def owner_of(self, prompt_id: str) -> str | None:
@@ -920,7 +900,7 @@ class JobTracker:
             max_size = image[2] if isinstance(image[2], int) and image[2] > 0 else None
             self._previews[job.id] = Preview(number, str(image[0]), image[1], max_size)
             now = time.monotonic()
-            if now - self._preview_sent.get(job.id, 0.0) < self.progress_interval:
+            if now - self._preview_sent.get(job.id, -math.inf) < self.progress_interval:
                 return
             self._preview_sent[job.id] = now
             self.hub.publish(
@@ -940,29 +920,37 @@ class JobTracker:
         """Publish (and write, when it matters) one change; the caller holds the lock, which keeps the order."""
         now = time.monotonic()
         if change.event == "job.progress":
-            if not change.urgent and now - self._progress_sent.get(job.id, 0.0) < self.progress_interval:
+            if not change.urgent and now - self._progress_sent.get(job.id, -math.inf) < self.progress_interval:
                 return
             self._progress_sent[job.id] = now
         snapshot = job.copy()
         if snapshot.finished:  # previews are for watching a job run
             self._previews.pop(job.id, None)
             self._preview_sent.pop(job.id, None)
-        self.hub.publish(change.event, snapshot.to_dict())
         if not change.persist:
+            self.hub.publish(change.event, snapshot.to_dict())
             return
+        if snapshot.finished:  # told once committed (_written): until then it shows as it was
+            self._ending[job.id] = dataclasses.replace(
+                snapshot, status=RUNNING if snapshot.started_at is not None else PENDING, finished_at=None, error=None
+            )
+        else:
+            self.hub.publish(change.event, snapshot.to_dict())
         future = self.db.submit_write(lambda conn: save_state(conn, snapshot))
-        future.add_done_callback(lambda done: self._written(snapshot, done))
+        future.add_done_callback(lambda done: self._written(snapshot, done, change.event))
 
     def _recorded(self, job: Job, done: Any) -> None:
         if done.exception() is not None:
             log.error("CozyGen: the job of prompt %s could not be recorded: %s", job.prompt_id, done.exception())
 
-    def _written(self, snapshot: Job, done: Any) -> None:
+    def _written(self, snapshot: Job, done: Any, event: str) -> None:
         error = done.exception()
         if error is not None:
             log.error("CozyGen: job %s could not be saved: %s", snapshot.id, error)
-        if snapshot.finished:  # the record is final now: reads go to the database
+        if snapshot.finished:  # the record is final now: say so, and reads go to the database
             with self._lock:
+                self._ending.pop(snapshot.id, None)
+                self.hub.publish(event, snapshot.to_dict())
                 job = self._by_id.get(snapshot.id)
                 if job is not None and job.finished:
                     del self._by_id[snapshot.id]
