@@ -25,8 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core import jobs
+from ..core.access import ADMIN
 from ..core.comfyui_routes import Rule
-from ..core.errors import BadRequest, Forbidden, NotFound
+from ..core.errors import BadRequest, Conflict, Forbidden, NotFound
 from ..core.file_refs import OUTSIDE, GraphRef, Located, annotated, graph_file_refs, locate
 from ..core.users import User
 from . import host
@@ -81,9 +83,12 @@ async def visible(request: web.Request, state: CozyGenState, where: Located) -> 
 
 
 async def require_readable(request: web.Request, state: CozyGenState, paths: list[str], what: str) -> None:
-    """404 (as for a file that does not exist) when any existing file among ``paths`` is not the caller's."""
+    """404 (as for a file that does not exist) when any existing file among ``paths`` is not the caller's, or
+    when none exists (ComfyUI's answer then: the same for another user's file and for none)."""
     folders = roots()
     located = await asyncio.to_thread(lambda: [locate(p, folders) for p in paths if os.path.lexists(p)])
+    if not located:
+        raise NotFound(f"{what} not found", code="SOURCE_NOT_FOUND")
     for where in located:
         if not await visible(request, state, where):
             raise NotFound(f"{what} not found", code="SOURCE_NOT_FOUND")
@@ -143,8 +148,20 @@ async def check_prompt(request: web.Request, state: CozyGenState, user: User) ->
     if isinstance(client_id, str) and client_id and not state.gate.claim_client(client_id, user.username):
         raise Forbidden("this client_id is another user's; send your own", code="CLIENT_ID_TAKEN")
     POSTED_BY.set(user.username)  # read by prompt_hook, which ComfyUI's handler calls in this same task
+    chosen = body.get("prompt_id")
+    if chosen is not None and user.role != ADMIN and await prompt_id_taken(state, str(chosen)):
+        raise Conflict("this prompt_id is taken; send a new one (or none)", code="PROMPT_ID_TAKEN")
     if restricted_to(request, state) is not None:
         await require_graph_files(request, state, body.get("prompt"))
+
+
+async def prompt_id_taken(state: CozyGenState, prompt_id: str) -> bool:
+    """Whether a prompt by this id exists (queued, in ComfyUI's history, or any CozyGen job's): reusing it
+    would overwrite that prompt's history and outputs."""
+    running, pending = host.queue_snapshot()
+    if prompt_id in running or prompt_id in pending or prompt_id in host.history_ids():
+        return True
+    return await state.db.execute_fn(lambda conn: jobs.prompt_exists(conn, prompt_id))
 
 
 async def require_graph_files(request: web.Request, state: CozyGenState, graph: Any) -> None:
@@ -157,7 +174,8 @@ async def require_graph_files(request: web.Request, state: CozyGenState, graph: 
     for ref in refs:
         if ref.where.root == OUTSIDE or not await visible(request, state, ref.where):
             raise Forbidden(
-                f"node {ref.node} input {ref.input!r} names a file that is not yours to read: {ref.value!r}",
+                f"node {ref.node} input {ref.input!r} names a file that does not exist or is not yours to read: "
+                f"{ref.value!r}",
                 code="FILE_NOT_YOURS",
                 extra={"node_errors": {ref.node: {"errors": [{"type": "file_not_yours", "input": ref.input}]}}},
             )

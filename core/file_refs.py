@@ -83,10 +83,10 @@ class GraphRef:
 
 
 def graph_file_refs(graph: Any, roots: Mapping[str, str | os.PathLike[str]]) -> list[GraphRef]:
-    """Every existing file or folder that a string input of an API-format graph names, wherever it lies.
-
-    Strings that name nothing on disk (prompts, model names, which live in other folders) are not listed.
-    """
+    """Every file or folder that a string in a node's inputs (nested lists and objects too) may name to a
+    loader, with where it lies: those in the output or temp folders whether or not they exist (so a refusal
+    tells nothing of what exists), others only when they exist. Strings that name nothing (prompts, model
+    names, which live in other folders) are not listed."""
     found: list[GraphRef] = []
     if not isinstance(graph, dict):
         return found
@@ -95,18 +95,31 @@ def graph_file_refs(graph: Any, roots: Mapping[str, str | os.PathLike[str]]) -> 
         if not isinstance(inputs, dict):
             continue
         for input_name, value in inputs.items():
-            if not isinstance(value, str) or not value or len(value) > 4096 or "\0" in value:
-                continue
             seen: set[str] = set()
-            for candidate in value_paths(value, roots):
-                try:
-                    exists = os.path.lexists(candidate)
-                except (OSError, ValueError):
-                    exists = False
-                if not exists:
-                    continue
-                where = locate(candidate, roots)
-                if where.path not in seen:
-                    seen.add(where.path)
-                    found.append(GraphRef(str(node_id), str(input_name), value, where))
+            for text in _strings(value):
+                for candidate in value_paths(text, roots):
+                    where = _where(candidate, roots)
+                    if where is not None and where.path not in seen:
+                        seen.add(where.path)
+                        found.append(GraphRef(str(node_id), str(input_name), text, where))
     return found
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+    if isinstance(value, str):
+        if value and len(value) <= 4096 and "\0" not in value:
+            yield value
+    elif isinstance(value, list | dict) and depth < 32:
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _strings(item, depth + 1)
+
+
+def _where(candidate: str, roots: Mapping[str, str | os.PathLike[str]]) -> Located | None:
+    try:
+        where = locate(candidate, roots)
+        exists = os.path.lexists(candidate)
+    except (OSError, ValueError):
+        return None
+    if where.root in ("output", "temp") or exists:
+        return where
+    return None

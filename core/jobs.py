@@ -400,6 +400,11 @@ def prompts_of(conn: sqlite3.Connection, username: str) -> set[str]:
     return {row[0] for row in conn.execute("SELECT prompt_id FROM job_prompts WHERE username = ?", (username,))}
 
 
+def prompt_exists(conn: sqlite3.Connection, prompt_id: str) -> bool:
+    """Whether any job has a prompt by this id."""
+    return conn.execute("SELECT 1 FROM job_prompts WHERE prompt_id = ?", (prompt_id,)).fetchone() is not None
+
+
 def owns_prompt(conn: sqlite3.Connection, username: str, prompt_id: str | None) -> bool:
     """Whether ``prompt_id`` is one of the prompts of ``username``'s jobs."""
     if not prompt_id:

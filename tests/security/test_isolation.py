@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import uuid
 from urllib.parse import quote, urlencode
 
@@ -298,3 +299,57 @@ def test_sweep_nothing_of_alices_comes_back(household: Household, who: str) -> N
             elif 200 <= reply.status < 300 and job["prompt_id"].encode() in body and job["prompt_id"] not in path:
                 leaks.append((path, reply.status, "prompt id"))
     assert leaks == []
+
+
+def test_previews_in_the_temp_folder_are_their_prompts_owners(household: Household) -> None:
+    graph = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 255}},
+        "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+    }
+    posted = post(f"{household.url}/prompt", {"prompt": graph}, headers=household.as_("alice"))
+    assert posted.status == 200, posted.body
+    prompt_id = posted.json()["prompt_id"]
+    for _ in range(300):
+        entry = get(f"{household.url}/history/{prompt_id}", headers=household.as_("alice")).json()
+        if entry.get(prompt_id, {}).get("outputs"):
+            break
+        time.sleep(0.1)
+    preview = entry[prompt_id]["outputs"]["2"]["images"][0]
+    assert preview["type"] == "temp"
+    spellings = [
+        {"filename": preview["filename"], "subfolder": preview["subfolder"], "type": "temp"},
+        {"filename": f"{preview['filename']} [temp]", "type": "output"},
+    ]
+    for spelling in spellings:
+        assert view(household, "alice", **spelling).status == 200
+        assert view(household, "bob", **spelling).status == 404
+        assert view(household, "vera", **spelling).status == 404
+    # and a graph of bob's cannot load it either
+    reply = post(
+        f"{household.url}/prompt", {"prompt": load_graph(f"{preview['filename']} [temp]")}, headers=household.as_("bob")
+    )
+    assert reply.status == 403 and reply.json()["code"] == "FILE_NOT_YOURS"
+
+
+def test_nothing_tells_bob_which_outputs_exist(household: Household) -> None:
+    """A file of alice's and a file that does not exist get the same answer, so names cannot be probed."""
+    image = household.alice_image
+    for name in (image["filename"], "no_such_file_00001_.png"):
+        graph = load_graph(f"{image['subfolder']}/{name} [output]")
+        reply = post(f"{household.url}/prompt", {"prompt": graph}, headers=household.as_("bob"))
+        assert (reply.status, reply.json()["code"]) == (403, "FILE_NOT_YOURS")
+        ref = json.dumps({"filename": name, "subfolder": image["subfolder"], "type": "output"})
+        assert upload(household, "bob", "/upload/mask", {"original_ref": ref}, "mask.png").status == 404
+        assert view(household, "bob", filename=name, subfolder=image["subfolder"]).status == 404
+
+
+def test_a_prompt_cannot_take_another_prompts_id(household: Household) -> None:
+    """Reusing alice's prompt id would replace her history entry and claim her outputs."""
+    graph = empty_graph()
+    body = {"prompt": graph, "prompt_id": household.alice_job["prompt_id"]}
+    reply = post(f"{household.url}/prompt", body, headers=household.as_("bob"))
+    assert (reply.status, reply.json()["code"]) == (409, "PROMPT_ID_TAKEN")
+    fresh = post(
+        f"{household.url}/prompt", {"prompt": graph, "prompt_id": str(uuid.uuid4())}, headers=household.as_("bob")
+    )
+    assert fresh.status == 200, fresh.body
