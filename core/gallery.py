@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from .db import Database
 from .errors import BadRequest, Conflict, NotFound
 from .events import EventHub
 from .gallery_sync import Change, FolderWatcher, ScanReport, scan, sync_path
+from .place import copy_to_free_name, move_to_free_name, remove_abandoned
 from .prompt_summary import seed_meta
 
 log = logging.getLogger("cozygen")
@@ -64,7 +66,12 @@ class Gallery:
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
-        """Watch first (nothing is missed), then scan in a thread; the server answers meanwhile."""
+        """Clear what a killed upload or copy left, watch (nothing is missed), then scan in a thread; the
+        server answers meanwhile. Called at start, before the server takes requests."""
+        for base in self.roots.values():
+            removed = remove_abandoned(base)
+            if removed:
+                log.info("CozyGen: removed %d partial file(s) a stopped upload or copy left in %s", len(removed), base)
         self.watcher.start()
         threading.Thread(target=self._initial_scan, name="cozygen-gallery-scan", daemon=True).start()
 
@@ -247,6 +254,8 @@ class Gallery:
         return restored
 
     def _move_back(self, rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+        """Move trashed files back; a name is claimed on the file system as the file takes it, so restores at
+        the same moment (of same-named files, or of the same one) never overwrite a file."""
         placed = []
         for row in rows:
             folder = self.roots[row["root"]] / row["subfolder"]
@@ -254,8 +263,10 @@ class Gallery:
             if not source.exists():
                 continue
             folder.mkdir(parents=True, exist_ok=True)
-            name = free_name(folder, row["filename"])
-            shutil.move(source, folder / name)
+            try:
+                name = move_to_free_name(source, folder, restored_names(row["filename"]))
+            except FileNotFoundError:
+                continue  # restored by another request meanwhile
             placed.append((row, name))
             try:
                 source.parent.rmdir()
@@ -282,22 +293,29 @@ class Gallery:
         """Copy an output image into ComfyUI's input folder (or a subfolder of it); the name it got there."""
         if row["root"] != "output":
             raise Conflict("that image is already in the input folder", code="ALREADY_INPUT")
-        name = prefixed(f"{uuid.uuid4().hex[:8]}_", row["filename"])
-        folder = self.roots["input"] / subfolder if subfolder else self.roots["input"]
+        base = self.roots["input"]
+        folder = base / subfolder if subfolder else base
+        names = (prefixed(f"{uuid.uuid4().hex[:8]}_", row["filename"]) for _ in range(100))
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(shutil.copy2, self.path_of(row), folder / name)
+        # written aside, then given a name no other file has (never over one), complete
+        name = await asyncio.to_thread(copy_to_free_name, self.path_of(row), folder, names, base)
         await self.refresh("input", subfolder, name)
         return name
 
 
-def free_name(folder: Path, filename: str) -> str:
-    """``filename``, or ``stem (restored N).ext`` when that name is taken."""
-    if not (folder / filename).exists():
-        return filename
+def restored_names(filename: str) -> Iterator[str]:
+    """The names a restored file may take, in order: ``filename``, then ``stem (restored N).ext``."""
+    yield filename
     stem, tail = _split_name(filename)
     for n in range(1, 10_000):
-        candidate = fit_name(stem, f" (restored{'' if n == 1 else f' {n}'}){tail}")
-        if not os.path.exists(folder / candidate):
+        yield fit_name(stem, f" (restored{'' if n == 1 else f' {n}'}){tail}")
+
+
+def free_name(folder: Path, filename: str) -> str:
+    """The first of :func:`restored_names` free in ``folder`` now (a hint only: a restore claims its name as it
+    moves the file, :func:`~.place.move_to_free_name`)."""
+    for candidate in restored_names(filename):
+        if not os.path.lexists(folder / candidate):
             return candidate
     raise Conflict(f"no free name for {filename!r} in that folder", code="NAME_TAKEN")
 

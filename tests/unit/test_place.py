@@ -1,0 +1,266 @@
+"""core.place and the gallery's restore and copy to input: a free name is claimed on the file system itself, so
+restores and copies at the same moment never overwrite a file; partial files of a killed upload or copy go at start."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import io
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cozygen.core import place
+from cozygen.core.db import Database
+from cozygen.core.errors import Conflict, NotFound
+from cozygen.core.events import EventHub
+from cozygen.core.gallery import Gallery, restored_names
+from cozygen.core.gallery_sync import scan
+from cozygen.core.migrations import MIGRATIONS
+
+THREADS = 16
+ROUNDS = 5
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(tmp_path / "data" / "cozygen.sqlite3")
+    database.open(MIGRATIONS)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def gallery(db: Database, tmp_path: Path) -> Gallery:
+    roots = {"output": tmp_path / "output", "input": tmp_path / "input"}
+    for base in roots.values():
+        base.mkdir()
+    return Gallery(db, roots, tmp_path / "data", EventHub())
+
+
+def png(n: int) -> bytes:
+    """A real PNG of its own (the gallery indexes a PNG only once it is complete)."""
+    out = io.BytesIO()
+    Image.new("RGB", (n + 1, 1), "red").save(out, format="PNG")
+    return out.getvalue()
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+# -- core.place --------------------------------------------------------------------------------
+def test_a_move_takes_the_first_free_name_and_never_replaces_a_file(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"there first")
+    source = tmp_path / "a.png"
+    source.write_bytes(b"restored")
+    assert place.move_to_free_name(source, folder, restored_names("a.png")) == "a (restored).png"
+    assert contents(folder) == {"a.png": b"there first", "a (restored).png": b"restored"}
+    assert not source.exists()
+
+
+def test_a_move_with_every_name_taken_leaves_the_source_where_it_was(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"there first")
+    source = tmp_path / "a.png"
+    source.write_bytes(b"mine")
+    with pytest.raises(Conflict):
+        place.move_to_free_name(source, folder, ["a.png"])
+    assert source.read_bytes() == b"mine" and contents(folder) == {"a.png": b"there first"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "out"]
+
+
+def test_a_source_moved_by_someone_else_first_is_not_found(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(FileNotFoundError):
+        place.move_to_free_name(tmp_path / "gone.png", folder, ["gone.png"])
+    assert contents(folder) == {}
+
+
+def test_many_moves_of_same_named_files_at_once_keep_every_file(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    sources = []
+    for n in range(THREADS):
+        (tmp_path / f"s{n}").mkdir()
+        sources.append(tmp_path / f"s{n}" / "x.png")
+        sources[-1].write_bytes(f"file {n}".encode())
+    start = threading.Barrier(THREADS)
+
+    def move(source: Path) -> str:
+        start.wait()
+        return place.move_to_free_name(source, folder, restored_names("x.png"))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        names = list(pool.map(move, sources))
+    assert len(set(names)) == THREADS
+    assert sorted(contents(folder).values()) == sorted(f"file {n}".encode() for n in range(THREADS))
+
+
+@pytest.mark.parametrize("failure", [errno.EPERM, errno.EXDEV])
+def test_without_hard_links_a_placeholder_claims_the_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: int
+) -> None:
+    """A file system without hard links (FAT, some shares) or another file system: the name is created with
+    O_EXCL first, then the file replaces that empty placeholder (or is copied into it)."""
+
+    def no_link(*_args, **_kwargs) -> None:
+        raise OSError(failure, os.strerror(failure))
+
+    real_replace = os.replace
+
+    def replace(src, dst) -> None:
+        if failure == errno.EXDEV and ".cozygen-taken-" in str(src):
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(place.os, "link", no_link)
+    monkeypatch.setattr(place.os, "replace", replace)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"there first")
+    sources = []
+    for n in range(THREADS):
+        (tmp_path / f"s{n}").mkdir()
+        sources.append(tmp_path / f"s{n}" / "a.png")
+        sources[-1].write_bytes(f"file {n}".encode())
+    start = threading.Barrier(THREADS)
+
+    def move(source: Path) -> str:
+        start.wait()
+        return place.move_to_free_name(source, folder, restored_names("a.png"))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        names = list(pool.map(move, sources))
+    assert "a.png" not in names and len(set(names)) == THREADS
+    found = contents(folder)
+    assert found.pop("a.png") == b"there first"
+    assert sorted(found.values()) == sorted(f"file {n}".encode() for n in range(THREADS))
+    assert not any(source.exists() for source in sources)
+
+
+def test_a_copy_appears_complete_under_a_free_name_and_leaves_nothing_aside(tmp_path: Path) -> None:
+    folder, scratch = tmp_path / "in" / "sub", tmp_path / "in"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"there first")
+    source = tmp_path / "a.png"
+    source.write_bytes(b"copied" * 1000)
+    assert place.copy_to_free_name(source, folder, ["a.png", "b.png"], scratch) == "b.png"
+    assert (folder / "b.png").read_bytes() == b"copied" * 1000 and source.exists()
+    assert sorted(p.name for p in scratch.iterdir()) == ["sub"]
+
+
+def test_a_failed_copy_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+
+    def broken_copy(src, dst, **_kwargs) -> None:
+        Path(dst).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(place.shutil, "copy2", broken_copy)
+    source = tmp_path / "a.png"
+    source.write_bytes(b"whole")
+    with pytest.raises(OSError):
+        place.copy_to_free_name(source, folder, ["a.png"], folder)
+    assert list(folder.iterdir()) == []
+
+
+def test_partial_files_of_a_killed_upload_or_copy_are_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "input"
+    (folder / "sub").mkdir(parents=True)
+    abandoned = [".cozygen-upload-0123abcd.part", ".cozygen-copy-4567ef.part"]
+    kept = ["photo.png", ".cozygen-upload-note.txt", "cozygen-upload-x.part", ".hidden.part"]
+    for name in abandoned + kept:
+        (folder / name).write_bytes(b"x")
+    (folder / ".cozygen-upload-dir.part").mkdir()  # not a file: not ours
+    assert sorted(place.remove_abandoned(folder)) == sorted(abandoned)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, ".cozygen-upload-dir.part", "sub"])
+    assert place.remove_abandoned(tmp_path / "missing") == []
+
+
+def test_the_gallery_clears_partial_files_when_it_starts(gallery: Gallery) -> None:
+    inp = gallery.roots["input"]
+    (inp / ".cozygen-upload-feedbeef.part").write_bytes(b"half an upload")
+    (inp / "keep.png").write_bytes(b"a file")
+    gallery.start()
+    try:
+        assert sorted(p.name for p in inp.iterdir()) == ["keep.png"]
+    finally:
+        gallery.stop()
+
+
+# -- the gallery's restore and copy to input -------------------------------------------------------
+def trash_same_named(gallery: Gallery, folder: str, count: int) -> list[str]:
+    """Trash ``count`` different files that all had the name <folder>/x.png (one after the other); their ids."""
+    out = gallery.roots["output"] / folder
+    out.mkdir()
+    ids = []
+    for n in range(count):
+        (out / "x.png").write_bytes(png(n))
+        scan(gallery.db, "output", gallery.roots["output"])
+        row = gallery.db.read(
+            lambda conn: conn.execute("SELECT * FROM media WHERE subfolder = ? AND filename = 'x.png'", (folder,))
+        ).fetchone()
+        _batch, trashed, errors = asyncio.run(gallery.trash([row]))
+        assert errors == [] and len(trashed) == 1
+        ids += trashed
+    return ids
+
+
+def at_once(work, items: list) -> list:
+    """``work`` of every item, each in a thread of its own, all let go at the same moment."""
+    start = threading.Barrier(len(items))
+
+    def run(item):
+        start.wait()
+        return work(item)
+
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(run, items))
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))  # a race: each round is one more chance to lose a file
+def test_restores_of_same_named_files_at_the_same_moment_keep_every_file(gallery: Gallery, round_: int) -> None:
+    ids = trash_same_named(gallery, "day", THREADS)
+    answers = at_once(lambda trash_id: asyncio.run(gallery.restore(ids=[trash_id])), ids)
+    restored = [r for found in answers for r in found]
+    files = contents(gallery.roots["output"] / "day")
+    assert sorted(files.values()) == sorted(png(n) for n in range(THREADS))  # none overwritten
+    assert sorted(r["filename"] for r in restored) == sorted(files)
+    assert asyncio.run(gallery.trash_list()) == []
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_the_same_entry_restored_twice_at_once_comes_back_once(gallery: Gallery, round_: int) -> None:
+    (trash_id,) = trash_same_named(gallery, "day", 1)
+
+    def restore(_n: int) -> list[dict]:
+        try:
+            return asyncio.run(gallery.restore(ids=[trash_id]))
+        except NotFound:  # the ones that came second find nothing
+            return []
+
+    answers = [r for found in at_once(restore, list(range(THREADS))) for r in found]
+    assert contents(gallery.roots["output"] / "day") == {"x.png": png(0)}
+    assert [a["filename"] for a in answers] == ["x.png"]
+
+
+def test_copies_to_input_at_the_same_moment_get_names_of_their_own(gallery: Gallery) -> None:
+    out = gallery.roots["output"]
+    (out / "a.png").write_bytes(png(7))
+    scan(gallery.db, "output", out)
+    row = gallery.db.read(lambda conn: conn.execute("SELECT * FROM media WHERE filename = 'a.png'").fetchone())
+    names = at_once(lambda _n: asyncio.run(gallery.to_input(row)), list(range(THREADS)))
+    files = contents(gallery.roots["input"])
+    assert sorted(files) == sorted(set(names)) and len(files) == THREADS
+    assert set(files.values()) == {png(7)}
