@@ -14,6 +14,7 @@ from ..core.passwords import dummy_hash, verify_password
 from ..core.throttle import Attempt
 from ..core.users import User
 from .guard import same_origin
+from .params import integer, path_id
 from .responses import json_response, read_json
 from .routing import Routes
 from .session import authenticate, clear_session_cookie, current_user, remote_address, set_session_cookie
@@ -21,10 +22,7 @@ from .state import CozyGenState
 
 
 def _user_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["user_id"])
-    except ValueError:
-        raise BadRequest("the user id must be a number", code="INVALID_ID") from None
+    return path_id(request, "user_id", what="user", missing_code="USER_NOT_FOUND")
 
 
 REVOKE_API_TOKENS = "revoke_api_tokens"
@@ -275,11 +273,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get("/cozygen/api/audit", access=ADMIN)
     async def audit_log(request: web.Request) -> web.Response:
-        try:
-            limit = min(500, max(1, int(request.query.get("limit", 100))))
-            before = int(request.query["before"]) if "before" in request.query else None
-        except ValueError:
-            raise BadRequest("limit and before must be numbers", code="INVALID_PAGING") from None
+        limit = integer(request, "limit", 100, floor=1, ceiling=500, code="INVALID_PAGING")
+        before = integer(request, "before", None, code="INVALID_PAGING")
         entries = await db().execute_fn(lambda conn: users.audit_entries(conn, limit=limit, before_id=before))
         return json_response({"entries": entries, "next_before": entries[-1]["id"] if len(entries) == limit else None})
 

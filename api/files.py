@@ -3,42 +3,107 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import uuid
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp.multipart import BodyPartReader
 
 from ..core import gallery_index as index
 from ..core.access import ADMIN, USER, VIEWER
-from ..core.errors import BadRequest, NotFound
+from ..core.errors import BadRequest, NotFound, TooLarge, UnsupportedType
 from ..core.media import INPUT_IMAGE_EXTS, extension, kind_of
 from ..core.paths import clean_relative, resolve, split_relative
 from ..core.thumbnails import Thumbnail, clamp_width
 from ..core.uploads import check_size, require, sniff_image, stored_name
-from .params import flag, integer
+from .gallery import image_id
+from .params import flag, paging
 from .responses import json_response
 from .routing import Routes
 from .state import CozyGenState
 from .visibility import require_visible, require_visible_path
 
 CHUNK = 256 * 1024
+CHUNK_TEXT = 128  # aiohttp reads a part without Content-Length in chunks no shorter than its boundary line
+MAX_FIELD_BYTES = 4096  # a text field beside an upload (the subfolder)
+MAX_EXTRA_PARTS = 16  # fields beside the file
+
+
+# What aiohttp's multipart reader raises on a malformed body: a missing or wrong boundary, an empty or cut-off
+# body, a bad Content-Type/-Encoding/charset of a part, undecodable text, a part header past its line limit.
+MALFORMED_MULTIPART = (ValueError, AssertionError, LookupError, RuntimeError, zlib.error, HttpProcessingError)
+
+
+@contextlib.contextmanager
+def multipart_errors(hint: str) -> Iterator[None]:
+    """Answer whatever aiohttp's multipart reader raises for a malformed body as a 400/413 with ``hint``."""
+    try:
+        yield
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge("the request body is larger than this server accepts", code="TOO_LARGE") from None
+    except LineTooLong:
+        raise TooLarge(f"a part's header is too long; {hint}", code="PART_HEADER_TOO_LARGE") from None
+    except web.HTTPException as exc:  # aiohttp's other HTTP errors while reading the body are 4xx
+        raise BadRequest(
+            f"the multipart body could not be read ({exc.reason}); {hint}", code="MALFORMED_MULTIPART"
+        ) from None
+    except MALFORMED_MULTIPART as exc:
+        reason = str(exc)[:200] or type(exc).__name__
+        raise BadRequest(f"the multipart body is malformed ({reason}); {hint}", code="MALFORMED_MULTIPART") from None
+
+
+class MultipartForm:
+    """aiohttp's streaming multipart reader, each read answering a malformed body with a 400/413 JSON error
+    (and a body that is no multipart with a 415) instead of a 500. The one way CozyGen reads a multipart body."""
+
+    def __init__(self, reader: Any, hint: str) -> None:
+        self.reader, self.hint = reader, hint
+
+    @classmethod
+    async def open(cls, request: web.Request, hint: str) -> MultipartForm:
+        if not request.content_type.startswith("multipart/"):
+            raise UnsupportedType(f"send multipart/form-data, not {request.content_type}; {hint}", code="NOT_MULTIPART")
+        with multipart_errors(hint):
+            return cls(await request.multipart(), hint)
+
+    async def next(self) -> BodyPartReader | None:
+        """The next part (a nested multipart is refused); None after the last."""
+        with multipart_errors(self.hint):
+            part = await self.reader.next()
+        if part is not None and not isinstance(part, BodyPartReader):
+            raise BadRequest(f"nested multipart parts are not accepted; {self.hint}", code="MALFORMED_MULTIPART")
+        return part
+
+    async def chunk(self, part: BodyPartReader, size: int = CHUNK) -> bytes:
+        """The next bytes of ``part`` (b"" at its end)."""
+        with multipart_errors(self.hint):
+            return await part.read_chunk(size)
+
+    async def text(self, part: BodyPartReader, *, max_bytes: int = MAX_FIELD_BYTES) -> str:
+        """A short text field, decoded by its charset (UTF-8 unless it says otherwise)."""
+        data = b""
+        while piece := await self.chunk(part, max(CHUNK_TEXT, max_bytes + 1)):
+            data += piece
+            if len(data) > max_bytes:
+                raise TooLarge(f"the field {part.name!r} is longer than {max_bytes} bytes", code="FIELD_TOO_LARGE")
+        with multipart_errors(self.hint):
+            return bytes(part.decode(data)).decode(part.get_charset(default="utf-8"))
 
 
 async def receive_upload(
     request: web.Request, state: CozyGenState, *, fields: tuple[str, ...] = ("image",)
 ) -> dict[str, Any]:
     """Stream a multipart image into the input folder (size-capped, sniffed); the stored file's details."""
-    try:
-        reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError):
-        raise BadRequest(
-            f"send multipart/form-data with the file in a field named {fields[0]!r}", code="NOT_MULTIPART"
-        ) from None
-    part = await reader.next()
+    form = await MultipartForm.open(request, f"send multipart/form-data with the file in a field named {fields[0]!r}")
+    part = await form.next()
     require(
-        part is not None and getattr(part, "name", None) in fields,
+        part is not None and part.name in fields,
         f"{fields[0]} field: send the file as the first part, named {fields[0]!r}",
         "MISSING_IMAGE_FIELD",
     )
@@ -47,15 +112,19 @@ async def receive_upload(
     size = 0
     try:
         with open(partial, "wb") as handle:
-            while chunk := await part.read_chunk(CHUNK):
+            while chunk := await form.chunk(part):
                 size += len(chunk)
                 check_size(size, state.upload_max_bytes)
                 await asyncio.to_thread(handle.write, chunk)
         require(size > 0, "the uploaded file is empty", "EMPTY_UPLOAD")
         subfolder = request.query.get("subfolder", "")
-        while (extra := await reader.next()) is not None:
-            if getattr(extra, "name", None) == "subfolder":
-                subfolder = (await extra.text()).strip()
+        extras = 0
+        while (extra := await form.next()) is not None:
+            extras += 1
+            if extras > MAX_EXTRA_PARTS:
+                raise BadRequest(f"send at most {MAX_EXTRA_PARTS} fields beside the file", code="TOO_MANY_PARTS")
+            if extra.name == "subfolder":
+                subfolder = (await form.text(extra)).strip()
         folder, sub, _ = resolve(input_dir, clean_relative(subfolder))
         ext, width, height = await asyncio.get_running_loop().run_in_executor(state.image_pool, sniff_image, partial)
         name = stored_name(part.filename, ext)
@@ -117,8 +186,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.get("/cozygen/input", access=VIEWER)
     async def list_input(request: web.Request) -> web.Response:
         folder, sub, _ = resolve(state.roots["input"], request.query.get("subfolder", "").rstrip("/"))
-        page = integer(request, "page", 1, low=1)
-        per_page = integer(request, "per_page", 50)
+        page, per_page = paging(request, "per_page", 50, size_floor=0)
         exts_param = request.query.get("exts")
         exts = (
             INPUT_IMAGE_EXTS
@@ -197,10 +265,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get("/cozygen/api/images/{image_id}/thumb", access=VIEWER)
     async def image_thumb(request: web.Request) -> web.Response:
-        try:
-            row = await state.gallery.get(int(request.match_info["image_id"]))
-        except ValueError:
-            raise BadRequest("the image id must be a number", code="INVALID_ID") from None
+        row = await state.gallery.get(image_id(request))
         await require_visible(request, state, row)
         return await serve_thumbnail(request, state, row["root"], row["subfolder"], row["filename"], versioned=True)
 

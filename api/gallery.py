@@ -19,7 +19,7 @@ from ..core.paths import resolve
 from ..core.pnginfo import read_png_info
 from ..core.prompt_summary import parse_prompt_text, summarize_png_text
 from . import sse
-from .params import choice, flag, integer
+from .params import bool_field, choice, flag, paging, path_id, text_field
 from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user
@@ -45,6 +45,12 @@ def file_query(request: web.Request, subfolder: str, recursive: bool, owner: str
     )
 
 
+def image_id(request: web.Request, *, prefix: str = "") -> int:
+    """The ``{image_id}`` of the path (after ``prefix``): a 400 when it is no number, a 404 when no image can
+    have it."""
+    return path_id(request, "image_id", what="image", missing_code="IMAGE_NOT_FOUND", prefix=prefix)
+
+
 async def read_text_chunks(path: os.PathLike) -> dict[str, str]:
     info = await asyncio.to_thread(read_png_info, path, scan_all=True)
     return info.text if info is not None else {}
@@ -62,8 +68,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def list_gallery(request: web.Request) -> web.Response:
         folder, sub = output_folder(request.query.get("subfolder", ""))
         recursive, include_meta = flag(request, "recursive"), flag(request, "include_meta")
-        page = integer(request, "page", 1, low=1)
-        per_page = integer(request, "per_page", 20, low=0, high=500)
+        page, per_page = paging(request, "per_page", 20, size_floor=0, size_ceiling=500)
         query = file_query(request, sub, recursive, restricted_to(request, state))
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
@@ -120,10 +125,10 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.post("/cozygen/api/gallery/delete", access=USER)
     async def delete_one(request: web.Request) -> web.Response:
         body = await read_json(request)
-        filename = body.get("filename")
-        if not isinstance(filename, str) or not filename.strip():
+        filename = text_field(body, "filename", "", code="MISSING_FILENAME")
+        if not filename:
             raise BadRequest("missing filename", code="MISSING_FILENAME")
-        path, sub, name = resolve(state.roots["output"], (body.get("subfolder") or "").strip(), filename.strip())
+        path, sub, name = resolve(state.roots["output"], text_field(body, "subfolder", ""), filename)
         if not kind_of(name):
             raise BadRequest("only images, videos and audio files can be deleted here", code="NOT_MEDIA")
         row = await gallery().find_or_index("output", sub, name)
@@ -143,10 +148,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         confirm = body.get("confirm")
         if not isinstance(confirm, str) or confirm.strip().lower() not in DELETE_ALL_CONFIRM:
             raise BadRequest('confirm flag required: send "confirm": "delete-all"', code="CONFIRM_REQUIRED")
-        recursive = body.get("recursive", True)
-        if not isinstance(recursive, bool):
-            raise BadRequest("recursive must be true or false", code="INVALID_RECURSIVE")
-        folder, sub = output_folder((body.get("subfolder") or "").strip())
+        recursive = bool_field(body, "recursive", True)
+        folder, sub = output_folder(text_field(body, "subfolder", ""))
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
         owner = restricted_to(request, state)  # per_user: only the caller's own outputs
@@ -184,12 +187,6 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return await sse.stream(request, gallery().hub, accept=accept)
 
     # -- native: images by id, trash, restore, copy to input ---------------------------------
-    def image_id(request: web.Request) -> int:
-        try:
-            return int(request.match_info["image_id"])
-        except ValueError:
-            raise BadRequest("the image id must be a number", code="INVALID_ID") from None
-
     async def visible_image(request: web.Request) -> Any:
         row = await gallery().get(image_id(request))
         await require_visible(request, state, row)

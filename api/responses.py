@@ -18,10 +18,12 @@ import orjson
 from aiohttp import web
 
 from ..core.errors import BadRequest, CozyGenError, RateLimited, UnsupportedType
+from .params import check_query_encoding
 
 log = logging.getLogger("cozygen")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_JSON_DEPTH = 64  # a JSON body nested deeper is a 400 (CozyGen's own documents nest a few levels)
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -39,19 +41,56 @@ def error_response(error: CozyGenError) -> web.Response:
 
 
 async def read_json(request: web.Request, *, expect: type = dict) -> Any:
-    """The request body parsed as JSON of the expected type, or a 400/415 a person can act on."""
+    """The request body parsed as JSON of the expected type, or a 400/415 a person can act on.
+
+    The one way a handler reads a JSON body: it refuses bodies nested deeper than ``MAX_JSON_DEPTH`` (orjson
+    itself stops at 1024 levels, but a few hundred are enough to make recursive code raise RecursionError,
+    and orjson cannot write back more than 254), and bodies of another type than ``expect``.
+    """
     if request.content_type not in ("application/json", "", "text/plain"):
         raise UnsupportedType(f"send the body as application/json, not {request.content_type}")
     raw = await request.read()
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object", code="INVALID_JSON")
     try:
-        data = orjson.loads(raw)
+        data = loads_bounded(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}", code="INVALID_JSON") from None
+    except TooDeep:
+        raise BadRequest(
+            f"the request body is nested more than {MAX_JSON_DEPTH} levels deep", code="JSON_TOO_DEEP"
+        ) from None
     if not isinstance(data, expect):
         raise BadRequest(f"the request body must be a JSON {_json_kind(expect)}", code="INVALID_JSON")
     return data
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than ``MAX_JSON_DEPTH``."""
+
+
+def loads_bounded(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``orjson.loads``, refusing (TooDeep) values nested more than ``max_depth`` levels.
+
+    Counting brackets first (in C) spares the walk for the usual body, which has few of them.
+    """
+    data = orjson.loads(raw)
+    text = raw.encode() if isinstance(raw, str) else raw
+    if text.count(b"[") + text.count(b"{") > max_depth and nesting_exceeds(data, max_depth):
+        raise TooDeep(f"nested more than {max_depth} levels")
+    return data
+
+
+def nesting_exceeds(value: Any, max_depth: int) -> bool:
+    """Whether containers in ``value`` nest deeper than ``max_depth`` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        items = current.values() if isinstance(current, dict) else current
+        stack.extend((child, depth + 1) for child in items if isinstance(child, dict | list))
+    return False
 
 
 def _json_kind(kind: type) -> str:
@@ -65,11 +104,15 @@ def handler(fn: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         try:
+            check_query_encoding(request)
             response = await fn(request)
         except CozyGenError as error:
             return error_response(error)
         except web.HTTPException:
             raise
+        except RecursionError:  # the last line behind read_json's depth limit: input nested too deep to walk
+            log.warning("CozyGen: %s %s: input nested too deep (RecursionError)", request.method, request.path)
+            return error_response(BadRequest("the input is nested too deeply to process", code="TOO_DEEP"))
         except Exception as exc:  # anything else is a bug: log it, answer in shape
             log.exception("CozyGen: %s %s failed", request.method, request.path)
             return json_response(

@@ -20,7 +20,6 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -28,7 +27,7 @@ from ..core import tag_history, tags
 from ..core.access import VIEWER
 from ..core.errors import BadRequest
 from ..core.tag_lists import CATEGORY_KEYS, folder_signature
-from .params import choice
+from .params import choice, integer
 from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
@@ -150,29 +149,6 @@ class TagService:
         task.add_done_callback(self._background.discard)
 
 
-def query_string(request: web.Request) -> None:
-    """Refuse a query string that is not UTF-8 (aiohttp would quietly turn it into U+FFFD)."""
-    try:
-        parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, errors="strict")
-    except UnicodeDecodeError:
-        raise BadRequest("the query string must be UTF-8 (percent-encoded)", code="INVALID_ENCODING") from None
-
-
-def whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise BadRequest(
-            f"{name} must be a whole number from {low} to {high}, not {raw!r}", code=f"INVALID_{name.upper()}"
-        )
-    return value
-
-
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     service = TagService(state)
 
@@ -185,7 +161,6 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get("/cozygen/api/tags/search", access=VIEWER)
     async def search(request: web.Request) -> web.Response:
-        query_string(request)
         q = request.query.get("q", "").strip().lower()
         if len(q) > MAX_QUERY:
             raise BadRequest(f"q is longer than {MAX_QUERY} characters", code="INVALID_Q")
@@ -201,9 +176,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 code="MISSING_Q",
             )
         sort = choice(request, "sort", tags.SORTS, "count")
-        limit = whole(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = whole(request, "offset", 0, 0, MAX_OFFSET)
-        min_count = whole(request, "min_count", 0, 0, 2**62)
+        limit = integer(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+        offset = integer(request, "offset", 0, low=0, high=MAX_OFFSET)
+        min_count = integer(request, "min_count", 0, low=0, high=2**62)
         index = await service.index(restricted_to(request, state))
         args = {"category": category if category not in ("", "all") else None, "sort": sort}
         args.update(limit=limit, offset=offset, min_count=min_count)

@@ -22,7 +22,8 @@ from ...core.errors import BadRequest, CozyGenError
 from ...core.jobs import COMPLETED, PENDING, PROCEDURAL_MODEL, RUNNING, Job
 from ...core.workflow_fill import FieldErrors
 from .. import prompts
-from ..params import flag, integer
+from ..gallery import image_id
+from ..params import flag, paging
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
@@ -92,14 +93,6 @@ def merged(by_model: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
         for status, n in counts.items():
             total[status] = total.get(status, 0) + n
     return total
-
-
-def image_id(request: web.Request) -> int:
-    raw = request.match_info["image_id"]
-    try:
-        return int(raw.removeprefix("img_"))
-    except ValueError:
-        raise BadRequest(f"unknown image id {raw!r}; use an id from the gallery", code="INVALID_ID") from None
 
 
 def fields_of(row: Any) -> dict[str, Any]:
@@ -280,8 +273,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get(f"{BASE}/gallery", access=VIEWER)
     async def gallery(request: web.Request) -> web.Response:
-        page = integer(request, "page", 1, low=1)
-        limit = integer(request, "limit", 20, low=1, high=50)
+        page, limit = paging(request, "limit", 20, size_floor=1, size_ceiling=50)
         query = index.FileQuery(
             root="output",
             recursive=True,
@@ -306,13 +298,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get(f"{BASE}/get_image/{{image_id}}", access=VIEWER)
     async def get_image(request: web.Request) -> web.StreamResponse:
-        row = await state.gallery.get(image_id(request))
+        row = await state.gallery.get(image_id(request, prefix="img_"))
         await require_visible(request, state, row)
         return web.FileResponse(state.gallery.path_of(row))
 
     @routes.get(f"{BASE}/image/{{image_id}}/metadata", access=VIEWER)
     async def metadata(request: web.Request) -> web.Response:
-        row = await state.gallery.get(image_id(request))
+        row = await state.gallery.get(image_id(request, prefix="img_"))
         await require_visible(request, state, row)
         fields = fields_of(row)
         return json_response(
@@ -334,7 +326,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.delete(f"{BASE}/image/{{image_id}}", access=USER)
     async def delete(request: web.Request) -> web.Response:
-        row = await state.gallery.get(image_id(request))
+        row = await state.gallery.get(image_id(request, prefix="img_"))
         await require_visible(request, state, row)
         user = request.get("cozygen_user")
         _, _, errors = await state.gallery.trash([row], by=user.username if user else None)

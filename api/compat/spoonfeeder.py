@@ -32,7 +32,7 @@ from aiohttp import web
 from ...core import documents, jobs, sessions
 from ...core.access import USER, VIEWER
 from ...core.errors import BadRequest, Conflict, CozyGenError, Forbidden, HostNotReady, NotFound
-from ...core.jobs import COMPLETED, MAX_IMAGES, PENDING, PROCEDURAL_MODEL, RUNNING, Filters, Job, parse_when
+from ...core.jobs import COMPLETED, MAX_IMAGES, PENDING, PROCEDURAL_MODEL, RUNNING, Filters, Job
 from ...core.media import kind_of
 from ...core.paths import resolve
 from ...core.workflow_fill import FieldErrors
@@ -46,7 +46,7 @@ from ...core.workflow_store import (
 )
 from .. import host
 from ..jobs import owner, sees_everyones
-from ..params import integer
+from ..params import integer, timestamp
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
@@ -409,7 +409,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def get_session(request: web.Request) -> web.Response:
         """The session with its most recent generations (``?limit=``, 20 unless told)."""
         found = await visible_session(request)
-        limit = integer(request, "limit", 20, low=1, high=jobs.MAX_LIMIT)
+        limit = integer(request, "limit", 20, floor=1, ceiling=jobs.MAX_LIMIT)
         listed = await state.db.execute_settled(
             lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
         )
@@ -585,8 +585,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             raise BadRequest(f"format must be csv or json, not {kind!r}", code="INVALID_FORMAT")
         chosen = Filters(
             username=None if sees_all(request) else owner(request),
-            since=parse_when(request.query.get("dateFrom"), "dateFrom"),
-            until=parse_when(request.query.get("dateTo"), "dateTo", end=True),
+            since=timestamp(request, "dateFrom"),
+            until=timestamp(request, "dateTo", end=True),
         )
         found = await state.db.execute_settled(lambda conn: jobs.export_jobs(conn, chosen))
         rows = [task_row(j) for j in found]
