@@ -4,7 +4,10 @@ The scan walks each root once in a worker thread, describes only files that are
 new or changed since the index last saw them, and writes in batches. The watcher
 (one watchdog observer for every root) collects file-system events, waits until
 a path has been quiet for ``debounce`` seconds, then brings those paths up to
-date and reports what changed. A PNG still being written (no IEND yet) waits.
+date and reports what changed. A PNG still being written (no IEND yet) waits: every
+way a path can reach the index (created, modified, moved or renamed into place, inside
+a folder moved in, over a name that was taken) hands such a file back to be looked at
+again, until it is complete or ``PARTIAL_GRACE`` has passed since its last write.
 """
 
 from __future__ import annotations
@@ -178,8 +181,9 @@ def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale
 
 
 # -- applying individual paths ---------------------------------------------------------
-def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change], bool]:
-    """Bring one path's rows up to date. Returns the changes and whether to look again later (still writing)."""
+def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change], list[str]]:
+    """Bring one path's rows up to date (a folder: everything in it). Returns the changes and the paths to look
+    at again later (PNGs still being written)."""
     path = base / rel
     sub, _, name = rel.rpartition("/")
     try:
@@ -188,14 +192,16 @@ def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change],
         st = None
     if st is not None and path.is_dir() and not path.is_symlink():
         index.upsert_dirs(conn, root, [(rel, st.st_mtime, is_hidden(rel))])
-        changes = []
+        changes, again = [], []
         for child_sub, entry, mtime in walk(path):  # a folder moved or copied in
             child_rel = f"{rel}/{child_sub}" if child_sub else rel
             if entry is None:
                 index.upsert_dirs(conn, root, [(child_rel, mtime, is_hidden(child_rel))])
             else:
-                changes += sync_path(conn, root, base, f"{child_rel}/{entry.name}")[0]
-        return changes, False
+                found, later = sync_path(conn, root, base, f"{child_rel}/{entry.name}")
+                changes += found
+                again += later
+        return changes, again
     old = index.find_file(conn, root, sub, name)
     if st is None or not path.is_file() or path.is_symlink() or not kind_of(name):
         changes = [Change("deleted", root, dict(old))] if old is not None else []
@@ -204,15 +210,15 @@ def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change],
             index.remove_dirs(conn, root, [rel])
         if old is not None:
             index.remove_file(conn, root, sub, name)
-        return changes, False
+        return changes, []
     if old is not None and (old["mtime_ns"], old["size"]) == (st.st_mtime_ns, st.st_size):
-        return [], False
+        return [], []
     if extension(name) == "png" and not png_complete(path) and time.time() - st.st_mtime < PARTIAL_GRACE:
-        return [], True
+        return [], [rel]
     _ensure_folders(conn, root, base, sub)
     index.upsert_files(conn, [describe(root, path, sub, name, st)])
     row = dict(index.find_file(conn, root, sub, name))
-    return [Change("modified" if old is not None else "created", root, row)], False
+    return [Change("modified" if old is not None else "created", root, row)], []
 
 
 def _ensure_folders(conn: Any, root: str, base: Path, sub: str) -> None:
@@ -228,21 +234,33 @@ def _ensure_folders(conn: Any, root: str, base: Path, sub: str) -> None:
             index.upsert_dirs(conn, root, [(folder, mtime, is_hidden(folder))])
 
 
-def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> list[Change]:
-    """A file renamed inside a root keeps its id; anything else is a delete plus a create."""
+def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> tuple[list[Change], list[str]]:
+    """A file renamed inside a root keeps its id; anything else is a delete plus a create. Returns the changes
+    and the paths to look at again later (as :func:`sync_path`)."""
     src_sub, _, src_name = src.rpartition("/")
     dest_sub, _, dest_name = dest.rpartition("/")
     old = index.find_file(conn, root, src_sub, src_name)
     target = base / dest
     taken = index.find_file(conn, root, dest_sub, dest_name) is not None
-    if old is None or taken or not target.is_file() or not kind_of(dest_name):
-        return sync_path(conn, root, base, src)[0] + sync_path(conn, root, base, dest)[0]
+    if old is None or taken or target.is_symlink() or not target.is_file() or not kind_of(dest_name):
+        gone, again = sync_path(conn, root, base, src)
+        found, later = sync_path(conn, root, base, dest)
+        return gone + found, again + later
+    _ensure_folders(conn, root, base, dest_sub)
     conn.execute(
         "UPDATE media SET subfolder = ?, filename = ?, kind = ?, hidden = ? WHERE id = ?",
         (dest_sub, dest_name, kind_of(dest_name), int(is_hidden(dest_sub, dest_name)), old["id"]),
     )
     row = dict(index.get_file(conn, old["id"]))
-    return [Change("moved", root, row, previous=dict(old))]
+    moved = [Change("moved", root, row, previous=dict(old))]
+    try:
+        st = target.lstat()
+    except OSError:
+        st = None
+    if st is not None and (row["mtime_ns"], row["size"]) == (st.st_mtime_ns, st.st_size):
+        return moved, []
+    changed, again = sync_path(conn, root, base, dest)  # written to since it was indexed (or still being written)
+    return moved + changed, again
 
 
 # -- the watcher ------------------------------------------------------------------------
@@ -322,6 +340,10 @@ class FolderWatcher:
         with self._wake:
             if located is not None and located[1]:
                 moved_to = target[1] if target is not None and target[0] == located[0] else None
+                earlier = self._pending.get(located)
+                if earlier is not None and earlier.moved_to is not None and earlier.moved_to != moved_to:
+                    # the same name used again (a writer's one temporary name): the earlier move still counts
+                    self._pending.setdefault((located[0], earlier.moved_to), _Pending(due))
                 self._pending[located] = _Pending(due, moved_to)
             if target is not None and target[1] and (located is None or target[0] != located[0]):
                 self._pending[target] = _Pending(due)
@@ -351,12 +373,11 @@ class FolderWatcher:
             changes, retry = [], []
             for (root, rel), pending in sorted(due.items()):
                 if pending.moved_to is not None:
-                    changes += move_path(conn, root, self.roots[root], rel, pending.moved_to)
-                    continue
-                found, again = sync_path(conn, root, self.roots[root], rel)
+                    found, again = move_path(conn, root, self.roots[root], rel, pending.moved_to)
+                else:
+                    found, again = sync_path(conn, root, self.roots[root], rel)
                 changes += found
-                if again:
-                    retry.append((root, rel))
+                retry += [(root, later) for later in again]
             return changes, retry
 
         changes, retry = self.db.submit_write(work).result()

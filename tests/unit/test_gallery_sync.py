@@ -292,26 +292,26 @@ def test_sync_path_created_unchanged_modified_deleted(db: Database, tmp_path: Pa
     base = tmp_path / "out"
     save_png(base / "s" / "x.png", prompt=GRAPH)
     changes, retry = write(db, lambda conn: sync_path(conn, "output", base, "s/x.png"))
-    assert (kinds(changes), retry) == ([("created", "x.png")], False)
+    assert (kinds(changes), retry) == ([("created", "x.png")], [])
     created = changes[0].row
     assert (created["root"], created["subfolder"], created["positive"]) == ("output", "s", "a red cat on a mat")
     assert rows(db)["s/x.png"]["id"] == created["id"]
 
-    assert write(db, lambda conn: sync_path(conn, "output", base, "s/x.png")) == ([], False)
+    assert write(db, lambda conn: sync_path(conn, "output", base, "s/x.png")) == ([], [])
 
     save_png(base / "s" / "x.png", (8, 8))
     touch_later(base / "s" / "x.png")
     changes, retry = write(db, lambda conn: sync_path(conn, "output", base, "s/x.png"))
-    assert (kinds(changes), retry) == ([("modified", "x.png")], False)
+    assert (kinds(changes), retry) == ([("modified", "x.png")], [])
     assert changes[0].row["id"] == created["id"]
     assert (changes[0].row["width"], changes[0].row["has_prompt"], changes[0].row["positive"]) == (8, 0, None)
 
     (base / "s" / "x.png").unlink()
     changes, retry = write(db, lambda conn: sync_path(conn, "output", base, "s/x.png"))
-    assert (kinds(changes), retry) == ([("deleted", "x.png")], False)
+    assert (kinds(changes), retry) == ([("deleted", "x.png")], [])
     assert changes[0].row["id"] == created["id"] and changes[0].row["width"] == 8  # the row as it was
     assert rows(db) == {}
-    assert write(db, lambda conn: sync_path(conn, "output", base, "s/x.png")) == ([], False)
+    assert write(db, lambda conn: sync_path(conn, "output", base, "s/x.png")) == ([], [])
 
 
 def test_sync_path_ignores_files_that_are_not_media_or_are_symlinks(db: Database, tmp_path: Path) -> None:
@@ -320,8 +320,8 @@ def test_sync_path_ignores_files_that_are_not_media_or_are_symlinks(db: Database
     (base / "notes.txt").write_text("hello")
     save_png(tmp_path / "elsewhere.png")
     (base / "link.png").symlink_to(tmp_path / "elsewhere.png")
-    assert write(db, lambda conn: sync_path(conn, "output", base, "notes.txt")) == ([], False)
-    assert write(db, lambda conn: sync_path(conn, "output", base, "link.png")) == ([], False)
+    assert write(db, lambda conn: sync_path(conn, "output", base, "notes.txt")) == ([], [])
+    assert write(db, lambda conn: sync_path(conn, "output", base, "link.png")) == ([], [])
     assert rows(db) == {}
 
 
@@ -343,7 +343,7 @@ def test_sync_path_of_a_new_folder_indexes_what_is_inside(db: Database, tmp_path
     save_png(base / "new" / "inner" / "2.png")
     (base / "new" / "skip.txt").write_text("x")
     changes, retry = write(db, lambda conn: sync_path(conn, "output", base, "new"))
-    assert retry is False
+    assert retry == []
     assert sorted(kinds(changes)) == [("created", "1.png"), ("created", "2.png")]
     assert sorted(rows(db)) == ["new/1.png", "new/inner/2.png"]
     assert sorted(dirs(db)) == ["new", "new/inner"]
@@ -371,12 +371,12 @@ def test_an_incomplete_png_waits(db: Database, tmp_path: Path) -> None:
     partial = base / "partial.png"
     base.mkdir()
     partial.write_bytes(full[: len(full) - 20])  # cut inside the image data: no IEND
-    assert write(db, lambda conn: sync_path(conn, "output", base, "partial.png")) == ([], True)
+    assert write(db, lambda conn: sync_path(conn, "output", base, "partial.png")) == ([], ["partial.png"])
     assert rows(db) == {}
     # finished: indexed at once
     partial.write_bytes(full)
     changes, retry = write(db, lambda conn: sync_path(conn, "output", base, "partial.png"))
-    assert (kinds(changes), retry) == ([("created", "partial.png")], False)
+    assert (kinds(changes), retry) == ([("created", "partial.png")], [])
 
 
 def test_a_png_left_incomplete_for_long_is_indexed_anyway(db: Database, tmp_path: Path) -> None:
@@ -388,7 +388,7 @@ def test_a_png_left_incomplete_for_long_is_indexed_anyway(db: Database, tmp_path
     old = time.time() - gallery_sync.PARTIAL_GRACE - 60
     os.utime(broken, (old, old))
     changes, retry = write(db, lambda conn: sync_path(conn, "output", base, "broken.png"))
-    assert (kinds(changes), retry) == ([("created", "broken.png")], False)
+    assert (kinds(changes), retry) == ([("created", "broken.png")], [])
     assert changes[0].row["positive"] == "a red cat on a mat"  # the text came before the cut
 
 
@@ -398,8 +398,8 @@ def test_a_rename_keeps_the_row_id(db: Database, tmp_path: Path) -> None:
     (created,), _ = write(db, lambda conn: sync_path(conn, "output", base, "x.png"))
     (base / "sub").mkdir()
     (base / "x.png").rename(base / "sub" / "y.png")
-    changes = write(db, lambda conn: move_path(conn, "output", base, "x.png", "sub/y.png"))
-    assert kinds(changes) == [("moved", "y.png")]
+    changes, again = write(db, lambda conn: move_path(conn, "output", base, "x.png", "sub/y.png"))
+    assert (kinds(changes), again) == ([("moved", "y.png")], [])
     moved = changes[0]
     assert moved.row["id"] == created.row["id"]
     assert (moved.row["subfolder"], moved.row["positive"]) == ("sub", "a red cat on a mat")
@@ -408,7 +408,7 @@ def test_a_rename_keeps_the_row_id(db: Database, tmp_path: Path) -> None:
     # into a hidden folder: the row is hidden now
     (base / ".h").mkdir()
     (base / "sub" / "y.png").rename(base / ".h" / "z.png")
-    (moved,) = write(db, lambda conn: move_path(conn, "output", base, "sub/y.png", ".h/z.png"))
+    (moved,), _ = write(db, lambda conn: move_path(conn, "output", base, "sub/y.png", ".h/z.png"))
     assert (moved.kind, moved.row["id"], moved.row["hidden"]) == ("moved", created.row["id"], 1)
 
 
@@ -417,7 +417,7 @@ def test_a_rename_to_a_name_the_gallery_does_not_list_is_a_delete(db: Database, 
     save_png(base / "x.png")
     write(db, lambda conn: sync_path(conn, "output", base, "x.png"))
     (base / "x.png").rename(base / "x.bak")
-    changes = write(db, lambda conn: move_path(conn, "output", base, "x.png", "x.bak"))
+    changes, _ = write(db, lambda conn: move_path(conn, "output", base, "x.png", "x.bak"))
     assert kinds(changes) == [("deleted", "x.png")]
     assert rows(db) == {}
 
@@ -426,7 +426,7 @@ def test_a_rename_of_an_unknown_file_is_a_create(db: Database, tmp_path: Path) -
     base = tmp_path / "out"
     save_png(base / "x.tmp")
     (base / "x.tmp").rename(base / "x.png")
-    changes = write(db, lambda conn: move_path(conn, "output", base, "x.tmp", "x.png"))
+    changes, _ = write(db, lambda conn: move_path(conn, "output", base, "x.tmp", "x.png"))
     assert kinds(changes) == [("created", "x.png")]
 
 
@@ -438,7 +438,7 @@ def test_a_rename_over_an_indexed_file_replaces_it(db: Database, tmp_path: Path)
     y_id = rows(db)["y.png"]["id"]
     touch_later(base / "x.png")
     (base / "x.png").rename(base / "y.png")
-    changes = write(db, lambda conn: move_path(conn, "output", base, "x.png", "y.png"))
+    changes, _ = write(db, lambda conn: move_path(conn, "output", base, "x.png", "y.png"))
     assert kinds(changes) == [("deleted", "x.png"), ("modified", "y.png")]
     after = rows(db)
     assert sorted(after) == ["y.png"]
@@ -451,7 +451,7 @@ def test_a_renamed_folder_is_forgotten_and_indexed_again(db: Database, tmp_path:
     save_png(base / "a" / "b" / "2.png")
     scan(db, "output", base)
     (base / "a").rename(base / "c")
-    changes = write(db, lambda conn: move_path(conn, "output", base, "a", "c"))
+    changes, _ = write(db, lambda conn: move_path(conn, "output", base, "a", "c"))
     assert sorted(kinds(changes)) == [
         ("created", "1.png"),
         ("created", "2.png"),
@@ -460,6 +460,108 @@ def test_a_renamed_folder_is_forgotten_and_indexed_again(db: Database, tmp_path:
     ]
     assert sorted(rows(db)) == ["c/1.png", "c/b/2.png"]
     assert sorted(dirs(db)) == ["c", "c/b"]
+
+
+def halves(tmp_path: Path, size: tuple[int, int] = (64, 48)) -> tuple[bytes, bytes]:
+    """A PNG's bytes cut in two: the first half has no IEND (a file still being written)."""
+    full = save_png(tmp_path / f"full-{size[0]}x{size[1]}.png", size, prompt=GRAPH).read_bytes()
+    return full[: len(full) // 2], full[len(full) // 2 :]
+
+
+def test_a_png_renamed_into_place_before_it_is_finished_is_looked_at_again(db: Database, tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    base.mkdir()
+    first, rest = halves(tmp_path)
+    (base / "x.tmp").write_bytes(first)
+    (base / "x.tmp").rename(base / "x.png")
+    assert write(db, lambda conn: move_path(conn, "output", base, "x.tmp", "x.png")) == ([], ["x.png"])
+    assert rows(db) == {}
+    with open(base / "x.png", "ab") as handle:
+        handle.write(rest)
+    changes, again = write(db, lambda conn: sync_path(conn, "output", base, "x.png"))
+    assert (kinds(changes), again) == ([("created", "x.png")], [])
+    assert (rows(db)["x.png"]["width"], rows(db)["x.png"]["size"]) == (64, len(first + rest))
+
+
+def test_a_png_renamed_over_an_indexed_one_before_it_is_finished_is_looked_at_again(
+    db: Database, tmp_path: Path
+) -> None:
+    base = tmp_path / "out"
+    save_png(base / "x.png", (10, 10))
+    scan(db, "output", base)
+    first, rest = halves(tmp_path)
+    (base / ".x.png.tmp").write_bytes(first)
+    (base / ".x.png.tmp").rename(base / "x.png")
+    assert write(db, lambda conn: move_path(conn, "output", base, ".x.png.tmp", "x.png")) == ([], ["x.png"])
+    with open(base / "x.png", "ab") as handle:
+        handle.write(rest)
+    changes, again = write(db, lambda conn: sync_path(conn, "output", base, "x.png"))
+    assert (kinds(changes), again) == ([("modified", "x.png")], [])
+    assert rows(db)["x.png"]["width"] == 64
+
+
+def test_an_indexed_png_renamed_while_written_again_is_described_again(db: Database, tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    save_png(base / "x.png", (10, 10))
+    (created,), _ = write(db, lambda conn: sync_path(conn, "output", base, "x.png"))
+    first, rest = halves(tmp_path)
+    (base / "x.png").write_bytes(first)  # rewritten in place, then renamed before it is finished
+    touch_later(base / "x.png")
+    (base / "x.png").rename(base / "y.png")
+    changes, again = write(db, lambda conn: move_path(conn, "output", base, "x.png", "y.png"))
+    assert (kinds(changes), again) == ([("moved", "y.png")], ["y.png"])  # keeps its id; looked at again
+    with open(base / "y.png", "ab") as handle:
+        handle.write(rest)
+    changes, again = write(db, lambda conn: sync_path(conn, "output", base, "y.png"))
+    assert (kinds(changes), again) == ([("modified", "y.png")], [])
+    assert (changes[0].row["id"], changes[0].row["width"]) == (created.row["id"], 64)
+
+
+def test_a_folder_moved_in_with_an_unfinished_png_looks_at_it_again(db: Database, tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    first, rest = halves(tmp_path)
+    save_png(tmp_path / "elsewhere" / "done.png")
+    (tmp_path / "elsewhere" / "deep").mkdir()
+    (tmp_path / "elsewhere" / "deep" / "half.png").write_bytes(first)
+    base.mkdir()
+    (tmp_path / "elsewhere").rename(base / "day")
+    changes, again = write(db, lambda conn: sync_path(conn, "output", base, "day"))
+    assert (kinds(changes), again) == ([("created", "done.png")], ["day/deep/half.png"])
+    (base / "day").rename(base / "renamed")  # and renamed inside the root while still unfinished
+    changes, again = write(db, lambda conn: move_path(conn, "output", base, "day", "renamed"))
+    assert sorted(kinds(changes)) == [("created", "done.png"), ("deleted", "done.png")]
+    assert again == ["renamed/deep/half.png"]
+    with open(base / "renamed" / "deep" / "half.png", "ab") as handle:
+        handle.write(rest)
+    changes, again = write(db, lambda conn: sync_path(conn, "output", base, "renamed/deep/half.png"))
+    assert (kinds(changes), again) == ([("created", "half.png")], [])
+
+
+def test_the_watcher_looks_again_at_what_a_move_hands_back(db: Database, tmp_path: Path) -> None:
+    """A move's "look again" reaches the watcher's queue (it was dropped: the file was never indexed)."""
+    base = tmp_path / "out"
+    base.mkdir()
+    first, _rest = halves(tmp_path)
+    (base / "x.tmp").write_bytes(first)
+    (base / "x.tmp").rename(base / "x.png")
+    watcher = FolderWatcher(db, {"output": base}, lambda changes: None)
+    watcher._apply({("output", "x.tmp"): gallery_sync._Pending(0.0, "x.png")})
+    assert set(watcher._pending) == {("output", "x.png")} and watcher._pending[("output", "x.png")].moved_to is None
+
+
+def test_a_temporary_name_used_again_before_the_watcher_ran_loses_no_move(db: Database, tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    base.mkdir()
+    watcher = FolderWatcher(db, {"output": base}, lambda changes: None)
+    for n, name in enumerate(("a.png", "b.png", "c.png")):
+        save_png(base / "tmp.png", (n + 1, 1))
+        (base / "tmp.png").rename(base / name)
+        watcher._note(str(base / "tmp.png"), str(base / name))
+    due = dict(watcher._pending)
+    watcher._pending.clear()
+    watcher._apply(due)
+    assert sorted(rows(db)) == ["a.png", "b.png", "c.png"]
+    assert [rows(db)[n]["width"] for n in ("a.png", "b.png", "c.png")] == [1, 2, 3]
 
 
 # -- the watcher -------------------------------------------------------------------------------
@@ -569,6 +671,58 @@ def test_the_watcher_waits_for_a_png_to_be_finished(watched: tuple, db: Database
     seen = recorder.wait_for(has("created", "slow.png"), "the finished PNG")
     assert [c.kind for c in seen if c.row["filename"] == "slow.png"] == ["created"]
     assert rows(db)["slow.png"]["positive"] == "a red cat on a mat"
+
+
+BURST = 200
+
+
+def burst_pngs(tmp_path: Path) -> list[bytes]:
+    return [
+        save_png(tmp_path / "src" / f"{n}.png", (8 + n % 13, 4 + n % 5), prompt=GRAPH).read_bytes()
+        for n in range(BURST)
+    ]
+
+
+def wait_indexed(db: Database, expected: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Poll the index until every expected file is there with its final size."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        found = rows(db)
+        if all(name in found and found[name]["size"] == len(data) for name, data in expected.items()):
+            return found
+        if time.monotonic() > deadline:
+            missing = sorted(n for n, d in expected.items() if n not in found or found[n]["size"] != len(d))
+            raise AssertionError(f"{len(missing)} of {len(expected)} files not indexed whole: {missing[:5]}")
+        time.sleep(0.05)
+
+
+def test_a_burst_of_pngs_renamed_into_place_half_written_is_indexed_whole(
+    watched: tuple, db: Database, tmp_path: Path
+) -> None:
+    _watcher, _recorder, out, _inp = watched
+    datas = burst_pngs(tmp_path)
+    for n, data in enumerate(datas):
+        (out / f"{n}.tmp").write_bytes(data[: len(data) // 2])
+    for n in range(BURST):
+        (out / f"{n}.tmp").rename(out / f"img{n}.png")
+    for n, data in enumerate(datas):
+        with open(out / f"img{n}.png", "ab") as handle:
+            handle.write(data[len(data) // 2 :])
+    found = wait_indexed(db, {f"img{n}.png": data for n, data in enumerate(datas)})
+    assert all(found[f"img{n}.png"]["width"] == 8 + n % 13 for n in range(BURST))
+
+
+def test_a_burst_of_files_renamed_from_one_temporary_name_is_indexed_whole(
+    watched: tuple, db: Database, tmp_path: Path
+) -> None:
+    """A writer that always writes ``x.tmp`` and renames it: each rename is a move from the same name."""
+    _watcher, _recorder, out, _inp = watched
+    datas = burst_pngs(tmp_path)
+    for n, data in enumerate(datas):
+        (out / "x.tmp").write_bytes(data)
+        (out / "x.tmp").rename(out / f"img{n}.png")
+    found = wait_indexed(db, {f"img{n}.png": data for n, data in enumerate(datas)})
+    assert all(found[f"img{n}.png"]["width"] == 8 + n % 13 for n in range(BURST))
 
 
 def test_stop_without_start_returns(db: Database, tmp_path: Path) -> None:
