@@ -16,6 +16,7 @@ import pytest
 from household import Household, bearer, login
 from support import get, open_status, post, request
 
+
 def query_token(home: Household, headers: dict[str, str]) -> str:
     reply = post(f"{home.url}/cozygen/api/query_token", headers=headers)
     assert reply.status == 200, reply.body
