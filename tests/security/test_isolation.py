@@ -353,3 +353,33 @@ def test_a_prompt_cannot_take_another_prompts_id(household: Household) -> None:
         f"{household.url}/prompt", {"prompt": graph, "prompt_id": str(uuid.uuid4())}, headers=household.as_("bob")
     )
     assert fresh.status == 200, fresh.body
+
+
+def test_sweep_no_change_route_touches_alices_things(household: Household) -> None:
+    """Every CozyGen route that changes something, as bob, with alice's ids in its path and its body."""
+    image, job = household.alice_image, household.alice_job
+    ids = [str(image["id"]), job["id"], job["prompt_id"]]
+    body = {
+        "ids": [str(image["id"]), job["id"]], "id": image["id"], "job_id": job["id"], "prompt_id": job["prompt_id"],
+        "filename": image["filename"], "subfolder": image["subfolder"], "imagePath": image["filename"],
+        "image_ids": [image["id"]], "delete": [job["prompt_id"]],
+    }  # fmt: skip
+    answered = {}
+    for route in routes_of(household):
+        if route["method"] in ("GET", "HEAD") or not route["path"].startswith("/cozygen/") or "{" not in route["path"]:
+            continue
+        for value in ids:
+            path = route["path"]
+            while "{" in path:
+                start, end = path.index("{"), path.index("}")
+                path = path[:start] + quote(value, safe="") + path[end + 1 :]
+            reply = request(route["method"], f"{household.url}{path}", body, headers=household.as_("bob"))
+            answered[(route["method"], path)] = reply.status
+    assert answered and not [k for k, status in answered.items() if 200 <= status < 300]
+    for route, target in (("/cozygen/api/gallery/delete", body), ("/cozygen/api/gallery/restore", body)):
+        assert post(f"{household.url}{route}", target, headers=household.as_("bob")).status >= 400
+    # alice's job and image are as they were
+    mine = get(f"{household.url}/cozygen/api/jobs/{job['id']}", headers=household.as_("alice")).json()["job"]
+    assert mine["status"] == "completed" and mine["images"] == job["images"]
+    assert get(f"{household.url}/cozygen/api/images/{image['id']}", headers=household.as_("alice")).status == 200
+    assert alice_file(household)
