@@ -170,6 +170,13 @@ class ComfyUI:
     process: subprocess.Popen
     log_path: Path
     env: dict = field(default_factory=dict)
+    folder_name: str = "ComfyUI-CozyGen"
+    listen: str = "127.0.0.1"
+    front_end_root: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     @property
     def url(self) -> str:
@@ -199,6 +206,22 @@ class ComfyUI:
                 self.process.kill()
                 self.process.wait()
 
+    def kill(self) -> None:
+        """``kill -9``: the process dies at once, with no chance to clean up (a crash, a power cut of the process)."""
+        if self.process.poll() is None:
+            self.process.kill()  # SIGKILL
+        self.process.wait()
+
+    def restart(self, timeout: float = 180.0) -> None:
+        """Start ComfyUI again on the same folders and port after ``stop`` or ``kill``; the log is appended to."""
+        if self.process.poll() is None:
+            raise RuntimeError("ComfyUI is still running; stop or kill it first")
+        again = start(
+            self.base, folder_name=self.folder_name, port=self.port, listen=self.listen, env=self.env,
+            front_end_root=self.front_end_root, timeout=timeout, append_log=True,
+        )  # fmt: skip
+        self.process, self.log_path = again.process, again.log_path
+
 
 def start(
     base: Path,
@@ -209,8 +232,10 @@ def start(
     env: dict | None = None,
     front_end_root: Path | None = None,
     timeout: float = 180.0,
+    append_log: bool = False,
 ) -> ComfyUI:
-    """Start ComfyUI with this project linked as ``custom_nodes/<folder_name>``."""
+    """Start ComfyUI with this project linked as ``custom_nodes/<folder_name>``. A ``base`` used before is
+    reused as it is (its outputs, inputs and CozyGen's data stay); ``append_log`` keeps the earlier log."""
     python = ensure()
     base = base.resolve()
     for sub in ("custom_nodes", "output", "input", "user", "temp", "models"):
@@ -245,9 +270,12 @@ def start(
         args += ["--front-end-root", str(front_end_root)]
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     log_path = base / "comfyui.log"
-    log_file = open(log_path, "w")
+    log_file = open(log_path, "a" if append_log else "w")
     process = subprocess.Popen(args, cwd=comfyui_dir(), stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
-    host = ComfyUI(base=base, port=port, process=process, log_path=log_path, env=env or {})
+    host = ComfyUI(
+        base=base, port=port, process=process, log_path=log_path, env=env or {}, folder_name=folder_name,
+        listen=listen, front_end_root=front_end_root,
+    )  # fmt: skip
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
