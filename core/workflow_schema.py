@@ -372,7 +372,7 @@ def _cozygen_param(node_id: str, node: Any, object_info: dict, models: Mapping[s
         label=_text(inputs.get("label")) or name,
         type=kind,
         group=_text(inputs.get("group")),
-        order=int(order) if order is not None else (10 if legacy else 0),
+        order=int(max(-1e15, min(1e15, order))) if order is not None else (10 if legacy else 0),  # JSON-safe
         description=_text(inputs.get("description")) or "",
         targets=[(node_id, value_input)],
     )

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ...core.access import VIEWER
+from ...core.errors import BadRequest
 from ...core.version import __version__
 from ...core.workflow_check import check
 from ...core.workflow_store import is_api_format
@@ -37,11 +38,21 @@ def repo_name(spec: str) -> str:
     return spec.split("@", 1)[0].rstrip("/").removesuffix(".git").rpartition("/")[2].lower()
 
 
+def listed(workflow: dict[str, Any], name: str) -> list[Any]:
+    """``workflow[name]``: a list, or nothing (a 400 for anything else)."""
+    value = workflow.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRequest(f"workflow.{name} must be a list", code="INVALID_WORKFLOW")
+    return value
+
+
 def requirements(workflow: dict[str, Any], models: dict[str, list[str]], packages: list[str]) -> tuple[list, list]:
     installed = {p.lower() for p in packages}
-    nodes = [n for n in workflow.get("customNodes") or [] if isinstance(n, str) and repo_name(n) not in installed]
+    nodes = [n for n in listed(workflow, "customNodes") if isinstance(n, str) and repo_name(n) not in installed]
     missing_models = []
-    for model in workflow.get("requiredModels") or []:
+    for model in listed(workflow, "requiredModels"):
         if not isinstance(model, dict) or not isinstance(model.get("path"), str):
             continue
         folder = MODEL_TYPES.get(str(model.get("type", "")).lower())
