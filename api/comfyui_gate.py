@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import jobs
+from ..core import input_owners, jobs
 from ..core.access import ADMIN
 from ..core.comfyui_routes import Rule
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -33,7 +33,16 @@ from ..core.file_refs import OUTSIDE, GraphRef, Located, annotated, graph_file_r
 from ..core.users import User
 from . import host
 from .state import CozyGenState
-from .visibility import claim_prompt, only_own_prompts, owned_by, owned_prompts, require_visible, restricted_to
+from .visibility import (
+    claim_prompt,
+    only_own_prompts,
+    owned_by,
+    owned_prompts,
+    record_input,
+    require_own_input,
+    require_visible,
+    restricted_to,
+)
 
 POSTED_BY: contextvars.ContextVar[str | None] = contextvars.ContextVar("cozygen_posted_by", default=None)
 
@@ -65,7 +74,13 @@ def view_paths(query: Mapping[str, str]) -> list[str]:
 async def visible(request: web.Request, state: CozyGenState, where: Located) -> bool:
     """Whether the restricted caller may read this real file."""
     owner = restricted_to(request, state)
-    if owner is None or where.root == "input":
+    if owner is None:
+        return True
+    if where.root == "input":
+        try:
+            await require_own_input(request, state, where.subfolder, where.name)
+        except NotFound:
+            return False
         return True
     if where.root == "output":
         row = await state.gallery.find_or_index("output", where.subfolder, where.name)
@@ -113,7 +128,7 @@ async def admit(request: web.Request, state: CozyGenState, user: User, rule: Rul
     if adapter == "view":
         await require_readable(request, state, view_paths(request.query), "file")
     elif adapter == "upload":
-        await check_upload(request, state)
+        await check_upload(request, state, user)
     elif adapter in ("queue_change", "history_change", "interrupt"):
         return await own_change(request, state, adapter)
     return None
@@ -125,7 +140,25 @@ async def after(request: web.Request, state: CozyGenState, user: User, rule: Rul
         return await only_own_prompts(request, state, response)
     if rule.adapter == "prompt":
         claim_prompt(state, user.username, response)
+    if rule.adapter == "upload" and per_user(state):
+        await record_upload(request, state, response)
     return response
+
+
+async def record_upload(request: web.Request, state: CozyGenState, response: Any) -> None:
+    """ComfyUI stored an upload in the input folder: it is the uploader's (unless it was someone's already)."""
+    body = getattr(response, "body", None)
+    if response.status != 200 or not isinstance(body, bytes):
+        return
+    try:
+        stored = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(stored, dict) and stored.get("type") == "input" and isinstance(stored.get("name"), str):
+        path = os.path.join(roots()["input"], os.path.normpath(str(stored.get("subfolder") or "")), stored["name"])
+        where = await asyncio.to_thread(locate, path, roots())
+        if where.root == "input":
+            await record_input(state, request, where.subfolder, where.name)
 
 
 def per_user(state: CozyGenState) -> bool:
@@ -181,7 +214,7 @@ async def require_graph_files(request: web.Request, state: CozyGenState, graph: 
             )
 
 
-async def check_upload(request: web.Request, state: CozyGenState) -> None:
+async def check_upload(request: web.Request, state: CozyGenState, user: User) -> None:
     try:
         form = await request.post()  # ComfyUI's handler reads the same form, kept by aiohttp
     except (ValueError, AssertionError, LookupError) as error:
@@ -189,6 +222,19 @@ async def check_upload(request: web.Request, state: CozyGenState) -> None:
     kind = form.get("type")
     if kind not in (None, "", "input"):
         raise Forbidden("uploads go to the input folder (type=input)", code="UPLOAD_TYPE_REFUSED")
+    image = form.get("image")
+    if form.get("overwrite") in ("true", "1") and isinstance(image, web.FileField) and image.filename:
+        target = os.path.join(roots()["input"], os.path.normpath(str(form.get("subfolder") or "")), image.filename)
+        where = await asyncio.to_thread(lambda: locate(target, roots()) if os.path.lexists(target) else None)
+        holder = (
+            await state.db.execute_fn(lambda conn: input_owners.owner_of(conn, where.subfolder, where.name))
+            if where is not None and where.root == "input"
+            else None
+        )
+        if where is not None and holder != user.username:
+            raise Forbidden(
+                "overwrite replaces only your own uploads; upload under another name", code="INPUT_NOT_YOURS"
+            )
     raw = form.get("original_ref")
     if raw is None:
         return

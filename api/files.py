@@ -27,7 +27,7 @@ from .params import flag, paging
 from .responses import json_response
 from .routing import Routes
 from .state import CozyGenState
-from .visibility import require_visible, require_visible_path
+from .visibility import hidden_inputs, record_input, require_visible, require_visible_path
 
 CHUNK = 256 * 1024
 CHUNK_TEXT = 128  # aiohttp reads a part without Content-Length in chunks no shorter than its boundary line
@@ -129,6 +129,7 @@ async def receive_upload(
         ext, width, height = await asyncio.get_running_loop().run_in_executor(state.image_pool, sniff_image, partial)
         name = stored_name(part.filename, ext)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await record_input(state, request, sub, name)  # before the file appears: no stream shows it to others
         await asyncio.to_thread(os.replace, partial, folder / name)
     finally:
         partial.unlink(missing_ok=True)
@@ -215,6 +216,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             return dirs, files
 
         dirs, files = await state.db.execute_fn(listing)
+        hidden = await hidden_inputs(request, state, sub)  # per_user: other users' uploads
+        files = [f for f in files if f["filename"] not in hidden]
         items = [
             {"name": d["name"], "rel_path": d["path"], "is_dir": True, "size": 0, "mtime": int(d["mtime"])}
             for d in dirs
@@ -249,7 +252,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not request.query.get("path", "").strip():
             raise BadRequest("Missing path", code="MISSING_PATH")
         sub, name = split_relative(request.query["path"])
-        path, _, _ = resolve(state.roots["input"], sub, name)
+        path, sub, name = resolve(state.roots["input"], sub, name)
+        await require_visible_path(request, state, "input", sub, name)
         if not await asyncio.to_thread(path.is_file):
             raise NotFound("File not found", code="FILE_NOT_FOUND")
         return web.FileResponse(path)

@@ -24,7 +24,15 @@ from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user
 from .state import CozyGenState
-from .visibility import owned_prompts, require_visible, require_visible_path, restricted_to, stream_filter
+from .visibility import (
+    own_inputs,
+    owned_prompts,
+    record_input,
+    require_visible,
+    require_visible_path,
+    restricted_to,
+    stream_filter,
+)
 
 DELETE_ALL_CONFIRM = ("delete-all", "delete_all", "deleteall")
 
@@ -168,7 +176,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r}", code="FOLDER_NOT_FOUND")
         recursive, show_hidden = flag(request, "recursive"), flag(request, "show_hidden") or is_hidden(sub)
-        visible = stream_filter(request, state, await owned_prompts(request, state))
+        visible = stream_filter(request, state, await owned_prompts(request, state), await own_inputs(request, state))
 
         def accept(event: Any) -> bool:
             data = event.data
@@ -227,6 +235,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def to_input(request: web.Request) -> web.Response:
         row = await visible_image(request)
         name = await gallery().to_input(row)
+        await record_input(state, request, "", name)
         return json_response({"ok": True, "filename": name, "subfolder": "", "type": "input"})
 
     @routes.get("/cozygen/api/gallery/models", access=VIEWER)

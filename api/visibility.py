@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..core import jobs
+from ..core import input_owners, jobs
 from ..core.access import ADMIN
 from ..core.errors import NotFound
 from ..core.paths import PathRejected, clean_name, clean_relative
@@ -28,24 +28,58 @@ def restricted_to(request: web.Request, state: CozyGenState) -> str | None:
 async def require_visible(request: web.Request, state: CozyGenState, row: Any) -> None:
     """404 (as for a file that does not exist) when the request may not see this indexed file."""
     owner = restricted_to(request, state)
-    if owner is None or row["root"] != "output":
+    if owner is None or row["root"] not in ("output", "input"):
+        return
+    if row["root"] == "input":
+        await require_own_input(request, state, row["subfolder"], row["filename"])
         return
     prompt_id = row["prompt_id"]
     if not await state.db.execute_fn(lambda conn: jobs.owns_prompt(conn, owner, prompt_id)):
         raise NotFound(f"no image with id {row['id']}", code="IMAGE_NOT_FOUND")
 
 
+async def require_own_input(request: web.Request, state: CozyGenState, subfolder: str, name: str) -> None:
+    """404 when an input file is another user's (files nobody put there through CozyGen or ComfyUI's uploads
+    are everyone's)."""
+    owner = restricted_to(request, state)
+    if owner is None:
+        return
+    holder = await state.db.execute_fn(lambda conn: input_owners.owner_of(conn, subfolder, name))
+    if holder is not None and holder != owner:
+        raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
+
+
 async def require_visible_path(request: web.Request, state: CozyGenState, root: str, subfolder: Any, name: Any) -> None:
     """The same for a file named by its folder and name (unindexed outputs count as nobody's)."""
-    if root != "output" or restricted_to(request, state) is None:
+    if root not in ("output", "input") or restricted_to(request, state) is None:
         return
     try:
-        row = await state.gallery.find("output", clean_relative(subfolder or ""), clean_name(name))
+        subfolder, name = clean_relative(subfolder or ""), clean_name(name)
     except PathRejected:  # a name the paths module refuses is no file of this user's either
-        row = None
+        raise NotFound("Source not found", code="SOURCE_NOT_FOUND") from None
+    if root == "input":
+        await require_own_input(request, state, subfolder, name)
+        return
+    row = await state.gallery.find("output", subfolder, name)
     if row is None:
         raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
     await require_visible(request, state, row)
+
+
+async def record_input(state: CozyGenState, request: web.Request, subfolder: str, name: str) -> None:
+    """The signed-in user put this file into the input folder (recorded before the answer says so)."""
+    user = current_user(request)
+    if user is not None:
+        state.gate.input_recorded(subfolder, name, user.username)  # for open streams, at once
+        await state.db.execute_write_fn(lambda conn: input_owners.record(conn, subfolder, name, user.username))
+
+
+async def hidden_inputs(request: web.Request, state: CozyGenState, subfolder: str) -> set[str]:
+    """Names in one input subfolder that the request may not see (other users' files)."""
+    owner = restricted_to(request, state)
+    if owner is None:
+        return set()
+    return await state.db.execute_fn(lambda conn: input_owners.others_in(conn, subfolder, owner))
 
 
 def owned_by(state: CozyGenState, owner: str, owned: set[str]) -> Callable[[Any], bool]:
@@ -64,19 +98,31 @@ def owned_by(state: CozyGenState, owner: str, owned: set[str]) -> Callable[[Any]
     return mine
 
 
-def stream_filter(request: web.Request, state: CozyGenState, owned: set[str]) -> Any:
-    """For a gallery stream: whether a file event's output belongs to the restricted user (``owned`` holds
-    their prompt ids when the stream opened)."""
+def stream_filter(request: web.Request, state: CozyGenState, owned: set[str], own_inputs: set[tuple[str, str]]) -> Any:
+    """For a gallery stream: whether a file event's file belongs to the restricted user (``owned`` holds their
+    prompt ids, ``own_inputs`` their input files, when the stream opened). Of the input folder, a restricted
+    stream shows live only the files recorded as the user's (others' uploads never, even for a moment)."""
     owner = restricted_to(request, state)
     mine = owned_by(state, owner, owned) if owner is not None else None
 
     def visible(data: dict[str, Any]) -> bool:
-        if mine is None or data.get("type") != "output":
+        if mine is None or data.get("type") not in ("output", "input"):
             return True
+        if data.get("type") == "input":
+            item = data.get("item") or {}
+            key = (str(item.get("subfolder", "")), str(item.get("filename", "")))
+            return key in own_inputs or state.gate.input_owner(*key) == owner
         prompt_id = data.get("prompt_id")
         return bool(prompt_id) and mine(prompt_id)
 
     return visible
+
+
+async def own_inputs(request: web.Request, state: CozyGenState) -> set[tuple[str, str]]:
+    owner = restricted_to(request, state)
+    if owner is None:
+        return set()
+    return await state.db.execute_fn(lambda conn: input_owners.files_of(conn, owner))
 
 
 async def owned_prompts(request: web.Request, state: CozyGenState) -> set[str]:

@@ -26,6 +26,7 @@ class Claims:
         self._channels: dict[str, str] = {}  # username -> the client id that stands for all their sockets
         self._channel_users: dict[str, str] = {}  # and back
         self._sockets: dict[str, set[str]] = {}  # username -> the client ids of their open sockets
+        self._inputs: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()  # lately recorded
 
     @staticmethod
     def _keep(recent: collections.OrderedDict[Any, str], key: Any, value: str) -> None:
@@ -86,6 +87,15 @@ class Claims:
                     key = (str(item.get("subfolder") or "").strip("/"), item["filename"])
                     with self._lock:
                         self._keep(self._temp, key, prompt_id)
+
+    def input_recorded(self, subfolder: str, filename: str, username: str) -> None:
+        with self._lock:
+            self._keep(self._inputs, (subfolder, filename), username)
+
+    def input_owner(self, subfolder: str, filename: str) -> str | None:
+        """Who put this input file there lately (None when not known here: see core/input_owners.py)."""
+        with self._lock:
+            return self._inputs.get((subfolder, filename))
 
     def temp_prompt(self, subfolder: str, name: str) -> str | None:
         with self._lock:

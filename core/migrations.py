@@ -331,3 +331,21 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        12,
+        "input_owners: who put each file into ComfyUI's input folder through CozyGen or ComfyUI's uploads (with "
+        "per_user visibility, a user who is not an admin sees the input files that are theirs or nobody's)",
+        """
+        CREATE TABLE input_owners (
+            subfolder TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            username TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (subfolder, filename)
+        );
+        CREATE INDEX input_owners_user ON input_owners(username);
+        """,
+    )
+)

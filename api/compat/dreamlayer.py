@@ -16,7 +16,7 @@ from ..files import receive_upload
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
-from ..visibility import require_visible, require_visible_path
+from ..visibility import record_input, require_visible, require_visible_path
 
 BASE = "/cozygen/compat/dreamlayer/api"
 
@@ -93,6 +93,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             raise NotFound(f"no image {name!r} in the output folder", code="FILE_NOT_FOUND")
         await require_visible(request, state, row)
         stored = await state.gallery.to_input(row, subfolder)
+        await record_input(state, request, subfolder, stored)
         relative = f"{subfolder}/{stored}" if subfolder else stored
         return json_response({"status": "success", "filename": relative, "message": f"copied to input as {relative}"})
 

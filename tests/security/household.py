@@ -92,3 +92,45 @@ def make_household(server: Any) -> Household:
     home.alice_image = dict(home.alice_job["images"][0])
     home.alice_image["id"] = home.image_id(home.alice_image)
     return home
+
+
+class GalleryEvents:
+    """The file names of the gallery stream's created/modified events ``who`` receives, while open."""
+
+    def __init__(self, home: Household, who: str, kind: str = "output") -> None:
+        import http.client
+        import threading
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(home.url)
+        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self._conn.request("GET", f"/cozygen/api/gallery/stream?recursive=true&type={kind}", headers=home.as_(who))
+        self._response = self._conn.getresponse()
+        assert self._response.status == 200
+        self.names: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        import json
+
+        try:
+            for raw in iter(self._response.readline, b""):
+                line = raw.decode().strip()
+                if line.startswith("data: "):
+                    data = json.loads(line[6:])
+                    if data.get("event") in ("created", "modified"):
+                        self.names.append(data["item"]["filename"])
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self) -> GalleryEvents:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        import socket
+
+        if self._conn.sock is not None:
+            self._conn.sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=10)
+        self._conn.close()
