@@ -228,7 +228,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.post("/cozygen/api/gallery/restore", access=USER)
     async def restore(request: web.Request) -> web.Response:
         body = await read_json(request)
-        restored = await gallery().restore(ids=body.get("ids"), batch=body.get("batch"))
+        deleter = actor(request) if restricted_to(request, state) is not None else None  # per_user: own deletes
+        restored = await gallery().restore(ids=body.get("ids"), batch=body.get("batch"), deleted_by=deleter)
         return json_response({"ok": True, "restored": restored})
 
     @routes.post("/cozygen/api/images/{image_id}/to-input", access=USER)
@@ -239,8 +240,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return json_response({"ok": True, "filename": name, "subfolder": "", "type": "input"})
 
     @routes.get("/cozygen/api/gallery/models", access=VIEWER)
-    async def gallery_models(_request: web.Request) -> web.Response:
-        return json_response({"models": await state.db.execute_fn(index.models)})
+    async def gallery_models(request: web.Request) -> web.Response:
+        owner = restricted_to(request, state)  # per_user: the models of the caller's own outputs
+        return json_response({"models": await state.db.execute_fn(lambda conn: index.models(conn, owner=owner))})
 
 
 async def metadata_of(gallery: Gallery, row: Any) -> dict[str, Any]:

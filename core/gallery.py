@@ -232,8 +232,11 @@ class Gallery:
         )
         return [dict(r) for r in rows]
 
-    async def restore(self, *, ids: list[str] | None = None, batch: str | None = None) -> list[dict[str, Any]]:
-        """Put trashed files back where they were (a taken name gets a ' (restored)' suffix)."""
+    async def restore(
+        self, *, ids: list[str] | None = None, batch: str | None = None, deleted_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Put trashed files back where they were (a taken name gets a ' (restored)' suffix); with
+        ``deleted_by``, only what that user deleted."""
         if not ids and not batch:
             raise BadRequest('send {"ids": [...]} or {"batch": "..."} from a delete answer', code="NOTHING_TO_RESTORE")
         if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
@@ -241,6 +244,8 @@ class Gallery:
         if batch is not None and not isinstance(batch, str):
             raise BadRequest("batch must be a string", code="INVALID_BATCH")
         sql, params = ("batch = ?", [batch]) if batch else (f"id IN ({','.join('?' * len(ids))})", list(ids))
+        if deleted_by is not None:
+            sql, params = f"({sql}) AND deleted_by = ?", [*params, deleted_by]
         rows = [dict(r) for r in await self.db.execute(f"SELECT * FROM trash WHERE {sql}", params)]
         if not rows:
             raise NotFound("nothing in the trash matches; it may have been restored or purged", code="NOT_IN_TRASH")

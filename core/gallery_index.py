@@ -311,9 +311,12 @@ def list_dirs(conn: sqlite3.Connection, root: str, parent: str, *, show_hidden: 
     return conn.execute(sql + " ORDER BY name COLLATE NOCASE", (root, parent)).fetchall()
 
 
-def models(conn: sqlite3.Connection, root: str = "output") -> list[dict[str, Any]]:
+def models(conn: sqlite3.Connection, root: str = "output", owner: str | None = None) -> list[dict[str, Any]]:
+    """The models of the indexed outputs with their counts (of ``owner``'s outputs alone, when given)."""
+    mine = " AND prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?)" if owner is not None else ""
     rows = conn.execute(
-        "SELECT model, COUNT(*) AS n FROM media WHERE root = ? AND model IS NOT NULL GROUP BY model ORDER BY n DESC",
-        (root,),
+        f"SELECT model, COUNT(*) AS n FROM media WHERE root = ? AND model IS NOT NULL{mine} GROUP BY model "
+        "ORDER BY n DESC",
+        (root, owner) if owner is not None else (root,),
     )
     return [{"model": r[0], "count": r[1]} for r in rows]

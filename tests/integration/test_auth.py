@@ -7,9 +7,10 @@ import time
 
 import jwt
 import pytest
+from support import get, open_status, post, request
+
 from cozygen.core.access import VIEWER
 from cozygen.core.comfyui_routes import comfyui_rule
-from support import get, open_status, post, request
 
 ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 PUBLIC_ROUTES = {

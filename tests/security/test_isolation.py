@@ -383,3 +383,17 @@ def test_sweep_no_change_route_touches_alices_things(household: Household) -> No
     assert mine["status"] == "completed" and mine["images"] == job["images"]
     assert get(f"{household.url}/cozygen/api/images/{image['id']}", headers=household.as_("alice")).status == 200
     assert alice_file(household)
+
+
+def test_trash_is_per_user_too(household: Household) -> None:
+    # (gallery/models counts the caller's own outputs only: tests/unit/test_gallery_index.py)
+    job = household.generate("alice", "alicesecret to the bin", 99)
+    image_id = household.image_id(job["images"][0])
+    deleted = request("DELETE", f"{household.url}/cozygen/api/images/{image_id}", headers=household.as_("alice"))
+    assert deleted.status == 200, deleted.body
+    trash = {"ids": deleted.json()["trash_ids"]}
+    assert post(f"{household.url}/cozygen/api/gallery/restore", trash, headers=household.as_("bob")).status == 404
+    batch = {"batch": deleted.json()["batch"]}
+    assert post(f"{household.url}/cozygen/api/gallery/restore", batch, headers=household.as_("bob")).status == 404
+    restored = post(f"{household.url}/cozygen/api/gallery/restore", trash, headers=household.as_("alice"))
+    assert restored.status == 200 and restored.json()["restored"], restored.body

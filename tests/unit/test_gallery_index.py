@@ -230,6 +230,16 @@ def test_models_counts_per_model_most_used_first(conn: sqlite3.Connection) -> No
     assert index.models(conn, "input") == [{"model": "a", "count": 1}]
 
 
+def test_models_of_one_owner_count_only_their_outputs(conn: sqlite3.Connection) -> None:
+    index.upsert_files(
+        conn, [entry("1.png", model="hers", prompt_id="p1"), entry("2.png", model="his", prompt_id="p2")]
+    )
+    conn.execute("INSERT INTO job_prompts (prompt_id, job_id, username) VALUES ('p1', 'j1', 'alice')")
+    assert index.models(conn, owner="alice") == [{"model": "hers", "count": 1}]
+    assert index.models(conn, owner="vera") == []
+    assert len(index.models(conn)) == 2
+
+
 # -- full-text search ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "expected"),
