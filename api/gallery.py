@@ -20,7 +20,7 @@ from ..core.pnginfo import read_png_info
 from ..core.prompt_summary import parse_prompt_text, summarize_png_text
 from . import sse
 from .params import bool_field, choice, flag, paging, path_id, text_field
-from .responses import json_response, read_json
+from .responses import TooDeep, json_response, loads_bounded, read_json
 from .routing import Routes
 from .session import current_user
 from .state import CozyGenState
@@ -265,7 +265,7 @@ async def metadata_of(gallery: Gallery, row: Any) -> dict[str, Any]:
 
 def _json_object(text: str | None) -> dict[str, Any]:
     try:
-        value = orjson.loads(text) if text else None
-    except orjson.JSONDecodeError:
+        value = loads_bounded(text) if text else None
+    except (orjson.JSONDecodeError, TooDeep):  # a file's text: unreadable is empty
         return {}
     return value if isinstance(value, dict) else {}

@@ -18,12 +18,13 @@ import orjson
 from aiohttp import web
 
 from ..core.errors import BadRequest, CozyGenError, RateLimited, UnsupportedType
+from ..core.json_depth import MAX_DEPTH as MAX_JSON_DEPTH
+from ..core.json_depth import too_deep
 from .params import check_query_encoding
 
 log = logging.getLogger("cozygen")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_JSON_DEPTH = 64  # a JSON body nested deeper is a 400 (CozyGen's own documents nest a few levels)
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -70,27 +71,11 @@ class TooDeep(ValueError):
 
 
 def loads_bounded(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """``orjson.loads``, refusing (TooDeep) values nested more than ``max_depth`` levels.
-
-    Counting brackets first (in C) spares the walk for the usual body, which has few of them.
-    """
+    """``orjson.loads``, refusing (TooDeep) values nested more than ``max_depth`` levels."""
     data = orjson.loads(raw)
-    text = raw.encode() if isinstance(raw, str) else raw
-    if text.count(b"[") + text.count(b"{") > max_depth and nesting_exceeds(data, max_depth):
+    if too_deep(raw, data, max_depth):
         raise TooDeep(f"nested more than {max_depth} levels")
     return data
-
-
-def nesting_exceeds(value: Any, max_depth: int) -> bool:
-    """Whether containers in ``value`` nest deeper than ``max_depth`` (walked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        current, depth = stack.pop()
-        if depth > max_depth:
-            return True
-        items = current.values() if isinstance(current, dict) else current
-        stack.extend((child, depth + 1) for child in items if isinstance(child, dict | list))
-    return False
 
 
 def _json_kind(kind: type) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from .json_depth import too_deep
 from .metadata import CHUNK
 
 FIELDS = (
@@ -446,15 +447,22 @@ def _json_dict(text: Any) -> dict:
 
 
 def _loads(text: str) -> Any:
-    """JSON fast (orjson), or through the standard library for what orjson refuses (NaN, huge ints)."""
+    """JSON fast (orjson), or through the standard library for what orjson refuses (NaN, huge ints); None for
+    JSON nested past ``json_depth.MAX_DEPTH`` (it could not be written back in a reply)."""
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+        try:
+            value = json.loads(text, parse_int=_json_int)
+        except (ValueError, RecursionError):
+            return None
+    return None if too_deep(text, value) else value
+
+
+def _json_int(digits: str) -> int | float:
+    """A JSON integer as orjson reads it: past 64 bits, a float (orjson could not write the int back)."""
+    value = int(digits)
+    return value if -(2**63) <= value < 2**64 else float(value)
 
 
 def upstream(inputs: dict[str, dict[str, Any]], starts: Iterable[str]) -> set[str]:

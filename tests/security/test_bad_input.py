@@ -7,12 +7,14 @@ typed body fields (api/responses.py, api/params.py).
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from household import Household
+from PIL import Image, PngImagePlugin
 from support import Reply, get, post, request
 
 HUGE = "99999999999999999999999"  # past SQLite's 64-bit INTEGER
@@ -306,3 +308,20 @@ def test_job_values_of_the_wrong_type_are_field_errors(household: Household, val
     )
     assert refused(reply, 400, "INVALID_VALUES")["fields"]
     assert get(f"{household.url}/cozygen/api/jobs", headers=household.as_("bob")).json()["jobs"] == listed
+
+
+def test_an_uploaded_png_with_metadata_nested_too_deep_reads_as_having_none(household: Household) -> None:
+    """A PNG's text chunks are anyone's input (any user can upload one): JSON nested 300 deep in its prompt or
+    CozyGen chunk reads as no metadata, where it made the metadata route answer 500 (orjson cannot write it)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", '{"1": {"class_type": "KSampler", "inputs": {"seed": ' + DEEP_LIST + "}}}")
+    info.add_text("cozygen", DEEP_OBJECT)
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(picture, "PNG", pnginfo=info)
+    body = part("image", picture.getvalue(), filename="deep.png") + b"--b0undary--\r\n"
+    headers = {**household.as_("bob"), "Content-Type": "multipart/form-data; boundary=b0undary"}
+    stored = request("POST", f"{household.url}/cozygen/upload_image", headers=headers, raw=body)
+    assert stored.status == 200, stored.body
+    reply = get(f"{household.url}/cozygen/api/images/{stored.json()['id']}/metadata", headers=household.as_("bob"))
+    assert reply.status == 200, reply.body
+    assert reply.json()["prompt"] is None and reply.json()["params"] == {}

@@ -11,8 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from cozygen.api import params
-from cozygen.api.responses import MAX_JSON_DEPTH, TooDeep, handler, loads_bounded, nesting_exceeds
+from cozygen.api.responses import MAX_JSON_DEPTH, TooDeep, handler, loads_bounded
 from cozygen.core.errors import BadRequest, NotFound
+from cozygen.core.json_depth import nesting_exceeds, too_deep
 
 DAY = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
 
@@ -123,7 +124,23 @@ def test_json_is_refused_past_the_depth_limit_without_recursion() -> None:
             loads_bounded(deep)
     wide = orjson.dumps({str(n): {"inputs": {"x": [str(n), 0]}} for n in range(5000)})  # many brackets, shallow
     assert len(loads_bounded(wide)) == 5000
-    assert not nesting_exceeds("text", 1) and nesting_exceeds([[1]], 1)
+    assert not nesting_exceeds("text", 1) and nesting_exceeds([[1]], 1) and not nesting_exceeds([[1]], 2)
+    assert too_deep("[[[1]]]", [[[1]]], 2) and not too_deep(b"[[[1]]]", [[[1]]], 3)
+
+
+def test_png_text_nested_too_deep_or_past_64_bits_reads_as_unreadable() -> None:
+    """A file's JSON (a PNG's prompt, which anyone can upload) must never break the reply that shows it."""
+    from cozygen.core import prompt_summary
+
+    graph = {"1": {"class_type": "KSampler", "inputs": {"seed": 5}}}
+    assert prompt_summary.parse_prompt_text(orjson.dumps(graph).decode()) == graph
+    deep = '{"1": {"class_type": "KSampler", "inputs": {"seed": ' + "[" * 300 + "]" * 300 + "}}}"
+    assert prompt_summary.parse_prompt_text(deep) is None
+    nan = prompt_summary.parse_prompt_text(
+        '{"1": {"class_type": "K", "inputs": {"a": NaN, "s": 99999999999999999999999}}}'
+    )
+    assert nan is not None and nan["1"]["inputs"]["s"] == 1e23  # as orjson reads it: it can be written back
+    orjson.dumps(nan)
 
 
 def test_the_handler_answers_recursion_and_bad_query_encoding_with_a_400() -> None:
