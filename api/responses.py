@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..core.errors import BadRequest, CozyGenError, RateLimited, UnsupportedType
+from ..core.errors import BadRequest, CozyGenError, RateLimited, TooLarge, UnsupportedType
 from ..core.json_depth import MAX_DEPTH as MAX_JSON_DEPTH
 from ..core.json_depth import too_deep
 from .params import check_query_encoding
@@ -50,7 +50,10 @@ async def read_json(request: web.Request, *, expect: type = dict) -> Any:
     """
     if request.content_type not in ("application/json", "", "text/plain"):
         raise UnsupportedType(f"send the body as application/json, not {request.content_type}")
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge("the request body is larger than this server accepts", code="TOO_LARGE") from None
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object", code="INVALID_JSON")
     try:

@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from cozygen.api import params
-from cozygen.api.responses import MAX_JSON_DEPTH, TooDeep, handler, loads_bounded
-from cozygen.core.errors import BadRequest, NotFound
+from cozygen.api.responses import MAX_JSON_DEPTH, TooDeep, handler, loads_bounded, read_json
+from cozygen.core.errors import BadRequest, NotFound, TooLarge
 from cozygen.core.json_depth import nesting_exceeds, too_deep
 
 DAY = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
@@ -155,3 +155,14 @@ def test_the_handler_answers_recursion_and_bad_query_encoding_with_a_400() -> No
     latin = asyncio.run(handler(fine)(make_mocked_request("GET", "/cozygen/api/x?q=%e9")))
     assert latin.status == 400 and orjson.loads(latin.body)["code"] == "INVALID_ENCODING"
     assert asyncio.run(handler(fine)(make_mocked_request("GET", "/cozygen/api/x?q=%C3%A9"))).status == 200
+
+
+def test_a_json_body_past_the_servers_size_limit_is_a_json_413() -> None:
+    request = make_mocked_request("POST", "/x", headers={"Content-Type": "application/json"})
+
+    async def oversized() -> bytes:
+        raise web.HTTPRequestEntityTooLarge(max_size=8, actual_size=9)
+
+    request.read = oversized  # type: ignore[method-assign]
+    with pytest.raises(TooLarge):
+        asyncio.run(read_json(request))
