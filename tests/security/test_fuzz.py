@@ -1,16 +1,16 @@
 """A property-based fuzz of every operation in CozyGen's OpenAPI spec (schemathesis over hypothesis).
 
 Against a ComfyUI of its own (auth on, signed in as an admin with an API token), schemathesis sends each
-operation of /cozygen/api/openapi.json the values its schema allows and the ones it refuses (positive and
-negative cases, with the schema's boundary values first), and no answer may be a 5xx, nor may CozyGen log a
-traceback. The run is derandomized (the same cases on every machine) and bounded: ``FUZZ_EXAMPLES`` cases per
-operation (set COZYGEN_FUZZ_EXAMPLES to go deeper by hand). It is the slow group: ``pytest -m "not fuzz"``
-leaves it out, ``scripts/test -m fuzz`` runs it alone.
+operation of api/openapi.yaml (served as /cozygen/api/openapi.json) the values its schema allows and the ones
+it refuses (positive and negative cases, with the schema's boundary values first), and no answer may be a 5xx,
+nor may CozyGen log a traceback. The run is derandomized (the same cases on every machine) and bounded:
+``FUZZ_EXAMPLES`` cases per operation (set COZYGEN_FUZZ_EXAMPLES to go deeper by hand). It is the slow group,
+marked ``fuzz``: ``scripts/test -m "not fuzz"`` leaves it out, ``scripts/test -m fuzz`` runs it alone.
 
 The operations that would end the run itself are left out or kept harmless: sign-out and the admin's own
 password change (they revoke the token the fuzzer signs in with), changes to the admin's own account (a
-new role or password revokes it too; deleting it ends it), and an LLM endpoint that would make every
-enrichment wait on a real network (it points at a closed local port instead).
+new role or password revokes it too; deleting it ends it), revoking the fuzzer's own token, and an LLM
+endpoint that would make every enrichment wait on a real network (it points at a closed local port instead).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class FuzzHost:
         made = post(f"{self.url}/cozygen/api/tokens", {"name": "fuzz"}, headers=session)
         assert made.status == 201, made.body
         self.headers = {"Authorization": f"Bearer {made.json()['token']}"}
+        self.token_id = str(made.json()["id"])
         users = get(f"{self.url}/cozygen/api/users", headers=self.headers).json()["users"]
         self.admin_id = next(u["id"] for u in users if u["username"] == ADMIN)
         self.log_read = len(server.log())
@@ -90,6 +91,8 @@ def harmless(case: Any, host: FuzzHost) -> None:
     label = f"{case.method.upper()} {case.path}"
     if OWN_ACCOUNT.match(label) and str(case.path_parameters.get("user_id")) == str(host.admin_id):
         case.path_parameters["user_id"] = host.admin_id + 1_000_000
+    if label == "DELETE /cozygen/api/tokens/{token_id}" and str(case.path_parameters.get("token_id")) == host.token_id:
+        case.path_parameters["token_id"] = f"not-{host.token_id}"
     if label == "PATCH /cozygen/api/settings" and isinstance(case.body, dict) and case.body.get("enrich_url"):
         case.body["enrich_url"] = CLOSED_PORT_LLM
 
