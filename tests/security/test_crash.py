@@ -142,7 +142,8 @@ def crash(start_comfyui) -> Crash:
         )
         poll(lambda: load.count() >= KILL_AFTER, f"{KILL_AFTER} acknowledged jobs")
         poll(
-            lambda: len(get(f"{server.url}/queue", headers=headers).json()["queue_pending"]) >= WAITING_AT_KILL,
+            lambda: len(get(f"{server.url}/queue", headers=headers).json()["queue_pending"])
+            >= WAITING_AT_KILL + SUBMITTERS,  # even if the last submissions in flight are never acknowledged
             "prompts waiting on ComfyUI's queue",
         )
         shown = get(f"{server.url}/cozygen/api/jobs?status=completed&limit=200", headers=headers)
