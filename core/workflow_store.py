@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from .errors import BadRequest, Forbidden, NotFound
+from .json_depth import MAX_DEPTH, too_deep
 from .paths import clean_name
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -85,9 +86,13 @@ class WorkflowStore:
     def read(self, name: Any) -> Any:
         path = self.path(name)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
+            text = path.read_text(encoding="utf-8")
+            value = json.loads(text)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise BadRequest("bad json", code="BAD_JSON") from None
+        if too_deep(text, value):  # a file put there by hand: no route may break on it
+            raise BadRequest(f"bad json: nested deeper than {MAX_DEPTH} levels", code="BAD_JSON")
+        return value
 
     def spelling(self, filename: str, folder: Path) -> str | None:
         """The name of the file in ``folder`` that is ``filename`` but for case (the exact one first), or None."""

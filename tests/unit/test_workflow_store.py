@@ -148,3 +148,11 @@ def test_prepare_refuses_what_cannot_be_stored(store) -> None:
     refused("NOT_API_FORMAT", lambda: store.prepare("x", {"1": {"inputs": {}}}), BadRequest)
     name, text = store.prepare("ok", {"1": {"class_type": "A", "inputs": {"text": "é"}}})
     assert name == "ok.json" and json.loads(text) == {"1": {"class_type": "A", "inputs": {"text": "é"}}}
+
+
+def test_a_workflow_file_nested_too_deep_is_refused_not_a_crash(store: ws.WorkflowStore, tmp_path: Path) -> None:
+    (tmp_path / "shipped" / "deep.json").write_text("[" * 5000 + "]" * 5000)
+    (tmp_path / "shipped" / "deeper.json").write_text('{"a":' * 100 + "1" + "}" * 100)
+    for name in ("deep.json", "deeper.json"):
+        with pytest.raises(BadRequest):
+            store.read(name)
