@@ -88,6 +88,7 @@ class Gallery:
                     report.described,
                     report.removed,
                 )
+            self.reconcile_trash()
             self.purge_trash()
         except Exception:
             log.exception("CozyGen: the gallery scan failed")
@@ -172,31 +173,36 @@ class Gallery:
 
     # -- trash ------------------------------------------------------------------------
     async def trash(self, rows: list[Any], *, by: str | None = None) -> tuple[str, list[str], list[str]]:
-        """Move files to the trash: (batch id, trash ids, errors). Rows leave the index at once."""
+        """Move files to the trash: (batch id, trash ids, errors). Rows leave the index at once.
+
+        The trash rows are committed before any file moves (and dropped for a file that did not), so a process
+        killed among the moves leaves every moved file restorable; ``reconcile_trash`` at the next start drops
+        the rows of files that never left."""
         batch = uuid.uuid4().hex[:12]
-        moved, vanished, errors = await asyncio.to_thread(self._move_to_trash, batch, rows)
+        planned = []
+        for row in rows:
+            trash_id = uuid.uuid4().hex[:16]
+            planned.append((trash_id, row, f"{batch}/{prefixed(f'{trash_id}_', row['filename'])}"))
+        now = time.time()
+
+        def ahead(conn: Any) -> None:
+            conn.executemany(
+                "INSERT INTO trash(id, batch, root, subfolder, filename, stored, size, deleted_at, deleted_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (tid, batch, r["root"], r["subfolder"], r["filename"], stored, r["size"], now, by)
+                    for tid, r, stored in planned
+                ],
+            )
+
+        await self.db.execute_write_fn(ahead)
+        moved, vanished, errors = await asyncio.to_thread(self._move_to_trash, batch, planned)
+        kept = {tid for tid, _, _ in moved}
 
         def record(conn: Any) -> list[Change]:
+            conn.executemany("DELETE FROM trash WHERE id = ?", [(t,) for t, _, _ in planned if t not in kept])
             changes = []
-            for row in vanished:
-                if index.remove_file(conn, row["root"], row["subfolder"], row["filename"]) is not None:
-                    changes.append(Change("deleted", row["root"], dict(row)))
-            for trash_id, row, stored in moved:
-                conn.execute(
-                    "INSERT INTO trash(id, batch, root, subfolder, filename, stored, size, deleted_at, deleted_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        trash_id,
-                        batch,
-                        row["root"],
-                        row["subfolder"],
-                        row["filename"],
-                        stored,
-                        row["size"],
-                        time.time(),
-                        by,
-                    ),
-                )
+            for row in [*vanished, *(r for _, r, _ in moved)]:
                 if index.remove_file(conn, row["root"], row["subfolder"], row["filename"]) is not None:
                     changes.append(Change("deleted", row["root"], dict(row)))
             return changes
@@ -205,13 +211,13 @@ class Gallery:
         self._changed(changes)
         return batch, [m[0] for m in moved], errors
 
-    def _move_to_trash(self, batch: str, rows: list[Any]) -> tuple[list[tuple[str, Any, str]], list[Any], list[str]]:
+    def _move_to_trash(
+        self, batch: str, planned: list[tuple[str, Any, str]]
+    ) -> tuple[list[tuple[str, Any, str]], list[Any], list[str]]:
         """(moved as (trash id, row, stored path), rows whose file was already gone, errors)."""
         folder = self.trash_dir / batch
         moved, errors, vanished = [], [], []
-        for row in rows:
-            trash_id = uuid.uuid4().hex[:16]
-            stored = f"{batch}/{prefixed(f'{trash_id}_', row['filename'])}"
+        for trash_id, row, stored in planned:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 shutil.move(self.path_of(row), self.trash_dir / stored)
@@ -278,6 +284,15 @@ class Gallery:
             except OSError:
                 pass
         return placed
+
+    def reconcile_trash(self) -> int:
+        """Drop the trash rows whose file is not in the trash (a process killed while moving files there: the
+        rows are written first); returns how many."""
+        rows = self.db.read(lambda conn: conn.execute("SELECT id, stored FROM trash").fetchall())
+        missing = [(row["id"],) for row in rows if not os.path.lexists(self.trash_dir / row["stored"])]
+        if missing:
+            self.db.submit_write(lambda conn: conn.executemany("DELETE FROM trash WHERE id = ?", missing)).result()
+        return len(missing)
 
     def purge_trash(self, days: float = TRASH_DAYS) -> int:
         cutoff = time.time() - days * 86400

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -127,6 +128,35 @@ def test_trash_of_a_file_already_gone_keeps_nothing(gallery: Gallery) -> None:
     _batch, trash_ids, errors = asyncio.run(gallery.trash([row]))
     assert (trash_ids, errors) == ([], [])
     assert asyncio.run(gallery.trash_list()) == []
+
+
+def test_a_kill_while_files_move_to_the_trash_leaves_every_moved_file_restorable(
+    gallery: Gallery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows are written first: a process killed after the first move keeps that file restorable, and
+    the next start drops the row of the file that never moved."""
+    out = gallery.roots["output"]
+    save_png(out / "first.png")
+    save_png(out / "second.png")
+    index_all(gallery)
+    rows = indexed(gallery)
+    real_move, calls = shutil.move, []
+
+    def move_then_die(source: Any, target: Any) -> Any:
+        calls.append(source)
+        if len(calls) == 2:
+            raise SystemExit("killed")  # the process ends here: nothing after this line runs
+        return real_move(source, target)
+
+    monkeypatch.setattr(shutil, "move", move_then_die)
+    with pytest.raises(SystemExit):
+        asyncio.run(gallery.trash([rows["first.png"], rows["second.png"]], by="alice"))
+    monkeypatch.setattr(shutil, "move", real_move)
+    assert gallery.reconcile_trash() == 1  # second.png never left: its row goes, the file stays
+    listed = asyncio.run(gallery.trash_list())
+    assert [t["filename"] for t in listed] == ["first.png"] and (out / "second.png").exists()
+    restored = asyncio.run(gallery.restore(ids=[listed[0]["id"]]))
+    assert [r["filename"] for r in restored] == ["first.png"] and (out / "first.png").exists()
 
 
 def test_a_file_with_a_long_name_can_be_trashed_and_restored(gallery: Gallery) -> None:
