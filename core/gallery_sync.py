@@ -372,10 +372,18 @@ class FolderWatcher:
         def work(conn: Any) -> tuple[list[Change], list[tuple[str, str]]]:
             changes, retry = [], []
             for (root, rel), pending in sorted(due.items()):
-                if pending.moved_to is not None:
-                    found, again = move_path(conn, root, self.roots[root], rel, pending.moved_to)
-                else:
-                    found, again = sync_path(conn, root, self.roots[root], rel)
+                conn.execute("SAVEPOINT watched_path")  # one path that fails costs only itself
+                try:
+                    if pending.moved_to is not None:
+                        found, again = move_path(conn, root, self.roots[root], rel, pending.moved_to)
+                    else:
+                        found, again = sync_path(conn, root, self.roots[root], rel)
+                except Exception:
+                    conn.execute("ROLLBACK TO watched_path")
+                    conn.execute("RELEASE watched_path")
+                    log.exception("CozyGen: updating the gallery index for %s/%s failed", root, rel)
+                    continue
+                conn.execute("RELEASE watched_path")
                 changes += found
                 retry += [(root, later) for later in again]
             return changes, retry

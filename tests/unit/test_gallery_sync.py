@@ -549,6 +549,24 @@ def test_the_watcher_looks_again_at_what_a_move_hands_back(db: Database, tmp_pat
     assert set(watcher._pending) == {("output", "x.png")} and watcher._pending[("output", "x.png")].moved_to is None
 
 
+def test_one_path_that_fails_costs_only_itself(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path / "out"
+    base.mkdir()
+    for name in ("a.png", "bad.png", "c.png"):
+        save_png(base / name, (1, 1))
+    real = gallery_sync.sync_path
+
+    def failing(conn: Any, root: str, folder: Path, rel: str) -> Any:
+        if rel == "bad.png":
+            raise RuntimeError("a bad path")
+        return real(conn, root, folder, rel)
+
+    monkeypatch.setattr(gallery_sync, "sync_path", failing)
+    watcher = FolderWatcher(db, {"output": base}, lambda changes: None)
+    watcher._apply({("output", n): gallery_sync._Pending(0.0) for n in ("a.png", "bad.png", "c.png")})
+    assert sorted(rows(db)) == ["a.png", "c.png"]
+
+
 def test_a_temporary_name_used_again_before_the_watcher_ran_loses_no_move(db: Database, tmp_path: Path) -> None:
     base = tmp_path / "out"
     base.mkdir()
