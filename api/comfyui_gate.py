@@ -6,8 +6,8 @@ adapter understands every parameter of its route and lets through only what is t
 - ``view``: every spelling of a file (``type``, the ``[output]`` suffix, ``subfolder``) is resolved to
   the real path; an output must be the caller's, a temp file one of their prompts wrote, nothing else;
 - ``upload``: uploads go to the input folder only, and ``/upload/mask`` may copy only what ``view`` serves;
-- ``prompt``: a graph may name no output, temp or outside file that is not the caller's, and runs under a
-  client id nobody else holds (one is chosen when none is given, so no message goes to every socket);
+- ``prompt``: a graph may name no output, temp or input file that is not the caller's, nor any outside file,
+  and runs under a client id nobody else holds (without one, under the poster's channel: all their sockets);
 - ``socket``: a client id belongs to the first user who uses it;
 - ``history``/``queue`` list, and ``history_change``/``queue_change``/``interrupt`` touch, own prompts only.
 """
@@ -38,6 +38,7 @@ from .visibility import (
     only_own_prompts,
     owned_by,
     owned_prompts,
+    per_user,
     record_input,
     require_own_input,
     require_visible,
@@ -161,10 +162,6 @@ async def record_upload(request: web.Request, state: CozyGenState, response: Any
             await record_input(state, request, where.subfolder, where.name)
 
 
-def per_user(state: CozyGenState) -> bool:
-    return state.auth_enabled and state.settings.get("gallery_visibility") == "per_user"
-
-
 async def json_body(request: web.Request) -> Any:
     """The body as ComfyUI's handler will read it (the standard library's json: it takes NaN and big numbers)."""
     try:
@@ -192,7 +189,7 @@ async def prompt_id_taken(state: CozyGenState, prompt_id: str) -> bool:
     """Whether a prompt by this id exists (queued, in ComfyUI's history, or any CozyGen job's): reusing it
     would overwrite that prompt's history and outputs."""
     running, pending = host.queue_snapshot()
-    if prompt_id in running or prompt_id in pending or prompt_id in host.history_ids():
+    if prompt_id in running or prompt_id in pending or host.in_history(prompt_id):
         return True
     return await state.db.execute_fn(lambda conn: jobs.prompt_exists(conn, prompt_id))
 
@@ -290,25 +287,21 @@ def prompt_hook(state: CozyGenState) -> Callable[[dict[str, Any]], dict[str, Any
     return user_channel
 
 
-def socket_request(request: web.Request, state: CozyGenState, user: User) -> web.Request:
-    """A socket opened without a client id gets one of its own here (ComfyUI would pick one nobody knows), so
-    it can be counted among its user's sockets."""
-    if not per_user(state) or request.query.get("clientId"):
-        return request
-    client_id = "cozygen-socket-" + uuid.uuid4().hex
-    state.gate.claim_client(client_id, user.username)
-    return request.clone(rel_url=request.rel_url.update_query(clientId=client_id))
-
-
 @contextlib.contextmanager
-def open_socket(request: web.Request, state: CozyGenState, user: User, rule: Rule | None) -> Iterator[None]:
-    """While ComfyUI's socket handler runs, count the socket among its user's (their prompts' channel)."""
-    client_id = request.query.get("clientId", "")
-    if rule is None or rule.adapter != "socket" or not client_id or not per_user(state):
-        yield
+def open_socket(request: web.Request, state: CozyGenState, user: User, rule: Rule | None) -> Iterator[web.Request]:
+    """While ComfyUI's socket handler runs, count the socket among its user's (their prompts' channel). A
+    socket opened without a client id gets one here (ComfyUI would pick one nobody knows): the request to
+    hand on is yielded."""
+    if rule is None or rule.adapter != "socket" or not per_user(state):
+        yield request
         return
+    client_id = request.query.get("clientId", "")
+    if not client_id:
+        client_id = "cozygen-socket-" + uuid.uuid4().hex
+        state.gate.claim_client(client_id, user.username)
+        request = request.clone(rel_url=request.rel_url.update_query(clientId=client_id))
     state.gate.socket_opened(client_id, user.username)
     try:
-        yield
+        yield request
     finally:
         state.gate.socket_closed(client_id, user.username)

@@ -27,6 +27,7 @@ from . import comfyui_gate
 from .responses import error_response
 from .session import USER_KEY, VIA_KEY, authenticate
 from .state import CozyGenState
+from .visibility import per_user
 
 SIGN_IN_PAGE = "/cozygen/"
 UNAUTHORIZED = (
@@ -83,7 +84,7 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
         if not state.auth_enabled:
             return await handler(request)
         level, rule = required_level(request, declared, state.settings["guard_comfyui"])
-        if rule is not None and rule.shared_only and state.settings.get("gallery_visibility") == "per_user":
+        if rule is not None and rule.shared_only and per_user(state):
             level = ADMIN  # ComfyUI keeps one store for every user: while outputs are per user, it is the admin's
         if level == PUBLIC:
             return await handler(request)
@@ -116,11 +117,9 @@ def make_guard(state: CozyGenState, declared: dict[tuple[str, str], str]) -> Cal
                 return error_response(error)
             if answer is not None:
                 return answer
-        if rule is not None and rule.adapter == "socket":
-            request = comfyui_gate.socket_request(request, state, user)
         with (
             state.live.hold(request, credential, level),  # closed if the sign-in is revoked while it runs
-            comfyui_gate.open_socket(request, state, user, rule),
+            comfyui_gate.open_socket(request, state, user, rule) as request,
         ):
             response = await handler(request)
         if rule is not None:

@@ -247,6 +247,11 @@ def history_ids() -> list[str]:
     return [str(p) for p in server().prompt_queue.get_history(max_items=None)]
 
 
+def in_history(prompt_id: str) -> bool:
+    """Whether ComfyUI's history holds this prompt (asked without copying the entry)."""
+    return bool(server().prompt_queue.get_history(prompt_id=prompt_id, map_function=lambda _entry: True))
+
+
 def delete_history(prompt_id: str) -> None:
     server().prompt_queue.delete_history_item(prompt_id)
 

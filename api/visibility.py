@@ -17,9 +17,14 @@ from .session import current_user
 from .state import CozyGenState
 
 
+def per_user(state: CozyGenState) -> bool:
+    """Whether outputs are per user now (auth on, ``gallery_visibility: per_user``)."""
+    return state.auth_enabled and state.settings.get("gallery_visibility") == "per_user"
+
+
 def restricted_to(request: web.Request, state: CozyGenState) -> str | None:
     """The user whose outputs alone this request may see; None when it may see every output."""
-    if not state.auth_enabled or state.settings.get("gallery_visibility") != "per_user":
+    if not per_user(state):
         return None
     user = current_user(request)
     return None if user is None or user.role == ADMIN else user.username
@@ -130,12 +135,6 @@ async def owned_prompts(request: web.Request, state: CozyGenState) -> set[str]:
     if owner is None:
         return set()
     return await state.db.execute_fn(lambda conn: jobs.prompts_of(conn, owner))
-
-
-def lists_prompts(path: str) -> bool:
-    """ComfyUI's routes that list the prompts it holds, with their graphs: history (all, or one) and queue."""
-    path = path.removeprefix("/api")
-    return path in ("/history", "/queue") or path.startswith("/history/")
 
 
 async def only_own_prompts(request: web.Request, state: CozyGenState, response: web.StreamResponse) -> Any:
