@@ -20,6 +20,7 @@ from ..core.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest, NotFound, TooLarge, UnsupportedType
 from ..core.media import INPUT_IMAGE_EXTS, extension, kind_of
 from ..core.paths import clean_relative, resolve, split_relative
+from ..core.place import PARTIAL_SUFFIX, UPLOAD_PREFIX
 from ..core.thumbnails import Thumbnail, clamp_width
 from ..core.uploads import check_size, require, sniff_image, stored_name
 from .gallery import image_id
@@ -108,7 +109,7 @@ async def receive_upload(
         "MISSING_IMAGE_FIELD",
     )
     input_dir = state.roots["input"]
-    partial = input_dir / f".cozygen-upload-{uuid.uuid4().hex}.part"
+    partial = input_dir / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}{PARTIAL_SUFFIX}"  # cleaned at start if left
     size = 0
     try:
         with open(partial, "wb") as handle:
