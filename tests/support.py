@@ -102,6 +102,21 @@ async def run_and_watch(url: str, graph: dict) -> tuple[str, list[dict]]:
     return prompt_id, messages
 
 
+def at_once(work: Any, items: list) -> list:
+    """``work`` of every item, each in a thread of its own, all let go at the same moment (for races)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(len(items))
+
+    def run(item: Any) -> Any:
+        start.wait()
+        return work(item)
+
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(run, items))
+
+
 def load_data(relative: str) -> Any:
     """A JSON fixture below tests/."""
     return json.loads((Path(__file__).resolve().parent / relative).read_text())

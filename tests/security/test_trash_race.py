@@ -4,14 +4,12 @@ another; one entry restored by several requests at once comes back once; copies 
 from __future__ import annotations
 
 import io
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from support import get, post, request
+from support import at_once, get, post, request
 
 COUNT = 12
 TIMEOUT = 60.0
@@ -52,17 +50,6 @@ def trash_same_named(server, subfolder: str, count: int) -> list[str]:
         ids += deleted.json()["trash_ids"]
         assert not (folder / "x.png").exists()
     return ids
-
-
-def at_once(work, items: list) -> list:
-    start = threading.Barrier(len(items))
-
-    def run(item):
-        start.wait()
-        return work(item)
-
-    with ThreadPoolExecutor(len(items)) as pool:
-        return list(pool.map(run, items))
 
 
 def contents(folder: Path) -> dict[str, bytes]:

@@ -7,13 +7,12 @@ import asyncio
 import errno
 import io
 import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from support import at_once
 
 from cozygen.core import place
 from cozygen.core.db import Database
@@ -94,14 +93,7 @@ def test_many_moves_of_same_named_files_at_once_keep_every_file(tmp_path: Path) 
         (tmp_path / f"s{n}").mkdir()
         sources.append(tmp_path / f"s{n}" / "x.png")
         sources[-1].write_bytes(f"file {n}".encode())
-    start = threading.Barrier(THREADS)
-
-    def move(source: Path) -> str:
-        start.wait()
-        return place.move_to_free_name(source, folder, restored_names("x.png"))
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        names = list(pool.map(move, sources))
+    names = at_once(lambda source: place.move_to_free_name(source, folder, restored_names("x.png")), sources)
     assert len(set(names)) == THREADS
     assert sorted(contents(folder).values()) == sorted(f"file {n}".encode() for n in range(THREADS))
 
@@ -133,14 +125,7 @@ def test_without_hard_links_a_placeholder_claims_the_name(
         (tmp_path / f"s{n}").mkdir()
         sources.append(tmp_path / f"s{n}" / "a.png")
         sources[-1].write_bytes(f"file {n}".encode())
-    start = threading.Barrier(THREADS)
-
-    def move(source: Path) -> str:
-        start.wait()
-        return place.move_to_free_name(source, folder, restored_names("a.png"))
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        names = list(pool.map(move, sources))
+    names = at_once(lambda source: place.move_to_free_name(source, folder, restored_names("a.png")), sources)
     assert "a.png" not in names and len(set(names)) == THREADS
     found = contents(folder)
     assert found.pop("a.png") == b"there first"
@@ -215,18 +200,6 @@ def trash_same_named(gallery: Gallery, folder: str, count: int) -> list[str]:
         assert errors == [] and len(trashed) == 1
         ids += trashed
     return ids
-
-
-def at_once(work, items: list) -> list:
-    """``work`` of every item, each in a thread of its own, all let go at the same moment."""
-    start = threading.Barrier(len(items))
-
-    def run(item):
-        start.wait()
-        return work(item)
-
-    with ThreadPoolExecutor(len(items)) as pool:
-        return list(pool.map(run, items))
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))  # a race: each round is one more chance to lose a file
