@@ -117,6 +117,48 @@ def at_once(work: Any, items: list) -> list:
         return list(pool.map(run, items))
 
 
+class GalleryEvents:
+    """The file names of the gallery stream's created/modified events, while open (a context manager)."""
+
+    def __init__(self, url: str, headers: dict[str, str], kind: str = "output") -> None:
+        import http.client
+        import threading
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self._conn.request("GET", f"/cozygen/api/gallery/stream?recursive=true&type={kind}", headers=headers)
+        self._response = self._conn.getresponse()
+        assert self._response.status == 200
+        self.names: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        import http.client
+
+        try:
+            for raw in iter(self._response.readline, b""):
+                line = raw.decode().strip()
+                if line.startswith("data: "):
+                    data = json.loads(line[6:])
+                    if data.get("event") in ("created", "modified"):
+                        self.names.append(data["item"]["filename"])
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # the stream was shut
+
+    def __enter__(self) -> GalleryEvents:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        import socket
+
+        if self._conn.sock is not None:
+            self._conn.sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=10)
+        self._conn.close()
+
+
 def load_data(relative: str) -> Any:
     """A JSON fixture below tests/."""
     return json.loads((Path(__file__).resolve().parent / relative).read_text())

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
-import threading
 import time
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
-from support import get, post, request
+from support import GalleryEvents, get, post, request
 
 ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 FORM = "cozygen_procedural_form.json"
@@ -83,45 +79,15 @@ def gallery_ids(server, headers: dict[str, str], **query: str) -> dict[str, int]
         time.sleep(0.1)
 
 
-class GalleryStream:
-    def __init__(self, server, headers: dict[str, str]) -> None:
-        parts = urlsplit(server.url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self.conn.request("GET", "/cozygen/api/gallery/stream?recursive=true", headers=headers)
-        self.response = self.conn.getresponse()
-        assert self.response.status == 200
-        self.names: list[str] = []
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        try:
-            for raw in iter(self.response.readline, b""):
-                line = raw.decode().strip()
-                if line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    if data.get("event") in ("created", "modified"):
-                        self.names.append(data["item"]["filename"])
-        except (OSError, ValueError, http.client.HTTPException):
-            pass
-
-    def close(self) -> None:
-        if self.conn.sock is not None:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
-        self.thread.join(timeout=10)
-        self.conn.close()
-
-
 def test_per_user_shows_each_user_only_their_own_outputs(server, people) -> None:
     set_visibility(server, people, "per_user")
-    ann_stream, bob_stream = GalleryStream(server, people["ann"]), GalleryStream(server, people["bob"])
-    try:
+    with (
+        GalleryEvents(server.url, people["ann"]) as ann_stream,
+        GalleryEvents(server.url, people["bob"]) as bob_stream,
+    ):
         ann_image = generate(server, people["ann"], "ann's lantern", 1)
         bob_image = generate(server, people["bob"], "bob's boat", 2)
         time.sleep(1.0)  # the watcher's events
-    finally:
-        ann_stream.close()
-        bob_stream.close()
     assert ann_image["filename"] in ann_stream.names and bob_image["filename"] not in ann_stream.names
     assert bob_image["filename"] in bob_stream.names and ann_image["filename"] not in bob_stream.names
 

@@ -7,8 +7,8 @@ import json
 import time
 from urllib.parse import urlencode
 
-from household import GalleryEvents, Household
-from support import get, post, request
+from household import Household
+from support import GalleryEvents, get, post, request
 from test_isolation import IMG2IMG, load_graph, multipart, save_img2img, upload
 
 
@@ -52,7 +52,7 @@ def listing(home: Household, who: str, sub: str) -> list[dict]:
 
 def test_an_upload_is_its_uploaders(household: Household) -> None:
     save_img2img(household)
-    with GalleryEvents(household, "bob", "input") as bobs_events:
+    with GalleryEvents(household.url, household.as_("bob"), "input") as bobs_events:
         stored = cozygen_upload(household, "alice", "alices-photo.png")
         via_comfyui = upload(household, "alice", "/upload/image", {"type": "input"}, "alices-other.png").json()
         time.sleep(1.0)  # the watcher's events
