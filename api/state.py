@@ -111,6 +111,10 @@ class CozyGenState:
             prompt_id = data.get("prompt_id")
             if isinstance(prompt_id, str) and not tracker.follows(prompt_id):
                 self._adopt(tracker, prompt_id)
+            if isinstance(prompt_id, str) and tracker.cancel_requested(prompt_id):
+                # a cancel that came as ComfyUI handed the prompt out: its start cleared the interrupt flag
+                # (execution_start is sent after that, before any node runs), so interrupt it again now
+                host.interrupt(prompt_id)
         tracker.on_message(event, data)
 
     def _adopt(self, tracker: JobTracker, prompt_id: str) -> None:

@@ -805,6 +805,12 @@ class JobTracker:
             job = self._ending.get(job_id) or self._by_id.get(job_id)
             return job.copy() if job is not None else None
 
+    def cancel_requested(self, prompt_id: str) -> bool:
+        """Whether the live job this prompt belongs to was asked to stop (its prompt may be just starting)."""
+        with self._lock:
+            job = self._by_prompt.get(prompt_id)
+            return job is not None and job.cancel_requested and not job.finished
+
     def owner_of(self, prompt_id: str) -> str | None:
         """Whose job ``prompt_id`` belongs to, for a job followed now or lately (None when unknown here)."""
         with self._lock:

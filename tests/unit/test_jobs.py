@@ -196,6 +196,19 @@ def test_a_cancelled_waiting_job_ends_without_comfyui(db) -> None:
     assert tracker.request_cancel(job.id) is None
 
 
+def test_a_prompt_whose_job_was_asked_to_stop_says_so_until_it_ends(db) -> None:
+    """What CozyGen asks when ComfyUI starts a prompt: a cancel that raced its start is made again then."""
+    tracker = JobTracker(db, EventHub())
+    job = new_job()
+    db.submit_write(lambda c: jobs.insert(c, job)).result()
+    tracker.add(job)
+    assert not tracker.cancel_requested(job.prompt_id)
+    tracker.request_cancel(job.id)
+    assert tracker.cancel_requested(job.prompt_id) and not tracker.cancel_requested("another prompt")
+    tracker.end(job.id, "cancelled")
+    assert not tracker.cancel_requested(job.prompt_id)
+
+
 def test_an_end_is_told_only_once_it_is_committed(db) -> None:
     hub = EventHub()
     tracker = JobTracker(db, hub)
