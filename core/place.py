@@ -8,7 +8,9 @@ name is claimed by creating it with ``O_CREAT | O_EXCL`` and the file then repla
 
 A copy is written first to a hidden ``.cozygen-copy-<hex>.part`` file at the top of its root (never under a
 name a reader could take for the finished file) and then placed the same way; a copy cut short by a crash
-leaves only that file, which :func:`remove_abandoned` clears at the next start.
+leaves only that file, which :func:`remove_abandoned` clears at the next start. Outputs the CozyGen nodes save
+are written the same way (:func:`saved_whole`): a kill while a PNG or a video is half written never leaves a
+truncated file under an output's name.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import Conflict
@@ -27,6 +30,7 @@ log = logging.getLogger("cozygen")
 COPY_PREFIX = ".cozygen-copy-"  # a copy being written (see copy_to_free_name)
 UPLOAD_PREFIX = ".cozygen-upload-"  # an upload being received (api/files.py receive_upload)
 PARTIAL_SUFFIX = ".part"
+OUTPUT_PREFIX = ".cozygen-output-"  # an output being saved (see saved_whole)
 TAKEN_PREFIX = ".cozygen-taken-"  # a file being moved, beside where it was (see move_to_free_name)
 
 
@@ -64,8 +68,33 @@ def copy_to_free_name(source: Path, folder: Path, names: Iterable[str], scratch:
         temp.unlink(missing_ok=True)
 
 
+@contextmanager
+def saved_whole(path: Path, scratch: Path) -> Iterator[Path]:
+    """The path to write what becomes ``path``: a hidden partial file at the top of ``scratch`` (the root ``path``
+    is under), renamed to ``path`` when the block ends without error (replacing a file of that name, as ComfyUI's
+    own savers overwrite). An error or a kill part-way never leaves a half-written file under ``path``; a killed
+    save leaves the partial file, which :func:`remove_abandoned` clears at the next start.
+    """
+    partial = scratch / f"{OUTPUT_PREFIX}{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+    try:
+        yield partial
+        try:
+            os.replace(partial, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            beside = path.with_name(f"{OUTPUT_PREFIX}{uuid.uuid4().hex}{PARTIAL_SUFFIX}")  # a folder on another disk
+            try:
+                shutil.copyfile(partial, beside)
+                os.replace(beside, path)
+            finally:
+                beside.unlink(missing_ok=True)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def remove_abandoned(folder: Path) -> list[str]:
-    """Remove the partial files a killed upload or copy left at the top of ``folder``; their names.
+    """Remove the partial files a killed upload, copy or save left at the top of ``folder``; their names.
 
     Call it at start, before an upload or copy of this run can be in flight.
     """
@@ -76,7 +105,7 @@ def remove_abandoned(folder: Path) -> list[str]:
         return removed
     for entry in entries:
         name = entry.name
-        if not name.endswith(PARTIAL_SUFFIX) or not name.startswith((UPLOAD_PREFIX, COPY_PREFIX)):
+        if not name.endswith(PARTIAL_SUFFIX) or not name.startswith((UPLOAD_PREFIX, COPY_PREFIX, OUTPUT_PREFIX)):
             continue
         try:
             if entry.is_file(follow_symlinks=False) or entry.is_symlink():

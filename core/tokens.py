@@ -8,14 +8,17 @@ connections a browser cannot send headers on.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import jwt
 
+log = logging.getLogger("cozygen")
 ALGORITHM = "HS256"
 SESSION_TTL = 7 * 24 * 3600
 QUERY_TTL = 5 * 60
@@ -23,16 +26,40 @@ SECRET_NAME = "secret.key"
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:
-    """The signing secret: created once with mode 0600, then read back on every start."""
+    """The signing secret: created once with mode 0600, then read back on every start.
+
+    It is written whole to a private file first and then put under its name, so a kill mid-write never leaves
+    an empty or cut-short secret to sign with. One that is not a whole secret (a kill of an older version left
+    it) is replaced, which signs everyone out.
+    """
     path = data_dir / SECRET_NAME
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as handle:
-        secret = secrets.token_hex(32)
-        handle.write(secret)
-    return bytes.fromhex(secret)
+        secret = bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        return _new_secret(path, replace=False)
+    except (ValueError, UnicodeDecodeError):
+        secret = b""
+    if len(secret) < 32:
+        log.warning("CozyGen: %s was not a whole signing secret; made a new one (everyone signs in again)", path)
+        return _new_secret(path, replace=True)
+    return secret
+
+
+def _new_secret(path: Path, *, replace: bool) -> bytes:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        if replace:
+            os.replace(temp, path)
+        else:
+            try:
+                os.link(temp, path)  # fails when another start created it a moment ago: that one is used
+            except FileExistsError:
+                pass
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    return bytes.fromhex(path.read_text().strip())
 
 
 def issue(

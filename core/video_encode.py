@@ -8,7 +8,6 @@ half a video.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -72,20 +71,15 @@ def _even(frames: np.ndarray) -> np.ndarray:
 
 
 def write(frames: np.ndarray, path: str | Path, fmt: str, frame_rate: int, loop_count: int = 0) -> None:
-    """Write uint8 RGB frames [B, H, W, 3] to ``path`` in ``fmt`` (a key of FORMATS)."""
+    """Write uint8 RGB frames [B, H, W, 3] to ``path`` in ``fmt`` (a key of FORMATS; ``path``'s own extension
+    does not matter, so it can be a partial file)."""
     ext = extension_for(fmt)
     if frame_rate < 1:
         raise ValueError(f"frame_rate must be at least 1, got {frame_rate}")
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.part")
-    try:
-        if ext == "gif":
-            _write_gif(frames, partial, frame_rate, loop_count)
-        else:
-            _write_video(frames, partial, ext, frame_rate)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    if ext == "gif":
+        _write_gif(frames, Path(path), frame_rate, loop_count)
+    else:
+        _write_video(frames, Path(path), ext, frame_rate)
 
 
 def _write_gif(frames: np.ndarray, path: Path, frame_rate: int, loop_count: int) -> None:

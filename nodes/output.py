@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +13,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from ..api import host
 from ..core.metadata import CHUNK, cozygen_record
+from ..core.place import saved_whole
 
 
 class CozyGenOutput:
@@ -62,7 +63,8 @@ class CozyGenOutput:
                 info.add_text(key, json.dumps(value))
             info.add_text(CHUNK, record)
             name = f"{filename.replace('%batch_num%', str(batch_number))}_{counter:05}_.png"
-            Image.fromarray(pixels).save(os.path.join(folder, name), pnginfo=info, compress_level=4)
+            with saved_whole(Path(folder, name), Path(host.output_directory())) as partial:
+                Image.fromarray(pixels).save(partial, format="PNG", pnginfo=info, compress_level=4)
             results.append({"filename": name, "subfolder": subfolder, "type": "output"})
             counter += 1
         host.send_message(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import Any
 
 from ..api import host
 from ..core import video_encode
+from ..core.place import saved_whole
 from .output import _view_url
 
 FORMATS = list(video_encode.FORMATS)
@@ -74,7 +75,8 @@ class CozyGenVideoOutput:
         height, width = frames.shape[1], frames.shape[2]
         folder, filename, counter, subfolder, _ = host.save_image_path(filename_prefix, width, height)
         name = f"{filename.replace('%batch_num%', '0')}_{counter:05}_.{ext}"
-        video_encode.write(frames, os.path.join(folder, name), format, frame_rate, loop_count)
+        with saved_whole(Path(folder, name), Path(host.output_directory())) as partial:
+            video_encode.write(frames, partial, format, frame_rate, loop_count)
         item = {"filename": name, "subfolder": subfolder, "type": "output", "format": format}
         host.send_message(
             "cozygen_video_ready",

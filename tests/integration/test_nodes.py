@@ -609,7 +609,7 @@ def test_the_video_output_writes_every_frame(comfyui, fmt: str, ext: str, key: s
         assert extra == 12  # frame rate
         with av.open(str(path)) as container:
             assert container.streams.video[0].codec_context.name in codecs
-    assert not list(path.parent.glob(".*.part"))
+    assert not list(path.parent.glob(".*.part")) and not list(comfyui.output_dir.glob(".*.part"))
 
     (ready,) = [m["data"] for m in messages if m["type"] == "cozygen_video_ready"]
     assert ready["status"] == "video_generated" and ready["prompt_id"] == prompt_id

@@ -207,7 +207,7 @@ def test_nothing_ran_twice(crash: Crash) -> None:
     acknowledged_prompts = {p for prompts in crash.load.acknowledged.values() for p in prompts}
     rerun = acknowledged_prompts & set(get(f"{crash.url}/history", headers=crash.headers).json())
     assert rerun == set()  # ComfyUI's history starts empty: nothing was queued again at start
-    written = embedded_prompt_ids(crash.server.output_dir)
+    written = embedded_prompt_ids(crash.server.output_dir)  # every PNG whole: a kill mid-save leaves none cut short
     assert [p for p, n in written.items() if n > 1] == []  # one image per prompt: no prompt ran twice
     found = jobs_after(crash)
     owners = Counter(p for job in found.values() for p in job["prompt_ids"])
@@ -230,4 +230,5 @@ def test_a_killed_uploads_partial_file_is_removed_at_start_and_others_stay(crash
     left = {p.name for p in crash.server.input_dir.iterdir()}
     assert not left & {*crash.abandoned_upload, crash.planted}
     assert "keep-me.png" in left
+    assert not list(crash.server.output_dir.glob(".cozygen-*.part"))  # nor an output the kill cut short
     assert "CozyGen: removed" in crash.server.log()

@@ -121,6 +121,15 @@ def test_secret_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     first = tokens.load_or_create_secret(tmp_path)
     assert len(first) == 32 and tokens.load_or_create_secret(tmp_path) == first
     assert stat.S_IMODE((tmp_path / tokens.SECRET_NAME).stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [tokens.SECRET_NAME]  # no private file left beside it
+
+
+@pytest.mark.parametrize("left", [b"", b"0123abcd", b"\xff\xfe not hex"])
+def test_a_secret_cut_short_by_a_kill_is_never_signed_with(tmp_path: Path, left: bytes) -> None:
+    (tmp_path / tokens.SECRET_NAME).write_bytes(left)  # an older version killed between create and write
+    secret = tokens.load_or_create_secret(tmp_path)
+    assert len(secret) == 32 and tokens.load_or_create_secret(tmp_path) == secret
+    assert stat.S_IMODE((tmp_path / tokens.SECRET_NAME).stat().st_mode) == 0o600
 
 
 def test_tokens_carry_user_version_and_kind_and_expire() -> None:

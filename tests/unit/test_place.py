@@ -163,7 +163,7 @@ def test_a_failed_copy_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytes
 def test_partial_files_of_a_killed_upload_or_copy_are_removed(tmp_path: Path) -> None:
     folder = tmp_path / "input"
     (folder / "sub").mkdir(parents=True)
-    abandoned = [".cozygen-upload-0123abcd.part", ".cozygen-copy-4567ef.part"]
+    abandoned = [".cozygen-upload-0123abcd.part", ".cozygen-copy-4567ef.part", ".cozygen-output-89ab.part"]
     kept = ["photo.png", ".cozygen-upload-note.txt", "cozygen-upload-x.part", ".hidden.part"]
     for name in abandoned + kept:
         (folder / name).write_bytes(b"x")
@@ -171,6 +171,40 @@ def test_partial_files_of_a_killed_upload_or_copy_are_removed(tmp_path: Path) ->
     assert sorted(place.remove_abandoned(folder)) == sorted(abandoned)
     assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, ".cozygen-upload-dir.part", "sub"])
     assert place.remove_abandoned(tmp_path / "missing") == []
+
+
+def test_a_saved_output_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    root = tmp_path / "output"
+    (root / "sub").mkdir(parents=True)
+    target = root / "sub" / "a.png"
+    target.write_bytes(b"an older file of that name")
+    with place.saved_whole(target, root) as partial:
+        partial.write_bytes(b"half")
+        assert target.read_bytes() == b"an older file of that name"  # nothing under the name until done
+        partial.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole"  # replaced, as ComfyUI's savers overwrite
+    with pytest.raises(RuntimeError):
+        with place.saved_whole(root / "sub" / "b.png", root) as partial:
+            partial.write_bytes(b"half")
+            raise RuntimeError("the encoder failed")
+    assert sorted(p.name for p in root.rglob("*")) == ["a.png", "sub"]  # no b.png, no partial left
+
+
+def test_a_saved_output_reaches_a_folder_on_another_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "output"
+    (root / "elsewhere").mkdir(parents=True)
+    real_replace = os.replace
+
+    def across_disks(src, dst) -> None:
+        if Path(src).parent == root:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(place.os, "replace", across_disks)
+    with place.saved_whole(root / "elsewhere" / "v.webm", root) as partial:
+        partial.write_bytes(b"video")
+    assert sorted(p.name for p in root.rglob("*")) == ["elsewhere", "v.webm"]
+    assert (root / "elsewhere" / "v.webm").read_bytes() == b"video"
 
 
 def test_the_gallery_clears_partial_files_when_it_starts(gallery: Gallery) -> None:
