@@ -7,12 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import tokens, users
-from ..core.access import ADMIN, PUBLIC, VIEWER, is_loopback
+from ..core.accounts import tokens, users
+from ..core.accounts.access import ADMIN, PUBLIC, VIEWER, is_loopback
+from ..core.accounts.login_throttle import Attempt
+from ..core.accounts.passwords import dummy_hash, verify_password
+from ..core.accounts.users import User
 from ..core.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
-from ..core.passwords import dummy_hash, verify_password
-from ..core.throttle import Attempt
-from ..core.users import User
 from .guard import same_origin
 from .params import integer, path_id
 from .responses import json_response, read_json

@@ -1,4 +1,4 @@
-"""The adapters of ComfyUI's own routes that a user who is not an admin may call (core/comfyui_routes.py).
+"""The adapters of ComfyUI's own routes that a user who is not an admin may call (core/comfyui/routes.py).
 
 ComfyUI's API is single-user. While outputs are per user (``gallery_visibility: per_user``), each
 adapter understands every parameter of its route and lets through only what is the caller's own:
@@ -25,12 +25,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import input_owners, jobs
-from ..core.access import ADMIN
-from ..core.comfyui_routes import Rule
+from ..core.accounts.access import ADMIN
+from ..core.accounts.users import User
+from ..core.comfyui.file_refs import OUTSIDE, GraphRef, Located, annotated, graph_file_refs, locate
+from ..core.comfyui.routes import Rule
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound
-from ..core.file_refs import OUTSIDE, GraphRef, Located, annotated, graph_file_refs, locate
-from ..core.users import User
+from ..core.gallery import input_owners
+from ..core.jobs import records
 from . import host
 from .state import CozyGenState
 from .visibility import (
@@ -191,7 +192,7 @@ async def prompt_id_taken(state: CozyGenState, prompt_id: str) -> bool:
     running, pending = host.queue_snapshot()
     if prompt_id in running or prompt_id in pending or host.in_history(prompt_id):
         return True
-    return await state.db.execute_fn(lambda conn: jobs.prompt_exists(conn, prompt_id))
+    return await state.db.execute_fn(lambda conn: records.prompt_exists(conn, prompt_id))
 
 
 async def require_graph_files(request: web.Request, state: CozyGenState, graph: Any) -> None:

@@ -15,14 +15,14 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.multipart import BodyPartReader
 
-from ..core import gallery_index as index
-from ..core.access import ADMIN, USER, VIEWER
+from ..core.accounts.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest, NotFound, TooLarge, UnsupportedType
-from ..core.media import INPUT_IMAGE_EXTS, extension, kind_of
+from ..core.gallery import index
+from ..core.gallery.place import PARTIAL_SUFFIX, UPLOAD_PREFIX
+from ..core.gallery.thumbnails import Thumbnail, clamp_width
+from ..core.media.kinds import INPUT_IMAGE_EXTS, extension, kind_of
+from ..core.media.uploads import check_size, require, sniff_image, stored_name
 from ..core.paths import clean_relative, resolve, split_relative
-from ..core.place import PARTIAL_SUFFIX, UPLOAD_PREFIX
-from ..core.thumbnails import Thumbnail, clamp_width
-from ..core.uploads import check_size, require, sniff_image, stored_name
 from .gallery import image_id
 from .params import flag, paging
 from .responses import json_response

@@ -10,14 +10,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..core import gallery_index as index
-from ..core.access import USER, VIEWER
+from ..core.accounts.access import USER, VIEWER
 from ..core.errors import BadRequest, NotFound
-from ..core.gallery import Gallery, directory_item, item
-from ..core.media import KINDS, is_hidden, kind_of
+from ..core.gallery import index
+from ..core.gallery.service import Gallery, directory_item, item
+from ..core.graph.summary import parse_prompt_text, summarize_png_text
+from ..core.media.kinds import KINDS, is_hidden, kind_of
+from ..core.media.pnginfo import read_png_info
 from ..core.paths import resolve
-from ..core.pnginfo import read_png_info
-from ..core.prompt_summary import parse_prompt_text, summarize_png_text
 from . import sse
 from .params import bool_field, choice, flag, paging, path_id, text_field
 from .responses import TooDeep, json_response, loads_bounded, read_json

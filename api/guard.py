@@ -4,7 +4,7 @@ It runs after routing, so a CozyGen route is matched by its exact route
 template (never a string prefix) and ComfyUI's ``/api`` copies map back to the
 route they copy. CozyGen routes need the level they declared; anything
 undeclared under /cozygen needs an admin; ComfyUI's own routes reach a user who is
-not an admin only from an allowlist (core/comfyui_routes.py), through the adapters of
+not an admin only from an allowlist (core/comfyui/routes.py), through the adapters of
 api/comfyui_gate.py where they name prompts or files; anything else of ComfyUI's, a
 route a future release adds included, is the admin's.
 Requests authenticated by cookie that change state must come from this origin.
@@ -20,8 +20,8 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from ..core.access import ADMIN, PUBLIC, SAFE_METHODS, is_cozygen_path, strip_api_prefix
-from ..core.comfyui_routes import Rule, comfyui_rule
+from ..core.accounts.access import ADMIN, PUBLIC, SAFE_METHODS, is_cozygen_path, strip_api_prefix
+from ..core.comfyui.routes import Rule, comfyui_rule
 from ..core.errors import CozyGenError, Forbidden, HostNotReady, Unauthorized
 from . import comfyui_gate
 from .responses import error_response
@@ -39,7 +39,7 @@ UNAUTHORIZED = (
 def required_level(
     request: web.Request, declared: dict[tuple[str, str], str], guard_comfyui: bool = True
 ) -> tuple[str, Rule | None]:
-    """The level a request needs, and for ComfyUI's own routes the allowlist's rule (core/comfyui_routes.py)."""
+    """The level a request needs, and for ComfyUI's own routes the allowlist's rule (core/comfyui/routes.py)."""
     route = request.match_info.route
     resource = route.resource if route is not None else None
     canonical = strip_api_prefix(resource.canonical) if resource is not None else None

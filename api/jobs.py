@@ -14,25 +14,26 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import jobs, sessions
-from ..core.access import ADMIN, USER, VIEWER
+from ..core.accounts.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest, Conflict, Forbidden, HostNotReady, NotFound, RateLimited
 from ..core.events import Event
-from ..core.jobs import (
+from ..core.graph.fill import with_seed_offset
+from ..core.graph.models import graph_model
+from ..core.jobs import groups as sessions
+from ..core.jobs import model, records
+from ..core.jobs.model import (
     CANCELLED,
     FAILED,
     FINAL_EVENTS,
     MAX_IMAGES,
-    Filters,
     Job,
-    Preview,
     check_job_id,
     check_session_id,
     check_status,
-    graph_model,
-    validation_error,
 )
-from ..core.workflow_fill import with_seed_offset
+from ..core.jobs.records import Filters
+from ..core.jobs.tracker import Preview
+from ..core.jobs.validation import validation_error
 from . import host, sse
 from .comfyui_gate import require_graph_files
 from .params import flag, integer, timestamp
@@ -131,18 +132,18 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         live = state.jobs.live(job_id)
         if live is not None:
             return live
-        return await state.db.execute_fn(lambda conn: jobs.get(conn, job_id))
+        return await state.db.execute_fn(lambda conn: records.get(conn, job_id))
 
     async def visible_job(request: web.Request) -> Job:
         job_id = request.match_info["job_id"]
-        job = await load(job_id) if jobs.JOB_ID.match(job_id) else None
+        job = await load(job_id) if model.JOB_ID.match(job_id) else None
         if job is None or not may_see(request, job):
             raise NotFound(f"no job {job_id}", code="JOB_NOT_FOUND")
         return job
 
     def positions(listed: list[Job]) -> dict[str, int]:
         """1-based places on ComfyUI's queue, asked of ComfyUI only when a listed job waits."""
-        if not any(j.status == jobs.PENDING for j in listed):
+        if not any(j.status == model.PENDING for j in listed):
             return {}
         _, pending = host.queue_snapshot()
         return {prompt_id: n for n, prompt_id in enumerate(pending, start=1)}
@@ -240,7 +241,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         recording[job.id] += 1
         try:
             try:
-                recorded = await state.db.execute_write_fn(lambda conn: jobs.insert(conn, job))
+                recorded = await state.db.execute_write_fn(lambda conn: records.insert(conn, job))
             except Exception as exc:
                 log.error("CozyGen: job %s could not be recorded, so it was not queued: %s", job.id, exc)
                 raise HostNotReady(
@@ -319,11 +320,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     @routes.get("/cozygen/api/jobs", access=VIEWER)
     async def list_jobs(request: web.Request) -> web.Response:
-        limit = integer(request, "limit", 50, floor=1, ceiling=jobs.MAX_LIMIT)
+        limit = integer(request, "limit", 50, floor=1, ceiling=model.MAX_LIMIT)
         chosen = filters(request)
         before = request.query.get("before") or None
         found = await state.db.execute_settled(
-            lambda conn: jobs.list_jobs(conn, before=before, limit=limit + 1, filters=chosen)
+            lambda conn: records.list_jobs(conn, before=before, limit=limit + 1, filters=chosen)
         )
         more, found = len(found) > limit, found[:limit]
         tracker = state.jobs
@@ -340,18 +341,18 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if kind not in ("csv", "json"):
             raise BadRequest(f"format must be csv or json, not {kind!r}", code="INVALID_FORMAT")
         chosen = filters(request)
-        found = await state.db.execute_settled(lambda conn: jobs.export_jobs(conn, chosen))
-        rows = [jobs.export_row(j) for j in found]
+        found = await state.db.execute_settled(lambda conn: records.export_jobs(conn, chosen))
+        rows = [records.export_row(j) for j in found]
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         disposition = {"Content-Disposition": f'attachment; filename="cozygen-jobs-{stamp}.{kind}"'}
         if kind == "json":
             return json_response(rows, headers=disposition)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(jobs.EXPORT_COLUMNS)
+        writer.writerow(records.EXPORT_COLUMNS)
         for row in rows:
             cells = {**row, "images": ";".join(row["images"])}
-            writer.writerow(["" if cells[c] is None else cells[c] for c in jobs.EXPORT_COLUMNS])
+            writer.writerow(["" if cells[c] is None else cells[c] for c in records.EXPORT_COLUMNS])
         return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers=disposition)
 
     @routes.get("/cozygen/api/jobs/{job_id}", access=VIEWER)
@@ -365,13 +366,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             raise Conflict(
                 f"job {job.id} is {job.status}; cancel it first", code="JOB_NOT_FINISHED", extra={"job": view(job)}
             )
-        if not await state.db.execute_write_fn(lambda conn: jobs.delete(conn, job.id)):
+        if not await state.db.execute_write_fn(lambda conn: records.delete(conn, job.id)):
             raise NotFound(f"no job {job.id}", code="JOB_NOT_FOUND")
         return json_response({"deleted": job.id})
 
     async def with_graph(request: web.Request) -> Job:
         job = await visible_job(request)
-        stored = await state.db.execute_fn(lambda conn: jobs.get(conn, job.id, with_graph=True))
+        stored = await state.db.execute_fn(lambda conn: records.get(conn, job.id, with_graph=True))
         if stored is None or not stored.graph:
             raise NotFound(f"job {job.id} has no recorded graph", code="NO_GRAPH")
         return stored
@@ -424,7 +425,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
     async def queue_stats() -> dict[str, Any]:
         running, pending = host.queue_snapshot()
-        counts = await state.db.execute_settled(lambda conn: jobs.stats(conn, time.time()))
+        counts = await state.db.execute_settled(lambda conn: records.stats(conn, time.time()))
         return {"pending": len(pending), "running": len(running), **counts}
 
     @routes.get("/cozygen/api/queue", access=VIEWER)
@@ -441,7 +442,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         return json_response(await reset_lost())
 
     async def reset() -> dict[str, Any]:
-        candidates = await state.db.execute_fn(jobs.lost_candidates)
+        candidates = await state.db.execute_fn(records.lost_candidates)
         running, pending = host.queue_snapshot()
         on_comfyui = set(running) | set(pending)
         requeued, failed = [], []
@@ -450,7 +451,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 continue  # really waiting or running, followed by this run (its end is on the way), or being queued
             new_ids = [host.new_prompt_id() for _ in lost.all_prompts]
             job = await state.db.execute_write_fn(
-                lambda conn, lost=lost, new_ids=new_ids: jobs.claim_requeue(conn, lost, new_ids, time.time())
+                lambda conn, lost=lost, new_ids=new_ids: records.claim_requeue(conn, lost, new_ids, time.time())
             )
             if job is None:
                 continue  # another reset took it
@@ -494,7 +495,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             if current is None or current.finished:
                 raise finished(current or job)
             current.status, current.finished_at = CANCELLED, time.time()
-            await state.db.execute_write_fn(lambda conn: jobs.save_state(conn, current))
+            await state.db.execute_write_fn(lambda conn: records.save_state(conn, current))
             return json_response({"job": view(current)})
         if host.interrupt(job.prompt_id):  # it runs: ComfyUI's interruption message will say cancelled
             return json_response({"job": view(marked)}, status=202)
@@ -555,9 +556,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @routes.get("/cozygen/api/sessions/{session_id}", access=VIEWER)
     async def get_session(request: web.Request) -> web.Response:
         found = await visible_session(request)
-        limit = integer(request, "limit", 20, floor=1, ceiling=jobs.MAX_LIMIT)
+        limit = integer(request, "limit", 20, floor=1, ceiling=model.MAX_LIMIT)
         listed = await state.db.execute_settled(
-            lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
+            lambda conn: records.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
         )
         current = [state.jobs.live(j.id) or j for j in listed]
         places = positions(current)
@@ -608,12 +609,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             """Jobs that finished while this client was away and that the replay cannot show: from their records."""
             told = {e.data.get("id") for e in replayed if e.kind in FINAL_EVENTS.values()}
             if job_id is not None:  # one job: say how it ended, unless the client saw it already
-                job = None if (last_id and complete) or not jobs.JOB_ID.match(job_id) else await load(job_id)
+                job = None if (last_id and complete) or not model.JOB_ID.match(job_id) else await load(job_id)
                 found = [job] if job is not None and job.finished and (everyone or job.username == me) else []
             elif last_id and not complete:  # events were lost (a restart, or a stalled client)
                 since = max(boot_time(last_id), time.time() - CATCH_UP_WINDOW)
                 chosen = Filters(username=None if everyone else me, session_id=session_id)
-                found = await state.db.execute_settled(lambda conn: jobs.finished_since(conn, since, chosen))
+                found = await state.db.execute_settled(lambda conn: records.finished_since(conn, since, chosen))
             else:
                 found = []
             return [(FINAL_EVENTS[j.status], {**view(j, {}), "from_record": True}) for j in found if j.id not in told]

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core import users
-from ..core.access import ROLE_LEVELS
+from ..core.accounts import users
+from ..core.accounts.access import ROLE_LEVELS
 
 if TYPE_CHECKING:
     from aiohttp import web

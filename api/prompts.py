@@ -15,10 +15,10 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from ..core import enrich as enrichment
-from ..core import wildcards as wc
-from ..core.access import USER, VIEWER
+from ..core.accounts.access import USER, VIEWER
 from ..core.errors import BadRequest
+from ..core.prompts import enrich as enrichment
+from ..core.prompts import wildcards as wc
 from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
@@ -49,14 +49,14 @@ async def styles(state: CozyGenState) -> dict[str, enrichment.Style]:
 async def random_prompt(
     state: CozyGenState, seed: Any = None, template: str | None = None, negative_template: str | None = None
 ) -> dict[str, Any]:
-    """``{"positive", "negative", "seed"}`` from the wildcards (see core.wildcards)."""
+    """``{"positive", "negative", "seed"}`` from the wildcards (see core.prompts.wildcards)."""
     parsed = wc.parse_seed(seed)
     found = await wildcards(state)
     return wc.random_prompt(found, parsed, template, negative_template)
 
 
 async def http_post(url: str, headers: dict[str, str], payload: dict[str, Any], timeout: float) -> tuple[int, bytes]:
-    """The transport ``core.enrich`` asks a model through: one POST with aiohttp, its body capped."""
+    """The transport ``core.prompts.enrich`` asks a model through: one POST with aiohttp, its body capped."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         async with session.post(url, headers=headers, data=orjson.dumps(payload), allow_redirects=False) as reply:
             body = bytearray()
@@ -68,7 +68,7 @@ async def http_post(url: str, headers: dict[str, str], payload: dict[str, Any], 
 
 
 async def enrich(state: CozyGenState, prompt: Any, style: Any, seed: Any = None) -> dict[str, Any]:
-    """The enrichment of a prompt in a style (see core.enrich); the LLM settings come from ``state.settings``."""
+    """The enrichment of a prompt in a style (core.prompts.enrich); the LLM settings come from ``state.settings``."""
     parsed = wc.parse_seed(seed)
     config = enrichment.LLMConfig.from_settings(state.settings)
     found, known = await asyncio.gather(wildcards(state), styles(state))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ..core.access import LEVELS
+from ..core.accounts.access import LEVELS
 from .responses import Handler, handler
 
 _REGEX_PART = re.compile(r"\{(\w+):[^}]*\}")

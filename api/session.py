@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import tokens, users
-from ..core.access import strip_api_prefix
-from ..core.users import API_TOKEN_PREFIX, User
+from ..core.accounts import tokens, users
+from ..core.accounts.access import strip_api_prefix
+from ..core.accounts.users import API_TOKEN_PREFIX, User
 from .state import CozyGenState
 
 COOKIE = "cozygen_token"

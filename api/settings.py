@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..core import settings, users
-from ..core.access import ADMIN
+from ..core import settings
+from ..core.accounts import users
+from ..core.accounts.access import ADMIN
 from .responses import json_response, read_json
 from .routing import Routes
 from .session import current_user, remote_address

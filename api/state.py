@@ -17,21 +17,25 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..core import jobs, settings, users
-from ..core.access import auth_mode
-from ..core.client_claims import Claims
-from ..core.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
-from ..core.db import Database
+from ..core import settings
+from ..core.accounts import users
+from ..core.accounts.access import auth_mode
+from ..core.accounts.login_throttle import LoginLimits
+from ..core.accounts.tokens import load_or_create_secret
+from ..core.comfyui.claims import Claims
 from ..core.errors import HostNotReady
 from ..core.events import EventHub
-from ..core.gallery import Gallery
-from ..core.jobs import Job, JobTracker
-from ..core.migrations import MIGRATIONS
-from ..core.prompt_summary import summarize
-from ..core.ratelimit import RateLimiter
-from ..core.throttle import LoginLimits
-from ..core.thumbnails import ThumbnailCache
-from ..core.tokens import load_or_create_secret
+from ..core.gallery.service import Gallery
+from ..core.gallery.thumbnails import ThumbnailCache
+from ..core.graph import models
+from ..core.graph.summary import summarize
+from ..core.jobs import model, records
+from ..core.jobs.model import Job
+from ..core.jobs.ratelimit import RateLimiter
+from ..core.jobs.tracker import JobTracker
+from ..core.store.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
+from ..core.store.db import Database
+from ..core.store.migrations import MIGRATIONS
 from . import host
 from .definitions import HostDefinitions
 from .live import LiveConnections
@@ -127,14 +131,14 @@ class CozyGenState:
         summary = summarize(graph)
         tracker.adopt(
             Job(
-                id=prompt_id if jobs.JOB_ID.match(prompt_id) else host.new_prompt_id(),
+                id=prompt_id if model.JOB_ID.match(prompt_id) else host.new_prompt_id(),
                 prompt_id=prompt_id,
                 workflow=None,
                 username=None,
                 params={k: v for k, v in summary.items() if v not in (None, [], "")},
                 graph=graph,
                 created_at=created / 1000 if isinstance(created, int | float) else time.time(),
-                model=jobs.graph_model(graph),
+                model=models.graph_model(graph),
             )
         )
 
@@ -161,7 +165,7 @@ class CozyGenState:
         self.secret = load_or_create_secret(data_dir)
         user_count = db.submit_write(_bootstrap_admin).result()
         self.settings = db.submit_write(settings.load).result()
-        stale = db.submit_write(lambda conn: jobs.interrupt_unfinished(conn, time.time())).result()
+        stale = db.submit_write(lambda conn: records.interrupt_unfinished(conn, time.time())).result()
         if stale:
             log.warning("CozyGen: %d job(s) left unfinished by the last run are marked interrupted", stale)
         self._thumbnails = ThumbnailCache(data_dir / "thumbs", _megabytes(ENV_THUMB_CACHE_MB, 512))

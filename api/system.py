@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core.access import PUBLIC, VIEWER
+from ..core.accounts.access import PUBLIC, VIEWER
 from ..core.version import __version__
 from . import host
 from .responses import json_response

@@ -23,10 +23,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import tag_history, tags
-from ..core.access import VIEWER
+from ..core.accounts.access import VIEWER
 from ..core.errors import BadRequest
-from ..core.tag_lists import CATEGORY_KEYS, folder_signature
+from ..core.tags import history as tag_history
+from ..core.tags import index as tags
+from ..core.tags.lists import CATEGORY_KEYS, folder_signature
 from .params import choice, integer
 from .responses import json_response, read_json
 from .routing import Routes

@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..core import input_owners, jobs
-from ..core.access import ADMIN
+from ..core.accounts.access import ADMIN
 from ..core.errors import NotFound
+from ..core.gallery import input_owners
+from ..core.jobs import records
 from ..core.paths import PathRejected, clean_name, clean_relative
 from .session import current_user
 from .state import CozyGenState
@@ -39,7 +40,7 @@ async def require_visible(request: web.Request, state: CozyGenState, row: Any) -
         await require_own_input(request, state, row["subfolder"], row["filename"])
         return
     prompt_id = row["prompt_id"]
-    if not await state.db.execute_fn(lambda conn: jobs.owns_prompt(conn, owner, prompt_id)):
+    if not await state.db.execute_fn(lambda conn: records.owns_prompt(conn, owner, prompt_id)):
         raise NotFound(f"no image with id {row['id']}", code="IMAGE_NOT_FOUND")
 
 
@@ -134,7 +135,7 @@ async def owned_prompts(request: web.Request, state: CozyGenState) -> set[str]:
     owner = restricted_to(request, state)
     if owner is None:
         return set()
-    return await state.db.execute_fn(lambda conn: jobs.prompts_of(conn, owner))
+    return await state.db.execute_fn(lambda conn: records.prompts_of(conn, owner))
 
 
 async def only_own_prompts(request: web.Request, state: CozyGenState, response: web.StreamResponse) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..core.access import PUBLIC
+from ..core.accounts.access import PUBLIC
 from ..core.errors import NotFound
 from .routing import Routes
 from .state import CozyGenState

@@ -1,6 +1,6 @@
 """Workflows, choices, aliases, workflow types and presets (seed 004 paths and shapes kept).
 
-Who may change what: a workflow, and its type, its saver and admins (``core.workflow_store``: shipped
+Who may change what: a workflow, and its type, its saver and admins (``core.workflows.store``: shipped
 examples and files without an owner, admins only); the aliases, which every job's prompts expand, admins
 only; presets are each user's own.
 """
@@ -14,14 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import documents, presets
-from ..core.access import ADMIN, USER, VIEWER
+from ..core.accounts.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest
-from ..core.wildcards import has_choices
-from ..core.workflow_check import check
-from ..core.workflow_fill import Filled, fill
-from ..core.workflow_schema import Parameter, extract_schema
-from ..core.workflow_store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
+from ..core.graph.check import check
+from ..core.graph.fill import Filled, fill
+from ..core.graph.schema import Parameter, extract_schema
+from ..core.prompts.wildcards import has_choices
+from ..core.store import documents
+from ..core.workflows import presets
+from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from . import host
 from .params import flag
 from .prompts import library as wildcard_library

@@ -182,10 +182,10 @@ def cold_index(output: Path) -> tuple[float, int]:
     from support import import_project_as
 
     import_project_as("cozygen")
-    from cozygen.core.db import Database
-    from cozygen.core.gallery import SCAN_WORKERS
-    from cozygen.core.gallery_sync import scan
-    from cozygen.core.migrations import MIGRATIONS
+    from cozygen.core.gallery.service import SCAN_WORKERS
+    from cozygen.core.gallery.sync import scan
+    from cozygen.core.store.db import Database
+    from cozygen.core.store.migrations import MIGRATIONS
 
     with tempfile.TemporaryDirectory() as folder:
         db = Database(Path(folder) / "bench.sqlite3")
@@ -200,7 +200,7 @@ def cold_index(output: Path) -> tuple[float, int]:
 def thumbnail_versus_decode(source: Path, runs: int) -> tuple[list[float], list[float]]:
     from PIL import Image
 
-    from cozygen.core.thumbnails import ThumbnailCache
+    from cozygen.core.gallery.thumbnails import ThumbnailCache
 
     decode, first = [], []
     with tempfile.TemporaryDirectory() as folder:

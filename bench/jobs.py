@@ -5,7 +5,7 @@ Starts a real ComfyUI with CozyGen (weights-free procedural workflow, 64 px, one
 - submission: POST /cozygen/api/jobs (fill, ComfyUI's validation, the record committed to SQLite, queue) against
   a raw POST of the same filled graph to ComfyUI's /prompt, alternating, each on an empty queue; median and p90
   round trip and the ratio (target: under 1.5x and under 20 ms median; a 201 waits for the commit, so that an
-  acknowledged job survives ComfyUI being killed, and that comes first: about 0.5 ms here, see core/db.py);
+  acknowledged job survives ComfyUI being killed, and that comes first: about 0.5 ms here, see core/store/db.py);
 - GET /cozygen/api/jobs/{id} for random finished jobs with 1,000 jobs in the history (target: under 5 ms
   median), against ComfyUI's GET /history/{prompt_id} for the same prompts.
 

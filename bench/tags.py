@@ -36,7 +36,7 @@ from support import import_project_as  # noqa: E402
 
 import_project_as("cozygen")
 
-from cozygen.core import tags  # noqa: E402
+from cozygen.core.tags import index as tags  # noqa: E402
 
 LIMIT = 20  # what an autocomplete list shows
 

@@ -1,7 +1,7 @@
 """CozyGen's input nodes: each marks one value the CozyGen app shows in its form.
 
 Every value is a plain widget input, so a workflow keeps it when reopened in ComfyUI's
-editor. The app fills the value input before queueing (core.node_values.VALUE_INPUT says
+editor. The app fills the value input before queueing (core.graph.node_values.VALUE_INPUT says
 which); the node then outputs it, checked but never clamped or changed.
 
 The shared pieces (image references, choice lists) are used by the original CozyGen node
@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import host
-from ..core import image_load
-from ..core.node_values import (
+from ..core.graph.node_values import (
     FIXED,
     INT_LIMIT,
     SAMPLER,
@@ -26,6 +25,7 @@ from ..core.node_values import (
     parse_choices,
     resolve_image_ref,
 )
+from ..core.media import image_load
 
 CATEGORY = "CozyGen"
 FLOAT_LIMIT = 1.0e15

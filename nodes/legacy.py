@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.node_values import DYNAMIC_TYPES, FIXED, cast_dynamic, check_choice, legacy_choice
+from ..core.graph.node_values import DYNAMIC_TYPES, FIXED, cast_dynamic, check_choice, legacy_choice
 from .inputs import ANY, CATEGORY, choice_options, choice_types, image_fingerprint, image_problem, load_image
 
 STATIC = "CozyGen/Static"

@@ -12,8 +12,8 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from ..api import host
-from ..core.metadata import CHUNK, cozygen_record
-from ..core.place import saved_whole
+from ..core.gallery.place import saved_whole
+from ..core.media.metadata import CHUNK, cozygen_record
 
 
 class CozyGenOutput:

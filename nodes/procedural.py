@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ..api import host
-from ..core import procedural
+from ..core.media import procedural
 
 
 class CozyGenProceduralImage:

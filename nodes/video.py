@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ..api import host
-from ..core import video_encode
-from ..core.place import saved_whole
+from ..core.gallery.place import saved_whole
+from ..core.media import video_encode
 from .output import _view_url
 
 FORMATS = list(video_encode.FORMATS)

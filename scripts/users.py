@@ -16,7 +16,7 @@ package = types.ModuleType("cozygen_cli")
 package.__path__ = [str(Path(__file__).resolve().parent.parent)]
 sys.modules["cozygen_cli"] = package
 
-from cozygen_cli.core.user_cli import main  # noqa: E402
+from cozygen_cli.core.accounts.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ...core.access import VIEWER
+from ...core.accounts.access import VIEWER
 from ...core.errors import BadRequest
+from ...core.graph.check import check
 from ...core.version import __version__
-from ...core.workflow_check import check
-from ...core.workflow_store import is_api_format
+from ...core.workflows.store import is_api_format
 from .. import host
 from ..responses import json_response, read_json
 from ..routing import Routes

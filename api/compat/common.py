@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ...core.errors import CozyGenError, HostNotReady, RateLimited
-from ...core.workflow_fill import FieldErrors
+from ...core.graph.fill import FieldErrors
 from .. import host
 from ..responses import Handler, json_response
 from ..state import CozyGenState

@@ -15,12 +15,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ...core import gallery_index as index
-from ...core import jobs
-from ...core.access import ADMIN, USER, VIEWER
+from ...core.accounts.access import ADMIN, USER, VIEWER
 from ...core.errors import BadRequest, CozyGenError
-from ...core.jobs import COMPLETED, PENDING, PROCEDURAL_MODEL, RUNNING, Job
-from ...core.workflow_fill import FieldErrors
+from ...core.gallery import index
+from ...core.graph.fill import FieldErrors
+from ...core.graph.models import PROCEDURAL_MODEL
+from ...core.jobs import records
+from ...core.jobs.model import COMPLETED, PENDING, RUNNING, Job
 from .. import prompts
 from ..gallery import image_id
 from ..params import flag, paging
@@ -238,11 +239,11 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     @in_seed_shape
     async def queue(request: web.Request) -> web.Response:
         numbers = await service().queue_stats()
-        every = await state.db.execute_settled(jobs.status_counts)
+        every = await state.db.execute_settled(records.status_counts)
         reply: dict[str, Any] = {**tally(merged(every)), "queue_size": numbers["pending"]}
         if flag(request, "detailed"):
-            since = time.time() - jobs.RECENT_SECONDS
-            recent = await state.db.execute_settled(lambda conn: jobs.status_counts(conn, since=since))
+            since = time.time() - records.RECENT_SECONDS
+            recent = await state.db.execute_settled(lambda conn: records.status_counts(conn, since=since))
             reply["recent_24h"] = tally(merged(recent))
             reply["avg_processing_time_seconds"] = numbers["average_seconds"]
             reply["models"] = {model or "unknown": tally(counts) for model, counts in recent.items()}

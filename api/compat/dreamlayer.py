@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
-from ...core.access import ADMIN, USER, VIEWER
+from ...core.accounts.access import ADMIN, USER, VIEWER
 from ...core.errors import BadRequest, Conflict, NotFound
-from ...core.media import kind_of
+from ...core.media.kinds import kind_of
 from ...core.paths import resolve, split_relative
 from .. import host, prompts
 from ..files import receive_upload

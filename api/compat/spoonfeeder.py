@@ -29,15 +29,19 @@ from typing import Any
 
 from aiohttp import web
 
-from ...core import documents, jobs, sessions
-from ...core.access import USER, VIEWER
+from ...core.accounts.access import USER, VIEWER
 from ...core.errors import BadRequest, Conflict, CozyGenError, Forbidden, HostNotReady, NotFound
-from ...core.jobs import COMPLETED, MAX_IMAGES, PENDING, PROCEDURAL_MODEL, RUNNING, Filters, Job
-from ...core.media import kind_of
+from ...core.graph.fill import FieldErrors
+from ...core.graph.models import PROCEDURAL_MODEL
+from ...core.graph.schema import extract_schema
+from ...core.jobs import groups as sessions
+from ...core.jobs import model, records
+from ...core.jobs.model import COMPLETED, MAX_IMAGES, PENDING, RUNNING, Job
+from ...core.jobs.records import Filters
+from ...core.media.kinds import kind_of
 from ...core.paths import resolve
-from ...core.workflow_fill import FieldErrors
-from ...core.workflow_schema import extract_schema
-from ...core.workflow_store import (
+from ...core.store import documents
+from ...core.workflows.store import (
     WorkflowStore,
     delete_owned,
     require_api_format,
@@ -143,7 +147,7 @@ def generation(job: Job) -> dict[str, Any]:
         "session_id": job.session_id,
         "workflow_id": job.workflow,
         "prompt_id": job.prompt_id,
-        "prompt_text": jobs.prompt_text(job.params),
+        "prompt_text": records.prompt_text(job.params),
         "negative_prompt": job.params.get("negative_prompt"),
         "parameters": parameters,
         **parameters,
@@ -164,7 +168,7 @@ def generation(job: Job) -> dict[str, Any]:
 
 def task_row(job: Job) -> dict[str, Any]:
     """A CozyGen job as a row of Spoon Feeder's task history export."""
-    row = jobs.export_row(job)
+    row = records.export_row(job)
     return {
         "id": row["id"],
         "name": row["workflow"],
@@ -409,9 +413,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def get_session(request: web.Request) -> web.Response:
         """The session with its most recent generations (``?limit=``, 20 unless told)."""
         found = await visible_session(request)
-        limit = integer(request, "limit", 20, floor=1, ceiling=jobs.MAX_LIMIT)
+        limit = integer(request, "limit", 20, floor=1, ceiling=model.MAX_LIMIT)
         listed = await state.db.execute_settled(
-            lambda conn: jobs.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
+            lambda conn: records.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
         )
         meta, counts = (await session_meta()).get(found.id, {}), await session_counts([found])
         data = session_view(request, found, meta, counts.get(found.id, {}))
@@ -518,7 +522,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     async def generation_workflow(request: web.Request) -> web.Response:
         """The exact graph that ran (seeds resolved), for reproduction."""
         job = await service().visible_job(request)
-        stored = await state.db.execute_fn(lambda conn: jobs.get(conn, job.id, with_graph=True))
+        stored = await state.db.execute_fn(lambda conn: records.get(conn, job.id, with_graph=True))
         if stored is None or not stored.graph:
             raise NotFound(f"generation {job.id} has no recorded workflow", code="NO_GRAPH")
         return ok(
@@ -527,7 +531,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 "workflow_id": job.workflow,
                 "workflow_json": stored.graph,
                 "parameters": {**seed_parameters(stored), "checkpoint_name": checkpoint_of(stored)},
-                "prompt_text": jobs.prompt_text(stored.params),
+                "prompt_text": records.prompt_text(stored.params),
                 "negative_prompt": stored.params.get("negative_prompt"),
             }
         )
@@ -543,7 +547,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 f"(POST /cozygen/api/jobs/{job.id}/cancel) first",
                 code="JOB_NOT_FINISHED",
             )
-        if not await state.db.execute_write_fn(lambda conn: jobs.delete(conn, job.id)):
+        if not await state.db.execute_write_fn(lambda conn: records.delete(conn, job.id)):
             raise NotFound(f"Generation {job.id} not found", code="JOB_NOT_FOUND")
         return done("Generation deleted")
 
@@ -588,7 +592,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             since=timestamp(request, "dateFrom"),
             until=timestamp(request, "dateTo", end=True),
         )
-        found = await state.db.execute_settled(lambda conn: jobs.export_jobs(conn, chosen))
+        found = await state.db.execute_settled(lambda conn: records.export_jobs(conn, chosen))
         rows = [task_row(j) for j in found]
         filename = f"tasks_export_{dt.datetime.now(dt.UTC).date().isoformat()}.{kind}"
         if kind == "json":

@@ -9,8 +9,8 @@ import jwt
 import pytest
 from support import get, open_status, post, request
 
-from cozygen.core.access import VIEWER
-from cozygen.core.comfyui_routes import comfyui_rule
+from cozygen.core.accounts.access import VIEWER
+from cozygen.core.comfyui.routes import comfyui_rule
 
 ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 PUBLIC_ROUTES = {

@@ -534,12 +534,12 @@ def test_queue_numbers_come_from_the_records_and_comfyuis_queue(server) -> None:
 def test_a_queue_reset_requeues_lost_jobs_once_and_never_duplicates_a_real_one(server) -> None:
     import sqlite3
 
-    from cozygen.core import jobs as records
+    from cozygen.core.jobs import model, records
 
     source = submit(server, {"prompt": "lost and found", "steps": 3, "size": 64, "seed": 21}).json()["job"]
     source, _ = wait_job(server, source["id"])
     graph = get(f"{server.url}/cozygen/api/jobs/{source['id']}/workflow").json()["graph"]
-    lost = records.Job(
+    lost = model.Job(
         id=str(uuid.uuid4()), prompt_id=str(uuid.uuid4()), workflow=FORM, username="default", status="running",
         params=source["params"], values=source["values"], graph=graph, model="procedural", created_at=time.time(),
         started_at=time.time(), step=1, total_steps=3,

@@ -1,7 +1,7 @@
 """As bob (and vera), every way ComfyUI's own API and CozyGen's job API offer to read alice's outputs.
 
 Each test here failed before ComfyUI's routes went through the allowlist and its adapters
-(core/comfyui_routes.py, api/comfyui_gate.py).
+(core/comfyui/routes.py, api/comfyui_gate.py).
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def routes_of(home: Household) -> list[dict]:
 
 def test_every_comfyui_route_is_allowlisted_or_refused_to_a_non_admin(household: Household) -> None:
     """A route a future ComfyUI (or another custom node) adds reaches non-admins only once it is listed."""
-    from cozygen.core.comfyui_routes import COMFYUI_ROUTES
+    from cozygen.core.comfyui.routes import COMFYUI_ROUTES
 
     unlisted = []
     for route in routes_of(household):

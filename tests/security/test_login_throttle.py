@@ -17,7 +17,7 @@ import pytest
 from support import get, post
 
 PARALLEL = 30
-FREE_FAILURES, FREE_ADDRESS_FAILURES = 3, 10  # core/throttle.py
+FREE_FAILURES, FREE_ADDRESS_FAILURES = 3, 10  # core/accounts/login_throttle.py
 ADMIN_PASSWORD = "admin-pass-12345"
 ENV = {"COZYGEN_AUTH": "on", "COZYGEN_LOGIN_DELAY": "3600"}
 

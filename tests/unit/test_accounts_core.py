@@ -1,4 +1,4 @@
-"""core.users, core.passwords, core.tokens, core.throttle, core.settings on a real SQLite file."""
+"""core.accounts (users, passwords, tokens, login_throttle) and core.settings on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -9,12 +9,19 @@ from pathlib import Path
 import jwt
 import pytest
 
-from cozygen.core import settings, tokens, users
-from cozygen.core.db import connect, migrate
+from cozygen.core import settings
+from cozygen.core.accounts import tokens, users
+from cozygen.core.accounts.login_throttle import (
+    FREE_ADDRESS_FAILURES,
+    FREE_FAILURES,
+    MAX_DELAY,
+    LoginLimits,
+    LoginThrottle,
+)
+from cozygen.core.accounts.passwords import hash_password, verify_password
 from cozygen.core.errors import BadRequest, Conflict, NotFound
-from cozygen.core.migrations import MIGRATIONS
-from cozygen.core.passwords import hash_password, verify_password
-from cozygen.core.throttle import FREE_ADDRESS_FAILURES, FREE_FAILURES, MAX_DELAY, LoginLimits, LoginThrottle
+from cozygen.core.store.db import connect, migrate
+from cozygen.core.store.migrations import MIGRATIONS
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""core.datadir: default location under ComfyUI's user folder, and the override."""
+"""core.store.datadir: default location under ComfyUI's user folder, and the override."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cozygen.core.datadir import ENV_VAR, ensure_data_dir, resolve_data_dir
+from cozygen.core.store.datadir import ENV_VAR, ensure_data_dir, resolve_data_dir
 
 
 def test_default_is_cozygen_under_the_user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

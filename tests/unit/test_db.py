@@ -1,4 +1,4 @@
-"""core.db: migrations, WAL, serialized writes and rollback on a real SQLite file."""
+"""core.store.db: migrations, WAL, serialized writes and rollback on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cozygen.core.db import Database, Migration, connect, migrate, schema_version
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.store.db import Database, Migration, connect, migrate, schema_version
+from cozygen.core.store.migrations import MIGRATIONS
 
 TWO = [
     Migration(1, "things", "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"),

@@ -1,4 +1,4 @@
-"""core.db's writer: a write's future resolves only once committed; writes waiting together share a commit."""
+"""core.store.db's writer: a write's future resolves only once committed; writes waiting together share a commit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cozygen.core.db import Database, Migration
+from cozygen.core.store.db import Database, Migration
 
 SCHEMA = [
     Migration(

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from support import PROJECT
 
-from cozygen.core import enrich
 from cozygen.core import settings as settings_core
-from cozygen.core import wildcards as wc
 from cozygen.core.errors import BadRequest
+from cozygen.core.prompts import enrich
+from cozygen.core.prompts import wildcards as wc
 
 SHIPPED = PROJECT / "data" / "styles"
 SEED_STYLES = ("cyberpunk", "anime", "realistic", "fantasy", "sci-fi", "enhance")

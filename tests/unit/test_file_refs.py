@@ -1,4 +1,4 @@
-"""core.file_refs, core.comfyui_routes and core.client_claims: what the ComfyUI gate decides with."""
+"""core.comfyui.file_refs, core.comfyui.routes and core.comfyui.claims: what the ComfyUI gate decides with."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cozygen.core.access import ADMIN, USER, VIEWER
-from cozygen.core.client_claims import KEPT, Claims
-from cozygen.core.comfyui_routes import comfyui_rule
-from cozygen.core.file_refs import OUTSIDE, annotated, graph_file_refs, locate
+from cozygen.core.accounts.access import ADMIN, USER, VIEWER
+from cozygen.core.comfyui.claims import KEPT, Claims
+from cozygen.core.comfyui.file_refs import OUTSIDE, annotated, graph_file_refs, locate
+from cozygen.core.comfyui.routes import comfyui_rule
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""core.gallery_index: the media table, its queries, cursors and full-text search, on a real SQLite file."""
+"""core.gallery.index: the media table, its queries, cursors and full-text search, on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from cozygen.core import gallery_index as index
-from cozygen.core.db import connect, migrate
 from cozygen.core.errors import BadRequest
-from cozygen.core.gallery_index import FileQuery, count_files, decode_cursor, encode_cursor, fts_query, list_files
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.gallery import index
+from cozygen.core.gallery.index import FileQuery, count_files, decode_cursor, encode_cursor, fts_query, list_files
+from cozygen.core.store.db import connect, migrate
+from cozygen.core.store.migrations import MIGRATIONS
 
 
 @pytest.fixture

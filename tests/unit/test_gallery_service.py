@@ -1,4 +1,4 @@
-"""core.gallery: the gallery service over real folders, a real SQLite file and a real event hub."""
+"""core.gallery.service: the gallery service over real folders, a real SQLite file and a real event hub."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from cozygen.core import gallery_index as index
-from cozygen.core.db import Database
 from cozygen.core.errors import BadRequest, Conflict, NotFound
 from cozygen.core.events import Event, EventHub
-from cozygen.core.gallery import Gallery, free_name, item, prefixed
-from cozygen.core.gallery_sync import scan
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.gallery import index
+from cozygen.core.gallery.service import Gallery, free_name, item, prefixed
+from cozygen.core.gallery.sync import scan
+from cozygen.core.store.db import Database
+from cozygen.core.store.migrations import MIGRATIONS
 
 GRAPH = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15.safetensors"}},

@@ -1,4 +1,4 @@
-"""core.gallery_sync and core.media_info: scanning, per-path sync, the watcher, and what a file is described as.
+"""core.gallery.sync and core.media.info: scanning, per-path sync, the watcher, and what a file is described as.
 
 Real folders in tmp_path, a real SQLite file, real watchdog observers.
 """
@@ -19,11 +19,11 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from cozygen.core import gallery_sync
-from cozygen.core.db import Database
-from cozygen.core.gallery_sync import Change, FolderWatcher, move_path, scan, sync_path
-from cozygen.core.media_info import describe
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.gallery import sync as gallery_sync
+from cozygen.core.gallery.sync import Change, FolderWatcher, move_path, scan, sync_path
+from cozygen.core.media.info import describe
+from cozygen.core.store.db import Database
+from cozygen.core.store.migrations import MIGRATIONS
 
 GRAPH = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15.safetensors"}},

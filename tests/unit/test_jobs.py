@@ -10,14 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from cozygen.core import jobs
-from cozygen.core.db import Database
 from cozygen.core.errors import BadRequest
 from cozygen.core.events import EventHub
-from cozygen.core.jobs import Job, JobTracker, apply_message, validation_error
-from cozygen.core.migrations import MIGRATIONS
-from cozygen.core.workflow_fill import FieldErrors
-from cozygen.core.workflow_schema import Parameter
+from cozygen.core.graph import models
+from cozygen.core.graph.fill import FieldErrors
+from cozygen.core.graph.schema import Parameter
+from cozygen.core.jobs import model, records
+from cozygen.core.jobs.model import Job, apply_message
+from cozygen.core.jobs.tracker import JobTracker
+from cozygen.core.jobs.validation import validation_error
+from cozygen.core.store.db import Database
+from cozygen.core.store.migrations import MIGRATIONS
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -103,10 +106,10 @@ def test_a_missed_start_is_inferred_from_the_first_node() -> None:
 
 def test_job_ids_must_be_lowercase_uuids() -> None:
     good = str(uuid.uuid4())
-    assert jobs.check_job_id(good) == good
+    assert model.check_job_id(good) == good
     for bad in (good.upper(), good.replace("-", ""), "x", 5, None, good + " "):
         with pytest.raises(BadRequest):
-            jobs.check_job_id(bad)
+            model.check_job_id(bad)
 
 
 @pytest.fixture
@@ -122,28 +125,28 @@ def test_records_insert_once_list_newest_first_and_page(db) -> None:
         new_job(created_at=1000.0 + n, params={"seed": n}, graph={"1": {"class_type": "X", "inputs": {}}})
         for n in range(5)
     ]
-    assert all(db.submit_write(lambda c, j=j: jobs.insert(c, j)).result() for j in made)
+    assert all(db.submit_write(lambda c, j=j: records.insert(c, j)).result() for j in made)
     duplicate = new_job(id=made[0].id)
-    assert db.submit_write(lambda c: jobs.insert(c, duplicate)).result() is False
-    first = db.read(lambda c: jobs.list_jobs(c, limit=2))
+    assert db.submit_write(lambda c: records.insert(c, duplicate)).result() is False
+    first = db.read(lambda c: records.list_jobs(c, limit=2))
     assert [j.id for j in first] == [made[4].id, made[3].id] and first[0].graph is None
-    rest = db.read(lambda c: jobs.list_jobs(c, before=first[-1].id, limit=10))
+    rest = db.read(lambda c: records.list_jobs(c, before=first[-1].id, limit=10))
     assert [j.id for j in rest] == [made[2].id, made[1].id, made[0].id]
-    full = db.read(lambda c: jobs.get(c, made[2].id, with_graph=True))
+    full = db.read(lambda c: records.get(c, made[2].id, with_graph=True))
     assert full.params == {"seed": 2} and full.graph == {"1": {"class_type": "X", "inputs": {}}}
-    assert db.read(lambda c: jobs.list_jobs(c, username="bob")) == []
+    assert db.read(lambda c: records.list_jobs(c, username="bob")) == []
     with pytest.raises(BadRequest):
-        db.read(lambda c: jobs.list_jobs(c, before="unknown"))
+        db.read(lambda c: records.list_jobs(c, before="unknown"))
 
 
 def test_unfinished_jobs_of_a_previous_run_become_interrupted(db) -> None:
     running, done = new_job(status="running"), new_job(status="completed")
     for job in (running, done):
-        db.submit_write(lambda c, j=job: jobs.insert(c, j)).result()
-    assert db.submit_write(lambda c: jobs.interrupt_unfinished(c, 5.0)).result() == 1
-    after = db.read(lambda c: jobs.get(c, running.id))
+        db.submit_write(lambda c, j=job: records.insert(c, j)).result()
+    assert db.submit_write(lambda c: records.interrupt_unfinished(c, 5.0)).result() == 1
+    after = db.read(lambda c: records.get(c, running.id))
     assert after.status == "interrupted" and after.finished_at == 5.0 and "stopped" in after.error
-    assert db.read(lambda c: jobs.get(c, done.id)).status == "completed"
+    assert db.read(lambda c: records.get(c, done.id)).status == "completed"
 
 
 def wait_until(condition, timeout: float = 5.0) -> None:
@@ -157,15 +160,15 @@ def test_the_tracker_writes_transitions_but_keeps_progress_in_memory(db) -> None
     hub = EventHub()
     tracker = JobTracker(db, hub, progress_interval=3600)
     job = new_job(created_at=1.0)
-    db.submit_write(lambda c: jobs.insert(c, job)).result()
+    db.submit_write(lambda c: records.insert(c, job)).result()
     tracker.add(job, queue_position=2)
     tracker.on_message("status", {"status": {}})  # not about a job
     tracker.on_message("execution_start", {"prompt_id": "someone-else"})
     tracker.on_message("execution_start", {"prompt_id": job.prompt_id})
     for value in range(1, 6):
         tracker.on_message("progress", {"prompt_id": job.prompt_id, "value": value, "max": 10, "node": "5"})
-    wait_until(lambda: db.read(lambda c: jobs.get(c, job.id)).status == "running")
-    stored = db.read(lambda c: jobs.get(c, job.id))
+    wait_until(lambda: db.read(lambda c: records.get(c, job.id)).status == "running")
+    stored = db.read(lambda c: records.get(c, job.id))
     assert stored.step == 0  # progress is not written
     live = tracker.live(job.id)
     assert (live.status, live.step, live.total_steps) == ("running", 5, 10)
@@ -176,7 +179,7 @@ def test_the_tracker_writes_transitions_but_keeps_progress_in_memory(db) -> None
     tracker.on_message("progress", {"prompt_id": job.prompt_id, "value": 10, "max": 10, "node": "5"})  # the last step
     tracker.on_message("execution_success", {"prompt_id": job.prompt_id})
     wait_until(lambda: tracker.live(job.id) is None)  # final and written: reads go to the database
-    stored = db.read(lambda c: jobs.get(c, job.id))
+    stored = db.read(lambda c: records.get(c, job.id))
     assert stored.status == "completed" and (stored.step, stored.total_steps) == (10, 10)
     kinds = [e.kind for e in hub.since(f"{hub.boot}-0")[0]]
     assert kinds[-2:] == ["job.progress", "job.completed"]
@@ -186,11 +189,11 @@ def test_a_cancelled_waiting_job_ends_without_comfyui(db) -> None:
     hub = EventHub()
     tracker = JobTracker(db, hub)
     job = new_job()
-    db.submit_write(lambda c: jobs.insert(c, job)).result()
+    db.submit_write(lambda c: records.insert(c, job)).result()
     tracker.add(job)
     ended = tracker.end(job.id, "cancelled")
     assert ended.status == "cancelled" and ended.started_at is None
-    wait_until(lambda: db.read(lambda c: jobs.get(c, job.id)).status == "cancelled")
+    wait_until(lambda: db.read(lambda c: records.get(c, job.id)).status == "cancelled")
     again = tracker.end(job.id, "failed")  # an end cannot be overwritten
     assert again is None or again.status == "cancelled"
     assert tracker.request_cancel(job.id) is None
@@ -200,7 +203,7 @@ def test_a_prompt_whose_job_was_asked_to_stop_says_so_until_it_ends(db) -> None:
     """What CozyGen asks when ComfyUI starts a prompt: a cancel that raced its start is made again then."""
     tracker = JobTracker(db, EventHub())
     job = new_job()
-    db.submit_write(lambda c: jobs.insert(c, job)).result()
+    db.submit_write(lambda c: records.insert(c, job)).result()
     tracker.add(job)
     assert not tracker.cancel_requested(job.prompt_id)
     tracker.request_cancel(job.id)
@@ -213,7 +216,7 @@ def test_an_end_is_told_only_once_it_is_committed(db) -> None:
     hub = EventHub()
     tracker = JobTracker(db, hub)
     job = new_job()
-    db.submit_write(lambda c: jobs.insert(c, job)).result()
+    db.submit_write(lambda c: records.insert(c, job)).result()
     tracker.add(job)
     tracker.on_message("execution_start", {"prompt_id": job.prompt_id})
     db.submit_write(lambda c: None).result()  # its start is written
@@ -229,23 +232,23 @@ def test_an_end_is_told_only_once_it_is_committed(db) -> None:
     kinds = [e.kind for e in hub.since(f"{hub.boot}-0")[0]]
     assert "job.completed" not in kinds  # not on disk yet: a client told now could be contradicted by a crash
     assert tracker.live(job.id).status == "running" and tracker.live(job.id).finished_at is None
-    assert db.read(lambda c: jobs.get(c, job.id)).status == "running"
+    assert db.read(lambda c: records.get(c, job.id)).status == "running"
     assert tracker.request_cancel(job.id) is None  # yet it cannot be cancelled any more
     release.set()
     wait_until(lambda: tracker.live(job.id) is None)
-    assert db.read(lambda c: jobs.get(c, job.id)).status == "completed"
+    assert db.read(lambda c: records.get(c, job.id)).status == "completed"
     events = hub.since(f"{hub.boot}-0")[0]
     assert [e.kind for e in events][-1] == "job.completed" and events[-1].data["status"] == "completed"
 
 
 def test_a_job_that_ended_after_it_was_found_lost_is_not_queued_again(db) -> None:
     lost = new_job(status="running", graph={"1": {"class_type": "X", "inputs": {}}})
-    db.submit_write(lambda c: jobs.insert(c, lost)).result()
-    (found,) = db.read(jobs.lost_candidates)
+    db.submit_write(lambda c: records.insert(c, lost)).result()
+    (found,) = db.read(records.lost_candidates)
     lost.status, lost.finished_at = "completed", 3.0  # its end was written meanwhile
-    db.submit_write(lambda c: jobs.save_state(c, lost)).result()
-    assert db.submit_write(lambda c: jobs.claim_requeue(c, found, ["again"], 4.0)).result() is None
-    assert db.read(lambda c: jobs.get(c, lost.id)).status == "completed"
+    db.submit_write(lambda c: records.save_state(c, lost)).result()
+    assert db.submit_write(lambda c: records.claim_requeue(c, found, ["again"], 4.0)).result() is None
+    assert db.read(lambda c: records.get(c, lost.id)).status == "completed"
 
 
 def test_comfyuis_validation_errors_name_fields_or_nodes() -> None:
@@ -292,7 +295,7 @@ def test_comfyuis_validation_errors_name_fields_or_nodes() -> None:
 
 
 def insert_all(db, *made: Job) -> None:
-    assert all(db.submit_write(lambda c, j=j: jobs.insert(c, j)).result() for j in made)
+    assert all(db.submit_write(lambda c, j=j: records.insert(c, j)).result() for j in made)
 
 
 def test_history_filters_by_date_workflow_model_user_and_text(db) -> None:
@@ -303,7 +306,7 @@ def test_history_filters_by_date_workflow_model_user_and_text(db) -> None:
     insert_all(db, a, b, c)
 
     def ids(**chosen) -> list[str]:
-        return [j.id for j in db.read(lambda conn: jobs.list_jobs(conn, filters=jobs.Filters(**chosen)))]
+        return [j.id for j in db.read(lambda conn: records.list_jobs(conn, filters=records.Filters(**chosen)))]
 
     assert ids() == [c.id, b.id, a.id]
     assert ids(workflow="a.json") == [c.id, a.id]
@@ -314,24 +317,24 @@ def test_history_filters_by_date_workflow_model_user_and_text(db) -> None:
     assert ids(text="50%") == [b.id] and ids(text="%") == [b.id]
     assert ids(since=day + 86_400, until=day + 2 * 86_400) == [b.id]  # from/to are parsed by api.params
     assert ids(since=day + 11) == [c.id, b.id] and ids(until=day + 11) == [a.id]
-    exported = db.read(lambda conn: jobs.export_jobs(conn, jobs.Filters(workflow="a.json"), limit=1))
+    exported = db.read(lambda conn: records.export_jobs(conn, records.Filters(workflow="a.json"), limit=1))
     assert [j.id for j in exported] == [c.id]
 
 
 def test_the_model_is_read_from_the_graph() -> None:
     loader = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15/dream.safetensors"}}}
     unet = {"10": {"class_type": "UNETLoader", "inputs": {"unet_name": "flux.gguf"}}, **loader}
-    assert jobs.graph_model(loader) == "sd15/dream.safetensors"
-    assert jobs.graph_model(unet) == "sd15/dream.safetensors"  # node 4 comes before node 10
-    assert jobs.graph_model({"5": {"class_type": "CozyGenProceduralImage", "inputs": {"seed": 1}}}) == "procedural"
-    assert jobs.graph_model({"1": {"class_type": "KSampler", "inputs": {"model": ["4", 0]}}}) is None
-    assert jobs.graph_model(None) is None
+    assert models.graph_model(loader) == "sd15/dream.safetensors"
+    assert models.graph_model(unet) == "sd15/dream.safetensors"  # node 4 comes before node 10
+    assert models.graph_model({"5": {"class_type": "CozyGenProceduralImage", "inputs": {"seed": 1}}}) == "procedural"
+    assert models.graph_model({"1": {"class_type": "KSampler", "inputs": {"model": ["4", 0]}}}) is None
+    assert models.graph_model(None) is None
     shipped = json.loads((PROJECT / "workflows" / "sd15_txt2img.json").read_text())  # the name comes by a link
     chosen = next(n["inputs"]["value"] for n in shipped.values() if n["inputs"].get("param_name") == "checkpoint")
-    assert jobs.graph_model(shipped) == chosen and chosen.endswith(".safetensors")
+    assert models.graph_model(shipped) == chosen and chosen.endswith(".safetensors")
     looped = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ["2", 0]}},
               "2": {"class_type": "X", "inputs": {"value": ["2", 0]}}}  # fmt: skip
-    assert jobs.graph_model(looped) is None
+    assert models.graph_model(looped) is None
 
 
 def test_export_rows_delete_and_queue_numbers(db) -> None:
@@ -345,23 +348,27 @@ def test_export_rows_delete_and_queue_numbers(db) -> None:
     old = new_job(status="failed", created_at=now - 200_000, finished_at=now - 199_000)
     waiting = new_job(created_at=now - 5)
     insert_all(db, done, slow, failed, old, waiting)
-    row = jobs.export_row(done)
-    assert list(row) == list(jobs.EXPORT_COLUMNS)
+    row = records.export_row(done)
+    assert list(row) == list(records.EXPORT_COLUMNS)
     assert (row["seed"], row["prompt"], row["images"], row["model"]) == (7, "a fox", ["CozyGen/a.png"], "procedural")
-    assert jobs.export_row(new_job(params={"positive_prompt": "p", "seed": True}))["prompt"] == "p"
+    assert records.export_row(new_job(params={"positive_prompt": "p", "seed": True}))["prompt"] == "p"
 
-    numbers = db.read(lambda c: jobs.stats(c, now))
+    numbers = db.read(lambda c: records.stats(c, now))
     assert numbers["recent"] == {"completed": 2, "failed": 1, "cancelled": 0, "interrupted": 0}
     assert numbers["by_workflow"] == {"w.json": 3, "other.json": 1}
     assert numbers["by_model"] == {"procedural": 1, "": 3}
     assert numbers["average_seconds"] == 20.0 and numbers["failure_rate"] == round(1 / 3, 4)
-    every = db.read(jobs.status_counts)
+    every = db.read(records.status_counts)
     assert every == {"procedural": {"completed": 1}, "": {"completed": 1, "failed": 2, "pending": 1}}
-    assert db.read(lambda c: jobs.status_counts(c, since=now - 100))[""] == {"completed": 1, "failed": 1, "pending": 1}
+    assert db.read(lambda c: records.status_counts(c, since=now - 100))[""] == {
+        "completed": 1,
+        "failed": 1,
+        "pending": 1,
+    }
 
-    assert db.submit_write(lambda c: jobs.delete(c, waiting.id)).result() is False  # not finished
-    assert db.submit_write(lambda c: jobs.delete(c, done.id)).result() is True
-    assert db.read(lambda c: jobs.get(c, done.id)) is None and db.read(lambda c: jobs.get(c, waiting.id))
+    assert db.submit_write(lambda c: records.delete(c, waiting.id)).result() is False  # not finished
+    assert db.submit_write(lambda c: records.delete(c, done.id)).result() is True
+    assert db.read(lambda c: records.get(c, done.id)) is None and db.read(lambda c: records.get(c, waiting.id))
 
 
 def test_lost_jobs_are_claimed_for_requeueing_once(db) -> None:
@@ -371,22 +378,22 @@ def test_lost_jobs_are_claimed_for_requeueing_once(db) -> None:
     stopped = new_job(status="interrupted", graph=graph)  # interrupted by someone, not by a restart
     no_graph = new_job(status="pending")
     insert_all(db, running, stale, stopped, no_graph)
-    assert db.submit_write(lambda c: jobs.interrupt_unfinished(c, 9.0)).result() == 3
+    assert db.submit_write(lambda c: records.interrupt_unfinished(c, 9.0)).result() == 3
     fresh = new_job(status="pending", graph=graph, created_at=time.time())
     insert_all(db, fresh)
-    found = db.read(jobs.lost_candidates)
+    found = db.read(records.lost_candidates)
     assert sorted(j.id for j in found) == sorted([running.id, stale.id, fresh.id])
     assert all(j.graph == graph for j in found)
 
     lost = next(j for j in found if j.id == running.id)
-    claimed = db.submit_write(lambda c: jobs.claim_requeue(c, lost, ["new-prompt"], 10.0)).result()
+    claimed = db.submit_write(lambda c: records.claim_requeue(c, lost, ["new-prompt"], 10.0)).result()
     assert claimed.prompt_id == "new-prompt" and claimed.status == "pending" and claimed.requeued
-    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, ["other"], 11.0)).result() is None
-    stored = db.read(lambda c: jobs.get(c, running.id))
+    assert db.submit_write(lambda c: records.claim_requeue(c, lost, ["other"], 11.0)).result() is None
+    stored = db.read(lambda c: records.get(c, running.id))
     assert (stored.prompt_id, stored.status, stored.requeued, stored.step, stored.finished_at, stored.error) == (
         "new-prompt", "pending", True, 0, None, None,
     )  # fmt: skip
-    assert running.id not in [j.id for j in db.read(jobs.lost_candidates)]
+    assert running.id not in [j.id for j in db.read(records.lost_candidates)]
 
 
 def test_a_job_of_several_prompts_aggregates_them(db) -> None:
@@ -394,8 +401,8 @@ def test_a_job_of_several_prompts_aggregates_them(db) -> None:
     tracker = JobTracker(db, hub, progress_interval=0)
     prompts = [str(uuid.uuid4()) for _ in range(3)]
     job = new_job(prompt_id=prompts[0], prompt_ids=prompts)
-    db.submit_write(lambda c: jobs.insert(c, job)).result()
-    assert db.read(lambda c: jobs.get(c, job.id)).prompt_ids == prompts
+    db.submit_write(lambda c: records.insert(c, job)).result()
+    assert db.read(lambda c: records.get(c, job.id)).prompt_ids == prompts
     tracker.add(job)
 
     def send(n: int, event: str, **data) -> None:
@@ -421,7 +428,7 @@ def test_a_job_of_several_prompts_aggregates_them(db) -> None:
     send(2, "executed", output=image(2))
     send(2, "execution_success")
     wait_until(lambda: tracker.live(job.id) is None)
-    stored = db.read(lambda c: jobs.get(c, job.id))
+    stored = db.read(lambda c: records.get(c, job.id))
     assert stored.status == "completed" and [i["filename"] for i in stored.images] == ["0.png", "1.png", "2.png"]
     kinds = [e.kind for e in hub.since(f"{hub.boot}-0")[0]]
     assert kinds[:2] == ["job.queued", "job.started"] and kinds.count("job.started") == 1
@@ -468,7 +475,7 @@ def test_one_failing_prompt_fails_the_job_and_cancelling_ends_the_rest(db) -> No
 
 
 def test_seed_offsets_move_every_seed_parameter() -> None:
-    from cozygen.core.workflow_fill import Filled, with_seed_offset
+    from cozygen.core.graph.fill import Filled, with_seed_offset
 
     graph = {"2": {"class_type": "CozyGenSeed", "inputs": {"seed": 7}}, "5": {"class_type": "K", "inputs": {"seed": 7}}}
     schema = [
@@ -489,12 +496,12 @@ def test_a_prompt_queued_elsewhere_is_adopted_once(db) -> None:
     assert tracker.adopt(foreign) is True and tracker.follows(foreign.prompt_id)
     assert tracker.adopt(new_job(prompt_id=foreign.prompt_id)) is False
     tracker.on_message("execution_start", {"prompt_id": foreign.prompt_id})
-    wait_until(lambda: getattr(db.read(lambda c: jobs.get(c, foreign.id)), "status", None) == "running")
-    assert db.read(lambda c: jobs.get(c, foreign.id)).params == {"seed": 3}
+    wait_until(lambda: getattr(db.read(lambda c: records.get(c, foreign.id)), "status", None) == "running")
+    assert db.read(lambda c: records.get(c, foreign.id)).params == {"seed": 3}
 
 
 def test_sessions_count_rename_and_take_their_jobs_with_them(db) -> None:
-    from cozygen.core import sessions
+    from cozygen.core.jobs import groups as sessions
 
     mine = sessions.Session(id="s1", username="ann", name="one", created_at=1.0)
     theirs = sessions.Session(id="s2", username="bob", name="two", created_at=2.0)
@@ -511,8 +518,8 @@ def test_sessions_count_rename_and_take_their_jobs_with_them(db) -> None:
     assert db.submit_write(lambda c: sessions.delete(c, "s2")).result() is None  # a job still runs
     removed, images = db.submit_write(lambda c: sessions.delete(c, "s1")).result()
     assert removed == 1 and [i["filename"] for i in images] == ["a.png"]
-    assert db.read(lambda c: sessions.get(c, "s1")) is None and db.read(lambda c: jobs.get(c, done.id)) is None
-    assert db.read(lambda c: jobs.get(c, running.id)) is not None
+    assert db.read(lambda c: sessions.get(c, "s1")) is None and db.read(lambda c: records.get(c, done.id)) is None
+    assert db.read(lambda c: records.get(c, running.id)) is not None
     with pytest.raises(BadRequest):
         sessions.check_name(" ")
 
@@ -524,15 +531,15 @@ def test_previews_of_both_kinds_go_to_the_running_job_and_end_with_it(db) -> Non
     tracker = JobTracker(db, hub, progress_interval=0)
     job, other = new_job(), new_job()
     for made in (job, other):
-        db.submit_write(lambda c, made=made: jobs.insert(c, made)).result()
+        db.submit_write(lambda c, made=made: records.insert(c, made)).result()
         tracker.add(made)
     picture = Image.new("RGB", (32, 32), "red")
-    tracker.on_message(jobs.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # before anything runs: nobody's
+    tracker.on_message(model.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # before anything runs: nobody's
     assert tracker.preview(job.id) is None
     tracker.on_message("execution_start", {"prompt_id": job.prompt_id})
-    tracker.on_message(jobs.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # plain previews name no prompt
-    tracker.on_message(jobs.PREVIEW_WITH_METADATA, (("PNG", picture, None), {"prompt_id": other.prompt_id}))
-    tracker.on_message(jobs.PREVIEW_WITH_METADATA, ("garbage",))
+    tracker.on_message(model.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # plain previews name no prompt
+    tracker.on_message(model.PREVIEW_WITH_METADATA, (("PNG", picture, None), {"prompt_id": other.prompt_id}))
+    tracker.on_message(model.PREVIEW_WITH_METADATA, ("garbage",))
     first, second = tracker.preview(job.id), tracker.preview(other.id)
     assert (first.number, first.format, first.max_size) == (1, "JPEG", 256)
     assert (second.number, second.format, second.max_size) == (1, "PNG", None)
@@ -542,7 +549,7 @@ def test_previews_of_both_kinds_go_to_the_running_job_and_end_with_it(db) -> Non
 
     tracker.on_message("execution_success", {"prompt_id": job.prompt_id})
     assert tracker.preview(job.id) is None and tracker.preview(other.id) is not None
-    tracker.on_message(jobs.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # the finished job gets no more
+    tracker.on_message(model.UNENCODED_PREVIEW, ("JPEG", picture, 256))  # the finished job gets no more
     assert tracker.preview(job.id) is None
 
 
@@ -558,21 +565,21 @@ def test_every_prompt_of_a_job_is_owned_and_keeps_its_graph(db) -> None:
     )
     single = new_job(username="bob", graph=graphs[0])
     insert_all(db, several, single)
-    stored = db.read(lambda c: jobs.get(c, several.id, with_graph=True))
+    stored = db.read(lambda c: records.get(c, several.id, with_graph=True))
     assert stored.graph == graphs[0] and stored.more_graphs == dict(zip(prompts[1:], graphs[1:], strict=False))
-    assert db.read(lambda c: jobs.get(c, several.id)).more_graphs == {}  # only asked for with the graph
-    assert all(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in prompts)
-    assert not db.read(lambda c: jobs.owns_prompt(c, "bob", prompts[1]))
-    assert db.read(lambda c: jobs.owns_prompt(c, "bob", single.prompt_id))
-    assert not db.read(lambda c: jobs.owns_prompt(c, "ann", None))
+    assert db.read(lambda c: records.get(c, several.id)).more_graphs == {}  # only asked for with the graph
+    assert all(db.read(lambda c, p=p: records.owns_prompt(c, "ann", p)) for p in prompts)
+    assert not db.read(lambda c: records.owns_prompt(c, "bob", prompts[1]))
+    assert db.read(lambda c: records.owns_prompt(c, "bob", single.prompt_id))
+    assert not db.read(lambda c: records.owns_prompt(c, "ann", None))
 
-    lost = db.read(lambda c: jobs.get(c, single.id, with_graph=True))
+    lost = db.read(lambda c: records.get(c, single.id, with_graph=True))
     moved = str(uuid.uuid4())
-    assert db.submit_write(lambda c: jobs.claim_requeue(c, lost, [moved], 5.0)).result() is not None
-    assert db.read(lambda c: jobs.owns_prompt(c, "bob", moved))  # a re-queued prompt belongs to the job too
+    assert db.submit_write(lambda c: records.claim_requeue(c, lost, [moved], 5.0)).result() is not None
+    assert db.read(lambda c: records.owns_prompt(c, "bob", moved))  # a re-queued prompt belongs to the job too
 
-    assert db.submit_write(lambda c: jobs.delete(c, several.id)).result()
-    assert not any(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in prompts)
+    assert db.submit_write(lambda c: records.delete(c, several.id)).result()
+    assert not any(db.read(lambda c, p=p: records.owns_prompt(c, "ann", p)) for p in prompts)
     left = db.read(lambda c: c.execute("SELECT COUNT(*) FROM job_prompts WHERE job_id = ?", (several.id,)).fetchone())
     assert left[0] == 0
 
@@ -588,17 +595,17 @@ def test_a_lost_job_of_several_prompts_is_requeued_whole_with_every_graph(db) ->
         status="running",
     )
     insert_all(db, lost)
-    (found,) = [j for j in db.read(jobs.lost_candidates) if j.id == lost.id]
+    (found,) = [j for j in db.read(records.lost_candidates) if j.id == lost.id]
     assert found.more_graphs == dict(zip(prompts[1:], graphs[1:], strict=True))
     fresh = [str(uuid.uuid4()) for _ in range(3)]
-    claimed = db.submit_write(lambda c: jobs.claim_requeue(c, found, fresh, 9.0)).result()
+    claimed = db.submit_write(lambda c: records.claim_requeue(c, found, fresh, 9.0)).result()
     assert claimed.prompt_id == fresh[0] and claimed.prompt_ids == fresh and claimed.status == "pending"
     assert claimed.more_graphs == dict(zip(fresh[1:], graphs[1:], strict=True))
-    stored = db.read(lambda c: jobs.get(c, lost.id, with_graph=True))
+    stored = db.read(lambda c: records.get(c, lost.id, with_graph=True))
     assert stored.prompt_ids == fresh and stored.graph == graphs[0] and stored.requeued
     assert stored.more_graphs == dict(zip(fresh[1:], graphs[1:], strict=True))
-    assert all(db.read(lambda c, p=p: jobs.owns_prompt(c, "ann", p)) for p in fresh)
-    assert lost.id not in [j.id for j in db.read(jobs.lost_candidates)]  # once only
+    assert all(db.read(lambda c, p=p: records.owns_prompt(c, "ann", p)) for p in fresh)
+    assert lost.id not in [j.id for j in db.read(records.lost_candidates)]  # once only
 
 
 def test_a_prompt_posted_to_comfyui_belongs_to_who_posted_it_whenever_comfyui_answers(db) -> None:
@@ -621,6 +628,6 @@ def test_a_prompt_posted_to_comfyui_belongs_to_who_posted_it_whenever_comfyui_an
     wait_until(lambda: tracker.live(ended.id) is None)
     tracker.claim(ended.prompt_id, "cy")  # it was over before ComfyUI's answer went out
     assert tracker.owner_of(ended.prompt_id) == "cy"
-    wait_until(lambda: db.read(lambda c: jobs.get(c, ended.id)).username == "cy")
+    wait_until(lambda: db.read(lambda c: records.get(c, ended.id)).username == "cy")
     for job, who in ((early, "ann"), (live, "bob"), (ended, "cy")):
-        wait_until(lambda job=job, who=who: db.read(lambda c: jobs.owns_prompt(c, who, job.prompt_id)))
+        wait_until(lambda job=job, who=who: db.read(lambda c: records.owns_prompt(c, who, job.prompt_id)))

@@ -10,9 +10,9 @@ import pytest
 
 from cozygen.api.live import HELD_KEY, LiveConnections
 from cozygen.api.session import Credential
-from cozygen.core import users
-from cozygen.core.db import Database
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.accounts import users
+from cozygen.core.store.db import Database
+from cozygen.core.store.migrations import MIGRATIONS
 
 
 class Transport:

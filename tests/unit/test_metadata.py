@@ -1,8 +1,8 @@
-"""core.metadata: the CozyGen parameter map recorded in saved files."""
+"""core.media.metadata: the CozyGen parameter map recorded in saved files."""
 
 from __future__ import annotations
 
-from cozygen.core.metadata import cozygen_params, cozygen_record
+from cozygen.core.media.metadata import cozygen_params, cozygen_record
 
 
 def test_params_come_from_cozygen_input_nodes_only() -> None:

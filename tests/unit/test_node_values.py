@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cozygen.core import image_load, video_encode
-from cozygen.core.node_values import (
+from cozygen.core.graph.node_values import (
     SEED_MAX,
     cast_dynamic,
     check_choice,
@@ -22,6 +21,7 @@ from cozygen.core.node_values import (
     resolve_image_ref,
     split_image_ref,
 )
+from cozygen.core.media import image_load, video_encode
 from cozygen.core.paths import PathRejected
 
 

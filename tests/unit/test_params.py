@@ -130,7 +130,7 @@ def test_json_is_refused_past_the_depth_limit_without_recursion() -> None:
 
 def test_png_text_nested_too_deep_or_past_64_bits_reads_as_unreadable() -> None:
     """A file's JSON (a PNG's prompt, which anyone can upload) must never break the reply that shows it."""
-    from cozygen.core import prompt_summary
+    from cozygen.core.graph import summary as prompt_summary
 
     graph = {"1": {"class_type": "KSampler", "inputs": {"seed": 5}}}
     assert prompt_summary.parse_prompt_text(orjson.dumps(graph).decode()) == graph

@@ -1,4 +1,4 @@
-"""core.paths and core.media: cleaning user-supplied paths, resolving them under a root, media kinds."""
+"""core.paths and core.media.kinds: cleaning user-supplied paths, resolving them under a root, media kinds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cozygen.core.errors import BadRequest
-from cozygen.core.media import extension, is_hidden, kind_of
+from cozygen.core.media.kinds import extension, is_hidden, kind_of
 from cozygen.core.paths import (
     MAX_NAME_BYTES,
     PathRejected,

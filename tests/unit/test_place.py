@@ -1,4 +1,4 @@
-"""core.place and the gallery's restore and copy to input: a free name is claimed on the file system itself, so
+"""core.gallery.place and the gallery's restore and copy to input: a free name is claimed on the file system itself, so
 restores and copies at the same moment never overwrite a file; partial files of a killed upload or copy go at start."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import pytest
 from PIL import Image
 from support import at_once
 
-from cozygen.core import place
-from cozygen.core.db import Database
 from cozygen.core.errors import Conflict, NotFound
 from cozygen.core.events import EventHub
-from cozygen.core.gallery import Gallery, restored_names
-from cozygen.core.gallery_sync import scan
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.gallery import place
+from cozygen.core.gallery.service import Gallery, restored_names
+from cozygen.core.gallery.sync import scan
+from cozygen.core.store.db import Database
+from cozygen.core.store.migrations import MIGRATIONS
 
 THREADS = 16
 ROUNDS = 5
@@ -53,7 +53,7 @@ def contents(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-# -- core.place --------------------------------------------------------------------------------
+# -- core.gallery.place --------------------------------------------------------------------------------
 def test_a_move_takes_the_first_free_name_and_never_replaces_a_file(tmp_path: Path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()

@@ -1,4 +1,4 @@
-"""core.pnginfo: size and text chunks of a PNG read by walking its chunks, never its pixels."""
+"""core.media.pnginfo: size and text chunks of a PNG read by walking its chunks, never its pixels."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo as PilPngInfo
 
-from cozygen.core import pnginfo
-from cozygen.core.pnginfo import PngInfo, png_complete, read_png_info, read_png_info_bytes
+from cozygen.core.media import pnginfo
+from cozygen.core.media.pnginfo import PngInfo, png_complete, read_png_info, read_png_info_bytes
 
 PROMPT = json.dumps({"3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20}}})
 

@@ -1,11 +1,11 @@
-"""core.procedural: deterministic, seed- and text-sensitive, reports every step."""
+"""core.media.procedural: deterministic, seed- and text-sensitive, reports every step."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cozygen.core.procedural import generate
+from cozygen.core.media.procedural import generate
 
 
 def test_same_inputs_give_identical_pixels() -> None:

@@ -1,4 +1,4 @@
-"""core.prompt_summary: generation fields out of ComfyUI API-format graphs, friendly or hostile."""
+"""core.graph.summary: generation fields out of ComfyUI API-format graphs, friendly or hostile."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo as PilPngInfo
 
-from cozygen.core import prompt_summary
-from cozygen.core.metadata import cozygen_record
-from cozygen.core.pnginfo import read_png_info
-from cozygen.core.prompt_summary import FIELDS, parse_prompt_text, seed_meta, summarize, summarize_png_text
+from cozygen.core.graph import summary as prompt_summary
+from cozygen.core.graph.summary import FIELDS, parse_prompt_text, seed_meta, summarize, summarize_png_text
+from cozygen.core.media.metadata import cozygen_record
+from cozygen.core.media.pnginfo import read_png_info
 
 
 def node(class_type: str, **inputs: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cozygen.core.ratelimit import RateLimiter
+from cozygen.core.jobs.ratelimit import RateLimiter
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""core.tags: tagcomplete CSV lists and the user's prompts, indexed and searched; api.tags' reload on change."""
+"""core.tags.index: tagcomplete CSV lists and the user's prompts, indexed and searched; api.tags' reload on change."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from support import PROJECT
 
 from cozygen.api import tags as tags_api
-from cozygen.core import tag_history, tag_lists, tags
-from cozygen.core.db import Database
 from cozygen.core.events import EventHub
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.store.db import Database
+from cozygen.core.store.migrations import MIGRATIONS
+from cozygen.core.tags import history as tag_history
+from cozygen.core.tags import index as tags
+from cozygen.core.tags import lists as tag_lists
 
 DANBOORU_CSV = PROJECT.parent / "shared" / "data" / "danbooru.csv"
 real_list = pytest.mark.skipif(not DANBOORU_CSV.is_file(), reason="the shared danbooru.csv is not here")

@@ -1,4 +1,4 @@
-"""core.throttle: a password check is reserved (counted as failed) before it runs, atomically."""
+"""core.accounts.login_throttle: a password check is reserved (counted as failed) before it runs, atomically."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from cozygen.core.throttle import (
+from cozygen.core.accounts.login_throttle import (
     ENV_LOGIN_DELAY,
     FIRST_DELAY,
     FREE_ADDRESS_FAILURES,

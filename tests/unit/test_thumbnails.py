@@ -1,4 +1,4 @@
-"""core.thumbnails: rendering, placeholders and the size-capped thumbnail cache, on real files."""
+"""core.gallery.thumbnails: rendering, placeholders and the size-capped thumbnail cache, on real files."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
-from cozygen.core import thumbnails
 from cozygen.core.errors import BadRequest
-from cozygen.core.thumbnails import BACKGROUND, Thumbnail, ThumbnailCache, clamp_width
+from cozygen.core.gallery import thumbnails
+from cozygen.core.gallery.thumbnails import BACKGROUND, Thumbnail, ThumbnailCache, clamp_width
 
 RED = (220, 30, 30)
 GREEN = (30, 200, 60)

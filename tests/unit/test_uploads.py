@@ -1,4 +1,4 @@
-"""core.uploads: judging an uploaded image by its content, the pixel-count guard, safe stored names."""
+"""core.media.uploads: judging an uploaded image by its content, the pixel-count guard, safe stored names."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from cozygen.core.errors import BadRequest, TooLarge, UnsupportedType
+from cozygen.core.media.uploads import MAX_PIXELS, check_size, require, sniff_image, stored_name
 from cozygen.core.paths import clean_name
-from cozygen.core.uploads import MAX_PIXELS, check_size, require, sniff_image, stored_name
 
 UUID_PREFIX = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_(.+)$")
 

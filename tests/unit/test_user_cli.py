@@ -9,7 +9,7 @@ from pathlib import Path
 
 from support import PROJECT
 
-from cozygen.core.passwords import verify_password
+from cozygen.core.accounts.passwords import verify_password
 
 
 def users_cmd(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support import PROJECT
 
-from cozygen.core import wildcards as wc
 from cozygen.core.errors import BadRequest
+from cozygen.core.prompts import wildcards as wc
 
 SHIPPED = PROJECT / "data" / "wildcards"
 

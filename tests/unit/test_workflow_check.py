@@ -1,4 +1,4 @@
-"""core.workflow_check: missing nodes, missing models and invalid values against a real /object_info."""
+"""core.graph.check: missing nodes, missing models and invalid values against a real /object_info."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from support import load_data
 
 from cozygen.core.errors import BadRequest
-from cozygen.core.workflow_check import check
+from cozygen.core.graph.check import check
 
 
 def load(name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""core.workflow_fill: checked values written into every target of a copy of the workflow."""
+"""core.graph.fill: checked values written into every target of a copy of the workflow."""
 
 from __future__ import annotations
 
@@ -10,15 +10,8 @@ import pytest
 from support import load_data
 
 from cozygen.core.errors import BadRequest
-from cozygen.core.workflow_fill import (
-    MAX_ALIAS_DEPTH,
-    RANDOM_SEED_MAX,
-    FieldErrors,
-    alias_table,
-    expand_aliases,
-    fill,
-)
-from cozygen.core.workflow_schema import Parameter, extract_schema
+from cozygen.core.graph.fill import MAX_ALIAS_DEPTH, RANDOM_SEED_MAX, FieldErrors, alias_table, expand_aliases, fill
+from cozygen.core.graph.schema import Parameter, extract_schema
 
 
 def load(name: str) -> dict[str, Any]:
@@ -354,7 +347,7 @@ def test_legacy_dynamic_node_gets_its_value_as_text(object_info: dict) -> None:
 
 
 def test_wildcards_and_choices_expand_with_the_jobs_seed_before_aliases(sd15: tuple) -> None:
-    from cozygen.core.wildcards import Wildcard
+    from cozygen.core.prompts.wildcards import Wildcard
 
     workflow, schema = sd15
     wildcards = {

@@ -1,4 +1,4 @@
-"""core.workflow_schema: the parameters of API-format workflows, read against a real /object_info."""
+"""core.graph.schema: the parameters of API-format workflows, read against a real /object_info."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from support import load_data
 
 from cozygen.core.errors import BadRequest
-from cozygen.core.workflow_schema import (
+from cozygen.core.graph.schema import (
     Parameter,
     choice_list,
     ensure_api_format,

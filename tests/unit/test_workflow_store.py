@@ -1,4 +1,4 @@
-"""core.workflow_store: saves, and who may change which workflow (shipped, saved by someone, saved by nobody)."""
+"""core.workflows.store: saves, and who may change which workflow (shipped, saved by someone, saved by nobody)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from cozygen.core import workflow_store as ws
-from cozygen.core.db import Database
 from cozygen.core.errors import BadRequest, Forbidden, NotFound
-from cozygen.core.migrations import MIGRATIONS
+from cozygen.core.store.db import Database
+from cozygen.core.store.migrations import MIGRATIONS
+from cozygen.core.workflows import store as ws
 
 GRAPH = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8}}}
 ALICE, BOB = ws.Editor("alice", admin=False), ws.Editor("bob", admin=False)

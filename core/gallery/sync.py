@@ -1,0 +1,397 @@
+"""Keeping the gallery index equal to the folders: one scan at start, then a watcher.
+
+The scan walks each root once in a worker thread, describes only files that are
+new or changed since the index last saw them, and writes in batches. The watcher
+(one watchdog observer for every root) collects file-system events, waits until
+a path has been quiet for ``debounce`` seconds, then brings those paths up to
+date and reports what changed. A PNG still being written (no IEND yet) waits: every
+way a path can reach the index (created, modified, moved or renamed into place, inside
+a folder moved in, over a name that was taken) hands such a file back to be looked at
+again, until it is complete or ``PARTIAL_GRACE`` has passed since its last write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..media.info import describe
+from ..media.kinds import extension, is_hidden, kind_of
+from ..media.pnginfo import png_complete
+from ..store.db import Database
+from . import index
+from .describe_pool import DescribePool, Job, describe_jobs
+
+log = logging.getLogger("cozygen")
+BATCH = 1000
+PARTIAL_GRACE = 10.0  # seconds a PNG without IEND is given to finish
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file that appeared, changed, moved or went away (``row`` is the index row, before for deleted)."""
+
+    kind: str  # created | modified | deleted | moved
+    root: str
+    row: dict[str, Any]
+    previous: dict[str, Any] | None = None
+
+
+@dataclass
+class ScanReport:
+    root: str
+    files: int = 0
+    described: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+
+
+def _relative(base: Path, path: str) -> str | None:
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return None
+    if rel == "." or rel.startswith(".."):
+        return "" if rel == "." else None
+    return rel.replace(os.sep, "/")
+
+
+def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
+    """(subfolder, file entry or None for a folder, mtime) for every media file and folder under base.
+
+    Symbolic links are not followed: the index never leads outside its root.
+    """
+    stack = [""]
+    while stack:
+        sub = stack.pop()
+        try:
+            with os.scandir(base / sub if sub else base) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            path = f"{sub}/{entry.name}" if sub else entry.name
+                            stack.append(path)
+                            yield path, None, entry.stat(follow_symlinks=False).st_mtime
+                        elif entry.is_file(follow_symlinks=False) and kind_of(entry.name):
+                            yield sub, entry, 0.0
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+
+
+def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport:
+    """Bring the index of one root up to date with the disk (blocking; run it in a thread).
+
+    A first scan into an empty index describes files in ``workers`` helper processes and
+    builds the listing indexes once at the end; later scans describe only what changed.
+    """
+    started, report = time.perf_counter(), ScanReport(root)
+    if not base.is_dir():  # an unmounted drive must not wipe the index (and its ids)
+        log.warning("CozyGen: %s folder %s is missing; its index is kept as it was", root, base)
+        return report
+    if db.read(index.bulk_unfinished):  # a first scan was cut short: finish what it left undone
+        db.submit_write(index.finish_bulk).result()
+    known = db.read(lambda conn: index.known_files(conn, root))
+    known_dirs = db.read(lambda conn: index.known_dirs(conn, root))
+    bulk = not known and db.read(index.is_empty)
+    seen_dirs: list[tuple[str, float, bool]] = []
+
+    def jobs() -> Iterator[Job]:
+        for sub, entry, mtime in walk(base):
+            if entry is None:
+                seen_dirs.append((sub, mtime, is_hidden(sub)))
+                continue
+            report.files += 1
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if known.pop((sub, entry.name), None) == (st.st_mtime_ns, st.st_size):
+                continue
+            report.described += 1
+            yield root, entry.path, sub, entry.name, st.st_size, st.st_mtime, st.st_mtime_ns
+
+    if bulk:
+        db.submit_write(index.start_bulk).result()
+    try:
+        pending: Future | None = None
+        for rows in _described(_batches(jobs()), workers if bulk else 1):
+            pending = _flush(db, pending, rows, bulk)
+        if pending is not None:
+            pending.result()
+    finally:
+        if bulk:
+            db.submit_write(index.finish_bulk).result()
+    gone = list(known)
+    report.removed = len(gone)
+    stale_dirs = known_dirs - {d[0] for d in seen_dirs}
+    db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _batches(jobs: Iterator[Job]) -> Iterator[list[Job]]:
+    batch: list[Job] = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _described(batches: Iterator[list[Job]], workers: int) -> Iterator[list[Any]]:
+    """Index rows for each batch: in helper processes when asked and possible, else here."""
+    if workers > 1:
+        try:
+            pool = DescribePool(workers)
+        except OSError as exc:
+            log.warning("CozyGen: no helper processes for the scan (%s); describing in-process", exc)
+        else:
+            with pool:
+                yield from pool.map(batches)
+            return
+    for batch in batches:
+        yield describe_jobs(batch)
+
+
+def _flush(db: Database, pending: Future | None, rows: list[Any], bulk: bool) -> Future | None:
+    """Hand a batch to the writer; describe the next one while it writes (at most one waits)."""
+    if pending is not None:
+        pending.result()
+    if not rows:
+        return None
+    return db.submit_write(lambda conn: (index.insert_new_files if bulk else index.upsert_files)(conn, rows))
+
+
+def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale_dirs: set[str]) -> None:
+    for sub, name in gone:
+        index.remove_file(conn, root, sub, name)
+    index.upsert_dirs(conn, root, dirs)
+    index.remove_dirs(conn, root, stale_dirs)
+
+
+# -- applying individual paths ---------------------------------------------------------
+def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change], list[str]]:
+    """Bring one path's rows up to date (a folder: everything in it). Returns the changes and the paths to look
+    at again later (PNGs still being written)."""
+    path = base / rel
+    sub, _, name = rel.rpartition("/")
+    try:
+        st = path.lstat()
+    except OSError:
+        st = None
+    if st is not None and path.is_dir() and not path.is_symlink():
+        index.upsert_dirs(conn, root, [(rel, st.st_mtime, is_hidden(rel))])
+        changes, again = [], []
+        for child_sub, entry, mtime in walk(path):  # a folder moved or copied in
+            child_rel = f"{rel}/{child_sub}" if child_sub else rel
+            if entry is None:
+                index.upsert_dirs(conn, root, [(child_rel, mtime, is_hidden(child_rel))])
+            else:
+                found, later = sync_path(conn, root, base, f"{child_rel}/{entry.name}")
+                changes += found
+                again += later
+        return changes, again
+    old = index.find_file(conn, root, sub, name)
+    if st is None or not path.is_file() or path.is_symlink() or not kind_of(name):
+        changes = [Change("deleted", root, dict(old))] if old is not None else []
+        if st is None:
+            changes += [Change("deleted", root, dict(r)) for r in index.remove_tree(conn, root, rel)]
+            index.remove_dirs(conn, root, [rel])
+        if old is not None:
+            index.remove_file(conn, root, sub, name)
+        return changes, []
+    if old is not None and (old["mtime_ns"], old["size"]) == (st.st_mtime_ns, st.st_size):
+        return [], []
+    if extension(name) == "png" and not png_complete(path) and time.time() - st.st_mtime < PARTIAL_GRACE:
+        return [], [rel]
+    _ensure_folders(conn, root, base, sub)
+    index.upsert_files(conn, [describe(root, path, sub, name, st)])
+    row = dict(index.find_file(conn, root, sub, name))
+    return [Change("modified" if old is not None else "created", root, row)], []
+
+
+def _ensure_folders(conn: Any, root: str, base: Path, sub: str) -> None:
+    """Record a file's folders now, so a listing never shows a file in a folder it does not list."""
+    parts = sub.split("/") if sub else []
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        if not index.dir_exists(conn, root, folder):
+            try:
+                mtime = (base / folder).stat().st_mtime
+            except OSError:
+                return
+            index.upsert_dirs(conn, root, [(folder, mtime, is_hidden(folder))])
+
+
+def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> tuple[list[Change], list[str]]:
+    """A file renamed inside a root keeps its id; anything else is a delete plus a create. Returns the changes
+    and the paths to look at again later (as :func:`sync_path`)."""
+    src_sub, _, src_name = src.rpartition("/")
+    dest_sub, _, dest_name = dest.rpartition("/")
+    old = index.find_file(conn, root, src_sub, src_name)
+    target = base / dest
+    taken = index.find_file(conn, root, dest_sub, dest_name) is not None
+    if old is None or taken or target.is_symlink() or not target.is_file() or not kind_of(dest_name):
+        gone, again = sync_path(conn, root, base, src)
+        found, later = sync_path(conn, root, base, dest)
+        return gone + found, again + later
+    _ensure_folders(conn, root, base, dest_sub)
+    conn.execute(
+        "UPDATE media SET subfolder = ?, filename = ?, kind = ?, hidden = ? WHERE id = ?",
+        (dest_sub, dest_name, kind_of(dest_name), int(is_hidden(dest_sub, dest_name)), old["id"]),
+    )
+    row = dict(index.get_file(conn, old["id"]))
+    moved = [Change("moved", root, row, previous=dict(old))]
+    try:
+        st = target.lstat()
+    except OSError:
+        st = None
+    if st is not None and (row["mtime_ns"], row["size"]) == (st.st_mtime_ns, st.st_size):
+        return moved, []
+    changed, again = sync_path(conn, root, base, dest)  # written to since it was indexed (or still being written)
+    return moved + changed, again
+
+
+# -- the watcher ------------------------------------------------------------------------
+@dataclass
+class _Pending:
+    due: float
+    moved_to: str | None = None
+
+
+@dataclass
+class FolderWatcher:
+    """One watchdog observer over every root; changes reach ``on_changes`` from the watcher's thread."""
+
+    db: Database
+    roots: dict[str, Path]
+    on_changes: Callable[[list[Change]], None]
+    debounce: float = 0.1
+    _pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
+    _wake: threading.Condition = field(default_factory=threading.Condition)
+    _stopping: bool = False
+    _observer: Any = None
+    _thread: threading.Thread | None = None
+    mode: str = "off"
+
+    def start(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        watcher = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                if event.is_directory and event.event_type == "modified":
+                    return  # a file inside changed: that file has its own event
+                watcher._note(event.src_path, getattr(event, "dest_path", "") or None)
+
+        for observer_class, mode in ((Observer, "native"), (PollingObserver, "polling")):
+            observer = observer_class(timeout=1) if mode == "polling" else observer_class()
+            try:
+                for base in self.roots.values():
+                    base.mkdir(parents=True, exist_ok=True)
+                    # Watch the real folder: through a symlinked root, inotify misses new subfolders' files.
+                    observer.schedule(Handler(), os.path.realpath(base), recursive=True)
+                observer.start()
+            except OSError as exc:  # inotify limits: fall back to polling
+                log.warning("CozyGen: file watcher unavailable (%s); polling instead", exc)
+                continue
+            self._observer, self.mode = observer, mode
+            break
+        self._thread = threading.Thread(target=self._run, name="cozygen-gallery-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _locate(self, path: str) -> tuple[str, str] | None:
+        for root, base in self.roots.items():
+            rel = _relative(Path(os.path.realpath(base)), path)
+            if rel is not None:
+                return root, rel
+        return None
+
+    def _note(self, src: str, dest: str | None) -> None:
+        located = self._locate(src)
+        target = self._locate(dest) if dest else None
+        due = time.monotonic() + self.debounce
+        with self._wake:
+            if located is not None and located[1]:
+                moved_to = target[1] if target is not None and target[0] == located[0] else None
+                earlier = self._pending.get(located)
+                if earlier is not None and earlier.moved_to is not None and earlier.moved_to != moved_to:
+                    # the same name used again (a writer's one temporary name): the earlier move still counts
+                    self._pending.setdefault((located[0], earlier.moved_to), _Pending(due))
+                self._pending[located] = _Pending(due, moved_to)
+            if target is not None and target[1] and (located is None or target[0] != located[0]):
+                self._pending[target] = _Pending(due)
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopping and not self._pending:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                now = time.monotonic()
+                due = {k: v for k, v in self._pending.items() if v.due <= now}
+                if not due:
+                    self._wake.wait(min(v.due for v in self._pending.values()) - now)
+                    continue
+                for key in due:
+                    del self._pending[key]
+            try:
+                self._apply(due)
+            except Exception:  # never let one bad path stop the watcher
+                log.exception("CozyGen: updating the gallery index failed")
+
+    def _apply(self, due: dict[tuple[str, str], _Pending]) -> None:
+        def work(conn: Any) -> tuple[list[Change], list[tuple[str, str]]]:
+            changes, retry = [], []
+            for (root, rel), pending in sorted(due.items()):
+                conn.execute("SAVEPOINT watched_path")  # one path that fails costs only itself
+                try:
+                    if pending.moved_to is not None:
+                        found, again = move_path(conn, root, self.roots[root], rel, pending.moved_to)
+                    else:
+                        found, again = sync_path(conn, root, self.roots[root], rel)
+                except Exception:
+                    conn.execute("ROLLBACK TO watched_path")
+                    conn.execute("RELEASE watched_path")
+                    log.exception("CozyGen: updating the gallery index for %s/%s failed", root, rel)
+                    continue
+                conn.execute("RELEASE watched_path")
+                changes += found
+                retry += [(root, later) for later in again]
+            return changes, retry
+
+        changes, retry = self.db.submit_write(work).result()
+        if retry:
+            with self._wake:
+                for key in retry:
+                    self._pending.setdefault(key, _Pending(time.monotonic() + 0.25))
+        if changes:
+            self.on_changes(changes)

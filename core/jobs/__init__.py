@@ -1,0 +1,1 @@
+"""Jobs: the model and state machine, their records, the live tracker, groups and rate limits."""

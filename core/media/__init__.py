@@ -1,0 +1,1 @@
+"""Media files: kinds, what is recorded inside them, reading PNG chunks, encoding video, image loading."""

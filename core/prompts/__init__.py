@@ -1,0 +1,1 @@
+"""Prompt text: wildcards and enrichment."""

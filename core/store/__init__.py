@@ -1,0 +1,1 @@
+"""The database: SQLite behind an async facade, its migrations, the data folder, small JSON documents."""
