@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..core import host as core_host
 from . import accounts, comfyui_gate, files, gallery, host, jobs, prompts, settings, system, tags, webapp, workflows
 from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
 from .guard import make_guard
@@ -37,7 +38,8 @@ def register(table, state: CozyGenState) -> Routes:
 
 def setup() -> CozyGenState:
     """Called once at import: routes now (ComfyUI copies them under /api later), work at start."""
-    state = CozyGenState()
+    core_host.install(host)  # the nodes' way to ComfyUI
+    state = CozyGenState(host)
     routes = register(host.routes(), state)
     host.add_middleware(make_guard(state, routes.access))
     host.tap_messages(state.on_host_message)  # messages are dropped until the database is open

@@ -29,6 +29,7 @@ from ..core.gallery.service import Gallery
 from ..core.gallery.thumbnails import ThumbnailCache
 from ..core.graph import models
 from ..core.graph.summary import summarize
+from ..core.host import Host
 from ..core.jobs import model, records
 from ..core.jobs.model import Job
 from ..core.jobs.ratelimit import RateLimiter
@@ -57,7 +58,8 @@ T = TypeVar("T")
 
 
 class CozyGenState:
-    def __init__(self) -> None:
+    def __init__(self, host: Host) -> None:
+        self.host = host  # the one way to ComfyUI (core/host.py)
         self._db: Database | None = None
         self.data_dir: Path | None = None
         self.startup_error: str | None = None
