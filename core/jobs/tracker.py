@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -63,9 +62,15 @@ class JobTracker:
         hub: EventHub,
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         progress_interval: float = PROGRESS_INTERVAL,
+        drop_prompts: Callable[[list[str]], None] | None = None,
     ) -> None:
-        self.db, self.hub, self.clock = db, hub, clock
+        """``clock`` dates the records; ``monotonic`` (any origin: it may read 0 at boot) paces progress and
+        previews to one per ``progress_interval``; ``drop_prompts`` is told the prompts of a job of several
+        that will not run because another of them failed (takes them off ComfyUI's queue; called outside
+        the lock)."""
+        self.db, self.hub, self.clock, self.monotonic = db, hub, clock, monotonic
         self.progress_interval = progress_interval
         self._lock = threading.RLock()
         self._by_prompt: dict[str, Job] = {}
@@ -80,9 +85,7 @@ class JobTracker:
         # prompt id -> username of jobs that ended lately: their files reach the gallery after the job's end
         self._ended_owners: collections.OrderedDict[str, str | None] = collections.OrderedDict()
         self._posted_by: collections.OrderedDict[str, str] = collections.OrderedDict()  # see claim()
-        # Told the prompts of a job of several that will not run because another of them failed (takes
-        # them off ComfyUI's queue); called outside the lock.
-        self.drop_prompts: Callable[[list[str]], None] | None = None
+        self.drop_prompts = drop_prompts
 
     # -- called from the routes -----------------------------------------------------------------
     def add(self, job: Job, *, queue_position: int | None = None) -> None:
@@ -239,16 +242,23 @@ class JobTracker:
             number = previous.number + 1 if previous is not None else 1
             max_size = image[2] if isinstance(image[2], int) and image[2] > 0 else None
             self._previews[job.id] = Preview(number, str(image[0]), image[1], max_size)
-            now = time.monotonic()
-            if now - self._preview_sent.get(job.id, -math.inf) < self.progress_interval:
+            if not self._due(self._preview_sent, job.id):
                 return
-            self._preview_sent[job.id] = now
             self.hub.publish(
                 "job.preview",
                 {"id": job.id, "session_id": job.session_id, "username": job.username, "preview": number,
                  "url": PREVIEW_PATH.format(job_id=job.id) + f"?n={number}", "step": job.step,
                  "total_steps": job.total_steps, "percent": job.percent},
             )  # fmt: skip
+
+    def _due(self, sent: dict[str, float], job_id: str, *, urgent: bool = False) -> bool:
+        """Whether a paced message about ``job_id`` may go now (one never sent may); if so, noted as sent."""
+        now = self.monotonic()
+        last = sent.get(job_id)  # absent: never sent (no sentinel time, whatever the clock's origin)
+        if not urgent and last is not None and now - last < self.progress_interval:
+            return False
+        sent[job_id] = now
+        return True
 
     def _apply_part(self, job: Job, change: Change) -> None:
         parts = [self._parts[p] for p in job.prompt_ids if p in self._parts]
@@ -258,11 +268,8 @@ class JobTracker:
 
     def _emit(self, job: Job, change: Change) -> None:
         """Publish (and write, when it matters) one change; the caller holds the lock, which keeps the order."""
-        now = time.monotonic()
-        if change.event == "job.progress":
-            if not change.urgent and now - self._progress_sent.get(job.id, -math.inf) < self.progress_interval:
-                return
-            self._progress_sent[job.id] = now
+        if change.event == "job.progress" and not self._due(self._progress_sent, job.id, urgent=change.urgent):
+            return
         snapshot = job.copy()
         if snapshot.finished:  # previews are for watching a job run
             self._previews.pop(job.id, None)

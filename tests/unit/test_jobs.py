@@ -185,6 +185,43 @@ def test_the_tracker_writes_transitions_but_keeps_progress_in_memory(db) -> None
     assert kinds[-2:] == ["job.progress", "job.completed"]
 
 
+def test_the_first_progress_and_preview_go_out_even_right_after_boot(db) -> None:
+    """The pacing clock is monotonic and may read 0 on a machine booted a moment ago: nothing sent yet is
+    never "too soon", and after that one message per interval goes."""
+    from PIL import Image
+
+    now = [0.0]
+    hub = EventHub()
+    tracker = JobTracker(db, hub, monotonic=lambda: now[0], progress_interval=10)
+    job = new_job()
+    db.submit_write(lambda c: records.insert(c, job)).result()
+    tracker.add(job)
+    tracker.on_message("execution_start", {"prompt_id": job.prompt_id})
+    picture = Image.new("RGB", (8, 8), "red")
+    for value in (1, 2):  # at boot: the first goes, the second is too soon
+        tracker.on_message("progress", {"prompt_id": job.prompt_id, "value": value, "max": 10, "node": "5"})
+        tracker.on_message(model.UNENCODED_PREVIEW, ("JPEG", picture, 256))
+    now[0] = 10.0
+    tracker.on_message("progress", {"prompt_id": job.prompt_id, "value": 3, "max": 10, "node": "5"})
+    tracker.on_message(model.UNENCODED_PREVIEW, ("JPEG", picture, 256))
+    events = [e for e in hub.since(f"{hub.boot}-0")[0] if e.kind in ("job.progress", "job.preview")]
+    assert [(e.kind, e.data.get("step")) for e in events] == [
+        ("job.progress", 1), ("job.preview", 1), ("job.progress", 3), ("job.preview", 3),
+    ]  # fmt: skip
+
+
+def test_the_tracker_tells_drop_prompts_which_prompts_of_a_failed_job_will_not_run(db) -> None:
+    dropped: list[list[str]] = []
+    tracker = JobTracker(db, EventHub(), drop_prompts=dropped.append)
+    prompts = [str(uuid.uuid4()) for _ in range(3)]
+    job = new_job(prompt_id=prompts[0], prompt_ids=prompts)
+    db.submit_write(lambda c: records.insert(c, job)).result()
+    tracker.add(job)
+    tracker.on_message("execution_start", {"prompt_id": prompts[0]})
+    tracker.on_message("execution_error", {"prompt_id": prompts[0], "exception_message": "boom"})
+    assert dropped == [prompts[1:]]
+
+
 def test_a_cancelled_waiting_job_ends_without_comfyui(db) -> None:
     hub = EventHub()
     tracker = JobTracker(db, hub)
