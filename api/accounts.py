@@ -13,11 +13,11 @@ from ..core.accounts.login_throttle import Attempt
 from ..core.accounts.passwords import dummy_hash, verify_password
 from ..core.accounts.users import User
 from ..core.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
+from .auth.credentials import authenticate, clear_session_cookie, current_user, remote_address, set_session_cookie
 from .guard import same_origin
 from .params import integer, path_id
 from .responses import json_response, read_json
 from .routing import Routes
-from .session import authenticate, clear_session_cookie, current_user, remote_address, set_session_cookie
 from .state import CozyGenState
 
 

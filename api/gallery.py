@@ -19,10 +19,10 @@ from ..core.media.kinds import KINDS, is_hidden, kind_of
 from ..core.media.pnginfo import read_png_info
 from ..core.paths import resolve
 from . import sse
+from .auth.credentials import current_user
 from .params import bool_field, choice, flag, paging, path_id, text_field
 from .responses import TooDeep, json_response, loads_bounded, read_json
 from .routing import Routes
-from .session import current_user
 from .state import CozyGenState
 from .visibility import (
     own_inputs,

@@ -24,8 +24,8 @@ from ..core.accounts.access import ADMIN, PUBLIC, SAFE_METHODS, is_cozygen_path,
 from ..core.comfyui.routes import Rule, comfyui_rule
 from ..core.errors import CozyGenError, Forbidden, HostNotReady, Unauthorized
 from . import comfyui_gate
+from .auth.credentials import USER_KEY, VIA_KEY, authenticate
 from .responses import error_response
-from .session import USER_KEY, VIA_KEY, authenticate
 from .state import CozyGenState
 from .visibility import per_user
 

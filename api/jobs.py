@@ -35,11 +35,11 @@ from ..core.jobs.records import Filters
 from ..core.jobs.tracker import Preview
 from ..core.jobs.validation import validation_error
 from . import host, sse
+from .auth.credentials import current_user, remote_address
 from .comfyui_gate import require_graph_files
 from .params import flag, integer, timestamp
 from .responses import json_response, read_json
 from .routing import Routes
-from .session import current_user, remote_address
 from .state import CozyGenState
 from .workflows import fill_named
 

@@ -31,7 +31,7 @@ from ..core.accounts.access import ROLE_LEVELS
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from .session import Credential
+    from .auth.credentials import Credential
 
 SWEEP_PERIOD = 2.0
 HELD_KEY = "cozygen_live"

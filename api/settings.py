@@ -8,9 +8,9 @@ from aiohttp import web
 from ..core import settings
 from ..core.accounts import users
 from ..core.accounts.access import ADMIN
+from .auth.credentials import current_user, remote_address
 from .responses import json_response, read_json
 from .routing import Routes
-from .session import current_user, remote_address
 from .state import CozyGenState
 
 

@@ -14,7 +14,7 @@ from ..core.errors import NotFound
 from ..core.gallery import input_owners
 from ..core.jobs import records
 from ..core.paths import PathRejected, clean_name, clean_relative
-from .session import current_user
+from .auth.credentials import current_user
 from .state import CozyGenState
 
 

@@ -24,11 +24,11 @@ from ..core.store import documents
 from ..core.workflows import presets
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from . import host
+from .auth.credentials import current_user
 from .params import flag
 from .prompts import library as wildcard_library
 from .responses import json_response, read_json
 from .routing import Routes
-from .session import current_user
 from .state import CozyGenState
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workflows"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from cozygen.api.auth.credentials import Credential
 from cozygen.api.live import HELD_KEY, LiveConnections
-from cozygen.api.session import Credential
 from cozygen.core.accounts import users
 from cozygen.core.store.db import Database
 from cozygen.core.store.migrations import MIGRATIONS

@@ -1,4 +1,4 @@
-"""Who is calling: a user from the cookie, a Bearer token, or a short-lived query token."""
+"""Who is calling (authentication): a user from the session cookie, a Bearer token, or a short-lived query token."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core.accounts import tokens, users
-from ..core.accounts.access import strip_api_prefix
-from ..core.accounts.users import API_TOKEN_PREFIX, User
-from .state import CozyGenState
+from ...core.accounts import tokens, users
+from ...core.accounts.access import strip_api_prefix
+from ...core.accounts.users import API_TOKEN_PREFIX, User
+from ..state import CozyGenState
 
 COOKIE = "cozygen_token"
 USER_KEY = "cozygen_user"
