@@ -64,7 +64,7 @@ async def stream(
         while not subscription.overflowed:
             try:
                 event = await asyncio.wait_for(subscription.queue.get(), timeout=heartbeat)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 await response.write(b":keepalive\n\n")
                 continue
             if event.seq in sent or not accept(event):

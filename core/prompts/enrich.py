@@ -206,9 +206,8 @@ async def ask_llm(config: LLMConfig, style: Style, prompt: str, post: Post) -> s
     """The model's rewrite of the prompt, or LLMError (within ``config.timeout`` seconds)."""
     url, headers, payload = chat_request(config, style, prompt)
     try:
-        async with asyncio.timeout(config.timeout):
-            status, body = await post(url, headers, payload, config.timeout)
-    except TimeoutError:
+        status, body = await asyncio.wait_for(post(url, headers, payload, config.timeout), config.timeout)
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
         raise LLMError(f"it did not answer within {config.timeout:g} s") from None
     except Exception as exc:  # connection refused, bad host name, TLS... whatever the transport raises
         raise LLMError(f"it could not be reached ({type(exc).__name__})") from None
