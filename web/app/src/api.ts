@@ -249,7 +249,9 @@ export interface ImageRef {
   id?: number;
   mtime?: number;
 }
-export type JobStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
+export const JOB_STATUSES = ["pending", "running", "completed", "failed", "cancelled", "interrupted"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const isJobStatus = (value: unknown): value is JobStatus => (JOB_STATUSES as readonly unknown[]).includes(value);
 export interface Job {
   id: string;
   status: JobStatus;
@@ -279,7 +281,7 @@ export function parseImageRef(data: unknown): ImageRef | null {
 
 export function parseJob(data: unknown): Job {
   const d = isObj(data) && isObj(data.job) ? data.job : isObj(data) ? data : {};
-  const status = str(d.status, "pending") as JobStatus;
+  const status: JobStatus = isJobStatus(d.status) ? d.status : "pending";
   const err = d.error;
   const preview = isObj(d.preview) ? strOrNull(d.preview.url ?? d.preview.data) : strOrNull(d.preview ?? d.preview_url);
   return {

@@ -2,15 +2,14 @@
 // through a pure reducer (no framework imports), so that a late or replayed
 // event can never move a finished job back to running.
 
-import { getJob, parseJob, type Job, type JobStatus } from "./api";
+import { getJob, type Job, type JobStatus } from "./api";
 import { ResumableStream } from "./events";
+import { JOB_EVENTS, JOB_STREAM_URL, parseJobEvent, type JobStreamEvent } from "./live";
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "interrupted"]);
 
-export type JobEvent =
-  | { type: "job.queued" | "job.started" | "job.progress" | "job.image" | "job.completed" | "job.failed" | "job.cancelled" | "job.interrupted"; job: Job }
-  | { type: "job.preview"; id: string; preview: string }
-  | { type: "fetched"; job: Job };
+/** What moves a job: an event of the stream (live.ts), or the answer of a GET. */
+export type JobEvent = JobStreamEvent | { type: "fetched"; job: Job };
 
 const RANK: Record<JobStatus, number> = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2, interrupted: 2 };
 
@@ -57,18 +56,6 @@ export function describe(job: Job): { title: string; detail: string; percent: nu
   }
 }
 
-export const JOB_EVENTS = [
-  "job.queued",
-  "job.started",
-  "job.progress",
-  "job.preview",
-  "job.image",
-  "job.completed",
-  "job.failed",
-  "job.cancelled",
-  "job.interrupted",
-] as const;
-
 type Listener = () => void;
 
 /** The app's job store: a map of followed jobs fed by the events stream. */
@@ -97,17 +84,12 @@ export class JobStore {
   connect(): void {
     if (this.stream) return;
     this.stream = new ResumableStream({
-      url: "/cozygen/api/events",
+      url: JOB_STREAM_URL,
       events: [...JOB_EVENTS],
       onEvent: (name, data) => {
-        if (name === "job.preview") {
-          const d = (data ?? {}) as Record<string, unknown>;
-          const job = (d.job ?? d) as Record<string, unknown>;
-          const preview = typeof d.url === "string" ? d.url : typeof d.data === "string" ? d.data : typeof d.preview === "string" ? d.preview : null;
-          if (preview && typeof job.id === "string") this.dispatch({ type: "job.preview", id: job.id, preview });
-          return;
-        }
-        this.dispatch({ type: name as Exclude<JobEvent["type"], "job.preview" | "fetched">, job: parseJob(data) });
+        const event = parseJobEvent(name, data);
+        if (event) this.dispatch(event);
+        else console.warn(`CozyGen: ignored a malformed ${name} event`, data);
       },
       onResume: () => void this.refresh(),
     });

@@ -2,6 +2,7 @@
 // screens re-render when one changes.
 
 import { useEffect, useState } from "preact/hooks";
+import { isObj } from "./api";
 
 export type Theme = "dark" | "light";
 export type ThumbSize = "small" | "medium" | "large";
@@ -17,7 +18,8 @@ export const THUMB_MIN: Record<ThumbSize, number> = { small: 96, medium: 150, la
 
 function load(): Prefs {
   try {
-    const data = JSON.parse(localStorage.getItem(KEY) ?? "{}") as Partial<Prefs>;
+    const stored: unknown = JSON.parse(localStorage.getItem(KEY) ?? "{}");
+    const data = isObj(stored) ? stored : {};
     return {
       theme: data.theme === "light" ? "light" : "dark",
       thumbSize: data.thumbSize === "small" || data.thumbSize === "large" ? data.thumbSize : "medium",

@@ -1,6 +1,6 @@
 // Which images the full-screen viewer shows (any screen may open it).
 import { useEffect, useState } from "preact/hooks";
-import type { ImageRef, Job } from "./api";
+import { isObj, type ImageRef, type Job } from "./api";
 
 export interface ViewerItem {
   ref: ImageRef;
@@ -54,9 +54,18 @@ export function setHandoff(h: Handoff): void {
   sessionStorage.setItem(HANDOFF, JSON.stringify(h));
   window.dispatchEvent(new Event("cozygen:handoff")); // for a form that is already open
 }
+/** A stored handoff, or null when there is none or it is not one. */
+export function parseHandoff(data: unknown): Handoff | null {
+  if (!isObj(data) || typeof data.workflow !== "string") return null;
+  const h: Handoff = { workflow: data.workflow };
+  if (isObj(data.values)) h.values = data.values;
+  if (typeof data.image === "string") h.image = data.image;
+  if (typeof data.submit === "boolean") h.submit = data.submit;
+  return h;
+}
 export function takeHandoff(workflow: string): Handoff | null {
   try {
-    const h = JSON.parse(sessionStorage.getItem(HANDOFF) ?? "null") as Handoff | null;
+    const h = parseHandoff(JSON.parse(sessionStorage.getItem(HANDOFF) ?? "null"));
     if (!h || h.workflow !== workflow) return null;
     sessionStorage.removeItem(HANDOFF);
     return h;

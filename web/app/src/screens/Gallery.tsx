@@ -8,18 +8,13 @@ import { Icon } from "../components/Icons";
 import { Trash } from "../components/Trash";
 import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { ResumableStream } from "../events";
+import { GALLERY_STREAM_EVENTS, GALLERY_STREAM_URL, parseGalleryEvent } from "../live";
 import { navigate } from "../router";
 import { usePrefs } from "../settings";
 import { openViewer } from "../viewer";
 
 const same = (a: ImageRef, b: ImageRef) => (a.id !== undefined && b.id !== undefined ? a.id === b.id : a.filename === b.filename && a.subfolder === b.subfolder);
 const key = (i: ImageRef) => (i.id !== undefined ? `#${i.id}` : `${i.subfolder}/${i.filename}`);
-
-interface StreamEvent {
-  event: string;
-  item?: unknown;
-  subfolder?: string;
-}
 
 export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
   const prefs = usePrefs();
@@ -89,16 +84,16 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
 
   // live: new images appear, deleted ones vanish
   useEffect(() => {
-    const url = `/cozygen/api/gallery/stream?recursive=${recursive ? "true" : "false"}${folder ? `&subfolder=${encodeURIComponent(folder)}` : ""}`;
+    const url = `${GALLERY_STREAM_URL}?recursive=${recursive ? "true" : "false"}${folder ? `&subfolder=${encodeURIComponent(folder)}` : ""}`;
     const stream = new ResumableStream({
       url,
-      events: ["message"],
+      events: [...GALLERY_STREAM_EVENTS],
       onEvent: (_name, data) => {
-        const ev = (data ?? {}) as StreamEvent;
+        const ev = parseGalleryEvent(data);
+        if (!ev) return void console.warn("CozyGen: ignored a malformed gallery event", data);
         if (ev.event === "reset") return void load(true);
-        const item = ev.item as GalleryItem | undefined;
-        if (!item || typeof item.filename !== "string") return;
-        const ref: GalleryItem = { ...item, isDir: item.type === "directory", prompt: (item as { meta?: { prompt?: string } }).meta?.prompt ?? null, model: null };
+        if (ev.event === "reindexed") return;
+        const ref = ev.item;
         if (ev.event === "deleted" || ev.event === "moved") setItems((cur) => cur.filter((i) => !same(i, ref)));
         if ((ev.event === "created" || ev.event === "moved") && !query && !model && ref.type === "output")
           setItems((cur) => (cur.some((i) => same(i, ref)) ? cur : [ref, ...cur.filter((i) => i.isDir), ...cur.filter((i) => !i.isDir)].sort((a, b) => Number(b.isDir) - Number(a.isDir))));
