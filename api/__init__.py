@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..core import host as core_host
-from . import accounts, comfyui_gate, files, gallery, host, jobs, prompts, settings, system, tags, webapp, workflows
+from ..core.jobs.service import JobService
+from . import accounts, comfyui_gate, files, gallery, jobs, prompts, settings, system, tags, webapp, workflows
 from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
 from .guard import make_guard
+from .host import ComfyUIHost
 from .routing import Routes
 from .state import CozyGenState
 
@@ -36,10 +40,24 @@ def register(table, state: CozyGenState) -> Routes:
     return routes
 
 
+def job_service(state: CozyGenState) -> JobService:
+    """The job service over the open database and the live jobs (built by the state's startup)."""
+    return JobService(
+        state.db,
+        state.jobs,
+        state.host,
+        claims=state.gate,
+        limits=state.job_limits,
+        fill=functools.partial(workflows.fill_named, state),
+        client_id_for=state.client_id_for,
+    )
+
+
 def setup() -> CozyGenState:
     """Called once at import: routes now (ComfyUI copies them under /api later), work at start."""
+    host = ComfyUIHost()  # the one way to ComfyUI
     core_host.install(host)  # the nodes' way to ComfyUI
-    state = CozyGenState(host)
+    state = CozyGenState(host, job_service=job_service)
     routes = register(host.routes(), state)
     host.add_middleware(make_guard(state, routes.access))
     host.tap_messages(state.on_host_message)  # messages are dropped until the database is open

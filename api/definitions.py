@@ -1,11 +1,20 @@
-"""ComfyUI's node definitions and model lists, shared by every route that needs them."""
+"""ComfyUI's node definitions and model lists, shared by every route that needs them, and the workflows' forms
+taken from them."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 
-from . import host
+from ..core import host as core_host
+from ..core.graph.schema import Parameter, extract_schema
+from ..core.host import Host
+from ..core.workflows.store import WorkflowStore, require_api_format
+
+Definitions = tuple[dict[str, Any], dict[str, list[str]]]  # (object_info, model folder -> files)
+Form = tuple[dict[str, Any], list[Parameter]]  # a workflow's graph and its parameters
 
 
 class HostDefinitions:
@@ -13,21 +22,28 @@ class HostDefinitions:
 
     Once that time is up, callers get the copy they had while a fresh one is read in the background,
     so no request waits for ComfyUI's /object_info (several milliseconds) except the first and a refresh.
+    ``forms`` keeps each workflow's form as long as its file and these definitions stay the same.
     """
 
     TTL = 15.0
 
-    def __init__(self) -> None:
-        self._value: tuple[dict[str, Any], dict[str, list[str]]] | None = None
+    def __init__(self, host: Host | None = None) -> None:
+        self._host = host  # None: the installed host (core.host.current), until the state passes its own
+        self._value: Definitions | None = None
         self._read_at = 0.0
         self._lock = asyncio.Lock()
         self._renewing: asyncio.Task | None = None
+        self.forms = WorkflowForms()
+
+    @property
+    def host(self) -> Host:
+        return self._host if self._host is not None else core_host.current()
 
     def invalidate(self) -> None:
         """Read afresh next time (after a client asked ComfyUI to re-read its model folders)."""
         self._value = None
 
-    async def get(self, *, refresh: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    async def get(self, *, refresh: bool = False) -> Definitions:
         value = self._value
         if value is not None and not refresh:
             if asyncio.get_running_loop().time() - self._read_at > self.TTL and self._renewing is None:
@@ -39,7 +55,7 @@ class HostDefinitions:
             return self._value  # type: ignore[return-value]
 
     async def _read(self, refresh: bool) -> None:
-        self._value = await asyncio.to_thread(read_definitions, refresh)
+        self._value = await asyncio.to_thread(read_definitions, self.host, refresh)
         self._read_at = asyncio.get_running_loop().time()
 
     async def _renew(self) -> None:
@@ -51,6 +67,47 @@ class HostDefinitions:
             self._renewing = None
 
 
-def read_definitions(refresh: bool) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def read_definitions(host: Host, refresh: bool) -> Definitions:
     models = {folder: host.model_files(folder, refresh=refresh) for folder in host.model_folders()}
     return host.object_info(), models
+
+
+class WorkflowForms:
+    """Each workflow's graph and form, kept while its file and ComfyUI's definitions stay the same.
+
+    Filling copies the graph and leaves both alone. At most ``limit`` workflows are kept.
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        # path -> ((mtime, size, inode), definitions, graph, form)
+        self._known: dict[Path, tuple[tuple[int, int, int], Any, dict[str, Any], list[Parameter]]] = {}
+
+    def known(self, store: WorkflowStore, name: str, definitions: Any) -> Form | None:
+        """The kept graph and form of a workflow whose file has not changed (two ``stat`` calls); else None."""
+        try:
+            path = store.path(name)
+            stat = path.stat()
+        except OSError:
+            return None
+        known = self._known.get(path)
+        if known is not None and known[0] == file_stamp(stat) and known[1] is definitions:
+            return known[2], known[3]
+        return None
+
+    def read(self, store: WorkflowStore, name: str, definitions: Any) -> Form:
+        """Read a workflow and take its form from ComfyUI's definitions (in a thread), and keep both."""
+        path = store.path(name)
+        stat = path.stat()
+        workflow = require_api_format(store.read(name))
+        object_info, models = definitions
+        schema = extract_schema(workflow, object_info, models=models)
+        if len(self._known) >= self.limit:
+            self._known.clear()
+        self._known[path] = (file_stamp(stat), definitions, workflow, schema)
+        return workflow, schema
+
+
+def file_stamp(stat: os.stat_result) -> tuple[int, int, int]:
+    """What changes when a workflow file is saved again (saves replace the file: a new inode)."""
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino

@@ -22,8 +22,8 @@ from ..core.errors import BadRequest, NotFound
 TRUE_FLAGS = ("1", "true", "True")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # SQLite's INTEGER (and orjson's integers)
 MAX_PAGE = 1_000_000_000  # (page - 1) * per_page of a paged list stays far inside SQLite's range
-EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp()  # datetime's range, in epoch seconds
-LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC).timestamp()
+EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc).timestamp()  # datetime's range, in epoch seconds
+LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc).timestamp()
 _NOT_GIVEN: Any = object()
 
 
@@ -164,11 +164,11 @@ def _iso_seconds(text: str, *, end: bool) -> float | None:
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
-            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
             return start + 86400 if end else start  # the day after 9999-12-31 has no date, but has seconds
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
+            moment = moment.replace(tzinfo=dt.timezone.utc)
         return moment.timestamp()
     except (ValueError, OverflowError):  # no such date, or an offset that moves it out of years 1-9999
         return None

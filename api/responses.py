@@ -82,7 +82,8 @@ def loads_bounded(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
 
 
 def _json_kind(kind: type) -> str:
-    return {dict: "object", list: "array", str: "string"}.get(kind, kind.__name__)
+    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
+    return names.get(kind, kind.__name__)
 
 
 def handler(fn: Handler) -> Handler:

@@ -11,7 +11,6 @@ from aiohttp import web
 
 from ..core.accounts.access import PUBLIC, VIEWER
 from ..core.version import __version__
-from . import host
 from .responses import json_response
 from .routing import Routes
 from .state import CozyGenState
@@ -28,13 +27,20 @@ def load_spec() -> dict[str, Any]:
     return spec
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    @routes.get("/cozygen/hello", access=PUBLIC)
-    async def hello(_request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
+async def hello(_request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
 
-    @routes.get("/cozygen/api/health", access=VIEWER)
-    async def health(_request: web.Request) -> web.Response:
+
+async def openapi(_request: web.Request) -> web.Response:
+    return json_response(await asyncio.to_thread(load_spec))
+
+
+class SystemRoutes:
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+
+    async def health(self, _request: web.Request) -> web.Response:
+        state, host = self.state, self.state.host
         features: dict[str, Any] = {
             "database": state.ready,
             **host.capabilities().as_dict(),
@@ -51,6 +57,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             body["status"], body["error"] = "error", state.startup_error
         return json_response(body)
 
-    @routes.get("/cozygen/api/openapi.json", access=VIEWER)
-    async def openapi(_request: web.Request) -> web.Response:
-        return json_response(await asyncio.to_thread(load_spec))
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    system = SystemRoutes(state)
+    routes.get("/cozygen/hello", access=PUBLIC)(hello)
+    routes.get("/cozygen/api/health", access=VIEWER)(system.health)
+    routes.get("/cozygen/api/openapi.json", access=VIEWER)(openapi)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import host
 from ..core.graph.node_values import (
     FIXED,
     INT_LIMIT,
@@ -25,6 +24,7 @@ from ..core.graph.node_values import (
     parse_choices,
     resolve_image_ref,
 )
+from ..core.host import current as current_host
 from ..core.media import image_load
 
 CATEGORY = "CozyGen"
@@ -49,6 +49,7 @@ ANY = AnyType("*")
 def choice_types(*, legacy: bool = False) -> list[str]:
     """Model folders ComfyUI knows, then sampler and scheduler (``legacy`` adds the models folder's
     sub-folders, which the original CozyGen listed)."""
+    host = current_host()
     folders = set(host.model_folders())
     if legacy:
         folders.update(host.models_subfolders())
@@ -59,6 +60,7 @@ def choice_options(choice_type: str, choices: Any = "") -> list[str] | None:
     """The valid values for a choice type, or None when the host has no list for it."""
     if choice_type == FIXED:
         return parse_choices(choices)
+    host = current_host()
     if choice_type == SAMPLER:
         return host.sampler_names()
     if choice_type == SCHEDULER:
@@ -70,6 +72,7 @@ def choice_options(choice_type: str, choices: Any = "") -> list[str] | None:
 
 
 def image_path(ref: Any) -> Any:
+    host = current_host()
     return resolve_image_ref(ref, host.input_directory(), host.output_directory())
 
 
@@ -92,10 +95,11 @@ def image_problem(ref: Any) -> bool | str:
     return True
 
 
-def image_fingerprint(ref: Any) -> Any:
-    """The file's content hash, so an image changed under the same name is read again."""
+def image_fingerprint(ref: Any, fingerprints: image_load.FileFingerprints) -> Any:
+    """The file's content hash (kept by the node's ``fingerprints``), so an image changed under the same name is
+    read again."""
     try:
-        return image_load.file_fingerprint(image_path(ref))
+        return fingerprints.of(image_path(ref))
     except (ValueError, OSError):
         return float("nan")  # never equal to itself: run again and report the error then
 
@@ -387,6 +391,7 @@ class CozyGenImage(_CozyGenInput):
     )
     RETURN_TYPES = ("IMAGE", "MASK")
     RETURN_NAMES = ("image", "mask")
+    fingerprints = image_load.FileFingerprints()  # the input files' hashes, for IS_CHANGED
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -412,7 +417,7 @@ class CozyGenImage(_CozyGenInput):
 
     @classmethod
     def IS_CHANGED(cls, image: Any = None, **_form: Any) -> Any:
-        return image_fingerprint(image)
+        return image_fingerprint(image, cls.fingerprints)
 
     def output(self, image: str, **_form: Any) -> tuple[Any, Any]:
         return load_image(image)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.graph.node_values import DYNAMIC_TYPES, FIXED, cast_dynamic, check_choice, legacy_choice
+from ..core.media import image_load
 from .inputs import ANY, CATEGORY, choice_options, choice_types, image_fingerprint, image_problem, load_image
 
 STATIC = "CozyGen/Static"
@@ -80,6 +81,7 @@ class CozyGenImageInput(_Legacy):
     )
     RETURN_TYPES = ("IMAGE", "MASK")
     FUNCTION = "load_image"
+    fingerprints = image_load.FileFingerprints()  # the input files' hashes, for IS_CHANGED
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -99,7 +101,7 @@ class CozyGenImageInput(_Legacy):
 
     @classmethod
     def IS_CHANGED(cls, image_filename: Any = None, **_form: Any) -> Any:
-        return image_fingerprint(image_filename)
+        return image_fingerprint(image_filename, cls.fingerprints)
 
     def load_image(self, image_filename: str, **_form: Any) -> tuple[Any, Any]:
         return load_image(image_filename)

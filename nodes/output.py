@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from ..api import host
 from ..core.gallery.place import saved_whole
+from ..core.host import current as current_host
 from ..core.media.metadata import CHUNK, cozygen_record
 
 
@@ -49,6 +49,7 @@ class CozyGenOutput:
         prompt: dict | None = None,
         extra_pnginfo: dict | None = None,
     ) -> dict[str, Any]:
+        host = current_host()
         height, width = images[0].shape[0], images[0].shape[1]
         folder, filename, counter, subfolder, _ = host.save_image_path(filename_prefix, width, height)
         prompt_id = host.executing_prompt_id()
@@ -72,7 +73,7 @@ class CozyGenOutput:
             {
                 "status": "images_generated",
                 "prompt_id": prompt_id,
-                "images": [{**item, "url": _view_url(item)} for item in results],
+                "images": [{**item, "url": view_url(item)} for item in results],
             },
             host.prompt_client_id(),  # the prompt's own socket(s); all of them when it has none
         )
@@ -80,5 +81,6 @@ class CozyGenOutput:
         return {"ui": {"images": results}}
 
 
-def _view_url(item: dict[str, str]) -> str:
+def view_url(item: dict[str, str]) -> str:
+    """The ComfyUI /view address of a saved output (``filename``, ``subfolder``, ``type``)."""
     return "/view?" + urlencode({"filename": item["filename"], "subfolder": item["subfolder"], "type": item["type"]})

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..api import host
+from ..core.host import current as current_host
 from ..core.media import procedural
 
 
@@ -63,7 +63,7 @@ class CozyGenProceduralImage:
     def generate(self, width: int, height: int, seed: int, text: str, steps: int, batch_size: int = 1) -> tuple[Any]:
         import torch  # ComfyUI has loaded it already
 
-        bar = host.progress_bar(steps * batch_size)
+        bar = current_host().progress_bar(steps * batch_size)
         images = []
         for index in range(batch_size):
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..api import host
 from ..core.gallery.place import saved_whole
+from ..core.host import current as current_host
 from ..core.media import video_encode
-from .output import _view_url
+from .output import view_url
 
 FORMATS = list(video_encode.FORMATS)
 
@@ -68,6 +68,7 @@ class CozyGenVideoOutput:
         prompt: dict | None = None,
         extra_pnginfo: dict | None = None,
     ) -> dict[str, Any]:
+        host = current_host()
         ext = video_encode.extension_for(format)
         frames = video_encode.to_uint8(images.cpu().numpy())
         if pingpong:
@@ -83,7 +84,7 @@ class CozyGenVideoOutput:
             {
                 "status": "video_generated",
                 "prompt_id": host.executing_prompt_id(),
-                "video_url": _view_url(item),
+                "video_url": view_url(item),
                 "filename": name,
                 "subfolder": subfolder,
                 "type": "output",

@@ -81,23 +81,31 @@ def load_frames(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(frames), mask_stack
 
 
-_hash_cache: dict[str, tuple[tuple[int, int], str]] = {}
-
-
 def file_fingerprint(path: str | Path) -> str:
-    """SHA-256 of the file's bytes, rehashed only when its size or mtime changes."""
-    key = str(path)
-    stat = os.stat(key)
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    cached = _hash_cache.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+    """SHA-256 of the file's bytes."""
     digest = hashlib.sha256()
-    with open(key, "rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    value = digest.hexdigest()
-    if len(_hash_cache) > 512:
-        _hash_cache.clear()
-    _hash_cache[key] = (stamp, value)
-    return value
+    return digest.hexdigest()
+
+
+class FileFingerprints:
+    """Files' SHA-256, each rehashed only when its size or mtime changes (the last ``limit`` files kept)."""
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self._known: dict[str, tuple[tuple[int, int], str]] = {}  # path -> ((mtime_ns, size), digest)
+
+    def of(self, path: str | Path) -> str:
+        key = str(path)
+        stat = os.stat(key)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        known = self._known.get(key)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        value = file_fingerprint(key)
+        if len(self._known) > self.limit:
+            self._known.clear()
+        self._known[key] = (stamp, value)
+        return value

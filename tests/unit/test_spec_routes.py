@@ -6,7 +6,8 @@ import yaml
 from aiohttp import web
 from support import PROJECT
 
-from cozygen.api import host, register
+from cozygen.api import register
+from cozygen.api.host import ComfyUIHost
 from cozygen.api.state import CozyGenState
 
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -18,7 +19,7 @@ def spec_operations() -> set[tuple[str, str]]:
 
 
 def test_registered_routes_and_spec_agree() -> None:
-    routes = register(web.RouteTableDef(), CozyGenState(host))
+    routes = register(web.RouteTableDef(), CozyGenState(ComfyUIHost()))
     registered = set(routes.registered)
     assert registered - spec_operations() == set(), "routes missing from api/openapi.yaml"
     assert spec_operations() - registered == set(), "api/openapi.yaml documents routes that do not exist"
@@ -38,7 +39,7 @@ def test_every_operation_documents_an_id_and_a_response() -> None:
 
 
 def test_the_spec_states_each_routes_access_level() -> None:
-    routes = register(web.RouteTableDef(), CozyGenState(host))
+    routes = register(web.RouteTableDef(), CozyGenState(ComfyUIHost()))
     spec = yaml.safe_load((PROJECT / "api" / "openapi.yaml").read_text())
     documented = {
         (m.upper(), p): op.get("x-access")
