@@ -13,6 +13,7 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,11 +34,13 @@ from ..core.host import Host
 from ..core.jobs import model, records
 from ..core.jobs.model import Job
 from ..core.jobs.ratelimit import RateLimiter
+from ..core.jobs.service import JobService
+from ..core.jobs.sessions import SessionService
 from ..core.jobs.tracker import JobTracker
+from ..core.prompts.wildcards import Library
 from ..core.store.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.store.db import Database
 from ..core.store.migrations import MIGRATIONS
-from . import host
 from .definitions import HostDefinitions
 from .live import LiveConnections
 
@@ -58,8 +61,10 @@ T = TypeVar("T")
 
 
 class CozyGenState:
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, *, job_service: Callable[[CozyGenState], JobService] | None = None) -> None:
+        """``job_service`` builds the job service once the database is open (``api.setup`` wires it)."""
         self.host = host  # the one way to ComfyUI (core/host.py)
+        self._build_job_service = job_service
         self._db: Database | None = None
         self.data_dir: Path | None = None
         self.startup_error: str | None = None
@@ -67,12 +72,13 @@ class CozyGenState:
         self.login_limits = LoginLimits.from_env()
         self.live = LiveConnections()  # open streams and sockets, closed when their sign-in is revoked
         self.job_limits = RateLimiter.from_env()  # job submissions per minute per user (COZYGEN_RATE_LIMIT)
-        self.job_service: Any = None  # api.jobs.JobService, set when the job routes are added
         self.auth_enabled, self.auth_reason = True, "not decided yet"
         self.settings: dict[str, Any] = settings.defaults()
         self.gallery_hub = EventHub()
         self.job_hub = EventHub()
         self._jobs: JobTracker | None = None
+        self._job_service: JobService | None = None
+        self._sessions: SessionService | None = None
         self.gate = Claims()  # ComfyUI client ids and temp files: whose they are
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailCache | None = None
@@ -80,6 +86,7 @@ class CozyGenState:
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
         self.definitions = HostDefinitions()  # one cache of ComfyUI's node definitions for every route
         self.aliases: dict[str, str] | None = None  # the alias document, read once, replaced when saved
+        self.wildcards: Library | None = None  # api.prompts' wildcard library of the data folder, made on first use
         # Thumbnails and image work get their own threads so they never starve the database readers.
         self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
 
@@ -101,6 +108,14 @@ class CozyGenState:
     def jobs(self) -> JobTracker:
         return self._started(self._jobs)
 
+    @property
+    def job_service(self) -> JobService:
+        return self._started(self._job_service)
+
+    @property
+    def sessions(self) -> SessionService:
+        return self._started(self._sessions)
+
     def client_id_for(self, job_id: str) -> str:
         """The ComfyUI client id a job's prompts are queued under (its messages go to that socket alone): one
         per job, derived from the server's secret, so nobody can open a socket under another user's."""
@@ -120,12 +135,12 @@ class CozyGenState:
             if isinstance(prompt_id, str) and tracker.cancel_requested(prompt_id):
                 # a cancel that came as ComfyUI handed the prompt out: its start cleared the interrupt flag
                 # (execution_start is sent after that, before any node runs), so interrupt it again now
-                host.interrupt(prompt_id)
+                self.host.interrupt(prompt_id)
         tracker.on_message(event, data)
 
     def _adopt(self, tracker: JobTracker, prompt_id: str) -> None:
         """A prompt no job has starts: queued straight into ComfyUI, so record it as a job of its own."""
-        found = host.queued_prompt(prompt_id)
+        found = self.host.queued_prompt(prompt_id)
         graph, extra = found if found is not None else ({}, {})
         if "cozygen_job_id" in extra:
             return  # one of CozyGen's own, no longer followed (the rest of a job that failed)
@@ -133,7 +148,7 @@ class CozyGenState:
         summary = summarize(graph)
         tracker.adopt(
             Job(
-                id=prompt_id if model.JOB_ID.match(prompt_id) else host.new_prompt_id(),
+                id=prompt_id if model.JOB_ID.match(prompt_id) else self.host.new_prompt_id(),
                 prompt_id=prompt_id,
                 workflow=None,
                 username=None,
@@ -143,6 +158,11 @@ class CozyGenState:
                 model=models.graph_model(graph),
             )
         )
+
+    def drop_prompts(self, prompt_ids: list[str]) -> None:
+        """Take prompts off ComfyUI's queue (the rest of a job of several that failed)."""
+        for prompt_id in prompt_ids:
+            self.host.remove_pending(prompt_id)
 
     @property
     def db_ready_data_dir(self) -> Path:
@@ -161,7 +181,7 @@ class CozyGenState:
         return self._db is not None
 
     def _open(self) -> tuple[Path, Database, list[int], int]:
-        data_dir = ensure_data_dir(resolve_data_dir(host.user_directory()))
+        data_dir = ensure_data_dir(resolve_data_dir(self.host.user_directory()))
         db = Database(data_dir / DB_NAME)
         applied = db.open(MIGRATIONS)
         self.secret = load_or_create_secret(data_dir)
@@ -175,8 +195,8 @@ class CozyGenState:
 
     async def startup(self, _app: Any = None) -> None:
         # Until the store is open, auth counts as on: nothing is served unguarded by accident.
-        self.auth_enabled, self.auth_reason = auth_mode(host.listen_addresses())
-        self.roots = {"output": Path(host.output_directory()), "input": Path(host.input_directory())}
+        self.auth_enabled, self.auth_reason = auth_mode(self.host.listen_addresses())
+        self.roots = {"output": Path(self.host.output_directory()), "input": Path(self.host.input_directory())}
         try:
             data_dir, db, applied, user_count = await asyncio.to_thread(self._open)
         except Exception as exc:  # CozyGen must never take ComfyUI down with it
@@ -185,8 +205,10 @@ class CozyGenState:
             return
         self.data_dir, self._db = data_dir, db
         self.live.start(db.execute_fn)
-        self._jobs = JobTracker(db, self.job_hub)
-        self._jobs.drop_prompts = drop_prompts
+        self._jobs = JobTracker(db, self.job_hub, drop_prompts=self.drop_prompts)
+        self._sessions = SessionService(db, self.host.new_prompt_id)
+        if self._build_job_service is not None:
+            self._job_service = self._build_job_service(self)
         gallery = Gallery(db, self.roots, data_dir, self.gallery_hub)
         try:
             await asyncio.to_thread(gallery.start)
@@ -215,6 +237,7 @@ class CozyGenState:
 
     async def shutdown(self, _app: Any = None) -> None:
         self._jobs = None  # ComfyUI's last messages find no database to write to
+        self._job_service = self._sessions = None
         await self.live.stop()
         if self._gallery is not None:
             await asyncio.to_thread(self._gallery.stop)
@@ -234,9 +257,3 @@ def _bootstrap_admin(conn: Any) -> int:
         log.info("CozyGen: created admin %r from %s", name, ENV_ADMIN_USER)
         return 1
     return count
-
-
-def drop_prompts(prompt_ids: list[str]) -> None:
-    """Take prompts off ComfyUI's queue (the rest of a job of several that failed)."""
-    for prompt_id in prompt_ids:
-        host.remove_pending(prompt_id)

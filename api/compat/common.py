@@ -11,11 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ...core.errors import CozyGenError, HostNotReady, RateLimited
+from ...core.errors import CozyGenError, RateLimited
 from ...core.graph.fill import FieldErrors
-from .. import host
+from ...core.host import Host
 from ..responses import Handler, json_response
-from ..state import CozyGenState
 
 TXT2IMG = "sd15_txt2img.json"  # every checkpoint runs on the shipped txt2img workflow
 PROCEDURAL = "cozygen_procedural_form.json"  # the procedural model: square images, no weights
@@ -38,14 +37,7 @@ def in_shape(shape: Callable[[CozyGenError], dict[str, Any]]) -> Callable[[Handl
     return decorate
 
 
-def job_service(state: CozyGenState) -> Any:
-    """The job service (api.jobs.JobService), or 503 while it is not set up."""
-    if state.job_service is None:
-        raise HostNotReady("the job service is not ready; try again in a moment")
-    return state.job_service
-
-
-async def checkpoints() -> list[str]:
+async def checkpoints(host: Host) -> list[str]:
     """The checkpoint files ComfyUI lists ([] when it has no checkpoints folder)."""
     try:
         return await asyncio.to_thread(host.model_files, "checkpoints")

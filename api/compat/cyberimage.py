@@ -24,12 +24,13 @@ from ...core.jobs import records
 from ...core.jobs.model import COMPLETED, PENDING, RUNNING, Job
 from .. import prompts
 from ..gallery import image_id
+from ..jobs import caller
 from ..params import flag, paging
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
 from ..visibility import require_visible, restricted_to
-from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, job_service, renamed, square_size
+from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, renamed, square_size
 
 BASE = "/cozygen/compat/cyberimage/api"
 # CyberImage's settings -> the txt2img workflow's parameters
@@ -50,7 +51,7 @@ in_seed_shape = in_shape(seed_error)
 
 
 def iso(when: float | None) -> str | None:
-    return None if when is None else dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if when is None else dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def job_values(model_id: str, prompt: str, negative: Any, settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -106,19 +107,37 @@ def gallery_image(row: Any) -> dict[str, Any]:
         "id": str(row["id"]),
         "model_id": row["model"],
         "prompt": row["positive"],
-        "created_at": dt.datetime.fromtimestamp(row["mtime"], dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": dt.datetime.fromtimestamp(row["mtime"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "settings": {"num_inference_steps": fields.get("steps"), "guidance_scale": fields.get("cfg")},
     }
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    def service() -> Any:
-        return job_service(state)
+def message(job: Job, status: str, shown: dict[str, Any], images: int) -> str:
+    """CyberImage's status message for a job."""
+    count = len(job.all_prompts)
+    if status == "pending":
+        place = shown.get("queue_position")
+        return f"Waiting in the queue (position {place})" if place else "Waiting in the queue"
+    if status == "processing":
+        current = min(count, job.prompts_done + 1)
+        if job.total_steps:
+            return f"Generating image {current} of {count}... Step {job.step}/{job.total_steps}"
+        return f"Preparing image {current} of {count}..."
+    if status == "completed":
+        return f"Generated {images} image(s)"
+    return job.error or f"Job {job.status}"
 
-    async def available() -> dict[str, dict[str, Any]]:
+
+class CyberImageRoutes:
+    """CyberImage's handlers, over the job service and the gallery."""
+
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+
+    async def available(self) -> dict[str, dict[str, Any]]:
         models = {
             name: {"id": name, "description": f"Checkpoint {name} on the {TXT2IMG} workflow", "workflow": TXT2IMG}
-            for name in await checkpoints()
+            for name in await checkpoints(self.state.host)
         }
         models[PROCEDURAL_MODEL] = {
             "id": PROCEDURAL_MODEL,
@@ -127,16 +146,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         }
         return models
 
-    @routes.get(f"{BASE}/models", access=VIEWER)
-    @in_seed_shape
-    async def models(_request: web.Request) -> web.Response:
-        found = await available()
+    async def models(self, _request: web.Request) -> web.Response:
+        found = await self.available()
         checkpoints = [name for name in found if name != PROCEDURAL_MODEL]
         return json_response({"models": found, "default": checkpoints[0] if checkpoints else PROCEDURAL_MODEL})
 
-    @routes.post(f"{BASE}/generate", access=USER)
-    @in_seed_shape
-    async def generate(request: web.Request) -> web.Response:
+    async def generate(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         model_id, prompt, negative = body.get("model_id"), body.get("prompt"), body.get("negative_prompt")
         settings = body.get("settings") or {}
@@ -144,7 +159,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not isinstance(settings, dict):
             errors["settings"] = "an object of settings: num_images, num_inference_steps, guidance_scale, height, width"
             settings = {}
-        found = await available()
+        found = await self.available()
         if not isinstance(model_id, str) or model_id not in found:
             errors["model_id"] = f"required, one of: {', '.join(found)}"
         if not isinstance(prompt, str) or not prompt.strip():
@@ -157,7 +172,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         num_images = settings.get("num_images")
         num_images = 1 if num_images is None else num_images
         try:
-            job, _ = await service().submit(request, workflow, values, num_images=num_images)
+            job, _ = await self.state.job_service.submit(
+                caller(request, self.state), workflow, values, num_images=num_images
+            )
         except FieldErrors as exc:
             raise renamed(exc, FIELD_NAMES) from None
         count = len(job.all_prompts)
@@ -170,28 +187,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    def message(job: Job, status: str, shown: dict[str, Any], images: int) -> str:
-        count = len(job.all_prompts)
-        if status == "pending":
-            place = shown.get("queue_position")
-            return f"Waiting in the queue (position {place})" if place else "Waiting in the queue"
-        if status == "processing":
-            current = min(count, job.prompts_done + 1)
-            if job.total_steps:
-                return f"Generating image {current} of {count}... Step {job.step}/{job.total_steps}"
-            return f"Preparing image {current} of {count}..."
-        if status == "completed":
-            return f"Generated {images} image(s)"
-        return job.error or f"Job {job.status}"
-
-    @routes.get(f"{BASE}/status/{{job_id}}", access=VIEWER)
-    @in_seed_shape
-    async def status(request: web.Request) -> web.Response:
-        job = await service().visible_job(request)
-        shown = service().view(job)
+    async def status(self, request: web.Request) -> web.Response:
+        job = await self.state.job_service.visible(caller(request, self.state), request.match_info["job_id"])
+        shown = self.state.job_service.view(job)
         seed_status = STATUSES.get(job.status, "failed")
         params, settings = job.params, seed_settings(job.params)
-        rows = await state.gallery.rows_of(job.images)
+        rows = await self.state.gallery.rows_of(job.images)
         processing = seed_status == "processing"
         reply = {
             "id": job.id,
@@ -235,25 +236,21 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             reply["error_message"] = job.error or f"the job was {job.status}"
         return json_response(reply)
 
-    @routes.get(f"{BASE}/queue", access=VIEWER)
-    @in_seed_shape
-    async def queue(request: web.Request) -> web.Response:
-        numbers = await service().queue_stats()
-        every = await state.db.execute_settled(records.status_counts)
+    async def queue(self, request: web.Request) -> web.Response:
+        numbers = await self.state.job_service.queue_stats()
+        every = await self.state.db.execute_settled(records.status_counts)
         reply: dict[str, Any] = {**tally(merged(every)), "queue_size": numbers["pending"]}
         if flag(request, "detailed"):
             since = time.time() - records.RECENT_SECONDS
-            recent = await state.db.execute_settled(lambda conn: records.status_counts(conn, since=since))
+            recent = await self.state.db.execute_settled(lambda conn: records.status_counts(conn, since=since))
             reply["recent_24h"] = tally(merged(recent))
             reply["avg_processing_time_seconds"] = numbers["average_seconds"]
             reply["models"] = {model or "unknown": tally(counts) for model, counts in recent.items()}
             reply["failure_rate"] = round(100 * numbers["failure_rate"], 2)
         return json_response(reply)
 
-    @routes.post(f"{BASE}/reset_queue", access=ADMIN)
-    @in_seed_shape
-    async def reset_queue(_request: web.Request) -> web.Response:
-        done = await service().reset()
+    async def reset_queue(self, _request: web.Request) -> web.Response:
+        done = await self.state.job_service.reset()
         count = len(done["requeued"])
         return json_response(
             {
@@ -264,16 +261,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    @routes.post(f"{BASE}/enrich", access=USER)
-    @in_seed_shape
-    async def enrich(request: web.Request) -> web.Response:
+    async def enrich(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         style = body.get("style") or "cyberpunk"  # CyberImage's default style
-        done = await prompts.enrich(state, body.get("prompt"), style)
+        done = await prompts.enrich(self.state, body.get("prompt"), style)
         return json_response({k: done[k] for k in ENRICH_FIELDS if k in done})
 
-    @routes.get(f"{BASE}/gallery", access=VIEWER)
-    async def gallery(request: web.Request) -> web.Response:
+    async def gallery(self, request: web.Request) -> web.Response:
         page, limit = paging(request, "limit", 20, size_floor=1, size_ceiling=50)
         query = index.FileQuery(
             root="output",
@@ -281,12 +275,12 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             kind="image",
             search=request.query.get("search", "").strip() or None,
             model=request.query.get("model", "").strip() or None,
-            owner=restricted_to(request, state),
+            owner=restricted_to(request, self.state),
         )
-        rows = await state.db.execute_fn(
+        rows = await self.state.db.execute_fn(
             lambda conn: index.list_files(conn, query, offset=(page - 1) * limit, limit=limit)
         )
-        total = await state.gallery.count(query)
+        total = await self.state.gallery.count(query)
         return json_response(
             {
                 "images": [gallery_image(r) for r in rows],
@@ -297,16 +291,14 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    @routes.get(f"{BASE}/get_image/{{image_id}}", access=VIEWER)
-    async def get_image(request: web.Request) -> web.StreamResponse:
-        row = await state.gallery.get(image_id(request, prefix="img_"))
-        await require_visible(request, state, row)
-        return web.FileResponse(state.gallery.path_of(row))
+    async def get_image(self, request: web.Request) -> web.StreamResponse:
+        row = await self.state.gallery.get(image_id(request, prefix="img_"))
+        await require_visible(request, self.state, row)
+        return web.FileResponse(self.state.gallery.path_of(row))
 
-    @routes.get(f"{BASE}/image/{{image_id}}/metadata", access=VIEWER)
-    async def metadata(request: web.Request) -> web.Response:
-        row = await state.gallery.get(image_id(request, prefix="img_"))
-        await require_visible(request, state, row)
+    async def metadata(self, request: web.Request) -> web.Response:
+        row = await self.state.gallery.get(image_id(request, prefix="img_"))
+        await require_visible(request, self.state, row)
         fields = fields_of(row)
         return json_response(
             {
@@ -325,12 +317,25 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    @routes.delete(f"{BASE}/image/{{image_id}}", access=USER)
-    async def delete(request: web.Request) -> web.Response:
-        row = await state.gallery.get(image_id(request, prefix="img_"))
-        await require_visible(request, state, row)
+    async def delete(self, request: web.Request) -> web.Response:
+        row = await self.state.gallery.get(image_id(request, prefix="img_"))
+        await require_visible(request, self.state, row)
         user = request.get("cozygen_user")
-        _, _, errors = await state.gallery.trash([row], by=user.username if user else None)
+        _, _, errors = await self.state.gallery.trash([row], by=user.username if user else None)
         if errors:
             raise BadRequest(f"unable to delete the image: {errors[0]}", code="DELETE_FAILED")
         return json_response({"status": "success", "message": "Image deleted successfully"})
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    r = CyberImageRoutes(state)
+    routes.get(f"{BASE}/models", access=VIEWER)(in_seed_shape(r.models))
+    routes.post(f"{BASE}/generate", access=USER)(in_seed_shape(r.generate))
+    routes.get(f"{BASE}/status/{{job_id}}", access=VIEWER)(in_seed_shape(r.status))
+    routes.get(f"{BASE}/queue", access=VIEWER)(in_seed_shape(r.queue))
+    routes.post(f"{BASE}/reset_queue", access=ADMIN)(in_seed_shape(r.reset_queue))
+    routes.post(f"{BASE}/enrich", access=USER)(in_seed_shape(r.enrich))
+    routes.get(f"{BASE}/gallery", access=VIEWER)(r.gallery)
+    routes.get(f"{BASE}/get_image/{{image_id}}", access=VIEWER)(r.get_image)
+    routes.get(f"{BASE}/image/{{image_id}}/metadata", access=VIEWER)(r.metadata)
+    routes.delete(f"{BASE}/image/{{image_id}}", access=USER)(r.delete)

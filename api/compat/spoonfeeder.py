@@ -48,15 +48,14 @@ from ...core.workflows.store import (
     require_existing_change,
     workflow_name,
 )
-from .. import host
-from ..jobs import owner, sees_everyones
+from ..jobs import caller
 from ..params import integer, timestamp
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
 from ..visibility import require_visible_path
 from ..workflows import editor_of, host_options, save_workflow_as, workflow_store
-from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, job_service, renamed, square_size
+from .common import PROCEDURAL, TXT2IMG, checkpoints, in_shape, renamed, square_size
 
 BASE = "/cozygen/compat/spoonfeeder/api"
 META = "spoonfeeder_workflows"
@@ -93,7 +92,7 @@ in_seed_shape = in_shape(seed_error)
 def iso(when: float | None) -> str | None:
     if when is None:
         return None
-    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(when, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def seed_status(job: Job) -> str:
@@ -217,22 +216,27 @@ def extracted(workflow: dict[str, Any], object_info: dict[str, Any], models: dic
     return found
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    def store() -> WorkflowStore:
-        return workflow_store(state)
+class SpoonFeederRoutes:
+    """Spoon Feeder's handlers, over the workflow store, the job service and the session service."""
 
-    async def metadata() -> dict[str, dict[str, Any]]:
-        return await state.db.execute_fn(lambda conn: documents.read(conn, META, {}))
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
 
-    async def save_metadata(name: str, changes: dict[str, Any] | None) -> dict[str, Any]:
-        return await state.db.execute_write_fn(
+    def store(self) -> WorkflowStore:
+        return workflow_store(self.state)
+
+    async def metadata(self) -> dict[str, dict[str, Any]]:
+        return await self.state.db.execute_fn(lambda conn: documents.read(conn, META, {}))
+
+    async def save_metadata(self, name: str, changes: dict[str, Any] | None) -> dict[str, Any]:
+        return await self.state.db.execute_write_fn(
             lambda conn: documents.update_entry(conn, META, name, changes, only_one="is_default")
         )
 
-    async def change_metadata(request: web.Request, name: str, changes: dict[str, Any]) -> None:
+    async def change_metadata(self, request: web.Request, name: str, changes: dict[str, Any]) -> None:
         """What is kept beside a workflow, changed by those who may change the workflow (its saver, admins;
         404 when it does not exist); making one the default for everyone is an admin's."""
-        editor, shelf = editor_of(request, state), store()
+        editor, shelf = editor_of(request, self.state), self.store()
         if changes.get("is_default") and not editor.admin:
             raise Forbidden("only an admin can choose the default workflow, which everyone gets", code="ADMIN_REQUIRED")
 
@@ -240,9 +244,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             require_existing_change(conn, shelf, name, editor)
             documents.update_entry(conn, META, name, changes, only_one="is_default")
 
-        await state.db.execute_write_fn(change)
+        await self.state.db.execute_write_fn(change)
 
-    def summary(name: str, meta: dict[str, Any]) -> dict[str, Any]:
+    def summary(self, name: str, meta: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": name,
             "name": meta.get("name") or name.removesuffix(".json"),
@@ -255,40 +259,34 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             "created_at": meta.get("created_at"),
         }
 
-    async def full(name: str) -> dict[str, Any]:
-        workflow = require_api_format(await asyncio.to_thread(store().read, name))
-        object_info, models = await state.definitions.get()
-        meta = (await metadata()).get(name, {})
+    async def full(self, name: str) -> dict[str, Any]:
+        workflow = require_api_format(await asyncio.to_thread(self.store().read, name))
+        object_info, models = await self.state.definitions.get()
+        meta = (await self.metadata()).get(name, {})
         return {
-            **summary(name, meta),
+            **self.summary(name, meta),
             "workflow_json": workflow,
             "extracted_parameters": extracted(workflow, object_info, models),
         }
 
-    @routes.get(f"{BASE}/comfyui/options", access=VIEWER)
-    @in_seed_shape
-    async def options(_request: web.Request) -> web.Response:
-        found = host_options(await asyncio.to_thread(host.object_info))
+    async def options(self, _request: web.Request) -> web.Response:
+        found = host_options(await asyncio.to_thread(self.state.host.object_info))
         sizes = sorted({size for pair in found["dimensions"]["common"] for size in pair})
         return ok({k: found[k] for k in ("samplers", "schedulers", "checkpoints", "loras")} | {"dimensions": sizes})
 
-    @routes.get(f"{BASE}/comfyui/workflows", access=VIEWER)
-    @in_seed_shape
-    async def list_workflows(_request: web.Request) -> web.Response:
-        meta = await metadata()
-        return ok([summary(name, meta.get(name, {})) for name in await asyncio.to_thread(store().names)])
+    async def list_workflows(self, _request: web.Request) -> web.Response:
+        meta = await self.metadata()
+        return ok([self.summary(name, meta.get(name, {})) for name in await asyncio.to_thread(self.store().names)])
 
-    @routes.post(f"{BASE}/comfyui/workflows", access=USER)
-    @in_seed_shape
-    async def create(request: web.Request) -> web.Response:
+    async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         title = body.get("name")
         if not isinstance(title, str) or not title.strip():
             raise BadRequest("name the workflow", code="MISSING_NAME")
-        name = await save_workflow_as(request, state, title.strip().replace("/", "_"), body.get("workflowJson"))
+        name = await save_workflow_as(request, self.state, title.strip().replace("/", "_"), body.get("workflowJson"))
         defaults = body.get("defaultParameters") if isinstance(body.get("defaultParameters"), dict) else {}
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        await save_metadata(
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        await self.save_metadata(
             name,
             {
                 "name": title.strip(),
@@ -297,73 +295,60 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
                 "created_at": now,
             },
         )
-        data = await full(name)
+        data = await self.full(name)
         return ok({"id": name, "name": data["name"], "extracted_parameters": data["extracted_parameters"]}, status=201)
 
-    @routes.get(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=VIEWER)
-    @in_seed_shape
-    async def get_one(request: web.Request) -> web.Response:
-        return ok(await full(request.match_info["workflow_id"]))
+    async def get_one(self, request: web.Request) -> web.Response:
+        return ok(await self.full(request.match_info["workflow_id"]))
 
-    @routes.put(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=USER)
-    @in_seed_shape
-    async def update(request: web.Request) -> web.Response:
+    async def update(self, request: web.Request) -> web.Response:
         name, body = workflow_name(request.match_info["workflow_id"]), await read_json(request)
-        await asyncio.to_thread(store().path, name)  # 404 when it does not exist
+        await asyncio.to_thread(self.store().path, name)  # 404 when it does not exist
         if "workflowJson" in body:
-            await save_workflow_as(request, state, name, body["workflowJson"])
+            await save_workflow_as(request, self.state, name, body["workflowJson"])
         changes = {k: str(body[k]) for k in ("name", "description") if isinstance(body.get(k), str)}
-        await change_metadata(request, name, changes)  # 403 unless the caller may change the workflow
-        return ok(await full(name))
+        await self.change_metadata(request, name, changes)  # 403 unless the caller may change the workflow
+        return ok(await self.full(name))
 
-    @routes.patch(f"{BASE}/comfyui/workflows/{{workflow_id}}/parameters", access=USER)
-    @in_seed_shape
-    async def parameters(request: web.Request) -> web.Response:
+    async def parameters(self, request: web.Request) -> web.Response:
         name, body = workflow_name(request.match_info["workflow_id"]), await read_json(request)
-        await asyncio.to_thread(store().path, name)
+        await asyncio.to_thread(self.store().path, name)
         defaults = body.get("default_parameters", {})
         if not isinstance(defaults, dict):
             raise BadRequest("default_parameters must be an object", code="INVALID_PARAMETERS")
         changes: dict[str, Any] = {"default_parameters": defaults}
         if "is_default" in body:
             changes["is_default"] = bool(body["is_default"])
-        await change_metadata(request, name, changes)
-        return ok(await full(name))
+        await self.change_metadata(request, name, changes)
+        return ok(await self.full(name))
 
-    @routes.delete(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=USER)
-    @in_seed_shape
-    async def delete(request: web.Request) -> web.Response:
-        editor, shelf = editor_of(request, state), store()
+    async def delete(self, request: web.Request) -> web.Response:
+        editor, shelf = editor_of(request, self.state), self.store()
         wanted = request.match_info["workflow_id"]
-        name = await state.db.execute_write_fn(lambda conn: delete_owned(conn, shelf, wanted, editor))
-        await save_metadata(name, None)
+        name = await self.state.db.execute_write_fn(lambda conn: delete_owned(conn, shelf, wanted, editor))
+        await self.save_metadata(name, None)
         return ok({"id": name, "deleted": True})
 
     # Sessions, generations, images, history and health, over the job service.
 
-    def service() -> Any:
-        return job_service(state)
-
-    def sees_all(request: web.Request) -> bool:
-        return sees_everyones(request, state)
-
-    async def visible_session(request: web.Request) -> sessions.Session:
+    async def visible_session(self, request: web.Request) -> sessions.Session:
         session_id = request.match_info["session_id"]
-        found = await state.db.execute_fn(lambda conn: sessions.get(conn, session_id))
-        if found is None or not (sees_all(request) or found.username == owner(request)):
+        found = await self.state.sessions.find(caller(request, self.state), session_id)
+        if found is None:
             raise NotFound(
                 f"Session {session_id} not found; list yours with GET {BASE}/comfyui/sessions", code="SESSION_NOT_FOUND"
             )
         return found
 
-    async def session_meta() -> dict[str, dict[str, Any]]:
-        return await state.db.execute_fn(lambda conn: documents.read(conn, SESSION_META, {}))
+    async def session_meta(self) -> dict[str, dict[str, Any]]:
+        return await self.state.db.execute_fn(lambda conn: documents.read(conn, SESSION_META, {}))
 
-    async def save_session_meta(session_id: str, changes: dict[str, Any] | None) -> dict[str, Any]:
-        return await state.db.execute_write_fn(
+    async def save_session_meta(self, session_id: str, changes: dict[str, Any] | None) -> dict[str, Any]:
+        return await self.state.db.execute_write_fn(
             lambda conn: documents.update_entry(conn, SESSION_META, session_id, changes)
         )
 
+    @staticmethod
     def session_view(
         request: web.Request, found: sessions.Session, meta: dict[str, Any], counts: dict[str, int]
     ) -> dict[str, Any]:
@@ -381,79 +366,60 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             "updated_at": iso(meta.get("updated_at", found.created_at)),
         }
 
-    async def session_counts(found: list[sessions.Session]) -> dict[str, dict[str, int]]:
-        ids = [s.id for s in found]
-        return await state.db.execute_settled(lambda conn: sessions.status_counts(conn, ids))
+    async def list_sessions(self, request: web.Request) -> web.Response:
+        found = await self.state.sessions.mine(caller(request, self.state))
+        meta, counts = await self.session_meta(), await self.state.sessions.status_counts(found)
+        return ok([self.session_view(request, s, meta.get(s.id, {}), counts.get(s.id, {})) for s in found])
 
-    @routes.get(f"{BASE}/comfyui/sessions", access=VIEWER)
-    @in_seed_shape
-    async def list_sessions(request: web.Request) -> web.Response:
-        me = owner(request)
-        found = await state.db.execute_fn(lambda conn: sessions.list_sessions(conn, me))
-        meta, counts = await session_meta(), await session_counts(found)
-        return ok([session_view(request, s, meta.get(s.id, {}), counts.get(s.id, {})) for s in found])
-
-    @routes.post(f"{BASE}/comfyui/sessions", access=USER)
-    @in_seed_shape
-    async def create_session(request: web.Request) -> web.Response:
+    async def create_session(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         title = body.get("title")
-        made = sessions.Session(
-            id=host.new_prompt_id(),
-            username=owner(request),
-            name=check_title("New session" if title is None else title),
-            created_at=time.time(),
-        )
-        await state.db.execute_write_fn(lambda conn: sessions.create(conn, made))
+        name = check_title("New session" if title is None else title)
+        made = await self.state.sessions.create(caller(request, self.state), name)
         return ok({"id": made.id, **PROFILE, "title": made.name, "generation_count": 0,
                    "created_at": iso(made.created_at)}, status=201)  # fmt: skip
 
-    @routes.get(f"{BASE}/comfyui/sessions/{{session_id}}", access=VIEWER)
-    @in_seed_shape
-    async def get_session(request: web.Request) -> web.Response:
+    async def get_session(self, request: web.Request) -> web.Response:
         """The session with its most recent generations (``?limit=``, 20 unless told)."""
-        found = await visible_session(request)
+        found = await self.visible_session(request)
         limit = integer(request, "limit", 20, floor=1, ceiling=model.MAX_LIMIT)
-        listed = await state.db.execute_settled(
-            lambda conn: records.list_jobs(conn, limit=limit, filters=Filters(session_id=found.id))
-        )
-        meta, counts = (await session_meta()).get(found.id, {}), await session_counts([found])
-        data = session_view(request, found, meta, counts.get(found.id, {}))
-        data["generations"] = [generation(state.jobs.live(j.id) or j) for j in listed]
+        listed = await self.state.sessions.jobs(found, limit)
+        meta, counts = (await self.session_meta()).get(found.id, {}), await self.state.sessions.status_counts([found])
+        data = self.session_view(request, found, meta, counts.get(found.id, {}))
+        data["generations"] = [generation(self.state.jobs.live(j.id) or j) for j in listed]
         return ok(data)
 
-    @routes.put(f"{BASE}/comfyui/sessions/{{session_id}}", access=USER)
-    @in_seed_shape
-    async def update_session(request: web.Request) -> web.Response:
-        found = await visible_session(request)
+    async def update_session(self, request: web.Request) -> web.Response:
+        found = await self.visible_session(request)
         title = check_title((await read_json(request)).get("title"))
-        await state.db.execute_write_fn(lambda conn: sessions.rename(conn, found.id, title))
-        meta = await save_session_meta(found.id, {"updated_at": time.time()})
+        await self.state.sessions.rename(found, title)
+        meta = await self.save_session_meta(found.id, {"updated_at": time.time()})
         return ok({"id": found.id, "title": title, "updated_at": iso(meta["updated_at"])})
 
-    @routes.delete(f"{BASE}/comfyui/sessions/{{session_id}}", access=USER)
-    @in_seed_shape
-    async def delete_session(request: web.Request) -> web.Response:
+    async def delete_session(self, request: web.Request) -> web.Response:
         """The session and its generations' records (their images stay in ComfyUI's output folder)."""
-        found = await visible_session(request)
-        if await state.db.execute_write_fn(lambda conn: sessions.delete(conn, found.id)) is None:
+        found = await self.visible_session(request)
+        if await self.state.sessions.delete(found) is None:
             raise Conflict(
                 f"session {found.id} still has generations pending or running; wait for them or cancel them "
                 "(POST /cozygen/api/jobs/<id>/cancel) first",
                 code="SESSION_BUSY",
             )
-        await save_session_meta(found.id, None)
+        await self.save_session_meta(found.id, None)
         return done("Session deleted")
 
-    async def parameter_names(name: str) -> set[str]:
-        workflow = require_api_format(await asyncio.to_thread(store().read, name))
-        object_info, models = await state.definitions.get()
+    async def visible_job(self, request: web.Request) -> Job:
+        return await self.state.job_service.visible(caller(request, self.state), request.match_info["job_id"])
+
+    async def parameter_names(self, name: str) -> set[str]:
+        workflow = require_api_format(await asyncio.to_thread(self.store().read, name))
+        object_info, models = await self.state.definitions.get()
         return {p.name for p in extract_schema(workflow, object_info, models=models)}
 
-    async def chosen_workflow(asked: Any, meta: dict[str, Any], given: dict[str, Any]) -> str:
+    async def chosen_workflow(self, asked: Any, meta: dict[str, Any], given: dict[str, Any]) -> str:
         """The workflow a generation runs on (see the module's docstring); fills in ``checkpoint_name`` for
         the txt2img workflow when it was left out."""
-        names = await asyncio.to_thread(store().names)
+        names = await asyncio.to_thread(self.store().names)
         if asked is not None:
             if not isinstance(asked, str) or asked not in names:
                 raise FieldErrors({"workflow_id": f"names no workflow; list them with GET {BASE}/comfyui/workflows"})
@@ -461,7 +427,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         current = meta.get("current_workflow_id")
         if current in names:
             return current
-        found = await checkpoints()
+        found = await checkpoints(self.state.host)
         checkpoint = given.get("checkpoint_name")
         if checkpoint == PROCEDURAL_MODEL or (checkpoint is None and not found):
             return PROCEDURAL
@@ -471,10 +437,8 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             raise FieldErrors({"checkpoint_name": f"one of: {', '.join([*found, PROCEDURAL_MODEL])}"})
         return TXT2IMG
 
-    @routes.post(f"{BASE}/comfyui/sessions/{{session_id}}/generate", access=USER)
-    @in_seed_shape
-    async def generate(request: web.Request) -> web.Response:
-        found = await visible_session(request)
+    async def generate(self, request: web.Request) -> web.Response:
+        found = await self.visible_session(request)
         body = await read_json(request)
         prompt, negative = body.get("prompt_text"), body.get("negative_prompt")
         parameters = body.get("parameters")
@@ -494,14 +458,17 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             errors.update(exc.errors)
         if errors:
             raise FieldErrors(errors)
-        meta = (await session_meta()).get(found.id, {})
+        meta = (await self.session_meta()).get(found.id, {})
         given = dict(parameters)
-        workflow = await chosen_workflow(body.get("workflow_id"), meta, given)
-        defaults = (await metadata()).get(workflow, {}).get("default_parameters") or {}
+        workflow = await self.chosen_workflow(body.get("workflow_id"), meta, given)
+        defaults = (await self.metadata()).get(workflow, {}).get("default_parameters") or {}
         given = {**defaults, **given} if isinstance(defaults, dict) else given
-        values = job_values(await parameter_names(workflow), prompt, negative, given)
+        values = job_values(await self.parameter_names(workflow), prompt, negative, given)
         try:
-            job, _ = await service().submit(request, workflow, values, num_images=count, session_id=found.id)
+            asking = caller(request, self.state)
+            job, _ = await self.state.job_service.submit(
+                asking, workflow, values, num_images=count, session_id=found.id
+            )
         except FieldErrors as exc:
             raise renamed(exc, FIELD_NAMES) from None
         data = generation(job)
@@ -509,22 +476,19 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         changes: dict[str, Any] = {"last_parameters": last, "updated_at": time.time()}
         if body.get("workflow_id") is not None:
             changes["current_workflow_id"] = workflow
-        await save_session_meta(found.id, changes)
+        await self.save_session_meta(found.id, changes)
         return ok(data, status=201)
 
-    @routes.get(f"{BASE}/comfyui/generations/{{job_id}}", access=VIEWER)
-    @in_seed_shape
-    async def get_generation(request: web.Request) -> web.Response:
-        return ok(generation(await service().visible_job(request)))
+    async def get_generation(self, request: web.Request) -> web.Response:
+        return ok(generation(await self.visible_job(request)))
 
-    @routes.get(f"{BASE}/comfyui/generations/{{job_id}}/workflow", access=VIEWER)
-    @in_seed_shape
-    async def generation_workflow(request: web.Request) -> web.Response:
+    async def generation_workflow(self, request: web.Request) -> web.Response:
         """The exact graph that ran (seeds resolved), for reproduction."""
-        job = await service().visible_job(request)
-        stored = await state.db.execute_fn(lambda conn: records.get(conn, job.id, with_graph=True))
-        if stored is None or not stored.graph:
-            raise NotFound(f"generation {job.id} has no recorded workflow", code="NO_GRAPH")
+        job = await self.visible_job(request)
+        try:
+            stored = await self.state.job_service.with_graph(caller(request, self.state), job.id)
+        except NotFound:
+            raise NotFound(f"generation {job.id} has no recorded workflow", code="NO_GRAPH") from None
         return ok(
             {
                 "generation_id": job.id,
@@ -536,36 +500,32 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    @routes.delete(f"{BASE}/comfyui/generations/{{job_id}}", access=USER)
-    @in_seed_shape
-    async def delete_generation(request: web.Request) -> web.Response:
+    async def delete_generation(self, request: web.Request) -> web.Response:
         """The generation's record (its images stay in ComfyUI's output folder)."""
-        job = await service().visible_job(request)
+        job = await self.visible_job(request)
         if not job.finished:
             raise Conflict(
                 f"generation {job.id} is still {seed_status(job)}; wait for it or cancel it "
                 f"(POST /cozygen/api/jobs/{job.id}/cancel) first",
                 code="JOB_NOT_FINISHED",
             )
-        if not await state.db.execute_write_fn(lambda conn: records.delete(conn, job.id)):
+        if not await self.state.job_service.forget(job):
             raise NotFound(f"Generation {job.id} not found", code="JOB_NOT_FOUND")
         return done("Generation deleted")
 
-    def folder(kind: str) -> Path:
+    def folder(self, kind: str) -> Path:
         if kind == "temp":
-            return Path(host.temp_directory())
-        if kind not in state.roots:
+            return Path(self.state.host.temp_directory())
+        if kind not in self.state.roots:
             raise HostNotReady("CozyGen is still starting; try again in a moment")
-        return state.roots[kind]
+        return self.state.roots[kind]
 
-    @routes.get(f"{BASE}/comfyui/image/{{filename}}", access=VIEWER)
-    @in_seed_shape
-    async def image(request: web.Request) -> web.StreamResponse:
+    async def image(self, request: web.Request) -> web.StreamResponse:
         """An image (or video) from ComfyUI's output, input or temp folder, never from anywhere else."""
         kind = request.query.get("type", "").strip() or "output"
         if kind not in FOLDERS:
             raise BadRequest(f"type must be one of {', '.join(FOLDERS)}, not {kind!r}", code="INVALID_TYPE")
-        root = folder(kind)
+        root = self.folder(kind)
 
         def find() -> tuple[Path, str, str]:
             path, sub, name = resolve(root, request.query.get("subfolder", ""), request.match_info["filename"])
@@ -577,24 +537,22 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             return path, sub, name
 
         found, sub, name = await asyncio.to_thread(find)
-        await require_visible_path(request, state, kind, sub, name)
+        await require_visible_path(request, self.state, kind, sub, name)
         return web.FileResponse(found, headers={"Cache-Control": "private, max-age=3600"})
 
-    @routes.get(f"{BASE}/tasks/history/export", access=VIEWER)
-    @in_seed_shape
-    async def export_history(request: web.Request) -> web.StreamResponse:
+    async def export_history(self, request: web.Request) -> web.StreamResponse:
         """Generations as Spoon Feeder task rows (``format`` json or csv, ``dateFrom``/``dateTo``)."""
         kind = (request.query.get("format") or "json").strip().lower()
         if kind not in ("csv", "json"):
             raise BadRequest(f"format must be csv or json, not {kind!r}", code="INVALID_FORMAT")
+        asking = caller(request, self.state)
         chosen = Filters(
-            username=None if sees_all(request) else owner(request),
+            username=None if asking.sees_all else asking.username,
             since=timestamp(request, "dateFrom"),
             until=timestamp(request, "dateTo", end=True),
         )
-        found = await state.db.execute_settled(lambda conn: records.export_jobs(conn, chosen))
-        rows = [task_row(j) for j in found]
-        filename = f"tasks_export_{dt.datetime.now(dt.UTC).date().isoformat()}.{kind}"
+        rows = [task_row(j) for j in await self.state.job_service.exported(chosen)]
+        filename = f"tasks_export_{dt.datetime.now(dt.timezone.utc).date().isoformat()}.{kind}"
         if kind == "json":
             return ok({"filename": filename, "content": rows})
         out = io.StringIO()
@@ -606,17 +564,15 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
         return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers=disposition)
 
-    @routes.get(f"{BASE}/health", access=VIEWER)
-    @in_seed_shape
-    async def health(_request: web.Request) -> web.Response:
+    async def health(self, _request: web.Request) -> web.Response:
         """Spoon Feeder's health: the database and ComfyUI (this process); Redis and Ollama are not used."""
         try:
-            await state.db.execute_fn(lambda conn: conn.execute("SELECT 1").fetchone())
+            await self.state.db.execute_fn(lambda conn: conn.execute("SELECT 1").fetchone())
             database = "connected"
         except (CozyGenError, sqlite3.Error):
             database = "disconnected"
         try:
-            host.queue_snapshot()  # ComfyUI's own prompt queue answers
+            self.state.host.queue_snapshot()  # ComfyUI's own prompt queue answers
             comfyui = "connected"
         except (RuntimeError, AttributeError, ImportError):
             comfyui = "disconnected"
@@ -627,3 +583,26 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             "services": {"database": database, "redis": "not_used", "ollama": "not_used", "comfyui": comfyui},
         }
         return json_response({"success": True, "data": data}, status=200 if healthy else 503)
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    r = SpoonFeederRoutes(state)
+    routes.get(f"{BASE}/comfyui/options", access=VIEWER)(in_seed_shape(r.options))
+    routes.get(f"{BASE}/comfyui/workflows", access=VIEWER)(in_seed_shape(r.list_workflows))
+    routes.post(f"{BASE}/comfyui/workflows", access=USER)(in_seed_shape(r.create))
+    routes.get(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=VIEWER)(in_seed_shape(r.get_one))
+    routes.put(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=USER)(in_seed_shape(r.update))
+    routes.patch(f"{BASE}/comfyui/workflows/{{workflow_id}}/parameters", access=USER)(in_seed_shape(r.parameters))
+    routes.delete(f"{BASE}/comfyui/workflows/{{workflow_id}}", access=USER)(in_seed_shape(r.delete))
+    routes.get(f"{BASE}/comfyui/sessions", access=VIEWER)(in_seed_shape(r.list_sessions))
+    routes.post(f"{BASE}/comfyui/sessions", access=USER)(in_seed_shape(r.create_session))
+    routes.get(f"{BASE}/comfyui/sessions/{{session_id}}", access=VIEWER)(in_seed_shape(r.get_session))
+    routes.put(f"{BASE}/comfyui/sessions/{{session_id}}", access=USER)(in_seed_shape(r.update_session))
+    routes.delete(f"{BASE}/comfyui/sessions/{{session_id}}", access=USER)(in_seed_shape(r.delete_session))
+    routes.post(f"{BASE}/comfyui/sessions/{{session_id}}/generate", access=USER)(in_seed_shape(r.generate))
+    routes.get(f"{BASE}/comfyui/generations/{{job_id}}", access=VIEWER)(in_seed_shape(r.get_generation))
+    routes.get(f"{BASE}/comfyui/generations/{{job_id}}/workflow", access=VIEWER)(in_seed_shape(r.generation_workflow))
+    routes.delete(f"{BASE}/comfyui/generations/{{job_id}}", access=USER)(in_seed_shape(r.delete_generation))
+    routes.get(f"{BASE}/comfyui/image/{{filename}}", access=VIEWER)(in_seed_shape(r.image))
+    routes.get(f"{BASE}/tasks/history/export", access=VIEWER)(in_seed_shape(r.export_history))
+    routes.get(f"{BASE}/health", access=VIEWER)(in_seed_shape(r.health))
