@@ -18,7 +18,8 @@ from ..core.accounts.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest
 from ..core.graph.check import check
 from ..core.graph.fill import Filled, fill
-from ..core.graph.schema import Parameter, extract_schema
+from ..core.graph.parameter import Parameter
+from ..core.graph.schema import extract_schema
 from ..core.prompts.wildcards import has_choices
 from ..core.store import documents
 from ..core.workflows import presets

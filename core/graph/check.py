@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .node_values import VALUE_INPUT, parse_choices
-from .schema import COZYGEN_INPUT_NODES, choice_list, class_inputs, ensure_api_format, model_folder, read_spec
-from .summary import _id_key, _link
+from .api_format import ensure_api_format
+from .links import id_key, link
+from .node_values import COZYGEN_INPUT_NODES, FIXED, SAMPLER, SCHEDULER, VALUE_INPUT, parse_choices
+from .object_info import choice_list, class_inputs, model_folder, read_spec
 
 MODEL_EXTENSIONS = (
     ".safetensors",
@@ -36,7 +37,7 @@ MODEL_EXTENSIONS = (
     ".pkl",
 )
 PACK_KEYS = ("cnr_id", "aux_id")
-NON_FOLDER_CHOICES = ("fixed", "sampler", "scheduler")
+NON_FOLDER_CHOICES = (FIXED, SAMPLER, SCHEDULER)
 
 
 def check(workflow: Any, object_info: Any, models: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def check(workflow: Any, object_info: Any, models: Mapping[str, Any] | None = No
         if name not in names:
             names.append(name)
 
-    for node_id in sorted(nodes, key=_id_key):
+    for node_id in sorted(nodes, key=id_key):
         node = nodes[node_id]
         class_type = node["class_type"]
         inputs = node.get("inputs") if isinstance(node.get("inputs"), dict) else {}
@@ -71,7 +72,7 @@ def check(workflow: Any, object_info: Any, models: Mapping[str, Any] | None = No
             continue
         own = _cozygen_inputs(class_type)
         for name, value in inputs.items():
-            target = _link(value)
+            target = link(value)
             if target is not None:
                 if target not in nodes:
                     problem(node_id, class_type, name, value, f"linked to node {target}, which is not in the workflow")
@@ -107,11 +108,11 @@ def check(workflow: Any, object_info: Any, models: Mapping[str, Any] | None = No
             _check_cozygen_choice(node_id, class_type, inputs, object_info, models, problem, missing_model)
         if class_type in ("CozyGenInt", "CozyGenFloat"):  # the node refuses a value outside its own min..max
             text = _number_problem(inputs.get("value"), {"min": inputs.get("min"), "max": inputs.get("max")}, "")
-            if text is not None and "value" in inputs and _link(inputs["value"]) is None:
+            if text is not None and "value" in inputs and link(inputs["value"]) is None:
                 problem(node_id, class_type, "value", inputs["value"], text)
 
     report = {
-        "missing_nodes": sorted(missing_nodes.values(), key=lambda e: _id_key(e["node_ids"][0])),
+        "missing_nodes": sorted(missing_nodes.values(), key=lambda e: id_key(e["node_ids"][0])),
         "missing_models": missing_models,
         "invalid_values": invalid,
     }
@@ -145,8 +146,8 @@ def _check_cozygen_choice(
             return  # the node falls back to the first file of its type
     if not isinstance(value, str) or not value:
         return
-    source = inputs.get("choice_type") if isinstance(inputs.get("choice_type"), str) else ""
-    source = source.strip() or "fixed"
+    choice_type = inputs.get("choice_type")
+    source = (choice_type.strip() if isinstance(choice_type, str) else "") or "fixed"
     if source == "fixed":
         choices: list | None = parse_choices(inputs.get("choices"))
     else:
@@ -159,18 +160,18 @@ def _check_cozygen_choice(
         missing_model(source, value)
 
 
-def _link_problem(object_info: dict[str, Any], source: dict[str, Any], link: list, expected: str) -> str | None:
+def _link_problem(object_info: dict, source: dict[str, Any], ref: list, expected: str | None) -> str | None:
     """Why a link cannot feed an input (wrong output slot or type), as ComfyUI's own validation would say."""
     outputs = (object_info.get(source.get("class_type")) or {}).get("output")
     if not isinstance(outputs, list) or expected == "COMBO":
         return None  # an unknown node is reported as missing; a linked choice takes what its source gives
-    slot = link[1] if len(link) > 1 and isinstance(link[1], int) else -1
+    slot = ref[1] if len(ref) > 1 and isinstance(ref[1], int) else -1
     if not 0 <= slot < len(outputs):
-        return f"linked to output {link[1]} of node {link[0]}, which has {len(outputs)} outputs"
+        return f"linked to output {ref[1]} of node {ref[0]}, which has {len(outputs)} outputs"
     received = outputs[slot]
-    if not isinstance(received, str) or _types_match(received, expected):
+    if not isinstance(received, str) or expected is None or _types_match(received, expected):
         return None
-    return f"node {link[0]} gives {received} here, but this input takes {expected}"
+    return f"node {ref[0]} gives {received} here, but this input takes {expected}"
 
 
 def _types_match(received: str, expected: str) -> bool:

@@ -34,8 +34,9 @@ import orjson
 from ..errors import BadRequest
 from ..paths import PathRejected
 from ..prompts.wildcards import Expander, Wildcard, has_choices
-from .node_values import OUTPUT_PREFIX, split_image_ref
-from .schema import COZYGEN_INPUT_NODES, Parameter, ensure_api_format
+from .api_format import ensure_api_format
+from .node_values import COZYGEN_INPUT_NODES, OUTPUT_PREFIX, split_image_ref
+from .parameter import Parameter
 
 RANDOM_SEED_MAX = 2**63 - 1
 RANDOMIZE_SUFFIX = "__randomize"

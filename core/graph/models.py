@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-MODEL_INPUTS = ("ckpt_name", "unet_name", "model_name", "checkpoint_name", "checkpoint")
+from .links import LOADER_INPUTS, id_key, link
+
+MODEL_INPUTS = (*LOADER_INPUTS, "model_name", "checkpoint_name", "checkpoint")
 PROCEDURAL_MODEL = "procedural"  # the weights-free procedural node stands for a model of its own
 
 
 def graph_model(graph: Mapping[str, Any] | None) -> str | None:
     """The checkpoint (or diffusion model) a graph loads: the first loader input naming one, in node order;
     a graph drawing with CozyGen's procedural node counts as model ``procedural``."""
+    if not isinstance(graph, Mapping):
+        return None
     procedural = False
-    nodes = graph.items() if isinstance(graph, Mapping) else ()
-    for _, node in sorted(nodes, key=lambda item: (len(str(item[0])), str(item[0]))):
+    for _, node in sorted(graph.items(), key=lambda item: id_key(str(item[0]))):
         if not isinstance(node, Mapping):
             continue
-        inputs = node.get("inputs") if isinstance(node.get("inputs"), Mapping) else {}
+        raw = node.get("inputs")
+        inputs = raw if isinstance(raw, Mapping) else {}
         for name in MODEL_INPUTS:
             value = _linked_value(graph, inputs.get(name))
             if isinstance(value, str) and value.strip():
@@ -27,10 +31,10 @@ def graph_model(graph: Mapping[str, Any] | None) -> str | None:
 
 
 def _linked_value(graph: Mapping[str, Any], value: Any, depth: int = 4) -> Any:
-    """An input's value, following a link (``[node_id, slot]``) to a node that holds it as ``value``, as
-    CozyGen's choice nodes and most primitive nodes do."""
-    while depth > 0 and isinstance(value, list) and len(value) == 2:
-        source = graph.get(str(value[0]))
+    """An input's value, following a link to a node that holds it as ``value``, as CozyGen's choice nodes and
+    most primitive nodes do."""
+    while depth > 0 and (node_id := link(value)) is not None:
+        source = graph.get(node_id)
         inputs = source.get("inputs") if isinstance(source, Mapping) else None
         value = inputs.get("value") if isinstance(inputs, Mapping) else None
         depth -= 1

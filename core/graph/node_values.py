@@ -40,6 +40,20 @@ VALUE_INPUT = {
     "CozyGenChoiceInput": "value",
     "CozyGenImageInput": "image_filename",
 }
+NEW_NODES = frozenset(
+    {"CozyGenString", "CozyGenInt", "CozyGenFloat", "CozyGenBoolean", "CozyGenSeed", "CozyGenChoice", "CozyGenImage"}
+)
+LEGACY_NODES = frozenset(
+    {
+        "CozyGenDynamicInput",
+        "CozyGenStringInput",
+        "CozyGenIntInput",
+        "CozyGenFloatInput",
+        "CozyGenChoiceInput",
+        "CozyGenImageInput",
+    }
+)
+COZYGEN_INPUT_NODES = NEW_NODES | LEGACY_NODES  # the keys of VALUE_INPUT
 
 
 def check_range(value: Any, low: Any, high: Any, *, name: str = "value") -> None:

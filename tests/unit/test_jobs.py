@@ -14,7 +14,7 @@ from cozygen.core.errors import BadRequest
 from cozygen.core.events import EventHub
 from cozygen.core.graph import models
 from cozygen.core.graph.fill import FieldErrors
-from cozygen.core.graph.schema import Parameter
+from cozygen.core.graph.parameter import Parameter
 from cozygen.core.jobs import model, records
 from cozygen.core.jobs.model import Job, apply_message
 from cozygen.core.jobs.tracker import JobTracker

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo as PilPngInfo
 
+from cozygen.core.graph import links as graph_links
 from cozygen.core.graph import summary as prompt_summary
 from cozygen.core.graph.summary import FIELDS, parse_prompt_text, seed_meta, summarize, summarize_png_text
 from cozygen.core.media.metadata import cozygen_record
@@ -514,12 +515,12 @@ def test_graphs_past_the_node_cap_are_not_read(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_one_link_budget_for_all_walks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prompt_summary, "MAX_HOPS", 0)
+    monkeypatch.setattr(graph_links, "MAX_HOPS", 0)
     summary = summarize(sd15_default())
     assert (summary["positive"], summary["negative"], summary["width"]) == (None, None, None)
     assert (summary["seed"], summary["model"]) == (156680208700286, "v1-5-pruned-emaonly.safetensors")
 
-    monkeypatch.setattr(prompt_summary, "MAX_HOPS", 2)  # one hop to each encoder, none left for the latent
+    monkeypatch.setattr(graph_links, "MAX_HOPS", 2)  # one hop to each encoder, none left for the latent
     summary = summarize(sd15_default())
     assert (summary["positive"], summary["negative"]) == (
         "beautiful scenery nature glass bottle landscape",

@@ -11,7 +11,8 @@ from support import load_data
 
 from cozygen.core.errors import BadRequest
 from cozygen.core.graph.fill import MAX_ALIAS_DEPTH, RANDOM_SEED_MAX, FieldErrors, alias_table, expand_aliases, fill
-from cozygen.core.graph.schema import Parameter, extract_schema
+from cozygen.core.graph.parameter import Parameter
+from cozygen.core.graph.schema import extract_schema
 
 
 def load(name: str) -> dict[str, Any]:

@@ -10,16 +10,10 @@ import pytest
 from support import load_data
 
 from cozygen.core.errors import BadRequest
-from cozygen.core.graph.schema import (
-    Parameter,
-    choice_list,
-    ensure_api_format,
-    extract_schema,
-    input_spec,
-    is_api_format,
-    model_folder,
-    reject_ui_format,
-)
+from cozygen.core.graph.api_format import ensure_api_format, is_api_format, reject_ui_format
+from cozygen.core.graph.object_info import choice_list, input_spec, model_folder
+from cozygen.core.graph.parameter import Parameter
+from cozygen.core.graph.schema import extract_schema
 
 
 def load(name: str) -> dict[str, Any]:
