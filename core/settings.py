@@ -163,7 +163,7 @@ def validate(changes: Any) -> dict[str, Any]:
             value = float(value)
         if type(value) is not setting.kind:
             raise BadRequest(f"{name} must be a {_kind_name(setting.kind)}", code="INVALID_SETTING")
-        if setting.kind is str:
+        if isinstance(value, str):  # setting.kind is str (its type was checked just above)
             value = value.strip()
         if setting.choices and value not in setting.choices:
             choices = ", ".join(map(str, setting.choices))

@@ -48,8 +48,10 @@ class User:
 
 
 def _user(row: sqlite3.Row | None) -> User | None:
-    if row is None:
-        return None
+    return _row_user(row) if row is not None else None
+
+
+def _row_user(row: sqlite3.Row) -> User:
     return User(
         id=row["id"],
         username=row["username"],
@@ -95,7 +97,7 @@ def get_user(conn: sqlite3.Connection, *, user_id: int | None = None, username: 
 
 
 def list_users(conn: sqlite3.Connection) -> list[User]:
-    return [_user(row) for row in conn.execute("SELECT * FROM users ORDER BY username COLLATE NOCASE")]
+    return [_row_user(row) for row in conn.execute("SELECT * FROM users ORDER BY username COLLATE NOCASE")]
 
 
 def any_must_change(conn: sqlite3.Connection) -> bool:
@@ -114,7 +116,9 @@ def create_user(
         )
     except sqlite3.IntegrityError:
         raise Conflict(f"a user named {name!r} already exists", code="USER_EXISTS") from None
-    return get_user(conn, user_id=cursor.lastrowid)
+    created = get_user(conn, user_id=cursor.lastrowid)
+    assert created is not None  # inserted just now, in this transaction
+    return created
 
 
 def _require(conn: sqlite3.Connection, user_id: int) -> User:
@@ -249,10 +253,10 @@ def live_credentials(
     active: dict[str, int] = {}
     hashes = sorted(token_hashes)
     for start in range(0, len(hashes), 500):
-        chunk = hashes[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
+        hash_chunk = hashes[start : start + 500]
+        marks = ", ".join("?" for _ in hash_chunk)
         sql = f"SELECT token_hash, user_id FROM api_tokens WHERE revoked_at IS NULL AND token_hash IN ({marks})"
-        for row in conn.execute(sql, chunk):
+        for row in conn.execute(sql, hash_chunk):
             active[row["token_hash"]] = row["user_id"]
     return found, active
 

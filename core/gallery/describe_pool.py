@@ -42,6 +42,12 @@ def _write(stream: IO[bytes], payload: Any) -> None:
     stream.flush()
 
 
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    """A worker's stdin or stdout (never None: both are pipes)."""
+    assert stream is not None
+    return stream
+
+
 def _read(stream: IO[bytes]) -> Any:
     header = stream.read(4)
     if len(header) < 4:
@@ -90,20 +96,20 @@ class DescribePool:
         before a worker finishes, so it never waits for the caller.
         """
         source = iter(batches)
-        idle: deque[subprocess.Popen] = deque(self.processes)
-        busy: deque[subprocess.Popen] = deque()
+        idle: deque[subprocess.Popen[bytes]] = deque(self.processes)
+        busy: deque[subprocess.Popen[bytes]] = deque()
         upcoming = next(source, None)
         while upcoming is not None or busy:
             while idle and upcoming is not None:
                 process = idle.popleft()
-                _write(process.stdin, upcoming)
+                _write(_pipe(process.stdin), upcoming)
                 busy.append(process)
                 upcoming = next(source, None)
             process = busy.popleft()
-            rows = _read(process.stdout)
+            rows = _read(_pipe(process.stdout))
             idle.append(process)
             if upcoming is not None:  # hand the waiting batch over before the caller takes its turn
-                _write(process.stdin, upcoming)
+                _write(_pipe(process.stdin), upcoming)
                 busy.append(idle.pop())
                 upcoming = next(source, None)
             yield rows
@@ -111,7 +117,7 @@ class DescribePool:
     def close(self) -> None:
         for process in self.processes:
             try:
-                process.stdin.close()
+                _pipe(process.stdin).close()
                 process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 process.kill()

@@ -98,7 +98,7 @@ def remove_abandoned(folder: Path) -> list[str]:
 
     Call it at start, before an upload or copy of this run can be in flight.
     """
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -249,7 +249,11 @@ class Gallery:
             raise BadRequest("ids must be a list of trash ids (strings)", code="INVALID_IDS")
         if batch is not None and not isinstance(batch, str):
             raise BadRequest("batch must be a string", code="INVALID_BATCH")
-        sql, params = ("batch = ?", [batch]) if batch else (f"id IN ({','.join('?' * len(ids))})", list(ids))
+        if batch:
+            sql, params = "batch = ?", [batch]
+        else:
+            assert ids is not None  # ids or batch, checked above
+            sql, params = f"id IN ({','.join('?' * len(ids))})", list(ids)
         if deleted_by is not None:
             sql, params = f"({sql}) AND deleted_by = ?", [*params, deleted_by]
         rows = [dict(r) for r in await self.db.execute(f"SELECT * FROM trash WHERE {sql}", params)]

@@ -217,7 +217,9 @@ def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change],
         return [], [rel]
     _ensure_folders(conn, root, base, sub)
     index.upsert_files(conn, [describe(root, path, sub, name, st)])
-    row = dict(index.find_file(conn, root, sub, name))
+    stored = index.find_file(conn, root, sub, name)
+    assert stored is not None  # written just above, in this transaction
+    row = dict(stored)
     return [Change("modified" if old is not None else "created", root, row)], []
 
 
@@ -251,7 +253,9 @@ def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> tuple[li
         "UPDATE media SET subfolder = ?, filename = ?, kind = ?, hidden = ? WHERE id = ?",
         (dest_sub, dest_name, kind_of(dest_name), int(is_hidden(dest_sub, dest_name)), old["id"]),
     )
-    row = dict(index.get_file(conn, old["id"]))
+    stored = index.get_file(conn, old["id"])
+    assert stored is not None  # updated just above, in this transaction
+    row = dict(stored)
     moved = [Change("moved", root, row, previous=dict(old))]
     try:
         st = target.lstat()

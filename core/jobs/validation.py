@@ -25,7 +25,8 @@ def validation_error(error: Any, node_errors: Any, schema: Any) -> BadRequest:
         for problem in entry.get("errors") or ():
             problem = problem if isinstance(problem, Mapping) else {"message": str(problem)}
             text = _problem_text(problem)
-            extra = problem.get("extra_info") if isinstance(problem.get("extra_info"), Mapping) else {}
+            extra = problem.get("extra_info")
+            extra = extra if isinstance(extra, Mapping) else {}
             name = targets.get((str(node_id), str(extra.get("input_name"))))
             if name is not None:
                 fields.setdefault(name, text)

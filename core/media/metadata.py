@@ -19,7 +19,8 @@ def cozygen_params(prompt: dict[str, Any] | None) -> dict[str, Any]:
     """``param_name`` → value for every CozyGen input node in an API-format graph."""
     params: dict[str, Any] = {}
     for node in (prompt or {}).values():
-        key = VALUE_INPUT.get(node.get("class_type")) if isinstance(node, dict) else None
+        class_type = node.get("class_type") if isinstance(node, dict) else None
+        key = VALUE_INPUT.get(class_type) if isinstance(class_type, str) else None
         if key is None:
             continue
         inputs = node.get("inputs") or {}
