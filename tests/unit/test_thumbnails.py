@@ -1,4 +1,4 @@
-"""core.gallery.thumbnails: rendering, placeholders and the size-capped thumbnail cache, on real files."""
+"""core.gallery.thumbnails and thumbnail_render: rendering, placeholders and the size-capped cache, on real files."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from cozygen.core.errors import BadRequest
-from cozygen.core.gallery import thumbnails
-from cozygen.core.gallery.thumbnails import BACKGROUND, Thumbnail, ThumbnailCache, clamp_width
+from cozygen.core.gallery import thumbnail_render, thumbnails
+from cozygen.core.gallery.thumbnail_render import BACKGROUND
+from cozygen.core.gallery.thumbnails import Thumbnail, ThumbnailCache, clamp_width
 
 RED = (220, 30, 30)
 GREEN = (30, 200, 60)
 BLUE = (30, 40, 220)
-LIGHT = thumbnails.FOREGROUND
+LIGHT = thumbnail_render.FOREGROUND
 
 
 def close(pixel: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 14) -> bool:
@@ -304,7 +305,7 @@ def test_eviction_removes_the_least_recently_used_first(tmp_path: Path) -> None:
     now = time.time()
     for age, name in zip((400, 300, 200, 100), "abcd", strict=True):
         os.utime(thumbs[name].path, (now - age, now - age))
-    size_e = len(thumbnails.render(sources["e"], 96))
+    size_e = len(thumbnail_render.render(sources["e"], 96))
     cap = sum(t.path.stat().st_size for t in thumbs.values()) + size_e - 1
     cache = make_cache(tmp_path, max_bytes=cap)  # a new instance: its total comes from a scan
 
@@ -320,7 +321,7 @@ def test_eviction_removes_the_least_recently_used_first(tmp_path: Path) -> None:
 
 def test_eviction_keeps_the_total_under_the_cap(tmp_path: Path) -> None:
     sources = [noise(tmp_path / f"{i}.png") for i in range(10)]
-    size = len(thumbnails.render(sources[0], 96))
+    size = len(thumbnail_render.render(sources[0], 96))
     cap = int(size * 3.5)
     cache = make_cache(tmp_path, max_bytes=cap)
     paths = []
@@ -495,7 +496,7 @@ def test_video_without_pyav_or_ffmpeg_gets_a_play_placeholder(tmp_path: Path, mo
     source = tmp_path / "clip.webm"
     source.write_bytes(b"\x1a\x45\xdf\xa3" + os.urandom(500))
     without_pyav(monkeypatch)
-    monkeypatch.setattr(thumbnails.shutil, "which", lambda name: None)
+    monkeypatch.setattr(thumbnail_render.shutil, "which", lambda name: None)
 
     assert_placeholder(thumb_of(make_cache(tmp_path), source, width=256), 256, play=True)
 
@@ -510,7 +511,7 @@ def test_video_through_an_ffmpeg_binary(tmp_path: Path, monkeypatch: pytest.Monk
     source = tmp_path / "clip.mov"
     source.write_bytes(b"\x00" * 64)
     without_pyav(monkeypatch)
-    monkeypatch.setattr(thumbnails.shutil, "which", lambda name: str(script) if name == "ffmpeg" else None)
+    monkeypatch.setattr(thumbnail_render.shutil, "which", lambda name: str(script) if name == "ffmpeg" else None)
 
     image = opened(thumb_of(make_cache(tmp_path), source, width=384))
 
@@ -531,7 +532,7 @@ def test_ffmpeg_retries_from_the_start_of_a_short_clip(tmp_path: Path, monkeypat
     source = tmp_path / "blink.mp4"
     source.write_bytes(b"\x00" * 64)
     without_pyav(monkeypatch)
-    monkeypatch.setattr(thumbnails.shutil, "which", lambda name: str(script))
+    monkeypatch.setattr(thumbnail_render.shutil, "which", lambda name: str(script))
 
     image = opened(thumb_of(make_cache(tmp_path), source))
 
@@ -543,8 +544,8 @@ def test_a_hanging_ffmpeg_times_out_into_a_placeholder(tmp_path: Path, monkeypat
     source = tmp_path / "stuck.mkv"
     source.write_bytes(b"\x00" * 64)
     without_pyav(monkeypatch)
-    monkeypatch.setattr(thumbnails.shutil, "which", lambda name: str(script))
-    monkeypatch.setattr(thumbnails, "FFMPEG_TIMEOUT", 0.5)
+    monkeypatch.setattr(thumbnail_render.shutil, "which", lambda name: str(script))
+    monkeypatch.setattr(thumbnail_render, "FFMPEG_TIMEOUT", 0.5)
 
     started = time.monotonic()
     thumb = thumb_of(make_cache(tmp_path), source, width=200)
