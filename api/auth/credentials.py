@@ -10,6 +10,7 @@ from aiohttp import web
 from ...core.accounts import tokens, users
 from ...core.accounts.access import strip_api_prefix
 from ...core.accounts.users import API_TOKEN_PREFIX, User
+from ...core.errors import HostNotReady
 from ..state import CozyGenState
 
 COOKIE = "cozygen_token"
@@ -85,6 +86,13 @@ async def authenticate(request: web.Request, state: CozyGenState) -> Credential 
     if query and takes_query_token(request):
         return await _jwt(state, query, "query", "query")
     return None
+
+
+async def identify(request: web.Request, state: CozyGenState) -> Credential | None:
+    """``authenticate`` for a guarded route: 503 while the store that holds the users is not open."""
+    if not state.ready:
+        raise HostNotReady(state.startup_error or "CozyGen is starting; try again in a moment")
+    return await authenticate(request, state)
 
 
 def current_user(request: web.Request) -> User | None:
