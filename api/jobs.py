@@ -147,8 +147,8 @@ class JobRoutes:
 
     async def job_workflow(self, request: web.Request) -> web.Response:
         job = await self.state.job_service.with_graph(self.caller(request), job_id(request))
-        body = {"job_id": job.id, "prompt_id": job.prompt_id, "workflow": job.workflow, "params": job.params,
-                "graph": job.graph}  # fmt: skip
+        body: dict[str, Any] = {"job_id": job.id, "prompt_id": job.prompt_id, "workflow": job.workflow,
+                                "params": job.params, "graph": job.graph}  # fmt: skip
         if len(job.prompt_ids) > 1:  # one prompt per image: every graph, in order (seed + i)
             pairs = zip(job.prompt_ids, graphs_of(job), strict=True)
             body["graphs"] = [{"prompt_id": p, "graph": g} for p, g in pairs]

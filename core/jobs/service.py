@@ -21,7 +21,7 @@ from ..errors import BadRequest, Conflict, HostNotReady, NotFound, RateLimited
 from ..events import Event
 from ..graph.fill import Filled, with_seed_offset
 from ..graph.models import graph_model
-from ..graph.schema import Parameter
+from ..graph.parameter import Parameter
 from ..host import Host, Validation
 from ..store.db import Database
 from . import groups, records
@@ -308,7 +308,7 @@ class JobService:
     async def _validated(self, graphs: Iterable[tuple[str, dict[str, Any]]]) -> tuple[Prompts, Validation | None]:
         """ComfyUI's own validation of each (prompt id, graph), in order: the prompts ready to queue (with their
         outputs), and the first refusal (None when every graph passed; the graphs after it are not validated)."""
-        prompts = []
+        prompts: Prompts = []
         for prompt_id, graph in graphs:
             validation = await self.host.validate_prompt(prompt_id, graph)
             if not validation.ok:
@@ -382,9 +382,7 @@ class JobService:
             ):
                 continue  # really waiting or running, followed by this run (its end is on the way), or being queued
             new_ids = [self.host.new_prompt_id() for _ in lost.all_prompts]
-            job = await self.db.execute_write_fn(
-                lambda conn, lost=lost, new_ids=new_ids: records.claim_requeue(conn, lost, new_ids, time.time())
-            )
+            job = await self._claim_requeue(lost, new_ids)
             if job is None:
                 continue  # another reset took it
             prompts, refusal = await self._validated(zip(job.all_prompts, graphs_of(job), strict=True))
@@ -398,6 +396,9 @@ class JobService:
         if failed:
             await self.db.settle()  # the failures answered are recorded
         return {"requeued": requeued, "failed": failed}
+
+    async def _claim_requeue(self, lost: Job, new_ids: list[str]) -> Job | None:
+        return await self.db.execute_write_fn(lambda conn: records.claim_requeue(conn, lost, new_ids, time.time()))
 
     async def cancel(self, caller: Caller, job_id: str) -> tuple[Job, bool]:
         """Stop a job: (the job, True) once it is cancelled, (the job, False) while ComfyUI interrupts it (its
