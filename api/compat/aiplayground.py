@@ -12,7 +12,6 @@ from ...core.errors import BadRequest
 from ...core.graph.check import check
 from ...core.version import __version__
 from ...core.workflows.store import is_api_format
-from .. import host
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
@@ -63,24 +62,31 @@ def requirements(workflow: dict[str, Any], models: dict[str, list[str]], package
     return nodes, missing_models
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    @routes.get(f"{BASE}/healthy", access=VIEWER)
-    async def healthy(_request: web.Request) -> web.Response:
+class AIPlaygroundRoutes:
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+
+    async def healthy(self, _request: web.Request) -> web.Response:
         return json_response({"status": "ok", "version": __version__})
 
-    @routes.post(f"{BASE}/api/comfyUi/checkWorkflowRequirements", access=VIEWER)
-    async def check_requirements(request: web.Request) -> web.Response:
+    async def check_requirements(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         workflow = body.get("workflow") if isinstance(body.get("workflow"), dict) else {}
-        object_info, models = await state.definitions.get()
+        object_info, models = await self.state.definitions.get()
         if is_api_format(workflow):  # a real ComfyUI graph: the full check
             report = check(workflow, object_info, models)
             nodes = [n["class_type"] for n in report["missing_nodes"]]
             missing_models = [name for names in report["missing_models"].values() for name in names]
         else:
-            packages = await asyncio.to_thread(host.custom_node_packages)
+            packages = await asyncio.to_thread(self.state.host.custom_node_packages)
             nodes, missing_models = requirements(workflow, models, packages)
         valid = not nodes and not missing_models
         return json_response(
             {"code": 0, "data": {"valid": valid, "missingNodes": nodes, "missingModels": missing_models}}
         )
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    r = AIPlaygroundRoutes(state)
+    routes.get(f"{BASE}/healthy", access=VIEWER)(r.healthy)
+    routes.post(f"{BASE}/api/comfyUi/checkWorkflowRequirements", access=VIEWER)(r.check_requirements)
