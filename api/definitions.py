@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core import host as core_host
-from ..core.graph.schema import Parameter, extract_schema
+from ..core.graph.parameter import Parameter
+from ..core.graph.schema import extract_schema
 from ..core.host import Host
 from ..core.workflows.store import WorkflowStore, require_api_format
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import uuid
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +21,7 @@ from ..core.accounts.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest, NotFound, TooLarge, UnsupportedType
 from ..core.gallery import index
 from ..core.gallery.place import PARTIAL_SUFFIX, UPLOAD_PREFIX
-from ..core.gallery.thumbnails import Thumbnail, clamp_width
+from ..core.gallery.thumbnails import Thumbnail, ThumbnailCache, clamp_width
 from ..core.media.kinds import INPUT_IMAGE_EXTS, extension, kind_of
 from ..core.media.uploads import check_size, require, sniff_image, stored_name
 from ..core.paths import clean_relative, resolve, split_relative
@@ -103,11 +105,9 @@ async def receive_upload(
     """Stream a multipart image into the input folder (size-capped, sniffed); the stored file's details."""
     form = await MultipartForm.open(request, f"send multipart/form-data with the file in a field named {fields[0]!r}")
     part = await form.next()
-    require(
-        part is not None and part.name in fields,
-        f"{fields[0]} field: send the file as the first part, named {fields[0]!r}",
-        "MISSING_IMAGE_FIELD",
-    )
+    if part is None or part.name not in fields:
+        hint = f"{fields[0]} field: send the file as the first part, named {fields[0]!r}"
+        raise BadRequest(hint, code="MISSING_IMAGE_FIELD")
     input_dir = state.roots["input"]
     partial = input_dir / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}{PARTIAL_SUFFIX}"  # cleaned at start if left
     size = 0
@@ -164,29 +164,54 @@ async def serve_thumbnail(
     width = clamp_width(request.query.get("w", "384"))
     fmt = "webp" if "image/webp" in request.headers.get("Accept", "") else "jpeg"
     known_etag = request.headers.get("If-None-Match")
-    cache, base = state.thumbnails, state.roots[root]
-
-    def work() -> tuple[Thumbnail, bytes | None]:
-        path, sub, name = resolve(base, subfolder, filename)
-        if not kind_of(name) or not path.is_file():
-            raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
-        try:
-            thumb = cache.get_or_make(path, root=root, relative=f"{sub}/{name}" if sub else name, width=width, fmt=fmt)
-        except FileNotFoundError:
-            raise NotFound("Source not found", code="SOURCE_NOT_FOUND") from None
-        return thumb, None if known_etag == thumb.etag else thumb.path.read_bytes()
-
+    work = functools.partial(
+        make_thumbnail, state.thumbnails, state.roots[root], root, subfolder, filename, width, fmt, known_etag
+    )
     thumb, body = await asyncio.get_running_loop().run_in_executor(state.image_pool, work)
     return thumbnail_response(thumb, body, versioned)
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    @routes.post("/cozygen/upload_image", access=USER)
-    async def upload_image(request: web.Request) -> web.Response:
-        return json_response(await receive_upload(request, state))
+def make_thumbnail(
+    cache: ThumbnailCache,
+    base: Path,
+    root: str,
+    subfolder: Any,
+    filename: Any,
+    width: int,
+    fmt: str,
+    known_etag: str | None,
+) -> tuple[Thumbnail, bytes | None]:
+    """Resolve, make or find a thumbnail (in an image thread); its bytes unless the client has them already."""
+    path, sub, name = resolve(base, subfolder, filename)
+    if not kind_of(name) or not path.is_file():
+        raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
+    try:
+        thumb = cache.get_or_make(path, root=root, relative=f"{sub}/{name}" if sub else name, width=width, fmt=fmt)
+    except FileNotFoundError:
+        raise NotFound("Source not found", code="SOURCE_NOT_FOUND") from None
+    return thumb, None if known_etag == thumb.etag else thumb.path.read_bytes()
 
-    @routes.get("/cozygen/input", access=VIEWER)
-    async def list_input(request: web.Request) -> web.Response:
+
+def input_listing(
+    conn: Any, sub: str, query: index.FileQuery, exts: tuple[str, ...], show_hidden: bool
+) -> tuple[list[Any], list[Any]]:
+    """The input folder's subfolders and files of the wanted extensions (in a database reader)."""
+    dirs = index.list_dirs(conn, "input", sub, show_hidden=show_hidden)
+    files = [f for f in index.list_files(conn, query, limit=None) if not exts or extension(f["filename"]) in exts]
+    return dirs, files
+
+
+class FileRoutes:
+    """Uploads, the input folder and thumbnails, over the state's folders, gallery and thumbnail cache."""
+
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+
+    async def upload_image(self, request: web.Request) -> web.Response:
+        return json_response(await receive_upload(request, self.state))
+
+    async def list_input(self, request: web.Request) -> web.Response:
+        state = self.state
         folder, sub, _ = resolve(state.roots["input"], request.query.get("subfolder", "").rstrip("/"))
         page, per_page = paging(request, "per_page", 50, size_floor=0)
         exts_param = request.query.get("exts")
@@ -208,14 +233,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         if not await asyncio.to_thread(folder.is_dir):
             return json_response(empty)
         query = index.FileQuery(root="input", subfolder=sub, show_hidden=show_hidden, sort="name", descending=False)
-
-        def listing(conn: Any) -> tuple[list[Any], list[Any]]:
-            dirs = index.list_dirs(conn, "input", sub, show_hidden=show_hidden)
-            files = [
-                f for f in index.list_files(conn, query, limit=None) if not exts or extension(f["filename"]) in exts
-            ]
-            return dirs, files
-
+        listing = functools.partial(input_listing, sub=sub, query=query, exts=exts, show_hidden=show_hidden)
         dirs, files = await state.db.execute_fn(listing)
         hidden = await hidden_inputs(request, state, sub)  # per_user: other users' uploads
         files = [f for f in files if f["filename"] not in hidden]
@@ -248,33 +266,41 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    @routes.get("/cozygen/input/file", access=VIEWER)
-    async def input_file(request: web.Request) -> web.StreamResponse:
+    async def input_file(self, request: web.Request) -> web.StreamResponse:
         if not request.query.get("path", "").strip():
             raise BadRequest("Missing path", code="MISSING_PATH")
         sub, name = split_relative(request.query["path"])
-        path, sub, name = resolve(state.roots["input"], sub, name)
-        await require_visible_path(request, state, "input", sub, name)
+        path, sub, name = resolve(self.state.roots["input"], sub, name)
+        await require_visible_path(request, self.state, "input", sub, name)
         if not await asyncio.to_thread(path.is_file):
             raise NotFound("File not found", code="FILE_NOT_FOUND")
         return web.FileResponse(path)
 
-    @routes.get("/cozygen/thumb", access=VIEWER)
-    async def thumb(request: web.Request) -> web.Response:
+    async def thumb(self, request: web.Request) -> web.Response:
         root = "input" if request.query.get("type", "output").lower() == "input" else "output"
         if not request.query.get("filename", "").strip():
             raise BadRequest("Missing filename", code="MISSING_FILENAME")
         subfolder, filename = request.query.get("subfolder", ""), request.query["filename"]
-        await require_visible_path(request, state, root, subfolder, filename)
-        return await serve_thumbnail(request, state, root, subfolder, filename, versioned="v" in request.query)
+        await require_visible_path(request, self.state, root, subfolder, filename)
+        return await serve_thumbnail(request, self.state, root, subfolder, filename, versioned="v" in request.query)
 
-    @routes.get("/cozygen/api/images/{image_id}/thumb", access=VIEWER)
-    async def image_thumb(request: web.Request) -> web.Response:
-        row = await state.gallery.get(image_id(request))
-        await require_visible(request, state, row)
-        return await serve_thumbnail(request, state, row["root"], row["subfolder"], row["filename"], versioned=True)
+    async def image_thumb(self, request: web.Request) -> web.Response:
+        row = await self.state.gallery.get(image_id(request))
+        await require_visible(request, self.state, row)
+        return await serve_thumbnail(
+            request, self.state, row["root"], row["subfolder"], row["filename"], versioned=True
+        )
 
-    @routes.post("/cozygen/api/clear_cache", access=ADMIN)  # the cache is everyone's
-    async def clear_cache(_request: web.Request) -> web.Response:
-        await asyncio.to_thread(state.thumbnails.clear)
+    async def clear_cache(self, _request: web.Request) -> web.Response:
+        await asyncio.to_thread(self.state.thumbnails.clear)
         return json_response({"status": "ok", "message": "Cache cleared successfully"})
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    files = FileRoutes(state)
+    routes.post("/cozygen/upload_image", access=USER)(files.upload_image)
+    routes.get("/cozygen/input", access=VIEWER)(files.list_input)
+    routes.get("/cozygen/input/file", access=VIEWER)(files.input_file)
+    routes.get("/cozygen/thumb", access=VIEWER)(files.thumb)
+    routes.get("/cozygen/api/images/{image_id}/thumb", access=VIEWER)(files.image_thumb)
+    routes.post("/cozygen/api/clear_cache", access=ADMIN)(files.clear_cache)  # the cache is everyone's

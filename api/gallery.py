@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -64,17 +66,45 @@ async def read_text_chunks(path: os.PathLike) -> dict[str, str]:
     return info.text if info is not None else {}
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    def gallery() -> Gallery:
-        return state.gallery
+def actor(request: web.Request) -> str | None:
+    user = current_user(request)
+    return user.username if user else None
 
-    def output_folder(subfolder: Any) -> tuple[Any, str]:
-        folder, sub, _ = resolve(state.roots["output"], subfolder)
+
+def stream_accepts(
+    event: Any, *, root: str, sub: str, recursive: bool, show_hidden: bool, visible: Callable[[Any], bool]
+) -> bool:
+    """Whether a gallery stream of ``root``/``sub`` passes ``event`` on to its client."""
+    data = event.data
+    if not event.kind.startswith("file."):
+        return True
+    if data["type"] != root or not visible(data):
+        return False
+    entries = [data["item"]] + ([data["from"]] if "from" in data else [])
+    if not show_hidden:
+        entries = [e for e in entries if not is_hidden(e["subfolder"], e["filename"])]
+    return any(
+        e["subfolder"] == sub or (recursive and (not sub or e["subfolder"].startswith(sub + "/"))) for e in entries
+    )
+
+
+class GalleryRoutes:
+    """The gallery's routes over the state's gallery, database and folders."""
+
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+
+    @property
+    def gallery(self) -> Gallery:
+        return self.state.gallery
+
+    def output_folder(self, subfolder: Any) -> tuple[Any, str]:
+        folder, sub, _ = resolve(self.state.roots["output"], subfolder)
         return folder, sub
 
-    @routes.get("/cozygen/api/gallery", access=VIEWER)
-    async def list_gallery(request: web.Request) -> web.Response:
-        folder, sub = output_folder(request.query.get("subfolder", ""))
+    async def list_page(self, request: web.Request) -> web.Response:
+        state = self.state
+        folder, sub = self.output_folder(request.query.get("subfolder", ""))
         recursive, include_meta = flag(request, "recursive"), flag(request, "include_meta")
         page, per_page = paging(request, "per_page", 20, size_floor=0, size_ceiling=500)
         query = file_query(request, sub, recursive, restricted_to(request, state))
@@ -87,7 +117,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             dirs = await state.db.execute_fn(
                 lambda conn: index.list_dirs(conn, "output", sub, show_hidden=query.show_hidden)
             )
-        total_files = await gallery().count(query)
+        total_files = await self.gallery.count(query)
         total = len(dirs) + total_files
         limit = per_page or max(total, 1)
         offset = 0 if cursor is not None else (page - 1) * limit
@@ -108,14 +138,13 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         }
         return json_response(body)
 
-    @routes.get("/cozygen/api/gallery/prompt", access=VIEWER)
-    async def gallery_prompt(request: web.Request) -> web.Response:
+    async def prompt(self, request: web.Request) -> web.Response:
         if not request.query.get("filename", "").strip():
             raise BadRequest("missing filename", code="MISSING_FILENAME")
         path, _, name = resolve(
-            state.roots["output"], request.query.get("subfolder", "").strip(), request.query["filename"]
+            self.state.roots["output"], request.query.get("subfolder", "").strip(), request.query["filename"]
         )
-        await require_visible_path(request, state, "output", request.query.get("subfolder", "").strip(), name)
+        await require_visible_path(request, self.state, "output", request.query.get("subfolder", "").strip(), name)
         text = await read_text_chunks(path) if name.lower().endswith(".png") and path.is_file() else {}
         prompt = parse_prompt_text(text.get("prompt"))
         if prompt is None:
@@ -126,123 +155,114 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             body["cozygen_prompt_raw"] = raw
         return json_response(body)
 
-    def actor(request: web.Request) -> str | None:
-        user = current_user(request)
-        return user.username if user else None
-
-    @routes.post("/cozygen/api/gallery/delete", access=USER)
-    async def delete_one(request: web.Request) -> web.Response:
+    async def delete_one(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         filename = text_field(body, "filename", "", code="MISSING_FILENAME")
         if not filename:
             raise BadRequest("missing filename", code="MISSING_FILENAME")
-        path, sub, name = resolve(state.roots["output"], text_field(body, "subfolder", ""), filename)
+        path, sub, name = resolve(self.state.roots["output"], text_field(body, "subfolder", ""), filename)
         if not kind_of(name):
             raise BadRequest("only images, videos and audio files can be deleted here", code="NOT_MEDIA")
-        row = await gallery().find_or_index("output", sub, name)
+        row = await self.gallery.find_or_index("output", sub, name)
         if row is None:
             raise NotFound(f"no file {name!r} in {sub or 'the output folder'}", code="FILE_NOT_FOUND")
-        await require_visible(request, state, row)
-        batch, trashed, errors = await gallery().trash([row], by=actor(request))
+        await require_visible(request, self.state, row)
+        batch, trashed, errors = await self.gallery.trash([row], by=actor(request))
         if errors:
             raise BadRequest(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
         return json_response(
             {"ok": True, "filename": name, "subfolder": sub, "id": row["id"], "batch": batch, "trash_ids": trashed}
         )
 
-    @routes.post("/cozygen/api/gallery/delete_all", access=USER)
-    async def delete_all(request: web.Request) -> web.Response:
+    async def delete_all(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         confirm = body.get("confirm")
         if not isinstance(confirm, str) or confirm.strip().lower() not in DELETE_ALL_CONFIRM:
             raise BadRequest('confirm flag required: send "confirm": "delete-all"', code="CONFIRM_REQUIRED")
         recursive = bool_field(body, "recursive", True)
-        folder, sub = output_folder(text_field(body, "subfolder", ""))
+        folder, sub = self.output_folder(text_field(body, "subfolder", ""))
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
-        owner = restricted_to(request, state)  # per_user: only the caller's own outputs
+        owner = restricted_to(request, self.state)  # per_user: only the caller's own outputs
         query = index.FileQuery(root="output", subfolder=sub, recursive=recursive, show_hidden=True, owner=owner)
-        rows = await state.db.execute_fn(lambda conn: index.list_files(conn, query, limit=None))
-        batch, trashed, errors = await gallery().trash(rows, by=actor(request))
+        rows = await self.state.db.execute_fn(lambda conn: index.list_files(conn, query, limit=None))
+        batch, trashed, errors = await self.gallery.trash(rows, by=actor(request))
         answer: dict[str, Any] = {"ok": True, "deleted": len(trashed), "batch": batch}
         if errors:
             answer["errors"] = errors
         return json_response(answer)
 
-    @routes.get("/cozygen/api/gallery/stream", access=VIEWER)
-    async def gallery_stream(request: web.Request) -> web.StreamResponse:
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        state = self.state
         root = choice(request, "type", ("output", "input"), "output")
         folder, sub, _ = resolve(state.roots[root], request.query.get("subfolder", ""))
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r}", code="FOLDER_NOT_FOUND")
         recursive, show_hidden = flag(request, "recursive"), flag(request, "show_hidden") or is_hidden(sub)
         visible = stream_filter(request, state, await owned_prompts(request, state), await own_inputs(request, state))
-
-        def accept(event: Any) -> bool:
-            data = event.data
-            if not event.kind.startswith("file."):
-                return True
-            if data["type"] != root or not visible(data):
-                return False
-            entries = [data["item"]] + ([data["from"]] if "from" in data else [])
-            if not show_hidden:
-                entries = [e for e in entries if not is_hidden(e["subfolder"], e["filename"])]
-            return any(
-                e["subfolder"] == sub or (recursive and (not sub or e["subfolder"].startswith(sub + "/")))
-                for e in entries
-            )
-
-        return await sse.stream(request, gallery().hub, accept=accept)
+        accept = functools.partial(
+            stream_accepts, root=root, sub=sub, recursive=recursive, show_hidden=show_hidden, visible=visible
+        )
+        return await sse.stream(request, self.gallery.hub, accept=accept)
 
     # -- native: images by id, trash, restore, copy to input ---------------------------------
-    async def visible_image(request: web.Request) -> Any:
-        row = await gallery().get(image_id(request))
-        await require_visible(request, state, row)
+    async def visible_image(self, request: web.Request) -> Any:
+        row = await self.gallery.get(image_id(request))
+        await require_visible(request, self.state, row)
         return row
 
-    @routes.get("/cozygen/api/images/{image_id}", access=VIEWER)
-    async def image_file(request: web.Request) -> web.StreamResponse:
-        row = await visible_image(request)
-        return web.FileResponse(gallery().path_of(row), headers={"Cache-Control": "private, max-age=3600"})
+    async def image_file(self, request: web.Request) -> web.StreamResponse:
+        row = await self.visible_image(request)
+        return web.FileResponse(self.gallery.path_of(row), headers={"Cache-Control": "private, max-age=3600"})
 
-    @routes.get("/cozygen/api/images/{image_id}/metadata", access=VIEWER)
-    async def image_metadata(request: web.Request) -> web.Response:
-        row = await visible_image(request)
-        return json_response(await metadata_of(gallery(), row))
+    async def image_metadata(self, request: web.Request) -> web.Response:
+        row = await self.visible_image(request)
+        return json_response(await metadata_of(self.gallery, row))
 
-    @routes.delete("/cozygen/api/images/{image_id}", access=USER)
-    async def delete_image(request: web.Request) -> web.Response:
-        row = await visible_image(request)
-        batch, trashed, errors = await gallery().trash([row], by=actor(request))
+    async def delete_image(self, request: web.Request) -> web.Response:
+        row = await self.visible_image(request)
+        batch, trashed, errors = await self.gallery.trash([row], by=actor(request))
         if errors:
             raise BadRequest(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
         return json_response({"ok": True, "id": row["id"], "batch": batch, "trash_ids": trashed})
 
-    @routes.get("/cozygen/api/gallery/trash", access=VIEWER)
-    async def trash_list(request: web.Request) -> web.Response:
-        found = await gallery().trash_list()
-        if restricted_to(request, state) is not None:  # per_user: what the caller deleted
+    async def trash_list(self, request: web.Request) -> web.Response:
+        found = await self.gallery.trash_list()
+        if restricted_to(request, self.state) is not None:  # per_user: what the caller deleted
             found = [entry for entry in found if entry["deleted_by"] == actor(request)]
         return json_response({"items": found})
 
-    @routes.post("/cozygen/api/gallery/restore", access=USER)
-    async def restore(request: web.Request) -> web.Response:
+    async def restore(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        deleter = actor(request) if restricted_to(request, state) is not None else None  # per_user: own deletes
-        restored = await gallery().restore(ids=body.get("ids"), batch=body.get("batch"), deleted_by=deleter)
+        deleter = actor(request) if restricted_to(request, self.state) is not None else None  # per_user: own deletes
+        restored = await self.gallery.restore(ids=body.get("ids"), batch=body.get("batch"), deleted_by=deleter)
         return json_response({"ok": True, "restored": restored})
 
-    @routes.post("/cozygen/api/images/{image_id}/to-input", access=USER)
-    async def to_input(request: web.Request) -> web.Response:
-        row = await visible_image(request)
-        name = await gallery().to_input(row)
-        await record_input(state, request, "", name)
+    async def to_input(self, request: web.Request) -> web.Response:
+        row = await self.visible_image(request)
+        name = await self.gallery.to_input(row)
+        await record_input(self.state, request, "", name)
         return json_response({"ok": True, "filename": name, "subfolder": "", "type": "input"})
 
-    @routes.get("/cozygen/api/gallery/models", access=VIEWER)
-    async def gallery_models(request: web.Request) -> web.Response:
-        owner = restricted_to(request, state)  # per_user: the models of the caller's own outputs
-        return json_response({"models": await state.db.execute_fn(lambda conn: index.models(conn, owner=owner))})
+    async def models(self, request: web.Request) -> web.Response:
+        owner = restricted_to(request, self.state)  # per_user: the models of the caller's own outputs
+        return json_response({"models": await self.state.db.execute_fn(lambda conn: index.models(conn, owner=owner))})
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    gallery = GalleryRoutes(state)
+    routes.get("/cozygen/api/gallery", access=VIEWER)(gallery.list_page)
+    routes.get("/cozygen/api/gallery/prompt", access=VIEWER)(gallery.prompt)
+    routes.post("/cozygen/api/gallery/delete", access=USER)(gallery.delete_one)
+    routes.post("/cozygen/api/gallery/delete_all", access=USER)(gallery.delete_all)
+    routes.get("/cozygen/api/gallery/stream", access=VIEWER)(gallery.stream)
+    routes.get("/cozygen/api/images/{image_id}", access=VIEWER)(gallery.image_file)
+    routes.get("/cozygen/api/images/{image_id}/metadata", access=VIEWER)(gallery.image_metadata)
+    routes.delete("/cozygen/api/images/{image_id}", access=USER)(gallery.delete_image)
+    routes.get("/cozygen/api/gallery/trash", access=VIEWER)(gallery.trash_list)
+    routes.post("/cozygen/api/gallery/restore", access=USER)(gallery.restore)
+    routes.post("/cozygen/api/images/{image_id}/to-input", access=USER)(gallery.to_input)
+    routes.get("/cozygen/api/gallery/models", access=VIEWER)(gallery.models)
 
 
 async def metadata_of(gallery: Gallery, row: Any) -> dict[str, Any]:

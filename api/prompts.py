@@ -27,15 +27,13 @@ BASE = "/cozygen/api/prompts"
 DATA = Path(__file__).resolve().parent.parent / "data"
 SHIPPED_WILDCARDS, SHIPPED_STYLES = DATA / "wildcards", DATA / "styles"
 MAX_LLM_BODY = 1024 * 1024
-_libraries: dict[Path, wc.Library] = {}
 
 
 def library(state: CozyGenState) -> wc.Library:
-    """The wildcard library for this data folder (one per folder, so its file cache lasts)."""
-    user = state.db_ready_data_dir / "wildcards"
-    if user not in _libraries:
-        _libraries[user] = wc.Library(SHIPPED_WILDCARDS, user)
-    return _libraries[user]
+    """The wildcard library of the state's data folder (made once, kept on the state, so its file cache lasts)."""
+    if state.wildcards is None:
+        state.wildcards = wc.Library(SHIPPED_WILDCARDS, state.db_ready_data_dir / "wildcards")
+    return state.wildcards
 
 
 async def wildcards(state: CozyGenState) -> dict[str, wc.Wildcard]:
@@ -75,23 +73,23 @@ async def enrich(state: CozyGenState, prompt: Any, style: Any, seed: Any = None)
     return await enrichment.enrich(prompt, style, known, found, config, http_post, parsed)
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    @routes.get(f"{BASE}/random", access=VIEWER)
-    async def random_prompt_route(request: web.Request) -> web.Response:
+class PromptRoutes:
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+
+    async def random(self, request: web.Request) -> web.Response:
         query = request.query
         return json_response(
-            await random_prompt(state, query.get("seed"), query.get("template"), query.get("negative_template"))
+            await random_prompt(self.state, query.get("seed"), query.get("template"), query.get("negative_template"))
         )
 
-    @routes.get(f"{BASE}/wildcards", access=VIEWER)
-    async def list_wildcards(_request: web.Request) -> web.Response:
-        found = await wildcards(state)
+    async def wildcards(self, _request: web.Request) -> web.Response:
+        found = await wildcards(self.state)
         return json_response({"wildcards": [w.summary() for w in found.values()], "count": len(found)})
 
-    @routes.get(f"{BASE}/styles", access=VIEWER)
-    async def list_styles(_request: web.Request) -> web.Response:
-        known = await styles(state)
-        config = enrichment.LLMConfig.from_settings(state.settings)
+    async def styles(self, _request: web.Request) -> web.Response:
+        known = await styles(self.state)
+        config = enrichment.LLMConfig.from_settings(self.state.settings)
         return json_response(
             {
                 "styles": [s.summary() for s in known.values()],
@@ -100,10 +98,17 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    @routes.post(f"{BASE}/enrich", access=USER)
-    async def enrich_prompt(request: web.Request) -> web.Response:
+    async def enrich(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         unknown = sorted(set(body) - {"prompt", "style", "seed"})
         if unknown:
             raise BadRequest(f"unknown field {unknown[0]!r}; send prompt, style and seed", code="UNKNOWN_FIELD")
-        return json_response(await enrich(state, body.get("prompt"), body.get("style"), body.get("seed")))
+        return json_response(await enrich(self.state, body.get("prompt"), body.get("style"), body.get("seed")))
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    prompts = PromptRoutes(state)
+    routes.get(f"{BASE}/random", access=VIEWER)(prompts.random)
+    routes.get(f"{BASE}/wildcards", access=VIEWER)(prompts.wildcards)
+    routes.get(f"{BASE}/styles", access=VIEWER)(prompts.styles)
+    routes.post(f"{BASE}/enrich", access=USER)(prompts.enrich)

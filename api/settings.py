@@ -3,6 +3,9 @@ for prompt enrichment. The endpoint's API key is write-only: no response carries
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from aiohttp import web
 
 from ..core import settings
@@ -22,22 +25,32 @@ def describe(values: dict) -> dict:
     }
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    @routes.get("/cozygen/api/settings", access=ADMIN)
-    async def get_settings(_request: web.Request) -> web.Response:
-        return json_response(describe(state.settings))
+def apply_changes(conn: Any, changes: dict[str, Any], actor: str | None, remote: str | None, detail: str) -> dict:
+    """Save the changed settings and audit who changed them (in the writer thread); the new values."""
+    values = settings.update(conn, changes)
+    users.audit(conn, "settings.update", actor=actor, remote=remote, detail=detail)
+    return values
 
-    @routes.patch("/cozygen/api/settings", access=ADMIN)
-    async def change_settings(request: web.Request) -> web.Response:
+
+class SettingsRoutes:
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
+
+    async def get(self, _request: web.Request) -> web.Response:
+        return json_response(describe(self.state.settings))
+
+    async def change(self, request: web.Request) -> web.Response:
         changes = settings.validate(await read_json(request))
         user, remote = current_user(request), remote_address(request)
         actor = user.username if user else None
-        detail = settings.audit_detail(changes)
+        apply = functools.partial(
+            apply_changes, changes=changes, actor=actor, remote=remote, detail=settings.audit_detail(changes)
+        )
+        self.state.settings = await self.state.db.execute_write_fn(apply)
+        return json_response(describe(self.state.settings))
 
-        def apply(conn):
-            values = settings.update(conn, changes)
-            users.audit(conn, "settings.update", actor=actor, remote=remote, detail=detail)
-            return values
 
-        state.settings = await state.db.execute_write_fn(apply)
-        return json_response(describe(state.settings))
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    settings_routes = SettingsRoutes(state)
+    routes.get("/cozygen/api/settings", access=ADMIN)(settings_routes.get)
+    routes.patch("/cozygen/api/settings", access=ADMIN)(settings_routes.change)

@@ -15,6 +15,7 @@ the prompts are read again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -133,16 +134,15 @@ class TagService:
         if seen == self._history_seen or time.monotonic() - self._history_at < HISTORY_EVERY:
             return
         self._history_seen, self._history_at = seen, time.monotonic()
+        self._spawn(self._reread_history())
 
-        async def refresh() -> None:
-            by_owner = await asyncio.to_thread(self._history_counts)
-            base = self._index
-            if by_owner is not None and base is not None:
-                index = await asyncio.to_thread(base.with_history, tag_history.everyone(by_owner))
-                if self._index is base:  # a list reloaded meanwhile read the prompts itself
-                    self._index, self._by_owner = index, by_owner
-
-        self._spawn(refresh())
+    async def _reread_history(self) -> None:
+        by_owner = await asyncio.to_thread(self._history_counts)
+        base = self._index
+        if by_owner is not None and base is not None:
+            index = await asyncio.to_thread(base.with_history, tag_history.everyone(by_owner))
+            if self._index is base:  # a list reloaded meanwhile read the prompts itself
+                self._index, self._by_owner = index, by_owner
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -150,18 +150,17 @@ class TagService:
         task.add_done_callback(self._background.discard)
 
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    service = TagService(state)
+class TagRoutes:
+    def __init__(self, state: CozyGenState, service: TagService) -> None:
+        self.state, self.service = state, service
 
-    @routes.get("/cozygen/api/tags/categories", access=VIEWER)
-    async def categories(request: web.Request) -> web.Response:
-        index = await service.index(restricted_to(request, state))
+    async def categories(self, request: web.Request) -> web.Response:
+        index = await self.service.index(restricted_to(request, self.state))
         return json_response(
             {"categories": index.categories(), "total": len(index), "lists": index.files, "history": len(index.history)}
         )
 
-    @routes.get("/cozygen/api/tags/search", access=VIEWER)
-    async def search(request: web.Request) -> web.Response:
+    async def search(self, request: web.Request) -> web.Response:
         q = request.query.get("q", "").strip().lower()
         if len(q) > MAX_QUERY:
             raise BadRequest(f"q is longer than {MAX_QUERY} characters", code="INVALID_Q")
@@ -180,13 +179,15 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
         limit = integer(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         offset = integer(request, "offset", 0, low=0, high=MAX_OFFSET)
         min_count = integer(request, "min_count", 0, low=0, high=2**62)
-        index = await service.index(restricted_to(request, state))
-        args = {"category": category if category not in ("", "all") else None, "sort": sort}
-        args.update(limit=limit, offset=offset, min_count=min_count)
-        if sort == "alpha" or not index.ready(args["category"]):  # sorting by name, or a category's first use
-            found = await asyncio.to_thread(index.search, q, **args)
+        index = await self.service.index(restricted_to(request, self.state))
+        wanted = category if category not in ("", "all") else None
+        search = functools.partial(
+            index.search, q, category=wanted, sort=sort, limit=limit, offset=offset, min_count=min_count
+        )
+        if sort == "alpha" or not index.ready(wanted):  # sorting by name, or a category's first use
+            found = await asyncio.to_thread(search)
         else:  # well under a millisecond: not worth a thread
-            found = index.search(q, **args)
+            found = search()
         return json_response(
             {
                 "items": [hit.to_dict() for hit in found.items],
@@ -199,13 +200,19 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
             }
         )
 
-    @routes.post("/cozygen/api/tags/validate", access=VIEWER)
-    async def validate(request: web.Request) -> web.Response:
+    async def validate(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         names = body.get("tags", [])
         if not isinstance(names, list):
             raise BadRequest("tags must be a list", code="INVALID_TAGS")
         if len(names) > MAX_VALIDATE:
             raise BadRequest(f"send at most {MAX_VALIDATE} tags at once", code="TOO_MANY_TAGS")
-        index = await service.index(restricted_to(request, state))
+        index = await self.service.index(restricted_to(request, self.state))
         return json_response(await asyncio.to_thread(index.validate, names))
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    tag_routes = TagRoutes(state, TagService(state))
+    routes.get("/cozygen/api/tags/categories", access=VIEWER)(tag_routes.categories)
+    routes.get("/cozygen/api/tags/search", access=VIEWER)(tag_routes.search)
+    routes.post("/cozygen/api/tags/validate", access=VIEWER)(tag_routes.validate)

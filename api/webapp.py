@@ -70,32 +70,37 @@ def shell() -> web.StreamResponse:
     return web.FileResponse(index, headers={"Cache-Control": "no-cache", "Content-Type": "text/html; charset=utf-8"})
 
 
-def add_routes(routes: Routes, _state: CozyGenState) -> None:
-    @routes.get("/cozygen", access=PUBLIC)
-    @routes.get("/cozygen/", access=PUBLIC)
-    async def app_shell(_request: web.Request) -> web.StreamResponse:
-        return shell()
+async def app_shell(_request: web.Request) -> web.StreamResponse:
+    return shell()
 
-    @routes.get("/cozygen/assets/{name}", access=PUBLIC)
-    async def asset(request: web.Request) -> web.StreamResponse:
-        path = dist_file(DIST / "assets", request.match_info["name"])
-        if path is None:
-            raise NotFound("no such asset; the app may have been updated: reload the page")
-        return file_response(path, IMMUTABLE)
+
+async def asset(request: web.Request) -> web.StreamResponse:
+    path = dist_file(DIST / "assets", request.match_info["name"])
+    if path is None:
+        raise NotFound("no such asset; the app may have been updated: reload the page")
+    return file_response(path, IMMUTABLE)
+
+
+async def app_path(request: web.Request) -> web.StreamResponse:
+    """A root file of the app, or the shell for a client-side route."""
+    path = request.match_info["path"]
+    head = path.split("/", 1)[0]
+    if head in RESERVED:
+        raise NotFound(f"no route {request.method} {request.path}; see /cozygen/api/openapi.json")
+    if "/" not in path and "." in path:  # a file of the app's root: sw.js, the manifest, icons
+        found = dist_file(DIST, path)
+        if found is None:
+            raise NotFound(f"no file {path!r} in the web app")
+        return shell() if found.name == "index.html" else file_response(found, "no-cache")
+    return shell()
+
+
+def add_routes(routes: Routes, _state: CozyGenState) -> None:
+    routes.get("/cozygen/", access=PUBLIC)(app_shell)
+    routes.get("/cozygen", access=PUBLIC)(app_shell)
+    routes.get("/cozygen/assets/{name}", access=PUBLIC)(asset)
 
 
 def add_fallback(routes: Routes, _state: CozyGenState) -> None:
     """Register last: root files of the app, and the shell for client-side routes."""
-
-    @routes.get("/cozygen/{path:.*}", access=PUBLIC)
-    async def app_path(request: web.Request) -> web.StreamResponse:
-        path = request.match_info["path"]
-        head = path.split("/", 1)[0]
-        if head in RESERVED:
-            raise NotFound(f"no route {request.method} {request.path}; see /cozygen/api/openapi.json")
-        if "/" not in path and "." in path:  # a file of the app's root: sw.js, the manifest, icons
-            found = dist_file(DIST, path)
-            if found is None:
-                raise NotFound(f"no file {path!r} in the web app")
-            return shell() if found.name == "index.html" else file_response(found, "no-cache")
-        return shell()
+    routes.get("/cozygen/{path:.*}", access=PUBLIC)(app_path)

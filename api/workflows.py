@@ -8,7 +8,7 @@ only; presets are each user's own.
 from __future__ import annotations
 
 import asyncio
-import os
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,11 @@ from ..core.graph.check import check
 from ..core.graph.fill import Filled, fill
 from ..core.graph.parameter import Parameter
 from ..core.graph.schema import extract_schema
+from ..core.host import Host
 from ..core.prompts.wildcards import has_choices
 from ..core.store import documents
 from ..core.workflows import presets
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
-from . import host
 from .auth.credentials import current_user
 from .params import flag
 from .prompts import library as wildcard_library
@@ -57,7 +57,7 @@ def preset_owner(request: web.Request) -> str:
     return user.username if user else "default"
 
 
-async def choices_for(kind: str, *, refresh: bool = False) -> list[str]:
+async def choices_for(host: Host, kind: str, *, refresh: bool = False) -> list[str]:
     kind = CHOICE_ALIASES.get(kind, kind)
     if kind == "sampler":
         return host.sampler_names()
@@ -86,9 +86,10 @@ async def fill_named(state: CozyGenState, name: str, values: Any) -> tuple[list[
         raise BadRequest('send {"values": {"<parameter>": value, ...}}', code="INVALID_VALUES")
     definitions = await state.definitions.get()
     store = workflow_store(state)
-    form = known_form(store, name, definitions)  # a job submission's usual case: nothing to read
+    forms = state.definitions.forms
+    form = forms.known(store, name, definitions)  # a job submission's usual case: nothing to read
     if form is None:
-        form = await asyncio.to_thread(read_form, store, name, definitions)
+        form = await asyncio.to_thread(forms.read, store, name, definitions)
     workflow, schema = form
     texts = [*values.values(), *(p.default for p in schema)]
     chosen = any(isinstance(text, str) and has_choices(text) for text in texts)
@@ -104,184 +105,171 @@ async def aliases_of(state: CozyGenState) -> dict[str, str]:
     return state.aliases
 
 
-# Each workflow's graph and form, kept while its file and ComfyUI's definitions stay the same:
-# path -> ((mtime, size, inode), definitions, graph, form). Filling copies the graph and leaves both alone.
-_forms: dict[Path, tuple[tuple[int, int, int], Any, dict[str, Any], list[Parameter]]] = {}
+def change_workflow_type(
+    conn: Any, shelf: WorkflowStore, editor: Editor, workflow: str, mode: str | None
+) -> dict[str, str]:
+    """Set (or clear, with ``mode`` None) a workflow's type, if ``editor`` may (in the writer thread)."""
+    if not editor.admin:  # a user types their own workflows
+        require_existing_change(conn, shelf, workflow, editor)
+    types = documents.read(conn, documents.WORKFLOW_TYPES, {})
+    if mode is None:
+        types.pop(workflow, None)
+    else:
+        types[workflow] = mode
+    documents.write(conn, documents.WORKFLOW_TYPES, types)
+    return types
 
 
-def known_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[str, Any], list[Parameter]] | None:
-    """The kept graph and form of a workflow whose file has not changed (two ``stat`` calls); else None."""
-    try:
-        path = store.path(name)
-        stat = path.stat()
-    except OSError:
-        return None
-    known = _forms.get(path)
-    if known is not None and known[0] == _stamp(stat) and known[1] is definitions:
-        return known[2], known[3]
-    return None
+def remove_preset(conn: Any, owner: str, workflow: str, preset: Any) -> list[dict[str, Any]]:
+    presets.delete_preset(conn, owner, workflow, preset)
+    return presets.list_presets(conn, owner, workflow)
 
 
-def read_form(store: WorkflowStore, name: str, definitions: Any) -> tuple[dict[str, Any], list[Parameter]]:
-    """Read a workflow and take its form from ComfyUI's definitions (in a thread), and keep both."""
-    path = store.path(name)
-    stat = path.stat()
-    workflow = require_api_format(store.read(name))
-    object_info, models = definitions
-    schema = extract_schema(workflow, object_info, models=models)
-    if len(_forms) >= 256:
-        _forms.clear()
-    _forms[path] = (_stamp(stat), definitions, workflow, schema)
-    return workflow, schema
+def upsert_preset(conn: Any, owner: str, workflow: str, preset: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    saved = presets.save_preset(conn, owner, workflow, preset)
+    return saved, presets.list_presets(conn, owner, workflow)
 
 
-def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
-    """What changes when a workflow file is saved again (saves replace the file: a new inode)."""
-    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+class WorkflowRoutes:
+    """Workflows, choices, aliases, workflow types, presets, models and folders, over the state and its host."""
 
+    def __init__(self, state: CozyGenState) -> None:
+        self.state = state
 
-def add_routes(routes: Routes, state: CozyGenState) -> None:
-    def store() -> WorkflowStore:
-        return workflow_store(state)
+    def store(self) -> WorkflowStore:
+        return workflow_store(self.state)
 
-    @routes.get("/cozygen/workflows", access=VIEWER)
-    async def list_workflows(_request: web.Request) -> web.Response:
-        return json_response({"workflows": await asyncio.to_thread(store().names)})
+    async def list_workflows(self, _request: web.Request) -> web.Response:
+        return json_response({"workflows": await asyncio.to_thread(self.store().names)})
 
-    @routes.get("/cozygen/workflows/{filename}", access=VIEWER)
-    async def get_workflow(request: web.Request) -> web.Response:
-        return json_response(await asyncio.to_thread(store().read, request.match_info["filename"]))
+    async def get_workflow(self, request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(self.store().read, request.match_info["filename"]))
 
-    @routes.post("/cozygen/workflows/{filename}", access=USER)
-    async def save_workflow(request: web.Request) -> web.Response:
+    async def save_workflow(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        name = await save_workflow_as(request, state, request.match_info["filename"], body)
+        name = await save_workflow_as(request, self.state, request.match_info["filename"], body)
         return json_response({"status": "ok", "filename": name})
 
-    @routes.get("/cozygen/api/workflows/{filename}/schema", access=VIEWER)
-    async def workflow_schema(request: web.Request) -> web.Response:
+    async def workflow_schema(self, request: web.Request) -> web.Response:
         name = request.match_info["filename"]
-        workflow = require_api_format(await asyncio.to_thread(store().read, name))
-        object_info, models = await state.definitions.get(refresh=flag(request, "refresh"))
+        workflow = require_api_format(await asyncio.to_thread(self.store().read, name))
+        object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
         parameters = extract_schema(workflow, object_info, models=models)
         return json_response({"workflow": name, "parameters": [p.to_dict() for p in parameters]})
 
-    @routes.post("/cozygen/api/workflows/{filename}/fill", access=USER)
-    async def fill_workflow(request: web.Request) -> web.Response:
+    async def fill_workflow(self, request: web.Request) -> web.Response:
         """Validate values against the schema and return the graph ready to queue (or every field error)."""
         name, body = request.match_info["filename"], await read_json(request)
-        _, filled = await fill_named(state, name, body.get("values", {}))
+        _, filled = await fill_named(self.state, name, body.get("values", {}))
         return json_response({"workflow": name, "prompt": filled.graph, "params": filled.params, "raw": filled.raw})
 
-    async def check_reply(request: web.Request, workflow: Any) -> web.Response:
-        object_info, models = await state.definitions.get(refresh=flag(request, "refresh"))
+    async def check_reply(self, request: web.Request, workflow: Any) -> web.Response:
+        object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
         return json_response(check(require_api_format(workflow), object_info, models))
 
-    @routes.post("/cozygen/api/workflows/{filename}/check", access=VIEWER)
-    async def check_saved(request: web.Request) -> web.Response:
-        return await check_reply(request, await asyncio.to_thread(store().read, request.match_info["filename"]))
+    async def check_saved(self, request: web.Request) -> web.Response:
+        return await self.check_reply(
+            request, await asyncio.to_thread(self.store().read, request.match_info["filename"])
+        )
 
-    @routes.post("/cozygen/api/workflows/check", access=VIEWER)
-    async def check_posted(request: web.Request) -> web.Response:
+    async def check_posted(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        return await check_reply(request, body.get("workflow", body) if isinstance(body, dict) else body)
+        return await self.check_reply(request, body.get("workflow", body) if isinstance(body, dict) else body)
 
-    @routes.get("/cozygen/get_choices", access=VIEWER)
-    async def get_choices(request: web.Request) -> web.Response:
+    async def get_choices(self, request: web.Request) -> web.Response:
         kind = request.query.get("type", "").strip()
         if not kind:
             raise BadRequest("missing type: ask for sampler, scheduler or a model folder", code="MISSING_TYPE")
         refresh = flag(request, "refresh") or bool(request.query.get("cache_bust"))
         if refresh:
-            state.definitions.invalidate()
-        return json_response({"choices": await choices_for(kind, refresh=refresh)})
+            self.state.definitions.invalidate()
+        return json_response({"choices": await choices_for(self.state.host, kind, refresh=refresh)})
 
     # -- aliases and workflow types ---------------------------------------------------
-    @routes.get("/cozygen/api/aliases", access=VIEWER)
-    async def get_aliases(_request: web.Request) -> web.Response:
-        return json_response(await aliases_of(state))
+    async def get_aliases(self, _request: web.Request) -> web.Response:
+        return json_response(await aliases_of(self.state))
 
-    @routes.post("/cozygen/api/aliases", access=ADMIN)  # every job's prompts expand them
-    async def save_aliases(request: web.Request) -> web.Response:
+    async def save_aliases(self, request: web.Request) -> web.Response:
         aliases = documents.validate_aliases(await read_json(request))
-        await state.db.execute_write_fn(lambda conn: documents.write(conn, documents.ALIASES, aliases))
-        state.aliases = aliases
+        await self.state.db.execute_write_fn(lambda conn: documents.write(conn, documents.ALIASES, aliases))
+        self.state.aliases = aliases
         return json_response({"status": "ok"})
 
-    @routes.get("/cozygen/api/workflow_types", access=VIEWER)
-    async def get_workflow_types(_request: web.Request) -> web.Response:
-        types = await state.db.execute_fn(lambda conn: documents.read(conn, documents.WORKFLOW_TYPES, {}))
+    async def get_workflow_types(self, _request: web.Request) -> web.Response:
+        types = await self.state.db.execute_fn(lambda conn: documents.read(conn, documents.WORKFLOW_TYPES, {}))
         return json_response({"workflows": types, "choices": documents.TYPE_CHOICES})
 
-    @routes.post("/cozygen/api/workflow_types", access=USER)
-    async def set_workflow_type(request: web.Request) -> web.Response:
+    async def set_workflow_type(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         workflow = presets.workflow_name(body.get("workflow"))
         mode = documents.workflow_type(body.get("mode"))
-        editor, shelf = editor_of(request, state), store()
-
-        def change(conn: Any) -> dict[str, str]:
-            if not editor.admin:  # a user types their own workflows
-                require_existing_change(conn, shelf, workflow, editor)
-            types = documents.read(conn, documents.WORKFLOW_TYPES, {})
-            if mode is None:
-                types.pop(workflow, None)
-            else:
-                types[workflow] = mode
-            documents.write(conn, documents.WORKFLOW_TYPES, types)
-            return types
-
-        return json_response({"status": "ok", "workflows": await state.db.execute_write_fn(change)})
+        change = functools.partial(
+            change_workflow_type,
+            shelf=self.store(),
+            editor=editor_of(request, self.state),
+            workflow=workflow,
+            mode=mode,
+        )
+        return json_response({"status": "ok", "workflows": await self.state.db.execute_write_fn(change)})
 
     # -- presets ----------------------------------------------------------------------
-    @routes.get("/cozygen/api/workflow_presets", access=VIEWER)
-    async def get_presets(request: web.Request) -> web.Response:
+    async def get_presets(self, request: web.Request) -> web.Response:
         owner, workflow = preset_owner(request), request.query.get("workflow", "").strip()
         if not workflow:
-            grouped = await state.db.execute_fn(lambda conn: presets.all_presets(conn, owner))
+            grouped = await self.state.db.execute_fn(lambda conn: presets.all_presets(conn, owner))
             return json_response({"workflows": grouped, "user": owner})
-        found = await state.db.execute_fn(lambda conn: presets.list_presets(conn, owner, workflow))
+        found = await self.state.db.execute_fn(lambda conn: presets.list_presets(conn, owner, workflow))
         return json_response({"workflow": workflow, "presets": found, "user": owner})
 
-    @routes.post("/cozygen/api/workflow_presets", access=USER)
-    async def change_presets(request: web.Request) -> web.Response:
+    async def change_presets(self, request: web.Request) -> web.Response:
         body, owner = await read_json(request), preset_owner(request)
         workflow = presets.workflow_name(body.get("workflow"))
         if "delete" in body:
-
-            def remove(conn: Any) -> list[dict[str, Any]]:
-                presets.delete_preset(conn, owner, workflow, body["delete"])
-                return presets.list_presets(conn, owner, workflow)
-
-            remaining = await state.db.execute_write_fn(remove)
+            remove = functools.partial(remove_preset, owner=owner, workflow=workflow, preset=body["delete"])
+            remaining = await self.state.db.execute_write_fn(remove)
             return json_response({"status": "ok", "presets": remaining, "user": owner})
-
-        def upsert(conn: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            saved = presets.save_preset(conn, owner, workflow, body.get("preset"))
-            return saved, presets.list_presets(conn, owner, workflow)
-
-        saved, listed = await state.db.execute_write_fn(upsert)
+        upsert = functools.partial(upsert_preset, owner=owner, workflow=workflow, preset=body.get("preset"))
+        saved, listed = await self.state.db.execute_write_fn(upsert)
         return json_response({"status": "ok", "presets": listed, "preset": saved, "user": owner})
 
     # -- models, options, paths -------------------------------------------------------
-    @routes.get("/cozygen/api/models", access=VIEWER)
-    async def models(request: web.Request) -> web.Response:
+    async def models(self, request: web.Request) -> web.Response:
+        host = self.state.host
         wanted = request.query.get("folder", "").strip()
         folders = [wanted] if wanted else host.model_folders()
         if wanted and wanted not in host.model_folders():
             raise BadRequest(f"unknown model folder {wanted!r}", code="UNKNOWN_FOLDER")
-        return json_response({"folders": await asyncio.to_thread(model_listing, folders)})
+        return json_response({"folders": await asyncio.to_thread(model_listing, host, folders)})
 
-    @routes.get("/cozygen/api/options", access=VIEWER)
-    async def options(_request: web.Request) -> web.Response:
-        return json_response(host_options(await asyncio.to_thread(host.object_info)))
+    async def options(self, _request: web.Request) -> web.Response:
+        return json_response(host_options(await asyncio.to_thread(self.state.host.object_info)))
 
-    @routes.get("/cozygen/api/settings/paths", access=ADMIN)
-    async def settings_paths(_request: web.Request) -> web.Response:
-        return json_response(await asyncio.to_thread(folder_report))
+    async def settings_paths(self, _request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(folder_report, self.state.host))
 
 
-def model_listing(folders: list[str]) -> dict[str, list[dict[str, Any]]]:
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    workflows = WorkflowRoutes(state)
+    routes.get("/cozygen/workflows", access=VIEWER)(workflows.list_workflows)
+    routes.get("/cozygen/workflows/{filename}", access=VIEWER)(workflows.get_workflow)
+    routes.post("/cozygen/workflows/{filename}", access=USER)(workflows.save_workflow)
+    routes.get("/cozygen/api/workflows/{filename}/schema", access=VIEWER)(workflows.workflow_schema)
+    routes.post("/cozygen/api/workflows/{filename}/fill", access=USER)(workflows.fill_workflow)
+    routes.post("/cozygen/api/workflows/{filename}/check", access=VIEWER)(workflows.check_saved)
+    routes.post("/cozygen/api/workflows/check", access=VIEWER)(workflows.check_posted)
+    routes.get("/cozygen/get_choices", access=VIEWER)(workflows.get_choices)
+    routes.get("/cozygen/api/aliases", access=VIEWER)(workflows.get_aliases)
+    routes.post("/cozygen/api/aliases", access=ADMIN)(workflows.save_aliases)  # every job's prompts expand them
+    routes.get("/cozygen/api/workflow_types", access=VIEWER)(workflows.get_workflow_types)
+    routes.post("/cozygen/api/workflow_types", access=USER)(workflows.set_workflow_type)
+    routes.get("/cozygen/api/workflow_presets", access=VIEWER)(workflows.get_presets)
+    routes.post("/cozygen/api/workflow_presets", access=USER)(workflows.change_presets)
+    routes.get("/cozygen/api/models", access=VIEWER)(workflows.models)
+    routes.get("/cozygen/api/options", access=VIEWER)(workflows.options)
+    routes.get("/cozygen/api/settings/paths", access=ADMIN)(workflows.settings_paths)
+
+
+def model_listing(host: Host, folders: list[str]) -> dict[str, list[dict[str, Any]]]:
     listing = {}
     for folder in folders:
         files = []
@@ -313,18 +301,23 @@ COMMON_SIZES = [
 ]
 
 
+def combo_options(info: dict[str, Any], node: str, name: str) -> list[Any]:
+    """The choices of a node's required combo input, per the node definitions ``info``."""
+    spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)
+    return list(spec[0]) if spec and isinstance(spec[0], list) else []
+
+
+def numeric_options(info: dict[str, Any], node: str, name: str) -> dict[str, Any]:
+    """The default, min, max and step of a node's required number input, per the node definitions ``info``."""
+    spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)
+    options = spec[1] if spec and len(spec) > 1 and isinstance(spec[1], dict) else {}
+    return {k: options[k] for k in ("default", "min", "max", "step") if k in options}
+
+
 def host_options(info: dict[str, Any]) -> dict[str, Any]:
     """Samplers, schedulers, checkpoints, LoRAs and sizes, read from the host's node definitions."""
-
-    def combo(node: str, name: str) -> list[Any]:
-        spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)
-        return list(spec[0]) if spec and isinstance(spec[0], list) else []
-
-    def numeric(node: str, name: str) -> dict[str, Any]:
-        spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)
-        options = spec[1] if spec and len(spec) > 1 and isinstance(spec[1], dict) else {}
-        return {k: options[k] for k in ("default", "min", "max", "step") if k in options}
-
+    combo = functools.partial(combo_options, info)
+    numeric = functools.partial(numeric_options, info)
     width = numeric("EmptyLatentImage", "width")
     step, top = width.get("step", 8), width.get("max", 16384)
     return {
@@ -341,7 +334,7 @@ def host_options(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def folder_report() -> dict[str, Any]:
+def folder_report(host: Host) -> dict[str, Any]:
     return {
         "output": host.output_directory(),
         "input": host.input_directory(),
