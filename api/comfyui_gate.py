@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ..core.accounts.access import ADMIN
@@ -32,11 +33,8 @@ from ..core.comfyui.routes import Rule
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound
 from ..core.gallery import input_owners
 from ..core.jobs import records
-from . import host
 from .state import CozyGenState
 from .visibility import (
-    claim_prompt,
-    only_own_prompts,
     owned_by,
     owned_prompts,
     per_user,
@@ -49,18 +47,20 @@ from .visibility import (
 POSTED_BY: contextvars.ContextVar[str | None] = contextvars.ContextVar("cozygen_posted_by", default=None)
 
 
-def roots() -> dict[str, str]:
+def roots(state: CozyGenState) -> dict[str, str]:
+    """ComfyUI's output, input and temp folders, by name."""
+    host = state.host
     return {"output": host.output_directory(), "input": host.input_directory(), "temp": host.temp_directory()}
 
 
 # -- which files a request names ---------------------------------------------------------------------------
-def view_paths(query: Mapping[str, str]) -> list[str]:
+def view_paths(state: CozyGenState, query: Mapping[str, str]) -> list[str]:
     """Every file ``/view`` (or ``/upload/mask``'s ``original_ref``) may serve for these parameters: the folder
     from the name's suffix and from ``type``, the name as given and its last part (ComfyUI's versions differ)."""
     name = query.get("filename")
     if not isinstance(name, str) or not name or "\0" in name:
         return []
-    folders = roots()
+    folders = roots(state)
     stripped, from_suffix = annotated(name)
     kinds = {from_suffix, str(query.get("type") or "output")} - {None}
     subfolder = str(query.get("subfolder") or "")
@@ -102,13 +102,48 @@ async def visible(request: web.Request, state: CozyGenState, where: Located) -> 
 async def require_readable(request: web.Request, state: CozyGenState, paths: list[str], what: str) -> None:
     """404 (as for a file that does not exist) when any existing file among ``paths`` is not the caller's, or
     when none exists (ComfyUI's answer then: the same for another user's file and for none)."""
-    folders = roots()
+    folders = roots(state)
     located = await asyncio.to_thread(lambda: [locate(p, folders) for p in paths if os.path.lexists(p)])
     if not located:
         raise NotFound(f"{what} not found", code="SOURCE_NOT_FOUND")
     for where in located:
         if not await visible(request, state, where):
             raise NotFound(f"{what} not found", code="SOURCE_NOT_FOUND")
+
+
+# -- ComfyUI's answers: its lists narrowed, a posted prompt claimed ----------------------------------------
+async def only_own_prompts(request: web.Request, state: CozyGenState, response: web.StreamResponse) -> Any:
+    """ComfyUI's history and queue as a restricted user may see them: the prompts of their own jobs."""
+    owner = restricted_to(request, state)
+    body = getattr(response, "body", None)
+    if owner is None or response.status != 200 or not isinstance(body, bytes):
+        return response
+    try:
+        listed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return response
+    if not isinstance(listed, dict):
+        return response
+    mine = owned_by(state, owner, await owned_prompts(request, state))
+    if request.path.removeprefix("/api") == "/queue":  # items are [number, prompt_id, graph, extra, outputs]
+        kept = {k: [i for i in v if isinstance(i, list) and len(i) > 1 and mine(i[1])] if isinstance(v, list) else v
+                for k, v in listed.items()}  # fmt: skip
+    else:
+        kept = {prompt_id: entry for prompt_id, entry in listed.items() if mine(prompt_id)}
+    return web.json_response(kept, dumps=lambda value: orjson.dumps(value).decode())
+
+
+def claim_prompt(state: CozyGenState, username: str, response: web.StreamResponse) -> None:
+    """A prompt a signed-in user posted to ComfyUI's /prompt (its editor does) is recorded as that user's job."""
+    body = getattr(response, "body", None)
+    if response.status != 200 or not isinstance(body, bytes):
+        return
+    try:
+        prompt_id = orjson.loads(body).get("prompt_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return
+    if isinstance(prompt_id, str):
+        state.jobs.claim(prompt_id, username)
 
 
 # -- the adapters -------------------------------------------------------------------------------------------
@@ -128,7 +163,7 @@ async def admit(request: web.Request, state: CozyGenState, user: User, rule: Rul
     if restricted_to(request, state) is None:
         return None
     if adapter == "view":
-        await require_readable(request, state, view_paths(request.query), "file")
+        await require_readable(request, state, view_paths(state, request.query), "file")
     elif adapter == "upload":
         await check_upload(request, state, user)
     elif adapter in ("queue_change", "history_change", "interrupt"):
@@ -157,8 +192,8 @@ async def record_upload(request: web.Request, state: CozyGenState, response: Any
     except ValueError:
         return
     if isinstance(stored, dict) and stored.get("type") == "input" and isinstance(stored.get("name"), str):
-        path = os.path.join(roots()["input"], os.path.normpath(str(stored.get("subfolder") or "")), stored["name"])
-        where = await asyncio.to_thread(locate, path, roots())
+        path = os.path.join(roots(state)["input"], os.path.normpath(str(stored.get("subfolder") or "")), stored["name"])
+        where = await asyncio.to_thread(locate, path, roots(state))
         if where.root == "input":
             await record_input(state, request, where.subfolder, where.name)
 
@@ -189,8 +224,8 @@ async def check_prompt(request: web.Request, state: CozyGenState, user: User) ->
 async def prompt_id_taken(state: CozyGenState, prompt_id: str) -> bool:
     """Whether a prompt by this id exists (queued, in ComfyUI's history, or any CozyGen job's): reusing it
     would overwrite that prompt's history and outputs."""
-    running, pending = host.queue_snapshot()
-    if prompt_id in running or prompt_id in pending or host.in_history(prompt_id):
+    running, pending = state.host.queue_snapshot()
+    if prompt_id in running or prompt_id in pending or state.host.in_history(prompt_id):
         return True
     return await state.db.execute_fn(lambda conn: records.prompt_exists(conn, prompt_id))
 
@@ -200,7 +235,7 @@ async def require_graph_files(request: web.Request, state: CozyGenState, graph: 
     or preview, or anything outside ComfyUI's input, output and temp folders), naming the node and input."""
     if restricted_to(request, state) is None:
         return
-    folders = roots()
+    folders = roots(state)
     refs: list[GraphRef] = await asyncio.to_thread(graph_file_refs, graph, folders)
     for ref in refs:
         if ref.where.root == OUTSIDE or not await visible(request, state, ref.where):
@@ -222,8 +257,8 @@ async def check_upload(request: web.Request, state: CozyGenState, user: User) ->
         raise Forbidden("uploads go to the input folder (type=input)", code="UPLOAD_TYPE_REFUSED")
     image = form.get("image")
     if form.get("overwrite") in ("true", "1") and isinstance(image, web.FileField) and image.filename:
-        target = os.path.join(roots()["input"], os.path.normpath(str(form.get("subfolder") or "")), image.filename)
-        where = await asyncio.to_thread(lambda: locate(target, roots()) if os.path.lexists(target) else None)
+        target = os.path.join(roots(state)["input"], os.path.normpath(str(form.get("subfolder") or "")), image.filename)
+        where = await asyncio.to_thread(lambda: locate(target, roots(state)) if os.path.lexists(target) else None)
         holder = (
             await state.db.execute_fn(lambda conn: input_owners.owner_of(conn, where.subfolder, where.name))
             if where is not None and where.root == "input"
@@ -243,7 +278,7 @@ async def check_upload(request: web.Request, state: CozyGenState, user: User) ->
     if not isinstance(ref, dict):
         raise BadRequest("original_ref must be a JSON object", code="BAD_ORIGINAL_REF")
     query = {k: str(ref[k]) for k in ("filename", "subfolder", "type") if ref.get(k) is not None}
-    await require_readable(request, state, view_paths(query), "original_ref")
+    await require_readable(request, state, view_paths(state, query), "original_ref")
 
 
 async def own_change(request: web.Request, state: CozyGenState, adapter: str) -> web.StreamResponse:
@@ -255,23 +290,23 @@ async def own_change(request: web.Request, state: CozyGenState, adapter: str) ->
     body = body if isinstance(body, dict) else {}
     mine = owned_by(state, restricted_to(request, state) or "", await owned_prompts(request, state))
     if adapter == "interrupt":
-        running, _ = host.queue_snapshot()
+        running, _ = state.host.queue_snapshot()
         asked = body.get("prompt_id")
         targets = [p for p in running if mine(p) and (not asked or p == asked)]
         for prompt_id in targets:
-            host.interrupt(prompt_id)
+            state.host.interrupt(prompt_id)
         return web.Response(status=200)
-    listed = body.get("delete") if isinstance(body.get("delete"), list) else []
-    asked = [str(p) for p in listed]
+    deleted = body.get("delete")
+    asked = [str(p) for p in deleted] if isinstance(deleted, list) else []
     if adapter == "queue_change":
-        _, pending = host.queue_snapshot()
+        _, pending = state.host.queue_snapshot()
         chosen = [p for p in pending if mine(p)] if body.get("clear") else []
         for prompt_id in {*chosen, *(p for p in asked if mine(p))}:
-            host.remove_pending(prompt_id)
+            state.host.remove_pending(prompt_id)
     else:
-        chosen = [p for p in host.history_ids() if mine(p)] if body.get("clear") else []
+        chosen = [p for p in state.host.history_ids() if mine(p)] if body.get("clear") else []
         for prompt_id in {*chosen, *(p for p in asked if mine(p))}:
-            host.delete_history(prompt_id)
+            state.host.delete_history(prompt_id)
     return web.Response(status=200)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from ..core.accounts.access import ADMIN
@@ -136,37 +135,3 @@ async def owned_prompts(request: web.Request, state: CozyGenState) -> set[str]:
     if owner is None:
         return set()
     return await state.db.execute_fn(lambda conn: records.prompts_of(conn, owner))
-
-
-async def only_own_prompts(request: web.Request, state: CozyGenState, response: web.StreamResponse) -> Any:
-    """ComfyUI's history and queue as a restricted user may see them: the prompts of their own jobs."""
-    owner = restricted_to(request, state)
-    body = getattr(response, "body", None)
-    if owner is None or response.status != 200 or not isinstance(body, bytes):
-        return response
-    try:
-        listed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return response
-    if not isinstance(listed, dict):
-        return response
-    mine = owned_by(state, owner, await owned_prompts(request, state))
-    if request.path.removeprefix("/api") == "/queue":  # items are [number, prompt_id, graph, extra, outputs]
-        kept = {k: [i for i in v if isinstance(i, list) and len(i) > 1 and mine(i[1])] if isinstance(v, list) else v
-                for k, v in listed.items()}  # fmt: skip
-    else:
-        kept = {prompt_id: entry for prompt_id, entry in listed.items() if mine(prompt_id)}
-    return web.json_response(kept, dumps=lambda value: orjson.dumps(value).decode())
-
-
-def claim_prompt(state: CozyGenState, username: str, response: web.StreamResponse) -> None:
-    """A prompt a signed-in user posted to ComfyUI's /prompt (its editor does) is recorded as that user's job."""
-    body = getattr(response, "body", None)
-    if response.status != 200 or not isinstance(body, bytes):
-        return
-    try:
-        prompt_id = orjson.loads(body).get("prompt_id")
-    except (orjson.JSONDecodeError, AttributeError):
-        return
-    if isinstance(prompt_id, str):
-        state.jobs.claim(prompt_id, username)
