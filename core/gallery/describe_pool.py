@@ -121,6 +121,9 @@ class DescribePool:
                 process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 process.kill()
+                process.wait()
+            finally:
+                _pipe(process.stdout).close()
 
     def __enter__(self) -> DescribePool:
         return self
