@@ -4,6 +4,9 @@ through it; the routes only parse and serialize.
 
 Who asks comes as a :class:`Caller` of plain values. The service is built once the database is open
 (``api/__init__.py`` wires it) with ComfyUI behind the :class:`~..host.Host` seam.
+
+Over 400 lines on purpose: submitting, requeueing and cancelling share one queueing lock and the count of
+jobs being recorded, which keep a reset from queueing a job twice; split apart, that invariant would span modules.
 """
 
 from __future__ import annotations
