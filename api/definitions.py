@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core import host as core_host
 from ..core.graph.parameter import Parameter
 from ..core.graph.schema import extract_schema
 from ..core.host import Host
@@ -28,17 +27,13 @@ class HostDefinitions:
 
     TTL = 15.0
 
-    def __init__(self, host: Host | None = None) -> None:
-        self._host = host  # None: the installed host (core.host.current), until the state passes its own
+    def __init__(self, host: Host) -> None:
+        self.host = host
         self._value: Definitions | None = None
         self._read_at = 0.0
         self._lock = asyncio.Lock()
         self._renewing: asyncio.Task | None = None
         self.forms = WorkflowForms()
-
-    @property
-    def host(self) -> Host:
-        return self._host if self._host is not None else core_host.current()
 
     def invalidate(self) -> None:
         """Read afresh next time (after a client asked ComfyUI to re-read its model folders)."""

@@ -12,8 +12,7 @@ depends on a particular ComfyUI version. Version differences are feature-detecte
   so CozyGen always sends one.
 
 ``api.setup`` builds the one ``ComfyUIHost``; services get it as ``state.host``, the nodes through
-``core.host.current()``. Until every module has moved to ``state.host``, ``host.<method>`` on this module
-still answers, from the installed host (the module ``__getattr__`` at the end).
+``core.host.current()``.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..core import host as core_host
 from ..core.host import Capabilities, Validation
 
 log = logging.getLogger("cozygen")
@@ -389,10 +387,3 @@ class ComfyUIHost:
             except OSError:
                 continue
         return sorted(names)
-
-
-def __getattr__(name: str) -> Any:
-    """``host.<method>`` for modules not yet on ``state.host``: the installed host's method (transitional)."""
-    if name.startswith("_") or not hasattr(ComfyUIHost, name):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(core_host.current(), name)

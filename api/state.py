@@ -84,7 +84,7 @@ class CozyGenState:
         self._thumbnails: ThumbnailCache | None = None
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
-        self.definitions = HostDefinitions()  # one cache of ComfyUI's node definitions for every route
+        self.definitions = HostDefinitions(host)  # one cache of ComfyUI's node definitions for every route
         self.aliases: dict[str, str] | None = None  # the alias document, read once, replaced when saved
         self.wildcards: Library | None = None  # api.prompts' wildcard library of the data folder, made on first use
         # Thumbnails and image work get their own threads so they never starve the database readers.

@@ -7,19 +7,16 @@ import asyncio
 import inspect
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from unit.fake_host import FakeHost
 
-from cozygen.api import host as host_module
 from cozygen.api import prompts, workflows
 from cozygen.api.definitions import HostDefinitions
 from cozygen.api.host import ComfyUIHost
 from cozygen.api.state import CozyGenState
-from cozygen.core import host as core_host
 from cozygen.core.errors import BadRequest
 from cozygen.core.host import Host
 from cozygen.core.media import image_load
@@ -58,23 +55,6 @@ def fake(tmp_path: Path) -> FakeHost:
     return FakeHost(tmp_path, models={"checkpoints": ["a.safetensors"], "loras": []}, samplers=["euler", "dpmpp_2m"])
 
 
-@pytest.fixture
-def installed(fake: FakeHost) -> Iterator[FakeHost]:
-    previous = core_host._current
-    core_host.install(fake)
-    yield fake
-    core_host.install(previous)  # type: ignore[arg-type]
-
-
-def test_the_api_host_module_answers_from_the_installed_host_until_every_module_uses_state_host(
-    installed: FakeHost,
-) -> None:
-    assert host_module.sampler_names() == ["euler", "dpmpp_2m"]
-    assert host_module.interrupt("nothing-running") is False
-    with pytest.raises(AttributeError):
-        host_module.no_such_method  # noqa: B018
-
-
 def test_definitions_are_read_through_the_host_they_are_given(fake: FakeHost) -> None:
     fake.definitions = {"KSampler": {"input": {"required": {}}}}
     definitions = HostDefinitions(fake)
@@ -92,7 +72,7 @@ def test_a_workflows_form_is_kept_while_its_file_and_the_definitions_stay(tmp_pa
     user = tmp_path / "workflows"
     user.mkdir()
     (user / "w.json").write_text(json.dumps({"1": {"class_type": "KSampler", "inputs": {"seed": 1}}}))
-    store, forms = WorkflowStore(tmp_path / "shipped", user), HostDefinitions().forms
+    store, forms = WorkflowStore(tmp_path / "shipped", user), HostDefinitions(FakeHost(tmp_path / "host")).forms
     definitions: tuple[dict[str, Any], dict[str, list[str]]] = ({}, {})
     assert forms.known(store, "w.json", definitions) is None
     graph, form = forms.read(store, "w.json", definitions)
