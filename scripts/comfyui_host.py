@@ -270,8 +270,8 @@ def start(
         args += ["--front-end-root", str(front_end_root)]
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     log_path = base / "comfyui.log"
-    log_file = open(log_path, "a" if append_log else "w")
-    process = subprocess.Popen(args, cwd=comfyui_dir(), stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
+    with open(log_path, "a" if append_log else "w") as log_file:  # the child keeps its own copy of the handle
+        process = subprocess.Popen(args, cwd=comfyui_dir(), stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
     host = ComfyUI(
         base=base, port=port, process=process, log_path=log_path, env=env or {}, folder_name=folder_name,
         listen=listen, front_end_root=front_end_root,
