@@ -5,7 +5,8 @@ editor. The app fills the value input before queueing (core.graph.node_values.VA
 which); the node then outputs it, checked but never clamped or changed.
 
 The shared pieces (image references, choice lists) are used by the original CozyGen node
-names in ``legacy.py`` too.
+names in ``legacy.py`` too. Over 400 lines because it is the catalogue of the input node classes, each a short
+declaration ComfyUI reads; their rules live in core.graph.node_values.
 """
 
 from __future__ import annotations

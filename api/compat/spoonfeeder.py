@@ -8,6 +8,9 @@ beside it (the current workflow, the last parameters) lives in the ``documents``
 A generation is a CozyGen job: its id is the job id, its status ``pending``, ``running``,
 ``complete`` or ``failed`` (cancelled and interrupted jobs count as failed, with the reason).
 
+One module over 400 lines because it is one mount: every route of it translates to and from the same Spoon
+Feeder shapes (error envelope, session and generation views), which would otherwise be shared across files.
+
 A generation runs on the request's ``workflow_id``, else on the session's current workflow (the
 last ``workflow_id`` it was given), else on the shipped txt2img workflow with ``checkpoint_name``
 (or the first checkpoint), or on the weights-free procedural form when the checkpoint is
