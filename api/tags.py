@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -54,7 +55,7 @@ class TagService:
         self._checked = 0.0
         self._loading: asyncio.Future | None = None
         self._history_seen: Any = None
-        self._history_at = 0.0
+        self._history_at = -math.inf  # never read: the first look is due whatever the monotonic clock says
         self._by_owner: dict[str | None, Counter] = {}  # the history tags' counts, per owner
         self._views: dict[str, tags.TagIndex] = {}  # user -> the lists with that user's history alone
         self._views_of: tags.TagIndex | None = None  # the index the views were made from
