@@ -4,7 +4,6 @@ SQLite database."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,17 +17,8 @@ from cozygen.core.accounts.login_throttle import LoginLimits
 from cozygen.core.accounts.service import AccountService
 from cozygen.core.errors import Conflict, Forbidden, HostNotReady, RateLimited, Unauthorized
 from cozygen.core.store.db import Database
-from cozygen.core.store.migrations import MIGRATIONS
 
 SECRET = b"s" * 32
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Any:
-    database = Database(tmp_path / "cozygen.db")
-    database.open(MIGRATIONS)
-    yield database
-    database.close()
 
 
 def state_of(db: Database | None) -> Any:

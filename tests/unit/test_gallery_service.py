@@ -6,7 +6,7 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,10 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from cozygen.core.errors import BadRequest, Conflict, NotFound
-from cozygen.core.events import Event, EventHub
+from cozygen.core.events import Event
 from cozygen.core.gallery import index
 from cozygen.core.gallery.service import Gallery, free_name, item, prefixed
 from cozygen.core.gallery.sync import scan
-from cozygen.core.store.db import Database
-from cozygen.core.store.migrations import MIGRATIONS
 
 GRAPH = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15.safetensors"}},
@@ -42,22 +40,6 @@ def save_png(path: Path, *, prompt: dict | None = None, color: str = "red") -> P
         info.add_text("cozygen", json.dumps({"version": 1, "prompt_id": "abc", "params": {}}))
     Image.new("RGB", (16, 12), color).save(path, format="PNG", pnginfo=info)
     return path
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "data" / "cozygen.sqlite3")
-    database.open(MIGRATIONS)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def gallery(db: Database, tmp_path: Path) -> Gallery:
-    roots = {"output": tmp_path / "output", "input": tmp_path / "input"}
-    for base in roots.values():
-        base.mkdir()
-    return Gallery(db, roots, tmp_path / "data", EventHub())
 
 
 def events(gallery: Gallery) -> list[Event]:

@@ -74,14 +74,6 @@ def touch_later(path: Path, seconds: float = 5.0) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + int(seconds * 1e9)))
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "data" / "cozygen.sqlite3")
-    database.open(MIGRATIONS)
-    yield database
-    database.close()
-
-
 def write(db: Database, fn: Callable[[Any], Any]) -> Any:
     return db.submit_write(fn).result(timeout=TIMEOUT)
 

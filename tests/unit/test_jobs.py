@@ -19,8 +19,6 @@ from cozygen.core.jobs import model, records
 from cozygen.core.jobs.model import Job, apply_message
 from cozygen.core.jobs.tracker import JobTracker
 from cozygen.core.jobs.validation import validation_error
-from cozygen.core.store.db import Database
-from cozygen.core.store.migrations import MIGRATIONS
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -110,14 +108,6 @@ def test_job_ids_must_be_lowercase_uuids() -> None:
     for bad in (good.upper(), good.replace("-", ""), "x", 5, None, good + " "):
         with pytest.raises(BadRequest):
             model.check_job_id(bad)
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path / "jobs.sqlite3")
-    database.open(MIGRATIONS)
-    yield database
-    database.close()
 
 
 def test_records_insert_once_list_newest_first_and_page(db) -> None:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from cozygen.api.auth.credentials import Credential
 from cozygen.api.live import HELD_KEY, LiveConnections
 from cozygen.core.accounts import users
 from cozygen.core.store.db import Database
-from cozygen.core.store.migrations import MIGRATIONS
 
 
 class Transport:
@@ -40,14 +36,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Any:
-    database = Database(tmp_path / "cozygen.db")
-    database.open(MIGRATIONS)
-    yield database
-    database.close()
 
 
 def write(db: Database, fn: Any) -> Any:

@@ -7,7 +7,6 @@ import asyncio
 import errno
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,31 +14,12 @@ from PIL import Image
 from support import at_once
 
 from cozygen.core.errors import Conflict, NotFound
-from cozygen.core.events import EventHub
 from cozygen.core.gallery import place
 from cozygen.core.gallery.service import Gallery, restored_names
 from cozygen.core.gallery.sync import scan
-from cozygen.core.store.db import Database
-from cozygen.core.store.migrations import MIGRATIONS
 
 THREADS = 16
 ROUNDS = 5
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "data" / "cozygen.sqlite3")
-    database.open(MIGRATIONS)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def gallery(db: Database, tmp_path: Path) -> Gallery:
-    roots = {"output": tmp_path / "output", "input": tmp_path / "input"}
-    for base in roots.values():
-        base.mkdir()
-    return Gallery(db, roots, tmp_path / "data", EventHub())
 
 
 def png(n: int) -> bytes:

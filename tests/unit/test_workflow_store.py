@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +11,11 @@ import pytest
 
 from cozygen.core.errors import BadRequest, Forbidden, NotFound
 from cozygen.core.store.db import Database
-from cozygen.core.store.migrations import MIGRATIONS
 from cozygen.core.workflows import store as ws
 
 GRAPH = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8}}}
 ALICE, BOB = ws.Editor("alice", admin=False), ws.Editor("bob", admin=False)
 ADMIN, NOBODY = ws.Editor("root", admin=True), ws.Editor(None, admin=True)  # NOBODY: auth is off
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "db.sqlite3")
-    database.open(MIGRATIONS)
-    yield database
-    database.close()
 
 
 @pytest.fixture
