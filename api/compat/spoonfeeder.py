@@ -21,9 +21,7 @@ last ``workflow_id`` it was given), else on the shipped txt2img workflow with ``
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
-import io
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -51,7 +49,7 @@ from ...core.workflows.store import (
     require_existing_change,
     workflow_name,
 )
-from ..jobs import caller
+from ..jobs import caller, export_csv
 from ..params import integer, timestamp
 from ..responses import json_response, read_json
 from ..routing import Routes
@@ -558,14 +556,9 @@ class SpoonFeederRoutes:
         filename = f"tasks_export_{dt.datetime.now(dt.timezone.utc).date().isoformat()}.{kind}"
         if kind == "json":
             return ok({"filename": filename, "content": rows})
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(TASK_COLUMNS)
-        for row in rows:
-            cells = {**row, "images": ";".join(row["images"])}
-            writer.writerow(["" if cells[c] is None else cells[c] for c in TASK_COLUMNS])
         disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
-        return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers=disposition)
+        text = export_csv(rows, TASK_COLUMNS)
+        return web.Response(text=text, content_type="text/csv", charset="utf-8", headers=disposition)
 
     async def health(self, _request: web.Request) -> web.Response:
         """Spoon Feeder's health: the database and ComfyUI (this process); Redis and Ollama are not used."""
