@@ -322,20 +322,25 @@ def test_admin_may_leave_comfyui_routes_open_but_never_cozygen_routes(server, to
 def test_a_browser_opening_the_editor_is_sent_to_sign_in(server, tokens) -> None:
     import http.client
 
-    def raw_get(path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    def raw_get(path: str, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """A GET that does not follow redirects: its status, headers and body (the connection closed)."""
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        connection.request("GET", path, headers=headers)
-        return connection.getresponse()
+        try:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
 
     page = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate"}
-    editor = raw_get("/?tab=1", page)
-    assert editor.status == 303 and editor.getheader("Location") == "/cozygen/?next=%2F%3Ftab%3D1"
-    script = raw_get("/api/queue", {"Accept": "application/json"})
-    assert script.status == 401 and "application/json" in script.getheader("Content-Type")
-    fetched = raw_get("/view?filename=x.png", {**page, "Sec-Fetch-Mode": "cors"})
-    assert fetched.status == 401
-    signed_in = raw_get("/", {**page, "Cookie": f"cozygen_token={tokens['admin']}"})
-    assert signed_in.status == 200 and b"ComfyUI test front end" in signed_in.read()
+    status, headers, _ = raw_get("/?tab=1", page)
+    assert status == 303 and headers["Location"] == "/cozygen/?next=%2F%3Ftab%3D1"
+    status, headers, _ = raw_get("/api/queue", {"Accept": "application/json"})
+    assert status == 401 and "application/json" in headers["Content-Type"]
+    status, _, _ = raw_get("/view?filename=x.png", {**page, "Sec-Fetch-Mode": "cors"})
+    assert status == 401
+    status, _, body = raw_get("/", {**page, "Cookie": f"cozygen_token={tokens['admin']}"})
+    assert status == 200 and b"ComfyUI test front end" in body
 
 
 def test_event_streams_need_a_token_and_take_a_query_token(server, tokens) -> None:

@@ -284,7 +284,7 @@ def test_the_stream_resumes_after_last_event_id(server) -> None:
 
 def upload(server, data: bytes, name: str = "cat.png", field: str = "image", query: str = ""):
     form = aiohttp.FormData()
-    form.add_field(field, data, filename=name, content_type="application/octet-stream")
+    form.add_field(field, io.BytesIO(data), filename=name, content_type="application/octet-stream")  # streamed
 
     async def send():
         async with aiohttp.ClientSession() as session:

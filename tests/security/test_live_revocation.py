@@ -62,6 +62,12 @@ class Connections:
     def streams(self) -> tuple[aiohttp.ClientResponse, aiohttp.ClientResponse]:
         return self.gallery, self.events
 
+    async def close(self) -> None:
+        """Let go of all three, those the server cut included (nothing left for the garbage collector)."""
+        for response in self.streams:
+            response.release()
+        await self.socket.close()
+
 
 async def open_stream(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
     response = await session.get(url, headers=headers)
@@ -126,12 +132,17 @@ async def scenario(
 ) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
         watching = await open_all(session, home, control.session)
-        doomed = await (opener or open_all)(session, home, victim.session)
-        await revoke()
-        await all_closed(doomed)
-        assert not watching.socket.closed
-        await still_delivering(home, control, watching)
-        await watching.socket.close()
+        try:
+            doomed = await (opener or open_all)(session, home, victim.session)
+            try:
+                await revoke()
+                await all_closed(doomed)
+                assert not watching.socket.closed
+                await still_delivering(home, control, watching)
+            finally:
+                await doomed.close()
+        finally:
+            await watching.close()
 
 
 def test_signing_out_closes_open_streams_and_sockets(household: Household, control: Person) -> None:
