@@ -53,18 +53,18 @@ class CozyGenOutput:
         height, width = images[0].shape[0], images[0].shape[1]
         folder, filename, counter, subfolder, _ = host.save_image_path(filename_prefix, width, height)
         prompt_id = host.executing_prompt_id()
-        record = json.dumps(cozygen_record(prompt, prompt_id))
+        texts = [] if prompt is None else [("prompt", json.dumps(prompt))]  # the same in every image of the batch
+        texts += [(key, json.dumps(value)) for key, value in (extra_pnginfo or {}).items()]
+        texts.append((CHUNK, json.dumps(cozygen_record(prompt, prompt_id))))
+        scratch = Path(host.output_directory())
         results = []
         for batch_number, image in enumerate(images):
             pixels = np.clip(255.0 * image.cpu().numpy(), 0, 255).astype(np.uint8)
             info = PngInfo()
-            if prompt is not None:
-                info.add_text("prompt", json.dumps(prompt))
-            for key, value in (extra_pnginfo or {}).items():
-                info.add_text(key, json.dumps(value))
-            info.add_text(CHUNK, record)
+            for key, text in texts:
+                info.add_text(key, text)
             name = f"{filename.replace('%batch_num%', str(batch_number))}_{counter:05}_.png"
-            with saved_whole(Path(folder, name), Path(host.output_directory())) as partial:
+            with saved_whole(Path(folder, name), scratch) as partial:
                 Image.fromarray(pixels).save(partial, format="PNG", pnginfo=info, compress_level=4)
             results.append({"filename": name, "subfolder": subfolder, "type": "output"})
             counter += 1
