@@ -50,14 +50,14 @@ def generation(server, generation_id: str) -> dict[str, Any]:
 
 
 def wait_done(server, generation_id: str, timeout: float = 120) -> tuple[dict[str, Any], list[str]]:
-    """Poll the generation until it is complete or failed; it and every status seen on the way."""
+    """Poll the generation until it is completed or failed; it and every status seen on the way."""
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while True:
         current = generation(server, generation_id)
         if not seen or seen[-1] != current["status"]:
             seen.append(current["status"])
-        if current["status"] in ("complete", "failed"):
+        if current["status"] in ("completed", "failed"):
             return current, seen
         assert time.monotonic() < deadline, (seen, current)
         time.sleep(0.02)
@@ -123,7 +123,7 @@ def test_generate_on_the_procedural_workflow_from_request_to_downloaded_images(s
     assert submitted["status"] in ("pending", "running") and submitted["outputs"] == []
 
     done, seen = wait_done(server, submitted["id"])
-    assert seen[-1] == "complete" and done["error"] is None, (seen, done)
+    assert seen[-1] == "completed" and done["error"] is None, (seen, done)
     assert done["seed"] == seed and done["generation_time_seconds"] >= 0 and done["completed_at"].endswith("Z")
     assert len(done["outputs"]) == 2, done
     bodies = []
@@ -144,7 +144,7 @@ def test_generate_on_the_procedural_workflow_from_request_to_downloaded_images(s
 
     shown = data(get(f"{api(server)}/comfyui/sessions/{session['id']}"))
     assert [g["id"] for g in shown["generations"]] == [submitted["id"]]
-    assert shown["generations"][0]["status"] == "complete" and shown["generations"][0]["outputs"] == done["outputs"]
+    assert shown["generations"][0]["status"] == "completed" and shown["generations"][0]["outputs"] == done["outputs"]
     assert (shown["generation_count"], shown["completed_count"], shown["failed_count"]) == (1, 1, 0)
     assert shown["last_parameters"]["seed"] == seed and shown["last_parameters"]["batch_size"] == 2
     assert shown["current_workflow_id"] is None  # no workflow_id was chosen
@@ -197,14 +197,14 @@ def test_a_prompt_failing_in_comfyui_is_reported_failed_with_its_reason(server) 
     )
     assert submitted["workflow_id"] == workflow_id and submitted["steps"] == 80
     done, seen = wait_done(server, submitted["id"])
-    assert done["status"] == "failed" and "complete" not in seen, (seen, done)
+    assert done["status"] == "failed" and "completed" not in seen, (seen, done)
     assert "80 is outside the allowed range 1 to 50" in done["error"] and done["outputs"] == []
     shown = data(get(f"{api(server)}/comfyui/sessions/{session['id']}"))
     assert (shown["generation_count"], shown["completed_count"], shown["failed_count"]) == (1, 0, 1)
     assert shown["current_workflow_id"] == workflow_id  # chosen once, the session's workflow from now on
     again = data(generate(server, session["id"], parameters={"steps": 5, "width": 64}), 201)
     assert again["workflow_id"] == workflow_id
-    assert wait_done(server, again["id"])[0]["status"] == "complete"
+    assert wait_done(server, again["id"])[0]["status"] == "completed"
     exported = data(get(f"{api(server)}/tasks/history/export?format=json"))
     rows = {row["id"]: row for row in exported["content"]}
     assert rows[submitted["id"]]["status"] == "failed" and "allowed range" in rows[submitted["id"]]["error"]
@@ -249,7 +249,7 @@ def test_busy_generations_and_sessions_are_not_deleted(server) -> None:
     busy = refused(request("DELETE", f"{api(server)}/comfyui/generations/{submitted['id']}"), 409, "JOB_NOT_FINISHED")
     assert "cancel" in busy["error"]
     refused(request("DELETE", f"{api(server)}/comfyui/sessions/{session['id']}"), 409, "SESSION_BUSY")
-    assert wait_done(server, submitted["id"], timeout=300)[0]["status"] == "complete"
+    assert wait_done(server, submitted["id"], timeout=300)[0]["status"] == "completed"
     assert request("DELETE", f"{api(server)}/comfyui/sessions/{session['id']}").status == 200
     refused(get(f"{api(server)}/comfyui/generations/{submitted['id']}"), 404)  # its generations went with it
 

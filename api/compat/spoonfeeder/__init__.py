@@ -1,0 +1,51 @@
+"""Spoon Feeder (seed 003) at /cozygen/compat/spoonfeeder/api/: health, profiles (the local ComfyUI), ComfyUI
+options, workflows, sessions, generations, the image proxy and the task history export, over CozyGen's
+workflow store and job service.
+
+The answers follow what the real Spoon Feeder client (``frontend/src/api/comfyui.ts`` and its pages) reads,
+where it differs from the seed's API document: generations end ``completed``, ``options.dimensions`` is
+``{common, sdxl_optimal}``, ``workflow_json`` of a workflow is JSON text. Errors answer in Spoon Feeder's shape
+(``{"success": false, "error", "code", "statusCode"}``) with CozyGen's fields kept.
+
+Modules: :mod:`.shapes` (envelope, generations, task rows), :mod:`.prompts` (which fields are prompts),
+:mod:`.workflows` (options, profiles, workflows), :mod:`.sessions` (sessions, generating, generations),
+:mod:`.files` (images, history export, health).
+"""
+
+from __future__ import annotations
+
+from ....core.accounts.access import USER, VIEWER
+from ...routing import Routes
+from ...state import CozyGenState
+from .files import FileRoutes
+from .sessions import SessionRoutes
+from .shapes import BASE, in_seed_shape
+from .workflows import WorkflowRoutes
+
+__all__ = ["BASE", "add_routes"]
+
+
+def add_routes(routes: Routes, state: CozyGenState) -> None:
+    w = WorkflowRoutes(state)
+    s, f = SessionRoutes(state, w), FileRoutes(state)
+    comfy = f"{BASE}/comfyui"
+    routes.get(f"{BASE}/profiles", access=VIEWER)(in_seed_shape(w.profiles))
+    routes.get(f"{comfy}/options", access=VIEWER)(in_seed_shape(w.options))
+    routes.get(f"{comfy}/workflows", access=VIEWER)(in_seed_shape(w.list_workflows))
+    routes.post(f"{comfy}/workflows", access=USER)(in_seed_shape(w.create))
+    routes.get(f"{comfy}/workflows/{{workflow_id}}", access=VIEWER)(in_seed_shape(w.get_one))
+    routes.put(f"{comfy}/workflows/{{workflow_id}}", access=USER)(in_seed_shape(w.update))
+    routes.patch(f"{comfy}/workflows/{{workflow_id}}/parameters", access=USER)(in_seed_shape(w.parameters))
+    routes.delete(f"{comfy}/workflows/{{workflow_id}}", access=USER)(in_seed_shape(w.delete))
+    routes.get(f"{comfy}/sessions", access=VIEWER)(in_seed_shape(s.list_sessions))
+    routes.post(f"{comfy}/sessions", access=USER)(in_seed_shape(s.create_session))
+    routes.get(f"{comfy}/sessions/{{session_id}}", access=VIEWER)(in_seed_shape(s.get_session))
+    routes.put(f"{comfy}/sessions/{{session_id}}", access=USER)(in_seed_shape(s.update_session))
+    routes.delete(f"{comfy}/sessions/{{session_id}}", access=USER)(in_seed_shape(s.delete_session))
+    routes.post(f"{comfy}/sessions/{{session_id}}/generate", access=USER)(in_seed_shape(s.generate))
+    routes.get(f"{comfy}/generations/{{job_id}}", access=VIEWER)(in_seed_shape(s.get_generation))
+    routes.get(f"{comfy}/generations/{{job_id}}/workflow", access=VIEWER)(in_seed_shape(s.generation_workflow))
+    routes.delete(f"{comfy}/generations/{{job_id}}", access=USER)(in_seed_shape(s.delete_generation))
+    routes.get(f"{comfy}/image/{{filename}}", access=VIEWER)(in_seed_shape(f.image))
+    routes.get(f"{BASE}/tasks/history/export", access=VIEWER)(in_seed_shape(f.export_history))
+    routes.get(f"{BASE}/health", access=VIEWER)(in_seed_shape(f.health))
