@@ -6,8 +6,8 @@ import functools
 
 from ..core import host as core_host
 from ..core.jobs.service import JobService
-from . import accounts, comfyui_gate, files, gallery, jobs, prompts, settings, system, tags, webapp, workflows
-from .compat import aiplayground, cyberimage, dreamlayer, spoonfeeder
+from . import accounts, comfyui_gate, files, gallery, jobs, mcp, prompts, settings, system, tags, webapp, workflows
+from .compat import aiplayground, cyberimage, cyberimage_mcp, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .host import ComfyUIHost
 from .routing import Routes
@@ -24,7 +24,9 @@ RESOURCE_MODULES = (
     jobs,
     prompts,
     tags,
+    mcp,
     cyberimage,
+    cyberimage_mcp,
     dreamlayer,
     spoonfeeder,
     aiplayground,

@@ -13,7 +13,7 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,6 +89,7 @@ class CozyGenState:
         self.wildcards: Library | None = None  # api.prompts' wildcard library of the data folder, made on first use
         # Thumbnails and image work get their own threads so they never starve the database readers.
         self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
+        self.stoppers: list[Callable[[], Awaitable[None]]] = []  # parts started on demand (the MCP server)
 
     def _started(self, part: T | None) -> T:
         """A part opened at server start, or 503 until it is (with the start-up error, if any)."""
@@ -236,6 +237,8 @@ class CozyGenState:
             log.info("CozyGen: authentication is ON (%s)", self.auth_reason)
 
     async def shutdown(self, _app: Any = None) -> None:
+        for stop in self.stoppers:
+            await stop()
         self._jobs = None  # ComfyUI's last messages find no database to write to
         self._job_service = self._sessions = None
         await self.live.stop()

@@ -112,6 +112,33 @@ def gallery_image(row: Any) -> dict[str, Any]:
     }
 
 
+def progress_of(job: Job, seed_status: str) -> dict[str, Any]:
+    """CyberImage's progress flags of a job, with ComfyUI's real step counts."""
+    processing = seed_status == "processing"
+    return {
+        "preparing": processing and not job.total_steps,
+        "loading_model": False,
+        "generating": processing and bool(job.total_steps),
+        "saving": False,
+        "completed": seed_status == "completed",
+        "failed": seed_status == "failed",
+        "step": job.step,
+        "total_steps": job.total_steps,
+    }
+
+
+def image_metadata(job: Job, number: int, total: int) -> dict[str, Any]:
+    """CyberImage's metadata of a job's ``number``-th image (of ``total``)."""
+    return {
+        "model_id": job.model,
+        "prompt": job.params.get("prompt"),
+        "negative_prompt": job.params.get("negative_prompt"),
+        "settings": seed_settings(job.params),
+        "image_number": number,
+        "total_images": total,
+    }
+
+
 def message(job: Job, status: str, shown: dict[str, Any], images: int) -> str:
     """CyberImage's status message for a job."""
     count = len(job.all_prompts)
@@ -146,10 +173,14 @@ class CyberImageRoutes:
         }
         return models
 
-    async def models(self, _request: web.Request) -> web.Response:
+    async def catalogue(self) -> dict[str, Any]:
+        """The models and the default one (the first checkpoint, else the procedural model)."""
         found = await self.available()
         checkpoints = [name for name in found if name != PROCEDURAL_MODEL]
-        return json_response({"models": found, "default": checkpoints[0] if checkpoints else PROCEDURAL_MODEL})
+        return {"models": found, "default": checkpoints[0] if checkpoints else PROCEDURAL_MODEL}
+
+    async def models(self, _request: web.Request) -> web.Response:
+        return json_response(await self.catalogue())
 
     async def generate(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -193,7 +224,6 @@ class CyberImageRoutes:
         seed_status = STATUSES.get(job.status, "failed")
         params, settings = job.params, seed_settings(job.params)
         rows = await self.state.gallery.rows_of(job.images)
-        processing = seed_status == "processing"
         reply = {
             "id": job.id,
             "status": seed_status,
@@ -205,29 +235,13 @@ class CyberImageRoutes:
             "started_at": iso(job.started_at),
             "completed_at": iso(job.finished_at),
             "message": message(job, seed_status, shown, len(rows)),
-            "progress": {
-                "preparing": processing and not job.total_steps,
-                "loading_model": False,
-                "generating": processing and bool(job.total_steps),
-                "saving": False,
-                "completed": seed_status == "completed",
-                "failed": seed_status == "failed",
-                "step": job.step,
-                "total_steps": job.total_steps,
-            },
+            "progress": progress_of(job, seed_status),
             "images": [
                 {
                     "id": str(row["id"]),
                     "file_path": "/".join(p for p in (row["subfolder"], row["filename"]) if p),
                     "created_at": iso(row["mtime"]),
-                    "metadata": {
-                        "model_id": job.model,
-                        "prompt": params.get("prompt"),
-                        "negative_prompt": params.get("negative_prompt"),
-                        "settings": settings,
-                        "image_number": n,
-                        "total_images": len(rows),
-                    },
+                    "metadata": image_metadata(job, n, len(rows)),
                 }
                 for n, row in enumerate(rows, start=1)
             ],

@@ -23,7 +23,6 @@ PUBLIC_ROUTES = {
     ("GET", "/cozygen/"),
     ("GET", "/cozygen/assets/{name}"),  # the web app's files and client-side routes
     ("GET", "/cozygen/{path}"),
-    ("GET", "/cozygen/compat/aiplayground/healthy"),  # AI Playground polls it without credentials (liveness only)
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 STATIC: set[tuple[str, str]] = set()  # static-file routes of the running server (filled by all_routes)
@@ -150,6 +149,9 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
             "/cozygen/api/workflows/{filename}/check",
             "/cozygen/compat/aiplayground/api/comfyUi/checkWorkflowRequirements",
             "/cozygen/api/tags/validate",  # read-only: which of the posted tags are known
+            # JSON-RPC: a viewer's read methods; generate checks the user role itself
+            "/cozygen/api/mcp",
+            "/cozygen/compat/cyberimage/api/mcp",
         }:
             if not guard_refused(reply):
                 wrong.append(f"{method} {path} let a viewer through ({reply.status})")
