@@ -263,7 +263,9 @@ def test_aiplayground_health_and_requirements(server) -> None:
             "valid": False,
             "missingNodes": ["https://github.com/someone/ComfyUI-Missing@abc123"],
             "missingModels": ["gone.safetensors"],
+            "missingPackages": [],
         },
+        "needsInstallation": True,  # what AI Playground's own client reads (a custom node is missing)
     }
     graph = unit_data("sd15_txt2img.json")
     real = post(f"{base}/api/comfyUi/checkWorkflowRequirements", {"workflow": graph}).json()["data"]

@@ -79,7 +79,9 @@ class FileRoutes:
         return web.Response(text=text, content_type="text/csv", charset="utf-8", headers=disposition)
 
     async def health(self, _request: web.Request) -> web.Response:
-        """Spoon Feeder's health: the database and ComfyUI (this process); Redis and Ollama are not used."""
+        """Spoon Feeder's health: the database and ComfyUI (this process); Redis and Ollama are not used. The seed's
+        ``{success, data}`` with the real backend's top-level ``status`` (``ok``) and ``timestamp`` beside it (its
+        dashboard reads ``health.timestamp``)."""
         try:
             await self.state.db.execute_fn(lambda conn: conn.execute("SELECT 1").fetchone())
             database = "connected"
@@ -91,9 +93,11 @@ class FileRoutes:
         except (RuntimeError, AttributeError, ImportError):
             comfyui = "disconnected"
         healthy = database == comfyui == "connected"
+        now = iso(time.time())
         data = {
             "status": "healthy" if healthy else "unhealthy",
-            "timestamp": iso(time.time()),
+            "timestamp": now,
             "services": {"database": database, "redis": "not_used", "ollama": "not_used", "comfyui": comfyui},
         }
-        return json_response({"success": True, "data": data}, status=200 if healthy else 503)
+        body = {"success": True, "data": data, "status": "ok" if healthy else "unhealthy", "timestamp": now}
+        return json_response(body, status=200 if healthy else 503)
