@@ -23,6 +23,7 @@ PUBLIC_ROUTES = {
     ("GET", "/cozygen/"),
     ("GET", "/cozygen/assets/{name}"),  # the web app's files and client-side routes
     ("GET", "/cozygen/{path}"),
+    ("GET", "/cozygen/compat/aiplayground/healthy"),  # AI Playground polls it without credentials (liveness only)
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 STATIC: set[tuple[str, str]] = set()  # static-file routes of the running server (filled by all_routes)
