@@ -20,9 +20,7 @@ from ...core.accounts.access import VIEWER
 from ...core.errors import BadRequest, CozyGenError, RateLimited, TooLarge, UnsupportedType
 from ...core.graph.fill import FieldErrors
 from ...core.jobs.model import MAX_IMAGES
-from ...core.mcp.tools import ArgumentErrors
 from ..jobs import caller
-from ..mcp.tools import McpTools
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
@@ -124,6 +122,9 @@ class CyberImageMcp:
         count = num_images_of(settings)
         workflow, values = job_values(model, str(prompt), negative, settings)
         arguments = {"workflow": workflow, "values": values, "num_images": count, "wait": False}
+        from ...core.mcp.tools import ArgumentErrors  # the MCP tools load on first use
+        from ..mcp.tools import McpTools
+
         try:
             made = await McpTools(self.state, request).call("generate", arguments)
         except (FieldErrors, ArgumentErrors) as exc:

@@ -8,6 +8,7 @@ CozyGen's own: an API token as ``Authorization: Bearer``, or the session cookie 
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from aiohttp import web
 
@@ -16,7 +17,6 @@ from ...core.errors import Forbidden
 from ..responses import json_response
 from ..routing import Routes
 from ..state import CozyGenState
-from .server import McpServer
 
 PATH = "/cozygen/api/mcp"
 
@@ -45,7 +45,11 @@ class McpRoutes:
 
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
-        self.server = McpServer(state)
+        self.server: Any = None  # McpServer, made on the first request (CozyGen's import stays light)
+
+    async def shutdown(self) -> None:
+        if self.server is not None:
+            await self.server.shutdown()
 
     def check_host(self, request: web.Request) -> None:
         """While auth is off nothing proves who calls, so a web page must not reach the tools through a name
@@ -59,6 +63,10 @@ class McpRoutes:
 
     async def endpoint(self, request: web.Request) -> web.StreamResponse:
         self.check_host(request)
+        if self.server is None:
+            from .server import McpServer
+
+            self.server = McpServer(self.state)
         return await self.server.serve(request)
 
     async def no_stream(self, _request: web.Request) -> web.Response:
@@ -71,4 +79,4 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     r = McpRoutes(state)
     routes.post(PATH, access=VIEWER)(r.endpoint)
     routes.get(PATH, access=VIEWER)(r.no_stream)
-    state.stoppers.append(r.server.shutdown)
+    state.stoppers.append(r.shutdown)
