@@ -14,12 +14,22 @@ from ..core.accounts import tokens, users
 from ..core.accounts.access import ADMIN, PUBLIC, VIEWER, is_loopback
 from ..core.accounts.service import AccountService
 from ..core.accounts.users import User
-from ..core.errors import BadRequest, Forbidden
+from ..core.errors import BadRequest, CozyGenError, Forbidden
 from .auth.authorization import require_same_origin
-from .auth.credentials import authenticate, clear_session_cookie, current_user, remote_address, set_session_cookie
+from .auth.credentials import (
+    COOKIE,
+    Credential,
+    authenticate,
+    bearer,
+    clear_session_cookie,
+    current_user,
+    remote_address,
+    set_session_cookie,
+)
 from .params import integer, path_id
 from .responses import json_response, read_json
 from .routing import Routes
+from .seed_errors import as_seed
 from .state import CozyGenState
 
 REVOKE_API_TOKENS = "revoke_api_tokens"
@@ -51,6 +61,15 @@ def me(request: web.Request) -> User:
     if user is None:
         raise BadRequest("authentication is off; there is no account to manage", code="AUTH_DISABLED")
     return user
+
+
+def session_expiry(request: web.Request, state: CozyGenState, credential: Credential) -> int | None:
+    """When the caller's session token expires (epoch seconds); None for an API token, which does not."""
+    if credential.api_token is not None:
+        return None
+    token = bearer(request) or request.cookies.get(COOKIE)
+    claims = tokens.decode(state.secret, token) if token else None
+    return int(claims["exp"]) if claims else None
 
 
 def list_routes_of(app: web.Application) -> list[dict[str, Any]]:
@@ -88,13 +107,27 @@ class AccountRoutes:
 
     # -- signing in and out -----------------------------------------------------------------
     async def login(self, request: web.Request) -> web.Response:
+        """Sign in; the seed's errors keep their texts (``auth_disabled``, ``invalid_body``,
+        ``invalid_credentials``) with CozyGen's code and a ``detail``."""
         if not self.state.auth_enabled:
-            raise BadRequest("authentication is off on this server; no login is needed", code="AUTH_DISABLED")
-        body = await read_json(request)
+            raise BadRequest(
+                "auth_disabled", code="AUTH_DISABLED", extra={"detail": "authentication is off; no login is needed"}
+            )
+        try:
+            body = await read_json(request)
+        except CozyGenError as error:
+            raise as_seed(error, BadRequest, "invalid_body") from None
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
-            raise BadRequest('send {"username": ..., "password": ...}', code="INVALID_BODY")
-        user = await self.accounts.sign_in(username.strip(), password, remote_address(request))
+            raise BadRequest(
+                "invalid_body", code="INVALID_BODY", extra={"detail": 'send {"username": ..., "password": ...}'}
+            )
+        try:
+            user = await self.accounts.sign_in(username.strip(), password, remote_address(request))
+        except CozyGenError as error:
+            if error.status != 401:
+                raise
+            raise as_seed(error, type(error), "invalid_credentials") from None
         return self.session_reply(request, user)
 
     async def auth_status(self, request: web.Request) -> web.Response:
@@ -110,8 +143,8 @@ class AccountRoutes:
         }
         if credential is None:
             return json_response({"authenticated": False, "user": None, **base}, status=401)
-        user = credential.user
-        return json_response({"authenticated": True, "user": user.username, "role": user.role, **base})
+        user, expires = credential.user, session_expiry(request, self.state, credential)
+        return json_response({"authenticated": True, "user": user.username, "exp": expires, "role": user.role, **base})
 
     async def logout(self, request: web.Request) -> web.Response:
         """Sign out everywhere: every session and query token of the caller, open streams and sockets, and

@@ -18,7 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.multipart import BodyPartReader
 
 from ..core.accounts.access import ADMIN, USER, VIEWER
-from ..core.errors import BadRequest, NotFound, TooLarge, UnsupportedType
+from ..core.errors import BadRequest, Forbidden, NotFound, TooLarge, UnsupportedType
 from ..core.gallery import index
 from ..core.gallery.place import PARTIAL_SUFFIX, UPLOAD_PREFIX
 from ..core.gallery.thumbnails import Thumbnail, ThumbnailCache, clamp_width
@@ -29,6 +29,7 @@ from .gallery import image_id
 from .params import flag, paging
 from .responses import json_response
 from .routing import Routes
+from .seed_errors import seed_route
 from .state import CozyGenState
 from .visibility import hidden_inputs, record_input, require_visible, require_visible_path
 
@@ -207,9 +208,11 @@ class FileRoutes:
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
 
+    @seed_route({"MISSING_IMAGE_FIELD": (BadRequest, "image field")})
     async def upload_image(self, request: web.Request) -> web.Response:
         return json_response(await receive_upload(request, self.state))
 
+    @seed_route({"INVALID_PATH": (BadRequest, "Invalid path")})
     async def list_input(self, request: web.Request) -> web.Response:
         state = self.state
         folder, sub, _ = resolve(state.roots["input"], request.query.get("subfolder", "").rstrip("/"))
@@ -266,6 +269,13 @@ class FileRoutes:
             }
         )
 
+    @seed_route(
+        {
+            "INVALID_PATH": (BadRequest, "Invalid path"),
+            "SOURCE_NOT_FOUND": (NotFound, "File not found"),
+            "IMAGE_NOT_FOUND": (NotFound, "File not found"),
+        }
+    )
     async def input_file(self, request: web.Request) -> web.StreamResponse:
         if not request.query.get("path", "").strip():
             raise BadRequest("Missing path", code="MISSING_PATH")
@@ -276,6 +286,7 @@ class FileRoutes:
             raise NotFound("File not found", code="FILE_NOT_FOUND")
         return web.FileResponse(path)
 
+    @seed_route({"INVALID_PATH": (Forbidden, "Invalid path"), "IMAGE_NOT_FOUND": (NotFound, "Source not found")})
     async def thumb(self, request: web.Request) -> web.Response:
         root = "input" if request.query.get("type", "output").lower() == "input" else "output"
         if not request.query.get("filename", "").strip():

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import math
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +14,11 @@ import orjson
 from aiohttp import web
 
 from ..core.accounts.access import USER, VIEWER
-from ..core.errors import BadRequest, NotFound
+from ..core.errors import BadRequest, CozyGenError, Forbidden, NotFound
 from ..core.gallery import index
 from ..core.gallery.service import Gallery, directory_item, item
 from ..core.graph.summary import parse_prompt_text, summarize_png_text
+from ..core.jobs import prompt_raw
 from ..core.media.kinds import KINDS, is_hidden, kind_of
 from ..core.media.pnginfo import read_png_info
 from ..core.paths import resolve
@@ -25,6 +27,7 @@ from .auth.credentials import current_user
 from .params import bool_field, choice, flag, paging, path_id, text_field
 from .responses import TooDeep, json_response, loads_bounded, read_json
 from .routing import Routes
+from .seed_errors import seed_route
 from .state import CozyGenState
 from .visibility import (
     own_inputs,
@@ -37,6 +40,19 @@ from .visibility import (
 )
 
 DELETE_ALL_CONFIRM = ("delete-all", "delete_all", "deleteall")
+# Seed 004's answers to the errors of its gallery routes (api/seed_errors.py)
+FORBIDDEN, NOT_THERE = (Forbidden, "forbidden"), (NotFound, "not found")
+LIST_ERRORS = {"INVALID_PATH": FORBIDDEN, "BAD_PAGING": (BadRequest, "bad paging"), "FOLDER_NOT_FOUND": NOT_THERE}
+NO_PROMPT = (NotFound, "prompt metadata not found")
+PROMPT_ERRORS = {"INVALID_PATH": NO_PROMPT, "SOURCE_NOT_FOUND": NO_PROMPT, "IMAGE_NOT_FOUND": NO_PROMPT}
+DELETE_ERRORS = {"INVALID_PATH": FORBIDDEN, "FILE_NOT_FOUND": NOT_THERE, "IMAGE_NOT_FOUND": NOT_THERE}
+DELETE_ALL_ERRORS = {
+    "INVALID_JSON": (BadRequest, "invalid json payload"),
+    "CONFIRM_REQUIRED": (BadRequest, "confirm flag required"),
+    "INVALID_PATH": FORBIDDEN,
+    "FOLDER_NOT_FOUND": NOT_THERE,
+}
+STREAM_ERRORS = {"INVALID_PATH": (Forbidden, "Invalid path"), "FOLDER_NOT_FOUND": (NotFound, "Not found")}
 
 
 def file_query(request: web.Request, subfolder: str, recursive: bool, owner: str | None) -> index.FileQuery:
@@ -102,6 +118,7 @@ class GalleryRoutes:
         folder, sub, _ = resolve(self.state.roots["output"], subfolder)
         return folder, sub
 
+    @seed_route(LIST_ERRORS)
     async def list_page(self, request: web.Request) -> web.Response:
         state = self.state
         folder, sub = self.output_folder(request.query.get("subfolder", ""))
@@ -111,11 +128,11 @@ class GalleryRoutes:
         if not await asyncio.to_thread(folder.is_dir):
             raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
         cursor = request.query.get("cursor")
-        filtered = bool(query.search or query.model or query.owner)
+        filtered = bool(query.search or query.model)
         dirs: list[Any] = []
-        if not recursive and not filtered and cursor is None:
+        if not recursive and not filtered and cursor is None:  # per user: the folders holding their outputs
             dirs = await state.db.execute_fn(
-                lambda conn: index.list_dirs(conn, "output", sub, show_hidden=query.show_hidden)
+                lambda conn: index.list_dirs(conn, "output", sub, show_hidden=query.show_hidden, owner=query.owner)
             )
         total_files = await self.gallery.count(query)
         total = len(dirs) + total_files
@@ -138,28 +155,55 @@ class GalleryRoutes:
         }
         return json_response(body)
 
+    @seed_route(PROMPT_ERRORS)
     async def prompt(self, request: web.Request) -> web.Response:
+        """A PNG's prompt graph, and the raw prompts (before $alias$ expansion) when the file or the caller's
+        own job of its prompt holds them."""
         if not request.query.get("filename", "").strip():
             raise BadRequest("missing filename", code="MISSING_FILENAME")
-        path, _, name = resolve(
+        path, sub, name = resolve(
             self.state.roots["output"], request.query.get("subfolder", "").strip(), request.query["filename"]
         )
-        await require_visible_path(request, self.state, "output", request.query.get("subfolder", "").strip(), name)
+        await require_visible_path(request, self.state, "output", sub, name)
         text = await read_text_chunks(path) if name.lower().endswith(".png") and path.is_file() else {}
         prompt = parse_prompt_text(text.get("prompt"))
         if prompt is None:
             raise NotFound("prompt metadata not found", code="PROMPT_NOT_FOUND")
         body: dict[str, Any] = {"prompt": prompt}
-        raw = _json_object(text.get("cozygen_prompt_raw"))
+        raw = _json_object(text.get("cozygen_prompt_raw")) or await self.stored_raw(request, sub, name)
         if raw:
             body["cozygen_prompt_raw"] = raw
         return json_response(body)
 
+    async def stored_raw(self, request: web.Request, sub: str, name: str) -> dict[str, str] | None:
+        """The caller's raw prompts of the job that saved this output, if they posted any."""
+        row = await self.gallery.find("output", sub, name)
+        if row is None or not row["prompt_id"]:
+            return None
+        prompt_id, username = row["prompt_id"], actor(request)
+        return await self.state.db.execute_fn(lambda conn: prompt_raw.read(conn, prompt_id, username))
+
+    async def store_prompt_raw(self, request: web.Request) -> web.Response:
+        """Seed 004's ``prompt_raw``: the caller's raw prompts of a prompt they queue next (durable when answered)."""
+        try:
+            body = await read_json(request)
+        except CozyGenError as error:
+            if error.code not in ("INVALID_JSON", "JSON_TOO_DEEP"):
+                raise
+            raise BadRequest("invalid json payload", code=error.code, extra={"detail": error.message}) from None
+        prompt_id, raw = prompt_raw.parse(body)
+        username, now = actor(request), time.time()
+        await self.state.db.execute_write_fn(lambda conn: prompt_raw.store(conn, prompt_id, username, raw, now))
+        return json_response({"ok": True})
+
+    @seed_route(DELETE_ERRORS)
     async def delete_one(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        filename = text_field(body, "filename", "", code="MISSING_FILENAME")
+        filename = text_field(body, "filename", "", code="MISSING_FILENAME").strip()
         if not filename:
             raise BadRequest("missing filename", code="MISSING_FILENAME")
+        if "/" in filename or "\\" in filename:
+            raise BadRequest("invalid filename", code="INVALID_FILENAME")
         path, sub, name = resolve(self.state.roots["output"], text_field(body, "subfolder", ""), filename)
         if not kind_of(name):
             raise BadRequest("only images, videos and audio files can be deleted here", code="NOT_MEDIA")
@@ -168,12 +212,13 @@ class GalleryRoutes:
             raise NotFound(f"no file {name!r} in {sub or 'the output folder'}", code="FILE_NOT_FOUND")
         await require_visible(request, self.state, row)
         batch, trashed, errors = await self.gallery.trash([row], by=actor(request))
-        if errors:
-            raise BadRequest(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
+        if errors:  # the disk refused (the seed's 500)
+            raise CozyGenError(f"unable to delete file: {errors[0]}", code="DELETE_FAILED")
         return json_response(
             {"ok": True, "filename": name, "subfolder": sub, "id": row["id"], "batch": batch, "trash_ids": trashed}
         )
 
+    @seed_route(DELETE_ALL_ERRORS)
     async def delete_all(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         confirm = body.get("confirm")
@@ -192,6 +237,7 @@ class GalleryRoutes:
             answer["errors"] = errors
         return json_response(answer)
 
+    @seed_route(STREAM_ERRORS)
     async def stream(self, request: web.Request) -> web.StreamResponse:
         state = self.state
         root = choice(request, "type", ("output", "input"), "output")
@@ -253,6 +299,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     gallery = GalleryRoutes(state)
     routes.get("/cozygen/api/gallery", access=VIEWER)(gallery.list_page)
     routes.get("/cozygen/api/gallery/prompt", access=VIEWER)(gallery.prompt)
+    routes.post("/cozygen/api/prompt_raw", access=USER)(gallery.store_prompt_raw)
     routes.post("/cozygen/api/gallery/delete", access=USER)(gallery.delete_one)
     routes.post("/cozygen/api/gallery/delete_all", access=USER)(gallery.delete_all)
     routes.get("/cozygen/api/gallery/stream", access=VIEWER)(gallery.stream)

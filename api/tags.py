@@ -162,6 +162,8 @@ class TagRoutes:
         )
 
     async def search(self, request: web.Request) -> web.Response:
+        """Tags matching ``q``; an empty ``q`` (the seed's default, how its tag library opens) lists every tag
+        (of ``category`` when one is given) by count."""
         q = request.query.get("q", "").strip().lower()
         if len(q) > MAX_QUERY:
             raise BadRequest(f"q is longer than {MAX_QUERY} characters", code="INVALID_Q")
@@ -171,19 +173,15 @@ class TagRoutes:
                 f"category must be one of {', '.join(CATEGORY_KEYS)} (or empty for all), not {category!r}",
                 code="INVALID_CATEGORY",
             )
-        if not q.strip("_ ") and category in ("", "all"):
-            raise BadRequest(
-                "q is empty: send what was typed so far (?q=long_h), or a category to browse it (?category=artist)",
-                code="MISSING_Q",
-            )
         sort = choice(request, "sort", tags.SORTS, "count")
         limit = integer(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         offset = integer(request, "offset", 0, low=0, high=MAX_OFFSET)
         min_count = integer(request, "min_count", 0, low=0, high=2**62)
         index = await self.service.index(restricted_to(request, self.state))
         wanted = category if category not in ("", "all") else None
+        typed = q if q.strip("_ ") else ""  # nothing typed yet: every tag (of the category), by count
         search = functools.partial(
-            index.search, q, category=wanted, sort=sort, limit=limit, offset=offset, min_count=min_count
+            index.search, typed, category=wanted, sort=sort, limit=limit, offset=offset, min_count=min_count
         )
         if sort == "alpha" or not index.ready(wanted):  # sorting by name, or a category's first use
             found = await asyncio.to_thread(search)

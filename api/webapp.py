@@ -4,11 +4,18 @@
 long: it names the current assets), ``assets/<name>-<hash>.<ext>`` (cached for a
 year: a new build makes new names) and a few fixed files at the root (service
 worker, manifest, icons). Every other GET under /cozygen/ that no other route
-answers is a client-side route (``/cozygen/gallery``, ``/cozygen/generate/<name>``)
-and gets the shell; unknown paths under ``api/``, ``compat/`` and ``assets/`` get a
-404 in the usual JSON shape instead. That fallback is registered after every other
-route (``add_fallback``), and aiohttp tries longer path prefixes first, so it
-never shadows a real route.
+answers is handled by the fallback, registered after every other route
+(``add_fallback``; aiohttp tries longer path prefixes first, so it never shadows a
+real route):
+
+- a page of the app (``/cozygen/gallery``, ``/cozygen/generate/<name>``, ...; see
+  ``web/app/src/router.ts``) gets the shell, unless the client asked for data
+  rather than a page (an Accept header without text/html, as ``fetch`` sends):
+  then it is a 404 in the usual JSON shape, except ``/cozygen/gallery``, the
+  original CozyGen front end's gallery listing (seed 004's gallery answer);
+- any other path gets the shell only when a browser asks for a page (its Accept
+  names text/html); under a prefix of CozyGen's routes (``api/``, ``compat/``,
+  ``assets/``, ``workflows/``, ``input/``...) never: those are 404 JSON.
 """
 
 from __future__ import annotations
@@ -18,15 +25,22 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..core.accounts.access import PUBLIC
+from ..core.accounts.access import PUBLIC, VIEWER
 from ..core.errors import NotFound
+from .auth.authorization import authorize
+from .auth.credentials import USER_KEY, VIA_KEY, identify
+from .auth.sign_in import challenge
+from .gallery import GalleryRoutes
 from .routing import Routes
 from .state import CozyGenState
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-# Paths under /cozygen/ whose unknown children are 404s, never the shell.
+# Paths under /cozygen/ whose unknown children are 404s, never the shell (with the first parts of CozyGen's
+# other routes, added by add_fallback).
 RESERVED = ("api", "compat", "assets")
+# The app's client-side routes (web/app/src/router.ts), by their first part.
+PAGES = ("generate", "gallery", "queue", "history", "settings")
 IMMUTABLE = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {
     ".js": "text/javascript",
@@ -81,18 +95,51 @@ async def asset(request: web.Request) -> web.StreamResponse:
     return file_response(path, IMMUTABLE)
 
 
-async def app_path(request: web.Request) -> web.StreamResponse:
-    """A root file of the app, or the shell for a client-side route."""
-    path = request.match_info["path"]
-    head = path.split("/", 1)[0]
-    if head in RESERVED:
-        raise NotFound(f"no route {request.method} {request.path}; see /cozygen/api/openapi.json")
-    if "/" not in path and "." in path:  # a file of the app's root: sw.js, the manifest, icons
-        found = dist_file(DIST, path)
-        if found is None:
-            raise NotFound(f"no file {path!r} in the web app")
-        return shell() if found.name == "index.html" else file_response(found, "no-cache")
-    return shell()
+def asks_for_page(request: web.Request) -> bool:
+    """A browser opening a page: its Accept names text/html, or it says it navigates. No Accept at all (a
+    plain HTTP client) counts as a page too, but ``*/*`` (what ``fetch`` sends) or application/json does not."""
+    accept = request.headers.get("Accept")
+    navigating = request.headers.get("Sec-Fetch-Mode") == "navigate"
+    return navigating or accept is None or "text/html" in accept
+
+
+def no_route(request: web.Request) -> NotFound:
+    return NotFound(f"no route {request.method} {request.path}; see /cozygen/api/openapi.json")
+
+
+class Fallback:
+    """The fallback of GET /cozygen/{path}: root files, pages, the original front end's gallery, 404s."""
+
+    def __init__(self, state: CozyGenState, reserved: tuple[str, ...]) -> None:
+        self.state, self.reserved = state, reserved
+        self.gallery = GalleryRoutes(state)
+
+    async def app_path(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        head = path.split("/", 1)[0]
+        if head in self.reserved and head not in PAGES:
+            raise no_route(request)
+        if "/" not in path and "." in path:  # a file of the app's root: sw.js, the manifest, icons
+            found = dist_file(DIST, path)
+            if found is None:
+                raise NotFound(f"no file {path!r} in the web app")
+            return shell() if found.name == "index.html" else file_response(found, "no-cache")
+        if asks_for_page(request) and (head in PAGES or "text/html" in request.headers.get("Accept", "")):
+            return shell()
+        if path.rstrip("/") == "gallery":  # the original CozyGen front end's listing (older than /api/gallery)
+            return await self.legacy_gallery(request)
+        raise no_route(request)
+
+    async def legacy_gallery(self, request: web.Request) -> web.StreamResponse:
+        """``GET /cozygen/gallery?subfolder=&page=&per_page=``: the gallery listing, for viewers (this
+        fallback is public, so it checks the caller as the guard does for a viewer's route)."""
+        if self.state.auth_enabled:
+            credential = await identify(request, self.state)
+            if credential is None:
+                return challenge(request)
+            authorize(request, credential.user, credential.via, VIEWER, None)
+            request[USER_KEY], request[VIA_KEY] = credential.user, credential.via
+        return await self.gallery.list_page(request)
 
 
 def add_routes(routes: Routes, _state: CozyGenState) -> None:
@@ -101,6 +148,13 @@ def add_routes(routes: Routes, _state: CozyGenState) -> None:
     routes.get("/cozygen/assets/{name}", access=PUBLIC)(asset)
 
 
-def add_fallback(routes: Routes, _state: CozyGenState) -> None:
-    """Register last: root files of the app, and the shell for client-side routes."""
-    routes.get("/cozygen/{path:.*}", access=PUBLIC)(app_path)
+def route_heads(paths: list[str]) -> tuple[str, ...]:
+    """The first parts of the routes under /cozygen/ (``api``, ``workflows``, ``input``...)."""
+    heads = {p.removeprefix("/cozygen/").split("/", 1)[0] for p in paths if p.startswith("/cozygen/")}
+    return tuple(sorted(h for h in heads if h and "{" not in h))
+
+
+def add_fallback(routes: Routes, state: CozyGenState) -> None:
+    """Register last: root files of the app, the shell for client-side routes, 404 JSON for the rest."""
+    reserved = tuple(sorted({*RESERVED, *route_heads([path for _, path in routes.registered])}))
+    routes.get("/cozygen/{path:.*}", access=PUBLIC)(Fallback(state, reserved).app_path)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core.accounts.access import ADMIN, USER, VIEWER
-from ..core.errors import BadRequest
+from ..core.errors import BadRequest, NotFound
 from ..core.graph.check import check
 from ..core.graph.fill import Filled, fill
 from ..core.graph.parameter import Parameter
@@ -30,10 +30,27 @@ from .params import flag
 from .prompts import library as wildcard_library
 from .responses import json_response, read_json
 from .routing import Routes
+from .seed_errors import seed_route
 from .state import CozyGenState
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workflows"
 CHOICE_ALIASES = {"samplers_list": "sampler", "schedulers_list": "scheduler"}
+# Seed 004's answers to the errors of its workflow routes (api/seed_errors.py)
+WORKFLOW_ERRORS = {
+    "WORKFLOW_NOT_FOUND": (NotFound, "not found"),
+    "INVALID_PATH": (NotFound, "not found"),  # a name that cannot be a workflow's file
+    "MISSING_FILENAME": (NotFound, "not found"),
+    "BAD_JSON": (BadRequest, "bad json"),
+}
+TYPE_ERRORS = {
+    "MISSING_WORKFLOW": (BadRequest, "Missing workflow"),
+    "INVALID_WORKFLOW_MODE": (BadRequest, "Invalid workflow mode"),
+}
+PRESET_ERRORS = {
+    "MISSING_WORKFLOW": (BadRequest, "Missing workflow"),
+    "INVALID_PRESET": (BadRequest, "Invalid preset"),
+    "MISSING_PRESET_NAME": (BadRequest, "Missing preset name"),
+}
 
 
 def editor_of(request: web.Request, state: CozyGenState) -> Editor:
@@ -67,8 +84,9 @@ async def choices_for(host: Host, kind: str, *, refresh: bool = False) -> list[s
         return await asyncio.to_thread(host.model_files, kind, refresh=refresh)
     except KeyError:
         raise BadRequest(
-            f"invalid type {kind}: use sampler, scheduler or a model folder ({', '.join(host.model_folders())})",
+            f"invalid type {kind}",
             code="INVALID_CHOICE_TYPE",
+            extra={"detail": f"use sampler, scheduler or a model folder ({', '.join(host.model_folders())})"},
         ) from None
 
 
@@ -142,6 +160,7 @@ class WorkflowRoutes:
     async def list_workflows(self, _request: web.Request) -> web.Response:
         return json_response({"workflows": await asyncio.to_thread(self.store().names)})
 
+    @seed_route(WORKFLOW_ERRORS)
     async def get_workflow(self, request: web.Request) -> web.Response:
         return json_response(await asyncio.to_thread(self.store().read, request.match_info["filename"]))
 
@@ -179,7 +198,9 @@ class WorkflowRoutes:
     async def get_choices(self, request: web.Request) -> web.Response:
         kind = request.query.get("type", "").strip()
         if not kind:
-            raise BadRequest("missing type: ask for sampler, scheduler or a model folder", code="MISSING_TYPE")
+            raise BadRequest(
+                "missing type", code="MISSING_TYPE", extra={"detail": "ask for sampler, scheduler or a model folder"}
+            )
         refresh = flag(request, "refresh") or bool(request.query.get("cache_bust"))
         if refresh:
             self.state.definitions.invalidate()
@@ -199,6 +220,7 @@ class WorkflowRoutes:
         types = await self.state.db.execute_fn(lambda conn: documents.read(conn, documents.WORKFLOW_TYPES, {}))
         return json_response({"workflows": types, "choices": documents.TYPE_CHOICES})
 
+    @seed_route(TYPE_ERRORS)
     async def set_workflow_type(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         workflow = presets.workflow_name(body.get("workflow"))
@@ -221,6 +243,7 @@ class WorkflowRoutes:
         found = await self.state.db.execute_fn(lambda conn: presets.list_presets(conn, owner, workflow))
         return json_response({"workflow": workflow, "presets": found, "user": owner})
 
+    @seed_route(PRESET_ERRORS)
     async def change_presets(self, request: web.Request) -> web.Response:
         body, owner = await read_json(request), preset_owner(request)
         workflow = presets.workflow_name(body.get("workflow"))

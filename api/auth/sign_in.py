@@ -36,4 +36,4 @@ def challenge(request: web.Request) -> web.Response:
     """The answer to a caller who is not signed in: the redirect for a page, else Unauthorized is raised."""
     if wants_page(request):
         return sign_in_redirect(request)
-    raise Unauthorized(UNAUTHORIZED)
+    raise Unauthorized("unauthorized", extra={"detail": UNAUTHORIZED})  # seed 004's body, with the why

@@ -304,11 +304,21 @@ def list_files(
     return conn.execute(sql, params).fetchall()
 
 
-def list_dirs(conn: sqlite3.Connection, root: str, parent: str, *, show_hidden: bool) -> list[sqlite3.Row]:
-    sql = "SELECT * FROM media_dirs WHERE root = ? AND parent = ?"
+def list_dirs(
+    conn: sqlite3.Connection, root: str, parent: str, *, show_hidden: bool, owner: str | None = None
+) -> list[sqlite3.Row]:
+    """The subfolders of ``parent``; with ``owner``, only those holding (at any depth) an output of their jobs."""
+    sql, params = "SELECT * FROM media_dirs d WHERE d.root = ? AND d.parent = ?", [root, parent]
     if not show_hidden:
-        sql += " AND hidden = 0"
-    return conn.execute(sql + " ORDER BY name COLLATE NOCASE", (root, parent)).fetchall()
+        sql += " AND d.hidden = 0"
+    if owner is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM media m WHERE m.root = d.root"
+            " AND (m.subfolder = d.path OR substr(m.subfolder, 1, length(d.path) + 1) = d.path || '/')"
+            " AND m.prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?))"
+        )
+        params.append(owner)
+    return conn.execute(sql + " ORDER BY d.name COLLATE NOCASE", params).fetchall()
 
 
 def models(conn: sqlite3.Connection, root: str = "output", owner: str | None = None) -> list[dict[str, Any]]:

@@ -349,3 +349,24 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        13,
+        "prompt_raw: the prompts a client typed before expanding its $alias$ tokens (seed 004's prompt_raw), per "
+        "prompt id and user ('' with auth off); a map is deleted with its job's prompt (core/jobs/prompt_raw.py)",
+        """
+        CREATE TABLE prompt_raw (
+            prompt_id TEXT NOT NULL,
+            username TEXT NOT NULL,
+            raw_json TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (prompt_id, username)
+        );
+        CREATE INDEX prompt_raw_user ON prompt_raw(username, created_at);
+        CREATE TRIGGER prompt_raw_follows_job AFTER DELETE ON job_prompts BEGIN
+            DELETE FROM prompt_raw WHERE prompt_id = OLD.prompt_id;
+        END;
+        """,
+    )
+)

@@ -420,28 +420,42 @@ def test_bad_paths_are_refused_on_every_route_that_takes_one(server, tmp_path) -
     failures = []
     for bad in BAD_PATHS:
         q = quote(bad, safe="")
+        # each refused as seed 004 answers it where it names the error (status, error text), else a 400
+        forbidden, invalid, no_prompt = (
+            {(403, "forbidden")},
+            {(400, "Invalid path")},
+            {(404, "prompt metadata not found")},
+        )
         attempts = [
-            ("GET", f"/cozygen/api/gallery?subfolder={q}", None),
-            ("GET", f"/cozygen/api/gallery/prompt?filename=x.png&subfolder={q}", None),
-            ("GET", f"/cozygen/api/gallery/prompt?filename={q}", None),
-            ("POST", "/cozygen/api/gallery/delete", {"filename": "secret.png", "subfolder": bad}),
-            ("POST", "/cozygen/api/gallery/delete", {"filename": bad, "subfolder": ""}),
-            ("POST", "/cozygen/api/gallery/delete_all", {"confirm": "delete-all", "subfolder": bad}),
-            ("GET", f"/cozygen/api/gallery/stream?subfolder={q}", None),
-            ("GET", f"/cozygen/input?subfolder={q}", None),
-            ("GET", f"/cozygen/input/file?path={q}", None),
-            ("GET", f"/cozygen/input/file?path={q}/secret.png", None),
-            ("GET", f"/cozygen/thumb?filename=secret.png&subfolder={q}", None),
-            ("GET", f"/cozygen/thumb?filename={q}", None),
-            ("GET", f"/cozygen/thumb?type=input&filename=secret.png&subfolder={q}", None),
-            ("GET", f"/cozygen/compat/dreamlayer/api/images/{quote(bad + '/secret.png', safe='')}", None),
-            ("POST", "/cozygen/compat/dreamlayer/api/send-to-img2img", {"imagePath": f"{bad}/secret.png"}),
+            ("GET", f"/cozygen/api/gallery?subfolder={q}", None, forbidden),
+            ("GET", f"/cozygen/api/gallery/prompt?filename=x.png&subfolder={q}", None, no_prompt),
+            ("GET", f"/cozygen/api/gallery/prompt?filename={q}", None, no_prompt),
+            ("POST", "/cozygen/api/gallery/delete", {"filename": "secret.png", "subfolder": bad}, forbidden),
+            (
+                "POST",
+                "/cozygen/api/gallery/delete",
+                {"filename": bad, "subfolder": ""},
+                {*forbidden, (400, "invalid filename")},
+            ),
+            ("POST", "/cozygen/api/gallery/delete_all", {"confirm": "delete-all", "subfolder": bad}, forbidden),
+            ("GET", f"/cozygen/api/gallery/stream?subfolder={q}", None, {(403, "Invalid path")}),
+            ("GET", f"/cozygen/input?subfolder={q}", None, invalid),
+            ("GET", f"/cozygen/input/file?path={q}", None, invalid),
+            ("GET", f"/cozygen/input/file?path={q}/secret.png", None, invalid),
+            ("GET", f"/cozygen/thumb?filename=secret.png&subfolder={q}", None, {(403, "Invalid path")}),
+            ("GET", f"/cozygen/thumb?filename={q}", None, {(403, "Invalid path")}),
+            ("GET", f"/cozygen/thumb?type=input&filename=secret.png&subfolder={q}", None, {(403, "Invalid path")}),
+            ("GET", f"/cozygen/compat/dreamlayer/api/images/{quote(bad + '/secret.png', safe='')}", None, None),
+            ("POST", "/cozygen/compat/dreamlayer/api/send-to-img2img", {"imagePath": f"{bad}/secret.png"}, None),
         ]
-        for method, path, body in attempts:
+        for method, path, body, seed in attempts:
             if bad == ".." and "filename=" in path and "subfolder" not in path:
                 continue  # '..' as a file name is refused as well; covered by the other forms
             reply = request(method, url + path, body)
-            if reply.status != 400 or reply.json().get("code") not in ("INVALID_PATH", "MISSING_FILENAME"):
+            codes = ("INVALID_PATH", "MISSING_FILENAME", "INVALID_FILENAME")
+            answer = (reply.status, reply.json().get("error")) if reply.content_type == "application/json" else None
+            expected = answer in seed if seed else reply.status == 400
+            if not expected or reply.json().get("code") not in codes:
                 failures.append(f"{method} {path} {body} -> {reply.status} {reply.body[:120]!r}")
     status, body = upload(server, png_bytes(), query=f"?subfolder={quote('../escape', safe='')}")
     if status != 400:

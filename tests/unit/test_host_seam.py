@@ -89,7 +89,8 @@ def test_choices_come_from_the_host(fake: FakeHost) -> None:
     with pytest.raises(BadRequest) as refused:
         asyncio.run(workflows.choices_for(fake, "nope"))
     assert refused.value.code == "INVALID_CHOICE_TYPE"
-    assert "checkpoints, loras" in refused.value.message
+    assert refused.value.message == "invalid type nope"  # seed 004's text; CozyGen's help in detail
+    assert "checkpoints, loras" in refused.value.extra["detail"]
 
 
 def test_model_listing_and_folder_report_ask_the_host(fake: FakeHost) -> None:

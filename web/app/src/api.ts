@@ -37,7 +37,9 @@ export function errorFrom(status: number, body: unknown, retryAfterHeader: strin
   }
   const fallback = status === 0 ? "The server did not answer. Check the connection." : `The server answered ${status}.`;
   const retry = numOrNull(data.retry_after) ?? (retryAfterHeader ? Number(retryAfterHeader) || null : null);
-  return new ApiError(status, str(data.error, fallback), str(data.code, status === 0 ? "NETWORK" : "HTTP_" + status), fields, retry);
+  // seed 004's routes answer the seed's terse error text and put CozyGen's explanation in detail
+  const message = str(data.detail, str(data.error, fallback));
+  return new ApiError(status, message, str(data.code, status === 0 ? "NETWORK" : "HTTP_" + status), fields, retry);
 }
 
 export type Fetcher = (input: string, init?: RequestInit) => Promise<Response>;
