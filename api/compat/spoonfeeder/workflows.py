@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ....core.errors import BadRequest, Forbidden
+from ....core.errors import BadRequest, Forbidden, NotFound
 from ....core.graph.schema import extract_schema
 from ....core.json_depth import too_deep
 from ....core.store import documents
@@ -124,7 +124,10 @@ class WorkflowRoutes:
     def view(self, name: str, meta: dict[str, Any], definitions: tuple[dict, dict]) -> dict[str, Any]:
         """A workflow as a row of the real Spoon Feeder (blocking: reads the file)."""
         path = self.store().path(name)
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(f"{name} is not JSON text", code="BAD_JSON") from None
         changed = iso(path.stat().st_mtime)
         try:
             params = extracted(require_api_format(self.store().read(name)), *definitions)
@@ -167,7 +170,13 @@ class WorkflowRoutes:
         meta, definitions = await self.metadata(), await self.state.definitions.get()
 
         def read_all() -> list[dict[str, Any]]:
-            return [self.view(name, meta.get(name, {}), definitions) for name in self.store().names()]
+            found = []
+            for name in self.store().names():
+                try:
+                    found.append(self.view(name, meta.get(name, {}), definitions))
+                except (BadRequest, NotFound):  # a file that is no JSON, or one deleted meanwhile: not listed
+                    continue
+            return found
 
         return ok(await asyncio.to_thread(read_all))
 
