@@ -8,14 +8,15 @@ answers is handled by the fallback, registered after every other route
 (``add_fallback``; aiohttp tries longer path prefixes first, so it never shadows a
 real route):
 
-- a page of the app (``/cozygen/gallery``, ``/cozygen/generate/<name>``, ...; see
-  ``web/app/src/router.ts``) gets the shell, unless the client asked for data
-  rather than a page (an Accept header without text/html, as ``fetch`` sends):
-  then it is a 404 in the usual JSON shape, except ``/cozygen/gallery``, the
-  original CozyGen front end's gallery listing (seed 004's gallery answer);
-- any other path gets the shell only when a browser asks for a page (its Accept
-  names text/html); under a prefix of CozyGen's routes (``api/``, ``compat/``,
-  ``assets/``, ``workflows/``, ``input/``...) never: those are 404 JSON.
+- ``/cozygen/gallery`` asked for as data (an Accept without text/html, as
+  ``fetch`` sends) is the original CozyGen front end's gallery listing (seed
+  004's gallery answer); a browser opening it gets the shell;
+- a page of the app (``/cozygen/queue``, ``/cozygen/generate/<name>``, ...; see
+  ``web/app/src/router.ts``) gets the shell, unless the client names JSON and
+  not HTML in its Accept: then it is a 404 in the usual JSON shape;
+- any other path gets the shell only when a browser opens it as a page; under a
+  prefix of CozyGen's routes (``api/``, ``compat/``, ``assets/``,
+  ``workflows/``, ``input/``...) never: those are 404 JSON.
 """
 
 from __future__ import annotations
@@ -95,12 +96,21 @@ async def asset(request: web.Request) -> web.StreamResponse:
     return file_response(path, IMMUTABLE)
 
 
+def navigating(request: web.Request) -> bool:
+    """A browser opening a page: its Accept names text/html, or it says it navigates."""
+    return request.headers.get("Sec-Fetch-Mode") == "navigate" or "text/html" in request.headers.get("Accept", "")
+
+
 def asks_for_page(request: web.Request) -> bool:
-    """A browser opening a page: its Accept names text/html, or it says it navigates. No Accept at all (a
-    plain HTTP client) counts as a page too, but ``*/*`` (what ``fetch`` sends) or application/json does not."""
-    accept = request.headers.get("Accept")
-    navigating = request.headers.get("Sec-Fetch-Mode") == "navigate"
-    return navigating or accept is None or "text/html" in accept
+    """A browser opening a page, or a plain HTTP client with no Accept at all; ``*/*`` (what ``fetch`` sends)
+    or application/json does not."""
+    return navigating(request) or "Accept" not in request.headers
+
+
+def asks_for_json(request: web.Request) -> bool:
+    """A client that names JSON, and not HTML, in its Accept."""
+    accept = request.headers.get("Accept", "")
+    return "json" in accept and "text/html" not in accept
 
 
 def no_route(request: web.Request) -> NotFound:
@@ -124,10 +134,10 @@ class Fallback:
             if found is None:
                 raise NotFound(f"no file {path!r} in the web app")
             return shell() if found.name == "index.html" else file_response(found, "no-cache")
-        if asks_for_page(request) and (head in PAGES or "text/html" in request.headers.get("Accept", "")):
+        if path.rstrip("/") == "gallery" and not asks_for_page(request):
+            return await self.legacy_gallery(request)  # the original CozyGen front end's (older than /api/gallery)
+        if (head in PAGES and not asks_for_json(request)) or navigating(request):
             return shell()
-        if path.rstrip("/") == "gallery":  # the original CozyGen front end's listing (older than /api/gallery)
-            return await self.legacy_gallery(request)
         raise no_route(request)
 
     async def legacy_gallery(self, request: web.Request) -> web.StreamResponse:

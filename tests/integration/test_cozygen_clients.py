@@ -435,11 +435,14 @@ def test_unknown_cozygen_paths_never_answer_the_shell_to_a_client_asking_for_dat
         "/cozygen/workflows/a/b",
         "/cozygen/input/x/y",
         "/cozygen/nothing",
-        "/cozygen/queue",
+        "/cozygen/queue",  # a page of the app, but not to a client naming JSON
     ):
         for accept in ("application/json", "*/*"):
+            if path == "/cozygen/queue" and accept == "*/*":
+                continue
             reply = get(f"{server.url}{path}", headers={**headers, "Accept": accept})
             assert reply.status == 404 and reply.content_type == "application/json", (path, accept, reply.body[:80])
+    assert get(f"{server.url}/cozygen/queue", headers={**headers, **FETCH}).content_type == "text/html"
     for path in ("/cozygen/gallery", "/cozygen/queue", "/cozygen/generate/x.json", "/cozygen/whatever"):  # pages
         page = get(f"{server.url}{path}", headers={"Accept": "text/html,application/xhtml+xml"})
         assert page.status == 200 and page.content_type == "text/html", path

@@ -77,7 +77,7 @@ def test_a_query_token_opens_only_the_streams_and_the_socket(household: Househol
         joined = "&" if "?" in path else "?"
         reply = request(method, f"{url}{path}{joined}token={token}", body)
         assert reply.status == 401, (method, path, reply.status, reply.body)
-        assert reply.json()["code"] == "UNAUTHORIZED" and "?token=" in reply.json()["error"], reply.body
+        assert reply.json()["code"] == "UNAUTHORIZED" and "?token=" in reply.json()["detail"], reply.body
     listed = get(f"{url}/cozygen/api/tokens", headers=bob).json()["tokens"]
     assert not any(t["name"] == "minted with a query token" for t in listed)
     assert post(f"{url}/cozygen/api/logout?token={token}").status == 200  # public: it signs nobody out with one
