@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jwt
-
 log = logging.getLogger("cozygen")
 ALGORITHM = "HS256"
 SESSION_TTL = 7 * 24 * 3600
@@ -76,11 +74,15 @@ def issue(
     lifetime = ttl if ttl is not None else (QUERY_TTL if kind == "query" else SESSION_TTL)
     issued = int(now if now is not None else time.time())
     claims = {"sub": username, "uid": user_id, "ver": version, "typ": kind, "iat": issued, "exp": issued + lifetime}
+    import jwt  # here, not at import: PyJWT brings cryptography, a third of CozyGen's import time
+
     return jwt.encode(claims, secret, algorithm=ALGORITHM), lifetime
 
 
 def decode(secret: bytes, token: str) -> dict[str, Any] | None:
     """The claims of a valid, unexpired token, or None."""
+    import jwt
+
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "uid", "ver", "typ"]})
     except jwt.PyJWTError:
