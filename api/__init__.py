@@ -6,7 +6,21 @@ import functools
 
 from ..core import host as core_host
 from ..core.jobs.service import JobService
-from . import accounts, comfyui_gate, files, gallery, jobs, mcp, prompts, settings, system, tags, webapp, workflows
+from . import (
+    accounts,
+    comfyui_gate,
+    files,
+    gallery,
+    jobs,
+    mcp,
+    prompts,
+    settings,
+    system,
+    tags,
+    trust,
+    webapp,
+    workflows,
+)
 from .compat import aiplayground, cyberimage, cyberimage_mcp, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .host import ComfyUIHost
@@ -24,6 +38,7 @@ RESOURCE_MODULES = (
     jobs,
     prompts,
     tags,
+    trust,
     mcp,
     cyberimage,
     cyberimage_mcp,
