@@ -6,7 +6,7 @@ import { Icon } from "./components/Icons";
 import { Spinner, Toasts, message, toast } from "./components/ui";
 import { jobStore, TERMINAL } from "./jobs";
 import { hrefFor, linkClick, useRoute, type Route } from "./router";
-import { getPrefs } from "./settings";
+import { followSystemTheme, getPrefs } from "./settings";
 import { Gallery } from "./screens/Gallery";
 import { Generate } from "./screens/Generate";
 import { History } from "./screens/History";
@@ -30,6 +30,7 @@ export function App(): JSX.Element {
     authStatus().then(setAuth, (e) => setError(message(e)));
   };
   useEffect(load, []);
+  useEffect(followSystemTheme, []);
   useEffect(() => {
     const recheck = () => authStatus().then(setAuth, () => undefined);
     window.addEventListener("cozygen:unauthorized", recheck);
@@ -104,7 +105,7 @@ function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => voi
       screen = <Gallery subfolder={route.subfolder} />;
       break;
     case "queue":
-      screen = <Queue admin={auth.role === "admin" || !auth.authEnabled} />;
+      screen = <Queue admin={auth.authEnabled && auth.role === "admin"} />; // "all users" means nothing with sign-in off
       break;
     case "history":
       screen = <History />;

@@ -163,3 +163,32 @@ export function remember(storage: StorageLike, workflow: string, values: Values)
     // private mode or full storage: the form simply forgets
   }
 }
+
+// ---- how many images -----------------------------------------------------------------------
+
+/** At most this many images for one tap (the server's MAX_IMAGES). */
+export const MAX_IMAGES = 8;
+const BATCH = "batch_size";
+
+/** The workflow's own batch size, which the form shows as the one "Images" control instead. */
+export function batchParam(params: Param[]): Param | undefined {
+  return params.find((p) => p.name === BATCH && p.type === "int");
+}
+
+const clampCount = (n: unknown): number => (typeof n === "number" && Number.isFinite(n) ? Math.min(MAX_IMAGES, Math.max(1, Math.round(n))) : 1);
+
+/** The count the form starts with: the remembered (or workflow's) batch size, else 1. */
+export function initialCount(params: Param[], values: Values): number {
+  const batch = batchParam(params);
+  return batch ? clampCount(values[batch.name]) : 1;
+}
+
+/** What the server receives for `count` images: one run per image (batch size 1, seed + i each),
+ * so every image has its own seed and can be made again alone. */
+export function howMany(params: Param[], values: Values, count: number): { values: Values; numImages: number | undefined } {
+  const n = clampCount(count);
+  const batch = batchParam(params);
+  const out = { ...values };
+  if (batch) out[batch.name] = Math.max(1, batch.min ?? 1);
+  return { values: out, numImages: n > 1 ? n : undefined };
+}

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { isObj } from "./api";
 
-export type Theme = "dark" | "light";
+export type Theme = "system" | "dark" | "light";
 export type ThumbSize = "small" | "medium" | "large";
 export interface Prefs {
   theme: Theme;
@@ -13,7 +13,7 @@ export interface Prefs {
 }
 
 const KEY = "cozygen.prefs";
-const DEFAULTS: Prefs = { theme: "dark", thumbSize: "medium", notify: false };
+const DEFAULTS: Prefs = { theme: "system", thumbSize: "medium", notify: false };
 export const THUMB_MIN: Record<ThumbSize, number> = { small: 96, medium: 150, large: 220 };
 
 function load(): Prefs {
@@ -21,7 +21,7 @@ function load(): Prefs {
     const stored: unknown = JSON.parse(localStorage.getItem(KEY) ?? "{}");
     const data = isObj(stored) ? stored : {};
     return {
-      theme: data.theme === "light" ? "light" : "dark",
+      theme: data.theme === "light" || data.theme === "dark" ? data.theme : "system",
       thumbSize: data.thumbSize === "small" || data.thumbSize === "large" ? data.thumbSize : "medium",
       notify: data.notify === true,
     };
@@ -33,10 +33,23 @@ function load(): Prefs {
 let prefs: Prefs = typeof localStorage === "undefined" ? { ...DEFAULTS } : load();
 const listeners = new Set<() => void>();
 
+/** The colours in use: the chosen theme, or the system's (prefers-color-scheme) for "system". */
+export function resolveTheme(theme: Theme, prefersLight: boolean): "dark" | "light" {
+  return theme === "system" ? (prefersLight ? "light" : "dark") : theme;
+}
+
+const lightQuery = () => (typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: light)") : null);
+
 export function applyTheme(): void {
-  document.documentElement.dataset.theme = prefs.theme;
+  const theme = resolveTheme(prefs.theme, lightQuery()?.matches === true);
+  document.documentElement.dataset.theme = theme;
   document.documentElement.style.setProperty("--thumb", `${THUMB_MIN[prefs.thumbSize]}px`);
-  document.querySelector('meta[name="theme-color"]')?.setAttribute("content", prefs.theme === "light" ? "#f6f4f1" : "#14161b");
+  document.querySelector('meta[name="theme-color"]')?.setAttribute("content", theme === "light" ? "#f6f4f1" : "#14161b");
+}
+
+/** Follows the system's light or dark while the theme is "system" (call once at start). */
+export function followSystemTheme(): void {
+  lightQuery()?.addEventListener("change", () => prefs.theme === "system" && applyTheme());
 }
 
 export function getPrefs(): Prefs {

@@ -4,6 +4,7 @@ import type { JSX } from "preact";
 import { useMemo, useRef, useState } from "preact/hooks";
 import type { Json, Param } from "../api";
 import { controlFor, formatNumber, parseNumber, randomSeed } from "../form";
+import { fieldLabel } from "../labels";
 import { Icon } from "./Icons";
 import { ImageField } from "./ImageField";
 import { PromptBox } from "./PromptBox";
@@ -24,6 +25,7 @@ export const fieldId = (name: string) => `f-${name.replace(/[^a-zA-Z0-9_-]/g, "_
 export function Field(props: FieldProps): JSX.Element {
   const { param, error } = props;
   const id = fieldId(param.name);
+  const label = fieldLabel(param);
   const control = controlFor(param);
   const described = [param.description ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
   const common = { id, "aria-invalid": error ? ("true" as const) : undefined, "aria-describedby": described };
@@ -41,7 +43,7 @@ export function Field(props: FieldProps): JSX.Element {
       return (
         <div class="field" data-field={param.name}>
           <div class="toggle">
-            <label for={id}>{param.label}</label>
+            <label for={id}>{label}</label>
             <input type="checkbox" role="switch" {...common} checked={props.value === true} onChange={(e) => props.onChange(e.currentTarget.checked)} />
           </div>
           <Hint id={id} param={param} error={error} />
@@ -62,12 +64,12 @@ export function Field(props: FieldProps): JSX.Element {
       body = <SeedInput {...props} common={common} />;
       break;
     case "image":
-      body = <ImageField common={common} value={String(props.value ?? "")} onChange={props.onChange} label={param.label} />;
+      body = <ImageField common={common} value={String(props.value ?? "")} onChange={props.onChange} label={label} />;
       break;
   }
   return (
     <div class="field" data-field={param.name}>
-      {control === "image" ? <span class="label" id={`${id}-label`}>{param.label}</span> : <label for={id}>{param.label}{param.required ? " *" : ""}</label>}
+      {control === "image" ? <span class="label" id={`${id}-label`}>{label}</span> : <label for={id}>{label}{param.required ? " *" : ""}</label>}
       {body}
       <Hint id={id} param={param} error={error} />
     </div>
@@ -104,7 +106,7 @@ function NumberInput({ common, param, value, onChange }: { common: Common; param
   if (!slider) return input;
   return (
     <div class="num">
-      <input type="range" aria-label={`${param.label} slider`} min={param.min ?? 0} max={param.max ?? 100} step={param.step ?? (param.type === "float" ? 0.01 : 1)}
+      <input type="range" aria-label={`${fieldLabel(param)} slider`} min={param.min ?? 0} max={param.max ?? 100} step={param.step ?? (param.type === "float" ? 0.01 : 1)}
         value={typeof value === "number" ? value : param.min ?? 0} onInput={(e) => { setText(null); onChange(Number(e.currentTarget.value)); }} />
       {input}
     </div>
@@ -131,7 +133,7 @@ function SearchSelect({ common, param, value, onChange }: { common: Common; para
             <input {...common} type="search" placeholder={`Search ${param.choices?.length ?? 0} choices`} value={query}
               onInput={(e) => setQuery(e.currentTarget.value)} autoFocus />
           </div>
-          <div class="choices" role="listbox" aria-label={param.label}>
+          <div class="choices" role="listbox" aria-label={fieldLabel(param)}>
             {list.map((c) => (
               <button type="button" key={c} role="option" aria-pressed={c === value} aria-selected={c === value}
                 onClick={() => { onChange(c); setOpen(false); setQuery(""); }}>
@@ -154,12 +156,12 @@ function SeedInput(props: FieldProps & { common: Common }): JSX.Element {
       <div class="row">
         <input {...common} ref={ref} class="grow" type="number" inputMode="numeric" min={param.min ?? 0} value={typeof value === "number" ? String(value) : String(value ?? "")}
           onInput={(e) => { const n = parseNumber(e.currentTarget.value, param); onChange(Number.isNaN(n) ? e.currentTarget.value : n); }} />
-        <button type="button" class="icon" aria-label="New random seed" title="New random seed" onClick={() => onChange(randomSeed())}>
-          <Icon name="dice" />
+        <button type="button" class="labelled" aria-label="New random seed" title="New random seed" onClick={() => onChange(randomSeed())}>
+          <Icon name="dice" /><span>Random</span>
         </button>
-        <button type="button" class="icon" aria-label="Reuse the last seed" title="Reuse the last seed" disabled={lastSeed === null || lastSeed === undefined}
+        <button type="button" class="labelled" aria-label="Reuse the last seed" title="Reuse the last seed" disabled={lastSeed === null || lastSeed === undefined}
           onClick={() => lastSeed !== null && lastSeed !== undefined && onChange(lastSeed)}>
-          <Icon name="redo" />
+          <Icon name="redo" /><span>Last</span>
         </button>
       </div>
       <div class="toggle">

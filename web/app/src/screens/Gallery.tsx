@@ -9,6 +9,7 @@ import { Trash } from "../components/Trash";
 import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { ResumableStream } from "../events";
 import { GALLERY_STREAM_EVENTS, GALLERY_STREAM_URL, parseGalleryEvent } from "../live";
+import { fileStem } from "../labels";
 import { navigate } from "../router";
 import { usePrefs } from "../settings";
 import { openViewer } from "../viewer";
@@ -148,7 +149,7 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
           </>
         ) : (
           <>
-            <button type="button" class="icon ghost" aria-label="Recently deleted" title="Recently deleted" onClick={() => setShowTrash(true)}><Icon name="trash" /></button>
+            <button type="button" class="labelled" aria-label="Recently deleted" title="Recently deleted (kept 30 days)" onClick={() => setShowTrash(true)}><Icon name="trash" /><span>Deleted</span></button>
             <button type="button" class="ghost" onClick={() => setSelecting(true)} disabled={!files.length}>Select</button>
           </>
         )}
@@ -192,7 +193,7 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
             ) : (
               <button type="button" class="tile" key={key(item)} data-filename={item.filename}
                 aria-pressed={selecting ? selected.has(key(item)) : undefined}
-                aria-label={item.prompt ? `Image: ${item.prompt}` : item.filename}
+                aria-label={item.prompt ? `Image: ${item.prompt}` : `Image ${fileStem(item.filename)}`}
                 onClick={() => selecting ? toggle(item) : openViewer({
                   items: files.map((ref) => ({ ref })),
                   index: files.indexOf(items[i]),

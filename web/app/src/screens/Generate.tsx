@@ -10,7 +10,7 @@ import { Presets } from "../components/Presets";
 import { SessionPicker, currentSession, rememberSession } from "../components/SessionPicker";
 import { Spinner, TopBar, message, toast } from "../components/ui";
 import { features, type Features } from "../features";
-import { groups, initialValues, lastSeed, loadRemembered, randomSeed, remember, splitFieldErrors, validate, type Values } from "../form";
+import { batchParam, groups, howMany, initialCount, initialValues, lastSeed, loadRemembered, MAX_IMAGES, randomSeed, remember, splitFieldErrors, validate, type Values } from "../form";
 import { describe, jobStore, TERMINAL } from "../jobs";
 import { navigate } from "../router";
 import { takeHandoff, uuid } from "../viewer";
@@ -45,12 +45,10 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
   const [kind, setKind] = useState<string | null>(null);
   const [autoSubmit, setAutoSubmit] = useState(false);
   const job = useJob(jobId);
-  const scrollToProgress = useRef(false);
-  useEffect(() => {
-    if (!job || !scrollToProgress.current) return;
-    scrollToProgress.current = false; // once the card exists: show it
-    document.getElementById("job-progress")?.scrollIntoView({ behavior: "smooth", block: "center" });
-  }, [job?.id]);
+  // the result shows where the eye is (a sheet over the form on a phone, the second pane on a wide
+  // screen); the form never scrolls away from where the user was
+  const [sheetOpen, setSheetOpen] = useState(false);
+  const sheetRef = useRef<HTMLElement>(null);
 
   useEffect(() => {
     let live = true;
@@ -68,6 +66,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
         if (handoff?.values) for (const p of ps) if (p.type === "seed" && p.name in handoff.values) r[p.name] = false;
         setParams(ps);
         setValues(v);
+        setCount(initialCount(ps, v));
         setRandomSeeds(r);
         if (handoff?.submit) setAutoSubmit(true);
       },
@@ -140,7 +139,8 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
     if (!params || busy) return;
     const send: Values = { ...values };
     for (const p of params) if (p.type === "seed" && randomSeeds[p.name]) send[p.name] = randomSeed();
-    const found = validate(params, send);
+    const sent = howMany(params, send, count);
+    const found = validate(params, sent.values);
     const bad = Object.entries(found).filter(([, m]) => m);
     setFormError("");
     if (bad.length) {
@@ -153,11 +153,11 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
     setErrors({});
     setBusy(true);
     try {
-      const created = await submitJob({ workflow, values: send, num_images: count > 1 ? count : undefined, job_id: uuid(), session_id: session || undefined });
+      const created = await submitJob({ workflow, values: sent.values, num_images: sent.numImages, job_id: uuid(), session_id: session || undefined });
       jobStore.track(created);
       sessionStorage.setItem(LAST_JOB + workflow, created.id);
       setJobId(created.id);
-      scrollToProgress.current = true;
+      setSheetOpen(true);
     } catch (e) {
       if (e instanceof ApiError && Object.keys(e.fields).length) {
         const { byField, other } = splitFieldErrors(params, e.fields);
@@ -171,6 +171,12 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
   }
 
   const last = job ? lastSeed(params ?? [], job.params) : {};
+  const batch = params ? batchParam(params) : undefined;
+  const setHowMany = (n: number) => {
+    const next = Math.min(MAX_IMAGES, Math.max(1, Math.round(n)));
+    setCount(next);
+    if (batch) set(batch.name, next); // remembered with the form's values
+  };
   const promptParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /prompt/i.test(p.name) && !/neg/i.test(p.name)), [params]);
   const negativeParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /neg/i.test(p.name)), [params]);
   const lacks = requirements && !requirements.ok ? [...requirements.missingNodes.map((n) => `node ${n}`), ...requirements.missingModels] : [];
@@ -178,7 +184,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
   return (
     <>
       <TopBar title={<span class="row" style="gap:8px;font-size:1.1rem"><span style="overflow:hidden;text-overflow:ellipsis">{prettyName(workflow)}</span> <KindBadge kind={kind} /></span>} back={() => navigate("/cozygen/")} />
-      <main class="narrow">
+      <main class="narrow gen">
         {loadError && <p class="error" role="alert">{loadError}</p>}
         {!params && !loadError && <Spinner />}
         {lacks.length > 0 && (
@@ -187,8 +193,9 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
           </div>
         )}
         {params && (
+          <div class="gen-panes">
           <form id="generate" class="stack" onSubmit={submit} noValidate>
-            {groups(params).map((group) => (
+            {groups(params.filter((p) => p !== batch)).map((group) => (
               <section class="card group" key={group.name} aria-label={group.name || "Parameters"}>
                 {group.name && <h3>{group.name}</h3>}
                 {group.params.map((p) => (
@@ -209,12 +216,16 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
               <div class="toggle">
                 <label for="num-images">Images</label>
                 <div class="row">
-                  <button type="button" class="icon" aria-label="Fewer images" onClick={() => setCount(Math.max(1, count - 1))} disabled={count <= 1}>−</button>
-                  <input id="num-images" type="number" inputMode="numeric" min={1} max={8} value={count} style="width:64px;text-align:center"
-                    onInput={(e) => setCount(Math.min(8, Math.max(1, Number(e.currentTarget.value) || 1)))} />
-                  <button type="button" class="icon" aria-label="More images" onClick={() => setCount(Math.min(8, count + 1))} disabled={count >= 8}>+</button>
+                  <button type="button" class="icon" aria-label="Fewer images" title="Fewer images" onClick={() => setHowMany(count - 1)} disabled={count <= 1}>−</button>
+                  <input id="num-images" type="number" inputMode="numeric" min={1} max={MAX_IMAGES} value={count} style="width:64px;text-align:center"
+                    aria-describedby="num-images-hint" onInput={(e) => setHowMany(Number(e.currentTarget.value) || 1)} />
+                  <button type="button" class="icon" aria-label="More images" title="More images" onClick={() => setHowMany(count + 1)} disabled={count >= MAX_IMAGES}>+</button>
                 </div>
               </div>
+              <div class="hint small muted" id="num-images-hint">
+                How many images one tap makes (up to {MAX_IMAGES}). Each runs on its own with the next seed, so any one can be made again alone.
+              </div>
+              {errors[batch?.name ?? ""] && <div class="error" role="alert">{errors[batch?.name ?? ""]}</div>}
               <div class="toggle" style="margin-top:10px">
                 <label for="session">Session</label>
                 <div style="max-width:60%">
@@ -223,13 +234,12 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
               </div>
             </section>
             {formError && <p class="error" role="alert" id="form-error">{formError}</p>}
-            {job && <JobProgress job={job} />}
             <div class="sticky-go">
-              {job && !TERMINAL.has(job.status) && (
-                <button type="button" class="mini-progress" aria-label="Show the progress"
-                  onClick={() => document.getElementById("job-progress")?.scrollIntoView({ behavior: "smooth", block: "center" })}>
-                  <span>{describe(job).title}</span>
-                  <span class="bar"><span style={{ width: `${describe(job).percent}%` }} /></span>
+              {job && !sheetOpen && (
+                <button type="button" class="mini-progress" aria-label={TERMINAL.has(job.status) ? "Show the result" : "Show the progress"}
+                  onClick={() => setSheetOpen(true)}>
+                  <span>{TERMINAL.has(job.status) ? "Result" : describe(job).title}</span>
+                  <span class="bar"><span style={{ width: `${TERMINAL.has(job.status) ? 100 : describe(job).percent}%` }} /></span>
                 </button>
               )}
               <button id="go" type="submit" class="primary wide big" disabled={busy}>
@@ -237,6 +247,22 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
               </button>
             </div>
           </form>
+          <aside class={`result-pane${job && sheetOpen ? " open" : ""}`} aria-label="Result" id="result-pane" ref={sheetRef}>
+            {job ? (
+              <>
+                <div class="row result-head">
+                  <h2 class="grow">Result</h2>
+                  <button type="button" class="ghost hide-result" aria-label="Hide the result" onClick={() => setSheetOpen(false)}>
+                    <Icon name="close" /> Hide
+                  </button>
+                </div>
+                <JobProgress job={job} />
+              </>
+            ) : (
+              <div class="card empty result-empty">Your images appear here.</div>
+            )}
+          </aside>
+          </div>
         )}
       </main>
     </>

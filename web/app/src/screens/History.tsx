@@ -60,11 +60,11 @@ export function History(): JSX.Element {
         </div>
         {error && <p class="error">{error}</p>}
         {!loading && list.length === 0 && <Empty>No jobs yet.</Empty>}
-        <ul class="list">
+        <ul class="list cols">
           {list.map((job) => (
             <JobRow key={job.id} job={job}>
               {job.workflow && (
-                <button type="button" class="icon" aria-label="Reproduce this job" title="Reproduce" onClick={() => reproduce(job)}><Icon name="redo" /></button>
+                <button type="button" class="labelled" aria-label="Run again with the same seed" title="Run again with the same seed" onClick={() => reproduce(job)}><Icon name="redo" /><span>Again</span></button>
               )}
             </JobRow>
           ))}

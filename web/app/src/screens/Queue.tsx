@@ -7,14 +7,14 @@ import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { describe, jobStore, TERMINAL } from "../jobs";
 import { hrefFor, linkClick } from "../router";
 import { openViewer } from "../viewer";
+import { humanKey } from "../labels";
 import { prettyName } from "./Workflows";
 
 export function ActivityTabs({ current }: { current: "queue" | "history" }): JSX.Element {
   return (
     <nav class="seg" aria-label="Activity">
       {(["queue", "history"] as const).map((s) => (
-        <a key={s} href={hrefFor({ screen: s })} onClick={linkClick} class="btn" aria-current={s === current ? "page" : undefined}
-          style={`flex:1;border:0;min-height:44px;${s === current ? "background:var(--card);color:var(--fg)" : "background:none;color:var(--muted)"}`}>
+        <a key={s} href={hrefFor({ screen: s })} onClick={linkClick} class="btn" aria-current={s === current ? "page" : undefined}>
           {s === "queue" ? "Queue" : "History"}
         </a>
       ))}
@@ -33,6 +33,9 @@ export function JobRow({ job, children }: { job: Job; children?: ComponentChildr
   const first = job.images[0];
   const [open, setOpen] = useState(false);
   const params = Object.entries(job.params);
+  const wfName = job.workflow ? prettyName(job.workflow) : "ComfyUI prompt";
+  const rawPrompt = job.params.prompt ?? job.params.positive ?? job.params.text;
+  const prompt = typeof rawPrompt === "string" ? rawPrompt.trim() : ""; // what differs from row to row leads
   return (
     <li class="card job" data-job={job.id}>
       <button type="button" class="t" style="padding:0;border:0;min-width:56px" disabled={!first} aria-label="Open the images"
@@ -45,16 +48,15 @@ export function JobRow({ job, children }: { job: Job; children?: ComponentChildr
           <span class={`status ${job.status}`}>{job.status}</span>
           <span class="small muted">{when(job.createdAt)}</span>
         </div>
-        <div style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{job.workflow ? prettyName(job.workflow) : "ComfyUI prompt"}</div>
-        <div class="small muted" style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">
-          {TERMINAL.has(job.status) ? String(job.params.prompt ?? job.params.positive ?? d.detail) : `${d.title} · ${d.detail}`}
-          {job.username ? ` · ${job.username}` : ""}
+        <div class="job-prompt" style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{prompt || wfName}</div>
+        <div class="small muted job-sub" style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">
+          {[prompt ? wfName : "", TERMINAL.has(job.status) ? (prompt ? "" : d.detail) : `${d.title} · ${d.detail}`, job.username ?? ""].filter(Boolean).join(" · ")}
         </div>
         {!TERMINAL.has(job.status) && <div class="bar" style="margin:6px 0 0"><div style={{ width: `${d.percent}%` }} /></div>}
         {open && params.length > 0 && (
           <dl class="params small" aria-label="Parameters">
-            {params.map(([k, v]) => [<dt key={`${k}-t`}>{k}</dt>, <dd key={`${k}-d`}>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>])}
-            {job.error && [<dt key="e-t">error</dt>, <dd key="e-d" class="error">{job.error}</dd>]}
+            {params.map(([k, v]) => [<dt key={`${k}-t`}>{humanKey(k)}</dt>, <dd key={`${k}-d`}>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>])}
+            {job.error && [<dt key="e-t">Error</dt>, <dd key="e-d" class="error">{job.error}</dd>]}
           </dl>
         )}
       </div>
@@ -109,10 +111,10 @@ export function Queue({ admin }: { admin: boolean }): JSX.Element {
         {error && <p class="error">{error}</p>}
         {!list && !error && <Spinner />}
         {list?.length === 0 && <Empty>Nothing waiting. Jobs you start appear here until they finish.</Empty>}
-        <ul class="list">
+        <ul class="list cols">
           {list?.map((job) => (
             <JobRow key={job.id} job={job}>
-              <button type="button" class="icon danger" aria-label="Cancel this job" onClick={() => cancel(job)}><Icon name="stop" /></button>
+              <button type="button" class="labelled danger" aria-label="Cancel this job" title="Cancel this job" onClick={() => cancel(job)}><Icon name="stop" /><span>Cancel</span></button>
             </JobRow>
           ))}
         </ul>

@@ -38,6 +38,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
           <div>
             <span class="label" id="theme-label">Theme</span>
             <div class="seg" role="group" aria-labelledby="theme-label">
+              <button type="button" aria-pressed={prefs.theme === "system"} onClick={() => setPrefs({ theme: "system" })} title="Follow this device's light or dark setting">System</button>
               <button type="button" aria-pressed={prefs.theme === "dark"} onClick={() => setPrefs({ theme: "dark" })}><Icon name="moon" /> Dark</button>
               <button type="button" aria-pressed={prefs.theme === "light"} onClick={() => setPrefs({ theme: "light" })}><Icon name="sun" /> Light</button>
             </div>
@@ -87,6 +88,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
               in the README changes roles and removes users.</p>
           </section>
         )}
+        <AboutBlock />
         <p class="small muted" style="text-align:center">CozyGen · <a href="/" target="_blank" rel="noopener">ComfyUI editor</a></p>
       </main>
     </>
@@ -172,5 +174,22 @@ function AddUser({ onAdded }: { onAdded: () => void }): JSX.Element {
       {error && <p class="error" role="alert">{error}</p>}
       <button type="submit" class="wide">Add user</button>
     </form>
+  );
+}
+
+/** The versions this server runs (from /cozygen/api/health). */
+function AboutBlock(): JSX.Element {
+  const [about, setAbout] = useState<{ version: string; comfyui: string } | null>(null);
+  useEffect(() => {
+    fetch("/cozygen/api/health", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((d: { version?: unknown; comfyui_version?: unknown } | null) => d && setAbout({ version: String(d.version ?? "?"), comfyui: String(d.comfyui_version ?? "?") }))
+      .catch(() => undefined);
+  }, []);
+  return (
+    <section class="card group" aria-labelledby="s-about">
+      <h3 id="s-about">About</h3>
+      <p style="margin:0" id="about-version">CozyGen {about ? about.version : "…"}{about ? ` · ComfyUI ${about.comfyui}` : ""}</p>
+    </section>
   );
 }

@@ -7,6 +7,7 @@ import { deleteImage, imageMetadata, imageUrl, jobs, restore, toInput, workflows
 import { Icon } from "../components/Icons";
 import { message, toast } from "../components/ui";
 import { randomSeed } from "../form";
+import { fileStem, formatDate, humanKey } from "../labels";
 import { navigate } from "../router";
 import { closeViewer, setHandoff, useViewer, type ViewerItem } from "../viewer";
 
@@ -190,6 +191,9 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
   const params = job?.params ?? meta?.params ?? {};
   if (!rows.length) for (const [k, v] of Object.entries(params)) rows.push([k, show(v)]);
   if (job?.workflow) rows.unshift(["workflow", job.workflow.replace(/\.json$/, "")]);
+  const made = job?.finishedAt ?? job?.createdAt ?? ref.mtime ?? null;
+  if (made) rows.unshift(["date", formatDate(made)]);
+  rows.push(["file", fileStem(ref.filename)]);
 
   const share = async () => {
     const url = new URL(imageUrl(ref), location.href).href;
@@ -251,8 +255,8 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
       </div>
       {open && (
         <dl style="margin-top:12px" aria-label="Parameters">
-          {rows.map(([k, v]) => [<dt key={`${k}-t`}>{k}</dt>, <dd key={`${k}-d`}>{v}</dd>])}
-          {meta?.width && <><dt>size</dt><dd>{meta.width} × {meta.height}</dd></>}
+          {rows.map(([k, v]) => [<dt key={`${k}-t`}>{humanKey(k)}</dt>, <dd key={`${k}-d`}>{v}</dd>])}
+          {meta?.width && <><dt>{humanKey("size")}</dt><dd>{meta.width} × {meta.height}</dd></>}
         </dl>
       )}
     </div>
