@@ -7,16 +7,21 @@ prompts that used it, source ``history``).
 Each table (:class:`.table.TagTable`) is indexed on its own; this module searches, validates and
 suggests over both.
 
-Matching: prefix first, then word start (``hair`` finds ``long_hair``), then an
-alias prefix (answered with the real tag and the alias that matched); a tag
-appears once, in its first kind. Spaces and underscores are the same.
+Matching: a prefix, a word start (``hair`` finds ``long_hair``), or an alias prefix (answered with the
+real tag and the alias that matched); a tag appears once, in its first kind. Spaces and underscores are the
+same. By count (the default), an exact match comes first, then a blend: ``log(count)`` plus a bonus for a
+prefix over a word start, and less for an alias, so a far more used word-start match (``long_hair`` for
+``hair``) beats a rare prefix one (``hair_tie_in_mouth``), as tag-autocomplete users expect. By name, the
+kinds come in that order, each alphabetical.
 """
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import gc
 import heapq
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
@@ -31,6 +36,10 @@ TAGS_FOLDER = "tags"
 KINDS = ("prefix", "word", "alias")
 SORTS = ("count", "alpha")
 SUGGESTIONS = 5
+# The blend's bonus per kind, in log(count) units: a word-start match must be used about 3 times as much as a
+# prefix match to come before it, an alias match 3 times as much again as a word start.
+KIND_BONUS = {"prefix": math.log(3), "word": 0.0, "alias": -math.log(3)}
+EXACT = math.inf
 EDIT_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 
 
@@ -101,6 +110,8 @@ class TagIndex:
             part = table.part(category) if len(table) else None
             per_table.append(part.kinds(q, table.limit_of(min_count)) if part is not None else [NONE] * 3)
         total = sum(len(m.ids) for kinds in per_table for m in kinds)
+        if sort == "count":
+            return Found(self._blended(q, per_table, offset, limit), total)
         items: list[Hit] = []
         skip, want = offset, limit
         for k, kind in enumerate(KINDS):
@@ -122,6 +133,38 @@ class TagIndex:
             want -= len(page)
             skip = 0
         return Found(items, total)
+
+    def _blended(self, q: str, per_table: list[list[Matches]], offset: int, limit: int) -> list[Hit]:
+        """One page by score (an exact match, then log(count) plus the kind's bonus): each kind's ids are
+        ranked by count, so each stream is already in score order and a lazy merge reads only the page."""
+        streams = [
+            self._scored(table, kinds[k], kind, q, offset + limit)
+            for table, kinds in zip(self.tables, per_table, strict=True)
+            for k, kind in enumerate(KINDS)
+            if kinds[k].ids
+        ]
+        merged = heapq.merge(*streams, key=lambda scored: (-scored[0], scored[1].tag))
+        return [hit for _, hit in islice(merged, offset, offset + limit)]
+
+    @staticmethod
+    def _scored(table: TagTable, found: Matches, kind: str, q: str, need: int) -> Iterator[tuple[float, Hit]]:
+        ids, names, counts, bonus = found.ids, table.names, table.counts, KIND_BONUS[kind]
+        exact = table.ids.get(q) if kind == "prefix" else None
+        if exact is not None:  # ids are sorted by rank: is the exact match among them (category, min_count)?
+            at = bisect.bisect_left(ids, exact)
+            if at < len(ids) and ids[at] == exact:
+                yield EXACT, Hit(names[exact], counts[exact], table.category(exact), kind, table.source)
+                need -= 1
+            else:
+                exact = None
+        for j in range(len(ids)):
+            if need <= 0:
+                return
+            i = ids[j]
+            if i != exact:
+                need -= 1
+                score = math.log(counts[i] + 1) + bonus
+                yield score, Hit(names[i], counts[i], table.category(i), kind, table.source, found.alias(j))
 
     @staticmethod
     def _stream(table: TagTable, found: Matches, kind: str, sort: str, need: int) -> Iterator[Hit]:
