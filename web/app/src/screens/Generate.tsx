@@ -200,7 +200,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
                 {group.name && <h3>{group.name}</h3>}
                 {group.params.map((p) => (
                   <div key={p.name}>
-                    <Field param={p} value={values[p.name]} error={errors[p.name]} onChange={(v) => set(p.name, v)} tags={feat?.tags}
+                    <Field param={p} value={values[p.name]} error={errors[p.name]} onChange={(v) => { set(p.name, v); if (p.type === "seed" && randomSeeds[p.name]) setRandom(p.name, false); }} tags={feat?.tags}
                       seedRandom={randomSeeds[p.name]} onSeedRandom={(on) => setRandom(p.name, on)}
                       lastSeed={typeof last[p.name] === "number" ? (last[p.name] as number) : null} />
                     {p === promptParam && feat && (feat.random || feat.styles.length > 0 || feat.aliases.length > 0 || feat.wildcards.length > 0) && (
