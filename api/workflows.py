@@ -24,6 +24,7 @@ from ..core.host import Host
 from ..core.prompts.wildcards import has_choices
 from ..core.store import documents
 from ..core.workflows import presets
+from ..core.workflows.checks import WorkflowChecks
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from .auth.credentials import current_user
 from .params import flag
@@ -153,12 +154,19 @@ class WorkflowRoutes:
 
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
+        self.checks = WorkflowChecks()
 
     def store(self) -> WorkflowStore:
         return workflow_store(self.state)
 
-    async def list_workflows(self, _request: web.Request) -> web.Response:
-        return json_response({"workflows": await asyncio.to_thread(self.store().names)})
+    async def list_workflows(self, request: web.Request) -> web.Response:
+        """Seed 004's ``{workflows: [names]}``; with ``warnings=1`` also each workflow's check (what this host
+        lacks to run it), kept per file, so the app's first screen makes one request, not one per workflow."""
+        if not flag(request, "warnings"):
+            return json_response({"workflows": await asyncio.to_thread(self.store().names)})
+        store, definitions = self.store(), await self.state.definitions.get()
+        names, warnings = await asyncio.to_thread(self.checks.listing, store, definitions)
+        return json_response({"workflows": names, "warnings": warnings})
 
     @seed_route(WORKFLOW_ERRORS)
     async def get_workflow(self, request: web.Request) -> web.Response:

@@ -164,6 +164,8 @@ const MODES: Record<string, WorkflowKind> = {
 export interface WorkflowSummary {
   name: string;
   kind: WorkflowKind | null;
+  /** What the host lacks to run it (asked for with the list: `workflows(true)`); undefined when unknown. */
+  check?: CheckResult;
 }
 
 /** The kind of a workflow: the stored mode, else a guess from its name. */
@@ -179,11 +181,12 @@ export function workflowKind(name: string, mode: unknown): WorkflowKind | null {
   return null;
 }
 
-export async function workflows(): Promise<WorkflowSummary[]> {
-  const [list, types] = await Promise.all([get("/cozygen/workflows"), get("/cozygen/api/workflow_types").catch(() => ({}))]);
+export async function workflows(withWarnings = false): Promise<WorkflowSummary[]> {
+  const [list, types] = await Promise.all([get(withWarnings ? "/cozygen/workflows?warnings=1" : "/cozygen/workflows"), get("/cozygen/api/workflow_types").catch(() => ({}))]);
   const names = isObj(list) ? arr(list.workflows).filter((n): n is string => typeof n === "string") : [];
   const modes = isObj(types) && isObj(types.workflows) ? types.workflows : {};
-  return names.map((name) => ({ name, kind: workflowKind(name, modes[name]) }));
+  const warnings = isObj(list) && isObj(list.warnings) ? list.warnings : {};
+  return names.map((name) => ({ name, kind: workflowKind(name, modes[name]), check: isObj(warnings[name]) ? parseCheck(warnings[name]) : undefined }));
 }
 
 export type ParamType = "string" | "text" | "int" | "float" | "boolean" | "seed" | "choice" | "image";
@@ -234,7 +237,9 @@ export interface CheckResult {
   missingModels: string[];
 }
 export async function check(name: string): Promise<CheckResult> {
-  const data = await post(`/cozygen/api/workflows/${enc(name)}/check`);
+  return parseCheck(await post(`/cozygen/api/workflows/${enc(name)}/check`));
+}
+function parseCheck(data: unknown): CheckResult {
   const d = isObj(data) ? data : {};
   const nodes = arr(d.missing_nodes).map((n) => (isObj(n) ? str(n.class_type ?? n.node, JSON.stringify(n)) : String(n)));
   const models: string[] = [];

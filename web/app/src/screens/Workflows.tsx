@@ -1,7 +1,7 @@
 // The workflows this server offers, with their kind and what the host lacks to run them.
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { check, jobs, thumbUrl, workflows, type CheckResult, type ImageRef, type WorkflowSummary } from "../api";
+import { jobs, thumbUrl, workflows, type ImageRef, type WorkflowSummary } from "../api";
 import { Icon } from "../components/Icons";
 import { Empty, Spinner, TopBar, message } from "../components/ui";
 import { hrefFor, linkClick } from "../router";
@@ -25,7 +25,6 @@ export function KindBadge({ kind }: { kind: string | null }): JSX.Element | null
 
 export function Workflows(): JSX.Element {
   const [list, setList] = useState<WorkflowSummary[] | null>(null);
-  const [checks, setChecks] = useState<Record<string, CheckResult>>({});
   const [error, setError] = useState("");
   const [latest, setLatest] = useState<Record<string, ImageRef>>({});
 
@@ -36,14 +35,7 @@ export function Workflows(): JSX.Element {
       for (const j of done) if (j.workflow && !found[j.workflow] && j.images[0]) found[j.workflow] = j.images[0];
       setLatest(found);
     }, () => undefined);
-    workflows().then(
-      (items) => {
-        setList(items);
-        for (const wf of items)
-          check(wf.name).then((result) => setChecks((c) => ({ ...c, [wf.name]: result })), () => undefined);
-      },
-      (e) => setError(message(e)),
-    );
+    workflows(true).then(setList, (e) => setError(message(e))); // one request: the list with each one's check
   }, []);
 
   return (
@@ -56,7 +48,7 @@ export function Workflows(): JSX.Element {
         {list && list.length === 0 && <Empty>No workflows yet. Save one from ComfyUI's editor with “Send to CozyGen”.</Empty>}
         <ul class="list" aria-label="Workflows">
           {list?.map((wf) => {
-            const c = checks[wf.name];
+            const c = wf.check;
             const lacks = c && !c.ok ? [...c.missingNodes.map((n) => `node ${n}`), ...c.missingModels] : [];
             return (
               <li key={wf.name}>
