@@ -17,10 +17,16 @@ real route):
 - any other path gets the shell only when a browser opens it as a page; under a
   prefix of CozyGen's routes (``api/``, ``compat/``, ``assets/``,
   ``workflows/``, ``input/``...) never: those are 404 JSON.
+
+The build puts a brotli (``.br``) and a gzip (``.gz``) copy beside each hashed script and
+stylesheet (``web/app/vite.config.ts``). An asset is sent as the best copy the client's
+Accept-Encoding allows (``q=0`` refuses), with ``Content-Encoding`` and, always,
+``Vary: Accept-Encoding``; a client that accepts neither gets the file as it is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -43,6 +49,7 @@ RESERVED = ("api", "compat", "assets")
 # The app's client-side routes (web/app/src/router.ts), by their first part.
 PAGES = ("generate", "gallery", "queue", "history", "settings")
 IMMUTABLE = "public, max-age=31536000, immutable"
+PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))  # the server's preference, among what the client accepts
 CONTENT_TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -70,12 +77,19 @@ def dist_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def file_response(path: Path, cache: str) -> web.FileResponse:
+def file_headers(path: Path, cache: str) -> dict[str, str]:
     headers = {"Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
     content_type = CONTENT_TYPES.get(path.suffix.lower())
     if content_type:
         headers["Content-Type"] = content_type
-    return web.FileResponse(path, headers=headers)
+    return headers
+
+
+def file_response(
+    path: Path, cache: str, extra: dict[str, str] | None = None, *, like: Path | None = None
+) -> web.FileResponse:
+    """``path`` with the headers of ``like`` (the uncompressed file, for a precompressed copy)."""
+    return web.FileResponse(path, headers={**file_headers(like or path, cache), **(extra or {})})
 
 
 def shell() -> web.StreamResponse:
@@ -89,11 +103,46 @@ async def app_shell(_request: web.Request) -> web.StreamResponse:
     return shell()
 
 
+def accepted_encodings(header: str) -> dict[str, float]:
+    """Accept-Encoding's codings and their q values (lower case; a bad q counts as 0)."""
+    out: dict[str, float] = {}
+    for item in header.lower().split(","):
+        coding, _, params = item.partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding.strip():
+            out[coding.strip()] = q
+    return out
+
+
+def best_encoding(header: str) -> list[tuple[str, str]]:
+    """The precompressed codings the client accepts, best first (highest q, then the server's order)."""
+    accepted = accepted_encodings(header)
+    wildcard = accepted.get("*", 0.0)
+    ranked = [(accepted.get(coding, wildcard), -k, coding, suffix) for k, (coding, suffix) in enumerate(PRECOMPRESSED)]
+    return [(coding, suffix) for q, _, coding, suffix in sorted(ranked, reverse=True) if q > 0]
+
+
 async def asset(request: web.Request) -> web.StreamResponse:
     path = dist_file(DIST / "assets", request.match_info["name"])
-    if path is None:
+    if path is None or path.suffix in (".br", ".gz"):
         raise NotFound("no such asset; the app may have been updated: reload the page")
-    return file_response(path, IMMUTABLE)
+    headers = {"Vary": "Accept-Encoding"}
+    for coding, suffix in best_encoding(request.headers.get("Accept-Encoding", "")):
+        packed = path.with_name(path.name + suffix)
+        if packed.is_file():
+            return file_response(packed, IMMUTABLE, {**headers, "Content-Encoding": coding}, like=path)
+    if any(coding in request.headers.get("Accept-Encoding", "").lower() for coding, _ in PRECOMPRESSED):
+        # refused with q=0: aiohttp's FileResponse would still pick a sibling by the word alone
+        body = await asyncio.to_thread(path.read_bytes)
+        return web.Response(body=body, headers={**file_headers(path, IMMUTABLE), **headers})
+    return file_response(path, IMMUTABLE, headers)
 
 
 def navigating(request: web.Request) -> bool:
