@@ -44,10 +44,14 @@ def start_command(files: TlsFiles, listen: str, port: int) -> str:
     args = [sys.executable, "main.py", "--listen", listen, "--port", str(port)]
     args += ["--tls-keyfile", str(files.server_key), "--tls-certfile", str(files.server_cert)]
     command = shlex.join(args)
+    comfyui = comfyui_folder()
+    return f"cd {shlex.quote(str(comfyui))} && {command}" if comfyui else command
+
+
+def comfyui_folder() -> Path | None:
+    """ComfyUI's folder, when this package sits in its custom_nodes."""
     comfyui = PACKAGE.parent.parent
-    if PACKAGE.parent.name == "custom_nodes" and (comfyui / "main.py").is_file():
-        return f"cd {shlex.quote(str(comfyui))} && {command}"
-    return f"{command}    (from ComfyUI's folder)"
+    return comfyui if PACKAGE.parent.name == "custom_nodes" and (comfyui / "main.py").is_file() else None
 
 
 def https_urls(names: Sequence[str], addresses: Sequence[str], port: int, path: str = "/cozygen/") -> list[str]:
@@ -69,7 +73,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     print(f"Certificate authority {state}: {files.ca_cert}", file=out)
     covered = ", ".join([*issued.names, *issued.addresses])
     print(f"Server certificate for {covered}; valid until {issued.not_after:%Y-%m-%d}.", file=out)
-    print("\nStart ComfyUI with:\n", file=out)
+    where = "" if comfyui_folder() else " (from ComfyUI's folder)"
+    print(f"\nStart ComfyUI with{where}:\n", file=out)
     print(f"  {start_command(files, args.listen, args.port)}\n", file=out)
     urls = https_urls(issued.names, issued.addresses, args.port)
     if urls:

@@ -61,7 +61,8 @@ def view(
 def qr_svg(text: str) -> str:
     import segno
 
-    return segno.make(text, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff", title=text)
+    code = segno.make(text, error="m")
+    return code.svg_inline(scale=5, border=2, dark="#000", light="#fff", title=text, omitsize=True)
 
 
 STYLE = """
