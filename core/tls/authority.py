@@ -250,9 +250,9 @@ def server_names(files: TlsFiles) -> tuple[list[str], list[str]]:
 
     try:
         cert = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
-    except FileNotFoundError:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (FileNotFoundError, ValueError, x509.ExtensionNotFound):  # none yet, or one made elsewhere
         return [], []
-    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return san.get_values_for_type(x509.DNSName), [str(a) for a in san.get_values_for_type(x509.IPAddress)]
 
 

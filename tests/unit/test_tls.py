@@ -126,6 +126,8 @@ def test_the_trust_page_never_echoes_a_host_the_certificate_does_not_cover(tmp_p
     assert "Android" in html and "Certificate Trust Settings" in html and "plain http" not in html
     assert trust_page.fingerprint(ca_der(files) or b"")[:2] in html
     assert "plain http" in trust_page.page(files, "box", 8188, secure=False)
+    files.server_cert.write_text("not a certificate")  # replaced by hand: the page still says how to trust the CA
+    assert "covers no LAN address" in trust_page.page(files, "box", 8188, secure=True)
 
 
 def test_the_command_prints_how_to_start_comfyui_and_where_to_go(tmp_path) -> None:
