@@ -140,6 +140,22 @@ class Job:
             return round(min(100.0, 100.0 * (self.prompts_done + current) / count), 1)
         return round(100.0 * current, 1)
 
+    @property
+    def node_title(self) -> str | None:
+        """What the running node is called: its title in the graph (``_meta.title``: ComfyUI's export writes the
+        node's title, its display name unless renamed), else its class; None when no node runs."""
+        if self.node is None:
+            return None
+        node = self.graph.get(self.node) if isinstance(self.graph, dict) else None
+        if not isinstance(node, dict):
+            return None
+        meta = node.get("_meta")
+        title = meta.get("title") if isinstance(meta, dict) else None
+        if isinstance(title, str) and title.strip():
+            return title.strip()[:120]
+        class_type = node.get("class_type")
+        return class_type if isinstance(class_type, str) and class_type else None
+
     def copy(self) -> Job:
         return dataclasses.replace(self, images=[dict(i) for i in self.images], prompt_ids=list(self.prompt_ids))
 
@@ -155,6 +171,7 @@ class Job:
             "username": self.username,
             "session_id": self.session_id,
             "node": self.node,
+            "node_title": self.node_title,
             "step": self.step,
             "total_steps": self.total_steps,
             "percent": self.percent,

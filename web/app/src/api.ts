@@ -266,6 +266,8 @@ export interface Job {
   workflow: string | null;
   username: string | null;
   node: string | null;
+  /** The running node's title (its `_meta.title` in the graph, else its class), when the server says. */
+  nodeTitle?: string | null;
   step: number;
   totalSteps: number;
   percent: number;
@@ -298,6 +300,7 @@ export function parseJob(data: unknown): Job {
     workflow: strOrNull(d.workflow),
     username: strOrNull(d.username),
     node: d.node === null || d.node === undefined ? null : String(d.node),
+    nodeTitle: strOrNull(d.node_title),
     step: num(d.step),
     totalSteps: num(d.total_steps),
     percent: num(d.percent),

@@ -43,7 +43,7 @@ export function describe(job: Job): { title: string; detail: string; percent: nu
       return { title: "Queued", detail: job.queuePosition ? `Position ${job.queuePosition} in the queue` : "Waiting for ComfyUI", percent: 0 };
     case "running": {
       const steps = job.totalSteps ? `Step ${job.step} of ${job.totalSteps}` : "Starting";
-      return { title: `Generating · ${Math.round(job.percent)} %`, detail: job.node ? `${steps} · node ${job.node}` : steps, percent: job.percent };
+      return { title: `Generating · ${Math.round(job.percent)} %`, detail: job.node ? `${steps} · ${job.nodeTitle || `node ${job.node}`}` : steps, percent: job.percent };
     }
     case "completed":
       return { title: "Done · 100 %", detail: `${job.images.length} image${job.images.length === 1 ? "" : "s"}`, percent: 100 };
