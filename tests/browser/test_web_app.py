@@ -638,7 +638,7 @@ def test_the_other_screens_at_phone_size(server, browser) -> None:
     expect(rows.first).to_be_visible()
     count = rows.count()
     rows.first.locator("[aria-expanded]").click()  # the parameters that made it
-    expect(rows.first.locator("dl.params")).to_contain_text("prompt")
+    expect(rows.first.locator("dl.params")).to_contain_text("Prompt")
     shot(page, "history-phone")
     rows.first.get_by_role("button", name="Reproduce this job").click()
     expect(page.locator(".toast", has_text="Queued again")).to_be_visible()

@@ -194,7 +194,8 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
         )}
         {params && (
           <div class="gen-panes">
-          <form id="generate" class="stack" onSubmit={submit} noValidate>
+          <form id="generate" class="stack" onSubmit={submit} noValidate
+            onFocusIn={(e) => (e.target as HTMLElement).id !== "go" && setSheetOpen(false)}>
             {groups(params.filter((p) => p !== batch)).map((group) => (
               <section class="card group" key={group.name} aria-label={group.name || "Parameters"}>
                 {group.name && <h3>{group.name}</h3>}

@@ -64,7 +64,7 @@ export function History(): JSX.Element {
           {list.map((job) => (
             <JobRow key={job.id} job={job}>
               {job.workflow && (
-                <button type="button" class="labelled" aria-label="Run again with the same seed" title="Run again with the same seed" onClick={() => reproduce(job)}><Icon name="redo" /><span>Again</span></button>
+                <button type="button" class="labelled" aria-label="Reproduce this job: run it again with the same seed" title="Run again with the same seed" onClick={() => reproduce(job)}><Icon name="redo" /><span>Again</span></button>
               )}
             </JobRow>
           ))}

@@ -10,6 +10,7 @@ import { randomSeed } from "../form";
 import { fileStem, formatDate, humanKey } from "../labels";
 import { navigate } from "../router";
 import { closeViewer, setHandoff, useViewer, type ViewerItem } from "../viewer";
+import { prettyName } from "./Workflows";
 
 interface Zoom {
   scale: number;
@@ -190,7 +191,7 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
   if (meta) for (const k of SHOWN) if (meta.fields[k] !== null && meta.fields[k] !== undefined && meta.fields[k] !== "") rows.push([k, show(meta.fields[k])]);
   const params = job?.params ?? meta?.params ?? {};
   if (!rows.length) for (const [k, v] of Object.entries(params)) rows.push([k, show(v)]);
-  if (job?.workflow) rows.unshift(["workflow", job.workflow.replace(/\.json$/, "")]);
+  if (job?.workflow) rows.unshift(["workflow", prettyName(job.workflow)]);
   const made = job?.finishedAt ?? job?.createdAt ?? ref.mtime ?? null;
   if (made) rows.unshift(["date", formatDate(made)]);
   rows.push(["file", fileStem(ref.filename)]);
