@@ -258,11 +258,13 @@ def delete(conn: sqlite3.Connection, job_id: str) -> bool:
 
 
 RECENT_SECONDS = 24 * 3600
+ESTIMATE_RUNS = 3  # a time estimate needs at least this many completed runs: one run says little
 
 
 def stats(conn: sqlite3.Connection, now: float, *, window: float = RECENT_SECONDS) -> dict[str, Any]:
     """Counts over the jobs of the last ``window`` seconds: finished ones by status, jobs per workflow and
-    per model, average run time (started to finished, completed jobs) and the failure rate."""
+    per model, average run time (started to finished, completed jobs) and the failure rate; and the time
+    estimates, overall and per workflow, only from at least ``ESTIMATE_RUNS`` completed runs (else None/absent)."""
     since = now - window
     recent = {COMPLETED: 0, FAILED: 0, CANCELLED: 0, INTERRUPTED: 0}
     for row in conn.execute("SELECT status, COUNT(*) AS n FROM jobs WHERE finished_at >= ? GROUP BY status", (since,)):
@@ -280,16 +282,27 @@ def stats(conn: sqlite3.Connection, now: float, *, window: float = RECENT_SECOND
         )
     }
     row = conn.execute(
-        "SELECT AVG(finished_at - started_at) AS s FROM jobs WHERE status = 'completed' AND finished_at >= ? "
-        "AND started_at IS NOT NULL",
+        "SELECT AVG(finished_at - started_at) AS s, COUNT(*) AS n FROM jobs WHERE status = 'completed' "
+        "AND finished_at >= ? AND started_at IS NOT NULL",
         (since,),
     ).fetchone()
+    estimates = {
+        r["name"]: round(r["s"], 3)
+        for r in conn.execute(
+            "SELECT workflow AS name, AVG(finished_at - started_at) AS s FROM jobs WHERE status = 'completed' "
+            "AND finished_at >= ? AND started_at IS NOT NULL AND workflow IS NOT NULL GROUP BY workflow "
+            "HAVING COUNT(*) >= ?",
+            (since, ESTIMATE_RUNS),
+        )
+    }
     ended = recent[COMPLETED] + recent[FAILED]
     return {
         "recent": recent,
         "by_workflow": by_workflow,
         "by_model": by_model,
         "average_seconds": round(row["s"], 3) if row["s"] is not None else None,
+        "estimate_seconds": round(row["s"], 3) if row["s"] is not None and row["n"] >= ESTIMATE_RUNS else None,
+        "estimate_by_workflow": estimates,
         "failure_rate": round(recent[FAILED] / ended, 4) if ended else 0.0,
     }
 

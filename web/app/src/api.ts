@@ -359,7 +359,8 @@ export interface QueueInfo {
 export async function queue(): Promise<QueueInfo> {
   const d = await get("/cozygen/api/queue");
   const o = isObj(d) ? d : {};
-  return { pending: num(o.pending), running: num(o.running), averageSeconds: numOrNull(o.average_seconds) };
+  // the estimate, not the plain average: the server gives it only from enough completed runs
+  return { pending: num(o.pending), running: num(o.running), averageSeconds: numOrNull(o.estimate_seconds) };
 }
 
 // ---- gallery and images -------------------------------------------------------------------
