@@ -51,6 +51,7 @@ class Held:
     transport: Any
     opened: float
     closed: bool = False
+    path: str = ""  # the route it is open on (an open job stream means an open page: api/push.py)
 
     def still_valid(self, found: dict[int, tuple[str, int]], active: dict[str, int]) -> bool:
         current = found.get(self.user_id)
@@ -90,6 +91,7 @@ class LiveConnections:
             api_token=credential.api_token,
             transport=request.transport,
             opened=self._clock(),
+            path=getattr(request, "path", ""),  # (the unit tests hold stand-in requests)
         )
         request[HELD_KEY] = held
         self._open.setdefault(held.user_id, set()).add(held)
@@ -101,6 +103,10 @@ class LiveConnections:
                 mine.discard(held)
                 if not mine:
                     del self._open[held.user_id]
+
+    def streams_open(self, user_id: int, paths: frozenset[str]) -> bool:
+        """Whether this user has a connection open on one of ``paths``."""
+        return any(h.path in paths and not h.closed for h in self._open.get(user_id, ()))
 
     async def revoke(self, user_id: int, *, spare: web.Request | None = None) -> int:
         """Something of this user was just revoked here: re-check all their open connections now, except the

@@ -90,6 +90,7 @@ class CozyGenState:
         # Thumbnails and image work get their own threads so they never starve the database readers.
         self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
         self.stoppers: list[Callable[[], Awaitable[None]]] = []  # parts started on demand (the MCP server)
+        self.starters: list[Callable[[], Awaitable[None]]] = []  # parts started once the database is open (push)
 
     def _started(self, part: T | None) -> T:
         """A part opened at server start, or 503 until it is (with the start-up error, if any)."""
@@ -216,6 +217,11 @@ class CozyGenState:
         except Exception:
             log.exception("CozyGen: the gallery watcher could not start")
         self._gallery = gallery
+        for start in self.starters:
+            try:
+                await start()
+            except Exception:
+                log.exception("CozyGen: a part could not start")
         if applied:
             log.info("CozyGen: database %s migrated to version %d", db.path, applied[-1])
         log.info("CozyGen: data folder %s", data_dir)

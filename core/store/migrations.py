@@ -370,3 +370,34 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        14,
+        "push_subscriptions and push_prefs: Web Push subscriptions per user and browser (an endpoint is one "
+        "browser: it moves to whoever subscribed last there) and whether a user is told of jobs done and failed; "
+        "both go with their user (core/push/subscriptions.py)",
+        """
+        CREATE TABLE push_subscriptions (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL COLLATE NOCASE,
+            endpoint TEXT NOT NULL UNIQUE,
+            p256dh TEXT NOT NULL,
+            auth TEXT NOT NULL,
+            device TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX push_subscriptions_user ON push_subscriptions(username);
+        CREATE TABLE push_prefs (
+            username TEXT PRIMARY KEY COLLATE NOCASE,
+            on_done INTEGER NOT NULL DEFAULT 1,
+            on_failed INTEGER NOT NULL DEFAULT 1,
+            updated_at REAL NOT NULL
+        );
+        CREATE TRIGGER push_follows_user AFTER DELETE ON users BEGIN
+            DELETE FROM push_subscriptions WHERE username = OLD.username;
+            DELETE FROM push_prefs WHERE username = OLD.username;
+        END;
+        """,
+    )
+)
