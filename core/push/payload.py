@@ -9,6 +9,7 @@ DONE, FAILED = "job.completed", "job.failed"
 EXCERPT = 120  # characters of the prompt in the body
 ICON = "/cozygen/icon-192.png"
 THUMB_WIDTH = 384
+PROMPT_NAMES = ("positive", "prompt", "positive_prompt", "text")  # where a job's values keep its prompt
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
@@ -33,10 +34,11 @@ def thumb_url(image: dict[str, Any]) -> str:
 def build(kind: str, job: dict[str, Any]) -> dict[str, Any]:
     """The notification for a job that ended (``kind`` is job.completed or job.failed), from its event data."""
     job_id = str(job.get("id") or "")
-    name = excerpt(str(job.get("workflow") or "CozyGen"), 60)
+    workflow = str(job.get("workflow") or "CozyGen").rsplit("/", 1)[-1].removesuffix(".json")
+    name = excerpt(workflow, 60)
     params = job.get("params")
     params = params if isinstance(params, dict) else {}
-    prompt = params.get("positive") if isinstance(params.get("positive"), str) else ""
+    prompt = next((p for p in map(params.get, PROMPT_NAMES) if isinstance(p, str) and p.strip()), "")
     images = [i for i in job.get("images") or () if isinstance(i, dict) and i.get("filename")]
     if kind == DONE:
         count = len(images)

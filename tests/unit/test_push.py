@@ -211,13 +211,13 @@ def test_the_payload_of_a_finished_and_a_failed_job() -> None:
         "error": None,
     }
     done = build(DONE, job)
-    assert done["title"] == "portrait.json: done (2 images)"
+    assert done["title"] == "portrait: done (2 images)"
     assert done["body"].startswith("a cat in a hat, very") and done["body"].endswith("…") and len(done["body"]) == 120
     assert done["image"] == "/cozygen/thumb?filename=a+b.png&subfolder=x%2Fy&type=output&w=384"
     assert done["url"] == "/cozygen/history?job=j1" and done["tag"] == "cozygen-job-j1"
     assert done["icon"] == "/cozygen/icon-192.png" and done["status"] == "completed"
     failed = build(FAILED, {**job, "error": "CUDA out of memory"})
-    assert failed["title"] == "portrait.json: failed" and failed["body"] == "CUDA out of memory"
+    assert failed["title"] == "portrait: failed" and failed["body"] == "CUDA out of memory"
     assert failed["image"] is None and failed["status"] == "failed"
 
 
@@ -309,7 +309,7 @@ def test_a_finished_job_is_pushed_to_each_device_of_its_owner_only(world) -> Non
         store(world.db, "ann", "https://push.example.net/ann-tablet").p256dh,
     }
     assert payload == {
-        "title": "form.json: done",
+        "title": "form: done",
         "body": "a red fox",
         "icon": "/cozygen/icon-192.png",
         "image": "/cozygen/thumb?filename=fox.png&subfolder=&type=output&w=384",
@@ -334,7 +334,7 @@ def test_the_owners_preferences_choose_done_and_failed(world) -> None:
     assert world.pushes.sent == []
     world.job(event="execution_error", images=False, exception_message="out of memory", node_id="3")
     assert [p["status"] for _, p in world.pushes.sent] == ["failed"]
-    assert world.pushes.sent[0][1]["title"] == "form.json: failed" and world.pushes.sent[0][1]["image"] is None
+    assert world.pushes.sent[0][1]["title"] == "form: failed" and world.pushes.sent[0][1]["image"] is None
 
 
 def test_a_cancelled_job_is_not_pushed(world) -> None:
