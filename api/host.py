@@ -363,6 +363,18 @@ class ComfyUIHost:
 
         return list(comfy.samplers.KSampler.SCHEDULERS)
 
+    def system_stats(self) -> dict[str, Any]:
+        """What ComfyUI's own ``/system_stats`` answers (its handler: devices, memory, versions; it reads the
+        devices' free memory, so call it from a thread). Raises RuntimeError when this ComfyUI has none."""
+        import asyncio
+        import json
+
+        for route in self.server().routes:
+            if getattr(route, "method", "") == "GET" and getattr(route, "path", "") == "/system_stats":
+                response = asyncio.run(route.handler(None))
+                return json.loads(response.body)
+        raise RuntimeError("this ComfyUI has no /system_stats route")
+
     def object_info(self) -> dict[str, Any]:
         """What ComfyUI's own ``/object_info`` answers (its handler, so every version describes itself).
 

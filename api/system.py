@@ -1,4 +1,4 @@
-"""Health and the API description (the web app is served by webapp.py)."""
+"""Health, the server's stats and the API description (the web app is served by webapp.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core.accounts.access import PUBLIC, VIEWER
+from ..core.server_stats import public_stats
 from ..core.version import __version__
 from .responses import json_response
 from .routing import Routes
@@ -57,9 +58,28 @@ class SystemRoutes:
             body["status"], body["error"] = "error", state.startup_error
         return json_response(body)
 
+    async def stats(self, _request: web.Request) -> web.Response:
+        """Devices, memory, versions and the queue's length, for anyone signed in (no paths, no user data)."""
+        host = self.state.host
+        try:
+            raw = await asyncio.to_thread(host.system_stats)
+        except RuntimeError:  # a ComfyUI without /system_stats: the versions and the queue still answer
+            raw = {}
+        running, pending = host.queue_snapshot()
+        return json_response(
+            public_stats(
+                raw,
+                running=len(running),
+                pending=len(pending),
+                cozygen_version=__version__,
+                comfyui_version=host.comfyui_version(),
+            )
+        )
+
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     system = SystemRoutes(state)
     routes.get("/cozygen/hello", access=PUBLIC)(hello)
     routes.get("/cozygen/api/health", access=VIEWER)(system.health)
+    routes.get("/cozygen/api/system/stats", access=VIEWER)(system.stats)
     routes.get("/cozygen/api/openapi.json", access=VIEWER)(openapi)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -108,3 +109,21 @@ def test_scripts_and_styles_arrive_compressed(server) -> None:
                 assert body == raw
             else:
                 assert len(body) < len(raw) / 2
+
+
+def test_server_stats_for_anyone_signed_in_without_paths(server, browser) -> None:
+    context, page = signed_in(browser, server)
+    reply = page.request.get(f"{server.url}/cozygen/api/system/stats")
+    assert reply.status == 200
+    stats = reply.json()
+    assert stats["devices"] and stats["devices"][0]["type"] in ("cpu", "cuda", "mps", "xpu")
+    assert stats["comfyui_version"] and stats["cozygen_version"] and set(stats["queue"]) == {"running", "pending"}
+    assert str(server.base) not in reply.text() and "argv" not in stats
+    page.goto(f"{server.url}/cozygen/settings")
+    expect(page.locator("#server-queue")).to_contain_text("running")
+    expect(page.locator("#server-stats")).to_contain_text(stats["devices"][0]["name"])
+    context.close()
+    with pytest.raises(urllib.error.HTTPError) as refused:  # not signed in
+        urllib.request.urlopen(f"{server.url}/cozygen/api/system/stats", timeout=10)
+    assert refused.value.code == 401
+    refused.value.close()

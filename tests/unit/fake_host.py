@@ -247,6 +247,19 @@ class FakeHost:
     def object_info(self) -> dict[str, Any]:
         return dict(self.definitions)
 
+    def system_stats(self) -> dict[str, Any]:
+        return {
+            "system": {
+                "os": "posix", "ram_total": 32 * 2**30, "ram_free": 20 * 2**30, "comfyui_version": self.version,
+                "python_version": "3.11.7 (main) [GCC 12]", "pytorch_version": "2.5.1+cu124",
+                "argv": ["/home/ann/ComfyUI/main.py", "--listen", "0.0.0.0"], "embedded_python": False,
+            },
+            "devices": [
+                {"name": "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync", "type": "cuda", "index": 0,
+                 "vram_total": 24 * 2**30, "vram_free": 18 * 2**30, "torch_vram_total": 0, "torch_vram_free": 0},
+            ],
+        }  # fmt: skip
+
     def custom_node_packages(self) -> list[str]:
         return list(self.packages)
 

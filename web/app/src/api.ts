@@ -571,3 +571,27 @@ export async function routeExists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+// ---- the server's stats -------------------------------------------------------------------
+
+export interface ServerStats {
+  devices: { name: string; type: string; vramTotal: number | null; vramFree: number | null }[];
+  ramTotal: number | null;
+  ramFree: number | null;
+  comfyuiVersion: string | null;
+  pytorchVersion: string | null;
+  queue: { running: number; pending: number };
+}
+export async function serverStats(): Promise<ServerStats> {
+  const d = await get("/cozygen/api/system/stats");
+  const o = isObj(d) ? d : {};
+  const q = isObj(o.queue) ? o.queue : {};
+  return {
+    devices: arr(o.devices).filter(isObj).map((x) => ({ name: str(x.name, "?"), type: str(x.type, "?"), vramTotal: numOrNull(x.vram_total), vramFree: numOrNull(x.vram_free) })),
+    ramTotal: numOrNull(o.ram_total),
+    ramFree: numOrNull(o.ram_free),
+    comfyuiVersion: strOrNull(o.comfyui_version),
+    pytorchVersion: strOrNull(o.pytorch_version),
+    queue: { running: num(q.running), pending: num(q.pending) },
+  };
+}

@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { addUser, changePassword, logout, users, type AuthStatus, type UserInfo } from "../api";
 import { Icon } from "../components/Icons";
+import { ServerStats } from "../components/ServerStats";
 import { TopBar, message, toast } from "../components/ui";
 import { setPrefs, usePrefs, type ThumbSize } from "../settings";
 
@@ -89,6 +90,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
           </section>
         )}
         <AboutBlock />
+        <ServerStats />
         <p class="small muted" style="text-align:center">CozyGen · <a href="/" target="_blank" rel="noopener">ComfyUI editor</a></p>
       </main>
     </>
