@@ -159,7 +159,7 @@ function SeedInput(props: FieldProps & { common: Common }): JSX.Element {
         <button type="button" class="labelled" aria-label="New random seed" title="New random seed" onClick={() => onChange(randomSeed())}>
           <Icon name="dice" /><span>Random</span>
         </button>
-        <button type="button" class="labelled" aria-label="Reuse the last seed" title="Reuse the last seed" disabled={lastSeed === null || lastSeed === undefined}
+        <button type="button" class="labelled" aria-label="Reuse the last seed" title={typeof lastSeed === "number" ? `Reuse the last seed (${lastSeed})` : "Reuse the last seed (none yet)"} disabled={lastSeed === null || lastSeed === undefined}
           onClick={() => lastSeed !== null && lastSeed !== undefined && onChange(lastSeed)}>
           <Icon name="redo" /><span>Last</span>
         </button>
