@@ -136,35 +136,21 @@ class TagIndex:
 
     def _blended(self, q: str, per_table: list[list[Matches]], offset: int, limit: int) -> list[Hit]:
         """One page by score (an exact match, then log(count) plus the kind's bonus): each kind's ids are
-        ranked by count, so each stream is already in score order and a lazy merge reads only the page."""
-        streams = [
-            self._scored(table, kinds[k], kind, q, offset + limit)
+        ranked by count, so each stream is already in score order and a lazy merge reads only the page.
+        Streams yield plain ``(-score, name, stream, j)`` tuples; hits are made for the page alone."""
+        sources = [
+            (table, kinds[k], kind)
             for table, kinds in zip(self.tables, per_table, strict=True)
             for k, kind in enumerate(KINDS)
             if kinds[k].ids
         ]
-        merged = heapq.merge(*streams, key=lambda scored: (-scored[0], scored[1].tag))
-        return [hit for _, hit in islice(merged, offset, offset + limit)]
-
-    @staticmethod
-    def _scored(table: TagTable, found: Matches, kind: str, q: str, need: int) -> Iterator[tuple[float, Hit]]:
-        ids, names, counts, bonus = found.ids, table.names, table.counts, KIND_BONUS[kind]
-        exact = table.ids.get(q) if kind == "prefix" else None
-        if exact is not None:  # ids are sorted by rank: is the exact match among them (category, min_count)?
-            at = bisect.bisect_left(ids, exact)
-            if at < len(ids) and ids[at] == exact:
-                yield EXACT, Hit(names[exact], counts[exact], table.category(exact), kind, table.source)
-                need -= 1
-            else:
-                exact = None
-        for j in range(len(ids)):
-            if need <= 0:
-                return
-            i = ids[j]
-            if i != exact:
-                need -= 1
-                score = math.log(counts[i] + 1) + bonus
-                yield score, Hit(names[i], counts[i], table.category(i), kind, table.source, found.alias(j))
+        streams = [_scored(table, found, kind, q, n, offset + limit) for n, (table, found, kind) in enumerate(sources)]
+        page = []
+        for _, name, n, j in islice(heapq.merge(*streams), offset, offset + limit):
+            table, found, kind = sources[n]
+            i = table.ids[name]
+            page.append(Hit(name, table.counts[i], table.category(i), kind, table.source, found.alias(j)))
+        return page
 
     @staticmethod
     def _stream(table: TagTable, found: Matches, kind: str, sort: str, need: int) -> Iterator[Hit]:
@@ -223,6 +209,24 @@ class TagIndex:
                 if close not in out and close != name and len(out) < limit:
                     out.append(close)
         return out
+
+
+def _scored(table: TagTable, found: Matches, kind: str, q: str, n: int, need: int) -> Iterator[tuple]:
+    """One kind of one table's matches as ``(-score, name, n, j)``, best first (``j``: where in ``found``)."""
+    ids, names, counts, bonus = found.ids, table.names, table.counts, KIND_BONUS[kind]
+    exact = table.ids.get(q) if kind == "prefix" else None
+    if exact is not None:  # ids are sorted by rank: is the exact match among them (category, min_count)?
+        at = bisect.bisect_left(ids, exact)
+        if at < len(ids) and ids[at] == exact:
+            yield -EXACT, names[exact], n, at
+            need -= 1
+        else:
+            exact = None
+    log = math.log
+    for j in range(min(len(ids), need + (exact is not None))):
+        i = ids[j]
+        if i != exact:
+            yield -(log(counts[i] + 1) + bonus), names[i], n, j
 
 
 def edits1(word: str) -> set[str]:
