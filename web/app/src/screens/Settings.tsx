@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { addUser, changePassword, logout, users, type AuthStatus, type UserInfo } from "../api";
 import { Icon } from "../components/Icons";
+import { PushSettings } from "../components/PushSettings";
 import { ServerStats } from "../components/ServerStats";
 import { TopBar, message, toast } from "../components/ui";
 import { setPrefs, usePrefs, type ThumbSize } from "../settings";
@@ -60,6 +61,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
             <input id="notify" type="checkbox" role="switch" checked={prefs.notify} disabled={!notifications} onChange={(e) => void toggleNotify(e.currentTarget.checked)} />
           </div>
           {!notifications && <p class="hint small muted">This browser offers notifications only to sites on HTTPS or installed to the home screen.</p>}
+          <PushSettings />
         </section>
         <section class="card group stack" aria-labelledby="s-account">
           <h3 id="s-account">Account</h3>
