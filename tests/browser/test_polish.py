@@ -247,6 +247,7 @@ def test_history_rows_lead_with_the_prompt(server, browser) -> None:
     row = page.locator("li.job").first
     expect(row.locator(".job-prompt")).to_have_text("a lantern in the snow")
     expect(row.locator(".job-sub")).to_contain_text("CozyGen procedural demo")
+    expect(row.locator(".job-sub")).not_to_contain_text("default")  # no owner's name on every row without sign-in
     context.close()
 
 

@@ -108,7 +108,7 @@ function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => voi
       screen = <Queue admin={auth.authEnabled && auth.role === "admin"} />; // "all users" means nothing with sign-in off
       break;
     case "history":
-      screen = <History />;
+      screen = <History admin={auth.authEnabled && auth.role === "admin"} />;
       break;
     case "settings":
       screen = <Settings auth={auth} onSignedOut={onSignedOut} />;

@@ -8,7 +8,7 @@ import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { jobStore } from "../jobs";
 import { ActivityTabs, JobRow } from "./Queue";
 
-export function History(): JSX.Element {
+export function History({ admin = false }: { admin?: boolean }): JSX.Element {
   const [list, setList] = useState<Job[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -62,7 +62,7 @@ export function History(): JSX.Element {
         {!loading && list.length === 0 && <Empty>No jobs yet.</Empty>}
         <ul class="list cols">
           {list.map((job) => (
-            <JobRow key={job.id} job={job}>
+            <JobRow key={job.id} job={job} showUser={admin}>
               {job.workflow && (
                 <button type="button" class="labelled" aria-label="Reproduce this job: run it again with the same seed" title="Run again with the same seed" onClick={() => reproduce(job)}><Icon name="redo" /><span>Again</span></button>
               )}

@@ -28,7 +28,8 @@ const when = (t: number): string => {
   return today ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString([], { month: "short", day: "numeric" });
 };
 
-export function JobRow({ job, children }: { job: Job; children?: ComponentChildren }): JSX.Element {
+/** One job; `showUser` names its owner (for an admin, who sees everyone's; with sign-in off every job is "default"). */
+export function JobRow({ job, showUser = false, children }: { job: Job; showUser?: boolean; children?: ComponentChildren }): JSX.Element {
   const d = describe(job);
   const first = job.images[0];
   const [open, setOpen] = useState(false);
@@ -50,7 +51,7 @@ export function JobRow({ job, children }: { job: Job; children?: ComponentChildr
         </div>
         <div class="job-prompt" style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{prompt || wfName}</div>
         <div class="small muted job-sub" style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">
-          {[prompt ? wfName : "", TERMINAL.has(job.status) ? (prompt ? "" : d.detail) : `${d.title} · ${d.detail}`, job.username ?? ""].filter(Boolean).join(" · ")}
+          {[prompt ? wfName : "", TERMINAL.has(job.status) ? (prompt ? "" : d.detail) : `${d.title} · ${d.detail}`, showUser ? job.username ?? "" : ""].filter(Boolean).join(" · ")}
         </div>
         {!TERMINAL.has(job.status) && <div class="bar" style="margin:6px 0 0"><div style={{ width: `${d.percent}%` }} /></div>}
         {open && params.length > 0 && (
@@ -113,7 +114,7 @@ export function Queue({ admin }: { admin: boolean }): JSX.Element {
         {list?.length === 0 && <Empty>Nothing waiting. Jobs you start appear here until they finish.</Empty>}
         <ul class="list cols">
           {list?.map((job) => (
-            <JobRow key={job.id} job={job}>
+            <JobRow key={job.id} job={job} showUser={admin}>
               <button type="button" class="labelled danger" aria-label="Cancel this job" title="Cancel this job" onClick={() => cancel(job)}><Icon name="stop" /><span>Cancel</span></button>
             </JobRow>
           ))}
