@@ -270,6 +270,7 @@ class GraphSchema(Walk):
         if param.type == "seed":
             param.min = 0 if param.min is None else param.min
             param.max = SEED_MAX if param.max is None else param.max
+            param.randomize = True  # as ComfyUI's own seed widgets start: a new seed per job, a new image per tap
         if param.type == "choice":
             param.choices = list(choices or [])
             param.choice_source = source or model_folder(self.types[node_id], input_name) or "fixed"

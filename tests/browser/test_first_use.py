@@ -58,9 +58,10 @@ def new_images(server, before: set[Path], count: int, timeout: float = 60.0) -> 
     raise AssertionError(f"expected {count} new images, found {len(found)}")
 
 
-def test_each_tap_on_the_demo_gives_a_new_image(server, browser) -> None:
+@pytest.mark.parametrize("workflow", [DEMO, "cozygen_procedural_demo.json"])  # a form, and a graph's own seed
+def test_each_tap_on_the_demo_gives_a_new_image(server, browser, workflow: str) -> None:
     context, page = signed_in(browser, server)
-    page.click(f'a[data-workflow="{DEMO}"]')
+    page.click(f'a[data-workflow="{workflow}"]')
     expect(page.locator("#f-seed-random")).to_be_checked()  # "new random seed" is on for the demo
     before = set(server.output_dir.rglob("*.png"))
     page.click("#go")
@@ -71,9 +72,14 @@ def test_each_tap_on_the_demo_gives_a_new_image(server, browser) -> None:
     both = new_images(server, before, 2)
     digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in both}
     assert len(both) == 2 and len(digests) == 2 and first[0] in both  # two files, two different images
-    items = page.request.get(f"{server.url}/cozygen/api/gallery?subfolder=CozyGen&per_page=50")
-    names = {i.get("filename") for i in items.json().get("items", [])}
-    assert {p.name for p in both} <= names, names  # and both are in the gallery
+    deadline = time.monotonic() + 15  # and both are in the gallery, once its watcher indexed them
+    while True:
+        items = page.request.get(f"{server.url}/cozygen/api/gallery?subfolder=CozyGen&per_page=100")
+        names = {i.get("filename") for i in items.json().get("items", [])}
+        if {p.name for p in both} <= names or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert {p.name for p in both} <= names, names
     context.close()
 
 

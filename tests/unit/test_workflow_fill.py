@@ -45,7 +45,8 @@ def test_values_are_written_into_a_copy(sd15: tuple) -> None:
     assert workflow == before  # the caller's workflow is not changed
     assert filled.params["steps"] == 12 and filled.params["positive"] == "a red bicycle"
     assert filled.params["negative"] == "text, watermark"  # left out: the default
-    assert filled.params["seed"] == 156680208700286
+    assert filled.params["seed"] != 156680208700286  # a seed taken from the graph draws a new one per job
+    assert fill(workflow, schema, {"seed__randomize": False}).params["seed"] == 156680208700286  # unless told not
     assert set(filled.params) == {p.name for p in schema}
     assert filled.raw == {}
 
