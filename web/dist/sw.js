@@ -57,12 +57,73 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
+// ---- Web Push: a job ended while no page was open (the server's payload:
+// core/push/payload.py). Only paths of this app are opened on a tap.
+const FALLBACK = "/cozygen/queue";
+const appPath = (url) => {
+  try {
+    const parsed = new URL(url, self.location.origin);
+    return parsed.origin === self.location.origin && parsed.pathname.startsWith("/cozygen/") ? parsed.pathname + parsed.search : FALLBACK;
+  } catch {
+    return FALLBACK;
+  }
+};
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  const options = {
+    body: typeof data.body === "string" ? data.body : "",
+    icon: typeof data.icon === "string" ? appPath(data.icon) : "/cozygen/icon-192.png",
+    badge: "/cozygen/icon-192.png",
+    data: { url: appPath(data.url || FALLBACK) },
+  };
+  if (typeof data.tag === "string") options.tag = data.tag;
+  if (typeof data.image === "string") options.image = appPath(data.image);
+  event.waitUntil(self.registration.showNotification(typeof data.title === "string" ? data.title : "CozyGen", options));
+});
+
+// Focus an open window of the app and take it to the result, or open one there. (focus() needs the user's
+// tap; without it the window is still taken to the result.) A top-level function: the browser test calls it.
+function openResult(url) {
+  const target = appPath(url || FALLBACK);
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+    const open = windows.find((w) => new URL(w.url).pathname.startsWith("/cozygen"));
+    if (!open) return self.clients.openWindow(target);
+    return open
+      .focus()
+      .catch(() => open)
+      .then((focused) => (focused || open).navigate(target))
+      .catch(() => self.clients.openWindow(target)); // a window this worker does not control: open one
+  });
+}
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
+  event.waitUntil(openResult(event.notification.data?.url));
+});
+
+// The push service replaced the subscription: subscribe again with the server's key and tell the server.
+self.addEventListener("pushsubscriptionchange", (event) => {
   event.waitUntil(
-    self.clients.matchAll({ type: "window" }).then((windows) => {
-      const open = windows.find((w) => new URL(w.url).pathname.startsWith("/cozygen"));
-      return open ? open.focus() : self.clients.openWindow("/cozygen/queue");
-    }),
+    fetch("/cozygen/api/push/key", { credentials: "same-origin" })
+      .then((response) => response.json())
+      .then(({ public_key: key }) => {
+        const bytes = Uint8Array.from(atob(key.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (key.length % 4)) % 4)), (c) => c.charCodeAt(0));
+        return self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: bytes });
+      })
+      .then((subscription) =>
+        fetch("/cozygen/api/push/subscriptions", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(subscription.toJSON()),
+        }),
+      )
+      .catch(() => undefined),
   );
 });
