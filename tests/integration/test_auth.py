@@ -24,6 +24,8 @@ PUBLIC_ROUTES = {
     ("GET", "/cozygen/assets/{name}"),  # the web app's files and client-side routes
     ("GET", "/cozygen/{path}"),
     ("GET", "/cozygen/compat/aiplayground/healthy"),  # AI Playground polls it without credentials (liveness only)
+    ("GET", "/cozygen/ca.crt"),  # the LAN certificate authority a phone installs before it can sign in
+    ("GET", "/cozygen/trust"),  # how to install it
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 STATIC: set[tuple[str, str]] = set()  # static-file routes of the running server (filled by all_routes)
