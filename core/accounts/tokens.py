@@ -9,12 +9,12 @@ connections a browser cannot send headers on.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from ..store.datadir import put_private
 
 log = logging.getLogger("cozygen")
 ALGORITHM = "HS256"
@@ -44,19 +44,7 @@ def load_or_create_secret(data_dir: Path) -> bytes:
 
 
 def _new_secret(path: Path, *, replace: bool) -> bytes:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        if replace:
-            os.replace(temp, path)
-        else:
-            try:
-                os.link(temp, path)  # fails when another start created it a moment ago: that one is used
-            except FileExistsError:
-                pass
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    put_private(path, secrets.token_hex(32).encode("ascii"), replace=replace)
     return bytes.fromhex(path.read_text().strip())
 
 

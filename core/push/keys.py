@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..store.datadir import put_private
 
 log = logging.getLogger("cozygen")
 KEY_NAME = "push-vapid.pem"
@@ -57,17 +57,5 @@ def _create(path: Path, *, replace: bool) -> VapidKey:
 
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".push-vapid-", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        if replace:
-            os.replace(temp, path)
-        else:
-            try:
-                os.link(temp, path)  # fails when another start made it a moment ago: that one is used
-            except FileExistsError:
-                pass
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    put_private(path, pem, replace=replace)
     return _parse(path.read_bytes())

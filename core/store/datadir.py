@@ -7,6 +7,7 @@ ComfyUI wipes its temp folder at start, so nothing persistent lives there.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ENV_VAR = "COZYGEN_DATA_DIR"
@@ -25,3 +26,22 @@ def ensure_data_dir(path: Path) -> Path:
     """Create the folder (owner-only) on first use and return it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def put_private(path: Path, data: bytes, *, replace: bool) -> None:
+    """Put ``data`` under ``path`` whole, readable by the owner only: written to a private file beside it first,
+    then linked (kept when another start made it a moment ago) or, with ``replace``, renamed over it. A kill
+    mid-write never leaves a cut-short file under the name."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if replace:
+            os.replace(temp, path)
+        else:
+            try:
+                os.link(temp, path)  # fails when another start made it a moment ago: that one is used
+            except FileExistsError:
+                pass
+    finally:
+        Path(temp).unlink(missing_ok=True)
