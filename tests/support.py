@@ -78,6 +78,40 @@ def post(url: str, body: Any = None, **kwargs: Any) -> Reply:
     return request("POST", url, body, **kwargs)
 
 
+# -- a household on a server with auth on ------------------------------------------------------------------------
+
+ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
+AUTH_ENV = {"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(url: str, username: str, password: str) -> str:
+    """A session token, as the app's sign-in form gets it."""
+    signed = post(f"{url}/cozygen/api/login", {"username": username, "password": password})
+    assert signed.status == 200, signed.body
+    return signed.json()["token"]
+
+
+def household(url: str, members: dict[str, str], *, per_user: bool = False) -> dict[str, dict[str, str]]:
+    """The admin (ADMIN on AUTH_ENV) and each member made with its role ("user", "viewer"), as Authorization
+    headers by name. Each member's password is ``<name>-pass-123``. ``per_user`` makes outputs per user."""
+    found = {"admin": bearer(sign_in(url, ADMIN, ADMIN_PASSWORD))}
+    for name, role in members.items():
+        body = {"username": name, "password": f"{name}-pass-123", "role": role}
+        made = post(f"{url}/cozygen/api/users", body, headers=found["admin"])
+        assert made.status == 201, made.body
+        found[name] = bearer(sign_in(url, name, f"{name}-pass-123"))
+    if per_user:
+        changed = request(
+            "PATCH", f"{url}/cozygen/api/settings", {"gallery_visibility": "per_user"}, headers=found["admin"]
+        )
+        assert changed.status == 200, changed.body
+    return found
+
+
 async def run_and_watch(url: str, graph: dict) -> tuple[str, list[dict]]:
     """Queue a prompt with our socket's client_id and collect its messages until it finishes."""
     import aiohttp

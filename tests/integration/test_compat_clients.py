@@ -24,9 +24,8 @@ from urllib.parse import quote
 
 import pytest
 from PIL import Image
-from support import get, post, request
+from support import AUTH_ENV, bearer, get, household, post
 
-ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 FORM = "cozygen_procedural_form.json"
 PNG = b"\x89PNG\r\n\x1a\n"
 DREAM = "/cozygen/compat/dreamlayer"  # the base URL DreamLayer's front end is given (it appends /api/...)
@@ -38,33 +37,14 @@ CYBER = "/cozygen/compat/cyberimage/api"  # test_generate.py's API_BASE
 def server(start_comfyui):
     return start_comfyui(
         "ComfyUI-CozyGen-clients",
-        env={"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        env=AUTH_ENV,
     )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
 def people(server) -> dict[str, dict[str, str]]:
     """Admin, two users and a viewer, each as an Authorization header; outputs are per user."""
-    signed = post(f"{server.url}/cozygen/api/login", {"username": ADMIN, "password": ADMIN_PASSWORD})
-    found = {"admin": bearer(signed.json()["token"])}
-    for name, role in (("dana", "user"), ("bob", "user"), ("vic", "viewer")):
-        made = post(
-            f"{server.url}/cozygen/api/users",
-            {"username": name, "password": f"{name}-pass-123", "role": role},
-            headers=found["admin"],
-        )
-        assert made.status == 201, made.body
-        token = post(f"{server.url}/cozygen/api/login", {"username": name, "password": f"{name}-pass-123"})
-        found[name] = bearer(token.json()["token"])
-    changed = request(
-        "PATCH", f"{server.url}/cozygen/api/settings", {"gallery_visibility": "per_user"}, headers=found["admin"]
-    )
-    assert changed.status == 200, changed.body
-    return found
+    return household(server.url, {"dana": "user", "bob": "user", "vic": "viewer"}, per_user=True)
 
 
 def generated(server, headers: dict[str, str]) -> dict[str, Any]:

@@ -13,9 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from support import get, post, request
+from support import AUTH_ENV, bearer, get, household, post, request
 
-ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 FORM = "cozygen_procedural_form.json"
 MCP = "/cozygen/api/mcp"
 CYBER_MCP = "/cozygen/compat/cyberimage/api/mcp"
@@ -26,29 +25,17 @@ TOOLS = {"list_workflows", "get_workflow_parameters", "generate", "get_job", "se
 def server(start_comfyui):
     return start_comfyui(
         "ComfyUI-CozyGen-mcp",
-        env={"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        env=AUTH_ENV,
     )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
 def tokens(server) -> dict[str, str]:
     """API tokens (as a script or an MCP client holds them) of ann and bob (users) and vic (a viewer)."""
-    admin = bearer(
-        post(f"{server.url}/cozygen/api/login", {"username": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
-    )
-    found = {"admin": admin["Authorization"].split()[1]}
-    for name, role in (("ann", "user"), ("bob", "user"), ("vic", "viewer")):
-        password = f"{name}-pass-123"
-        made = post(
-            f"{server.url}/cozygen/api/users", {"username": name, "password": password, "role": role}, headers=admin
-        )
-        assert made.status == 201, made.body
-        session = post(f"{server.url}/cozygen/api/login", {"username": name, "password": password}).json()["token"]
-        created = post(f"{server.url}/cozygen/api/tokens", {"name": "mcp"}, headers=bearer(session))
+    people = household(server.url, {"ann": "user", "bob": "user", "vic": "viewer"})
+    found = {"admin": people["admin"]["Authorization"].split()[1]}
+    for name in ("ann", "bob", "vic"):
+        created = post(f"{server.url}/cozygen/api/tokens", {"name": "mcp"}, headers=people[name])
         assert created.status == 201, created.body
         found[name] = created.json()["token"]
     return found

@@ -12,33 +12,19 @@ from urllib.parse import urlsplit
 
 import pytest
 from push_service import PushService, PushServiceThread
-from support import get, post, request
+from support import AUTH_ENV, get, household, post, request
 
-ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 FORM = "cozygen_procedural_form.json"
 
 
 @pytest.fixture(scope="module")
 def server(start_comfyui):
-    env = {"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    return start_comfyui("ComfyUI-CozyGen-push", env={**env, "COZYGEN_PUSH_ALLOW_PRIVATE": "1"})
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return start_comfyui("ComfyUI-CozyGen-push", env={**AUTH_ENV, "COZYGEN_PUSH_ALLOW_PRIVATE": "1"})
 
 
 @pytest.fixture(scope="module")
 def people(server) -> dict[str, dict[str, str]]:
-    login = post(f"{server.url}/cozygen/api/login", {"username": ADMIN, "password": ADMIN_PASSWORD})
-    admin = bearer(login.json()["token"])
-    found = {"admin": admin}
-    for name in ("ann", "bob"):
-        body = {"username": name, "password": f"{name}-pass-123", "role": "user"}
-        assert post(f"{server.url}/cozygen/api/users", body, headers=admin).status == 201
-        token = post(f"{server.url}/cozygen/api/login", {"username": name, "password": f"{name}-pass-123"})
-        found[name] = bearer(token.json()["token"])
-    return found
+    return household(server.url, {"ann": "user", "bob": "user"})
 
 
 @pytest.fixture(scope="module")

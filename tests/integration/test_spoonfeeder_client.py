@@ -22,9 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from support import get, post, request
+from support import AUTH_ENV, get, household, request
 
-ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 API = "/cozygen/compat/spoonfeeder/api"  # the client's API_BASE, with the base URL changed
 FORM = "cozygen_procedural_form.json"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -45,28 +44,14 @@ PLAIN = {
 def server(start_comfyui):
     return start_comfyui(
         "ComfyUI-CozyGen-spoonfeeder-client",
-        env={"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        env=AUTH_ENV,
     )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
 def people(server) -> dict[str, dict[str, str]]:
     """The admin and one user, each as an Authorization header."""
-    signed = post(f"{server.url}/cozygen/api/login", {"username": ADMIN, "password": ADMIN_PASSWORD})
-    found = {"admin": bearer(signed.json()["token"])}
-    made = post(
-        f"{server.url}/cozygen/api/users",
-        {"username": "sam", "password": "sam-pass-1234", "role": "user"},
-        headers=found["admin"],
-    )
-    assert made.status == 201, made.body
-    token = post(f"{server.url}/cozygen/api/login", {"username": "sam", "password": "sam-pass-1234"})
-    found["sam"] = bearer(token.json()["token"])
-    return found
+    return household(server.url, {"sam": "user"})
 
 
 # -- the client's calls, as its code builds them ---------------------------------------------------------------

@@ -6,9 +6,8 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from support import GalleryEvents, get, post, request
+from support import AUTH_ENV, GalleryEvents, get, household, post, request
 
-ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
 FORM = "cozygen_procedural_form.json"
 
 
@@ -16,29 +15,13 @@ FORM = "cozygen_procedural_form.json"
 def server(start_comfyui):
     return start_comfyui(
         "ComfyUI-CozyGen-visibility",
-        env={"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        env=AUTH_ENV,
     )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
 def people(server) -> dict[str, dict[str, str]]:
-    admin = bearer(
-        post(f"{server.url}/cozygen/api/login", {"username": ADMIN, "password": ADMIN_PASSWORD}).json()["token"]
-    )
-    found = {"admin": admin}
-    for name in ("ann", "bob"):
-        made = post(
-            f"{server.url}/cozygen/api/users", {"username": name, "password": f"{name}-pass-123", "role": "user"},
-            headers=admin,
-        )  # fmt: skip
-        assert made.status == 201, made.body
-        token = post(f"{server.url}/cozygen/api/login", {"username": name, "password": f"{name}-pass-123"})
-        found[name] = bearer(token.json()["token"])
-    return found
+    return household(server.url, {"ann": "user", "bob": "user"})
 
 
 def set_visibility(server, people, value: str) -> None:
