@@ -401,3 +401,37 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        15,
+        "job_series: a job run N times or until stopped, one job after the other (core/jobs/repeat.py): its "
+        "request, how many ran and completed, the job now queued, its status and why it ended; a deleted user's "
+        "running series stop",
+        """
+        CREATE TABLE job_series (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL COLLATE NOCASE,
+            workflow TEXT NOT NULL,
+            values_json TEXT NOT NULL,
+            num_images INTEGER NOT NULL,
+            session_id TEXT,
+            times INTEGER,
+            submitted INTEGER NOT NULL DEFAULT 0,
+            completed INTEGER NOT NULL DEFAULT 0,
+            current_job TEXT,
+            status TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'done', 'failed')),
+            reason TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX job_series_user ON job_series(username, created_at);
+        CREATE INDEX job_series_job ON job_series(current_job);
+        CREATE INDEX job_series_status ON job_series(status);
+        CREATE TRIGGER job_series_follow_user AFTER DELETE ON users BEGIN
+            UPDATE job_series SET status = 'stopped', reason = 'its owner was deleted'
+            WHERE username = OLD.username AND status = 'running';
+        END;
+        """,
+    )
+)
