@@ -144,7 +144,18 @@ class GalleryRoutes:
             lambda conn: index.list_files(conn, query, offset=file_offset, limit=file_limit + 1, cursor=cursor or None)
         )
         more, rows = len(rows) > file_limit, rows[:file_limit]
-        items = [directory_item(d) for d in dir_page] + [item(r, include_meta=include_meta) for r in rows]
+        paths = [d["path"] for d in dir_page]
+        previews = (  # one query for the page's folders, per user as the listing
+            await state.db.execute_fn(
+                lambda conn: index.folder_previews(
+                    conn, "output", paths, show_hidden=query.show_hidden, owner=query.owner
+                )
+            )
+            if paths
+            else {}
+        )
+        items = [directory_item(d, previews.get(d["path"], [])) for d in dir_page]
+        items += [item(r, include_meta=include_meta) for r in rows]
         body = {
             "items": items,
             "page": None if cursor is not None else page,

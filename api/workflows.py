@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..core.accounts.access import ADMIN, USER, VIEWER
 from ..core.errors import BadRequest, NotFound
+from ..core.gallery.service import item
 from ..core.graph.check import check
 from ..core.graph.fill import Filled, fill
 from ..core.graph.parameter import Parameter
@@ -25,6 +26,7 @@ from ..core.prompts.wildcards import has_choices
 from ..core.store import documents
 from ..core.workflows import presets
 from ..core.workflows.checks import WorkflowChecks
+from ..core.workflows.latest import latest_outputs
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from .auth.credentials import current_user
 from .params import flag
@@ -33,6 +35,7 @@ from .responses import json_response, read_json
 from .routing import Routes
 from .seed_errors import seed_route
 from .state import CozyGenState
+from .visibility import restricted_to
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workflows"
 CHOICE_ALIASES = {"samplers_list": "sampler", "schedulers_list": "scheduler"}
@@ -161,12 +164,16 @@ class WorkflowRoutes:
 
     async def list_workflows(self, request: web.Request) -> web.Response:
         """Seed 004's ``{workflows: [names]}``; with ``warnings=1`` also each workflow's check (what this host
-        lacks to run it), kept per file, so the app's first screen makes one request, not one per workflow."""
+        lacks to run it), kept per file, and ``latest``, each workflow's newest output the caller may see (its
+        card's thumbnail), so the app's first screen makes one request, not one per workflow."""
         if not flag(request, "warnings"):
             return json_response({"workflows": await asyncio.to_thread(self.store().names)})
         store, definitions = self.store(), await self.state.definitions.get()
         names, warnings = await asyncio.to_thread(self.checks.listing, store, definitions)
-        return json_response({"workflows": names, "warnings": warnings})
+        owner = restricted_to(request, self.state)  # per user: the newest of the caller's own jobs
+        rows = await self.state.db.execute_fn(lambda conn: latest_outputs(conn, names, owner))
+        latest = {name: item(row) for name, row in rows.items()}
+        return json_response({"workflows": names, "warnings": warnings, "latest": latest})
 
     @seed_route(WORKFLOW_ERRORS)
     async def get_workflow(self, request: web.Request) -> web.Response:

@@ -330,3 +330,46 @@ def models(conn: sqlite3.Connection, root: str = "output", owner: str | None = N
         (root, owner) if owner is not None else (root,),
     )
     return [{"model": r[0], "count": r[1]} for r in rows]
+
+
+PREVIEWS = 4  # the newest images a folder tile shows
+
+
+def folder_previews(
+    conn: sqlite3.Connection,
+    root: str,
+    paths: list[str],
+    *,
+    show_hidden: bool,
+    owner: str | None = None,
+    limit: int = PREVIEWS,
+) -> dict[str, list[sqlite3.Row]]:
+    """The ``limit`` newest images inside each folder of ``paths`` (at any depth), newest first, in one query;
+    with ``owner``, only the outputs of their jobs (the same rule as ``FileQuery.owner``).
+
+    Each folder of the trees (``media_dirs``) gives its own ``limit`` newest through the listing index, which
+    stops after them, and the newest of those win: the cost follows the number of folders, not of files.
+    """
+    if not paths:
+        return {}
+    params: list[Any] = [orjson.dumps(paths).decode(), root]
+    visible_dirs = "" if show_hidden else " AND d.hidden = 0"
+    inner = "i.root = ? AND i.subfolder = t.path AND i.kind = 'image'" + ("" if show_hidden else " AND i.hidden = 0")
+    params.append(root)
+    if owner is not None:
+        inner += " AND i.prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?)"
+        params.append(owner)
+    params += [limit, limit]
+    sql = (
+        "WITH f(path, k) AS (SELECT value, key FROM json_each(?)),"
+        " t(folder, k, path) AS (SELECT path, k, path FROM f UNION ALL SELECT f.path, f.k, d.path FROM f"
+        f" JOIN media_dirs d ON d.root = ? AND d.path >= f.path || '/' AND d.path < f.path || '0'{visible_dirs}),"
+        " c AS (SELECT t.folder, t.k, m.id, m.mtime FROM t JOIN media m ON m.id IN ("
+        f"SELECT i.id FROM media i WHERE {inner} ORDER BY i.mtime DESC, i.id DESC LIMIT ?)),"
+        " r AS (SELECT folder, k, id, ROW_NUMBER() OVER (PARTITION BY k ORDER BY mtime DESC, id DESC) AS n FROM c)"
+        " SELECT r.folder, m.* FROM r JOIN media m ON m.id = r.id WHERE r.n <= ? ORDER BY r.k, m.mtime DESC, m.id DESC"
+    )
+    found: dict[str, list[sqlite3.Row]] = {}
+    for row in conn.execute(sql, params):
+        found.setdefault(row["folder"], []).append(row)
+    return found

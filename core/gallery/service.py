@@ -50,8 +50,12 @@ def item(row: Any, *, include_meta: bool = False) -> dict[str, Any]:
     return body
 
 
-def directory_item(row: Any) -> dict[str, Any]:
-    return {"filename": row["name"], "type": "directory", "subfolder": row["path"], "mtime": row["mtime"]}
+def directory_item(row: Any, preview: list[Any] | None = None) -> dict[str, Any]:
+    """A folder as the seed gallery lists it; with ``preview``, also the refs of its newest images."""
+    body = {"filename": row["name"], "type": "directory", "subfolder": row["path"], "mtime": row["mtime"]}
+    if preview is not None:
+        body["preview"] = [item(r) for r in preview]
+    return body
 
 
 class Gallery:

@@ -1,0 +1,108 @@
+"""The workflow cards' newest output (``latest`` of GET /cozygen/workflows?warnings=1) and the folder tiles'
+previews (``preview`` of the gallery's folder items): per user, and never a deleted file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from support import AUTH_ENV, get, household, request
+
+FORM = "cozygen_procedural_form.json"
+
+
+@pytest.fixture(scope="module")
+def server(start_comfyui):
+    return start_comfyui("ComfyUI-CozyGen-cards", env=AUTH_ENV)
+
+
+@pytest.fixture(scope="module")
+def people(server) -> dict[str, dict[str, str]]:
+    return household(server.url, {"ann": "user", "bob": "user"})
+
+
+def generate(server, headers: dict[str, str], prompt: str, seed: int) -> dict:
+    created = request(
+        "POST",
+        f"{server.url}/cozygen/api/jobs",
+        {"workflow": FORM, "values": {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}},
+        headers=headers,
+    )
+    assert created.status == 201, created.body
+    job_id = created.json()["job"]["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
+        if job["status"] == "completed":
+            return job["images"][0]
+        assert job["status"] in ("pending", "running"), job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def until(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 10) -> Any:
+    """``read()`` again until ``ok`` says yes (the gallery's watcher indexes a new file within moments)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = read()
+        if ok(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def latest(server, headers: dict[str, str]) -> dict[str, Any]:
+    reply = get(f"{server.url}/cozygen/workflows?warnings=1", headers=headers)
+    assert reply.status == 200, reply.body
+    body = reply.json()
+    assert set(body) == {"workflows", "warnings", "latest"}
+    return body["latest"]
+
+
+def previews(server, headers: dict[str, str]) -> dict[str, list[str]]:
+    """folder name -> the file names of its preview, at the top of the gallery."""
+    reply = get(f"{server.url}/cozygen/api/gallery?per_page=48", headers=headers)
+    assert reply.status == 200, reply.body
+    folders = [i for i in reply.json()["items"] if i["type"] == "directory"]
+    assert all(set(f) == {"filename", "type", "subfolder", "mtime", "preview"} for f in folders)
+    return {f["filename"]: [p["filename"] for p in f["preview"]] for f in folders}
+
+
+def test_latest_and_previews_per_user(server, people) -> None:
+    changed = request(
+        "PATCH", f"{server.url}/cozygen/api/settings", {"gallery_visibility": "per_user"}, headers=people["admin"]
+    )
+    assert changed.status == 200, changed.body
+    plain = get(f"{server.url}/cozygen/workflows", headers=people["ann"])
+    assert set(plain.json()) == {"workflows"}  # seed 004's shape without warnings=1
+    assert FORM not in latest(server, people["ann"])  # nothing yet: no latest, the app's placeholder
+
+    ann_image = generate(server, people["ann"], "ann's lantern", 1)
+    bob_image = generate(server, people["bob"], "bob's boat", 2)
+    assert ann_image["subfolder"] == bob_image["subfolder"] == "CozyGen"
+
+    ann_latest = until(lambda: latest(server, people["ann"]), lambda found: FORM in found)
+    assert {k: ann_latest[FORM][k] for k in ("filename", "subfolder", "type")} == ann_image
+    assert isinstance(ann_latest[FORM]["id"], int)
+    bob_latest = until(lambda: latest(server, people["bob"]), lambda found: FORM in found)
+    assert bob_latest[FORM]["filename"] == bob_image["filename"]
+    assert latest(server, people["admin"])[FORM]["filename"] == bob_image["filename"]  # admins see the newest
+
+    assert until(lambda: previews(server, people["ann"]), lambda p: p.get("CozyGen")) == {
+        "CozyGen": [ann_image["filename"]]
+    }
+    assert previews(server, people["bob"]) == {"CozyGen": [bob_image["filename"]]}
+    admin_sees = previews(server, people["admin"])["CozyGen"]
+    assert admin_sees[:2] == [bob_image["filename"], ann_image["filename"]]
+
+
+def test_a_deleted_image_gives_no_latest(server, people) -> None:
+    bob_id = latest(server, people["bob"])[FORM]["id"]
+    deleted = request("DELETE", f"{server.url}/cozygen/api/images/{bob_id}", headers=people["bob"])
+    assert deleted.status == 200, deleted.body
+    assert FORM not in latest(server, people["bob"])
+    ann_latest = latest(server, people["ann"])[FORM]["filename"]
+    assert latest(server, people["admin"])[FORM]["filename"] == ann_latest  # the newest that still exists
+    assert "CozyGen" not in previews(server, people["bob"])  # bob has no output left in it
+    assert previews(server, people["admin"])["CozyGen"] == [ann_latest]
