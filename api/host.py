@@ -120,6 +120,24 @@ class ComfyUIHost:
 
         return [a.strip() for a in str(getattr(args, "listen", "127.0.0.1") or "").split(",") if a.strip()]
 
+    def restart_process(self) -> None:
+        """Run ComfyUI again in this process: ``os.execv`` of the same interpreter with the same command line
+        (``sys.orig_argv``: its ``-u``/``-X`` options too), as ComfyUI-Manager's reboot does. On POSIX the PID
+        stays, so a supervisor that started ComfyUI still follows and stops it; the kernel closes the sockets
+        and files (Python opens them close-on-exec) and ends every other thread. On Windows, ``execv`` starts
+        a new process and ends this one."""
+        import sys
+
+        argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+        log.warning("CozyGen: restarting ComfyUI: %s", " ".join(argv))
+        for handler in logging.getLogger().handlers + log.handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):
+                stream.flush()  # type: ignore[union-attr]
+        os.execv(sys.executable, [sys.executable, *argv[1:]])
+
     # -- folders -------------------------------------------------------------------------------
     def user_directory(self) -> str:
         return self._folder_paths().get_user_directory()

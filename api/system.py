@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from ..core.accounts.access import PUBLIC, VIEWER
+from ..core.accounts.access import ADMIN, PUBLIC, VIEWER
 from ..core.server_stats import public_stats
 from ..core.version import __version__
 from .responses import json_response
 from .routing import Routes
 from .state import CozyGenState
+from .system_restart import RestartRoutes
 
 SPEC_PATH = Path(__file__).with_name("openapi.yaml")
 
@@ -39,6 +41,7 @@ async def openapi(_request: web.Request) -> web.Response:
 class SystemRoutes:
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
+        self.started_at = time.time()  # when this run of ComfyUI loaded CozyGen (a restart changes it)
 
     async def health(self, _request: web.Request) -> web.Response:
         state, host = self.state, self.state.host
@@ -66,15 +69,14 @@ class SystemRoutes:
         except RuntimeError:  # a ComfyUI without /system_stats: the versions and the queue still answer
             raw = {}
         running, pending = host.queue_snapshot()
-        return json_response(
-            public_stats(
-                raw,
-                running=len(running),
-                pending=len(pending),
-                cozygen_version=__version__,
-                comfyui_version=host.comfyui_version(),
-            )
+        body = public_stats(
+            raw,
+            running=len(running),
+            pending=len(pending),
+            cozygen_version=__version__,
+            comfyui_version=host.comfyui_version(),
         )
+        return json_response({**body, "started_at": self.started_at})
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
@@ -83,3 +85,4 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     routes.get("/cozygen/api/health", access=VIEWER)(system.health)
     routes.get("/cozygen/api/system/stats", access=VIEWER)(system.stats)
     routes.get("/cozygen/api/openapi.json", access=VIEWER)(openapi)
+    routes.post("/cozygen/api/system/restart", access=ADMIN)(RestartRoutes(state, system.started_at).restart)

@@ -9,8 +9,9 @@ marked ``fuzz``: ``scripts/test -m "not fuzz"`` leaves it out, ``scripts/test -m
 
 The operations that would end the run itself are left out or kept harmless: sign-out and the admin's own
 password change (they revoke the token the fuzzer signs in with), changes to the admin's own account (a
-new role or password revokes it too; deleting it ends it), revoking the fuzzer's own token, and an LLM
-endpoint that would make every enrichment wait on a real network (it points at a closed local port instead).
+new role or password revokes it too; deleting it ends it), revoking the fuzzer's own token, restarting
+ComfyUI (tests/integration/test_restart.py covers it), and an LLM endpoint that would make every enrichment
+wait on a real network (it points at a closed local port instead).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ENV = {"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWOR
 FUZZ_EXAMPLES = int(os.environ.get("COZYGEN_FUZZ_EXAMPLES", "15"))
 STREAM_SECONDS = 0.5  # an event stream that opened is read this long, then left
 # Operations that would revoke or delete the fuzzer's own sign-in (see the module's docstring).
-SELF_DEFEATING = ["logout", "changeOwnPassword"]
+SELF_DEFEATING = ["logout", "changeOwnPassword", "restartComfyUI"]
 OWN_ACCOUNT = re.compile(r"^(PATCH|DELETE) /cozygen/api/users/\{user_id\}$")
 CLOSED_PORT_LLM = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, a connection fails at once
 FOLDER = "ComfyUI-CozyGen-fuzz"  # custom_nodes/<FOLDER>: how CozyGen's frames are named in a traceback

@@ -58,6 +58,7 @@ class FakeHost:
     history: dict[str, Queued] = field(default_factory=dict)
     validated: list[str] = field(default_factory=list)
     interrupts: list[str] = field(default_factory=list)
+    restarts: int = 0
     messages: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
     startup: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
     shutdown: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
@@ -93,6 +94,9 @@ class FakeHost:
 
     def listen_addresses(self) -> list[str]:
         return list(self.addresses)
+
+    def restart_process(self) -> None:
+        self.restarts += 1  # a real host never returns from here
 
     # -- folders ---------------------------------------------------------------------------
     def user_directory(self) -> str:
