@@ -595,3 +595,25 @@ export async function serverStats(): Promise<ServerStats> {
     queue: { running: num(q.running), pending: num(q.pending) },
   };
 }
+
+// ---- restarting ComfyUI (admin) -----------------------------------------------------------
+
+export interface RestartAnswer {
+  jobsLost: number;
+  startedAt: number | null; // the run that is ending; the next run's stats show another
+}
+/** Ask the server to restart ComfyUI (202). An ApiError 409 JOBS_ON_QUEUE while jobs run or wait, unless `force`. */
+export async function restartComfyUI(force = false): Promise<RestartAnswer> {
+  const d = await post("/cozygen/api/system/restart", force ? { force: true } : {});
+  const o = isObj(d) ? d : {};
+  return { jobsLost: num(o.jobs_lost), startedAt: numOrNull(o.started_at) };
+}
+/** When the running ComfyUI started (epoch seconds), or null while the server does not answer. */
+export async function serverStartedAt(): Promise<number | null> {
+  try {
+    const d = await get("/cozygen/api/system/stats");
+    return isObj(d) ? numOrNull(d.started_at) : null;
+  } catch {
+    return null;
+  }
+}

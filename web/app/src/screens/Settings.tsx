@@ -1,7 +1,7 @@
 // This device's preferences and the account; the users for an admin.
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { addUser, changePassword, logout, users, type AuthStatus, type UserInfo } from "../api";
+import { addUser, ApiError, changePassword, logout, restartComfyUI, serverStartedAt, serverStats, users, type AuthStatus, type UserInfo } from "../api";
 import { Icon } from "../components/Icons";
 import { PushSettings } from "../components/PushSettings";
 import { ServerStats } from "../components/ServerStats";
@@ -93,6 +93,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
         )}
         <AboutBlock />
         <ServerStats />
+        {(!auth.authEnabled || auth.role === "admin") && <RestartBlock />}
         <p class="small muted" style="text-align:center">CozyGen · <a href="/" target="_blank" rel="noopener">ComfyUI editor</a></p>
       </main>
     </>
@@ -194,6 +195,80 @@ function AboutBlock(): JSX.Element {
     <section class="card group" aria-labelledby="s-about">
       <h3 id="s-about">About</h3>
       <p style="margin:0" id="about-version">CozyGen {about ? about.version : "…"}{about ? ` · ComfyUI ${about.comfyui}` : ""}</p>
+    </section>
+  );
+}
+
+const RESTART_WAIT_MS = 180_000;
+
+/** Admins: restart ComfyUI, after a confirm step that names what is lost; then wait for it and reload. */
+function RestartBlock(): JSX.Element {
+  const [step, setStep] = useState<"idle" | "confirm" | "restarting" | "stuck">("idle");
+  const [jobs, setJobs] = useState(0);
+  const [error, setError] = useState("");
+  const ask = async () => {
+    setError("");
+    try {
+      const stats = await serverStats();
+      setJobs(stats.queue.running + stats.queue.pending);
+    } catch {
+      setJobs(0);
+    }
+    setStep("confirm");
+  };
+  const restart = async () => {
+    setError("");
+    let before: number | null;
+    try {
+      before = (await restartComfyUI(jobs > 0)).startedAt;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "JOBS_ON_QUEUE") setJobs(Math.max(jobs, 1));
+      setError(message(e));
+      return;
+    }
+    setStep("restarting");
+    const deadline = Date.now() + RESTART_WAIT_MS;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const now = await serverStartedAt();
+      if (now !== null && now !== before) return window.location.reload();
+      if (Date.now() > deadline) return setStep("stuck");
+    }
+  };
+  return (
+    <section class="card group stack" aria-labelledby="s-restart" id="restart">
+      <h3 id="s-restart">Restart ComfyUI</h3>
+      {step === "idle" && (
+        <>
+          <p class="small muted" style="margin:0">Starts ComfyUI again with the same options, for example after installing custom nodes or models.</p>
+          <button type="button" class="wide" id="restart-ask" onClick={() => void ask()}>Restart ComfyUI…</button>
+        </>
+      )}
+      {step === "confirm" && (
+        <>
+          <p class="restart-warning" role="alert" style="margin:0">
+            {jobs > 0
+              ? `${jobs} job${jobs === 1 ? " is" : "s are"} running or queued. Restarting stops ${jobs === 1 ? "it" : "them"}: they are lost and show as interrupted. `
+              : "Nothing is running or queued. "}
+            ComfyUI is unavailable for everyone for up to a minute, and loaded models must load again.
+          </p>
+          {error && <p class="error" role="alert">{error}</p>}
+          <div class="row">
+            <button type="button" class="grow" onClick={() => setStep("idle")}>Cancel</button>
+            <button type="button" class="grow primary restart-confirm" id="restart-confirm" onClick={() => void restart()}>
+              {jobs > 0 ? "Restart anyway" : "Restart now"}
+            </button>
+          </div>
+        </>
+      )}
+      {step === "restarting" && (
+        <p class="small" role="status" aria-live="polite" id="restart-status" style="margin:0">
+          <span class="restart-spinner" aria-hidden="true" /> Restarting… this page reloads when ComfyUI is back.
+        </p>
+      )}
+      {step === "stuck" && (
+        <p class="error" role="alert" style="margin:0">ComfyUI has not come back after 3 minutes. Check the machine it runs on, then reload this page.</p>
+      )}
     </section>
   );
 }
