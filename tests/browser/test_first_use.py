@@ -12,23 +12,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import phone
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 DEMO = "cozygen_procedural_form.json"
 ADMIN, PASSWORD = "ada", "ada-password"
 DIST = Path(__file__).resolve().parent.parent.parent / "web" / "dist"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import comfyui_host
-
-    with sync_playwright() as playwright:
-        chromium = comfyui_host.launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +28,7 @@ def server(start_comfyui):
 
 
 def signed_in(browser: Browser, server) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.goto(f"{server.url}/cozygen/")
-    page.fill("#username", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#auth-go")
-    expect(page.locator(f'a[data-workflow="{DEMO}"]')).to_be_visible()
-    return context, page
+    return phone.signed_in(browser, server, ADMIN, PASSWORD, ready=f'a[data-workflow="{DEMO}"]')
 
 
 def new_images(server, before: set[Path], count: int, timeout: float = 60.0) -> list[Path]:

@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
+import phone
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from phone import PHONE, TABLET, finished_job
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-SIZES = {
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "has_touch": True,
-        "is_mobile": True,
-        "device_scale_factor": 2,
-    },
-    "tablet": {"viewport": {"width": 820, "height": 1180}, "has_touch": True, "device_scale_factor": 1},
-}
+SIZES = {"phone": PHONE, "tablet": TABLET}
 DEMO = "cozygen_procedural_demo.json"
 
 # WCAG contrast of an element's text against its own (or nearest painted) background
@@ -42,24 +34,12 @@ CONTRAST = """(el) => {
 
 
 @pytest.fixture(scope="module")
-def browser():
-    import comfyui_host
-
-    with sync_playwright() as playwright:
-        chromium = comfyui_host.launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def server(start_comfyui):
     return start_comfyui("ComfyUI-CozyGen-polish")
 
 
 def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_timeout(250)  # let transitions and lazy thumbnails settle
-    page.screenshot(path=str(SCREENSHOTS / f"polish-{name}.png"))
+    phone.shot(page, f"polish-{name}")
 
 
 def open_app(
@@ -74,19 +54,7 @@ def open_app(
 
 def made(context: BrowserContext, server, prompt: str) -> dict:
     """One finished job of the demo, through the API."""
-    reply = context.request.post(
-        f"{server.url}/cozygen/api/jobs",
-        data={"workflow": DEMO, "values": {"positive": prompt, "steps": 2}},
-        headers={"Origin": server.url},
-    )
-    assert reply.status == 201, reply.text()
-    job_id = reply.json()["job"]["id"]
-    for _ in range(300):
-        job = context.request.get(f"{server.url}/cozygen/api/jobs/{job_id}").json()["job"]
-        if job["status"] == "completed" and job["images"]:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
+    return finished_job(context, server, DEMO, {"positive": prompt, "steps": 2})
 
 
 def tab(page: Page, label: str) -> None:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
+import phone
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from phone import shot
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 ADMIN, PASSWORD = "ada", "ada-password"
 PAYLOAD = {
     "title": "cozygen_procedural_form: done",
@@ -40,30 +39,14 @@ PAYLOAD = {
 
 
 @pytest.fixture(scope="module")
-def browser():
-    import comfyui_host
-
-    with sync_playwright() as playwright:
-        chromium = comfyui_host.launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def server(start_comfyui):
     env = {"COZYGEN_AUTH": "on", "COZYGEN_ADMIN_USER": ADMIN, "COZYGEN_ADMIN_PASSWORD": PASSWORD}
     return start_comfyui("ComfyUI-CozyGen-browser-push", env=env)
 
 
 def signed_in(browser: Browser, server) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(**PHONE)
+    context, page = phone.signed_in(browser, server, ADMIN, PASSWORD)
     context.grant_permissions(["notifications"], origin=server.url)
-    page = context.new_page()
-    page.goto(f"{server.url}/cozygen/")
-    page.fill("#username", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#auth-go")
-    expect(page.locator("nav.tabs")).to_be_visible()
     page.wait_for_function(
         "navigator.serviceWorker.getRegistration('/cozygen/').then(r => !!(r && r.active))", polling=100
     )
@@ -123,7 +106,7 @@ def test_subscribing_asks_the_browsers_push_service_and_says_so_when_it_cannot(b
         expect(switch).to_be_enabled()
         switch.click()
         page.wait_for_timeout(300)
-        page.screenshot(path=str(SCREENSHOTS / "settings-push-phone.png"))
+        shot(page, "settings-push-phone")
         if outcome["ok"]:  # a browser that reaches its push service: the server has the subscription now
             listed = page.evaluate("fetch('/cozygen/api/push/subscriptions').then((r) => r.json())")
             assert len(listed["subscriptions"]) == 1

@@ -14,25 +14,14 @@ import re
 import secrets
 import shutil
 import time
-from pathlib import Path
 
+import phone
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from phone import PHONE, finished_job, shot
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 WORKFLOW = "cozygen_procedural_form.json"
 ADMIN, PASSWORD = "ada", "ada-password"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import comfyui_host
-
-    with sync_playwright() as playwright:
-        chromium = comfyui_host.launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -41,38 +30,13 @@ def server(start_comfyui):
     return start_comfyui("ComfyUI-CozyGen-browser", env=env)
 
 
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_timeout(250)  # let transitions and lazy thumbnails settle
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
 def signed_in(browser: Browser, server) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.goto(f"{server.url}/cozygen/")
-    page.fill("#username", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#auth-go")
-    expect(page.locator(f'a[data-workflow="{WORKFLOW}"]')).to_be_visible()
-    return context, page
+    return phone.signed_in(browser, server, ADMIN, PASSWORD, ready=f'a[data-workflow="{WORKFLOW}"]')
 
 
 def generate(context: BrowserContext, server, prompt: str = "a small test image") -> dict:
     """One finished job, made through the API (for tests that need something to show)."""
-    reply = context.request.post(
-        f"{server.url}/cozygen/api/jobs",
-        data={"workflow": WORKFLOW, "values": {"prompt": prompt, "steps": 2}},
-        headers={"Origin": server.url},
-    )
-    assert reply.status == 201, reply.text()
-    job_id = reply.json()["job"]["id"]
-    for _ in range(300):
-        job = context.request.get(f"{server.url}/cozygen/api/jobs/{job_id}").json()["job"]
-        if job["status"] == "completed" and job["images"]:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
+    return finished_job(context, server, WORKFLOW, {"prompt": prompt, "steps": 2})
 
 
 def wait_listed(context: BrowserContext, server, count: int) -> None:
