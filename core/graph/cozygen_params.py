@@ -90,6 +90,9 @@ def _cozygen_param(node_id: str, node: Any, object_info: dict, models: Mapping[s
         )
         if legacy and kind == "int" and seed_like:  # the original CozyGen's seeds are int inputs
             param.type = "seed"
+            # A seed with the original's randomize toggle starts randomized, as ComfyUI's seed widgets do (a new
+            # image per tap); CozyGen's own "randomize" input, which the original app ignores, says otherwise.
+            param.randomize = inputs.get("randomize", inputs.get("add_randomize_toggle")) is True
     elif kind == "seed":
         _cozygen_bounds(param, class_type, value_input, inputs, legacy, object_info)
         param.default = _as_number(value, "int")
