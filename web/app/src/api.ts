@@ -617,3 +617,64 @@ export async function serverStartedAt(): Promise<number | null> {
     return null;
   }
 }
+
+// ---- series: one request run N times or until stopped, on the server ------------------------
+
+/** How many times a series runs: a number, or until its owner stops it. */
+export type SeriesTimes = number | "until_stopped";
+export type SeriesStatus = "running" | "stopped" | "done" | "failed";
+
+export interface Series {
+  id: string;
+  workflow: string;
+  times: SeriesTimes;
+  submitted: number;
+  completed: number;
+  currentJob: string | null;
+  status: SeriesStatus;
+  reason: string | null;
+  username: string;
+  createdAt: number;
+}
+
+const SERIES_STATUSES: readonly string[] = ["running", "stopped", "done", "failed"];
+
+export function parseSeries(data: unknown): Series | null {
+  const d = isObj(data) ? data : {};
+  const times = d.times === "until_stopped" ? "until_stopped" : numOrNull(d.times);
+  if (typeof d.id !== "string" || !d.id || times === null || !SERIES_STATUSES.includes(str(d.status))) return null;
+  return {
+    id: d.id,
+    workflow: str(d.workflow),
+    times,
+    submitted: num(d.submitted),
+    completed: num(d.completed),
+    currentJob: strOrNull(d.current_job),
+    status: str(d.status) as SeriesStatus,
+    reason: strOrNull(d.reason),
+    username: str(d.username),
+    createdAt: num(d.created_at),
+  };
+}
+
+/** Start a series: its first job is queued at once; each next one when the one before ends. */
+export async function startSeries(body: SubmitJob & { times: SeriesTimes }): Promise<{ series: Series; job: Job }> {
+  const data = await post("/cozygen/api/series", body);
+  const d = isObj(data) ? data : {};
+  const series = parseSeries(d.series);
+  if (!series) throw new ApiError(500, "The server's answer named no series.", "BAD_ANSWER");
+  return { series, job: parseJob(d.job) };
+}
+
+/** The caller's series: the running ones first, then the latest to end. */
+export async function listSeries(): Promise<Series[]> {
+  const data = await get("/cozygen/api/series");
+  const d = isObj(data) ? data : {};
+  return arr(d.series).map(parseSeries).filter((s): s is Series => s !== null);
+}
+
+/** Queue no further job of a series (the one it queued last runs to its end). */
+export async function stopSeries(id: string): Promise<Series | null> {
+  const data = await post(`/cozygen/api/series/${enc(id)}/stop`);
+  return parseSeries(isObj(data) ? data.series : null);
+}

@@ -1,7 +1,7 @@
 // The generate form of one workflow, built from its schema.
 import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, check, enrichPrompt, getJob, randomPrompt, schema, submitJob, workflows, type CheckResult, type Job, type Json, type Param } from "../api";
+import { ApiError, check, enrichPrompt, getJob, randomPrompt, schema, startSeries, submitJob, workflows, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
 import { Field, fieldId } from "../components/Field";
 import { Icon } from "../components/Icons";
 import { JobProgress } from "../components/JobProgress";
@@ -17,6 +17,9 @@ import { takeHandoff, uuid } from "../viewer";
 import { KindBadge, prettyName } from "./Workflows";
 
 const LAST_JOB = "cozygen.lastjob.";
+/** How many times one tap runs the form (a series on the server after the first): 1 is a plain job. */
+const REPEATS: SeriesTimes[] = [1, 2, 3, 5, 10, 20, 50, 100, "until_stopped"];
+const repeatLabel = (r: SeriesTimes): string => (r === "until_stopped" ? "Until stopped" : r === 1 ? "Once" : `${r} times`);
 
 function useJob(id: string | null): Job | null {
   const [job, setJob] = useState<Job | null>(id ? jobStore.jobs.get(id) ?? null : null);
@@ -38,6 +41,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
   const [loadError, setLoadError] = useState("");
   const [busy, setBusy] = useState(false);
   const [count, setCount] = useState(1);
+  const [repeat, setRepeat] = useState<SeriesTimes>(1);
   const [session, setSession] = useState(currentSession);
   const [jobId, setJobId] = useState<string | null>(() => sessionStorage.getItem(LAST_JOB + workflow));
   const [feat, setFeat] = useState<Features | null>(null);
@@ -153,7 +157,15 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
     setErrors({});
     setBusy(true);
     try {
-      const created = await submitJob({ workflow, values: sent.values, num_images: sent.numImages, job_id: uuid(), session_id: session || undefined });
+      let created: Job;
+      if (repeat === 1) created = await submitJob({ workflow, values: sent.values, num_images: sent.numImages, job_id: uuid(), session_id: session || undefined });
+      else {
+        // each run of a series draws its own seed on the server, unless the seed is pinned
+        const seeded: Values = { ...sent.values };
+        for (const p of params) if (p.type === "seed" && randomSeeds[p.name]) seeded[`${p.name}__randomize`] = true;
+        created = (await startSeries({ workflow, values: seeded, num_images: sent.numImages, session_id: session || undefined, times: repeat })).job;
+        toast(repeat === "until_stopped" ? "Repeating until you stop it (see Queue)" : `Running ${repeat} times, one after the other (see Queue)`);
+      }
       jobStore.track(created);
       sessionStorage.setItem(LAST_JOB + workflow, created.id);
       setJobId(created.id);
@@ -228,6 +240,18 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
               </div>
               {errors[batch?.name ?? ""] && <div class="error" role="alert">{errors[batch?.name ?? ""]}</div>}
               <div class="toggle" style="margin-top:10px">
+                <label for="repeat">Repeat</label>
+                <select id="repeat" class="repeat-select" aria-describedby="repeat-hint" value={String(repeat)}
+                  onChange={(e) => { const v = e.currentTarget.value; setRepeat(v === "until_stopped" ? v : Number(v) || 1); }}>
+                  {REPEATS.map((r) => <option key={r} value={String(r)}>{repeatLabel(r)}</option>)}
+                </select>
+              </div>
+              {repeat !== 1 && (
+                <div class="hint small muted" id="repeat-hint">
+                  Runs on the server one job after another, each with a new seed unless you pinned it; it goes on while your phone is locked. Stop it in Queue.
+                </div>
+              )}
+              <div class="toggle" style="margin-top:10px">
                 <label for="session">Session</label>
                 <div style="max-width:60%">
                   <SessionPicker id="session" value={session} none="None" onChange={(sid) => { setSession(sid); rememberSession(sid); }} />
@@ -244,7 +268,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
                 </button>
               )}
               <button id="go" type="submit" class="primary wide big" disabled={busy}>
-                <Icon name="spark" /> {busy ? "Sending…" : "Generate"}
+                <Icon name="spark" /> {busy ? "Sending…" : repeat === 1 ? "Generate" : repeat === "until_stopped" ? "Generate · repeat" : `Generate ×${repeat}`}
               </button>
             </div>
           </form>

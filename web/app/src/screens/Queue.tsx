@@ -1,7 +1,7 @@
 // Jobs waiting or running (yours; everyone's for an admin), with cancel; a tab away from History.
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { cancelJob, jobs, queue, thumbUrl, type Job, type QueueInfo } from "../api";
+import { cancelJob, jobs, listSeries, queue, stopSeries, thumbUrl, type Job, type QueueInfo, type Series } from "../api";
 import { Icon } from "../components/Icons";
 import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { describe, jobStore, TERMINAL } from "../jobs";
@@ -66,6 +66,62 @@ export function JobRow({ job, showUser = false, children }: { job: Job; showUser
   );
 }
 
+/** "7 of 20" for N times, "repeating · 12 done" until stopped. */
+export const seriesProgress = (s: Series): string =>
+  s.times === "until_stopped" ? `repeating · ${s.completed} done` : `${Math.min(s.completed + (s.status === "running" ? 1 : 0), s.times)} of ${s.times}`;
+
+/** The caller's running series (everyone's for an admin), each with its progress and a Stop button. */
+function SeriesList({ admin }: { admin: boolean }): JSX.Element | null {
+  const [list, setList] = useState<Series[]>([]);
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = () => listSeries().then((all) => live && setList(all.filter((s) => s.status === "running")), () => undefined);
+    load();
+    // a series moves when its jobs do: read it again shortly after any job changes
+    const off = jobStore.subscribe(() => {
+      clearTimeout(timer);
+      timer = setTimeout(load, 400);
+    });
+    return () => {
+      live = false;
+      clearTimeout(timer);
+      off();
+    };
+  }, []);
+  if (!list.length) return null;
+  const stop = async (s: Series) => {
+    try {
+      await stopSeries(s.id);
+      setList((cur) => cur.filter((x) => x.id !== s.id));
+      toast("Stopped. The job already queued still finishes; cancel it below if you like.");
+    } catch (e) {
+      toast(message(e));
+    }
+  };
+  return (
+    <section class="series-list" aria-label="Repeating">
+      <h2 class="small muted series-head">Repeating</h2>
+      <ul class="list">
+        {list.map((s) => (
+          <li key={s.id} class="card series" data-series={s.id}>
+            <span class="thumbph series-icon" aria-hidden="true"><Icon name="spark" /></span>
+            <div class="grow" style="min-width:0">
+              <div style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{prettyName(s.workflow)}</div>
+              <div class="small muted series-progress">{[seriesProgress(s), admin ? s.username : ""].filter(Boolean).join(" · ")}</div>
+              {s.times !== "until_stopped" && (
+                <div class="bar" style="margin:6px 0 0"><div style={{ width: `${Math.round((100 * s.completed) / s.times)}%` }} /></div>
+              )}
+            </div>
+            <button type="button" class="labelled danger" aria-label={`Stop repeating ${prettyName(s.workflow)}`} title="Queue no further job of this series"
+              onClick={() => stop(s)}><Icon name="stop" /><span>Stop</span></button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function Queue({ admin }: { admin: boolean }): JSX.Element {
   const [list, setList] = useState<Job[] | null>(null);
   const [info, setInfo] = useState<QueueInfo | null>(null);
@@ -109,6 +165,7 @@ export function Queue({ admin }: { admin: boolean }): JSX.Element {
             {admin ? " · all users" : ""}
           </p>
         )}
+        <SeriesList admin={admin} />
         {error && <p class="error">{error}</p>}
         {!list && !error && <Spinner />}
         {list?.length === 0 && <Empty>Nothing waiting. Jobs you start appear here until they finish.</Empty>}
