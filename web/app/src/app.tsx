@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { authStatus, type AuthStatus, type Job } from "./api";
 import { Icon } from "./components/Icons";
 import { Spinner, Toasts, message, toast } from "./components/ui";
+import { t, useLang, type Key } from "./i18n";
 import { jobStore, TERMINAL } from "./jobs";
 import { hrefFor, linkClick, useRoute, type Route } from "./router";
 import { followSystemTheme, getPrefs } from "./settings";
@@ -25,6 +26,7 @@ export function nextPath(search: string): string | null {
 export function App(): JSX.Element {
   const [auth, setAuth] = useState<AuthStatus | null>(null);
   const [error, setError] = useState<string | null>(null);
+  useLang(); // a language switch re-renders the whole app from here
   const load = () => {
     setError(null);
     authStatus().then(setAuth, (e) => setError(message(e)));
@@ -42,9 +44,9 @@ export function App(): JSX.Element {
       <main class="center">
         <div class="card stack auth" role="alert" style="text-align:center">
           <img class="logo" src="/cozygen/icon.svg" alt="" width={64} height={64} />
-          <h1>Can’t reach CozyGen</h1>
+          <h1>{t("app.unreachable")}</h1>
           <p class="muted">{error}</p>
-          <button type="button" class="primary wide" onClick={load}>Try again</button>
+          <button type="button" class="primary wide" onClick={load}>{t("app.tryAgain")}</button>
         </div>
       </main>
     );
@@ -63,15 +65,19 @@ export function App(): JSX.Element {
   return <Shell auth={auth} onSignedOut={() => authStatus().then(setAuth, (e) => setError(message(e)))} />;
 }
 
-const TABS: { route: Route; label: string; icon: string; match: Route["screen"][] }[] = [
-  { route: { screen: "workflows" }, label: "Generate", icon: "spark", match: ["workflows", "generate"] },
-  { route: { screen: "gallery", subfolder: "" }, label: "Gallery", icon: "grid", match: ["gallery"] },
-  { route: { screen: "queue" }, label: "Queue", icon: "queue", match: ["queue", "history"] },
-  { route: { screen: "settings" }, label: "Settings", icon: "gear", match: ["settings"] },
+const TABS: { route: Route; label: Key; icon: string; match: Route["screen"][] }[] = [
+  { route: { screen: "workflows" }, label: "nav.generate", icon: "spark", match: ["workflows", "generate"] },
+  { route: { screen: "gallery", subfolder: "" }, label: "nav.gallery", icon: "grid", match: ["gallery"] },
+  { route: { screen: "queue" }, label: "nav.queue", icon: "queue", match: ["queue", "history"] },
+  { route: { screen: "settings" }, label: "nav.settings", icon: "gear", match: ["settings"] },
 ];
 
 function notifyDone(job: Job): void {
-  const text = job.status === "completed" ? `Done: ${job.images.length} image${job.images.length === 1 ? "" : "s"}` : `Job ${job.status}`;
+  const text =
+    job.status === "completed" ? t("notify.done", { count: job.images.length })
+    : job.status === "failed" ? t("notify.failed")
+    : job.status === "cancelled" ? t("notify.cancelled")
+    : t("notify.interrupted");
   if (document.visibilityState === "hidden" && getPrefs().notify && "Notification" in window && Notification.permission === "granted") {
     const body = job.workflow ? job.workflow.replace(/\.json$/, "") : "CozyGen";
     const plain = () => void new Notification(text, { body, icon: "/cozygen/icon-192.png" });
@@ -118,14 +124,14 @@ function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => voi
   }
   return (
     <div class="app">
-      <a class="sr-only" href="#content">Skip to content</a>
+      <a class="sr-only" href="#content">{t("app.skipToContent")}</a>
       <div id="content">{screen}</div>
-      <nav class="tabs" aria-label="Main">
+      <nav class="tabs" aria-label={t("nav.main")}>
         {TABS.map((tab) => (
           <a key={tab.label} href={hrefFor(tab.route)} onClick={linkClick} aria-current={tab.match.includes(route.screen) ? "page" : undefined}>
             <Icon name={tab.icon} />
-            {tab.label}
-            {tab.label === "Queue" && active > 0 && <span class="badge" aria-label={`${active} running`}>{active}</span>}
+            {t(tab.label)}
+            {tab.label === "nav.queue" && active > 0 && <span class="badge" aria-label={t("nav.running", { count: active })}>{active}</span>}
           </a>
         ))}
       </nav>

@@ -3,6 +3,7 @@
 // again and its answer wins), and the values remembered per workflow.
 
 import type { Json, Param } from "./api";
+import { t } from "./i18n";
 
 export type Values = Record<string, Json>;
 export type Control = "textarea" | "text" | "number" | "toggle" | "select" | "search-select" | "seed" | "image";
@@ -82,14 +83,14 @@ export function validate(params: Param[], values: Values): Record<string, string
   for (const p of params) {
     const v = values[p.name];
     if (p.type === "int" || p.type === "float" || p.type === "seed") {
-      if (typeof v !== "number" || !Number.isFinite(v)) errors[p.name] = "enter a number";
-      else if (p.type !== "float" && !Number.isInteger(v)) errors[p.name] = "enter a whole number";
-      else if (p.min !== null && v < p.min) errors[p.name] = `${v} is below the minimum ${p.min}`;
-      else if (p.max !== null && v > p.max) errors[p.name] = `${v} is above the maximum ${p.max}`;
+      if (typeof v !== "number" || !Number.isFinite(v)) errors[p.name] = t("form.number");
+      else if (p.type !== "float" && !Number.isInteger(v)) errors[p.name] = t("form.wholeNumber");
+      else if (p.min !== null && v < p.min) errors[p.name] = t("form.belowMin", { value: String(v), min: String(p.min) });
+      else if (p.max !== null && v > p.max) errors[p.name] = t("form.aboveMax", { value: String(v), max: String(p.max) });
     } else if (p.type === "choice" && p.choices?.length && !p.choices.includes(String(v))) {
-      errors[p.name] = "pick one of the listed choices";
+      errors[p.name] = t("form.pickChoice");
     } else if ((p.type === "image" || p.required) && p.type !== "boolean" && (v === "" || v === null || v === undefined)) {
-      if (p.required || p.type === "image") errors[p.name] = p.type === "image" ? "choose an image" : "this field is required";
+      if (p.required || p.type === "image") errors[p.name] = p.type === "image" ? t("form.chooseImage") : t("form.required");
     }
   }
   return errors;

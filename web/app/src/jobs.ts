@@ -4,6 +4,7 @@
 
 import { getJob, type Job, type JobStatus } from "./api";
 import { ResumableStream } from "./events";
+import { t } from "./i18n";
 import { JOB_EVENTS, JOB_STREAM_URL, parseJobEvent, type JobStreamEvent } from "./live";
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "interrupted"]);
@@ -40,19 +41,20 @@ export function reduceJob(current: Job | undefined, event: JobEvent): Job | unde
 export function describe(job: Job): { title: string; detail: string; percent: number } {
   switch (job.status) {
     case "pending":
-      return { title: "Queued", detail: job.queuePosition ? `Position ${job.queuePosition} in the queue` : "Waiting for ComfyUI", percent: 0 };
+      return { title: t("job.queued"), detail: job.queuePosition ? t("job.position", { position: job.queuePosition }) : t("job.waiting"), percent: 0 };
     case "running": {
-      const steps = job.totalSteps ? `Step ${job.step} of ${job.totalSteps}` : "Starting";
-      return { title: `Generating · ${Math.round(job.percent)} %`, detail: job.node ? `${steps} · ${job.nodeTitle || `node ${job.node}`}` : steps, percent: job.percent };
+      const steps = job.totalSteps ? t("job.step", { step: job.step, total: job.totalSteps }) : t("job.starting");
+      const node = job.nodeTitle || t("job.node", { id: String(job.node) });
+      return { title: t("job.generating", { percent: Math.round(job.percent) }), detail: job.node ? `${steps} · ${node}` : steps, percent: job.percent };
     }
     case "completed":
-      return { title: "Done · 100 %", detail: `${job.images.length} image${job.images.length === 1 ? "" : "s"}`, percent: 100 };
+      return { title: t("job.done"), detail: t("job.images", { count: job.images.length }), percent: 100 };
     case "failed":
-      return { title: "Failed", detail: job.error ?? "See the ComfyUI log", percent: job.percent };
+      return { title: t("job.failed"), detail: job.error ?? t("job.seeLog"), percent: job.percent };
     case "cancelled":
-      return { title: "Cancelled", detail: "", percent: job.percent };
+      return { title: t("job.cancelled"), detail: "", percent: job.percent };
     default:
-      return { title: "Interrupted", detail: "ComfyUI stopped before it finished", percent: job.percent };
+      return { title: t("job.interrupted"), detail: t("job.interruptedDetail"), percent: job.percent };
   }
 }
 

@@ -2,6 +2,7 @@
 // choice of which job endings are pushed. The service worker (public/sw.js)
 // shows them; the server pushes only while no page of the user is open.
 import { isObj, request, str } from "./api";
+import { t } from "./i18n";
 
 export interface PushPrefs {
   onDone: boolean;
@@ -28,7 +29,7 @@ export function keyBytes(base64url: string): Uint8Array<ArrayBuffer> {
 export async function pushKey(): Promise<string> {
   const data = await request("GET", "/cozygen/api/push/key");
   const key = isObj(data) ? str(data.public_key) : "";
-  if (!key) throw new Error("The server offers no push key");
+  if (!key) throw new Error(t("push.noKey"));
   return key;
 }
 
@@ -77,7 +78,7 @@ export async function currentSubscription(): Promise<PushSubscription | null> {
 /** Ask for permission, subscribe with the server's key and tell the server (again: it is idempotent). */
 export async function subscribePush(): Promise<void> {
   if (Notification.permission !== "granted" && (await Notification.requestPermission()) !== "granted") {
-    throw new Error("Notifications are blocked for this site in the browser's settings");
+    throw new Error(t("push.blocked"));
   }
   const reg = await registration();
   const key = keyBytes(await pushKey());
@@ -89,7 +90,7 @@ export async function subscribePush(): Promise<void> {
   subscription ??= await withDeadline(
     reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }),
     SUBSCRIBE_DEADLINE_MS,
-    "The browser's push service did not answer; try again later",
+    t("push.noAnswer"),
   );
   await request("POST", "/cozygen/api/push/subscriptions", subscription.toJSON());
 }

@@ -3,6 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { isObj } from "./api";
+import { isLang, type LangSetting } from "./i18n/languages";
 
 export type Theme = "system" | "dark" | "light";
 export type ThumbSize = "small" | "medium" | "large";
@@ -10,10 +11,12 @@ export interface Prefs {
   theme: Theme;
   thumbSize: ThumbSize;
   notify: boolean;
+  /** The app's language: "auto" follows the browser (i18n/). */
+  language: LangSetting;
 }
 
 const KEY = "cozygen.prefs";
-const DEFAULTS: Prefs = { theme: "system", thumbSize: "medium", notify: false };
+const DEFAULTS: Prefs = { theme: "system", thumbSize: "medium", notify: false, language: "auto" };
 export const THUMB_MIN: Record<ThumbSize, number> = { small: 96, medium: 150, large: 220 };
 
 function load(): Prefs {
@@ -24,6 +27,7 @@ function load(): Prefs {
       theme: data.theme === "light" || data.theme === "dark" ? data.theme : "system",
       thumbSize: data.thumbSize === "small" || data.thumbSize === "large" ? data.thumbSize : "medium",
       notify: data.notify === true,
+      language: isLang(data.language) ? data.language : "auto",
     };
   } catch {
     return { ...DEFAULTS };

@@ -8,6 +8,7 @@ import { fieldLabel } from "../labels";
 import { Icon } from "./Icons";
 import { ImageField } from "./ImageField";
 import { PromptBox } from "./PromptBox";
+import { t } from "../i18n";
 
 export interface FieldProps {
   param: Param;
@@ -52,7 +53,7 @@ export function Field(props: FieldProps): JSX.Element {
     case "select":
       body = (
         <select {...common} value={String(props.value ?? "")} onChange={(e) => props.onChange(e.currentTarget.value)}>
-          {!param.choices?.length && <option value={String(props.value ?? "")}>{props.value ? `${props.value} (not on this server)` : "Nothing installed"}</option>}
+          {!param.choices?.length && <option value={String(props.value ?? "")}>{props.value ? t("field.notOnServer", { value: String(props.value) }) : t("field.nothingInstalled")}</option>}
           {(param.choices ?? []).map((c) => <option key={c} value={c}>{c}</option>)}
         </select>
       );
@@ -106,7 +107,7 @@ function NumberInput({ common, param, value, onChange }: { common: Common; param
   if (!slider) return input;
   return (
     <div class="num">
-      <input type="range" aria-label={`${fieldLabel(param)} slider`} min={param.min ?? 0} max={param.max ?? 100} step={param.step ?? (param.type === "float" ? 0.01 : 1)}
+      <input type="range" aria-label={t("field.slider", { label: fieldLabel(param) })} min={param.min ?? 0} max={param.max ?? 100} step={param.step ?? (param.type === "float" ? 0.01 : 1)}
         value={typeof value === "number" ? value : param.min ?? 0} onInput={(e) => { setText(null); onChange(Number(e.currentTarget.value)); }} />
       {input}
     </div>
@@ -123,14 +124,14 @@ function SearchSelect({ common, param, value, onChange }: { common: Common; para
   return (
     <div>
       <button type="button" class="wide" style="justify-content:space-between" aria-expanded={open} onClick={() => setOpen(!open)} aria-describedby={common["aria-describedby"] as string}>
-        <span style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{value || "Choose…"}</span>
+        <span style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{value || t("field.choose")}</span>
         <Icon name="chev" />
       </button>
       {open && (
         <div style="margin-top:6px">
           <div class="search">
             <Icon name="search" />
-            <input {...common} type="search" placeholder={`Search ${param.choices?.length ?? 0} choices`} value={query}
+            <input {...common} type="search" placeholder={t("field.searchChoices", { count: param.choices?.length ?? 0 })} value={query}
               onInput={(e) => setQuery(e.currentTarget.value)} autoFocus />
           </div>
           <div class="choices" role="listbox" aria-label={fieldLabel(param)}>
@@ -140,7 +141,7 @@ function SearchSelect({ common, param, value, onChange }: { common: Common; para
                 {c}
               </button>
             ))}
-            {list.length === 0 && <div class="muted small" style="padding:12px">No match</div>}
+            {list.length === 0 && <div class="muted small" style="padding:12px">{t("field.noMatch")}</div>}
           </div>
         </div>
       )}
@@ -156,16 +157,16 @@ function SeedInput(props: FieldProps & { common: Common }): JSX.Element {
       <div class="row">
         <input {...common} ref={ref} class="grow" type="number" inputMode="numeric" min={param.min ?? 0} value={typeof value === "number" ? String(value) : String(value ?? "")}
           onInput={(e) => { const n = parseNumber(e.currentTarget.value, param); onChange(Number.isNaN(n) ? e.currentTarget.value : n); }} />
-        <button type="button" class="labelled" aria-label="New random seed" title="New random seed" onClick={() => onChange(randomSeed())}>
-          <Icon name="dice" /><span>Random</span>
+        <button type="button" class="labelled" aria-label={t("seed.newRandom")} title={t("seed.newRandom")} onClick={() => onChange(randomSeed())}>
+          <Icon name="dice" /><span>{t("seed.random")}</span>
         </button>
-        <button type="button" class="labelled" aria-label="Reuse the last seed" title={typeof lastSeed === "number" ? `Reuse the last seed (${lastSeed})` : "Reuse the last seed (none yet)"} disabled={lastSeed === null || lastSeed === undefined}
+        <button type="button" class="labelled" aria-label={t("seed.reuse")} title={typeof lastSeed === "number" ? t("seed.reuseValue", { seed: String(lastSeed) }) : t("seed.reuseNone")} disabled={lastSeed === null || lastSeed === undefined}
           onClick={() => lastSeed !== null && lastSeed !== undefined && onChange(lastSeed)}>
-          <Icon name="redo" /><span>Last</span>
+          <Icon name="redo" /><span>{t("seed.last")}</span>
         </button>
       </div>
       <div class="toggle">
-        <label for={`${common.id}-random`} style="font-size:.92rem">New random seed for every job</label>
+        <label for={`${common.id}-random`} style="font-size:.92rem">{t("seed.everyJob")}</label>
         <input id={`${common.id}-random`} type="checkbox" role="switch" checked={seedRandom === true} onChange={(e) => onSeedRandom?.(e.currentTarget.checked)} />
       </div>
     </div>

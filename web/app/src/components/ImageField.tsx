@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { gallery, inputFiles, inputUrl, thumbUrl, toInput, upload, type GalleryItem, type InputFile, type Json } from "../api";
 import { Icon } from "./Icons";
 import { Spinner, message } from "./ui";
+import { t } from "../i18n";
 
 type Source = "input" | "gallery";
 
@@ -37,21 +38,21 @@ export function ImageField({ common, value, onChange, label }: {
   return (
     <div class="imgpick" role="group" aria-labelledby={`${common.id}-label`} aria-describedby={common["aria-describedby"] as string}>
       <div class="preview" style={value ? `background-image:url("${inputUrl(value, 256)}")` : undefined} role="img"
-        aria-label={value ? `${label}: ${value}` : `No ${label.toLowerCase()} chosen`}>
-        {busy && <Spinner label="Uploading" />}
+        aria-label={value ? t("image.chosen", { label, value }) : t("image.none", { label })}>
+        {busy && <Spinner label={t("image.uploading")} />}
       </div>
       <div class="stack" style="min-width:0">
         <div class="btns">
           <label class="btn" style="margin:0;color:var(--fg)">
-            <Icon name="camera" /> Camera
+            <Icon name="camera" /> {t("image.camera")}
             <input type="file" accept="image/*" capture="environment" class="sr-only" onChange={onFile} />
           </label>
           <label class="btn" style="margin:0;color:var(--fg)">
-            <Icon name="image" /> Photos
+            <Icon name="image" /> {t("image.photos")}
             <input id={common.id} type="file" accept="image/*" class="sr-only" onChange={onFile} />
           </label>
-          <button type="button" onClick={() => setSheet("input")}><Icon name="folder" /> Input</button>
-          <button type="button" onClick={() => setSheet("gallery")}><Icon name="grid" /> Gallery</button>
+          <button type="button" onClick={() => setSheet("input")}><Icon name="folder" /> {t("image.input")}</button>
+          <button type="button" onClick={() => setSheet("gallery")}><Icon name="grid" /> {t("image.gallery")}</button>
         </div>
         {value && <div class="small muted" style="overflow-wrap:anywhere">{value}</div>}
         {error && <div class="error" role="alert">{error}</div>}
@@ -88,14 +89,14 @@ function Picker({ source, onPick, onClose }: { source: Source; onPick: (p: strin
   }, [source]);
   return (
     <div class="sheet-backdrop" onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div class="sheet" role="dialog" aria-modal="true" aria-label={source === "input" ? "Input folder" : "Gallery"}>
+      <div class="sheet" role="dialog" aria-modal="true" aria-label={source === "input" ? t("image.inputFolder") : t("image.gallery")}>
         <div class="row">
-          <h2 class="grow">{source === "input" ? "Input folder" : "From the gallery"}</h2>
-          <button type="button" class="icon ghost" aria-label="Close" onClick={onClose}><Icon name="close" /></button>
+          <h2 class="grow">{source === "input" ? t("image.inputFolder") : t("image.fromGallery")}</h2>
+          <button type="button" class="icon ghost" aria-label={t("common.close")} onClick={onClose}><Icon name="close" /></button>
         </div>
         {error && <p class="error">{error}</p>}
         {!items && !error && <Spinner />}
-        {items?.length === 0 && <p class="muted">Nothing here yet.</p>}
+        {items?.length === 0 && <p class="muted">{t("common.nothingYet")}</p>}
         <div class="pickgrid">
           {items?.map((item) => {
             const isInput = "path" in item;

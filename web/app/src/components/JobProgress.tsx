@@ -7,6 +7,7 @@ import { describe, TERMINAL } from "../jobs";
 import { openViewer } from "../viewer";
 import { Icon } from "./Icons";
 import { message, toast } from "./ui";
+import { t } from "../i18n";
 
 export function JobProgress({ job }: { job: Job }): JSX.Element {
   const [cancelling, setCancelling] = useState(false);
@@ -23,7 +24,7 @@ export function JobProgress({ job }: { job: Job }): JSX.Element {
     }
   };
   return (
-    <section class="card progress" aria-live="polite" aria-label="Progress" data-status={job.status} data-job={job.id} id="job-progress">
+    <section class="card progress" aria-live="polite" aria-label={t("progress.label")} data-status={job.status} data-job={job.id} id="job-progress">
       <div class="row">
         <div class="grow">
           <div id="job-title" style="font-weight:700">{d.title}</div>
@@ -31,20 +32,20 @@ export function JobProgress({ job }: { job: Job }): JSX.Element {
         </div>
         {!done && (
           <button type="button" class="danger" onClick={cancel} disabled={cancelling}>
-            <Icon name="stop" /> Cancel
+            <Icon name="stop" /> {t("common.cancel")}
           </button>
         )}
       </div>
-      <div class="bar" role="progressbar" aria-label="Progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(d.percent)}>
+      <div class="bar" role="progressbar" aria-label={t("progress.label")} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(d.percent)}>
         <div style={{ width: `${d.percent}%` }} />
       </div>
-      {!done && job.preview && <img class="preview-img" src={job.preview} alt="Live preview" />}
+      {!done && job.preview && <img class="preview-img" src={job.preview} alt={t("progress.preview")} />}
       {job.images.length > 0 && (
-        <div class={job.images.length === 1 ? "results one" : "results"} aria-label="Results">
+        <div class={job.images.length === 1 ? "results one" : "results"} aria-label={t("progress.results")}>
           {job.images.map((img, i) => (
-            <button type="button" key={img.filename + img.subfolder} aria-label={`Open image ${i + 1}`}
+            <button type="button" key={img.filename + img.subfolder} aria-label={t("progress.open", { n: i + 1 })}
               onClick={() => openViewer({ items: job.images.map((ref) => ({ ref, job })), index: i })}>
-              <img src={job.images.length === 1 ? imageUrl(img) : thumbUrl(img, 384)} alt={`Result ${i + 1}`} width={512} height={512} />
+              <img src={job.images.length === 1 ? imageUrl(img) : thumbUrl(img, 384)} alt={t("progress.result", { n: i + 1 })} width={512} height={512} />
             </button>
           ))}
         </div>

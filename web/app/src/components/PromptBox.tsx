@@ -4,6 +4,7 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Json } from "../api";
 import { tagSearch } from "../api";
+import { t } from "../i18n";
 
 /** The comma-separated token around the caret: its start, end and text. */
 export function tokenAt(text: string, caret: number): { start: number; end: number; word: string } {
@@ -94,7 +95,7 @@ export function PromptBox({ common, multiline, value, onChange, tags }: {
     <>
       {multiline ? <textarea rows={3} {...props} /> : <input {...props} />}
       {suggestions.length > 0 && (
-        <ul class="suggest" id={`${common.id}-tags`} role="listbox" aria-label="Tag suggestions">
+        <ul class="suggest" id={`${common.id}-tags`} role="listbox" aria-label={t("prompt.suggestions")}>
           {suggestions.map((t, i) => (
             <li key={t}>
               <button type="button" role="option" aria-selected={i === active} onMouseDown={(e) => e.preventDefault()} onClick={() => pick(t)}>

@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { currentSubscription, pushPrefs, pushSupported, setPushPrefs, subscribePush, unsubscribePush, type PushPrefs } from "../push";
 import { message, toast } from "./ui";
+import { t } from "../i18n";
 
 export function PushSettings(): JSX.Element {
   const supported = pushSupported();
@@ -20,7 +21,7 @@ export function PushSettings(): JSX.Element {
       await (next ? subscribePush() : unsubscribePush());
       setOn(next);
     } catch (e) {
-      toast(next ? `Push could not be turned on: ${message(e)}` : message(e));
+      toast(next ? t("push.couldNotTurnOn", { error: message(e) }) : message(e));
     } finally {
       setBusy(false);
     }
@@ -35,22 +36,22 @@ export function PushSettings(): JSX.Element {
   return (
     <>
       <div class="toggle">
-        <label for="push">Notify this device when CozyGen is closed</label>
+        <label for="push">{t("push.device")}</label>
         <input id="push" type="checkbox" role="switch" checked={on} disabled={!supported || busy} onChange={(e) => void toggle(e.currentTarget.checked)} />
       </div>
       {on && prefs && (
         <>
           <div class="toggle">
-            <label for="push-done">When a job is done</label>
+            <label for="push-done">{t("push.onDone")}</label>
             <input id="push-done" type="checkbox" role="switch" checked={prefs.onDone} onChange={(e) => void change({ onDone: e.currentTarget.checked })} />
           </div>
           <div class="toggle">
-            <label for="push-failed">When a job fails</label>
+            <label for="push-failed">{t("push.onFailed")}</label>
             <input id="push-failed" type="checkbox" role="switch" checked={prefs.onFailed} onChange={(e) => void change({ onFailed: e.currentTarget.checked })} />
           </div>
         </>
       )}
-      {!supported && <p class="hint small muted">Push notifications need HTTPS, in a browser that offers them (on iOS: the app added to the home screen).</p>}
+      {!supported && <p class="hint small muted">{t("push.unsupported")}</p>}
     </>
   );
 }

@@ -2,9 +2,11 @@
 import { Fragment, type JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { serverStats, type ServerStats as Stats } from "../api";
+import { formatNumber, t } from "../i18n";
 
 const GB = 1024 ** 3;
-const gb = (bytes: number | null): string => (bytes === null ? "?" : `${(bytes / GB).toFixed(1)} GB`);
+const gb = (bytes: number | null): string =>
+  bytes === null ? "?" : t("server.gb", { n: formatNumber(bytes / GB, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
 
 export function ServerStats(): JSX.Element {
   const [stats, setStats] = useState<Stats | null>(null);
@@ -14,21 +16,21 @@ export function ServerStats(): JSX.Element {
   }, []);
   return (
     <section class="card group" aria-labelledby="s-server" id="server-stats">
-      <h3 id="s-server">Server</h3>
-      {!stats && <p class="small muted" style="margin:0">{failed ? "The server's stats are not available." : "…"}</p>}
+      <h3 id="s-server">{t("server.title")}</h3>
+      {!stats && <p class="small muted" style="margin:0">{failed ? t("server.unavailable") : "…"}</p>}
       {stats && (
         <dl class="small" style="margin:0;display:grid;grid-template-columns:auto 1fr;gap:4px 12px">
           {stats.devices.map((d, i) => (
             <Fragment key={i}>
-              <dt>Device</dt>
+              <dt>{t("server.device")}</dt>
               <dd style="margin:0;overflow-wrap:anywhere">{d.name}</dd>
-              {d.type !== "cpu" && d.vramTotal !== null && <dt>VRAM</dt>}
-              {d.type !== "cpu" && d.vramTotal !== null && <dd style="margin:0">{gb(d.vramFree)} free of {gb(d.vramTotal)}</dd>}
+              {d.type !== "cpu" && d.vramTotal !== null && <dt>{t("server.vram")}</dt>}
+              {d.type !== "cpu" && d.vramTotal !== null && <dd style="margin:0">{t("server.free", { free: gb(d.vramFree), total: gb(d.vramTotal) })}</dd>}
             </Fragment>
           ))}
-          {stats.ramTotal !== null && <><dt>Memory</dt><dd style="margin:0">{gb(stats.ramFree)} free of {gb(stats.ramTotal)}</dd></>}
-          <dt>Queue</dt>
-          <dd style="margin:0" id="server-queue">{stats.queue.running} running, {stats.queue.pending} waiting</dd>
+          {stats.ramTotal !== null && <><dt>{t("server.memory")}</dt><dd style="margin:0">{t("server.free", { free: gb(stats.ramFree), total: gb(stats.ramTotal) })}</dd></>}
+          <dt>{t("server.queue")}</dt>
+          <dd style="margin:0" id="server-queue">{t("server.queueState", { running: stats.queue.running, pending: stats.queue.pending })}</dd>
           <dt>ComfyUI</dt>
           <dd style="margin:0">{stats.comfyuiVersion ?? "?"}{stats.pytorchVersion ? ` · PyTorch ${stats.pytorchVersion}` : ""}</dd>
         </dl>

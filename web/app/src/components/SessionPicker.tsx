@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { createSession, sessions, type Session } from "../api";
 import { message, toast } from "./ui";
+import { t } from "../i18n";
 
 const KEY = "cozygen.session";
 export const currentSession = (): string => localStorage.getItem(KEY) ?? "";
@@ -16,7 +17,7 @@ export function SessionPicker({ id, value, onChange, none }: { id: string; value
   if (!list) return null; // no sessions API (or not allowed): no picker
   const pick = async (chosen: string) => {
     if (chosen !== "+") return onChange(chosen);
-    const name = prompt("Name of the new session")?.trim();
+    const name = prompt(t("session.namePrompt"))?.trim();
     if (!name) return onChange(value);
     try {
       const made = await createSession(name);
@@ -30,7 +31,7 @@ export function SessionPicker({ id, value, onChange, none }: { id: string; value
     <select id={id} value={value} onChange={(e) => void pick(e.currentTarget.value)}>
       <option value="">{none}</option>
       {list.map((s) => <option key={s.id} value={s.id}>{s.name} ({s.jobCount})</option>)}
-      <option value="+">New session…</option>
+      <option value="+">{t("session.new")}</option>
     </select>
   );
 }

@@ -4,6 +4,8 @@ import { useEffect, useState } from "preact/hooks";
 import { restoreIds, trash, type TrashItem } from "../api";
 import { Icon } from "./Icons";
 import { Spinner, clearToasts, message, toast } from "./ui";
+import { t } from "../i18n";
+import { formatDate } from "../labels";
 
 export function Trash({ onClose, onRestored }: { onClose: () => void; onRestored: () => void }): JSX.Element {
   const [items, setItems] = useState<TrashItem[] | null>(null);
@@ -21,7 +23,7 @@ export function Trash({ onClose, onRestored }: { onClose: () => void; onRestored
       await restoreIds(ids);
       setItems((cur) => (cur ?? []).filter((i) => !ids.includes(i.id)));
       setChosen(new Set());
-      toast(`${ids.length} restored`);
+      toast(t("trash.restored", { count: ids.length }));
       onRestored();
     } catch (e) {
       toast(message(e));
@@ -35,21 +37,21 @@ export function Trash({ onClose, onRestored }: { onClose: () => void; onRestored
   };
   return (
     <div class="sheet-backdrop" onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div class="sheet stack" role="dialog" aria-modal="true" aria-label="Recently deleted">
+      <div class="sheet stack" role="dialog" aria-modal="true" aria-label={t("trash.title")}>
         <div class="row">
-          <h2 class="grow">Recently deleted</h2>
-          <button type="button" class="icon ghost" aria-label="Close" onClick={onClose}><Icon name="close" /></button>
+          <h2 class="grow">{t("trash.title")}</h2>
+          <button type="button" class="icon ghost" aria-label={t("common.close")} onClick={onClose}><Icon name="close" /></button>
         </div>
-        <p class="small muted" style="margin:0">Deleted files stay here for 30 days.</p>
+        <p class="small muted" style="margin:0">{t("trash.keep")}</p>
         {error && <p class="error">{error}</p>}
         {!items && !error && <Spinner />}
-        {items?.length === 0 && <p class="muted">Nothing here.</p>}
-        <ul class="list" aria-label="Deleted files">
+        {items?.length === 0 && <p class="muted">{t("common.nothingHere")}</p>}
+        <ul class="list" aria-label={t("trash.list")}>
           {items?.map((item) => (
             <li key={item.id} class="toggle">
               <label for={`trash-${item.id}`} class="grow" style="overflow-wrap:anywhere">
                 {item.subfolder ? `${item.subfolder}/` : ""}{item.filename}
-                <span class="small muted" style="display:block">{new Date(item.deletedAt * 1000).toLocaleString()}{item.deletedBy ? ` · ${item.deletedBy}` : ""}</span>
+                <span class="small muted" style="display:block">{formatDate(item.deletedAt)}{item.deletedBy ? ` · ${item.deletedBy}` : ""}</span>
               </label>
               <input id={`trash-${item.id}`} type="checkbox" checked={chosen.has(item.id)} onChange={() => toggle(item.id)} />
             </li>
@@ -57,8 +59,8 @@ export function Trash({ onClose, onRestored }: { onClose: () => void; onRestored
         </ul>
         {items && items.length > 0 && (
           <div class="row">
-            <button type="button" class="grow" disabled={!chosen.size} onClick={() => put([...chosen])}>Restore {chosen.size || ""}</button>
-            <button type="button" class="grow primary" onClick={() => put(items.map((i) => i.id))}>Restore all</button>
+            <button type="button" class="grow" disabled={!chosen.size} onClick={() => put([...chosen])}>{chosen.size ? t("trash.restoreSome", { count: chosen.size }) : t("trash.restore")}</button>
+            <button type="button" class="grow primary" onClick={() => put(items.map((i) => i.id))}>{t("trash.restoreAll")}</button>
           </div>
         )}
       </div>

@@ -2,6 +2,7 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { Icon } from "./Icons";
+import { t } from "../i18n";
 
 export interface ToastItem {
   id: number;
@@ -56,7 +57,7 @@ export function TopBar({ title, back, children }: { title: ComponentChildren; ba
   return (
     <header class="top">
       {back && (
-        <button type="button" class="icon ghost" onClick={back} aria-label="Back">
+        <button type="button" class="icon ghost" onClick={back} aria-label={t("common.back")}>
           <Icon name="back" />
         </button>
       )}
@@ -66,7 +67,7 @@ export function TopBar({ title, back, children }: { title: ComponentChildren; ba
   );
 }
 
-export const Spinner = ({ label = "Loading" }: { label?: string }) => <div class="spin" role="progressbar" aria-label={label} />;
+export const Spinner = ({ label = t("common.loading") }: { label?: string }) => <div class="spin" role="progressbar" aria-label={label} />;
 
 export function Empty({ children }: { children: ComponentChildren }): JSX.Element {
   return <div class="empty">{children}</div>;

@@ -11,6 +11,7 @@ import { fileStem, formatDate, humanKey } from "../labels";
 import { navigate } from "../router";
 import { closeViewer, setHandoff, useViewer, type ViewerItem } from "../viewer";
 import { prettyName } from "./Workflows";
+import { t } from "../i18n";
 
 interface Zoom {
   scale: number;
@@ -55,9 +56,9 @@ export function Viewer(): JSX.Element | null {
     setIndex((i) => Math.min(i, Math.max(0, next.length - 1)));
   };
   return (
-    <div class="viewer" role="dialog" aria-modal="true" aria-label="Image viewer" id="viewer">
+    <div class="viewer" role="dialog" aria-modal="true" aria-label={t("viewer.label")} id="viewer">
       <div class="bar2">
-        <button type="button" class="icon" aria-label="Close" onClick={() => closeViewer()}><Icon name="close" /></button>
+        <button type="button" class="icon" aria-label={t("common.close")} onClick={() => closeViewer()}><Icon name="close" /></button>
         <div class="count" aria-live="polite">{index + 1} / {items.length}</div>
       </div>
       <Stage key={item.ref.filename + item.ref.subfolder} item={item}
@@ -152,8 +153,8 @@ function Stage({ item, onPrev, onNext }: { item: ViewerItem; onPrev?: () => void
         <img id="viewer-image" src={imageUrl(item.ref)} alt={item.ref.filename} draggable={false}
           style={{ transform: `translate(${zoom.x}px, ${zoom.y}px) scale(${zoom.scale})`, transformOrigin: "center center" }} />
       )}
-      {onPrev && <button type="button" class="nav prev icon" aria-label="Previous image" onClick={onPrev}><Icon name="back" /></button>}
-      {onNext && <button type="button" class="nav next icon" aria-label="Next image" onClick={onNext}><Icon name="chev" /></button>}
+      {onPrev && <button type="button" class="nav prev icon" aria-label={t("viewer.previous")} onClick={onPrev}><Icon name="back" /></button>}
+      {onNext && <button type="button" class="nav next icon" aria-label={t("viewer.next")} onClick={onNext}><Icon name="chev" /></button>}
     </div>
   );
 }
@@ -206,7 +207,7 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
         else await navigator.share({ url, title: ref.filename });
       } else if (navigator.clipboard) {
         await navigator.clipboard.writeText(url);
-        toast("Link copied");
+        toast(t("viewer.linkCopied"));
       } else window.open(url, "_blank", "noopener"); // plain HTTP on the LAN: no share sheet, no clipboard
     } catch (e) {
       if ((e as Error).name !== "AbortError") toast(message(e));
@@ -224,7 +225,7 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
     try {
       const list = await workflows();
       const target = list.find((w) => w.kind === "i2i") ?? list.find((w) => w.kind === "i2v");
-      if (!target) return toast("No image-to-image workflow on this server");
+      if (!target) return toast(t("viewer.noImg2img"));
       const path = await toInput(ref);
       setHandoff({ workflow: target.name, image: path });
       closeViewer(true);
@@ -237,7 +238,7 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
     try {
       const { batch } = await deleteImage(ref);
       onDeleted(ref);
-      toast("Image deleted", batch ? { label: "Undo", run: () => restore(batch).then(() => { onRestored(ref); toast("Image restored"); }, (e) => toast(message(e))) } : undefined, 8000);
+      toast(t("viewer.deleted"), batch ? { label: t("common.undo"), run: () => restore(batch).then(() => { onRestored(ref); toast(t("viewer.restored")); }, (e) => toast(message(e))) } : undefined, 8000);
     } catch (e) {
       toast(message(e));
     }
@@ -246,16 +247,16 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
   return (
     <div class="info">
       <div class="actions">
-        <button type="button" onClick={() => setOpen(!open)} aria-expanded={open}><Icon name="info" /> Details</button>
-        <a class="btn" href={imageUrl(ref)} download={ref.filename}><Icon name="download" /> Download</a>
-        <button type="button" onClick={share}><Icon name="share" /> Share</button>
-        <button type="button" onClick={() => rerun(false)} disabled={!job?.workflow}><Icon name="redo" /> Same seed</button>
-        <button type="button" onClick={() => rerun(true)} disabled={!job?.workflow}><Icon name="dice" /> New seed</button>
-        <button type="button" onClick={sendToImg2img}><Icon name="send" /> img2img</button>
-        <button type="button" id="viewer-delete" onClick={remove} style="color:#ff8a80"><Icon name="trash" /> Delete</button>
+        <button type="button" onClick={() => setOpen(!open)} aria-expanded={open}><Icon name="info" /> {t("viewer.details")}</button>
+        <a class="btn" href={imageUrl(ref)} download={ref.filename}><Icon name="download" /> {t("viewer.download")}</a>
+        <button type="button" onClick={share}><Icon name="share" /> {t("viewer.share")}</button>
+        <button type="button" onClick={() => rerun(false)} disabled={!job?.workflow}><Icon name="redo" /> {t("viewer.sameSeed")}</button>
+        <button type="button" onClick={() => rerun(true)} disabled={!job?.workflow}><Icon name="dice" /> {t("viewer.newSeed")}</button>
+        <button type="button" onClick={sendToImg2img}><Icon name="send" /> {t("viewer.img2img")}</button>
+        <button type="button" id="viewer-delete" onClick={remove} style="color:#ff8a80"><Icon name="trash" /> {t("common.delete")}</button>
       </div>
       {open && (
-        <dl style="margin-top:12px" aria-label="Parameters">
+        <dl style="margin-top:12px" aria-label={t("viewer.parameters")}>
           {rows.map(([k, v]) => [<dt key={`${k}-t`}>{humanKey(k)}</dt>, <dd key={`${k}-d`}>{v}</dd>])}
           {meta?.width && <><dt>{humanKey("size")}</dt><dd>{meta.width} × {meta.height}</dd></>}
         </dl>
