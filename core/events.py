@@ -35,6 +35,7 @@ class Subscription:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue
     overflowed: bool = False
+    internal: bool = False  # a server-side follower, not a client: left out of subscriber_count
 
 
 class EventHub:
@@ -65,8 +66,8 @@ class EventHub:
         except asyncio.QueueFull:  # a stalled client: end its stream, it resumes with Last-Event-ID
             sub.overflowed = True
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(asyncio.get_running_loop(), asyncio.Queue(self._queue_size))
+    def subscribe(self, *, internal: bool = False) -> Subscription:
+        sub = Subscription(asyncio.get_running_loop(), asyncio.Queue(self._queue_size), internal=internal)
         with self._lock:
             self._subscribers.add(sub)
         return sub
@@ -77,7 +78,8 @@ class EventHub:
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._subscribers)
+        """Subscribers other than the server's own ``internal`` followers."""
+        return sum(not sub.internal for sub in self._subscribers)
 
     @property
     def last_seq(self) -> int:

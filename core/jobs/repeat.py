@@ -152,7 +152,7 @@ class RepeatService:
     # -- following the jobs ----------------------------------------------------------------------------
     def start(self) -> None:
         """Follow the job hub and resume the running series (call on the running loop, once the jobs are)."""
-        self._sub = self.hub.subscribe()
+        self._sub = self.hub.subscribe(internal=True)  # no page: Web Push counts the hub's other followers
         loop = asyncio.get_running_loop()
         for work in (self._follow(self._sub), self._sweeping()):
             task = loop.create_task(work, name="cozygen-series")

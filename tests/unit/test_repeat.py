@@ -255,6 +255,7 @@ def test_the_follower_hears_job_ends_and_every_change_is_published(world) -> Non
     async def scenario() -> list[str]:
         watch = world.hub.subscribe()
         world.series.start()
+        assert world.hub.subscriber_count == 1  # the follower is no page (Web Push counts the pages open)
         series, _ = await world.series.start_series(ANN, FORM, {}, times=2)
         for _ in range(2):
             while not world.host.pending:
