@@ -166,6 +166,8 @@ export interface WorkflowSummary {
   kind: WorkflowKind | null;
   /** What the host lacks to run it (asked for with the list: `workflows(true)`); undefined when unknown. */
   check?: CheckResult;
+  /** Its newest output the caller may see (the card's thumbnail), asked for with the list; undefined when none. */
+  latest?: ImageRef;
 }
 
 /** The kind of a workflow: the stored mode, else a guess from its name. */
@@ -186,7 +188,13 @@ export async function workflows(withWarnings = false): Promise<WorkflowSummary[]
   const names = isObj(list) ? arr(list.workflows).filter((n): n is string => typeof n === "string") : [];
   const modes = isObj(types) && isObj(types.workflows) ? types.workflows : {};
   const warnings = isObj(list) && isObj(list.warnings) ? list.warnings : {};
-  return names.map((name) => ({ name, kind: workflowKind(name, modes[name]), check: isObj(warnings[name]) ? parseCheck(warnings[name]) : undefined }));
+  const latest = isObj(list) && isObj(list.latest) ? list.latest : {};
+  return names.map((name) => ({
+    name,
+    kind: workflowKind(name, modes[name]),
+    check: isObj(warnings[name]) ? parseCheck(warnings[name]) : undefined,
+    latest: parseImageRef(latest[name]) ?? undefined,
+  }));
 }
 
 export type ParamType = "string" | "text" | "int" | "float" | "boolean" | "seed" | "choice" | "image";
@@ -369,12 +377,17 @@ export interface GalleryItem extends ImageRef {
   isDir: boolean;
   prompt: string | null;
   model: string | null;
+  /** A folder's newest images (up to 4) the caller may see; absent for files. */
+  preview?: ImageRef[];
 }
 export function parseGalleryItem(data: unknown): GalleryItem | null {
   const ref = parseImageRef(data);
   if (!ref || !isObj(data)) return null;
   const meta = isObj(data.meta) ? data.meta : {};
-  return { ...ref, isDir: data.type === "directory", prompt: strOrNull(meta.prompt), model: strOrNull(meta.model) };
+  const isDir = data.type === "directory";
+  const parsed: GalleryItem = { ...ref, isDir, prompt: strOrNull(meta.prompt), model: strOrNull(meta.model) };
+  if (isDir) parsed.preview = arr(data.preview).map(parseImageRef).filter((p): p is ImageRef => p !== null);
+  return parsed;
 }
 
 export interface GalleryPage {

@@ -17,6 +17,21 @@ import { openViewer } from "../viewer";
 const same = (a: ImageRef, b: ImageRef) => (a.id !== undefined && b.id !== undefined ? a.id === b.id : a.filename === b.filename && a.subfolder === b.subfolder);
 const key = (i: ImageRef) => (i.id !== undefined ? `#${i.id}` : `${i.subfolder}/${i.filename}`);
 
+/** A folder: a mosaic of its newest images (1 to 4) under its name, or the folder icon when it shows none. */
+function FolderTile({ item, thumbW, onOpen }: { item: GalleryItem; thumbW: number; onOpen: () => void }): JSX.Element {
+  const shown = (item.preview ?? []).slice(0, 4);
+  return (
+    <button type="button" class={`tile folder${shown.length ? " previewed" : ""}`} data-folder={item.subfolder} aria-label={`Folder ${item.filename}`} onClick={onOpen}>
+      {shown.length > 0 ? (
+        <span class={`mosaic n${shown.length}`} aria-hidden="true">
+          {shown.map((ref) => <img key={key(ref)} src={thumbUrl(ref, shown.length === 1 ? thumbW : 192)} alt="" loading="lazy" decoding="async" />)}
+        </span>
+      ) : <Icon name="folder" />}
+      <span class="folder-name">{shown.length > 0 && <Icon name="folder" />}{item.filename}</span>
+    </button>
+  );
+}
+
 export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
   const prefs = usePrefs();
   const [browse, setBrowse] = useState(subfolder !== "");
@@ -186,10 +201,7 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
         <div class="grid" id="gallery-grid" aria-busy={loading}>
           {items.map((item, i) =>
             item.isDir ? (
-              <button type="button" class="tile folder" key={key(item)} onClick={() => goFolder(item.subfolder)}>
-                <Icon name="folder" />
-                {item.filename}
-              </button>
+              <FolderTile key={key(item)} item={item} thumbW={thumbW} onOpen={() => goFolder(item.subfolder)} />
             ) : (
               <button type="button" class="tile" key={key(item)} data-filename={item.filename}
                 aria-pressed={selecting ? selected.has(key(item)) : undefined}

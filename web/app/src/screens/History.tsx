@@ -1,12 +1,16 @@
 // Past jobs with their parameters: open the images, reproduce, export.
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
-import { exportUrl, jobs, reproduceJob, type Job } from "../api";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { exportUrl, getJob, jobs, reproduceJob, type Job } from "../api";
 import { Icon } from "../components/Icons";
 import { SessionPicker } from "../components/SessionPicker";
 import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { jobStore } from "../jobs";
+import { openViewer } from "../viewer";
 import { ActivityTabs, JobRow } from "./Queue";
+
+/** The job a link names (`?job=<id>`, as a push notification's tap opens the app), read once. */
+const linkedJob = (): string | null => new URLSearchParams(location.search).get("job");
 
 export function History({ admin = false }: { admin?: boolean }): JSX.Element {
   const [list, setList] = useState<Job[]>([]);
@@ -15,11 +19,31 @@ export function History({ admin = false }: { admin?: boolean }): JSX.Element {
   const [error, setError] = useState("");
   const [q, setQ] = useState("");
   const [session, setSession] = useState("");
+  const [focus] = useState(linkedJob);
+  const [missing, setMissing] = useState(false);
+  const focusHandled = useRef(false);
+  /** The linked job: found on the first page or fetched by id, shown highlighted with its images open (a "your
+   * image is ready" tap lands on the image itself; closing the viewer leaves its row, marked, in the history). */
+  const showLinked = async (page: Job[]): Promise<Job[]> => {
+    if (!focus || focusHandled.current) return page;
+    focusHandled.current = true;
+    const onPage = page.find((j) => j.id === focus);
+    let job: Job;
+    try {
+      job = onPage ?? (await getJob(focus)); // older than the first page: fetched by id, shown on top
+    } catch {
+      setMissing(true); // not there, or another user's: nothing of it is shown
+      return page;
+    }
+    if (job.images.length > 0) openViewer({ items: job.images.map((ref) => ({ ref, job })), index: 0 });
+    return onPage ? page : [job, ...page];
+  };
   const load = async (before: string | null, text = q) => {
     setLoading(true);
     try {
       const page = await jobs({ limit: 30, before: before ?? undefined, q: text || undefined, session_id: session || undefined });
-      setList((cur) => (before ? [...cur, ...page.jobs] : page.jobs));
+      const shown = before ? page.jobs : await showLinked(page.jobs);
+      setList((cur) => (before ? [...cur, ...shown] : shown));
       setNext(page.next);
     } catch (e) {
       setError(message(e));
@@ -31,6 +55,15 @@ export function History({ admin = false }: { admin?: boolean }): JSX.Element {
     const t = setTimeout(() => void load(null, q), q ? 300 : 0);
     return () => clearTimeout(t);
   }, [q, session]);
+  useEffect(() => {
+    // mark the linked job's row and bring it into view (JobRow is shared with the queue: marked here)
+    if (!focus) return;
+    const row = document.querySelector<HTMLElement>(`li.job[data-job="${CSS.escape(focus)}"]`);
+    if (!row || row.classList.contains("highlight")) return;
+    row.classList.add("highlight");
+    row.setAttribute("aria-current", "true");
+    row.scrollIntoView({ block: "center" });
+  }, [list, focus]);
   const reproduce = async (job: Job) => {
     try {
       const created = await reproduceJob(job.id);
@@ -59,6 +92,7 @@ export function History({ admin = false }: { admin?: boolean }): JSX.Element {
           <input id="history-search" type="search" placeholder="Search prompts and parameters" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
         </div>
         {error && <p class="error">{error}</p>}
+        {missing && <p class="linked-note" role="status">That job was not found: it was deleted, or it is not one of yours.</p>}
         {!loading && list.length === 0 && <Empty>No jobs yet.</Empty>}
         <ul class="list cols">
           {list.map((job) => (

@@ -1,7 +1,7 @@
 // The workflows this server offers, with their kind and what the host lacks to run them.
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { jobs, thumbUrl, workflows, type ImageRef, type WorkflowSummary } from "../api";
+import { thumbUrl, workflows, type WorkflowKind, type WorkflowSummary } from "../api";
 import { Icon } from "../components/Icons";
 import { Empty, Spinner, TopBar, message } from "../components/ui";
 import { hrefFor, linkClick } from "../router";
@@ -23,19 +23,49 @@ export function KindBadge({ kind }: { kind: string | null }): JSX.Element | null
   return <span class={`kind ${kind}`} title={titles[kind]} aria-label={titles[kind]}>{kind}</span>;
 }
 
+// What a model folder holds, in the singular: "checkpoints" holds a checkpoint.
+const FOLDER_WORDS: Record<string, string> = {
+  checkpoints: "checkpoint", loras: "LoRA", vae: "VAE", clip: "text encoder", text_encoders: "text encoder",
+  clip_vision: "CLIP vision model", controlnet: "ControlNet", upscale_models: "upscaler", embeddings: "embedding",
+  unet: "diffusion model", diffusion_models: "diffusion model", style_models: "style model", hypernetworks: "hypernetwork",
+};
+
+const MODEL_EXTENSION = /\.(safetensors|sft|ckpt|pt|pth|bin|gguf|onnx)$/i;
+
+/** A missing model as a name and a hint: "checkpoints/v1-5-pruned-emaonly.safetensors" is
+ * "v1-5-pruned-emaonly" with "checkpoint". */
+export function missingModel(path: string): { name: string; hint: string } {
+  const cut = path.indexOf("/");
+  const folder = cut > 0 ? path.slice(0, cut) : "";
+  const hint = FOLDER_WORDS[folder.toLowerCase()] ?? folder.replace(/_/g, " ").replace(/s$/, "");
+  // the file's exact stem (underscores kept: it is the name to look for when downloading it)
+  const file = (cut > 0 ? path.slice(cut + 1) : path).split("/").pop() ?? path;
+  return { name: file.replace(MODEL_EXTENSION, "") || file, hint: hint || "model" };
+}
+
+const KIND_ICONS: Record<WorkflowKind, string> = { t2i: "wand", i2i: "image", t2v: "camera", i2v: "camera" };
+
+/** A card's picture: its newest output, or a tile tinted by its kind with its initial (nothing made yet). */
+function CardThumb({ wf }: { wf: WorkflowSummary }): JSX.Element {
+  if (wf.latest) {
+    return <span class="thumbph"><img src={thumbUrl(wf.latest, 192)} alt="" width={52} height={52} loading="lazy" data-latest={wf.latest.filename} /></span>;
+  }
+  const initial = prettyName(wf.name).charAt(0).toUpperCase();
+  return (
+    <span class={`thumbph wf-ph ${wf.kind ?? "none"}`} aria-hidden="true" title="Nothing made with it yet">
+      <b>{initial}</b>
+      <Icon name={wf.kind ? KIND_ICONS[wf.kind] : "image"} />
+    </span>
+  );
+}
+
 export function Workflows(): JSX.Element {
   const [list, setList] = useState<WorkflowSummary[] | null>(null);
   const [error, setError] = useState("");
-  const [latest, setLatest] = useState<Record<string, ImageRef>>({});
 
   useEffect(() => {
-    // the newest image of each workflow, from one page of history
-    jobs({ status: "completed", limit: 100 }).then(({ jobs: done }) => {
-      const found: Record<string, ImageRef> = {};
-      for (const j of done) if (j.workflow && !found[j.workflow] && j.images[0]) found[j.workflow] = j.images[0];
-      setLatest(found);
-    }, () => undefined);
-    workflows(true).then(setList, (e) => setError(message(e))); // one request: the list with each one's check
+    // one request: the list with each one's check and newest output
+    workflows(true).then(setList, (e) => setError(message(e)));
   }, []);
 
   return (
@@ -49,13 +79,11 @@ export function Workflows(): JSX.Element {
         <ul class="list" aria-label="Workflows">
           {list?.map((wf) => {
             const c = wf.check;
-            const lacks = c && !c.ok ? [...c.missingNodes.map((n) => `node ${n}`), ...c.missingModels] : [];
+            const lacks = c && !c.ok ? [...c.missingModels.map(missingModel), ...c.missingNodes.map((n) => ({ name: n, hint: "node type" }))] : [];
             return (
               <li key={wf.name}>
                 <a class="card wf" href={hrefFor({ screen: "generate", workflow: wf.name })} onClick={linkClick} data-workflow={wf.name}>
-                  <span class="thumbph">
-                    {latest[wf.name] ? <img src={thumbUrl(latest[wf.name], 192)} alt="" width={44} height={44} loading="lazy" /> : <Icon name={wf.kind?.endsWith("v") ? "image" : "spark"} />}
-                  </span>
+                  <CardThumb wf={wf} />
                   <span class="grow">
                     <span class="row wrap" style="gap:8px">
                       <span class="name">{prettyName(wf.name)}</span>
@@ -63,7 +91,13 @@ export function Workflows(): JSX.Element {
                     </span>
                     {lacks.length > 0 && (
                       <span class="warn" style="display:block;margin-top:4px" role="note">
-                        ⚠ Missing {lacks.slice(0, 2).join(", ")}
+                        ⚠ Missing{" "}
+                        {lacks.slice(0, 2).map((l, i) => (
+                          <span key={i} class="lack">
+                            {i > 0 && ", "}
+                            {l.hint === "node type" ? <><small>node type</small> {l.name}</> : <>{l.name} <small>{l.hint}</small></>}
+                          </span>
+                        ))}
                         {lacks.length > 2 ? ` and ${lacks.length - 2} more` : ""}
                       </span>
                     )}
