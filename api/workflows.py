@@ -29,13 +29,14 @@ from ..core.workflows.checks import WorkflowChecks
 from ..core.workflows.latest import latest_outputs
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from .auth.credentials import current_user
+from .jobs import owner as job_owner
+from .jobs import sees_everyones
 from .params import flag
 from .prompts import library as wildcard_library
 from .responses import json_response, read_json
 from .routing import Routes
 from .seed_errors import seed_route
 from .state import CozyGenState
-from .visibility import restricted_to
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workflows"
 CHOICE_ALIASES = {"samplers_list": "sampler", "schedulers_list": "scheduler"}
@@ -164,14 +165,15 @@ class WorkflowRoutes:
 
     async def list_workflows(self, request: web.Request) -> web.Response:
         """Seed 004's ``{workflows: [names]}``; with ``warnings=1`` also each workflow's check (what this host
-        lacks to run it), kept per file, and ``latest``, each workflow's newest output the caller may see (its
+        lacks to run it), kept per file, and ``latest``, each workflow's newest output of the caller's jobs (its
         card's thumbnail), so the app's first screen makes one request, not one per workflow."""
         if not flag(request, "warnings"):
             return json_response({"workflows": await asyncio.to_thread(self.store().names)})
         store, definitions = self.store(), await self.state.definitions.get()
         names, warnings = await asyncio.to_thread(self.checks.listing, store, definitions)
-        owner = restricted_to(request, self.state)  # per user: the newest of the caller's own jobs
-        rows = await self.state.db.execute_fn(lambda conn: latest_outputs(conn, names, owner))
+        # the caller's own jobs, as their history lists them (admins', and anyone's with auth off: every job)
+        mine = None if sees_everyones(request, self.state) else job_owner(request)
+        rows = await self.state.db.execute_fn(lambda conn: latest_outputs(conn, names, mine))
         latest = {name: item(row) for name, row in rows.items()}
         return json_response({"workflows": names, "warnings": warnings, "latest": latest})
 

@@ -1,7 +1,7 @@
 """The newest output of each workflow, for the workflow list's thumbnails.
 
 An output counts when the index still holds it (a deleted image gives no thumbnail) and it is an image of a
-completed job of that workflow; with ``owner``, of that user's jobs alone (the gallery's per-user rule).
+completed job of that workflow; with ``owner``, of that user's jobs alone (as their history lists them).
 """
 
 from __future__ import annotations

@@ -96,6 +96,14 @@ def test_latest_and_previews_per_user(server, people) -> None:
     admin_sees = previews(server, people["admin"])["CozyGen"]
     assert admin_sees[:2] == [bob_image["filename"], ann_image["filename"]]
 
+    shared = request(
+        "PATCH", f"{server.url}/cozygen/api/settings", {"gallery_visibility": "shared"}, headers=people["admin"]
+    )
+    assert shared.status == 200, shared.body
+    assert latest(server, people["ann"])[FORM]["filename"] == ann_image["filename"]  # her own card, as her history
+    assert previews(server, people["ann"])["CozyGen"][:2] == [bob_image["filename"], ann_image["filename"]]
+    request("PATCH", f"{server.url}/cozygen/api/settings", {"gallery_visibility": "per_user"}, headers=people["admin"])
+
 
 def test_a_deleted_image_gives_no_latest(server, people) -> None:
     bob_id = latest(server, people["bob"])[FORM]["id"]
