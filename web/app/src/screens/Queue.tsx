@@ -78,10 +78,13 @@ function SeriesList({ admin }: { admin: boolean }): JSX.Element | null {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const load = () => listSeries().then((all) => live && setList(all.filter((s) => s.status === "running")), () => undefined);
     load();
-    // a series moves when its jobs do: read it again shortly after any job changes
+    // a series moves when its jobs do: read it again shortly after a job changes (at most every 400 ms: a
+    // running job's progress never holds the list back)
     const off = jobStore.subscribe(() => {
-      clearTimeout(timer);
-      timer = setTimeout(load, 400);
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        load();
+      }, 400);
     });
     return () => {
       live = false;
