@@ -9,8 +9,11 @@ from typing import Any
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# Pinned to English: the app follows the browser's language, and the tests read its English text.
+LOCALE = {"locale": "en-US", "timezone_id": "UTC"}
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
-TABLET = {"viewport": {"width": 820, "height": 1180}, "has_touch": True, "device_scale_factor": 1}
+PHONE.update(LOCALE)
+TABLET = {"viewport": {"width": 820, "height": 1180}, "has_touch": True, "device_scale_factor": 1, **LOCALE}
 
 
 def shot(page: Page, name: str) -> None:

@@ -17,7 +17,7 @@ import time
 
 import phone
 import pytest
-from phone import PHONE, finished_job, shot
+from phone import LOCALE, PHONE, finished_job, shot
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 WORKFLOW = "cozygen_procedural_form.json"
@@ -544,7 +544,7 @@ def test_first_run_setup(start_comfyui, browser) -> None:
 
 def test_tablet_and_desktop_layouts(server, browser) -> None:
     for name, size in (("tablet", {"width": 820, "height": 1180}), ("desktop", {"width": 1280, "height": 800})):
-        context = browser.new_context(viewport=size)
+        context = browser.new_context(viewport=size, **LOCALE)
         page = context.new_page()
         page.goto(f"{server.url}/cozygen/gallery")
         page.fill("#username", ADMIN)
