@@ -36,13 +36,11 @@ def server(start_comfyui):
     return start_comfyui("ComfyUI-CozyGen-cards-browser", env=env)
 
 
-@pytest.fixture(scope="module")
-def job(server, browser) -> dict[str, Any]:
-    """One finished job of the form, indexed by the gallery."""
-    context, _ = signed_in(browser, server)
+def make_job(context: BrowserContext, server, prompt: str) -> dict[str, Any]:
+    """A finished job of the form whose image the index holds (it is its workflow's latest)."""
     reply = context.request.post(
         f"{server.url}/cozygen/api/jobs",
-        data={"workflow": WORKFLOW, "values": {"prompt": "a folder's newest", "steps": 2, "size": 128}},
+        data={"workflow": WORKFLOW, "values": {"prompt": prompt, "steps": 2, "size": 128}},
         headers={"Origin": server.url},
     )
     assert reply.status == 201, reply.text()
@@ -50,12 +48,23 @@ def job(server, browser) -> dict[str, Any]:
     for _ in range(600):
         found = context.request.get(f"{server.url}/cozygen/api/jobs/{job_id}").json()["job"]
         latest = context.request.get(f"{server.url}/cozygen/workflows?warnings=1").json()["latest"]
-        if found["status"] == "completed" and WORKFLOW in latest:
-            context.close()
+        if (
+            found["status"] == "completed"
+            and latest.get(WORKFLOW, {}).get("filename") == found["images"][0]["filename"]
+        ):
             return found
         time.sleep(0.1)
-    context.close()
     raise AssertionError(f"job {job_id} never showed as its workflow's newest output: {found}")
+
+
+@pytest.fixture(scope="module")
+def job(server, browser) -> dict[str, Any]:
+    """One finished job of the form, indexed by the gallery."""
+    context, _ = signed_in(browser, server)
+    try:
+        return make_job(context, server, "a folder's newest")
+    finally:
+        context.close()
 
 
 def shot(page: Page, name: str) -> None:
@@ -109,6 +118,18 @@ def test_folder_tile_shows_its_newest_images(server, browser, job) -> None:
     expect(tile.locator(".mosaic img")).to_have_count(1)
     loaded(page, f'button.tile.folder[data-folder="{folder}"] .mosaic img')
     expect(tile.locator(".folder-name")).to_have_text(folder)
+    shot(page, "cards-gallery-folder-one")
+
+    for n in range(4):  # a fuller folder: the mosaic of its 4 newest
+        make_job(context, server, f"more {n}")
+    for _ in range(100):
+        if len(context.request.get(f"{server.url}/cozygen/api/gallery").json()["items"][0]["preview"]) == 4:
+            break
+        time.sleep(0.1)
+    page.reload()
+    page.get_by_role("button", name="Folders").click()
+    expect(tile.locator(".mosaic.n4 img")).to_have_count(4)
+    loaded(page, f'button.tile.folder[data-folder="{folder}"] .mosaic img')
     shot(page, "cards-gallery-folders")
     context.close()
 
