@@ -8,26 +8,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
+import phone
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from phone import shot
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 WORKFLOW = "cozygen_procedural_form.json"
 ADMIN, PASSWORD = "ada", "ada-password"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import comfyui_host
-
-    with sync_playwright() as playwright:
-        chromium = comfyui_host.launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -67,21 +56,8 @@ def job(server, browser) -> dict[str, Any]:
         context.close()
 
 
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_timeout(250)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
 def signed_in(browser: Browser, server) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.goto(f"{server.url}/cozygen/")
-    page.fill("#username", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#auth-go")
-    expect(page.locator("nav.tabs")).to_be_visible()
-    return context, page
+    return phone.signed_in(browser, server, ADMIN, PASSWORD)
 
 
 def loaded(page: Page, selector: str) -> None:

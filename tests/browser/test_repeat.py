@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
+import phone
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from phone import shot
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 ADMIN, PASSWORD = "ada", "ada-password"
 WORKFLOW = "cozygen_procedural_form.json"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import comfyui_host
-
-    with sync_playwright() as playwright:
-        chromium = comfyui_host.launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +22,7 @@ def server(start_comfyui):
 
 
 def signed_in(browser: Browser, server) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.goto(f"{server.url}/cozygen/")
-    page.fill("#username", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#auth-go")
-    expect(page.locator(f'a[data-workflow="{WORKFLOW}"]')).to_be_visible()
-    return context, page
+    return phone.signed_in(browser, server, ADMIN, PASSWORD, ready=f'a[data-workflow="{WORKFLOW}"]')
 
 
 def series(context: BrowserContext, server) -> list[dict]:
@@ -74,9 +56,7 @@ def test_run_three_times_then_repeat_until_stopped_and_stop_it(server, browser) 
     page.select_option("#repeat", "until_stopped")
     expect(page.locator("#go")).to_contain_text("repeat")
     page.locator("#repeat").scroll_into_view_if_needed()
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_timeout(250)
-    page.screenshot(path=str(SCREENSHOTS / "repeat-generate-phone.png"))
+    shot(page, "repeat-generate-phone")
     page.click("#go")
     wait_for(lambda: any(s["status"] == "running" for s in series(context, server)), "the running series")
     page.goto(f"{server.url}/cozygen/queue")
@@ -88,9 +68,7 @@ def test_run_three_times_then_repeat_until_stopped_and_stop_it(server, browser) 
     box = stop.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390 and box["height"] >= 40
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_timeout(250)
-    page.screenshot(path=str(SCREENSHOTS / "repeat-phone.png"))
+    shot(page, "repeat-phone")
     stop.click()
     expect(row).to_have_count(0)
     ended = [s for s in series(context, server) if s["times"] == "until_stopped"]
