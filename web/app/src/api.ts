@@ -2,6 +2,8 @@
 // small parser below turns it into a typed value; every failure becomes an
 // ApiError carrying the server's {error, code, fields}.
 
+import { t } from "./i18n";
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = Record<string, unknown>;
 
@@ -35,7 +37,7 @@ export function errorFrom(status: number, body: unknown, retryAfterHeader: strin
   if (isObj(data.fields)) {
     for (const [key, value] of Object.entries(data.fields)) fields[key] = typeof value === "string" ? value : JSON.stringify(value);
   }
-  const fallback = status === 0 ? "The server did not answer. Check the connection." : `The server answered ${status}.`;
+  const fallback = status === 0 ? t("api.noAnswer") : t("api.status", { status: String(status) });
   const retry = numOrNull(data.retry_after) ?? (retryAfterHeader ? Number(retryAfterHeader) || null : null);
   // seed 004's routes answer the seed's terse error text and put CozyGen's explanation in detail
   const message = str(data.detail, str(data.error, fallback));
@@ -355,7 +357,7 @@ export async function sessions(): Promise<Session[]> {
 export async function createSession(name: string): Promise<Session> {
   const d = await post("/cozygen/api/sessions", { name });
   const made = parseSession(isObj(d) ? d.session : null);
-  if (!made) throw new ApiError(500, "The server did not return the new session.");
+  if (!made) throw new ApiError(500, t("api.noSession"));
   return made;
 }
 
@@ -496,7 +498,7 @@ export async function galleryId(ref: ImageRef): Promise<number | undefined> {
 export async function toInput(ref: ImageRef): Promise<string> {
   if (ref.type === "input") return ref.subfolder ? `${ref.subfolder}/${ref.filename}` : ref.filename;
   const id = ref.id ?? (await galleryId(ref));
-  if (id === undefined) throw new ApiError(404, "This image is not in the gallery yet; try again in a moment.");
+  if (id === undefined) throw new ApiError(404, t("api.notIndexed"));
   const d = await post(`/cozygen/api/images/${id}/to-input`);
   const o = isObj(d) ? d : {};
   const name = str(o.filename ?? o.name);
@@ -675,7 +677,7 @@ export async function startSeries(body: SubmitJob & { times: SeriesTimes }): Pro
   const data = await post("/cozygen/api/series", body);
   const d = isObj(data) ? data : {};
   const series = parseSeries(d.series);
-  if (!series) throw new ApiError(500, "The server's answer named no series.", "BAD_ANSWER");
+  if (!series) throw new ApiError(500, t("api.noSeries"), "BAD_ANSWER");
   return { series, job: parseJob(d.job) };
 }
 

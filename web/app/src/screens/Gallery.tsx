@@ -13,6 +13,7 @@ import { fileStem } from "../labels";
 import { navigate } from "../router";
 import { usePrefs } from "../settings";
 import { openViewer } from "../viewer";
+import { t } from "../i18n";
 
 const same = (a: ImageRef, b: ImageRef) => (a.id !== undefined && b.id !== undefined ? a.id === b.id : a.filename === b.filename && a.subfolder === b.subfolder);
 const key = (i: ImageRef) => (i.id !== undefined ? `#${i.id}` : `${i.subfolder}/${i.filename}`);
@@ -21,7 +22,7 @@ const key = (i: ImageRef) => (i.id !== undefined ? `#${i.id}` : `${i.subfolder}/
 function FolderTile({ item, thumbW, onOpen }: { item: GalleryItem; thumbW: number; onOpen: () => void }): JSX.Element {
   const shown = (item.preview ?? []).slice(0, 4);
   return (
-    <button type="button" class={`tile folder${shown.length ? " previewed" : ""}`} data-folder={item.subfolder} aria-label={`Folder ${item.filename}`} onClick={onOpen}>
+    <button type="button" class={`tile folder${shown.length ? " previewed" : ""}`} data-folder={item.subfolder} aria-label={t("gallery.folder", { name: item.filename })} onClick={onOpen}>
       {shown.length > 0 ? (
         <span class={`mosaic n${shown.length}`} aria-hidden="true">
           {shown.map((ref) => <img key={key(ref)} src={thumbUrl(ref, shown.length === 1 ? thumbW : 192)} alt="" loading="lazy" decoding="async" />)}
@@ -79,8 +80,8 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
   };
 
   useEffect(() => {
-    const t = setTimeout(() => setQuery(search.trim()), 300);
-    return () => clearTimeout(t);
+    const timer = setTimeout(() => setQuery(search.trim()), 300);
+    return () => clearTimeout(timer);
   }, [search]);
   useEffect(() => {
     setItems([]);
@@ -144,9 +145,9 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
     setItems((cur) => cur.filter((i) => !done.some((d) => same(d, i))));
     setSelected(new Set());
     setSelecting(false);
-    toast(`${done.length} image${done.length === 1 ? "" : "s"} deleted`, batches.length ? {
-      label: "Undo",
-      run: () => Promise.all(batches.map((b) => restore(b))).then(() => { toast("Restored"); void load(true); }, (e) => toast(message(e))),
+    toast(t("gallery.deleted", { count: done.length }), batches.length ? {
+      label: t("common.undo"),
+      run: () => Promise.all(batches.map((b) => restore(b))).then(() => { toast(t("gallery.restored")); void load(true); }, (e) => toast(message(e))),
     } : undefined, 8000);
   };
   const crumbs = folder ? folder.split("/") : [];
@@ -154,29 +155,29 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
 
   return (
     <>
-      <TopBar title="Gallery">
+      <TopBar title={t("nav.gallery")}>
         {selecting ? (
           <>
             <button type="button" class="danger" disabled={!selected.size} onClick={removeSelected} id="delete-selected">
-              <Icon name="trash" /> Delete {selected.size || ""}
+              <Icon name="trash" /> {selected.size ? t("gallery.deleteSome", { count: selected.size }) : t("common.delete")}
             </button>
-            <button type="button" class="ghost" onClick={() => { setSelecting(false); setSelected(new Set()); }}>Done</button>
+            <button type="button" class="ghost" onClick={() => { setSelecting(false); setSelected(new Set()); }}>{t("gallery.done")}</button>
           </>
         ) : (
           <>
-            <button type="button" class="labelled" aria-label="Recently deleted" title="Recently deleted (kept 30 days)" onClick={() => setShowTrash(true)}><Icon name="trash" /><span>Deleted</span></button>
-            <button type="button" class="ghost" onClick={() => setSelecting(true)} disabled={!files.length}>Select</button>
+            <button type="button" class="labelled" aria-label={t("trash.title")} title={t("gallery.trashHint")} onClick={() => setShowTrash(true)}><Icon name="trash" /><span>{t("gallery.trashShort")}</span></button>
+            <button type="button" class="ghost" onClick={() => setSelecting(true)} disabled={!files.length}>{t("gallery.select")}</button>
           </>
         )}
       </TopBar>
       <main class="stack">
         <div class="search" role="search">
           <Icon name="search" />
-          <label for="gallery-search" class="sr-only">Search by prompt or model</label>
-          <input id="gallery-search" type="search" placeholder="Search prompts and models" value={search} onInput={(e) => setSearch(e.currentTarget.value)} enterKeyHint="search" />
+          <label for="gallery-search" class="sr-only">{t("gallery.searchLabel")}</label>
+          <input id="gallery-search" type="search" placeholder={t("gallery.searchPlaceholder")} value={search} onInput={(e) => setSearch(e.currentTarget.value)} enterKeyHint="search" />
         </div>
         {models.length > 0 && (
-          <div class="chips" role="group" aria-label="Model" style="margin-top:8px">
+          <div class="chips" role="group" aria-label={t("param.model")} style="margin-top:8px">
             {models.slice(0, 12).map((m) => (
               <button type="button" class="chip" key={m.model} aria-pressed={model === m.model} onClick={() => setModel(model === m.model ? "" : m.model)}
                 style={model === m.model ? "background:var(--accent);color:var(--accent-fg);border-color:var(--accent)" : undefined}>
@@ -185,13 +186,13 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
             ))}
           </div>
         )}
-        <div class="seg" role="group" aria-label="View">
-          <button type="button" aria-pressed={!browse} onClick={() => { setBrowse(false); goFolder(""); }}>All images</button>
-          <button type="button" aria-pressed={browse} onClick={() => setBrowse(true)}>Folders</button>
+        <div class="seg" role="group" aria-label={t("gallery.view")}>
+          <button type="button" aria-pressed={!browse} onClick={() => { setBrowse(false); goFolder(""); }}>{t("gallery.all")}</button>
+          <button type="button" aria-pressed={browse} onClick={() => setBrowse(true)}>{t("gallery.folders")}</button>
         </div>
         {browse && !query && (
-          <nav class="crumbs" aria-label="Folder">
-            <button type="button" class="ghost" onClick={() => goFolder("")}><Icon name="folder" /> Output</button>
+          <nav class="crumbs" aria-label={t("gallery.folderNav")}>
+            <button type="button" class="ghost" onClick={() => goFolder("")}><Icon name="folder" /> {t("gallery.output")}</button>
             {crumbs.map((c, i) => (
               <span key={i} class="row" style="gap:4px">/ <button type="button" class="ghost" onClick={() => goFolder(crumbs.slice(0, i + 1).join("/"))}>{c}</button></span>
             ))}
@@ -205,7 +206,7 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
             ) : (
               <button type="button" class="tile" key={key(item)} data-filename={item.filename}
                 aria-pressed={selecting ? selected.has(key(item)) : undefined}
-                aria-label={item.prompt ? `Image: ${item.prompt}` : `Image ${fileStem(item.filename)}`}
+                aria-label={item.prompt ? t("gallery.imagePrompt", { prompt: item.prompt }) : t("gallery.imageFile", { name: fileStem(item.filename) })}
                 onClick={() => selecting ? toggle(item) : openViewer({
                   items: files.map((ref) => ({ ref })),
                   index: files.indexOf(items[i]),
@@ -218,7 +219,7 @@ export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
             ),
           )}
         </div>
-        {!loading && !error && items.length === 0 && <Empty>{query ? `Nothing matches “${query}”.` : "No images yet. Generate one!"}</Empty>}
+        {!loading && !error && items.length === 0 && <Empty>{query ? t("gallery.noMatch", { query }) : t("gallery.empty")}</Empty>}
         {loading && <Spinner />}
         <div ref={sentinel} style="height:1px" />
         {showTrash && <Trash onClose={() => setShowTrash(false)} onRestored={() => void load(true)} />}

@@ -15,11 +15,12 @@ import { describe, jobStore, TERMINAL } from "../jobs";
 import { navigate } from "../router";
 import { takeHandoff, uuid } from "../viewer";
 import { KindBadge, prettyName } from "./Workflows";
+import { t } from "../i18n";
 
 const LAST_JOB = "cozygen.lastjob.";
 /** How many times one tap runs the form (a series on the server after the first): 1 is a plain job. */
 const REPEATS: SeriesTimes[] = [1, 2, 3, 5, 10, 20, 50, 100, "until_stopped"];
-const repeatLabel = (r: SeriesTimes): string => (r === "until_stopped" ? "Until stopped" : r === 1 ? "Once" : `${r} times`);
+const repeatLabel = (r: SeriesTimes): string => (r === "until_stopped" ? t("gen.repeatUntilStopped") : r === 1 ? t("gen.repeatOnce") : t("gen.repeatTimes", { count: r }));
 
 function useJob(id: string | null): Job | null {
   const [job, setJob] = useState<Job | null>(id ? jobStore.jobs.get(id) ?? null : null);
@@ -164,7 +165,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
         const seeded: Values = { ...sent.values };
         for (const p of params) if (p.type === "seed" && randomSeeds[p.name]) seeded[`${p.name}__randomize`] = true;
         created = (await startSeries({ workflow, values: seeded, num_images: sent.numImages, session_id: session || undefined, times: repeat })).job;
-        toast(repeat === "until_stopped" ? "Repeating until you stop it (see Queue)" : `Running ${repeat} times, one after the other (see Queue)`);
+        toast(repeat === "until_stopped" ? t("gen.seriesUntilStopped") : t("gen.seriesTimes", { count: repeat }));
       }
       jobStore.track(created);
       sessionStorage.setItem(LAST_JOB + workflow, created.id);
@@ -191,7 +192,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
   };
   const promptParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /prompt/i.test(p.name) && !/neg/i.test(p.name)), [params]);
   const negativeParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /neg/i.test(p.name)), [params]);
-  const lacks = requirements && !requirements.ok ? [...requirements.missingNodes.map((n) => `node ${n}`), ...requirements.missingModels] : [];
+  const lacks = requirements && !requirements.ok ? [...requirements.missingNodes.map((n) => t("gen.lackNode", { name: n })), ...requirements.missingModels] : [];
 
   return (
     <>
@@ -201,7 +202,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
         {!params && !loadError && <Spinner />}
         {lacks.length > 0 && (
           <div class="card warn" role="note" style="margin-bottom:12px">
-            ⚠ This server lacks {lacks.join(", ")}. The job will fail until it is installed.
+            {t("gen.lacks", { list: lacks.join(", ") })}
           </div>
         )}
         {params && (
@@ -209,7 +210,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
           <form id="generate" class="stack" onSubmit={submit} noValidate
             onFocusIn={(e) => (e.target as HTMLElement).id !== "go" && setSheetOpen(false)}>
             {groups(params.filter((p) => p !== batch)).map((group) => (
-              <section class="card group" key={group.name} aria-label={group.name || "Parameters"}>
+              <section class="card group" key={group.name} aria-label={group.name || t("viewer.parameters")}>
                 {group.name && <h3>{group.name}</h3>}
                 {group.params.map((p) => (
                   <div key={p.name}>
@@ -227,20 +228,20 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
             <Presets workflow={workflow} values={values} onApply={(v) => setValues((cur) => ({ ...cur, ...initialValues(params, { ...cur, ...v }) }))} />
             <section class="card group">
               <div class="toggle">
-                <label for="num-images">Images</label>
+                <label for="num-images">{t("param.images")}</label>
                 <div class="row">
-                  <button type="button" class="icon" aria-label="Fewer images" title="Fewer images" onClick={() => setHowMany(count - 1)} disabled={count <= 1}>−</button>
+                  <button type="button" class="icon" aria-label={t("gen.fewer")} title={t("gen.fewer")} onClick={() => setHowMany(count - 1)} disabled={count <= 1}>−</button>
                   <input id="num-images" type="number" inputMode="numeric" min={1} max={MAX_IMAGES} value={count} style="width:64px;text-align:center"
                     aria-describedby="num-images-hint" onInput={(e) => setHowMany(Number(e.currentTarget.value) || 1)} />
-                  <button type="button" class="icon" aria-label="More images" title="More images" onClick={() => setHowMany(count + 1)} disabled={count >= MAX_IMAGES}>+</button>
+                  <button type="button" class="icon" aria-label={t("gen.more")} title={t("gen.more")} onClick={() => setHowMany(count + 1)} disabled={count >= MAX_IMAGES}>+</button>
                 </div>
               </div>
               <div class="hint small muted" id="num-images-hint">
-                How many images one tap makes (up to {MAX_IMAGES}). Each runs on its own with the next seed, so any one can be made again alone.
+                {t("gen.howManyHint", { max: MAX_IMAGES })}
               </div>
               {errors[batch?.name ?? ""] && <div class="error" role="alert">{errors[batch?.name ?? ""]}</div>}
               <div class="toggle" style="margin-top:10px">
-                <label for="repeat">Repeat</label>
+                <label for="repeat">{t("gen.repeat")}</label>
                 <select id="repeat" class="repeat-select" aria-describedby="repeat-hint" value={String(repeat)}
                   onChange={(e) => { const v = e.currentTarget.value; setRepeat(v === "until_stopped" ? v : Number(v) || 1); }}>
                   {REPEATS.map((r) => <option key={r} value={String(r)}>{repeatLabel(r)}</option>)}
@@ -248,43 +249,43 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
               </div>
               {repeat !== 1 && (
                 <div class="hint small muted" id="repeat-hint">
-                  Runs on the server one job after another, each with a new seed unless you pinned it; it goes on while your phone is locked. Stop it in Queue.
+                  {t("gen.repeatHint")}
                 </div>
               )}
               <div class="toggle" style="margin-top:10px">
-                <label for="session">Session</label>
+                <label for="session">{t("session.label")}</label>
                 <div style="max-width:60%">
-                  <SessionPicker id="session" value={session} none="None" onChange={(sid) => { setSession(sid); rememberSession(sid); }} />
+                  <SessionPicker id="session" value={session} none={t("session.none")} onChange={(sid) => { setSession(sid); rememberSession(sid); }} />
                 </div>
               </div>
             </section>
             {formError && <p class="error" role="alert" id="form-error">{formError}</p>}
             <div class="sticky-go">
               {job && !sheetOpen && (
-                <button type="button" class="mini-progress" aria-label={TERMINAL.has(job.status) ? "Show the result" : "Show the progress"}
+                <button type="button" class="mini-progress" aria-label={TERMINAL.has(job.status) ? t("gen.showResult") : t("gen.showProgress")}
                   onClick={() => setSheetOpen(true)}>
-                  <span>{TERMINAL.has(job.status) ? "Result" : describe(job).title}</span>
+                  <span>{TERMINAL.has(job.status) ? t("gen.result") : describe(job).title}</span>
                   <span class="bar"><span style={{ width: `${TERMINAL.has(job.status) ? 100 : describe(job).percent}%` }} /></span>
                 </button>
               )}
               <button id="go" type="submit" class="primary wide big" disabled={busy}>
-                <Icon name="spark" /> {busy ? "Sending…" : repeat === 1 ? "Generate" : repeat === "until_stopped" ? "Generate · repeat" : `Generate ×${repeat}`}
+                <Icon name="spark" /> {busy ? t("gen.sending") : repeat === 1 ? t("gen.go") : repeat === "until_stopped" ? t("gen.goRepeat") : t("gen.goTimes", { times: repeat })}
               </button>
             </div>
           </form>
-          <aside class={`result-pane${job && sheetOpen ? " open" : ""}`} aria-label="Result" id="result-pane" ref={sheetRef}>
+          <aside class={`result-pane${job && sheetOpen ? " open" : ""}`} aria-label={t("gen.result")} id="result-pane" ref={sheetRef}>
             {job ? (
               <>
                 <div class="row result-head">
-                  <h2 class="grow">Result</h2>
-                  <button type="button" class="ghost hide-result" aria-label="Hide the result" onClick={() => setSheetOpen(false)}>
-                    <Icon name="close" /> Hide
+                  <h2 class="grow">{t("gen.result")}</h2>
+                  <button type="button" class="ghost hide-result" aria-label={t("gen.hideResult")} onClick={() => setSheetOpen(false)}>
+                    <Icon name="close" /> {t("gen.hide")}
                   </button>
                 </div>
                 <JobProgress job={job} />
               </>
             ) : (
-              <div class="card empty result-empty">Your images appear here.</div>
+              <div class="card empty result-empty">{t("gen.emptyResult")}</div>
             )}
           </aside>
           </div>
@@ -325,14 +326,14 @@ function PromptTools({ feat, value, onChange, onNegative }: {
       if (got.warning) toast(got.warning);
     });
   return (
-    <div class="chips" aria-label="Prompt tools">
+    <div class="chips" aria-label={t("gen.promptTools")}>
       {feat.random && (
-        <button type="button" class="chip" disabled={busy} onClick={random}><Icon name="dice" /> Random prompt</button>
+        <button type="button" class="chip" disabled={busy} onClick={random}><Icon name="dice" /> {t("gen.randomPrompt")}</button>
       )}
       {feat.styles.length > 0 && (
         <span class="row" style="gap:6px">
-          <button type="button" class="chip" disabled={busy || !value.trim()} onClick={enrich}><Icon name="wand" /> Enrich</button>
-          <label for="enrich-style" class="sr-only">Style</label>
+          <button type="button" class="chip" disabled={busy || !value.trim()} onClick={enrich}><Icon name="wand" /> {t("gen.enrich")}</button>
+          <label for="enrich-style" class="sr-only">{t("gen.style")}</label>
           <select id="enrich-style" class="chip" style="width:auto;padding:0 10px" value={style} onChange={(e) => setStyle(e.currentTarget.value)}>
             {feat.styles.map((s) => <option key={s.name} value={s.name} title={s.description}>{s.name}</option>)}
           </select>
@@ -340,17 +341,17 @@ function PromptTools({ feat, value, onChange, onNegative }: {
       )}
       {feat.wildcards.length > 0 && (
         <span class="row" style="gap:6px">
-          <label for="insert-wildcard" class="sr-only">Insert a wildcard</label>
+          <label for="insert-wildcard" class="sr-only">{t("gen.insertWildcard")}</label>
           <select id="insert-wildcard" class="chip" style="width:auto;padding:0 10px" value=""
-            title="A wildcard is drawn from its list when the job runs (the seed decides which line)"
+            title={t("gen.wildcardHint")}
             onChange={(e) => { const name = e.currentTarget.value; if (name) onChange(appendToken(value, `__${name}__`)); }}>
-            <option value="">+ wildcard</option>
+            <option value="">{t("gen.wildcardOption")}</option>
             {feat.wildcards.map((name) => <option key={name} value={name}>__{name}__</option>)}
           </select>
         </span>
       )}
       {feat.aliases.slice(0, 12).map((name) => (
-        <button type="button" class="chip" key={name} title="Insert this alias" onClick={() => onChange(appendToken(value, `$${name}$`))}>
+        <button type="button" class="chip" key={name} title={t("gen.insertAlias")} onClick={() => onChange(appendToken(value, `$${name}$`))}>
           ${name}$
         </button>
       ))}

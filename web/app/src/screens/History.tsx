@@ -8,6 +8,7 @@ import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { jobStore } from "../jobs";
 import { openViewer } from "../viewer";
 import { ActivityTabs, JobRow } from "./Queue";
+import { t } from "../i18n";
 
 /** The job a link names (`?job=<id>`, as a push notification's tap opens the app), read once. */
 const linkedJob = (): string | null => new URLSearchParams(location.search).get("job");
@@ -52,8 +53,8 @@ export function History({ admin = false }: { admin?: boolean }): JSX.Element {
     }
   };
   useEffect(() => {
-    const t = setTimeout(() => void load(null, q), q ? 300 : 0);
-    return () => clearTimeout(t);
+    const timer = setTimeout(() => void load(null, q), q ? 300 : 0);
+    return () => clearTimeout(timer);
   }, [q, session]);
   useEffect(() => {
     // mark the linked job's row and bring it into view (JobRow is shared with the queue: marked here)
@@ -68,7 +69,7 @@ export function History({ admin = false }: { admin?: boolean }): JSX.Element {
     try {
       const created = await reproduceJob(job.id);
       jobStore.track(created);
-      toast("Queued again with the same seed");
+      toast(t("history.queuedAgain"));
       setList((cur) => [created, ...cur]);
     } catch (e) {
       toast(message(e));
@@ -76,35 +77,35 @@ export function History({ admin = false }: { admin?: boolean }): JSX.Element {
   };
   return (
     <>
-      <TopBar title="History">
+      <TopBar title={t("nav.history")}>
         <a class="btn ghost" href={exportUrl("csv", session || undefined)} download>CSV</a>
         <a class="btn ghost" href={exportUrl("json", session || undefined)} download>JSON</a>
       </TopBar>
       <main class="stack">
         <ActivityTabs current="history" />
         <div>
-          <label for="history-session" class="sr-only">Session</label>
-          <SessionPicker id="history-session" value={session} none="All jobs" onChange={setSession} />
+          <label for="history-session" class="sr-only">{t("session.label")}</label>
+          <SessionPicker id="history-session" value={session} none={t("history.allJobs")} onChange={setSession} />
         </div>
         <div class="search" role="search">
           <Icon name="search" />
-          <label for="history-search" class="sr-only">Search the parameters</label>
-          <input id="history-search" type="search" placeholder="Search prompts and parameters" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+          <label for="history-search" class="sr-only">{t("history.searchLabel")}</label>
+          <input id="history-search" type="search" placeholder={t("history.searchPlaceholder")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
         </div>
         {error && <p class="error">{error}</p>}
-        {missing && <p class="linked-note" role="status">That job was not found: it was deleted, or it is not one of yours.</p>}
-        {!loading && list.length === 0 && <Empty>No jobs yet.</Empty>}
+        {missing && <p class="linked-note" role="status">{t("history.notFound")}</p>}
+        {!loading && list.length === 0 && <Empty>{t("history.empty")}</Empty>}
         <ul class="list cols">
           {list.map((job) => (
             <JobRow key={job.id} job={job} showUser={admin}>
               {job.workflow && (
-                <button type="button" class="labelled" aria-label="Reproduce this job: run it again with the same seed" title="Run again with the same seed" onClick={() => reproduce(job)}><Icon name="redo" /><span>Again</span></button>
+                <button type="button" class="labelled" aria-label={t("history.reproduce")} title={t("history.reproduceHint")} onClick={() => reproduce(job)}><Icon name="redo" /><span>{t("history.again")}</span></button>
               )}
             </JobRow>
           ))}
         </ul>
         {loading && <Spinner />}
-        {next && !loading && <button type="button" class="wide" onClick={() => load(next)}>Load more</button>}
+        {next && !loading && <button type="button" class="wide" onClick={() => load(next)}>{t("history.loadMore")}</button>}
       </main>
     </>
   );

@@ -9,23 +9,24 @@ import { hrefFor, linkClick } from "../router";
 import { openViewer } from "../viewer";
 import { humanKey } from "../labels";
 import { prettyName } from "./Workflows";
+import { formatNumber, locale, t, type Key } from "../i18n";
 
 export function ActivityTabs({ current }: { current: "queue" | "history" }): JSX.Element {
   return (
-    <nav class="seg" aria-label="Activity">
+    <nav class="seg" aria-label={t("queue.activity")}>
       {(["queue", "history"] as const).map((s) => (
         <a key={s} href={hrefFor({ screen: s })} onClick={linkClick} class="btn" aria-current={s === current ? "page" : undefined}>
-          {s === "queue" ? "Queue" : "History"}
+          {s === "queue" ? t("nav.queue") : t("nav.history")}
         </a>
       ))}
     </nav>
   );
 }
 
-const when = (t: number): string => {
-  const d = new Date(t * 1000);
+const when = (seconds: number): string => {
+  const d = new Date(seconds * 1000);
   const today = new Date().toDateString() === d.toDateString();
-  return today ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString([], { month: "short", day: "numeric" });
+  return today ? d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString(locale(), { month: "short", day: "numeric" });
 };
 
 /** One job; `showUser` names its owner (for an admin, who sees everyone's; with sign-in off every job is "default"). */
@@ -34,19 +35,19 @@ export function JobRow({ job, showUser = false, children }: { job: Job; showUser
   const first = job.images[0];
   const [open, setOpen] = useState(false);
   const params = Object.entries(job.params);
-  const wfName = job.workflow ? prettyName(job.workflow) : "ComfyUI prompt";
+  const wfName = job.workflow ? prettyName(job.workflow) : t("queue.comfyPrompt");
   const rawPrompt = job.params.prompt ?? job.params.positive ?? job.params.text;
   const prompt = typeof rawPrompt === "string" ? rawPrompt.trim() : ""; // what differs from row to row leads
   return (
     <li class="card job" data-job={job.id}>
-      <button type="button" class="t" style="padding:0;border:0;min-width:56px" disabled={!first} aria-label="Open the images"
+      <button type="button" class="t" style="padding:0;border:0;min-width:56px" disabled={!first} aria-label={t("queue.openImages")}
         onClick={() => first && openViewer({ items: job.images.map((ref) => ({ ref, job })), index: 0 })}>
         {first ? <img src={thumbUrl(first, 192)} alt="" width={56} height={56} loading="lazy" /> : <span class="thumbph" style="width:56px;height:56px"><Icon name="spark" /></span>}
       </button>
       <div class="grow" role="button" tabIndex={0} aria-expanded={open} style="cursor:pointer;min-width:0"
         onClick={() => setOpen(!open)} onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), setOpen(!open))}>
         <div class="row" style="gap:8px">
-          <span class={`status ${job.status}`}>{job.status}</span>
+          <span class={`status ${job.status}`}>{t(`status.${job.status}` as Key)}</span>
           <span class="small muted">{when(job.createdAt)}</span>
         </div>
         <div class="job-prompt" style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{prompt || wfName}</div>
@@ -55,9 +56,9 @@ export function JobRow({ job, showUser = false, children }: { job: Job; showUser
         </div>
         {!TERMINAL.has(job.status) && <div class="bar" style="margin:6px 0 0"><div style={{ width: `${d.percent}%` }} /></div>}
         {open && params.length > 0 && (
-          <dl class="params small" aria-label="Parameters">
+          <dl class="params small" aria-label={t("viewer.parameters")}>
             {params.map(([k, v]) => [<dt key={`${k}-t`}>{humanKey(k)}</dt>, <dd key={`${k}-d`}>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>])}
-            {job.error && [<dt key="e-t">Error</dt>, <dd key="e-d" class="error">{job.error}</dd>]}
+            {job.error && [<dt key="e-t">{t("param.error")}</dt>, <dd key="e-d" class="error">{job.error}</dd>]}
           </dl>
         )}
       </div>
@@ -68,7 +69,9 @@ export function JobRow({ job, showUser = false, children }: { job: Job; showUser
 
 /** "7 of 20" for N times, "repeating · 12 done" until stopped. */
 export const seriesProgress = (s: Series): string =>
-  s.times === "until_stopped" ? `repeating · ${s.completed} done` : `${Math.min(s.completed + (s.status === "running" ? 1 : 0), s.times)} of ${s.times}`;
+  s.times === "until_stopped"
+    ? t("queue.seriesRepeating", { done: s.completed })
+    : t("queue.seriesOf", { n: Math.min(s.completed + (s.status === "running" ? 1 : 0), s.times), total: s.times });
 
 /** The caller's running series (everyone's for an admin), each with its progress and a Stop button. */
 function SeriesList({ admin }: { admin: boolean }): JSX.Element | null {
@@ -97,14 +100,14 @@ function SeriesList({ admin }: { admin: boolean }): JSX.Element | null {
     try {
       await stopSeries(s.id);
       setList((cur) => cur.filter((x) => x.id !== s.id));
-      toast("Stopped. The job already queued still finishes; cancel it below if you like.");
+      toast(t("queue.stopped"));
     } catch (e) {
       toast(message(e));
     }
   };
   return (
-    <section class="series-list" aria-label="Repeating">
-      <h2 class="small muted series-head">Repeating</h2>
+    <section class="series-list" aria-label={t("queue.repeating")}>
+      <h2 class="small muted series-head">{t("queue.repeating")}</h2>
       <ul class="list">
         {list.map((s) => (
           <li key={s.id} class="card series" data-series={s.id}>
@@ -116,8 +119,8 @@ function SeriesList({ admin }: { admin: boolean }): JSX.Element | null {
                 <div class="bar" style="margin:6px 0 0"><div style={{ width: `${Math.round((100 * s.completed) / s.times)}%` }} /></div>
               )}
             </div>
-            <button type="button" class="labelled danger" aria-label={`Stop repeating ${prettyName(s.workflow)}`} title="Queue no further job of this series"
-              onClick={() => stop(s)}><Icon name="stop" /><span>Stop</span></button>
+            <button type="button" class="labelled danger" aria-label={t("queue.stopRepeating", { name: prettyName(s.workflow) })} title={t("queue.stopHint")}
+              onClick={() => stop(s)}><Icon name="stop" /><span>{t("queue.stop")}</span></button>
           </li>
         ))}
       </ul>
@@ -152,30 +155,33 @@ export function Queue({ admin }: { admin: boolean }): JSX.Element {
   const cancel = async (job: Job) => {
     try {
       await cancelJob(job.id);
-      toast("Cancelling…");
+      toast(t("queue.cancelling"));
     } catch (e) {
       toast(message(e));
     }
   };
   return (
     <>
-      <TopBar title="Queue" />
+      <TopBar title={t("nav.queue")} />
       <main class="stack">
         <ActivityTabs current="queue" />
         {info && (
           <p class="muted small" style="margin:8px 2px 0">
-            ComfyUI: {info.running} running, {info.pending} waiting{info.averageSeconds ? ` · about ${info.averageSeconds.toFixed(1)} s a job` : ""}
-            {admin ? " · all users" : ""}
+            {[
+              t("queue.info", { running: info.running, pending: info.pending }),
+              info.averageSeconds ? t("queue.average", { seconds: formatNumber(info.averageSeconds, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) }) : "",
+              admin ? t("queue.allUsers") : "",
+            ].filter(Boolean).join(" · ")}
           </p>
         )}
         <SeriesList admin={admin} />
         {error && <p class="error">{error}</p>}
         {!list && !error && <Spinner />}
-        {list?.length === 0 && <Empty>Nothing waiting. Jobs you start appear here until they finish.</Empty>}
+        {list?.length === 0 && <Empty>{t("queue.empty")}</Empty>}
         <ul class="list cols">
           {list?.map((job) => (
             <JobRow key={job.id} job={job} showUser={admin}>
-              <button type="button" class="labelled danger" aria-label="Cancel this job" title="Cancel this job" onClick={() => cancel(job)}><Icon name="stop" /><span>Cancel</span></button>
+              <button type="button" class="labelled danger" aria-label={t("queue.cancelJob")} title={t("queue.cancelJob")} onClick={() => cancel(job)}><Icon name="stop" /><span>{t("common.cancel")}</span></button>
             </JobRow>
           ))}
         </ul>

@@ -7,6 +7,13 @@ import { PushSettings } from "../components/PushSettings";
 import { ServerStats } from "../components/ServerStats";
 import { TopBar, message, toast } from "../components/ui";
 import { setPrefs, usePrefs, type ThumbSize } from "../settings";
+import { LanguagePicker } from "../components/LanguagePicker";
+import { t, type Key } from "../i18n";
+
+const THUMB_SIZES: Record<ThumbSize, Key> = { small: "settings.thumbSmall", medium: "settings.thumbMedium", large: "settings.thumbLarge" };
+const ROLES: Record<string, Key> = { admin: "settings.roleAdmin", user: "settings.roleUser", viewer: "settings.roleViewer" };
+/** A role in the language (a role the app does not know, as the server names it). */
+const roleName = (role: string | null | undefined): string => (role && ROLES[role] ? t(ROLES[role]) : role ?? "");
 
 export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => void }): JSX.Element {
   const prefs = usePrefs();
@@ -19,7 +26,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
   const toggleNotify = async (on: boolean) => {
     if (on && notifications && Notification.permission !== "granted") {
       const answer = await Notification.requestPermission();
-      if (answer !== "granted") return toast("Notifications are blocked for this site in the browser's settings");
+      if (answer !== "granted") return toast(t("push.blocked"));
     }
     setPrefs({ notify: on });
   };
@@ -31,70 +38,72 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
     }
     onSignedOut();
   };
+  // "Signed in as {name}": the name (bold) goes where the language puts it
+  const [signedInBefore, signedInAfter = ""] = t("settings.signedInAs", { name: "\u0001" }).split("\u0001");
   return (
     <>
-      <TopBar title="Settings" />
+      <TopBar title={t("nav.settings")} />
       <main class="stack">
         <section class="card group stack" aria-labelledby="s-look">
-          <h3 id="s-look">Appearance</h3>
+          <h3 id="s-look">{t("settings.appearance")}</h3>
           <div>
-            <span class="label" id="theme-label">Theme</span>
+            <span class="label" id="theme-label">{t("settings.theme")}</span>
             <div class="seg" role="group" aria-labelledby="theme-label">
-              <button type="button" aria-pressed={prefs.theme === "system"} onClick={() => setPrefs({ theme: "system" })} title="Follow this device's light or dark setting">System</button>
-              <button type="button" aria-pressed={prefs.theme === "dark"} onClick={() => setPrefs({ theme: "dark" })}><Icon name="moon" /> Dark</button>
-              <button type="button" aria-pressed={prefs.theme === "light"} onClick={() => setPrefs({ theme: "light" })}><Icon name="sun" /> Light</button>
+              <button type="button" aria-pressed={prefs.theme === "system"} onClick={() => setPrefs({ theme: "system" })} title={t("settings.themeSystemHint")}>{t("settings.themeSystem")}</button>
+              <button type="button" aria-pressed={prefs.theme === "dark"} onClick={() => setPrefs({ theme: "dark" })}><Icon name="moon" /> {t("settings.themeDark")}</button>
+              <button type="button" aria-pressed={prefs.theme === "light"} onClick={() => setPrefs({ theme: "light" })}><Icon name="sun" /> {t("settings.themeLight")}</button>
             </div>
           </div>
           <div>
-            <span class="label" id="thumb-label">Thumbnail size</span>
+            <span class="label" id="thumb-label">{t("settings.thumbSize")}</span>
             <div class="seg" role="group" aria-labelledby="thumb-label">
               {(["small", "medium", "large"] as ThumbSize[]).map((s) => (
-                <button type="button" key={s} aria-pressed={prefs.thumbSize === s} onClick={() => setPrefs({ thumbSize: s })}>{s[0].toUpperCase() + s.slice(1)}</button>
+                <button type="button" key={s} aria-pressed={prefs.thumbSize === s} onClick={() => setPrefs({ thumbSize: s })}>{t(THUMB_SIZES[s])}</button>
               ))}
             </div>
           </div>
+          <LanguagePicker />
         </section>
         <section class="card group" aria-labelledby="s-notify">
-          <h3 id="s-notify">Notifications</h3>
+          <h3 id="s-notify">{t("settings.notifications")}</h3>
           <div class="toggle">
-            <label for="notify">Tell me when a job finishes in the background</label>
+            <label for="notify">{t("settings.notifyBackground")}</label>
             <input id="notify" type="checkbox" role="switch" checked={prefs.notify} disabled={!notifications} onChange={(e) => void toggleNotify(e.currentTarget.checked)} />
           </div>
-          {!notifications && <p class="hint small muted">This browser offers notifications only to sites on HTTPS or installed to the home screen.</p>}
+          {!notifications && <p class="hint small muted">{t("settings.notifyNeedsHttps")}</p>}
           <PushSettings />
         </section>
         <section class="card group stack" aria-labelledby="s-account">
-          <h3 id="s-account">Account</h3>
+          <h3 id="s-account">{t("settings.account")}</h3>
           {auth.authEnabled ? (
             <>
-              <p style="margin:0">Signed in as <b id="account-name">{auth.user}</b> <span class="kind">{auth.role}</span></p>
+              <p style="margin:0">{signedInBefore}<b id="account-name">{auth.user}</b>{signedInAfter} <span class="kind">{roleName(auth.role)}</span></p>
               <PasswordForm />
-              <button type="button" id="sign-out" class="wide danger" onClick={signOut}>Sign out</button>
+              <button type="button" id="sign-out" class="wide danger" onClick={signOut}>{t("settings.signOut")}</button>
             </>
           ) : (
-            <p class="muted" style="margin:0">Sign-in is off: ComfyUI listens on this computer only.</p>
+            <p class="muted" style="margin:0">{t("settings.authOff")}</p>
           )}
         </section>
         {admin && list && (
           <section class="card group" aria-labelledby="s-users">
-            <h3 id="s-users">Users</h3>
+            <h3 id="s-users">{t("settings.users")}</h3>
             <ul class="list">
               {list.map((u) => (
                 <li key={u.id} class="row" style="min-height:44px">
                   <span class="grow">{u.username}</span>
-                  <span class="kind">{u.role}</span>
+                  <span class="kind">{roleName(u.role)}</span>
                 </li>
               ))}
             </ul>
             <AddUser onAdded={() => users().then(setList, () => undefined)} />
-            <p class="small muted">Roles: admin (everything), user (generate, delete), viewer (browse). The user command
-              in the README changes roles and removes users.</p>
+            <p class="small muted">{t("settings.rolesHint")}</p>
           </section>
         )}
         <AboutBlock />
         <ServerStats />
         {(!auth.authEnabled || auth.role === "admin") && <RestartBlock />}
-        <p class="small muted" style="text-align:center">CozyGen · <a href="/" target="_blank" rel="noopener">ComfyUI editor</a></p>
+        <p class="small muted" style="text-align:center">CozyGen · <a href="/" target="_blank" rel="noopener">{t("settings.editor")}</a></p>
       </main>
     </>
   );
@@ -105,7 +114,7 @@ function PasswordForm(): JSX.Element {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const [error, setError] = useState("");
-  if (!open) return <button type="button" class="wide" onClick={() => setOpen(true)}>Change password</button>;
+  if (!open) return <button type="button" class="wide" onClick={() => setOpen(true)}>{t("settings.changePassword")}</button>;
   const submit = async (e: Event) => {
     e.preventDefault();
     setError("");
@@ -114,25 +123,25 @@ function PasswordForm(): JSX.Element {
       setOpen(false);
       setCurrent("");
       setNext("");
-      toast("Password changed; other devices are signed out");
+      toast(t("settings.passwordChanged"));
     } catch (err) {
       setError(message(err));
     }
   };
   return (
-    <form class="stack" onSubmit={submit} aria-label="Change password">
+    <form class="stack" onSubmit={submit} aria-label={t("settings.changePassword")}>
       <div>
-        <label for="pw-current">Current password</label>
+        <label for="pw-current">{t("settings.currentPassword")}</label>
         <input id="pw-current" type="password" autocomplete="current-password" value={current} onInput={(e) => setCurrent(e.currentTarget.value)} required />
       </div>
       <div>
-        <label for="pw-new">New password (8 characters or more)</label>
+        <label for="pw-new">{t("settings.newPassword")}</label>
         <input id="pw-new" type="password" autocomplete="new-password" minLength={8} value={next} onInput={(e) => setNext(e.currentTarget.value)} required />
       </div>
       {error && <p class="error" role="alert">{error}</p>}
       <div class="row">
-        <button type="button" class="grow" onClick={() => setOpen(false)}>Cancel</button>
-        <button type="submit" class="grow primary">Change</button>
+        <button type="button" class="grow" onClick={() => setOpen(false)}>{t("common.cancel")}</button>
+        <button type="submit" class="grow primary">{t("settings.change")}</button>
       </div>
     </form>
   );
@@ -148,7 +157,7 @@ function AddUser({ onAdded }: { onAdded: () => void }): JSX.Element {
     setError("");
     try {
       await addUser(name.trim(), password, role);
-      toast(`Added ${name.trim()}`);
+      toast(t("settings.userAdded", { name: name.trim() }));
       setName("");
       setPassword("");
       onAdded();
@@ -157,27 +166,27 @@ function AddUser({ onAdded }: { onAdded: () => void }): JSX.Element {
     }
   };
   return (
-    <form class="stack" style="margin-top:14px" onSubmit={submit} aria-label="Add a user">
+    <form class="stack" style="margin-top:14px" onSubmit={submit} aria-label={t("settings.addUserLabel")}>
       <div class="row">
         <div class="grow">
-          <label for="new-user">New user</label>
+          <label for="new-user">{t("settings.newUser")}</label>
           <input id="new-user" autocapitalize="none" autocomplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
         </div>
         <div style="width:120px">
-          <label for="new-role">Role</label>
+          <label for="new-role">{t("settings.role")}</label>
           <select id="new-role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-            <option value="viewer">viewer</option>
-            <option value="user">user</option>
-            <option value="admin">admin</option>
+            <option value="viewer">{t("settings.roleViewer")}</option>
+            <option value="user">{t("settings.roleUser")}</option>
+            <option value="admin">{t("settings.roleAdmin")}</option>
           </select>
         </div>
       </div>
       <div>
-        <label for="new-password">Password</label>
+        <label for="new-password">{t("login.password")}</label>
         <input id="new-password" type="password" autocomplete="new-password" minLength={8} value={password} onInput={(e) => setPassword(e.currentTarget.value)} required />
       </div>
       {error && <p class="error" role="alert">{error}</p>}
-      <button type="submit" class="wide">Add user</button>
+      <button type="submit" class="wide">{t("settings.addUser")}</button>
     </form>
   );
 }
@@ -193,7 +202,7 @@ function AboutBlock(): JSX.Element {
   }, []);
   return (
     <section class="card group" aria-labelledby="s-about">
-      <h3 id="s-about">About</h3>
+      <h3 id="s-about">{t("settings.about")}</h3>
       <p style="margin:0" id="about-version">CozyGen {about ? about.version : "…"}{about ? ` · ComfyUI ${about.comfyui}` : ""}</p>
     </section>
   );
@@ -237,37 +246,34 @@ function RestartBlock(): JSX.Element {
   };
   return (
     <section class="card group stack" aria-labelledby="s-restart" id="restart">
-      <h3 id="s-restart">Restart ComfyUI</h3>
+      <h3 id="s-restart">{t("settings.restart")}</h3>
       {step === "idle" && (
         <>
-          <p class="small muted" style="margin:0">Starts ComfyUI again with the same options, for example after installing custom nodes or models.</p>
-          <button type="button" class="wide" id="restart-ask" onClick={() => void ask()}>Restart ComfyUI…</button>
+          <p class="small muted" style="margin:0">{t("settings.restartHint")}</p>
+          <button type="button" class="wide" id="restart-ask" onClick={() => void ask()}>{t("settings.restartAsk")}</button>
         </>
       )}
       {step === "confirm" && (
         <>
           <p class="restart-warning" role="alert" style="margin:0">
-            {jobs > 0
-              ? `${jobs} job${jobs === 1 ? " is" : "s are"} running or queued. Restarting stops ${jobs === 1 ? "it" : "them"}: they are lost and show as interrupted. `
-              : "Nothing is running or queued. "}
-            ComfyUI is unavailable for everyone for up to a minute, and loaded models must load again.
+            {jobs > 0 ? t("settings.restartLoses", { count: jobs }) : t("settings.restartNothing")} {t("settings.restartDowntime")}
           </p>
           {error && <p class="error" role="alert">{error}</p>}
           <div class="row">
-            <button type="button" class="grow" onClick={() => setStep("idle")}>Cancel</button>
+            <button type="button" class="grow" onClick={() => setStep("idle")}>{t("common.cancel")}</button>
             <button type="button" class="grow primary restart-confirm" id="restart-confirm" onClick={() => void restart()}>
-              {jobs > 0 ? "Restart anyway" : "Restart now"}
+              {jobs > 0 ? t("settings.restartAnyway") : t("settings.restartNow")}
             </button>
           </div>
         </>
       )}
       {step === "restarting" && (
         <p class="small" role="status" aria-live="polite" id="restart-status" style="margin:0">
-          <span class="restart-spinner" aria-hidden="true" /> Restarting… this page reloads when ComfyUI is back.
+          <span class="restart-spinner" aria-hidden="true" /> {t("settings.restarting")}
         </p>
       )}
       {step === "stuck" && (
-        <p class="error" role="alert" style="margin:0">ComfyUI has not come back after 3 minutes. Check the machine it runs on, then reload this page.</p>
+        <p class="error" role="alert" style="margin:0">{t("settings.restartTimeout")}</p>
       )}
     </section>
   );

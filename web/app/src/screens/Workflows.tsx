@@ -5,6 +5,7 @@ import { thumbUrl, workflows, type WorkflowKind, type WorkflowSummary } from "..
 import { Icon } from "../components/Icons";
 import { Empty, Spinner, TopBar, message } from "../components/ui";
 import { hrefFor, linkClick } from "../router";
+import { t, type Key } from "../i18n";
 
 // Words of workflow file names that have a spelling of their own.
 const SPELLED: Record<string, string> = { cozygen: "CozyGen", sd15: "SD 1.5", sdxl: "SDXL", flux: "Flux", sd3: "SD3" };
@@ -19,15 +20,15 @@ export const prettyName = (name: string): string => {
 
 export function KindBadge({ kind }: { kind: string | null }): JSX.Element | null {
   if (!kind) return null;
-  const titles: Record<string, string> = { t2i: "text to image", i2i: "image to image", t2v: "text to video", i2v: "image to video" };
-  return <span class={`kind ${kind}`} title={titles[kind]} aria-label={titles[kind]}>{kind}</span>;
+  const title = ["t2i", "i2i", "t2v", "i2v"].includes(kind) ? t(`kind.${kind}` as Key) : undefined;
+  return <span class={`kind ${kind}`} title={title} aria-label={title}>{kind}</span>;
 }
 
-// What a model folder holds, in the singular: "checkpoints" holds a checkpoint.
-const FOLDER_WORDS: Record<string, string> = {
-  checkpoints: "checkpoint", loras: "LoRA", vae: "VAE", clip: "text encoder", text_encoders: "text encoder",
-  clip_vision: "CLIP vision model", controlnet: "ControlNet", upscale_models: "upscaler", embeddings: "embedding",
-  unet: "diffusion model", diffusion_models: "diffusion model", style_models: "style model", hypernetworks: "hypernetwork",
+// What a model folder holds, in the singular: "checkpoints" holds a checkpoint (its catalogue key).
+const FOLDER_WORDS: Record<string, Key> = {
+  checkpoints: "model.checkpoint", loras: "param.lora", vae: "param.vae", clip: "model.textEncoder", text_encoders: "model.textEncoder",
+  clip_vision: "model.clipVision", controlnet: "model.controlnet", upscale_models: "model.upscaler", embeddings: "model.embedding",
+  unet: "model.diffusion", diffusion_models: "model.diffusion", style_models: "model.style", hypernetworks: "model.hypernetwork",
 };
 
 const MODEL_EXTENSION = /\.(safetensors|sft|ckpt|pt|pth|bin|gguf|onnx)$/i;
@@ -37,11 +38,15 @@ const MODEL_EXTENSION = /\.(safetensors|sft|ckpt|pt|pth|bin|gguf|onnx)$/i;
 export function missingModel(path: string): { name: string; hint: string } {
   const cut = path.indexOf("/");
   const folder = cut > 0 ? path.slice(0, cut) : "";
-  const hint = FOLDER_WORDS[folder.toLowerCase()] ?? folder.replace(/_/g, " ").replace(/s$/, "");
+  const word = FOLDER_WORDS[folder.toLowerCase()];
+  const hint = word ? t(word) : folder.replace(/_/g, " ").replace(/s$/, "");
   // the file's exact stem (underscores kept: it is the name to look for when downloading it)
   const file = (cut > 0 ? path.slice(cut + 1) : path).split("/").pop() ?? path;
-  return { name: file.replace(MODEL_EXTENSION, "") || file, hint: hint || "model" };
+  return { name: file.replace(MODEL_EXTENSION, "") || file, hint: hint || t("model.model") };
 }
+
+/** A missing node's hint (shown as the language's "node type"). */
+const NODE_TYPE = "\u0000node";
 
 const KIND_ICONS: Record<WorkflowKind, string> = { t2i: "wand", i2i: "image", t2v: "camera", i2v: "camera" };
 
@@ -52,7 +57,7 @@ function CardThumb({ wf }: { wf: WorkflowSummary }): JSX.Element {
   }
   const initial = prettyName(wf.name).charAt(0).toUpperCase();
   return (
-    <span class={`thumbph wf-ph ${wf.kind ?? "none"}`} aria-hidden="true" title="Nothing made with it yet">
+    <span class={`thumbph wf-ph ${wf.kind ?? "none"}`} aria-hidden="true" title={t("workflows.nothingMade")}>
       <b>{initial}</b>
       <Icon name={wf.kind ? KIND_ICONS[wf.kind] : "image"} />
     </span>
@@ -68,18 +73,20 @@ export function Workflows(): JSX.Element {
     workflows(true).then(setList, (e) => setError(message(e)));
   }, []);
 
+  // "⚠ Missing {list}": the list (names with their kinds) goes where the language puts it
+  const [missingBefore, missingAfter = ""] = t("workflows.missing", { list: "\u0001" }).split("\u0001");
   return (
     <>
       <TopBar title={<span class="brand"><b>Cozy</b>Gen</span>} />
       <main>
-        <h2 style="margin:4px 2px 12px">Workflows</h2>
+        <h2 style="margin:4px 2px 12px">{t("workflows.title")}</h2>
         {error && <p class="error" role="alert">{error}</p>}
         {!list && !error && <Spinner />}
-        {list && list.length === 0 && <Empty>No workflows yet. Save one from ComfyUI's editor with “Send to CozyGen”.</Empty>}
-        <ul class="list" aria-label="Workflows">
+        {list && list.length === 0 && <Empty>{t("workflows.none")}</Empty>}
+        <ul class="list" aria-label={t("workflows.title")}>
           {list?.map((wf) => {
             const c = wf.check;
-            const lacks = c && !c.ok ? [...c.missingModels.map(missingModel), ...c.missingNodes.map((n) => ({ name: n, hint: "node type" }))] : [];
+            const lacks = c && !c.ok ? [...c.missingModels.map(missingModel), ...c.missingNodes.map((n) => ({ name: n, hint: NODE_TYPE }))] : [];
             return (
               <li key={wf.name}>
                 <a class="card wf" href={hrefFor({ screen: "generate", workflow: wf.name })} onClick={linkClick} data-workflow={wf.name}>
@@ -91,14 +98,15 @@ export function Workflows(): JSX.Element {
                     </span>
                     {lacks.length > 0 && (
                       <span class="warn" style="display:block;margin-top:4px" role="note">
-                        ⚠ Missing{" "}
+                        {missingBefore}
                         {lacks.slice(0, 2).map((l, i) => (
                           <span key={i} class="lack">
                             {i > 0 && ", "}
-                            {l.hint === "node type" ? <><small>node type</small> {l.name}</> : <>{l.name} <small>{l.hint}</small></>}
+                            {l.hint === NODE_TYPE ? <><small>{t("workflows.nodeType")}</small> {l.name}</> : <>{l.name} <small>{l.hint}</small></>}
                           </span>
                         ))}
-                        {lacks.length > 2 ? ` and ${lacks.length - 2} more` : ""}
+                        {lacks.length > 2 ? ` ${t("workflows.andMore", { count: lacks.length - 2 })}` : ""}
+                        {missingAfter}
                       </span>
                     )}
                   </span>
