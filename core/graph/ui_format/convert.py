@@ -1,0 +1,163 @@
+"""The editor's ``graphToPrompt`` on the server: a UI-format workflow to the API graph ComfyUI runs.
+
+Each executable node (:mod:`.flatten`) that is not editor-only, muted (mode 2) or bypassed (mode 4) becomes
+``{"class_type", "inputs", "_meta": {"title"}}``: first the widgets the editor sends (:mod:`.widgets`, with a
+PrimitiveNode's value applied to the widget it feeds, and dynamic prompts processed), then the linked inputs,
+resolved (:mod:`.resolve`). Inputs linked to a node that is not sent (a muted one) are dropped, as the editor
+does. What cannot be converted is reported in the workflow check's shape (:mod:`.report`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..links import id_key, link
+from . import dynamic_prompt
+from .document import read
+from .flatten import BYPASSED, MUTED, ExecNode, flatten
+from .report import ConversionError, Problems, refuse
+from .resolve import Resolver
+from .widgets import EDITOR_MADE, assign, layout, migrate
+
+EDITOR_ONLY = "PrimitiveNode"
+
+
+@dataclass
+class Conversion:
+    prompt: dict[str, dict[str, Any]]
+    report: dict[str, Any]  # the check's shape: ok, missing_nodes, missing_models, invalid_values
+
+
+def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = None) -> Conversion:
+    """The API graph of the UI workflow ``data`` on a host with ``object_info``, and what could not be converted.
+
+    ConversionError (400, ``UI_CONVERT``) when the file cannot be read as a whole: not a workflow, too large or
+    deep, a link to a missing node, a cycle, a subgraph that contains itself.
+    """
+    object_info = object_info if isinstance(object_info, dict) else {}
+    document = read(data)
+    nodes = flatten(document, object_info)
+    problems = Problems()
+    applied = _primitive_values(nodes)
+    resolver = Resolver(nodes)
+    prompt: dict[str, dict[str, Any]] = {}
+    for node in nodes.values():
+        if node.virtual or node.mode in (MUTED, BYPASSED):
+            continue
+        if node.type in document.group_nodes or node.type.startswith("workflow>"):
+            text = "a group node: open the workflow in ComfyUI and convert the group node to a subgraph"
+            problems.invalid_value(node.id, node.type, None, None, text)
+            continue
+        if node.definition is None:
+            problems.missing_node(node.id, node.type)
+            continue
+        if node.type in EDITOR_MADE:
+            text = "its value is made by the editor itself (camera, 3D view), so it runs only from the editor"
+            problems.invalid_value(node.id, node.type, None, None, text)
+        inputs = _widget_inputs(node, applied, problems, choose)
+        for index, slot in enumerate(node.inputs):
+            resolved = resolver.input(node, index, set())
+            if resolved is None:
+                continue
+            if resolved[0] == "value":
+                inputs[slot.name] = _wrap(resolved[1])
+            else:
+                inputs[slot.name] = [str(resolved[1]), int(resolved[2])]  # type: ignore[misc]
+        prompt[node.id] = {"inputs": inputs, "class_type": node.type, "_meta": {"title": node.title}}
+    for entry in prompt.values():
+        for name, value in list(entry["inputs"].items()):
+            if isinstance(value, list) and len(value) == 2 and value[0] not in prompt:
+                del entry["inputs"][name]
+    _refuse_cycles(prompt)
+    return Conversion(prompt, problems.as_report())
+
+
+def to_api(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = None) -> dict[str, dict[str, Any]]:
+    """The API graph, or ConversionError naming every node that could not be converted."""
+    conversion = convert(data, object_info, choose)
+    if not conversion.report["ok"]:
+        problems = Problems()
+        problems.missing = {e["class_type"]: e for e in conversion.report["missing_nodes"]}
+        problems.invalid = conversion.report["invalid_values"]
+        raise refuse(problems)
+    return conversion.prompt
+
+
+def _widget_inputs(
+    node: ExecNode, applied: dict[tuple[str, str], Any], problems: Problems, choose: Any
+) -> dict[str, Any]:
+    assert node.definition is not None
+    widgets = layout(node.definition)
+    saved = node.raw.get("widgets_values")
+    if isinstance(saved, list):
+        saved = migrate(node.definition, widgets, saved)
+    values, unset, extra = assign(widgets, saved)
+    count = len([w for w in widgets if w.saved])
+    if extra or any(not w.optional for w in unset):
+        text = f"the file holds {count + extra - len(unset)} widget values, but this node has {count} on this ComfyUI"
+        problems.invalid_value(node.id, node.type, None, saved, text)
+    elif unset:  # the node gained optional inputs since the file was saved: the editor gives them their defaults
+        names = ", ".join(w.name for w in unset if w.sent) or unset[0].name
+        problems.warn(node.id, node.type, f"no saved value for {names}: the default is used, as in the editor")
+    inputs: dict[str, Any] = {}
+    for widget in widgets:
+        if not widget.sent:
+            continue
+        value = applied.get((node.id, widget.name), values[widget.name])
+        if widget.dynamic_prompts and isinstance(value, str):
+            value = dynamic_prompt.process(value, choose)
+        inputs[widget.name] = _wrap(value)
+    return inputs
+
+
+def _primitive_values(nodes: dict[str, ExecNode]) -> dict[tuple[str, str], Any]:
+    """(node id, widget name) → value for widgets fed by a PrimitiveNode (its ``applyToGraph``)."""
+    applied: dict[tuple[str, str], Any] = {}
+    for node in nodes.values():
+        values = node.raw.get("widgets_values")
+        if node.type != EDITOR_ONLY or not isinstance(values, list) or not values:
+            continue
+        for found in node.scope.links.values():
+            if str(found.origin_id) != node.raw_id or found.origin_slot != 0:
+                continue
+            target = node.scope.nodes.get(str(found.target_id))
+            slots = target.get("inputs") if target else None
+            slot = next((x for x in slots or () if isinstance(x, dict) and x.get("link") == found.id), None)
+            widget = slot.get("widget") if slot else None
+            if isinstance(widget, dict) and isinstance(widget.get("name"), str):
+                applied[(":".join((*node.path, str(found.target_id))), widget["name"])] = values[0]
+    return applied
+
+
+def _wrap(value: Any) -> Any:
+    """A list value is sent as ``{"__value__": [...]}``: a bare list would read as a link."""
+    return {"__value__": value} if isinstance(value, list) else value
+
+
+def _refuse_cycles(prompt: dict[str, dict[str, Any]]) -> None:
+    """ConversionError naming a node on a cycle of links, if there is one (ComfyUI cannot run it)."""
+    feeds: dict[str, set[str]] = {node_id: set() for node_id in prompt}
+    for node_id, entry in prompt.items():
+        for value in entry["inputs"].values():
+            source = link(value)
+            if source is not None and source in feeds:
+                feeds[node_id].add(source)
+    waiting = {node_id: len(sources) for node_id, sources in feeds.items()}
+    consumers: dict[str, list[str]] = {}
+    for node_id, sources in feeds.items():
+        for source in sources:
+            consumers.setdefault(source, []).append(node_id)
+    ready = deque(node_id for node_id, count in waiting.items() if count == 0)
+    while ready:
+        for consumer in consumers.get(ready.popleft(), ()):
+            waiting[consumer] -= 1
+            if waiting[consumer] == 0:
+                ready.append(consumer)
+    stuck = sorted((node_id for node_id, count in waiting.items() if count > 0), key=id_key)
+    if stuck:
+        first = stuck[0]
+        raise ConversionError(
+            f"the links form a cycle through nodes {', '.join(stuck[:10])}", first, prompt[first]["class_type"]
+        )
