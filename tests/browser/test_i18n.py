@@ -1,32 +1,36 @@
 """The web app in each of its seven languages, in a real Chromium at a phone's size (390×844).
 
-For each language, chosen by the browser's locale (Playwright's ``locale=``) and once by the
-stored setting, every screen in ``SCREENS`` is opened and its visible text (text nodes, and the
-aria-label, title, placeholder and alt a reader hears) must show (a) no catalogue key and (b) for a
-language other than English, no English catalogue text whose translation differs: an untranslated
-string. Screenshots: tests/screenshots/i18n-<lang>-<screen>.png.
+For each language, chosen by the browser's locale (a context built from phone.PHONE with ``locale``
+overridden) and once by the stored setting, every screen in ``SCREENS`` is opened and the visible text of
+the whole ``body`` (text nodes, and the aria-label, title, placeholder and alt a reader hears) must show
+(a) no catalogue key and (b) for a language other than English, no English catalogue text whose
+translation differs: an untranslated string. Texts that are the same in every language (workflow file
+names, prompts, numbers, "CozyGen", model names, dates) are not catalogue text and pass; a catalogue
+text whose translation happens to equal the English one passes too. Server-sent texts (API error
+messages) are English by design and no screen here shows one. Switching the language through Settings'
+picker re-renders the whole app in place (no reload). Screenshots: tests/screenshots/i18n-<lang>-<screen>.png.
 
 The catalogues are read from web/app/src/i18n/<lang>.ts (one ``"key": "text",`` a line; the app's unit
-test checks that format). To cover a screen, add it to ``SCREENS``: a name, a function that opens it
-on a signed-in page, and the part of the page that is translated (phase 2: the whole ``body``).
+test checks that format). To cover a screen, add it to ``SCREENS``: a name and a function that opens it
+on a signed-in page (and returns what to undo afterwards, if anything).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import phone
 import pytest
+from phone import PHONE
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "web" / "app" / "src" / "i18n"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 WORKFLOW = "cozygen_procedural_form.json"
 ADMIN, PASSWORD = "ada", "ada-password"
 # each language with the browser locale that should select it
@@ -52,25 +56,13 @@ def server(start_comfyui):
 
 @pytest.fixture(scope="module")
 def image(server, browser: Browser) -> dict:
-    """One finished job (its image is what the viewer shows)."""
+    """One finished job (its image is what the viewer shows; its subfolder is a folder tile in the gallery)."""
     context = browser.new_context()
     login = {"username": ADMIN, "password": PASSWORD}
     reply = context.request.post(f"{server.url}/cozygen/api/login", data=login, headers={"Origin": server.url})
     assert reply.status == 200, reply.text()
-    reply = context.request.post(
-        f"{server.url}/cozygen/api/jobs",
-        data={"workflow": WORKFLOW, "values": {"prompt": "a lantern in the snow", "steps": 2}},
-        headers={"Origin": server.url},
-    )
-    assert reply.status == 201, reply.text()
-    job_id = reply.json()["job"]["id"]
     try:
-        for _ in range(300):
-            job = context.request.get(f"{server.url}/cozygen/api/jobs/{job_id}").json()["job"]
-            if job["status"] == "completed" and job["images"]:
-                return job
-            time.sleep(0.1)
-        raise AssertionError(f"job {job_id} did not finish: {job}")
+        return phone.finished_job(context, server, WORKFLOW, {"prompt": "a lantern in the snow", "steps": 2})
     finally:
         context.close()
 
@@ -121,27 +113,91 @@ def check_translated(page: Page, lang: str, root: str) -> None:
 
 
 def shot(page: Page, lang: str, screen: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_timeout(250)
-    page.screenshot(path=str(SCREENSHOTS / f"i18n-{lang}-{screen}.png"))
+    phone.shot(page, f"i18n-{lang}-{screen}")
 
 
-def sign_in(page: Page, server) -> None:
+def sign_in(page: Page) -> None:
     page.fill("#username", ADMIN)
     page.fill("#password", PASSWORD)
     page.click("#auth-go")
     expect(page.locator("nav.tabs")).to_be_visible()
 
 
-# ---- the screens: each opens its screen on a signed-in page and names the part that is translated ----
+def in_locale(browser: Browser, locale: str) -> tuple[BrowserContext, Page]:
+    """A phone-sized context (phone.PHONE) whose browser asks for `locale`."""
+    context = browser.new_context(**{**PHONE, "locale": locale})
+    return context, context.new_page()
 
 
-def open_navigation(page: Page, server, image: dict) -> None:
+def api(page: Page, server, method: str, path: str, data: Any = None) -> Any:
+    """A call to CozyGen's API as the page's signed-in user (its cookie)."""
+    reply = page.request.fetch(f"{server.url}{path}", method=method, data=data, headers={"Origin": server.url})
+    assert reply.ok, reply.text()
+    return reply.json()
+
+
+# ---- the screens: each opens its screen on a signed-in page; a screen may return what to undo after the check ----
+
+Undo = Callable[[], None] | None
+
+
+def open_workflows(page: Page, server, image: dict) -> Undo:
     page.goto(f"{server.url}/cozygen/")
-    expect(page.locator("nav.tabs")).to_be_visible()
+    expect(page.locator(f'a[data-workflow="{WORKFLOW}"]')).to_be_visible()
+    return None
 
 
-def open_viewer(page: Page, server, image: dict) -> None:
+def open_generate(page: Page, server, image: dict) -> Undo:
+    """The form, its Images count and a Repeat of 3 (its hint, "Generate ×3")."""
+    page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
+    expect(page.locator("#go")).to_be_enabled()
+    page.select_option("#repeat", "3")
+    expect(page.locator("#repeat-hint")).to_be_visible()
+    return None
+
+
+def open_result(page: Page, server, image: dict) -> Undo:
+    """The result sheet after a generation."""
+    page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
+    expect(page.locator("#go")).to_be_enabled()
+    page.fill("#f-steps", "2")
+    page.click("#go")
+    expect(page.locator("#job-progress")).to_have_attribute("data-status", "completed", timeout=60000)
+    expect(page.locator("#result-pane")).to_be_visible()
+    return None
+
+
+def open_queue(page: Page, server, image: dict) -> Undo:
+    """The queue with a running series (until stopped; stopped, its job cancelled, after the check)."""
+    values = {"prompt": "a slow lantern", "steps": 40, "size": 512}
+    body = {"workflow": WORKFLOW, "values": values, "times": "until_stopped"}
+    series = api(page, server, "POST", "/cozygen/api/series", body)["series"]
+    page.goto(f"{server.url}/cozygen/queue")
+    expect(page.locator("li.series .series-progress")).to_be_visible(timeout=15000)
+    expect(page.locator("li.job").first).to_be_visible(timeout=15000)
+
+    def stop() -> None:  # its running job cancelled too
+        api(page, server, "POST", f"/cozygen/api/series/{series['id']}/stop", {"cancel_job": True})
+
+    return stop
+
+
+def open_gallery(page: Page, server, image: dict) -> Undo:
+    page.goto(f"{server.url}/cozygen/gallery")
+    expect(page.locator("#gallery-grid .tile").first).to_be_visible(timeout=15000)
+    return None
+
+
+def open_folders(page: Page, server, image: dict) -> Undo:
+    """The folders view with the image's folder as a tile."""
+    page.goto(f"{server.url}/cozygen/gallery")
+    page.locator('.seg[role="group"] button').nth(1).click()  # Folders
+    folder = image["images"][0]["subfolder"]
+    expect(page.locator(f'button.tile.folder[data-folder="{folder}"]')).to_be_visible(timeout=15000)
+    return None
+
+
+def open_viewer(page: Page, server, image: dict) -> Undo:
     page.goto(f"{server.url}/cozygen/gallery")
     tile = page.locator("#gallery-grid .tile").first
     expect(tile).to_be_visible(timeout=15000)
@@ -149,55 +205,129 @@ def open_viewer(page: Page, server, image: dict) -> None:
     expect(page.locator("#viewer-image")).to_be_visible()
     page.locator("#viewer .actions button").first.click()  # Details: the parameters' labels
     expect(page.locator("#viewer dl")).to_be_visible()
+    return None
+
+
+def open_history(page: Page, server, image: dict) -> Undo:
+    """The history at a push's link (?job=<id>): the job's row marked once its viewer is closed, its details open."""
+    page.goto(f"{server.url}/cozygen/history?job={image['id']}")
+    expect(page.locator("#viewer-image")).to_be_visible(timeout=15000)
+    page.keyboard.press("Escape")
+    row = page.locator(f'li.job.highlight[data-job="{image["id"]}"]')
+    expect(row).to_be_visible()
+    row.locator('[role="button"]').click()  # its parameters
+    expect(row.locator("dl")).to_be_visible()
+    return None
+
+
+def open_history_missing(page: Page, server, image: dict) -> Undo:
+    """A link to a job that is not there: the not-found note."""
+    page.goto(f"{server.url}/cozygen/history?job=no-such-job")
+    expect(page.locator(".linked-note")).to_be_visible(timeout=15000)
+    return None
+
+
+def open_settings(page: Page, server, image: dict) -> Undo:
+    """As admin: the users, push, the language picker and the restart block's confirm step (cancelled after)."""
+    page.goto(f"{server.url}/cozygen/settings")
+    expect(page.locator("#s-users")).to_be_visible(timeout=15000)
+    expect(page.locator("#language")).to_be_visible()
+    page.click("#restart-ask")
+    expect(page.locator(".restart-warning")).to_be_visible()
+    return None
 
 
 @dataclass(frozen=True)
 class Screen:
     name: str
-    open: Callable[[Page, object, dict], None]
-    root: str  # the translated part of the page (phase 2: "body" once every screen is)
+    open: Callable[[Page, Any, dict], Undo]
 
 
 SCREENS = [
-    Screen("navigation", open_navigation, "nav.tabs, a.sr-only"),
-    Screen("viewer", open_viewer, "#viewer"),
+    Screen("workflows", open_workflows),
+    Screen("generate", open_generate),
+    Screen("result", open_result),
+    Screen("queue", open_queue),
+    Screen("gallery", open_gallery),
+    Screen("folders", open_folders),
+    Screen("viewer", open_viewer),
+    Screen("history", open_history),
+    Screen("history-missing", open_history_missing),
+    Screen("settings", open_settings),
 ]
-
-
-def phone(browser: Browser, locale: str) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(**PHONE, locale=locale)
-    return context, context.new_page()
 
 
 @pytest.mark.parametrize("lang", list(LOCALES))
 def test_every_screen_in_the_browsers_language(server, browser: Browser, image: dict, lang: str) -> None:
-    context, page = phone(browser, LOCALES[lang])
+    context, page = in_locale(browser, LOCALES[lang])
     page.goto(f"{server.url}/cozygen/")
     expect(page.locator("#auth")).to_be_visible()
     assert page.evaluate("document.documentElement.lang").split("-")[0] == lang
     assert page.evaluate("document.documentElement.dir") == "ltr"
-    check_translated(page, lang, "#auth")
+    check_translated(page, lang, "body")
     shot(page, lang, "login")
-    sign_in(page, server)
+    sign_in(page)
     for screen in SCREENS:
-        screen.open(page, server, image)
-        check_translated(page, lang, screen.root)
-        shot(page, lang, screen.name)
+        undo = screen.open(page, server, image)
+        try:
+            check_translated(page, lang, "body")
+            shot(page, lang, screen.name)
+        finally:
+            if undo:
+                undo()
+    context.close()
+
+
+def test_the_settings_picker_switches_the_whole_app_in_place(server, browser: Browser, image: dict) -> None:
+    """Choosing a language in Settings re-renders every screen in it without a reload, and it stays chosen."""
+    context, page = in_locale(browser, "en-US")
+    page.goto(f"{server.url}/cozygen/")
+    sign_in(page)
+    page.goto(f"{server.url}/cozygen/settings")
+    expect(page.locator("#language")).to_be_visible()
+    page.evaluate("window.__notReloaded = true")
+    for lang in ("fr", "ja", "ru"):
+        strings = catalogue(lang)
+        page.select_option("#language", lang)
+        expect(page.locator("#s-look")).to_have_text(strings["settings.appearance"])
+        expect(page.locator("nav.tabs")).to_contain_text(strings["nav.gallery"])
+        assert page.evaluate("document.documentElement.lang").split("-")[0] == lang
+        check_translated(page, lang, "body")
+    shot(page, "ru", "picker")
+    # the other screens, reached inside the app (no page load), are in the chosen language too
+    strings = catalogue("ru")
+    page.locator("nav.tabs a").nth(1).click()  # Gallery
+    expect(page.locator("header.top h1")).to_have_text(strings["nav.gallery"])
+    expect(page.locator("#gallery-grid .tile").first).to_be_visible(timeout=15000)
+    check_translated(page, "ru", "body")
+    page.locator("nav.tabs a").nth(2).click()  # Queue
+    expect(page.locator("header.top h1")).to_have_text(strings["nav.queue"])
+    check_translated(page, "ru", "body")
+    page.locator("nav.tabs a").first.click()  # the workflows
+    expect(page.locator(f'a[data-workflow="{WORKFLOW}"]')).to_be_visible()
+    check_translated(page, "ru", "body")
+    assert page.evaluate("window.__notReloaded === true"), "the page reloaded"
+    # and the choice is kept: a new load of the page shows it
+    page.reload()
+    expect(page.locator("nav.tabs")).to_contain_text(strings["nav.gallery"])
+    page.goto(f"{server.url}/cozygen/settings")
+    page.select_option("#language", "auto")  # back to the browser's (English)
+    expect(page.locator("#s-look")).to_have_text(EN["settings.appearance"])
     context.close()
 
 
 def test_the_stored_setting_wins_over_the_browser(server, browser: Browser, image: dict) -> None:
     """The setting (Settings' language picker stores it in cozygen.prefs) overrides navigator.languages."""
-    context, page = phone(browser, "en-US")
+    context, page = in_locale(browser, "en-US")
     context.add_init_script("localStorage.setItem('cozygen.prefs', JSON.stringify({language: 'ja'}))")
     page.goto(f"{server.url}/cozygen/")
     expect(page.locator("#auth-title")).to_have_text(catalogue("ja")["login.title"])
     assert page.evaluate("document.documentElement.lang") == "ja"
-    sign_in(page, server)
+    sign_in(page)
     expect(page.locator("nav.tabs")).to_contain_text(catalogue("ja")["nav.gallery"])
     context.close()
     # and a language the app does not ship falls back to English
-    context, page = phone(browser, "pt-BR")
+    context, page = in_locale(browser, "pt-BR")
     page.goto(f"{server.url}/cozygen/")
     expect(page.locator("#auth-title")).to_have_text(EN["login.title"])
     context.close()
@@ -205,7 +335,7 @@ def test_the_stored_setting_wins_over_the_browser(server, browser: Browser, imag
 
 def test_the_check_catches_a_key_and_an_untranslated_string(browser: Browser) -> None:
     """The check itself: a raw key, or English where a translation exists, fails; a shared word (CFG) passes."""
-    context, page = phone(browser, "zh-CN")
+    context, page = in_locale(browser, "zh-CN")
     page.set_content('<main id="x"><h1>图库</h1><p>CFG</p><button aria-label="关闭">×</button></main>')
     check_translated(page, "zh", "#x")
     for html in ('<main id="x"><p>nav.gallery</p></main>', '<main id="x"><button aria-label="Close">×</button></main>'):

@@ -4,6 +4,7 @@
 
 import type { Param } from "./api";
 import { locale, t, type Key } from "./i18n";
+import en from "./i18n/en";
 
 /** The raw keys with a label of their own in the catalogue (i18n/en.ts, "param.*"). */
 const KNOWN: Record<string, Key> = {
@@ -52,10 +53,21 @@ export function humanKey(key: string): string {
   return unit ? `${base || bare} (${t(unit)})` : base || bare;
 }
 
+/** A workflow's own word (a group's name) in the app's language when it is the catalogue's English for its key
+ * ("Prompt", "Sampler"); any other word as the workflow says it. */
+export function ownWord(text: string): string {
+  const key = KNOWN[text.trim().toLowerCase()];
+  return key !== undefined && en[key as keyof typeof en]?.toLowerCase() === text.trim().toLowerCase() ? t(key) : text;
+}
+
 /** A form field's label: the server's label when it is one, else the key made readable; with its unit. */
 export function fieldLabel(param: Pick<Param, "name" | "label">): string {
   const label = param.label.trim();
   if (!label || label === param.name || /^[a-z0-9]+(_[a-z0-9]+)+$/.test(label)) return humanKey(param.name);
+  // a label that is the catalogue's own English word for its key ("Steps" for steps) reads in the app's language
+  const same = (key: Key | undefined) => key !== undefined && en[key as keyof typeof en]?.toLowerCase() === label.toLowerCase();
+  if (same(KNOWN[param.name.toLowerCase()])) return humanKey(param.name);
+  if (same(KNOWN[label.toLowerCase()])) return humanKey(label);
   const unit = UNITS[param.name.toLowerCase()] ?? UNITS[label.toLowerCase()];
   return unit && !label.includes("(") ? `${label} (${t(unit)})` : label;
 }

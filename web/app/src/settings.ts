@@ -2,7 +2,6 @@
 // screens re-render when one changes.
 
 import { useEffect, useState } from "preact/hooks";
-import { isObj } from "./api";
 import { isLang, type LangSetting } from "./i18n/languages";
 
 export type Theme = "system" | "dark" | "light";
@@ -16,6 +15,8 @@ export interface Prefs {
 }
 
 const KEY = "cozygen.prefs";
+// not api.ts's isObj: the prefs load while the modules load, and api.ts imports i18n, which imports this module
+const isObj = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const DEFAULTS: Prefs = { theme: "system", thumbSize: "medium", notify: false, language: "auto" };
 export const THUMB_MIN: Record<ThumbSize, number> = { small: 96, medium: 150, large: 220 };
 

@@ -16,6 +16,7 @@ import { navigate } from "../router";
 import { takeHandoff, uuid } from "../viewer";
 import { KindBadge, prettyName } from "./Workflows";
 import { t } from "../i18n";
+import { ownWord } from "../labels";
 
 const LAST_JOB = "cozygen.lastjob.";
 /** How many times one tap runs the form (a series on the server after the first): 1 is a plain job. */
@@ -210,8 +211,8 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
           <form id="generate" class="stack" onSubmit={submit} noValidate
             onFocusIn={(e) => (e.target as HTMLElement).id !== "go" && setSheetOpen(false)}>
             {groups(params.filter((p) => p !== batch)).map((group) => (
-              <section class="card group" key={group.name} aria-label={group.name || t("viewer.parameters")}>
-                {group.name && <h3>{group.name}</h3>}
+              <section class="card group" key={group.name} aria-label={group.name ? ownWord(group.name) : t("viewer.parameters")}>
+                {group.name && <h3>{ownWord(group.name)}</h3>}
                 {group.params.map((p) => (
                   <div key={p.name}>
                     <Field param={p} value={values[p.name]} error={errors[p.name]} onChange={(v) => { set(p.name, v); if (p.type === "seed" && randomSeeds[p.name]) setRandom(p.name, false); }} tags={feat?.tags}
