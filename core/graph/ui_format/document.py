@@ -57,7 +57,9 @@ def parse(raw: str | bytes) -> Any:
         raise ConversionError(f"the workflow file is over {MAX_BYTES // (1024 * 1024)} MB")
     try:
         value = json.loads(raw)
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        raise ConversionError(f"the workflow nests more than {MAX_DEPTH} levels deep") from None
+    except ValueError as error:
         raise ConversionError(f"the workflow file is not JSON ({str(error)[:80]})") from None
     return value
 
