@@ -19,7 +19,7 @@ from .document import read
 from .flatten import BYPASSED, MUTED, ExecNode, flatten
 from .report import ConversionError, Problems, refuse
 from .resolve import Resolver
-from .widgets import EDITOR_MADE, assign, layout, migrate
+from .widgets import EDITOR_MADE, Widget, assign, layout, migrate, migration
 
 EDITOR_ONLY = "PrimitiveNode"
 
@@ -42,6 +42,7 @@ def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = 
     problems = Problems()
     applied = _primitive_values(nodes)
     resolver = Resolver(nodes)
+    layouts: dict[str, tuple[list[Widget], list[tuple[bool, int]] | None]] = {}
     prompt: dict[str, dict[str, Any]] = {}
     for node in nodes.values():
         if node.virtual or node.mode in (MUTED, BYPASSED):
@@ -56,8 +57,14 @@ def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = 
         if node.type in EDITOR_MADE:
             text = "its value is made by the editor itself (camera, 3D view), so it runs only from the editor"
             problems.invalid_value(node.id, node.type, None, None, text)
-        inputs = _widget_inputs(node, applied, problems, choose)
+        known = layouts.get(node.type)
+        if known is None:
+            widgets = layout(node.definition)
+            known = layouts[node.type] = (widgets, migration(node.definition, widgets))
+        inputs = _widget_inputs(node, known, applied, problems, choose)
         for index, slot in enumerate(node.inputs):
+            if slot.link is None:
+                continue
             resolved = resolver.input(node, index, set())
             if resolved is None:
                 continue
@@ -86,13 +93,16 @@ def to_api(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = N
 
 
 def _widget_inputs(
-    node: ExecNode, applied: dict[tuple[str, str], Any], problems: Problems, choose: Any
+    node: ExecNode,
+    known: tuple[list[Widget], list[tuple[bool, int]] | None],
+    applied: dict[tuple[str, str], Any],
+    problems: Problems,
+    choose: Any,
 ) -> dict[str, Any]:
-    assert node.definition is not None
-    widgets = layout(node.definition)
+    widgets, plan = known
     saved = node.raw.get("widgets_values")
     if isinstance(saved, list):
-        saved = migrate(node.definition, widgets, saved)
+        saved = migrate(plan, saved)
     values, unset, extra = assign(widgets, saved)
     count = len([w for w in widgets if w.saved])
     if extra or any(not w.optional for w in unset):
@@ -117,17 +127,18 @@ def _primitive_values(nodes: dict[str, ExecNode]) -> dict[tuple[str, str], Any]:
     applied: dict[tuple[str, str], Any] = {}
     for node in nodes.values():
         values = node.raw.get("widgets_values")
-        if node.type != EDITOR_ONLY or not isinstance(values, list) or not values:
+        outputs = node.raw.get("outputs")
+        if node.type != EDITOR_ONLY or not isinstance(values, list) or not values or not isinstance(outputs, list):
             continue
-        for found in node.scope.links.values():
-            if str(found.origin_id) != node.raw_id or found.origin_slot != 0:
-                continue
-            target = node.scope.nodes.get(str(found.target_id))
+        links = outputs[0].get("links") if outputs and isinstance(outputs[0], dict) else None
+        for link_id in links if isinstance(links, list) else ():
+            found = node.scope.links.get(str(link_id))
+            target = node.scope.nodes.get(str(found.target_id)) if found else None
             slots = target.get("inputs") if target else None
-            slot = next((x for x in slots or () if isinstance(x, dict) and x.get("link") == found.id), None)
+            slot = next((x for x in slots or () if isinstance(x, dict) and x.get("link") == link_id), None)
             widget = slot.get("widget") if slot else None
             if isinstance(widget, dict) and isinstance(widget.get("name"), str):
-                applied[(":".join((*node.path, str(found.target_id))), widget["name"])] = values[0]
+                applied[(":".join((*node.path, str(found.target_id))), widget["name"])] = values[0]  # type: ignore[union-attr]
     return applied
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...json_depth import nesting_exceeds
+from ...json_depth import too_deep
 from .report import ConversionError
 
 MAX_BYTES = 16 * 1024 * 1024  # a saved workflow is rarely over 1 MB; images are not in it
@@ -61,15 +61,19 @@ def parse(raw: str | bytes) -> Any:
         raise ConversionError(f"the workflow nests more than {MAX_DEPTH} levels deep") from None
     except ValueError as error:
         raise ConversionError(f"the workflow file is not JSON ({str(error)[:80]})") from None
+    if too_deep(raw, value, MAX_DEPTH):
+        raise ConversionError(f"the workflow nests more than {MAX_DEPTH} levels deep")
     return value
 
 
 def read(data: Any) -> Document:
-    """The workflow as scopes; ConversionError for anything that is not the editor's format."""
+    """The workflow as scopes; ConversionError for anything that is not the editor's format.
+
+    ``data`` comes from :func:`parse` or from a reader that bounds the depth as well (a request body through
+    ``api.responses.read_json``, a stored file through ``core.json_depth.too_deep``); nothing here recurses
+    into it."""
     if not is_ui_workflow(data):
         raise ConversionError("this is neither an editor (UI-format) workflow nor an API-format one")
-    if nesting_exceeds(data, MAX_DEPTH):
-        raise ConversionError(f"the workflow nests more than {MAX_DEPTH} levels deep")
     subgraphs: dict[str, Scope] = {}
     _collect_subgraphs(data, subgraphs)
     extra = data.get("extra") if isinstance(data.get("extra"), dict) else {}

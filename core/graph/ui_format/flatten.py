@@ -76,7 +76,7 @@ class ExecNode:
 def flatten(document: Document, object_info: dict[str, Any]) -> dict[str, ExecNode]:
     """Every executable node by its id; ConversionError for a subgraph that uses itself or a graph too large."""
     nodes: dict[str, ExecNode] = {}
-    _add(document, object_info, document.root, (), None, (), nodes)
+    _add(document, object_info, document.root, (), None, (), nodes, {})
     return nodes
 
 
@@ -88,13 +88,21 @@ def _add(
     parent: ExecNode | None,
     stack: tuple[str, ...],
     nodes: dict[str, ExecNode],
+    kinds: dict[str, list[tuple[str, Any]]],
 ) -> None:
     for node_id, raw in scope.nodes.items():
         exec_id = ":".join((*path, node_id))
         definition = object_info.get(raw["type"])
         node = ExecNode(exec_id, path, raw, scope, parent, definition if isinstance(definition, dict) else None)
         node.subgraph = document.subgraphs.get(raw["type"])
-        node.inputs = _slots(raw, node.definition if node.subgraph is None else None, node.subgraph)
+        declared = None
+        if node.subgraph is None and node.definition is not None:
+            declared = kinds.get(raw["type"])
+            if declared is None:
+                declared = kinds[raw["type"]] = [
+                    (name, read_spec(spec)[0]) for _, name, spec in entries(node.definition)
+                ]
+        node.inputs = _slots(raw, declared, node.subgraph)
         nodes[exec_id] = node
         if len(nodes) > MAX_NODES:
             raise ConversionError(f"the workflow has more than {MAX_NODES} nodes, subgraphs included")
@@ -104,10 +112,10 @@ def _add(
             raise ConversionError(f"subgraph {raw['type']} contains itself", exec_id, raw["type"])
         if len(stack) >= MAX_SUBGRAPH_DEPTH:
             raise ConversionError(f"subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep", exec_id, raw["type"])
-        _add(document, object_info, node.subgraph, (*path, node_id), node, (*stack, raw["type"]), nodes)
+        _add(document, object_info, node.subgraph, (*path, node_id), node, (*stack, raw["type"]), nodes, kinds)
 
 
-def _slots(raw: dict[str, Any], definition: dict[str, Any] | None, subgraph: Scope | None) -> list[Slot]:
+def _slots(raw: dict[str, Any], declared: list[tuple[str, Any]] | None, subgraph: Scope | None) -> list[Slot]:
     """The node's inputs as the editor holds them: the definition's (a node type's, or a subgraph's), in its
     order, with the file's links (by name), then the file's other inputs."""
     saved = [s for s in raw.get("inputs") or () if isinstance(s, dict) and isinstance(s.get("name"), str)]
@@ -118,9 +126,8 @@ def _slots(raw: dict[str, Any], definition: dict[str, Any] | None, subgraph: Sco
             if isinstance(entry, dict) and isinstance(entry.get("name"), str):
                 found = by_name.pop(entry["name"], {})
                 slots.append(Slot(entry["name"], entry.get("type"), found.get("link"), "widget" in found))
-    if definition is not None:
-        for _, name, spec in entries(definition):
-            entry = by_name.pop(name, {})
-            slots.append(Slot(name, read_spec(spec)[0], entry.get("link"), "widget" in entry))
+    for name, kind in declared or ():
+        entry = by_name.pop(name, {})
+        slots.append(Slot(name, kind, entry.get("link"), "widget" in entry))
     slots.extend(Slot(s["name"], s.get("type"), s.get("link"), "widget" in s) for s in saved if s["name"] in by_name)
     return slots

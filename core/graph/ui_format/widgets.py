@@ -82,20 +82,24 @@ def layout(definition: dict[str, Any]) -> list[Widget]:
     return widgets
 
 
-def migrate(definition: dict[str, Any], widgets: list[Widget], values: list[Any]) -> list[Any]:
-    """The editor's ``migrateWidgetsValues``: files from before ``forceInput`` kept a slot for forced inputs."""
+def migration(definition: dict[str, Any], widgets: list[Widget]) -> list[tuple[bool, int]] | None:
+    """How the editor's ``migrateWidgetsValues`` reads old files, which kept a slot for inputs now marked
+    ``forceInput``: (forced, slots) per input that is a widget or forced; None when no input is forced."""
     names = {w.name for w in widgets}
-    kept: list[tuple[str, bool, Any]] = []
+    plan: list[tuple[bool, int]] = []
     for _, name, spec in entries(definition):
         options = read_spec(spec)[1]
         if name in names or options.get("forceInput"):
-            kept.append((name, bool(options.get("forceInput")), options.get("control_after_generate")))
-    if not any(forced for _, forced, _ in kept):
+            control = options.get("control_after_generate") or name in SEED_NAMES
+            plan.append((bool(options.get("forceInput")), 2 if control else 1))
+    return plan if any(forced for forced, _ in plan) else None
+
+
+def migrate(plan: list[tuple[bool, int]] | None, values: list[Any]) -> list[Any]:
+    """``values`` without the slots of forced inputs, when the saved list has exactly the old length."""
+    if plan is None or sum(width for _, width in plan) != len(values):
         return values
-    width = sum(2 if control or name in SEED_NAMES else 1 for name, _, control in kept)
-    if width != len(values):
-        return values
-    return [value for (_, forced, _), value in zip(kept, values, strict=False) if not forced]
+    return [value for (forced, _), value in zip(plan, values, strict=False) if not forced]
 
 
 def assign(widgets: list[Widget], saved: Any) -> tuple[dict[str, Any], list[Widget], int]:
