@@ -158,6 +158,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+def real_front_end_root() -> Path:
+    """The real ComfyUI frontend's static folder: the comfyui-frontend-package wheel installed in the venv."""
+    found = sorted(venv_dir().glob("lib/python*/site-packages/comfyui_frontend_package/static"))
+    if not found:
+        raise RuntimeError(f"comfyui-frontend-package not in {venv_dir()}; run: python3 scripts/comfyui_host.py ensure")
+    return found[0]
+
+
 def launch_chromium(playwright: Any) -> Any:
     """Debian's Chromium, headless, through Playwright (its own browser download does not work here)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
