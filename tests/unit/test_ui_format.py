@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cozygen.core.graph.ui_format import ConversionError, convert, parse, to_api
+from cozygen.core.graph.ui_format import ConversionError, checked, convert, parse, to_api
 from cozygen.core.graph.ui_format.dynamic_prompt import process
 from cozygen.core.graph.ui_format.widgets import layout
 
@@ -281,3 +281,17 @@ def test_the_input_is_not_changed() -> None:
     before = copy.deepcopy(data)
     api(data)
     assert data == before
+
+
+def test_checked_adds_the_values_the_definitions_refuse() -> None:
+    good = load("basic_v04")
+    good["nodes"][4]["widgets_values"][5] = OBJECT_INFO["KSampler"]["input"]["required"]["scheduler"][0][0]
+    models = {"checkpoints": ["sd15.safetensors"]}
+    assert checked(good, OBJECT_INFO, models=models).report["ok"]
+    bad = copy.deepcopy(good)
+    bad["nodes"][4]["widgets_values"][4] = "no_such_sampler"
+    bad["nodes"][3]["widgets_values"][0] = 99_999
+    report = checked(bad, OBJECT_INFO, models={}).report
+    assert report["ok"] is False
+    assert {(e["node_id"], e["input"]) for e in report["invalid_values"]} == {("5", "sampler_name"), ("4", "width")}
+    assert report["missing_models"] == {"checkpoints": ["sd15.safetensors"]}

@@ -10,9 +10,11 @@ does. What cannot be converted is reported in the workflow check's shape (:mod:`
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..check import check
 from ..links import id_key, link
 from . import dynamic_prompt
 from .document import read
@@ -79,6 +81,23 @@ def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = 
                 del entry["inputs"][name]
     _refuse_cycles(prompt)
     return Conversion(prompt, problems.as_report())
+
+
+def checked(
+    data: Any, object_info: Any, models: Mapping[str, Any] | None = None, choose: dynamic_prompt.Choose | None = None
+) -> Conversion:
+    """:func:`convert`, then the workflow check over the result: values the definitions refuse (choices,
+    bounds, required inputs) and missing model files join the conversion's own problems in one report."""
+    conversion = convert(data, object_info, choose)
+    if conversion.prompt:
+        found = check(conversion.prompt, object_info, models)
+        report = conversion.report
+        known = {e["class_type"] for e in report["missing_nodes"]}
+        report["missing_nodes"] += [e for e in found["missing_nodes"] if e["class_type"] not in known]
+        report["missing_models"] = found["missing_models"]
+        report["invalid_values"] += found["invalid_values"]
+        report["ok"] = not (report["missing_nodes"] or report["missing_models"] or report["invalid_values"])
+    return conversion
 
 
 def to_api(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = None) -> dict[str, dict[str, Any]]:
