@@ -21,6 +21,7 @@ from . import (
     tags,
     trust,
     webapp,
+    workflow_import,
     workflows,
 )
 from .compat import aiplayground, cyberimage, cyberimage_mcp, dreamlayer, spoonfeeder
@@ -37,6 +38,7 @@ RESOURCE_MODULES = (
     gallery,
     files,
     workflows,
+    workflow_import,
     jobs,
     repeat,
     push,

@@ -19,6 +19,7 @@ from ..core.errors import BadRequest, NotFound
 from ..core.gallery.service import item
 from ..core.graph.check import check
 from ..core.graph.fill import Filled, fill
+from ..core.graph.node_settings import node_overrides
 from ..core.graph.parameter import Parameter
 from ..core.graph.schema import extract_schema
 from ..core.host import Host
@@ -114,6 +115,8 @@ async def fill_named(state: CozyGenState, name: str, values: Any) -> tuple[list[
     if form is None:
         form = await asyncio.to_thread(forms.read, store, name, definitions)
     workflow, schema = form
+    overrides = node_overrides(workflow, definitions[0], values, taken=(p.name for p in schema))  # all settings
+    schema = [*schema, *overrides] if overrides else schema
     texts = [*values.values(), *(p.default for p in schema)]
     chosen = any(isinstance(text, str) and has_choices(text) for text in texts)
     wildcards = await asyncio.to_thread(wildcard_library(state).load) if chosen else None
