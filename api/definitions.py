@@ -11,7 +11,7 @@ from typing import Any
 from ..core.graph.parameter import Parameter
 from ..core.graph.schema import extract_schema
 from ..core.host import Host
-from ..core.workflows.store import WorkflowStore, require_api_format
+from ..core.workflows.store import WorkflowStore
 
 Definitions = tuple[dict[str, Any], dict[str, list[str]]]  # (object_info, model folder -> files)
 Form = tuple[dict[str, Any], list[Parameter]]  # a workflow's graph and its parameters
@@ -95,8 +95,8 @@ class WorkflowForms:
         """Read a workflow and take its form from ComfyUI's definitions (in a thread), and keep both."""
         path = store.path(name)
         stat = path.stat()
-        workflow = require_api_format(store.read(name))
         object_info, models = definitions
+        workflow = store.graph(name, object_info)  # an editor-format file converted with these definitions
         schema = extract_schema(workflow, object_info, models=models)
         if len(self._known) >= self.limit:
             self._known.clear()

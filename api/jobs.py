@@ -116,6 +116,7 @@ class JobRoutes:
             num_images=body.get("num_images", 1),
             chosen=body.get("job_id"),
             session_id=body.get("session_id"),
+            revision=body.get("revision"),
         )
         return json_response({"job": service.view(job)}, status=201 if created else 200)
 

@@ -2,7 +2,8 @@
 
 Who may change what: a workflow, and its type, its saver and admins (``core.workflows.store``: shipped
 examples and files without an owner, admins only); the aliases, which every job's prompts expand, admins
-only; presets are each user's own.
+only; presets are each user's own. The workflows saved in ComfyUI's editor are read, never written: each
+user sees their own folder's (``core.workflows.editor``), as ``editor/<folder>/<file>.json``.
 """
 
 from __future__ import annotations
@@ -15,21 +16,24 @@ from typing import Any
 from aiohttp import web
 
 from ..core.accounts.access import ADMIN, USER, VIEWER
-from ..core.errors import BadRequest, NotFound
+from ..core.errors import BadRequest, Conflict, NotFound
 from ..core.gallery.service import item
 from ..core.graph.check import check
 from ..core.graph.fill import Filled, fill
 from ..core.graph.node_settings import node_overrides
 from ..core.graph.parameter import Parameter
-from ..core.graph.schema import extract_schema
+from ..core.graph.ui_format import checked, is_ui_workflow, to_api
 from ..core.host import Host
+from ..core.jobs.service import Caller
 from ..core.prompts.wildcards import has_choices
 from ..core.store import documents
 from ..core.workflows import presets
 from ..core.workflows.checks import WorkflowChecks
+from ..core.workflows.editor import editor_folder
 from ..core.workflows.latest import latest_outputs
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from .auth.credentials import current_user
+from .jobs import caller as job_caller
 from .jobs import owner as job_owner
 from .jobs import sees_everyones
 from .params import flag
@@ -96,20 +100,58 @@ async def choices_for(host: Host, kind: str, *, refresh: bool = False) -> list[s
         ) from None
 
 
-def workflow_store(state: CozyGenState) -> WorkflowStore:
-    """The shipped workflows and the user's (in the data folder), as one store."""
-    return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows")
+def workflow_store(state: CozyGenState, editor: Path | None = None) -> WorkflowStore:
+    """The shipped workflows and the user's (in the data folder), as one store; with ``editor``, also the
+    editor's saved workflows in that folder (see ``users_store``)."""
+    return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows", editor)
 
 
-async def fill_named(state: CozyGenState, name: str, values: Any) -> tuple[list[Parameter], Filled]:
-    """Read a stored workflow, take its form from the host's definitions, and fill ``values`` in.
+def editor_root(state: CozyGenState, username: str | None, *, admin: bool) -> Path | None:
+    """The editor's workflows folder this user sees (``core.workflows.editor.editor_folder``'s rule)."""
+    user_dir = Path(state.host.user_directory())
+    return editor_folder(user_dir, username, admin=admin, auth=state.auth_enabled)
+
+
+def users_store(request: web.Request, state: CozyGenState) -> WorkflowStore:
+    """The store as the request's user sees it: CozyGen's workflows and their editor folder's."""
+    user = current_user(request)
+    admin = user is not None and user.role == ADMIN
+    return workflow_store(state, editor_root(state, user.username if user else None, admin=admin))
+
+
+def callers_store(state: CozyGenState, caller: Caller | None) -> WorkflowStore:
+    """The store as a job's caller sees it (no editor workflows without a caller)."""
+    if caller is None:
+        return workflow_store(state)
+    return workflow_store(state, editor_root(state, caller.username, admin=caller.sees_all))
+
+
+def require_revision(store: WorkflowStore, name: str, revision: Any) -> None:
+    """409 ``WORKFLOW_CHANGED`` when the workflow's file is no longer the one the form was built from."""
+    if revision in (None, ""):
+        return
+    if not isinstance(revision, str) or store.revision(name) != revision:
+        raise Conflict(
+            f"{name} changed in the editor since you opened it: reload the form",
+            code="WORKFLOW_CHANGED",
+            extra={"workflow": name, "revision": store.revision(name)},
+        )
+
+
+async def fill_named(
+    state: CozyGenState, name: str, values: Any, caller: Caller | None = None, revision: Any = None
+) -> tuple[list[Parameter], Filled]:
+    """Read a stored workflow (as ``caller`` sees them), take its form from the host's definitions, and fill
+    ``values`` in; with ``revision``, only if the file is still that revision (409 ``WORKFLOW_CHANGED``).
 
     Raises ``FieldErrors`` (400, every bad field at once) and the store's 404/400s.
     """
     if not isinstance(values, dict):
         raise BadRequest('send {"values": {"<parameter>": value, ...}}', code="INVALID_VALUES")
     definitions = await state.definitions.get()
-    store = workflow_store(state)
+    store = callers_store(state, caller)
+    if revision not in (None, ""):
+        await asyncio.to_thread(require_revision, store, name, revision)
     forms = state.definitions.forms
     form = forms.known(store, name, definitions)  # a job submission's usual case: nothing to read
     if form is None:
@@ -163,26 +205,45 @@ class WorkflowRoutes:
         self.state = state
         self.checks = WorkflowChecks()
 
-    def store(self) -> WorkflowStore:
-        return workflow_store(self.state)
+    def store(self, request: web.Request) -> WorkflowStore:
+        return users_store(request, self.state)
 
     async def list_workflows(self, request: web.Request) -> web.Response:
-        """Seed 004's ``{workflows: [names]}``; with ``warnings=1`` also each workflow's check (what this host
-        lacks to run it), kept per file, and ``latest``, each workflow's newest output of the caller's jobs (its
-        card's thumbnail), so the app's first screen makes one request, not one per workflow."""
+        """Seed 004's ``{workflows: [names]}`` of CozyGen's own workflows (single file names, as its clients
+        expect: the original app puts a name in a URL unencoded). With ``warnings=1`` (the app's one request)
+        the caller's editor workflows too, each workflow's check (what this host lacks to run it, or why it does
+        not convert), kept per file, ``details`` (source, folder, revision) and ``latest``, each workflow's
+        newest output of the caller's jobs (its card's thumbnail)."""
+        store = self.store(request)
         if not flag(request, "warnings"):
-            return json_response({"workflows": await asyncio.to_thread(self.store().names)})
-        store, definitions = self.store(), await self.state.definitions.get()
-        names, warnings = await asyncio.to_thread(self.checks.listing, store, definitions)
-        # the caller's own jobs, as their history lists them (admins', and anyone's with auth off: every job)
+            return json_response({"workflows": await asyncio.to_thread(store.cozygen_names)})
+        definitions = await self.state.definitions.get()
+        entries, warnings = await asyncio.to_thread(self.checks.detailed, store, definitions)
+        names = [e.name for e in entries]
+        details = {e.name: {"source": e.source, "folder": e.folder, "revision": e.revision} for e in entries}
+        # the caller's own jobs, as their history lists them (admins', and anyone's with auth off: every job);
+        # an editor workflow's name is the caller's own file, so its thumbnail is of the caller's jobs alone
         mine = None if sees_everyones(request, self.state) else job_owner(request)
-        rows = await self.state.db.execute_fn(lambda conn: latest_outputs(conn, names, mine))
+        own = [e.name for e in entries if e.source == "cozygen"]
+        theirs = [e.name for e in entries if e.source == "editor"]
+        me = job_owner(request)
+
+        def newest(conn: Any) -> dict[str, Any]:
+            return {**latest_outputs(conn, own, mine), **latest_outputs(conn, theirs, me)}
+
+        rows = await self.state.db.execute_fn(newest)
         latest = {name: item(row) for name, row in rows.items()}
-        return json_response({"workflows": names, "warnings": warnings, "latest": latest})
+        return json_response({"workflows": names, "warnings": warnings, "latest": latest, "details": details})
 
     @seed_route(WORKFLOW_ERRORS)
     async def get_workflow(self, request: web.Request) -> web.Response:
-        return json_response(await asyncio.to_thread(self.store().read, request.match_info["filename"]))
+        """The workflow's file; an editor-format one as the API graph its clients fill (converted)."""
+        store = self.store(request)
+        data = await asyncio.to_thread(store.read, request.match_info["filename"])
+        if is_ui_workflow(data):
+            object_info, _ = await self.state.definitions.get()
+            data = await asyncio.to_thread(to_api, data, object_info)
+        return json_response(data)
 
     async def save_workflow(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -190,16 +251,21 @@ class WorkflowRoutes:
         return json_response({"status": "ok", "filename": name})
 
     async def workflow_schema(self, request: web.Request) -> web.Response:
-        name = request.match_info["filename"]
-        workflow = require_api_format(await asyncio.to_thread(self.store().read, name))
-        object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
-        parameters = extract_schema(workflow, object_info, models=models)
-        return json_response({"workflow": name, "parameters": [p.to_dict() for p in parameters]})
+        """The form, and the file's ``revision`` (a job may carry it: 409 if the file changed since)."""
+        name, store = request.match_info["filename"], self.store(request)
+        definitions = await self.state.definitions.get(refresh=flag(request, "refresh"))
+        revision = await asyncio.to_thread(store.revision, name)
+        forms = self.state.definitions.forms
+        form = forms.known(store, name, definitions)
+        if form is None:
+            form = await asyncio.to_thread(forms.read, store, name, definitions)
+        return json_response({"workflow": name, "parameters": [p.to_dict() for p in form[1]], "revision": revision})
 
     async def fill_workflow(self, request: web.Request) -> web.Response:
         """Validate values against the schema and return the graph ready to queue (or every field error)."""
         name, body = request.match_info["filename"], await read_json(request)
-        _, filled = await fill_named(self.state, name, body.get("values", {}))
+        caller = job_caller(request, self.state)
+        _, filled = await fill_named(self.state, name, body.get("values", {}), caller, body.get("revision"))
         return json_response({"workflow": name, "prompt": filled.graph, "params": filled.params, "raw": filled.raw})
 
     async def check_reply(self, request: web.Request, workflow: Any) -> web.Response:
@@ -207,9 +273,12 @@ class WorkflowRoutes:
         return json_response(check(require_api_format(workflow), object_info, models))
 
     async def check_saved(self, request: web.Request) -> web.Response:
-        return await self.check_reply(
-            request, await asyncio.to_thread(self.store().read, request.match_info["filename"])
-        )
+        data = await asyncio.to_thread(self.store(request).read, request.match_info["filename"])
+        if is_ui_workflow(data):
+            object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
+            conversion = await asyncio.to_thread(checked, data, object_info, models)
+            return json_response(conversion.report)
+        return await self.check_reply(request, data)
 
     async def check_posted(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -247,7 +316,7 @@ class WorkflowRoutes:
         mode = documents.workflow_type(body.get("mode"))
         change = functools.partial(
             change_workflow_type,
-            shelf=self.store(),
+            shelf=self.store(request),
             editor=editor_of(request, self.state),
             workflow=workflow,
             mode=mode,

@@ -37,7 +37,7 @@ from .validation import validation_error
 log = logging.getLogger("cozygen")
 CATCH_UP_WINDOW = 24 * 3600  # a stream that lost events hears of the jobs that ended this long back at most
 
-Fill = Callable[[str, Any], Awaitable[tuple[list[Parameter], Filled]]]
+Fill = Callable[..., Awaitable[tuple[list[Parameter], Filled]]]  # (workflow, values, caller, revision)
 Prompts = list[tuple[str, dict[str, Any], list[str]]]  # (prompt id, graph, outputs to run), in queue order
 
 
@@ -198,9 +198,11 @@ class JobService:
         num_images: Any = 1,
         chosen: Any = None,
         session_id: Any = None,
+        revision: Any = None,
     ) -> tuple[Job, bool]:
         """Fill, validate and queue a job (the one way every API submits one): the job and True, or the
-        existing job and False for a retry of the same ``job_id``. Raises the 400s, 409s and 429."""
+        existing job and False for a retry of the same ``job_id``. Raises the 400s, 409s and 429 (409
+        ``WORKFLOW_CHANGED`` when ``revision`` is given and the workflow's file is no longer that one)."""
         if not isinstance(workflow, str) or not workflow.strip():
             raise BadRequest('workflow is required: {"workflow": "<name>", "values": {...}}', code="MISSING_WORKFLOW")
         if values is None:
@@ -221,7 +223,7 @@ class JobService:
                 return self._repeated(caller, existing, workflow, values), False
         self.limit_rate(caller)
 
-        schema, filled = await self.fill(workflow, values)
+        schema, filled = await self.fill(workflow, values, caller, revision)
         await caller.check_files(filled.graph)  # no other user's output copied into a job
         client_id = self.client_id_for(job_id)
         self.claims.claim_client(client_id, caller.username)  # nobody else may open a socket under it

@@ -1,8 +1,11 @@
-"""Workflow files: the shipped examples and the users' own, in API format, and who may change which.
+"""Workflow files: the shipped examples, the users' own and the editor's saved ones, and who may change which.
 
-Names are single ``.json`` file names (checked by the shared path helper). The
+CozyGen's names are single ``.json`` file names (checked by the shared path helper). The
 users' folder in the data directory wins over a shipped file of the same name;
-saves are atomic (temp file + rename) and only ever go to the users' folder.
+saves are atomic (temp file + rename) and only ever go to the users' folder. The workflows
+saved in ComfyUI's editor are read, never written, under ``editor/...`` names (``.editor``).
+A file may be in the API format or the editor's UI format: ``graph`` gives the API graph of
+either (a UI file converted with the host's node definitions), ``ui_document`` the UI file itself.
 
 Who may change a workflow (save over it, change what is kept beside it, delete it):
 an admin any; a user the workflows they saved (``workflow_owners``, written in the
@@ -26,10 +29,13 @@ from typing import Any
 import orjson
 
 from ..errors import BadRequest, Forbidden, NotFound
+from ..graph.ui_format import is_ui_workflow, to_api
 from ..json_depth import MAX_DEPTH, too_deep
 from ..paths import clean_name
+from .editor import Entry, editor_entries, editor_path, is_editor_name, revision_of, stamp_of
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_READ = 16 * 1024 * 1024  # the editor's own files (core.graph.ui_format.document)
 
 
 def is_api_format(data: Any) -> bool:
@@ -63,10 +69,17 @@ def workflow_name(value: Any) -> str:
 
 
 class WorkflowStore:
-    def __init__(self, shipped: Path, user: Path) -> None:
-        self.shipped, self.user = shipped, user
+    """CozyGen's workflows (``shipped``, then the users' folder ``user``) and, with ``editor``, the caller's
+    folder of the editor's saved workflows (``core.workflows.editor`` says whose)."""
+
+    def __init__(self, shipped: Path, user: Path, editor: Path | None = None) -> None:
+        self.shipped, self.user, self.editor = shipped, user, editor
 
     def names(self) -> list[str]:
+        """CozyGen's workflows, then the editor's (seed 004's list holds only the first: ``cozygen_names``)."""
+        return [entry.name for entry in self.entries()]
+
+    def cozygen_names(self) -> list[str]:
         found: set[str] = set()
         for folder in (self.shipped, self.user):
             try:
@@ -75,7 +88,20 @@ class WorkflowStore:
                 continue
         return sorted(found, key=str.lower)
 
+    def entries(self) -> list[Entry]:
+        """Every workflow with its file and stamp: CozyGen's by name, then the editor's by folder and name."""
+        own: list[Entry] = []
+        for name in self.cozygen_names():
+            try:
+                path = self.path(name)
+                own.append(Entry(name, path, "cozygen", "", stamp_of(path.stat())))
+            except (OSError, NotFound):
+                continue
+        return own + editor_entries(self.editor)
+
     def path(self, name: Any) -> Path:
+        if is_editor_name(name):
+            return editor_path(self.editor, name)
         filename = workflow_name(name)
         for folder in (self.user, self.shipped):
             candidate = folder / filename
@@ -84,8 +110,11 @@ class WorkflowStore:
         raise NotFound("not found", code="WORKFLOW_NOT_FOUND")
 
     def read(self, name: Any) -> Any:
+        """The file's JSON as it is (either format)."""
         path = self.path(name)
         try:
+            if path.stat().st_size > MAX_READ:
+                raise BadRequest(f"the workflow file is over {MAX_READ // 1024 // 1024} MB", code="TOO_LARGE")
             text = path.read_text(encoding="utf-8")
             value = json.loads(text)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -93,6 +122,23 @@ class WorkflowStore:
         if too_deep(text, value):  # a file put there by hand: no route may break on it
             raise BadRequest(f"bad json: nested deeper than {MAX_DEPTH} levels", code="BAD_JSON")
         return value
+
+    def graph(self, name: Any, object_info: Any) -> dict[str, Any]:
+        """The API graph of a workflow: the file itself, or a UI-format file converted with ``object_info``
+        (400 ``UI_CONVERT`` in the workflow check's shape when it does not convert; 400 ``NOT_API_FORMAT``)."""
+        data = self.read(name)
+        if is_ui_workflow(data):
+            return to_api(data, object_info)
+        return require_api_format(data)
+
+    def ui_document(self, name: Any) -> dict[str, Any] | None:
+        """The editor's document of a UI-format workflow (with its ``extra``), None for an API-format one."""
+        data = self.read(name)
+        return data if is_ui_workflow(data) else None
+
+    def revision(self, name: Any) -> str:
+        """A token that changes whenever the workflow's file is saved again."""
+        return revision_of(stamp_of(self.path(name).stat()))
 
     def spelling(self, filename: str, folder: Path) -> str | None:
         """The name of the file in ``folder`` that is ``filename`` but for case (the exact one first), or None."""

@@ -37,7 +37,7 @@ ANN = Caller(username="ann", rate_key="user:ann")
 BOB = Caller(username="bob", rate_key="user:bob")
 
 
-async def fill(name: str, values: Any) -> tuple[list[Parameter], Filled]:
+async def fill(name: str, values: Any, *_: Any) -> tuple[list[Parameter], Filled]:
     """A stored workflow of one seed (the real one reads the workflow store)."""
     if name != FORM:
         raise NotFound(f"no workflow {name}", code="WORKFLOW_NOT_FOUND")

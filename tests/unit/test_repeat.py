@@ -35,7 +35,7 @@ BOB = Caller(username="bob", rate_key="user:bob")
 ADMIN = Caller(username="ada", sees_all=True, rate_key="user:ada")
 
 
-async def fill(name: str, values: Any) -> tuple[list[Parameter], Filled]:
+async def fill(name: str, values: Any, *_: Any) -> tuple[list[Parameter], Filled]:
     """A workflow of one seed, drawn anew for each job unless the values pin it (as core/graph/fill does)."""
     if name != FORM:
         raise NotFound(f"no workflow {name}", code="WORKFLOW_NOT_FOUND")

@@ -29,13 +29,13 @@ def test_one_listing_checks_every_workflow_and_keeps_the_answers(tmp_path: Path,
     user.mkdir()
     (shipped / "ok.json").write_text(json.dumps(graph("have.safetensors")))
     (shipped / "lacks.json").write_text(json.dumps(graph("gone.safetensors", "NoSuchNode")))
-    (user / "ui.json").write_text(json.dumps({"nodes": [], "links": []}))  # not API format: no entry
+    (user / "ui.json").write_text(json.dumps({"nodes": [], "links": []}))  # the editor's format: converted
     (user / "broken.json").write_text("{")
     store, checks, definitions = WorkflowStore(shipped, user), WorkflowChecks(), (OBJECT_INFO, MODELS)
 
     names, warnings = checks.listing(store, definitions)
     assert names == ["broken.json", "lacks.json", "ok.json", "ui.json"]
-    assert set(warnings) == {"lacks.json", "ok.json"}
+    assert set(warnings) == {"lacks.json", "ok.json", "ui.json"}  # broken.json: no check
     assert warnings["ok.json"]["ok"] is True
     lacks = warnings["lacks.json"]
     assert lacks["ok"] is False and lacks["missing_models"] == {"checkpoints": ["gone.safetensors"]}
