@@ -1,0 +1,161 @@
+"""The workflows saved in ComfyUI's editor, on the phone, against a real ComfyUI with auth on: listed per user,
+opened as a form, run, never written, and refused with 409 when the file changed since the form was opened."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from support import AUTH_ENV, get, household, post
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "ui_workflows"
+
+
+def runnable() -> bytes:
+    """CozyGen's nodes in the editor's format, its Choice node muted (its choices are empty on the test host)."""
+    document = json.loads((DATA / "cozygen_nodes.json").read_text())
+    for node in document["nodes"]:
+        if node["type"] == "CozyGenChoice":
+            node["mode"] = 2
+    return json.dumps(document, indent=1).encode()
+
+
+COZY = runnable()
+FINISHED = ("completed", "failed", "cancelled", "interrupted")
+
+
+@pytest.fixture(scope="module")
+def server(start_comfyui):
+    server = start_comfyui("ComfyUI-CozyGen-editor-workflows", env=AUTH_ENV)
+    user_dir = server.user_dir
+    (user_dir / "users.json").write_text(json.dumps({"ann_0a1b": "ann", "bob_2c3d": "bob"}))
+    for folder, name in (
+        ("default", "Portraits/cozy nodes.json"),
+        ("ann_0a1b", "mine.json"),
+        ("bob_2c3d", "secret.json"),
+    ):
+        path = user_dir / folder / "workflows" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(COZY)
+    return server
+
+
+@pytest.fixture(scope="module")
+def people(server) -> dict[str, dict[str, str]]:
+    return household(server.url, {"ann": "user", "bob": "user", "vera": "viewer"})
+
+
+def listing(server, headers: dict[str, str]) -> dict[str, Any]:
+    reply = get(f"{server.url}/cozygen/workflows?warnings=1", headers=headers)
+    assert reply.status == 200, reply.body
+    return reply.json()
+
+
+def editor_names(body: dict[str, Any]) -> list[str]:
+    return [name for name in body["workflows"] if body["details"][name]["source"] == "editor"]
+
+
+def values_for(parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    chosen: dict[str, Any] = {}
+    for p in parameters:
+        value = p.get("default")
+        if value in (None, "") and p.get("choices"):
+            value = p["choices"][0]
+        if p["type"] in ("string", "text") and value in (None, ""):
+            value = "a test"
+        chosen[p["name"]] = value
+    return chosen
+
+
+def wait_job(server, headers: dict[str, str], job_id: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
+        if job["status"] in FINISHED:
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+
+
+def test_each_user_lists_and_opens_only_their_own_editor_workflows(server, people) -> None:
+    admin, ann, bob, vera = people["admin"], people["ann"], people["bob"], people["vera"]
+    seen = listing(server, admin)
+    assert editor_names(seen) == ["editor/Portraits/cozy nodes.json"]
+    assert seen["details"]["editor/Portraits/cozy nodes.json"]["folder"] == "Portraits"
+    assert seen["warnings"]["editor/Portraits/cozy nodes.json"]["ok"] is True
+    assert editor_names(listing(server, ann)) == ["editor/mine.json"]
+    assert editor_names(listing(server, bob)) == ["editor/secret.json"]
+    assert editor_names(listing(server, vera)) == []  # no ComfyUI user named vera, not an admin
+    plain = get(f"{server.url}/cozygen/workflows", headers=ann).json()["workflows"]
+    assert not any(name.startswith("editor/") for name in plain)  # seed 004's list: CozyGen's own names
+    for name in ("editor/secret.json", "editor/../bob_2c3d/workflows/secret.json", "editor%2F..%2F..%2Fbob_2c3d"):
+        path = quote(name, safe="%")
+        assert get(f"{server.url}/cozygen/api/workflows/{path}/schema", headers=ann).status in (400, 404)
+        assert get(f"{server.url}/cozygen/workflows/{path}", headers=ann).status in (400, 404)
+    job = {"workflow": "editor/secret.json", "values": {}}
+    assert post(f"{server.url}/cozygen/api/jobs", job, headers=ann).status == 404
+    # a viewer lists and opens, but changes nothing
+    shared = post(f"{server.url}/cozygen/workflows/{quote('editor/mine.json', safe='')}", json.loads(COZY), headers=ann)
+    assert shared.status == 400  # never written through CozyGen, even by its owner
+    preset = {"workflow": "editor/x.json", "preset": {"name": "p", "values": {}}}
+    assert post(f"{server.url}/cozygen/api/workflow_presets", preset, headers=vera).status == 403
+
+
+def test_an_editor_workflow_runs_and_its_file_is_never_rewritten(server, people) -> None:
+    admin, ann = people["admin"], people["ann"]
+    path = server.user_dir / "ann_0a1b" / "workflows" / "mine.json"
+    before = path.read_bytes()
+    url = f"{server.url}/cozygen/api/workflows/{quote('editor/mine.json', safe='')}/schema"
+    schema = get(url, headers=ann)
+    assert schema.status == 200, schema.body
+    revision, parameters = schema.json()["revision"], schema.json()["parameters"]
+    assert parameters and revision
+    values = values_for(parameters)
+    graph = get(f"{server.url}/cozygen/workflows/{quote('editor/mine.json', safe='')}", headers=ann).json()
+    assert "CozyGenOutput" in {node["class_type"] for node in graph.values()}  # the API graph, for old clients
+    preset = {"workflow": "editor/mine.json", "preset": {"name": "Mine", "values": values}}
+    saved = post(f"{server.url}/cozygen/api/workflow_presets", preset, headers=ann)
+    assert saved.status == 200, saved.body
+    kept = get(f"{server.url}/cozygen/api/workflow_presets?workflow={quote('editor/mine.json')}", headers=ann)
+    assert [p["name"] for p in kept.json()["presets"]] == ["Mine"]
+    body = {"workflow": "editor/mine.json", "values": values, "revision": revision}
+    created = post(f"{server.url}/cozygen/api/jobs", body, headers=ann)
+    assert created.status == 201, created.body
+    job = wait_job(server, ann, created.json()["job"]["id"])
+    assert job["status"] == "completed", job
+    assert path.read_bytes() == before
+    listed = listing(server, ann)
+    assert "editor/mine.json" in listed["latest"]  # the card's thumbnail: its last output
+    assert "editor/Portraits/cozy nodes.json" not in listing(server, admin)["latest"]
+
+    # changed in the editor meanwhile: a job of the old revision is refused, the new one runs
+    path.write_bytes(before.replace(b'"mode": 0', b'"mode": 0 ', 1) + b"\n")
+    refused = post(f"{server.url}/cozygen/api/jobs", body, headers=ann)
+    assert refused.status == 409 and refused.json()["code"] == "WORKFLOW_CHANGED", refused.body
+    assert "changed in the editor" in refused.json()["error"]
+    fresh = get(url, headers=ann).json()["revision"]
+    assert fresh != revision and fresh == refused.json()["revision"]
+    again = post(f"{server.url}/cozygen/api/jobs", {**body, "revision": fresh}, headers=ann)
+    assert again.status == 201, again.body
+    assert wait_job(server, ann, again.json()["job"]["id"])["status"] == "completed"
+
+
+def test_a_file_that_does_not_convert_is_listed_with_its_problems(server, people) -> None:
+    folder = server.user_dir / "default" / "workflows"
+    document = json.loads(COZY)
+    document["nodes"][0]["type"] = "NoSuchNodeAnywhere"
+    (folder / "lacks.json").write_text(json.dumps(document))
+    (folder / "broken.json").write_text("{")
+    seen = listing(server, people["admin"])
+    assert {"editor/lacks.json", "editor/broken.json"} <= set(seen["workflows"])
+    lacks = seen["warnings"]["editor/lacks.json"]
+    assert lacks["ok"] is False and lacks["missing_nodes"][0]["class_type"] == "NoSuchNodeAnywhere"
+    assert seen["warnings"]["editor/broken.json"]["ok"] is False
+    schema = get(
+        f"{server.url}/cozygen/api/workflows/{quote('editor/lacks.json', safe='')}/schema", headers=people["admin"]
+    )
+    assert schema.status == 400 and schema.json()["code"] == "UI_CONVERT"
