@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .api_format import ensure_api_format
+from .app_mode import app_mode
 from .cozygen_params import cozygen_schema
 from .graph_params import GraphSchema
 from .links import id_key
@@ -37,14 +38,22 @@ from .node_values import COZYGEN_INPUT_NODES
 from .parameter import Parameter
 
 
-def extract_schema(workflow: Any, object_info: Any, *, models: Mapping[str, Any] | None = None) -> list[Parameter]:
+def extract_schema(
+    workflow: Any, object_info: Any, *, models: Mapping[str, Any] | None = None, ui: Any = None
+) -> list[Parameter]:
     """The parameters of ``workflow`` (API format; BadRequest for the UI format), in display order.
+
+    ``ui``, the editor's document ``workflow`` was converted from: its App-mode selection
+    (:mod:`.app_mode`), when it has one, decides the parameters.
 
     ``models`` (folder → file names), when given, supplies choice lists for CozyGen choice nodes
     whose folder no node class of ``object_info`` lists.
     """
     ensure_api_format(workflow)
     object_info = object_info if isinstance(object_info, dict) else {}
+    selected = app_mode(ui, workflow, object_info) if ui is not None else None
+    if selected is not None:
+        return selected.parameters
     cozygen = sorted(
         (str(node_id) for node_id, node in workflow.items() if node.get("class_type") in COZYGEN_INPUT_NODES),
         key=id_key,
