@@ -97,7 +97,7 @@ class WorkflowForms:
         stat = path.stat()
         object_info, models = definitions
         workflow = store.graph(name, object_info)  # an editor-format file converted with these definitions
-        schema = extract_schema(workflow, object_info, models=models)
+        schema = extract_schema(workflow, object_info, models=models, ui=store.ui_document(name))  # App mode
         if len(self._known) >= self.limit:
             self._known.clear()
         self._known[path] = (file_stamp(stat), definitions, workflow, schema)
