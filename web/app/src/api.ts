@@ -170,6 +170,12 @@ export interface WorkflowSummary {
   check?: CheckResult;
   /** Its newest output the caller may see (the card's thumbnail), asked for with the list; undefined when none. */
   latest?: ImageRef;
+  /** "editor": saved in ComfyUI's editor (name `editor/<folder>/<file>.json`), else CozyGen's own. */
+  source: "cozygen" | "editor";
+  /** Its folder in the editor ("" at the top), "" for CozyGen's. */
+  folder: string;
+  /** Changes whenever its file is saved again. */
+  revision: string;
 }
 
 /** The kind of a workflow: the stored mode, else a guess from its name. */
@@ -191,12 +197,19 @@ export async function workflows(withWarnings = false): Promise<WorkflowSummary[]
   const modes = isObj(types) && isObj(types.workflows) ? types.workflows : {};
   const warnings = isObj(list) && isObj(list.warnings) ? list.warnings : {};
   const latest = isObj(list) && isObj(list.latest) ? list.latest : {};
-  return names.map((name) => ({
-    name,
-    kind: workflowKind(name, modes[name]),
-    check: isObj(warnings[name]) ? parseCheck(warnings[name]) : undefined,
-    latest: parseImageRef(latest[name]) ?? undefined,
-  }));
+  const details = isObj(list) && isObj(list.details) ? list.details : {};
+  return names.map((name) => {
+    const d = isObj(details[name]) ? details[name] : {};
+    return {
+      name,
+      kind: workflowKind(name, modes[name]),
+      check: isObj(warnings[name]) ? parseCheck(warnings[name]) : undefined,
+      latest: parseImageRef(latest[name]) ?? undefined,
+      source: d.source === "editor" || name.startsWith("editor/") ? "editor" : "cozygen",
+      folder: str(d.folder),
+      revision: str(d.revision),
+    };
+  });
 }
 
 export type ParamType = "string" | "text" | "int" | "float" | "boolean" | "seed" | "choice" | "image";
@@ -237,8 +250,14 @@ export function parseParam(data: unknown): Param | null {
 }
 
 export async function schema(name: string): Promise<Param[]> {
+  return (await form(name)).params;
+}
+
+/** A workflow's form and the revision of its file (send it with the job: 409 WORKFLOW_CHANGED if it changed). */
+export async function form(name: string): Promise<{ params: Param[]; revision: string }> {
   const data = await get(`/cozygen/api/workflows/${enc(name)}/schema`);
-  return (isObj(data) ? arr(data.parameters) : []).map(parseParam).filter((p): p is Param => p !== null);
+  const params = (isObj(data) ? arr(data.parameters) : []).map(parseParam).filter((p): p is Param => p !== null);
+  return { params, revision: isObj(data) ? str(data.revision) : "" };
 }
 
 export interface CheckResult {
@@ -330,6 +349,8 @@ export interface SubmitJob {
   num_images?: number;
   job_id?: string;
   session_id?: string;
+  /** The workflow's revision the form was built from. */
+  revision?: string;
 }
 export const submitJob = async (body: SubmitJob) => parseJob(await post("/cozygen/api/jobs", body));
 export const getJob = async (id: string) => parseJob(await get(`/cozygen/api/jobs/${enc(id)}`));

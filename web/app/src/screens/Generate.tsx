@@ -1,7 +1,7 @@
 // The generate form of one workflow, built from its schema.
 import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, check, enrichPrompt, getJob, randomPrompt, schema, startSeries, submitJob, workflows, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
+import { ApiError, check, enrichPrompt, form as loadForm, getJob, randomPrompt, startSeries, submitJob, workflows, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
 import { Field, fieldId } from "../components/Field";
 import { Icon } from "../components/Icons";
 import { JobProgress } from "../components/JobProgress";
@@ -50,6 +50,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
   const [requirements, setRequirements] = useState<CheckResult | null>(null);
   const [kind, setKind] = useState<string | null>(null);
   const [autoSubmit, setAutoSubmit] = useState(false);
+  const [revision, setRevision] = useState(""); // of the workflow's file the form was built from
   const job = useJob(jobId);
   // the result shows where the eye is (a sheet over the form on a phone, the second pane on a wide
   // screen); the form never scrolls away from where the user was
@@ -58,9 +59,10 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
 
   useEffect(() => {
     let live = true;
-    schema(workflow).then(
-      (ps) => {
+    loadForm(workflow).then(
+      ({ params: ps, revision: rev }) => {
         if (!live) return;
+        setRevision(rev);
         const handoff = takeHandoff(workflow);
         const remembered = { ...loadRemembered(localStorage, workflow), ...(handoff?.values ?? {}) };
         const v = initialValues(ps, remembered);
@@ -160,7 +162,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
     setBusy(true);
     try {
       let created: Job;
-      if (repeat === 1) created = await submitJob({ workflow, values: sent.values, num_images: sent.numImages, job_id: uuid(), session_id: session || undefined });
+      if (repeat === 1) created = await submitJob({ workflow, values: sent.values, num_images: sent.numImages, job_id: uuid(), session_id: session || undefined, revision: revision || undefined });
       else {
         // each run of a series draws its own seed on the server, unless the seed is pinned
         const seeded: Values = { ...sent.values };
@@ -173,7 +175,20 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
       setJobId(created.id);
       setSheetOpen(true);
     } catch (e) {
-      if (e instanceof ApiError && Object.keys(e.fields).length) {
+      if (e instanceof ApiError && e.code === "WORKFLOW_CHANGED") {
+        // changed in the editor since the form was built: the new form, keeping the values of the fields it still has
+        try {
+          const fresh = await loadForm(workflow);
+          const kept = initialValues(fresh.params, send);
+          setParams(fresh.params);
+          setValues(kept);
+          remember(localStorage, workflow, kept);
+          setRevision(fresh.revision);
+          setFormError(t("gen.workflowChanged"));
+        } catch (again) {
+          setFormError(message(again));
+        }
+      } else if (e instanceof ApiError && Object.keys(e.fields).length) {
         const { byField, other } = splitFieldErrors(params, e.fields);
         setErrors(byField);
         setFormError(other.join("; "));

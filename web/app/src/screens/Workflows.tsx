@@ -10,9 +10,10 @@ import { t, type Key } from "../i18n";
 // Words of workflow file names that have a spelling of their own.
 const SPELLED: Record<string, string> = { cozygen: "CozyGen", sd15: "SD 1.5", sdxl: "SDXL", flux: "Flux", sd3: "SD3" };
 
-/** A workflow's file name as a title: "sdxl_txt2img.json" is "SDXL txt2img". */
+/** A workflow's file name as a title: "sdxl_txt2img.json" is "SDXL txt2img" ("editor/a/b.json": its file, "B"). */
 export const prettyName = (name: string): string => {
-  const words = name.replace(/\.json$/i, "").split(/[_\s-]+/).filter(Boolean);
+  const file = name.split("/").pop() ?? name;
+  const words = file.replace(/\.json$/i, "").split(/[_\s-]+/).filter(Boolean);
   const spelled = words.map((w) => SPELLED[w.toLowerCase()] ?? w);
   const title = spelled.join(" ");
   return title.charAt(0).toUpperCase() + title.slice(1);
@@ -64,17 +65,70 @@ function CardThumb({ wf }: { wf: WorkflowSummary }): JSX.Element {
   );
 }
 
+/** The editor's workflows by folder ("" first: those at the top of the user's workflows folder). */
+export function byFolder(list: WorkflowSummary[]): [string, WorkflowSummary[]][] {
+  const groups = new Map<string, WorkflowSummary[]>();
+  for (const wf of list) groups.set(wf.folder, [...(groups.get(wf.folder) ?? []), wf]);
+  return [...groups.entries()].sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)));
+}
+
+function Card({ wf }: { wf: WorkflowSummary }): JSX.Element {
+  // "⚠ Missing {list}": the list (names with their kinds) goes where the language puts it
+  const [missingBefore, missingAfter = ""] = t("workflows.missing", { list: "\u0001" }).split("\u0001");
+  const c = wf.check;
+  const lacks = c && !c.ok ? [...c.missingModels.map(missingModel), ...c.missingNodes.map((n) => ({ name: n, hint: NODE_TYPE }))] : [];
+  return (
+    <li>
+      <a class="card wf" href={hrefFor({ screen: "generate", workflow: wf.name })} onClick={linkClick} data-workflow={wf.name} data-source={wf.source}>
+        <CardThumb wf={wf} />
+        <span class="grow">
+          <span class="row wrap" style="gap:8px">
+            <span class="name">{prettyName(wf.name)}</span>
+            <KindBadge kind={wf.kind} />
+          </span>
+          {lacks.length > 0 && (
+            <span class="warn" style="display:block;margin-top:4px" role="note">
+              {missingBefore}
+              {lacks.slice(0, 2).map((l, i) => (
+                <span key={i} class="lack">
+                  {i > 0 && ", "}
+                  {l.hint === NODE_TYPE ? <><small>{t("workflows.nodeType")}</small> {l.name}</> : <>{l.name} <small>{l.hint}</small></>}
+                </span>
+              ))}
+              {lacks.length > 2 ? ` ${t("workflows.andMore", { count: lacks.length - 2 })}` : ""}
+              {missingAfter}
+            </span>
+          )}
+          {c && !c.ok && lacks.length === 0 && (
+            <span class="warn" style="display:block;margin-top:4px" role="note">{t("workflows.cannotRun")}</span>
+          )}
+        </span>
+        <span class="chev"><Icon name="chev" /></span>
+      </a>
+    </li>
+  );
+}
+
 export function Workflows(): JSX.Element {
   const [list, setList] = useState<WorkflowSummary[] | null>(null);
   const [error, setError] = useState("");
 
   useEffect(() => {
-    // one request: the list with each one's check and newest output
-    workflows(true).then(setList, (e) => setError(message(e)));
+    // one request: the list with each one's check and newest output; again whenever the app comes back to
+    // the front (a workflow saved in ComfyUI's editor meanwhile shows up)
+    const load = () => workflows(true).then((l) => (setList(l), setError("")), (e) => setError(message(e)));
+    const visible = () => document.visibilityState === "visible" && load();
+    void load();
+    document.addEventListener("visibilitychange", visible);
+    window.addEventListener("focus", visible);
+    return () => {
+      document.removeEventListener("visibilitychange", visible);
+      window.removeEventListener("focus", visible);
+    };
   }, []);
 
-  // "⚠ Missing {list}": the list (names with their kinds) goes where the language puts it
-  const [missingBefore, missingAfter = ""] = t("workflows.missing", { list: "\u0001" }).split("\u0001");
+  const own = list?.filter((wf) => wf.source !== "editor") ?? [];
+  const editor = list?.filter((wf) => wf.source === "editor") ?? [];
   return (
     <>
       <TopBar title={<span class="brand"><b>Cozy</b>Gen</span>} />
@@ -84,38 +138,27 @@ export function Workflows(): JSX.Element {
         {!list && !error && <Spinner />}
         {list && list.length === 0 && <Empty>{t("workflows.none")}</Empty>}
         <ul class="list" aria-label={t("workflows.title")}>
-          {list?.map((wf) => {
-            const c = wf.check;
-            const lacks = c && !c.ok ? [...c.missingModels.map(missingModel), ...c.missingNodes.map((n) => ({ name: n, hint: NODE_TYPE }))] : [];
-            return (
-              <li key={wf.name}>
-                <a class="card wf" href={hrefFor({ screen: "generate", workflow: wf.name })} onClick={linkClick} data-workflow={wf.name}>
-                  <CardThumb wf={wf} />
-                  <span class="grow">
-                    <span class="row wrap" style="gap:8px">
-                      <span class="name">{prettyName(wf.name)}</span>
-                      <KindBadge kind={wf.kind} />
-                    </span>
-                    {lacks.length > 0 && (
-                      <span class="warn" style="display:block;margin-top:4px" role="note">
-                        {missingBefore}
-                        {lacks.slice(0, 2).map((l, i) => (
-                          <span key={i} class="lack">
-                            {i > 0 && ", "}
-                            {l.hint === NODE_TYPE ? <><small>{t("workflows.nodeType")}</small> {l.name}</> : <>{l.name} <small>{l.hint}</small></>}
-                          </span>
-                        ))}
-                        {lacks.length > 2 ? ` ${t("workflows.andMore", { count: lacks.length - 2 })}` : ""}
-                        {missingAfter}
-                      </span>
-                    )}
-                  </span>
-                  <span class="chev"><Icon name="chev" /></span>
-                </a>
-              </li>
-            );
-          })}
+          {own.map((wf) => <Card key={wf.name} wf={wf} />)}
         </ul>
+        {editor.length > 0 && (
+          <section class="wf-editor" aria-label={t("workflows.fromEditor")}>
+            <h3 class="wf-section">{t("workflows.fromEditor")}</h3>
+            {byFolder(editor).map(([folder, items]) =>
+              folder === "" ? (
+                <ul key="" class="list">{items.map((wf) => <Card key={wf.name} wf={wf} />)}</ul>
+              ) : (
+                <details key={folder} class="wf-folder" open data-folder={folder}>
+                  <summary>
+                    <Icon name="folder" />
+                    <span class="grow">{folder}</span>
+                    <span class="count">{items.length}</span>
+                  </summary>
+                  <ul class="list">{items.map((wf) => <Card key={wf.name} wf={wf} />)}</ul>
+                </details>
+              ),
+            )}
+          </section>
+        )}
       </main>
     </>
   );
