@@ -22,13 +22,12 @@ from ..core.graph.ui_format.document import MAX_BYTES
 from ..core.media.pnginfo import read_png_info
 from ..core.workflows import from_image
 from ..core.workflows.imports import Imported, safe_stem, save_new, to_api_graph
-from ..core.workflows.store import require_api_format
 from .gallery import image_id
 from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
 from .visibility import require_visible
-from .workflows import editor_of, workflow_store
+from .workflows import editor_of, users_store, workflow_store
 
 PNG_KEYS = from_image.KEYS
 
@@ -93,10 +92,14 @@ class WorkflowImportRoutes:
         return await self.state.db.execute_write_fn(save)
 
     async def workflow_nodes(self, request: web.Request) -> web.Response:
-        name = request.match_info["filename"]
-        workflow = require_api_format(await asyncio.to_thread(workflow_store(self.state).read, name))
-        object_info, _ = await self.state.definitions.get()
-        return json_response({"workflow": name, "nodes": node_settings(workflow, object_info)})
+        """The graph a job of this workflow fills (an editor's file converted), as the caller sees the workflows."""
+        name, store = request.match_info["filename"], users_store(request, self.state)
+        definitions = await self.state.definitions.get()
+        forms = self.state.definitions.forms
+        form = forms.known(store, name, definitions)
+        if form is None:
+            form = await asyncio.to_thread(forms.read, store, name, definitions)
+        return json_response({"workflow": name, "nodes": node_settings(form[0], definitions[0])})
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:

@@ -714,3 +714,56 @@ export async function stopSeries(id: string): Promise<Series | null> {
   const data = await post(`/cozygen/api/series/${enc(id)}/stop`);
   return parseSeries(isObj(data) ? data.series : null);
 }
+
+// ---- workflows from anywhere: an image's embedded workflow, imports, every node's settings -------
+
+/** What an image's embedded workflow is: its suggested name, its format and whether this host can run it. */
+export interface ImageWorkflow {
+  name: string;
+  format: string;
+  ok: boolean;
+}
+export async function imageWorkflow(id: number): Promise<ImageWorkflow> {
+  const d = await get(`/cozygen/api/images/${id}/workflow`);
+  const o = isObj(d) ? d : {};
+  return { name: str(o.name), format: str(o.format), ok: isObj(o.check) && o.check.ok === true };
+}
+
+/** Save an image's embedded workflow as the caller's own; its file name (a new one, never over another). */
+export async function saveImageWorkflow(id: number): Promise<string> {
+  const d = await post(`/cozygen/api/images/${id}/workflow/save`);
+  return str(isObj(d) ? d.filename : "");
+}
+
+/** Import a workflow file's text (either format) as the caller's own under ``name`` made unique; its file name. */
+export async function importWorkflow(text: string, name: string): Promise<string> {
+  const d = await request("POST", `/cozygen/api/workflows/import${q({ name })}`, undefined, {
+    body: text,
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+  });
+  return str(isObj(d) ? d.filename : "");
+}
+
+/** One widget of a node in the all-settings view: a form parameter named "<node id>.<input>". */
+export interface NodeWidget extends Param {
+  input: string;
+  linked: boolean;
+}
+export interface NodeSettings {
+  id: string;
+  classType: string;
+  title: string;
+  widgets: NodeWidget[];
+}
+export async function workflowNodes(name: string): Promise<NodeSettings[]> {
+  const d = await get(`/cozygen/api/workflows/${enc(name)}/nodes`);
+  return arr(isObj(d) ? d.nodes : []).filter(isObj).map((n) => ({
+    id: str(n.id),
+    classType: str(n.class_type),
+    title: str(n.title, str(n.class_type)),
+    widgets: arr(n.widgets).filter(isObj).flatMap((w) => {
+      const p = parseParam(w);
+      return p ? [{ ...p, input: str(w.input, p.name), linked: w.linked === true }] : [];
+    }),
+  }));
+}

@@ -2,6 +2,7 @@
 import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, check, enrichPrompt, form as loadForm, getJob, randomPrompt, startSeries, submitJob, workflows, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
+import { AllSettings } from "../components/AllSettings";
 import { Field, fieldId } from "../components/Field";
 import { Icon } from "../components/Icons";
 import { JobProgress } from "../components/JobProgress";
@@ -50,6 +51,9 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
   const [requirements, setRequirements] = useState<CheckResult | null>(null);
   const [kind, setKind] = useState<string | null>(null);
   const [autoSubmit, setAutoSubmit] = useState(false);
+  const [allOpen, setAllOpen] = useState(false);
+  const [changes, setChanges] = useState<Values>({}); // "<node id>.<input>" set in All settings
+  useEffect(() => setChanges({}), [workflow]);
   const [revision, setRevision] = useState(""); // of the workflow's file the form was built from
   const job = useJob(jobId);
   // the result shows where the eye is (a sheet over the form on a phone, the second pane on a wide
@@ -158,6 +162,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
     }
     setValues(send);
     remember(localStorage, workflow, send);
+    Object.assign(sent.values, changes); // checked by the server as the form's fields are
     setErrors({});
     setBusy(true);
     try {
@@ -212,7 +217,11 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
 
   return (
     <>
-      <TopBar title={<span class="row" style="gap:8px;font-size:1.1rem"><span style="overflow:hidden;text-overflow:ellipsis">{prettyName(workflow)}</span> <KindBadge kind={kind} /></span>} back={() => navigate("/cozygen/")} />
+      <TopBar title={<span class="row" style="gap:8px;font-size:1.1rem"><span style="overflow:hidden;text-overflow:ellipsis">{prettyName(workflow)}</span> <KindBadge kind={kind} /></span>} back={() => navigate("/cozygen/")}>
+        <button type="button" class="icon ghost" id="all-settings-open" aria-label={t("allSettings.title")} title={t("allSettings.title")}
+          aria-pressed={Object.keys(changes).length > 0} onClick={() => setAllOpen(true)}><Icon name="gear" /></button>
+      </TopBar>
+      {allOpen && <AllSettings workflow={workflow} changes={changes} errors={errors} onChange={setChanges} onClose={() => setAllOpen(false)} />}
       <main class="narrow gen">
         {loadError && <p class="error" role="alert">{loadError}</p>}
         {!params && !loadError && <Spinner />}

@@ -3,7 +3,7 @@
 // delete with undo.
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { deleteImage, imageMetadata, imageUrl, jobs, restore, toInput, workflows, type ImageMeta, type ImageRef, type Job, type Json } from "../api";
+import { deleteImage, galleryId, imageMetadata, imageUrl, imageWorkflow, jobs, restore, saveImageWorkflow, toInput, workflows, type ImageMeta, type ImageRef, type Job, type Json } from "../api";
 import { Icon } from "../components/Icons";
 import { message, toast } from "../components/ui";
 import { randomSeed } from "../form";
@@ -176,7 +176,17 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
   const [meta, setMeta] = useState<ImageMeta | null>(null);
   const [job, setJob] = useState<Job | null>(item.job ?? null);
   const [open, setOpen] = useState(false);
+  const [carries, setCarries] = useState(false); // a workflow inside the file (a PNG from ComfyUI or CozyGen)
   const ref = item.ref;
+  useEffect(() => {
+    setCarries(false);
+    if (ref.id === undefined || !/\.png$/i.test(ref.filename)) return;
+    let live = true;
+    imageWorkflow(ref.id).then(() => live && setCarries(true), () => undefined);
+    return () => {
+      live = false;
+    };
+  }, [ref.id, ref.filename]);
   useEffect(() => {
     setMeta(null);
     setJob(item.job ?? null);
@@ -234,6 +244,18 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
       toast(message(e));
     }
   };
+  const openWorkflow = async () => {
+    try {
+      const id = ref.id ?? (await galleryId(ref));
+      if (id === undefined) return toast(t("api.notIndexed"));
+      const name = await saveImageWorkflow(id);
+      toast(t("import.saved", { name }));
+      closeViewer(true);
+      navigate(`/cozygen/generate/${encodeURIComponent(name)}`, true);
+    } catch (e) {
+      toast(message(e));
+    }
+  };
   const remove = async () => {
     try {
       const { batch } = await deleteImage(ref);
@@ -253,6 +275,7 @@ function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (r
         <button type="button" onClick={() => rerun(false)} disabled={!job?.workflow}><Icon name="redo" /> {t("viewer.sameSeed")}</button>
         <button type="button" onClick={() => rerun(true)} disabled={!job?.workflow}><Icon name="dice" /> {t("viewer.newSeed")}</button>
         <button type="button" onClick={sendToImg2img}><Icon name="send" /> {t("viewer.img2img")}</button>
+        {carries && <button type="button" id="viewer-open-workflow" onClick={openWorkflow}><Icon name="wand" /> {t("viewer.openWorkflow")}</button>}
         <button type="button" id="viewer-delete" onClick={remove} style="color:#ff8a80"><Icon name="trash" /> {t("common.delete")}</button>
       </div>
       {open && (

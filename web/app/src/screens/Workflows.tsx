@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { thumbUrl, workflows, type WorkflowKind, type WorkflowSummary } from "../api";
 import { Icon } from "../components/Icons";
+import { ImportWorkflow } from "../components/ImportWorkflow";
 import { Empty, Spinner, TopBar, message } from "../components/ui";
 import { hrefFor, linkClick } from "../router";
 import { t, type Key } from "../i18n";
@@ -112,6 +113,7 @@ function Card({ wf }: { wf: WorkflowSummary }): JSX.Element {
 export function Workflows(): JSX.Element {
   const [list, setList] = useState<WorkflowSummary[] | null>(null);
   const [error, setError] = useState("");
+  const [importing, setImporting] = useState(false);
 
   useEffect(() => {
     // one request: the list with each one's check and newest output; again whenever the app comes back to
@@ -131,7 +133,10 @@ export function Workflows(): JSX.Element {
   const editor = list?.filter((wf) => wf.source === "editor") ?? [];
   return (
     <>
-      <TopBar title={<span class="brand"><b>Cozy</b>Gen</span>} />
+      <TopBar title={<span class="brand"><b>Cozy</b>Gen</span>}>
+        <button type="button" class="ghost" id="import-open" onClick={() => setImporting(true)}><Icon name="plus" /> {t("import.open")}</button>
+      </TopBar>
+      {importing && <ImportWorkflow onClose={() => setImporting(false)} />}
       <main>
         <h2 style="margin:4px 2px 12px">{t("workflows.title")}</h2>
         {error && <p class="error" role="alert">{error}</p>}
