@@ -8,7 +8,6 @@ object) stay the same. A list of kept answers then costs one ``stat`` per workfl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..errors import CozyGenError
@@ -39,7 +38,7 @@ class WorkflowChecks:
 
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
-        self._known: dict[Path, tuple[Stamp, Any, dict[str, Any] | None]] = {}
+        self._known: dict[str, tuple[Stamp, Any, dict[str, Any] | None]] = {}
         self._definitions: Any = None
 
     def same(self, definitions: Any) -> Any:
@@ -73,7 +72,7 @@ class WorkflowChecks:
             stat = path.stat()
         except (OSError, CozyGenError):
             return None
-        entry = Entry(name, path, "editor" if is_editor_name(name) else "cozygen", "", stamp_of(stat))
+        entry = Entry(name, str(path), "editor" if is_editor_name(name) else "cozygen", "", stamp_of(stat))
         return self.entry_check(store, entry, self.same(definitions))
 
     def entry_check(self, store: WorkflowStore, entry: Entry, definitions: Any) -> dict[str, Any] | None:

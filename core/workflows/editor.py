@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ class Entry:
     """One listed workflow file: its name, where it is, whose it is, its folder (``a/b``) and its stamp."""
 
     name: str
-    path: Path
+    path: str  # a plain string: a listing of hundreds spends most of its time making Paths otherwise
     source: str  # "cozygen" | "editor"
     folder: str
     stamp: Stamp
@@ -116,7 +117,9 @@ def editor_path(root: Path | None, name: str) -> Path:
 
 
 def editor_entries(root: Path | None) -> list[Entry]:
-    """Every ``.json`` file under ``root`` (subfolders are folders; hidden ones and links leading out skipped)."""
+    """Every ``.json`` file under ``root`` (subfolders are folders; hidden ones and links leading out skipped).
+
+    One ``stat`` per file (``os.scandir`` tells links and folders apart without one): the listing's cost."""
     if root is None:
         return []
     try:
@@ -124,22 +127,38 @@ def editor_entries(root: Path | None) -> list[Entry]:
     except (OSError, ValueError):
         return []
     found: list[Entry] = []
-    for folder, dirs, files in os.walk(base, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        relative = os.path.relpath(folder, base).replace(os.sep, "/")
-        relative = "" if relative == "." else relative
-        for file in sorted(files):
-            if file.startswith(".") or not file.lower().endswith(".json"):
+    pending = [""]
+    while pending and len(found) < MAX_FILES:
+        relative = pending.pop()
+        try:
+            with os.scandir(base / relative if relative else base) as listing:
+                items = sorted(listing, key=lambda item: item.name)
+        except OSError:
+            continue
+        folders = []
+        for item in items:
+            if item.name.startswith("."):
                 continue
-            path = Path(folder) / file
+            inner = f"{relative}/{item.name}" if relative else item.name
             try:
-                if path.is_symlink():
-                    within(base, f"{relative}/{file}" if relative else file)
-                stat = path.stat()
+                if item.is_dir(follow_symlinks=False):
+                    folders.append(inner)
+                    continue
+                if not item.name.lower().endswith(".json"):
+                    continue
+                if item.is_symlink():
+                    within(base, inner)
+                status = item.stat()
             except (OSError, CozyGenError):
                 continue
-            name = f"{PREFIX}{relative}/{file}" if relative else f"{PREFIX}{file}"
-            found.append(Entry(name, path, "editor", relative, stamp_of(stat)))
+            if not stat_is_file(status):
+                continue
+            found.append(Entry(PREFIX + inner, item.path, "editor", relative, stamp_of(status)))
             if len(found) >= MAX_FILES:
-                return found
+                break
+        pending.extend(reversed(folders))
     return found
+
+
+def stat_is_file(found: os.stat_result) -> bool:
+    return stat.S_ISREG(found.st_mode)

@@ -94,7 +94,7 @@ class WorkflowStore:
         for name in self.cozygen_names():
             try:
                 path = self.path(name)
-                own.append(Entry(name, path, "cozygen", "", stamp_of(path.stat())))
+                own.append(Entry(name, str(path), "cozygen", "", stamp_of(path.stat())))
             except (OSError, NotFound):
                 continue
         return own + editor_entries(self.editor)
