@@ -237,6 +237,23 @@ def open_settings(page: Page, server, image: dict) -> Undo:
     return None
 
 
+def open_all_settings(page: Page, server, image: dict) -> Undo:
+    """The form's All settings sheet (every node, collapsed)."""
+    page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
+    expect(page.locator("#go")).to_be_enabled()
+    page.click("#all-settings-open")
+    expect(page.locator("#all-settings details").first).to_be_visible()
+    return None
+
+
+def open_import(page: Page, server, image: dict) -> Undo:
+    """The Workflows screen's Import sheet."""
+    page.goto(f"{server.url}/cozygen/")
+    page.click("#import-open")
+    expect(page.locator("#import-workflow")).to_be_visible()
+    return None
+
+
 @dataclass(frozen=True)
 class Screen:
     name: str
@@ -254,6 +271,8 @@ SCREENS = [
     Screen("history", open_history),
     Screen("history-missing", open_history_missing),
     Screen("settings", open_settings),
+    Screen("all-settings", open_all_settings),
+    Screen("import", open_import),
 ]
 
 
