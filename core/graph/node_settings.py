@@ -115,6 +115,8 @@ def _parameter(
 ) -> Parameter:
     if isinstance(value, dict) and "__value__" in value:  # a list value, as the editor sends it
         value = value["__value__"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = _number(value)
     param_type = _type(kind, options, value)
     if (class_type, name) in IMAGE_INPUTS:
         param_type, choices = "image", None
@@ -151,7 +153,10 @@ def _type(kind: str | None, options: dict, value: Any) -> str:
 
 
 def _number(value: Any) -> int | float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A bound as JSON can carry it: a whole number past 64 bits (a seed's 2**64) as a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return value if isinstance(value, float) or -(2**63) <= value < 2**64 else float(value)
 
 
 def _title(node: Mapping[str, Any], class_type: str, object_info: dict) -> str:

@@ -306,5 +306,8 @@ def test_a_50_mb_file_is_refused_before_it_is_read(server, people) -> None:
 
 def test_a_missing_workflow_and_a_viewer(server, people) -> None:
     assert get(f"{server.url}/cozygen/api/workflows/nope.json/nodes", headers=people["ann"]).status == 404
+    shipped = get(f"{server.url}/cozygen/api/workflows/{FORM}/nodes", headers=people["vic"])  # a seed's max is 2**64
+    assert shipped.status == 200, shipped.body
+    assert [n["class_type"] for n in shipped.json()["nodes"]][:2] == ["CozyGenString", "CozyGenSeed"]
     assert import_raw(server, people["vic"], json.dumps(UI_WORKFLOW).encode()).status == 403
     assert ADMIN  # the admin sees every image (per_user applies to users)

@@ -245,3 +245,16 @@ def test_unknown_nodes_and_inputs_are_field_errors_all_at_once() -> None:
     assert set(caught.value.errors) == {"99.steps", "5.nope", "5.model"}
     assert "no node 99" in caught.value.errors["99.steps"]
     assert node_overrides(copy.deepcopy(graph), OBJECT_INFO, {"steps": 3}) == []
+
+
+def test_bounds_past_64_bits_are_answered_as_json_can_carry_them() -> None:
+    import orjson
+
+    info = copy.deepcopy(OBJECT_INFO)
+    info["KSampler"]["input"]["required"]["seed"] = ["INT", {"default": 0, "min": 0, "max": 2**64}]
+    graph = api()
+    graph["5"]["inputs"]["seed"] = 2**70
+    nodes = node_settings(graph, info)
+    seed = next(w for n in nodes if n["id"] == "5" for w in n["widgets"] if w["input"] == "seed")
+    assert seed["max"] == float(2**64) and seed["default"] == float(2**70)
+    orjson.dumps(nodes)
