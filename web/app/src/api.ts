@@ -182,7 +182,7 @@ export interface WorkflowSummary {
 export function workflowKind(name: string, mode: unknown): WorkflowKind | null {
   const known = typeof mode === "string" ? MODES[mode] : undefined;
   if (known) return known;
-  const n = name.toLowerCase();
+  const n = (name.split("/").pop() ?? name).toLowerCase(); // the file's name ("editor/…" is a folder)
   const video = /video|wan|ltx|hunyuan|animate|svd/.test(n);
   const image = /img2img|i2i|i2v|inpaint|edit|upscale/.test(n);
   if (video) return image ? "i2v" : "t2v";
