@@ -5,7 +5,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { workflowNodes, type Json, type NodeSettings } from "../api";
 import type { Values } from "../form";
-import { humanKey } from "../labels";
+import { humanKey, ownWord } from "../labels";
 import { t } from "../i18n";
 import { Field } from "./Field";
 import { Icon } from "./Icons";
@@ -43,7 +43,7 @@ export function AllSettings({ workflow, changes, errors, onChange, onClose }: {
           return (
             <details key={node.id} class="card node-settings" data-node={node.id} open={changed || undefined}>
               <summary>
-                <span class="name">{node.title}</span>
+                <span class="name">{ownWord(node.title)}</span>
                 <span class="small muted"> #{node.id}{node.title !== node.classType ? ` · ${node.classType}` : ""}</span>
                 {changed && <span class="dot" aria-label={t("allSettings.changed")} />}
               </summary>
