@@ -25,6 +25,7 @@ def runnable() -> bytes:
 
 
 COZY = runnable()
+USERS = {"ann_0a1b": "ann", "bob_2c3d": "bob", "vera_4e5f": "vera"}  # ComfyUI's users.json: {id: name}
 FINISHED = ("completed", "failed", "cancelled", "interrupted")
 
 
@@ -32,11 +33,12 @@ FINISHED = ("completed", "failed", "cancelled", "interrupted")
 def server(start_comfyui):
     server = start_comfyui("ComfyUI-CozyGen-editor-workflows", env=AUTH_ENV)
     user_dir = server.user_dir
-    (user_dir / "users.json").write_text(json.dumps({"ann_0a1b": "ann", "bob_2c3d": "bob"}))
+    (user_dir / "users.json").write_text(json.dumps(USERS))
     for folder, name in (
         ("default", "Portraits/cozy nodes.json"),
         ("ann_0a1b", "mine.json"),
         ("bob_2c3d", "secret.json"),
+        ("vera_4e5f", "hers.json"),
     ):
         path = user_dir / folder / "workflows" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,10 @@ def test_each_user_lists_and_opens_only_their_own_editor_workflows(server, peopl
     assert seen["warnings"]["editor/Portraits/cozy nodes.json"]["ok"] is True
     assert editor_names(listing(server, ann)) == ["editor/mine.json"]
     assert editor_names(listing(server, bob)) == ["editor/secret.json"]
-    assert editor_names(listing(server, vera)) == []  # no ComfyUI user named vera, not an admin
+    assert editor_names(listing(server, vera)) == ["editor/hers.json"]
+    (server.user_dir / "users.json").write_text(json.dumps({"ann_0a1b": "ann", "bob_2c3d": "bob"}))
+    assert editor_names(listing(server, vera)) == []  # no ComfyUI user named vera now, and not an admin
+    (server.user_dir / "users.json").write_text(json.dumps(USERS))
     plain = get(f"{server.url}/cozygen/workflows", headers=ann).json()["workflows"]
     assert not any(name.startswith("editor/") for name in plain)  # seed 004's list: CozyGen's own names
     for name in ("editor/secret.json", "editor/../bob_2c3d/workflows/secret.json", "editor%2F..%2F..%2Fbob_2c3d"):
@@ -98,7 +103,12 @@ def test_each_user_lists_and_opens_only_their_own_editor_workflows(server, peopl
         assert get(f"{server.url}/cozygen/workflows/{path}", headers=ann).status in (400, 404)
     job = {"workflow": "editor/secret.json", "values": {}}
     assert post(f"{server.url}/cozygen/api/jobs", job, headers=ann).status == 404
-    # a viewer lists and opens, but changes nothing
+    # a viewer lists and opens, but changes nothing and runs nothing
+    hers = quote("editor/hers.json", safe="")
+    assert get(f"{server.url}/cozygen/api/workflows/{hers}/schema", headers=vera).status == 200
+    run = {"workflow": "editor/hers.json", "values": {}}
+    assert post(f"{server.url}/cozygen/api/jobs", run, headers=vera).status == 403
+    assert post(f"{server.url}/cozygen/workflows/{hers}", json.loads(COZY), headers=vera).status == 403
     shared = post(f"{server.url}/cozygen/workflows/{quote('editor/mine.json', safe='')}", json.loads(COZY), headers=ann)
     assert shared.status == 400  # never written through CozyGen, even by its owner
     preset = {"workflow": "editor/x.json", "preset": {"name": "p", "values": {}}}
