@@ -91,7 +91,7 @@ def image_id(server, headers: dict[str, str], filename: str) -> int:
         time.sleep(0.1)
 
 
-def image_workflow(server, headers: dict[str, str], image: int) -> Any:
+def image_workflow(server, headers: dict[str, str], image: int | str) -> Any:
     return get(f"{server.url}/cozygen/api/images/{image}/workflow", headers=headers)
 
 
@@ -310,4 +310,9 @@ def test_a_missing_workflow_and_a_viewer(server, people) -> None:
     assert shipped.status == 200, shipped.body
     assert [n["class_type"] for n in shipped.json()["nodes"]][:2] == ["CozyGenString", "CozyGenSeed"]
     assert import_raw(server, people["vic"], json.dumps(UI_WORKFLOW).encode()).status == 403
+    huge = "99999999999999999999999"  # past SQLite's 64-bit INTEGER
+    assert image_workflow(server, people["ann"], huge).json()["code"] == "IMAGE_NOT_FOUND"
+    assert get(f"{server.url}/cozygen/api/images/12abc/workflow", headers=people["ann"]).json()["code"] == "INVALID_ID"
+    save = post(f"{server.url}/cozygen/api/images/{huge}/workflow/save", {}, headers=people["ann"])
+    assert save.status == 404 and save.json()["code"] == "IMAGE_NOT_FOUND"
     assert ADMIN  # the admin sees every image (per_user applies to users)
