@@ -149,3 +149,24 @@ class Walk:
                 return node_id
             node_id = link(inputs.get("sigmas"))
         return None
+
+
+def on_cycles(graph: Mapping[str, Any]) -> list[str]:
+    """The ids of the nodes on or behind a cycle of links, in id order (none for a graph ComfyUI can run)."""
+    feeds: dict[str, set[str]] = {}
+    for node_id, node in graph.items():
+        raw = node.get("inputs") if isinstance(node, dict) else None
+        inputs: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        feeds[str(node_id)] = {s for v in inputs.values() if (s := link(v)) is not None and s in graph}
+    waiting = {node_id: len(sources) for node_id, sources in feeds.items()}
+    consumers: dict[str, list[str]] = {}
+    for node_id, sources in feeds.items():
+        for source in sources:
+            consumers.setdefault(source, []).append(node_id)
+    ready = deque(node_id for node_id, count in waiting.items() if count == 0)
+    while ready:
+        for consumer in consumers.get(ready.popleft(), ()):
+            waiting[consumer] -= 1
+            if waiting[consumer] == 0:
+                ready.append(consumer)
+    return sorted((node_id for node_id, count in waiting.items() if count > 0), key=id_key)

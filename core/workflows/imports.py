@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..graph.check import check
-from ..graph.links import id_key, link
+from ..graph.links import on_cycles
 from ..graph.ui_format import ConversionError, convert, is_ui_workflow
 from ..graph.ui_format.report import Problems, refuse
 from .store import Editor, WorkflowStore, is_api_format, save_owned, workflow_name
@@ -75,27 +74,6 @@ def require_sound(graph: Mapping[str, Any], report: Mapping[str, Any]) -> None:
         raise ConversionError(
             f"the links form a cycle through nodes {', '.join(stuck[:10])}", first, str(graph[first].get("class_type"))
         )
-
-
-def on_cycles(graph: Mapping[str, Any]) -> list[str]:
-    """The ids of the nodes on or behind a cycle of links, in id order (none for a graph ComfyUI can run)."""
-    feeds: dict[str, set[str]] = {}
-    for node_id, node in graph.items():
-        raw = node.get("inputs") if isinstance(node, dict) else None
-        inputs: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        feeds[str(node_id)] = {s for v in inputs.values() if (s := link(v)) is not None and s in graph}
-    waiting = {node_id: len(sources) for node_id, sources in feeds.items()}
-    consumers: dict[str, list[str]] = {}
-    for node_id, sources in feeds.items():
-        for source in sources:
-            consumers.setdefault(source, []).append(node_id)
-    ready = deque(node_id for node_id, count in waiting.items() if count == 0)
-    while ready:
-        for consumer in consumers.get(ready.popleft(), ()):
-            waiting[consumer] -= 1
-            if waiting[consumer] == 0:
-                ready.append(consumer)
-    return sorted((node_id for node_id, count in waiting.items() if count > 0), key=id_key)
 
 
 def safe_stem(value: Any, fallback: str = "workflow") -> str:

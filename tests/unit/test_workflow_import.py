@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from cozygen.core.graph.fill import FieldErrors, fill
+from cozygen.core.graph.links import on_cycles
 from cozygen.core.graph.node_settings import node_overrides, node_settings
 from cozygen.core.graph.ui_format import ConversionError, convert
 from cozygen.core.media.pnginfo import read_png_info_bytes
 from cozygen.core.workflows.from_image import KEYS, NoWorkflow, embedded, recorded_params
-from cozygen.core.workflows.imports import on_cycles, safe_stem, save_new, to_api_graph
+from cozygen.core.workflows.imports import safe_stem, save_new, to_api_graph
 from cozygen.core.workflows.store import Editor, WorkflowStore
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ui_workflows"

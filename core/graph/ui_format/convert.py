@@ -9,13 +9,12 @@ does. What cannot be converted is reported in the workflow check's shape (:mod:`
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..check import check
-from ..links import id_key, link
+from ..links import on_cycles
 from . import dynamic_prompt
 from .document import read
 from .flatten import BYPASSED, MUTED, ExecNode, flatten
@@ -168,24 +167,7 @@ def _wrap(value: Any) -> Any:
 
 def _refuse_cycles(prompt: dict[str, dict[str, Any]]) -> None:
     """ConversionError naming a node on a cycle of links, if there is one (ComfyUI cannot run it)."""
-    feeds: dict[str, set[str]] = {node_id: set() for node_id in prompt}
-    for node_id, entry in prompt.items():
-        for value in entry["inputs"].values():
-            source = link(value)
-            if source is not None and source in feeds:
-                feeds[node_id].add(source)
-    waiting = {node_id: len(sources) for node_id, sources in feeds.items()}
-    consumers: dict[str, list[str]] = {}
-    for node_id, sources in feeds.items():
-        for source in sources:
-            consumers.setdefault(source, []).append(node_id)
-    ready = deque(node_id for node_id, count in waiting.items() if count == 0)
-    while ready:
-        for consumer in consumers.get(ready.popleft(), ()):
-            waiting[consumer] -= 1
-            if waiting[consumer] == 0:
-                ready.append(consumer)
-    stuck = sorted((node_id for node_id, count in waiting.items() if count > 0), key=id_key)
+    stuck = on_cycles(prompt)
     if stuck:
         first = stuck[0]
         raise ConversionError(
