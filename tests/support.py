@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 import types
 import urllib.error
 import urllib.request
@@ -76,6 +77,21 @@ def get(url: str, **kwargs: Any) -> Reply:
 
 def post(url: str, body: Any = None, **kwargs: Any) -> Reply:
     return request("POST", url, body, **kwargs)
+
+
+def job_done(url: str, headers: dict[str, str], workflow: str, values: dict[str, Any], timeout: float = 90) -> Any:
+    """The job, once completed: posted to CozyGen's job API as ``headers``' user (any other end fails)."""
+    created = post(f"{url}/cozygen/api/jobs", {"workflow": workflow, "values": values}, headers=headers)
+    assert created.status == 201, created.body
+    job_id = created.json()["job"]["id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = get(f"{url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
+        if job["status"] == "completed":
+            return job
+        assert job["status"] in ("pending", "running"), job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
 
 
 # -- a household on a server with auth on ------------------------------------------------------------------------

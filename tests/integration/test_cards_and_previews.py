@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import AUTH_ENV, get, household, request
+from support import AUTH_ENV, get, household, job_done, request
 
 FORM = "cozygen_procedural_form.json"
 
@@ -24,22 +24,8 @@ def people(server) -> dict[str, dict[str, str]]:
 
 
 def generate(server, headers: dict[str, str], prompt: str, seed: int) -> dict:
-    created = request(
-        "POST",
-        f"{server.url}/cozygen/api/jobs",
-        {"workflow": FORM, "values": {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}},
-        headers=headers,
-    )
-    assert created.status == 201, created.body
-    job_id = created.json()["job"]["id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
-        if job["status"] == "completed":
-            return job["images"][0]
-        assert job["status"] in ("pending", "running"), job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+    values = {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}
+    return job_done(server.url, headers, FORM, values, timeout=60)["images"][0]
 
 
 def until(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 10) -> Any:
@@ -56,7 +42,7 @@ def latest(server, headers: dict[str, str]) -> dict[str, Any]:
     reply = get(f"{server.url}/cozygen/workflows?warnings=1", headers=headers)
     assert reply.status == 200, reply.body
     body = reply.json()
-    assert set(body) == {"workflows", "warnings", "latest"}
+    assert set(body) == {"workflows", "warnings", "latest", "details"}
     return body["latest"]
 
 

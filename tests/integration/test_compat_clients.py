@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 from PIL import Image
-from support import AUTH_ENV, bearer, get, household, post
+from support import AUTH_ENV, bearer, get, household, job_done, post
 
 FORM = "cozygen_procedural_form.json"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -49,21 +49,8 @@ def people(server) -> dict[str, dict[str, str]]:
 
 def generated(server, headers: dict[str, str]) -> dict[str, Any]:
     """One output of a job of this user's (through CozyGen's own job API: DreamLayer generates elsewhere)."""
-    created = post(
-        f"{server.url}/cozygen/api/jobs",
-        {"workflow": FORM, "values": {"prompt": "a harbour", "steps": 2, "size": 64, "seed": 5}},
-        headers=headers,
-    )
-    assert created.status == 201, created.body
-    job_id = created.json()["job"]["id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
-        if job["status"] == "completed":
-            return job["images"][0]
-        assert job["status"] in ("pending", "running"), job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+    values = {"prompt": "a harbour", "steps": 2, "size": 64, "seed": 5}
+    return job_done(server.url, headers, FORM, values, timeout=60)["images"][0]
 
 
 def is_text(value: Any) -> bool:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from push_service import PushService, PushServiceThread
-from support import AUTH_ENV, get, household, post, request
+from support import AUTH_ENV, get, household, job_done, post, request
 
 FORM = "cozygen_procedural_form.json"
 
@@ -37,17 +37,7 @@ def push(server, people) -> Iterator[PushService]:
 
 def run_job(server, headers: dict[str, str], prompt: str, seed: int) -> dict[str, Any]:
     values = {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}
-    created = post(f"{server.url}/cozygen/api/jobs", {"workflow": FORM, "values": values}, headers=headers)
-    assert created.status == 201, created.body
-    job_id = created.json()["job"]["id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
-        if job["status"] == "completed":
-            return job
-        assert job["status"] in ("pending", "running"), job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+    return job_done(server.url, headers, FORM, values, timeout=60)
 
 
 def wait_for(check: Any, timeout: float = 10) -> Any:

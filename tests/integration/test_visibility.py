@@ -6,7 +6,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from support import AUTH_ENV, GalleryEvents, get, household, post, request
+from support import AUTH_ENV, GalleryEvents, get, household, job_done, post, request
 
 FORM = "cozygen_procedural_form.json"
 
@@ -32,21 +32,8 @@ def set_visibility(server, people, value: str) -> None:
 
 
 def generate(server, headers: dict[str, str], prompt: str, seed: int) -> dict:
-    created = post(
-        f"{server.url}/cozygen/api/jobs",
-        {"workflow": FORM, "values": {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}},
-        headers=headers,
-    )
-    assert created.status == 201, created.body
-    job_id = created.json()["job"]["id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
-        if job["status"] == "completed":
-            return job["images"][0]
-        assert job["status"] in ("pending", "running"), job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+    values = {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}
+    return job_done(server.url, headers, FORM, values, timeout=60)["images"][0]
 
 
 def gallery_ids(server, headers: dict[str, str], **query: str) -> dict[str, int]:

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from PIL import Image, PngImagePlugin
-from support import ADMIN, AUTH_ENV, get, household, post, request
+from support import ADMIN, AUTH_ENV, get, household, job_done, post, request
 
 FORM = "cozygen_procedural_form.json"
 UI_WORKFLOW: dict[str, Any] = {
@@ -66,17 +66,7 @@ def saved_files(server) -> list[str]:
 
 
 def run(server, headers: dict[str, str], workflow: str, values: dict[str, Any]) -> dict[str, Any]:
-    created = post(f"{server.url}/cozygen/api/jobs", {"workflow": workflow, "values": values}, headers=headers)
-    assert created.status == 201, created.body
-    job_id = created.json()["job"]["id"]
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        job = get(f"{server.url}/cozygen/api/jobs/{job_id}", headers=headers).json()["job"]
-        if job["status"] == "completed":
-            return job
-        assert job["status"] in ("pending", "running"), job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+    return job_done(server.url, headers, workflow, values)
 
 
 def image_id(server, headers: dict[str, str], filename: str) -> int:
