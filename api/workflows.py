@@ -33,6 +33,7 @@ from ..core.workflows.editor import editor_folder
 from ..core.workflows.latest import latest_outputs
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from .auth.credentials import current_user
+from .definitions import Form
 from .jobs import caller as job_caller
 from .jobs import owner as job_owner
 from .jobs import sees_everyones
@@ -138,6 +139,15 @@ def require_revision(store: WorkflowStore, name: str, revision: Any) -> None:
         )
 
 
+async def form_of(state: CozyGenState, store: WorkflowStore, name: str, definitions: Any = None) -> Form:
+    """A workflow's API graph (an editor-format file converted) and its form (App mode, CozyGen's nodes or the
+    graph's own fields), kept while the file and ComfyUI's definitions stay the same."""
+    definitions = definitions if definitions is not None else await state.definitions.get()
+    forms = state.definitions.forms
+    form = forms.known(store, name, definitions)  # a job submission's usual case: nothing to read
+    return form if form is not None else await asyncio.to_thread(forms.read, store, name, definitions)
+
+
 async def fill_named(
     state: CozyGenState, name: str, values: Any, caller: Caller | None = None, revision: Any = None
 ) -> tuple[list[Parameter], Filled]:
@@ -152,11 +162,7 @@ async def fill_named(
     store = callers_store(state, caller)
     if revision not in (None, ""):
         await asyncio.to_thread(require_revision, store, name, revision)
-    forms = state.definitions.forms
-    form = forms.known(store, name, definitions)  # a job submission's usual case: nothing to read
-    if form is None:
-        form = await asyncio.to_thread(forms.read, store, name, definitions)
-    workflow, schema = form
+    workflow, schema = await form_of(state, store, name, definitions)
     overrides = node_overrides(workflow, definitions[0], values, taken=(p.name for p in schema))  # all settings
     schema = [*schema, *overrides] if overrides else schema
     texts = [*values.values(), *(p.default for p in schema)]
@@ -255,11 +261,8 @@ class WorkflowRoutes:
         name, store = request.match_info["filename"], self.store(request)
         definitions = await self.state.definitions.get(refresh=flag(request, "refresh"))
         revision = await asyncio.to_thread(store.revision, name)
-        forms = self.state.definitions.forms
-        form = forms.known(store, name, definitions)
-        if form is None:
-            form = await asyncio.to_thread(forms.read, store, name, definitions)
-        return json_response({"workflow": name, "parameters": [p.to_dict() for p in form[1]], "revision": revision})
+        _, schema = await form_of(self.state, store, name, definitions)
+        return json_response({"workflow": name, "parameters": [p.to_dict() for p in schema], "revision": revision})
 
     async def fill_workflow(self, request: web.Request) -> web.Response:
         """Validate values against the schema and return the graph ready to queue (or every field error)."""

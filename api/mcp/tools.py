@@ -14,16 +14,14 @@ from aiohttp import web
 from ...core.accounts.access import ROLE_LEVELS
 from ...core.errors import BadRequest, Forbidden, NotFound, TooLarge
 from ...core.gallery import index
-from ...core.graph.schema import extract_schema
 from ...core.mcp import views
 from ...core.mcp.tools import ORIGINAL_MAX_BYTES, TOOLS, ImagePart, Tool, ToolResult, check_arguments, find
-from ...core.workflows.store import require_api_format
 from ..auth.credentials import current_user
 from ..files import make_thumbnail
 from ..jobs import caller
 from ..state import CozyGenState
 from ..visibility import require_visible, restricted_to
-from ..workflows import workflow_store
+from ..workflows import callers_store, form_of
 
 ORIGINAL_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
                   ".gif": "image/gif"}  # fmt: skip
@@ -62,12 +60,12 @@ class McpTools:
 
     # -- the tools -----------------------------------------------------------------------------------------
     async def list_workflows(self) -> ToolResult:
-        return ToolResult({"workflows": await asyncio.to_thread(workflow_store(self.state).names)})
+        store = callers_store(self.state, caller(self.request, self.state))
+        return ToolResult({"workflows": await asyncio.to_thread(store.names)})
 
     async def get_workflow_parameters(self, workflow: str) -> ToolResult:
-        graph = require_api_format(await asyncio.to_thread(workflow_store(self.state).read, workflow))
-        object_info, models = await self.state.definitions.get()
-        parameters = extract_schema(graph, object_info, models=models)
+        store = callers_store(self.state, caller(self.request, self.state))
+        _, parameters = await form_of(self.state, store, workflow)
         return ToolResult({"workflow": workflow, "parameters": [views.parameter(p.to_dict()) for p in parameters]})
 
     async def generate(

@@ -10,6 +10,7 @@ import io
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from support import AUTH_ENV, bearer, get, household, post, request
 
 FORM = "cozygen_procedural_form.json"
 MCP = "/cozygen/api/mcp"
+DATA = Path(__file__).resolve().parents[1] / "data" / "ui_workflows"
 CYBER_MCP = "/cozygen/compat/cyberimage/api/mcp"
 TOOLS = {"list_workflows", "get_workflow_parameters", "generate", "get_job", "search_gallery", "fetch_image"}
 
@@ -351,3 +353,18 @@ def test_cyberimage_rpc_errors_are_json_rpc_errors_the_example_client_can_print(
     garbage = request("POST", url, headers={**ann, "Content-Type": "application/json"}, raw=b"{nope")
     assert garbage.status == 200 and garbage.json()["error"]["code"] == -32700
     assert post(url, {"jsonrpc": "2.0", "method": "context.image_generation.models", "id": "1"}).status == 401
+
+
+def test_an_admin_sees_the_editors_workflows_and_their_form(server, tokens) -> None:
+    """With auth on, an admin's store holds ComfyUI's `default` editor folder: list_workflows names its files and
+    get_workflow_parameters converts one (the editor's format) into its form; a user's store does not."""
+    folder = server.user_dir / "default" / "workflows" / "mcp"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "basic.json").write_bytes((DATA / "basic_v04.json").read_bytes())
+    name = "editor/mcp/basic.json"
+    assert name in data(call(server, tokens["admin"], "list_workflows"))["workflows"]
+    assert name not in data(call(server, tokens["ann"], "list_workflows"))["workflows"]
+    form = data(call(server, tokens["admin"], "get_workflow_parameters", {"workflow": name}))
+    assert form["workflow"] == name and form["parameters"], form
+    refused = call(server, tokens["ann"], "get_workflow_parameters", {"workflow": name})
+    assert refused.is_error

@@ -24,15 +24,14 @@ from ....core.errors import Conflict, NotFound
 from ....core.graph.fill import FieldErrors
 from ....core.graph.models import PROCEDURAL_MODEL
 from ....core.graph.parameter import Parameter
-from ....core.graph.schema import extract_schema
 from ....core.jobs import groups, model
 from ....core.jobs.model import COMPLETED, Job
 from ....core.store import documents
-from ....core.workflows.store import require_api_format
 from ...jobs import caller
 from ...params import integer
 from ...responses import read_json
 from ...state import CozyGenState
+from ...workflows import form_of
 from ..common import PROCEDURAL, TXT2IMG, checkpoints, renamed, square_size
 from .prompts import prompt_names
 from .shapes import (
@@ -200,9 +199,8 @@ class SessionRoutes:
         return await self.state.job_service.visible(caller(request, self.state), request.match_info["job_id"])
 
     async def schema_of(self, name: str) -> list[Parameter]:
-        workflow = require_api_format(await asyncio.to_thread(self.workflows.store().read, name))
-        object_info, models = await self.state.definitions.get()
-        return extract_schema(workflow, object_info, models=models)
+        _, schema = await form_of(self.state, self.workflows.store(), name)
+        return schema
 
     async def chosen_workflow(self, asked: Any, meta: dict[str, Any], given: dict[str, Any]) -> str:
         """The workflow a generation runs on (see the module's docstring); fills in ``checkpoint_name`` for

@@ -23,7 +23,6 @@ from ....core.store import documents
 from ....core.workflows.store import (
     WorkflowStore,
     delete_owned,
-    require_api_format,
     require_existing_change,
     workflow_name,
 )
@@ -130,8 +129,8 @@ class WorkflowRoutes:
             raise BadRequest(f"{name} is not JSON text", code="BAD_JSON") from None
         changed = iso(path.stat().st_mtime)
         try:
-            params = extracted(require_api_format(self.store().read(name)), *definitions)
-        except BadRequest:  # an editor-format file: it runs nowhere, and has no parameters to show
+            params = extracted(self.store().graph(name, definitions[0]), *definitions)  # the editor's format converted
+        except BadRequest:  # a file that does not convert: it runs nowhere, and has no parameters to show
             params = []
         return {
             "id": name,
