@@ -87,6 +87,7 @@ def test_generate_watch_browse_delete_and_undo_on_a_phone(server, browser) -> No
     word = "cozy" + secrets.token_hex(3)  # one word that only this image's prompt has
     prompt = f"a lighthouse at dusk {word}"
     phone, page = signed_in(browser, server)
+    generate(phone, server, "another image, so the unfiltered gallery holds two")  # whatever ran before
     shot(page, "workflows-phone")
 
     # a second phone watches the gallery
