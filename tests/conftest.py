@@ -27,30 +27,50 @@ def front_end_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def start_comfyui(tmp_path_factory: pytest.TempPathFactory, front_end_root: Path) -> Iterator[Callable]:
-    """Start extra ComfyUI servers; all are stopped at the end of the session."""
-    started: list[comfyui_host.ComfyUI] = []
+class Servers:
+    """Starts ComfyUI servers and stops all of them on `stop_all` (each is about 1 GB: torch)."""
 
-    def start(
-        folder_name: str = "ComfyUI-CozyGen", env: dict[str, str] | None = None, listen: str = "127.0.0.1"
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, front_end_root: Path) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.front_end_root = front_end_root
+        self.started: list[comfyui_host.ComfyUI] = []
+
+    def __call__(
+        self, folder_name: str = "ComfyUI-CozyGen", env: dict[str, str] | None = None, listen: str = "127.0.0.1"
     ) -> comfyui_host.ComfyUI:
-        base = tmp_path_factory.mktemp(f"comfyui-{folder_name}")
+        base = self.tmp_path_factory.mktemp(f"comfyui-{folder_name}")
         server = comfyui_host.start(
-            base, folder_name=folder_name, env=env, listen=listen, front_end_root=front_end_root
+            base, folder_name=folder_name, env=env, listen=listen, front_end_root=self.front_end_root
         )
-        started.append(server)
+        self.started.append(server)
         failures = import_failures(server.log(), folder_name)
         if failures:
             pytest.fail("CozyGen failed to import in ComfyUI:\n" + "\n".join(failures) + "\n" + server.log()[-3000:])
         return server
 
-    yield start
-    for server in started:
-        server.stop()
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def start_comfyui(tmp_path_factory: pytest.TempPathFactory, front_end_root: Path) -> Iterator[Callable]:
+    """Start extra ComfyUI servers for one test module; they stop when the module ends, so a full
+    run never holds more than a few at once (45 kept for the whole session exhausted 24 GiB)."""
+    servers = Servers(tmp_path_factory, front_end_root)
+    yield servers
+    servers.stop_all()
 
 
 @pytest.fixture(scope="session")
-def comfyui(start_comfyui: Callable) -> comfyui_host.ComfyUI:
+def session_servers(tmp_path_factory: pytest.TempPathFactory, front_end_root: Path) -> Iterator[Servers]:
+    """Starts the few servers shared by a whole session (`comfyui`, the security household)."""
+    servers = Servers(tmp_path_factory, front_end_root)
+    yield servers
+    servers.stop_all()
+
+
+@pytest.fixture(scope="session")
+def comfyui(session_servers: Servers) -> comfyui_host.ComfyUI:
     """The shared ComfyUI server most integration tests talk to."""
-    return start_comfyui("ComfyUI-CozyGen")
+    return session_servers("ComfyUI-CozyGen")

@@ -1,7 +1,8 @@
 """The adversarial suite's shared server: one household (see household.py) for the whole session.
 
 Tests that change the server's state in a way others would notice (locking an account, the per-address
-login throttle, killing the process) start a server of their own with ``start_comfyui``.
+login throttle, killing the process) start a server of their own with ``start_comfyui``
+(stopped when their module ends).
 """
 
 from __future__ import annotations
@@ -13,5 +14,5 @@ from household import ENV, Household, make_household
 
 
 @pytest.fixture(scope="session")
-def household(start_comfyui: Callable) -> Household:
-    return make_household(start_comfyui("ComfyUI-CozyGen-security", env=dict(ENV)))
+def household(session_servers: Callable) -> Household:
+    return make_household(session_servers("ComfyUI-CozyGen-security", env=dict(ENV)))
