@@ -6,15 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.graph.parameter import Parameter
-from ..core.graph.schema import extract_schema
+from ..core.graph.schema import extract_form
 from ..core.host import Host
 from ..core.workflows.store import WorkflowStore
 
 Definitions = tuple[dict[str, Any], dict[str, list[str]]]  # (object_info, model folder -> files)
-Form = tuple[dict[str, Any], list[Parameter]]  # a workflow's graph and its parameters
+
+
+class Form(NamedTuple):
+    """A workflow's API graph, its parameters, and the output nodes whose images its results show (empty: all)."""
+
+    graph: dict[str, Any]
+    schema: list[Parameter]
+    outputs: list[str]
 
 
 class HostDefinitions:
@@ -76,8 +83,8 @@ class WorkflowForms:
 
     def __init__(self, limit: int = 256) -> None:
         self.limit = limit
-        # path -> ((mtime, size, inode), definitions, graph, form)
-        self._known: dict[Path, tuple[tuple[int, int, int], Any, dict[str, Any], list[Parameter]]] = {}
+        # path -> ((mtime, size, inode), definitions, form)
+        self._known: dict[Path, tuple[tuple[int, int, int], Any, Form]] = {}
 
     def known(self, store: WorkflowStore, name: str, definitions: Any) -> Form | None:
         """The kept graph and form of a workflow whose file has not changed (two ``stat`` calls); else None."""
@@ -88,7 +95,7 @@ class WorkflowForms:
             return None
         known = self._known.get(path)
         if known is not None and known[0] == file_stamp(stat) and known[1] is definitions:
-            return known[2], known[3]
+            return known[2]
         return None
 
     def read(self, store: WorkflowStore, name: str, definitions: Any) -> Form:
@@ -97,11 +104,12 @@ class WorkflowForms:
         stat = path.stat()
         object_info, models = definitions
         workflow = store.graph(name, object_info)  # an editor-format file converted with these definitions
-        schema = extract_schema(workflow, object_info, models=models, ui=store.ui_document(name))  # App mode
+        schema, outputs = extract_form(workflow, object_info, models=models, ui=store.ui_document(name))
+        form = Form(workflow, schema, outputs)
         if len(self._known) >= self.limit:
             self._known.clear()
-        self._known[path] = (file_stamp(stat), definitions, workflow, schema)
-        return workflow, schema
+        self._known[path] = (file_stamp(stat), definitions, form)
+        return form
 
 
 def file_stamp(stat: os.stat_result) -> tuple[int, int, int]:

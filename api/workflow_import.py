@@ -27,7 +27,7 @@ from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
 from .visibility import require_visible
-from .workflows import editor_of, users_store, workflow_store
+from .workflows import editor_of, form_of, users_store, workflow_store
 
 PNG_KEYS = from_image.KEYS
 
@@ -95,11 +95,8 @@ class WorkflowImportRoutes:
         """The graph a job of this workflow fills (an editor's file converted), as the caller sees the workflows."""
         name, store = request.match_info["filename"], users_store(request, self.state)
         definitions = await self.state.definitions.get()
-        forms = self.state.definitions.forms
-        form = forms.known(store, name, definitions)
-        if form is None:
-            form = await asyncio.to_thread(forms.read, store, name, definitions)
-        return json_response({"workflow": name, "nodes": node_settings(form[0], definitions[0])})
+        form = await form_of(self.state, store, name, definitions)
+        return json_response({"workflow": name, "nodes": node_settings(form.graph, definitions[0])})
 
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:

@@ -162,13 +162,15 @@ async def fill_named(
     store = callers_store(state, caller)
     if revision not in (None, ""):
         await asyncio.to_thread(require_revision, store, name, revision)
-    workflow, schema = await form_of(state, store, name, definitions)
-    overrides = node_overrides(workflow, definitions[0], values, taken=(p.name for p in schema))  # all settings
-    schema = [*schema, *overrides] if overrides else schema
+    form = await form_of(state, store, name, definitions)
+    overrides = node_overrides(form.graph, definitions[0], values, taken=(p.name for p in form.schema))  # all settings
+    schema = [*form.schema, *overrides] if overrides else form.schema
     texts = [*values.values(), *(p.default for p in schema)]
     chosen = any(isinstance(text, str) and has_choices(text) for text in texts)
     wildcards = await asyncio.to_thread(wildcard_library(state).load) if chosen else None
-    return schema, fill(workflow, schema, values, aliases=await aliases_of(state), wildcards=wildcards)
+    filled = fill(form.graph, schema, values, aliases=await aliases_of(state), wildcards=wildcards)
+    filled.outputs = list(form.outputs)
+    return schema, filled
 
 
 async def aliases_of(state: CozyGenState) -> dict[str, str]:
@@ -261,8 +263,9 @@ class WorkflowRoutes:
         name, store = request.match_info["filename"], self.store(request)
         definitions = await self.state.definitions.get(refresh=flag(request, "refresh"))
         revision = await asyncio.to_thread(store.revision, name)
-        _, schema = await form_of(self.state, store, name, definitions)
-        return json_response({"workflow": name, "parameters": [p.to_dict() for p in schema], "revision": revision})
+        form = await form_of(self.state, store, name, definitions)
+        parameters = [p.to_dict() for p in form.schema]
+        return json_response({"workflow": name, "parameters": parameters, "revision": revision})
 
     async def fill_workflow(self, request: web.Request) -> web.Response:
         """Validate values against the schema and return the graph ready to queue (or every field error)."""

@@ -65,7 +65,7 @@ class McpTools:
 
     async def get_workflow_parameters(self, workflow: str) -> ToolResult:
         store = callers_store(self.state, caller(self.request, self.state))
-        _, parameters = await form_of(self.state, store, workflow)
+        parameters = (await form_of(self.state, store, workflow)).schema
         return ToolResult({"workflow": workflow, "parameters": [views.parameter(p.to_dict()) for p in parameters]})
 
     async def generate(

@@ -8,9 +8,10 @@ The editor (comfyui-frontend-package 1.41.x onwards) saves the selection in the 
   the subgraph), or (1.5x) a widget id ``"<graph uuid>:<local id>:<widget name>"``, each part URI-encoded.
 - widgets are named by name, never by index; a name that is an input of a subgraph node (a promoted
   widget) is followed into the subgraph to the widget it feeds.
-- ``config`` holds only ``height`` and ``description``: the format has no label and no min/max/step/choice
-  overrides, so the label is the widget's name, the group the node's title, and bounds come from the host's
-  definitions as for every other form.
+- ``config`` holds only ``height`` and ``description``; the author's label is the one the editor's rename
+  writes on the node's input of that widget (``inputs[].label``), else the widget's name. There are no
+  min/max/step/choice overrides: the group is the node's title, and bounds come from the host's definitions
+  as for every other form.
 
 :func:`app_mode` maps that onto the API graph the converter made (ids as it gives them, ``"a:b"`` inside
 subgraphs) and answers None when the document has no selection, so the other readers decide as before.
@@ -71,7 +72,7 @@ def app_mode(ui: Any, graph: dict[str, Any], object_info: Any) -> AppSelection |
         first_id, first_input = targets[0]
         param = _parameter(graph, object_info, first_id, first_input, len(selection.parameters))
         param.name = unique_name(first_input, names)
-        param.label = entry[1]
+        param.label = tree.label(entry[0], entry[1]) or entry[1]
         param.group = tree.title(first_id)
         param.description = str(config.get("description") or "")
         param.targets = targets
@@ -153,6 +154,18 @@ class _Tree:
     def title(self, node_id: str) -> str | None:
         node = self.nodes.get(node_id) or {}
         return str(node.get("title") or node.get("type") or "") or None
+
+    def label(self, raw: Any, widget: str) -> str | None:
+        """The label the author gave a widget (the editor's rename, kept on the node's input of that widget)."""
+        for node_id in self.node_ids(raw):
+            for slot in _list((self.nodes.get(node_id) or {}).get("inputs")):
+                if not isinstance(slot, dict):
+                    continue
+                named = slot.get("widget").get("name") if isinstance(slot.get("widget"), dict) else slot.get("name")
+                label = slot.get("label")
+                if named == widget and isinstance(label, str) and label.strip():
+                    return label.strip()[:120]
+        return None
 
     def node_ids(self, raw: Any) -> list[str]:
         """The API ids a stored node reference names: one, or one per instance of a subgraph (locators)."""

@@ -62,11 +62,13 @@ class FieldErrors(BadRequest):
 
 @dataclass
 class Filled:
-    """The workflow with the values written in, the values used (seeds resolved), and raw texts before aliases."""
+    """The workflow with the values written in, the values used (seeds resolved), raw texts before aliases, and
+    the output nodes whose images the job's results show (App mode's; empty: all)."""
 
     graph: dict[str, Any]
     params: dict[str, Any]
     raw: dict[str, str] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
 
 
 class _Invalid(ValueError):

@@ -49,15 +49,23 @@ def extract_schema(
     ``models`` (folder → file names), when given, supplies choice lists for CozyGen choice nodes
     whose folder no node class of ``object_info`` lists.
     """
+    return extract_form(workflow, object_info, models=models, ui=ui)[0]
+
+
+def extract_form(
+    workflow: Any, object_info: Any, *, models: Mapping[str, Any] | None = None, ui: Any = None
+) -> tuple[list[Parameter], list[str]]:
+    """:func:`extract_schema`'s parameters, and the ids of the output nodes whose images a job's results show
+    (App mode's chosen outputs; empty: every output)."""
     ensure_api_format(workflow)
     object_info = object_info if isinstance(object_info, dict) else {}
     selected = app_mode(ui, workflow, object_info) if ui is not None else None
     if selected is not None:
-        return selected.parameters
+        return selected.parameters, selected.outputs
     cozygen = sorted(
         (str(node_id) for node_id, node in workflow.items() if node.get("class_type") in COZYGEN_INPUT_NODES),
         key=id_key,
     )
     if cozygen:
-        return cozygen_schema(workflow, cozygen, object_info, models)
-    return GraphSchema(workflow, object_info).build()
+        return cozygen_schema(workflow, cozygen, object_info, models), []
+    return GraphSchema(workflow, object_info).build(), []

@@ -116,6 +116,7 @@ class Job:
     requeued: bool = False  # queued again by a queue reset (at most once)
     prompt_ids: list[str] = field(default_factory=list)  # every prompt of a job of several (one per image)
     more_graphs: dict[str, dict[str, Any]] = field(default_factory=dict)  # the graph of each prompt after the first
+    outputs: list[str] = field(default_factory=list)  # the nodes whose images are its results (App mode); [] all
     prompts_done: int = 0  # kept in memory: how many of those prompts completed
     cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
 
@@ -157,7 +158,9 @@ class Job:
         return class_type if isinstance(class_type, str) and class_type else None
 
     def copy(self) -> Job:
-        return dataclasses.replace(self, images=[dict(i) for i in self.images], prompt_ids=list(self.prompt_ids))
+        return dataclasses.replace(
+            self, images=[dict(i) for i in self.images], prompt_ids=list(self.prompt_ids), outputs=list(self.outputs)
+        )
 
     def to_dict(self, *, queue_position: int | None = None) -> dict[str, Any]:
         """The job as the API shows it (the graph stays out: it can be large)."""
@@ -234,6 +237,8 @@ def apply_message(job: Job, event: str, data: Mapping[str, Any], now: float) -> 
         job.step, job.total_steps = value, maximum
         return change or Change("job.progress", urgent=value >= maximum)
     if event == "executed":
+        if job.outputs and str(data.get("node")) not in job.outputs:  # an output App mode did not choose
+            return None
         output = data.get("output")
         images = output.get("images") if isinstance(output, Mapping) else None
         found = [

@@ -18,7 +18,7 @@ from .model import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, MAX_EXPO
 _LIST_COLUMNS = (
     "id, prompt_id, workflow, username, session_id, status, values_json, params_json, node, step, "
     "total_steps, images_json, error, created_at, started_at, finished_at, model, reproduced_from, requeued, "
-    "prompt_ids_json"
+    "prompt_ids_json, outputs_json"
 )
 
 
@@ -27,8 +27,8 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
     cursor = conn.execute(
         "INSERT INTO jobs (id, prompt_id, workflow, username, session_id, status, values_json, params_json, "
         "graph_json, node, step, total_steps, images_json, error, created_at, started_at, finished_at, model, "
-        "reproduced_from, requeued, prompt_ids_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "reproduced_from, requeued, prompt_ids_json, outputs_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
         (
             job.id,
@@ -52,6 +52,7 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
             job.reproduced_from,
             int(job.requeued),
             _dumps(job.prompt_ids if len(job.prompt_ids) > 1 else []),
+            _dumps(job.outputs),
         ),
     )
     if cursor.rowcount != 1:
@@ -384,6 +385,7 @@ def from_row(row: sqlite3.Row) -> Job:
         reproduced_from=row["reproduced_from"] if "reproduced_from" in keys else None,
         requeued=bool(row["requeued"]) if "requeued" in keys else False,
         prompt_ids=_loads(row["prompt_ids_json"], []) if "prompt_ids_json" in keys else [],
+        outputs=_loads(row["outputs_json"], []) if "outputs_json" in keys else [],
     )
 
 

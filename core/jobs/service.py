@@ -252,6 +252,7 @@ class JobService:
             model=graph_model(graph),
             prompt_ids=[p[0] for p in prompts] if count > 1 else [],
             more_graphs={p[0]: p[1] for p in prompts[1:]},
+            outputs=[node for node in filled.outputs if node in graph],
         )
         if not await self._record_and_queue(job, outputs, more=prompts[1:]):
             existing = await self.load(job_id)  # the same job_id, posted twice at once: the other one queued it
@@ -281,6 +282,7 @@ class JobService:
             reproduced_from=original.id,
             prompt_ids=[p[0] for p in prompts] if len(prompts) > 1 else [],
             more_graphs={p[0]: p[1] for p in prompts[1:]},
+            outputs=list(original.outputs),
         )
         await self._record_and_queue(job, prompts[0][2], more=prompts[1:])  # a fresh id: recorded
         return self.tracker.live(job.id) or job

@@ -96,7 +96,8 @@ class JobTracker:
             if len(job.prompt_ids) > 1:
                 for prompt_id in job.prompt_ids:
                     self._by_prompt[prompt_id] = job
-                    self._parts[prompt_id] = Job(id=job.id, prompt_id=prompt_id, workflow=None, username=None)
+                    part = Job(id=job.id, prompt_id=prompt_id, workflow=None, username=None, outputs=list(job.outputs))
+                    self._parts[prompt_id] = part
             self.hub.publish("job.queued", job.to_dict(queue_position=queue_position))
 
     def follows(self, prompt_id: str) -> bool:

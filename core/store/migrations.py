@@ -435,3 +435,13 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        16,
+        "jobs.outputs_json: the output nodes whose images are a job's results (App mode's chosen outputs; '[]' all)",
+        """
+        ALTER TABLE jobs ADD COLUMN outputs_json TEXT NOT NULL DEFAULT '[]';
+        """,
+    )
+)

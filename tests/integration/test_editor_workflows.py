@@ -25,6 +25,25 @@ def runnable() -> bytes:
 
 
 COZY = runnable()
+
+
+def app_mode_document() -> dict[str, Any]:
+    """A picture made once, saved by CozyGen's output and by ComfyUI's SaveImage; App mode picks two of its
+    widgets (one renamed by the author, in their order) and only SaveImage's images as the results."""
+    document = json.loads((DATA / "cozygen_nodes.json").read_text())
+    picture, output = (next(n for n in document["nodes"] if n["id"] == i) for i in (7, 8))
+    picture["outputs"][0]["links"] = [1, 2]
+    picture["inputs"] = [{"name": "width", "type": "INT", "widget": {"name": "width"}, "link": None, "label": "Wide"}]
+    picture["widgets_values"] = [64, 64, 0, "fixed", "", 2, 1]
+    save = {**output, "id": 9, "type": "SaveImage", "inputs": [{"name": "images", "type": "IMAGE", "link": 2}],
+            "widgets_values": ["AppMode"]}  # fmt: skip
+    document["nodes"] = [picture, output, save]
+    document["links"] = [[1, 7, 0, 8, 0, "IMAGE"], [2, 7, 0, 9, 0, "IMAGE"]]
+    document["last_node_id"], document["last_link_id"] = 9, 2
+    document["extra"]["linearData"] = {"inputs": [[7, "text"], [7, "width"]], "outputs": [9]}
+    return document
+
+
 USERS = {"ann_0a1b": "ann", "bob_2c3d": "bob", "vera_4e5f": "vera"}  # ComfyUI's users.json: {id: name}
 FINISHED = ("completed", "failed", "cancelled", "interrupted")
 
@@ -169,3 +188,28 @@ def test_a_file_that_does_not_convert_is_listed_with_its_problems(server, people
         f"{server.url}/cozygen/api/workflows/{quote('editor/lacks.json', safe='')}/schema", headers=people["admin"]
     )
     assert schema.status == 400 and schema.json()["code"] == "UI_CONVERT"
+
+
+def test_app_mode_shows_the_authors_inputs_and_only_the_chosen_outputs(server, people) -> None:
+    ann = people["ann"]
+    (server.user_dir / "ann_0a1b" / "workflows" / "app.json").write_text(json.dumps(app_mode_document()))
+    name = quote("editor/app.json", safe="")
+    schema = get(f"{server.url}/cozygen/api/workflows/{name}/schema", headers=ann)
+    assert schema.status == 200, schema.body
+    parameters = schema.json()["parameters"]
+    assert [(p["name"], p["label"]) for p in parameters] == [("text", "text"), ("width", "Wide")]
+    values = {"text": "only the chosen output", "width": 96}
+    before = set(server.output_dir.rglob("*.png"))
+    created = post(f"{server.url}/cozygen/api/jobs", {"workflow": "editor/app.json", "values": values}, headers=ann)
+    assert created.status == 201, created.body
+    job = wait_job(server, ann, created.json()["job"]["id"])
+    assert job["status"] == "completed", job
+    assert [image["filename"].split("_")[0] for image in job["images"]] == ["AppMode"], job["images"]
+    made = sorted(
+        path.relative_to(server.output_dir).parts[0] for path in set(server.output_dir.rglob("*.png")) - before
+    )
+    assert made == ["AppMode_00001_.png", "CozyGen"], made  # both outputs ran, as in the editor
+    reproduced = post(f"{server.url}/cozygen/api/jobs/{job['id']}/reproduce", {}, headers=ann)
+    assert reproduced.status in (200, 201), reproduced.body
+    again = wait_job(server, ann, reproduced.json()["job"]["id"])
+    assert [image["filename"].split("_")[0] for image in again["images"]] == ["AppMode"], again["images"]

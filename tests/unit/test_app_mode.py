@@ -11,7 +11,7 @@ import pytest
 
 from cozygen.core.errors import BadRequest
 from cozygen.core.graph.app_mode import app_mode
-from cozygen.core.graph.schema import extract_schema
+from cozygen.core.graph.schema import extract_form, extract_schema
 from cozygen.core.graph.ui_format import to_api
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ui_workflows"
@@ -52,6 +52,24 @@ def test_labels_settings_and_bounds() -> None:
     assert (width.default, width.min, width.step) == (768, 16, 8)
     assert sampler.type == "choice" and "euler" in (sampler.choices or [])
     assert steps.group == "KSampler"
+
+
+def test_the_authors_label_is_the_one_the_editors_rename_wrote() -> None:
+    ui = load("app_mode_nested")
+    sampler = next(node for node in ui["nodes"] if node["type"] == "KSampler")
+    sampler["inputs"].append(
+        {"name": "steps", "type": "INT", "widget": {"name": "steps"}, "link": None, "label": "Passes"}
+    )
+    steps, text, *_ = selection(ui).parameters
+    assert (steps.name, steps.label, text.label) == ("steps", "Passes", "text")
+
+
+def test_chosen_outputs_come_with_the_form_and_none_without_app_mode() -> None:
+    ui = load("app_mode_nested")
+    graph = to_api(ui, OBJECT_INFO)
+    assert extract_form(graph, OBJECT_INFO, ui=ui)[1] == ["8"]
+    plain = load("nested_subgraphs")
+    assert extract_form(to_api(plain, OBJECT_INFO), OBJECT_INFO, ui=plain)[1] == []
 
 
 def test_no_selection_means_none_and_the_other_readers_decide() -> None:

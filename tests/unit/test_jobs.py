@@ -102,6 +102,26 @@ def test_a_missed_start_is_inferred_from_the_first_node() -> None:
     assert job.status == "running" and job.node == "3"
 
 
+def test_app_modes_chosen_outputs_are_the_results_and_are_kept_with_the_record(db) -> None:
+    picture = {"images": [{"filename": "a.png", "subfolder": "", "type": "output"}]}
+    preview = {"images": [{"filename": "p.png", "subfolder": "", "type": "temp"}]}
+    job = new_job(outputs=["9", "4:7"])
+    events = run(
+        job,
+        ("execution_start", {}),
+        ("executed", {"node": "8", "output": preview}),  # an output the author did not choose
+        ("executed", {"node": "4:7", "output": picture}),  # a chosen one inside a subgraph
+        ("executed", {"node": "9", "output": picture}),
+    )
+    assert events == ["job.started", None, "job.image", "job.image"]
+    assert [i["filename"] for i in job.images] == ["a.png", "a.png"]
+    everything = new_job()
+    assert run(everything, ("executed", {"node": "8", "output": preview})) == ["job.image"]
+    db.submit_write(lambda c: records.insert(c, job)).result()
+    assert db.read(lambda c: records.get(c, job.id)).outputs == ["9", "4:7"]
+    assert job.copy().outputs == ["9", "4:7"] and job.copy().outputs is not job.outputs
+
+
 def test_job_ids_must_be_lowercase_uuids() -> None:
     good = str(uuid.uuid4())
     assert model.check_job_id(good) == good

@@ -199,7 +199,7 @@ class SessionRoutes:
         return await self.state.job_service.visible(caller(request, self.state), request.match_info["job_id"])
 
     async def schema_of(self, name: str) -> list[Parameter]:
-        _, schema = await form_of(self.state, self.workflows.store(), name)
+        schema = (await form_of(self.state, self.workflows.store(), name)).schema
         return schema
 
     async def chosen_workflow(self, asked: Any, meta: dict[str, Any], given: dict[str, Any]) -> str:
