@@ -20,7 +20,7 @@ from ..core.jobs.model import check_status
 from ..core.jobs.records import Filters
 from ..core.jobs.service import Caller, graphs_of
 from ..core.jobs.tracker import Preview
-from . import sse
+from . import sse, workflow_events
 from .auth.credentials import current_user, remote_address
 from .comfyui_gate import require_graph_files
 from .params import flag, integer, timestamp
@@ -229,9 +229,12 @@ class JobRoutes:
         wanted_job = request.query.get("job_id") or None
         session_id = request.query.get("session_id") or None
         asking = self.caller(request)
+        editor_user = await asyncio.to_thread(workflow_events.editor_user_of, self.state, asking)
 
         def accept(event: Event) -> bool:
             data = event.data
+            if event.kind == workflow_events.EVENT:
+                return wanted_job is None and session_id is None and workflow_events.accepts(data, editor_user)
             if wanted_job is not None and data.get("id") != wanted_job:
                 return False
             if session_id is not None and data.get("session_id") != session_id:

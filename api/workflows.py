@@ -29,7 +29,6 @@ from ..core.prompts.wildcards import has_choices
 from ..core.store import documents
 from ..core.workflows import presets
 from ..core.workflows.checks import WorkflowChecks
-from ..core.workflows.editor import editor_folder
 from ..core.workflows.latest import latest_outputs
 from ..core.workflows.store import Editor, WorkflowStore, require_api_format, require_existing_change, save_owned
 from .auth.credentials import current_user
@@ -43,6 +42,7 @@ from .responses import json_response, read_json
 from .routing import Routes
 from .seed_errors import seed_route
 from .state import CozyGenState
+from .workflow_events import add_watcher, editor_root
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workflows"
 CHOICE_ALIASES = {"samplers_list": "sampler", "schedulers_list": "scheduler"}
@@ -105,12 +105,6 @@ def workflow_store(state: CozyGenState, editor: Path | None = None) -> WorkflowS
     """The shipped workflows and the user's (in the data folder), as one store; with ``editor``, also the
     editor's saved workflows in that folder (see ``users_store``)."""
     return WorkflowStore(SHIPPED, state.db_ready_data_dir / "workflows", editor)
-
-
-def editor_root(state: CozyGenState, username: str | None, *, admin: bool) -> Path | None:
-    """The editor's workflows folder this user sees (``core.workflows.editor.editor_folder``'s rule)."""
-    user_dir = Path(state.host.user_directory())
-    return editor_folder(user_dir, username, admin=admin, auth=state.auth_enabled)
 
 
 def users_store(request: web.Request, state: CozyGenState) -> WorkflowStore:
@@ -368,6 +362,7 @@ class WorkflowRoutes:
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     workflows = WorkflowRoutes(state)
+    add_watcher(state)  # workflows.changed on the jobs event stream
     routes.get("/cozygen/workflows", access=VIEWER)(workflows.list_workflows)
     routes.get("/cozygen/workflows/{filename}", access=VIEWER)(workflows.get_workflow)
     routes.post("/cozygen/workflows/{filename}", access=USER)(workflows.save_workflow)

@@ -12,7 +12,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "scripts"))
@@ -167,36 +167,43 @@ def at_once(work: Any, items: list) -> list:
         return list(pool.map(run, items))
 
 
-class GalleryEvents:
-    """The file names of the gallery stream's created/modified events, while open (a context manager)."""
+class StreamEvents:
+    """The events of a server-sent event stream, as (name or None, data), while open (a context manager)."""
 
-    def __init__(self, url: str, headers: dict[str, str], kind: str = "output") -> None:
+    def __init__(self, url: str, headers: dict[str, str], path: str) -> None:
         import http.client
         import threading
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
         self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self._conn.request("GET", f"/cozygen/api/gallery/stream?recursive=true&type={kind}", headers=headers)
+        self._conn.request("GET", path, headers=headers)
         self._response = self._conn.getresponse()
         assert self._response.status == 200
-        self.names: list[str] = []
+        assert self._response.readline().strip() == b":ok"  # sent once the server follows the hub: none missed
+        self.events: list[tuple[str | None, Any]] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
 
     def _read(self) -> None:
         import http.client
 
+        name = None
         try:
             for raw in iter(self._response.readline, b""):
                 line = raw.decode().strip()
-                if line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    if data.get("event") in ("created", "modified"):
-                        self.names.append(data["item"]["filename"])
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    self.events.append((name, json.loads(line[6:])))
+                elif not line:
+                    name = None
         except (OSError, ValueError, http.client.HTTPException):
             pass  # the stream was shut
 
-    def __enter__(self) -> GalleryEvents:
+    def named(self, name: str) -> list[Any]:
+        return [data for kind, data in list(self.events) if kind == name]
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -207,6 +214,21 @@ class GalleryEvents:
             self._conn.sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=10)
         self._conn.close()
+
+
+class GalleryEvents(StreamEvents):
+    """The file names of the gallery stream's created/modified events, while open (a context manager)."""
+
+    def __init__(self, url: str, headers: dict[str, str], kind: str = "output") -> None:
+        super().__init__(url, headers, f"/cozygen/api/gallery/stream?recursive=true&type={kind}")
+
+    @property
+    def names(self) -> list[str]:
+        return [
+            data["item"]["filename"]
+            for _, data in list(self.events)
+            if isinstance(data, dict) and data.get("event") in ("created", "modified")
+        ]
 
 
 def load_data(relative: str) -> Any:

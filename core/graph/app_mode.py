@@ -161,7 +161,8 @@ class _Tree:
             for slot in _list((self.nodes.get(node_id) or {}).get("inputs")):
                 if not isinstance(slot, dict):
                     continue
-                named = slot.get("widget").get("name") if isinstance(slot.get("widget"), dict) else slot.get("name")
+                widget_of = slot.get("widget")
+                named = widget_of.get("name") if isinstance(widget_of, dict) else slot.get("name")
                 label = slot.get("label")
                 if named == widget and isinstance(label, str) and label.strip():
                     return label.strip()[:120]

@@ -1,6 +1,6 @@
 """The workflows saved in ComfyUI's editor on the phone (390 px): listed under their folders, a folder that
-folds, one opened as a form and run, and a file changed in the editor meanwhile noticed (the form reloads with
-the user's values and the next try runs). Screenshots: tests/screenshots/editor-workflows-phone.png and
+folds, one opened as a form and run, and a file saved again in the editor meanwhile noticed (the server tells
+the phone, the form reloads with the user's values and the next job runs). Screenshots: tests/screenshots/editor-workflows-phone.png and
 editor-workflow-changed-phone.png."""
 
 from __future__ import annotations
@@ -84,15 +84,19 @@ def test_editor_workflows_by_folder_open_one_and_generate(server, browser) -> No
     assert completed(context, server)[0]["workflow"] == NAME
     assert path.read_bytes() == before  # the phone never writes the editor's file
 
-    # changed in the editor while the form is open: the job is refused, the form reloads, the next one runs
+    # saved again in the editor while the form is open: the server says so, and the form shows the new file
+    # (here a field renamed) with the user's other values kept; the next job runs against it
     page.get_by_role("button", name="Hide").click()  # the result sheet of the first job
-    path.write_bytes(before + b"\n")
-    page.click("#go")
-    changed = page.get_by_text("changed in ComfyUI's editor since you opened it")
-    expect(changed).to_be_visible()
-    changed.scroll_into_view_if_needed()
+    page.fill("#f-number", "7")
+    document = json.loads(before)
+    next(n for n in document["nodes"] if n["type"] == "CozyGenString")["widgets_values"][0] = "caption"
+    path.write_text(json.dumps(document, indent=1))
+    expect(page.get_by_text("Updated from ComfyUI's editor")).to_be_visible()
+    expect(page.locator("#f-caption")).to_be_visible()
+    expect(page.locator("#f-text")).to_have_count(0)
+    expect(page.locator("#f-number")).to_have_value("7")
     shot(page, "editor-workflow-changed-phone")
-    assert len(completed(context, server)) == 1
     page.click("#go")
     wait_for(lambda: len(completed(context, server)) == 2, "the job after the reload")
+    assert completed(context, server)[0]["params"]["number"] == 7
     context.close()

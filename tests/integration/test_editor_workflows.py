@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from support import AUTH_ENV, get, household, post
+from support import AUTH_ENV, StreamEvents, get, household, post
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ui_workflows"
 
@@ -213,3 +213,29 @@ def test_app_mode_shows_the_authors_inputs_and_only_the_chosen_outputs(server, p
     assert reproduced.status in (200, 201), reproduced.body
     again = wait_job(server, ann, reproduced.json()["job"]["id"])
     assert [image["filename"].split("_")[0] for image in again["images"]] == ["AppMode"], again["images"]
+
+
+def test_a_save_in_the_editor_is_told_to_its_owner_only(server, people) -> None:
+    """workflows.changed on the jobs stream: ann hears of her file, with its name; bob hears nothing of it;
+    a change of CozyGen's own folder reaches both, without names."""
+    ann, bob = people["ann"], people["bob"]
+    with (
+        StreamEvents(server.url, ann, "/cozygen/api/events") as anns,
+        StreamEvents(server.url, bob, "/cozygen/api/events") as bobs,
+    ):
+        (server.user_dir / "ann_0a1b" / "workflows" / "Later").mkdir(exist_ok=True)
+        (server.user_dir / "ann_0a1b" / "workflows" / "Later" / "new.json").write_bytes(COZY)
+        deadline = time.monotonic() + 30
+        while not anns.named("workflows.changed") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        told = anns.named("workflows.changed")
+        assert told and told[0]["source"] == "editor" and "editor/Later/new.json" in told[0]["names"], told
+        imported = post(f"{server.url}/cozygen/api/workflows/import?name=bobs", json.loads(COZY), headers=bob)
+        assert imported.status in (200, 201), imported.body
+        while len(bobs.named("workflows.changed")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert bobs.named("workflows.changed") == [{"source": "cozygen", "editor": None, "names": []}]
+        while len(anns.named("workflows.changed")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert all(e["source"] == "cozygen" for e in anns.named("workflows.changed")[1:])
+    assert listing(server, ann)["details"]["editor/Later/new.json"]["folder"] == "Later"

@@ -5,7 +5,7 @@
 import { getJob, type Job, type JobStatus } from "./api";
 import { ResumableStream } from "./events";
 import { t } from "./i18n";
-import { JOB_EVENTS, JOB_STREAM_URL, parseJobEvent, type JobStreamEvent } from "./live";
+import { JOB_EVENTS, JOB_STREAM_URL, parseJobEvent, parseWorkflowsChanged, WORKFLOWS_CHANGED, WORKFLOWS_CHANGED_WINDOW_EVENT, type JobStreamEvent } from "./live";
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "interrupted"]);
 
@@ -87,8 +87,13 @@ export class JobStore {
     if (this.stream) return;
     this.stream = new ResumableStream({
       url: JOB_STREAM_URL,
-      events: [...JOB_EVENTS],
+      events: [...JOB_EVENTS, WORKFLOWS_CHANGED],
       onEvent: (name, data) => {
+        if (name === WORKFLOWS_CHANGED) {
+          const change = parseWorkflowsChanged(data);
+          if (change) window.dispatchEvent(new CustomEvent(WORKFLOWS_CHANGED_WINDOW_EVENT, { detail: change }));
+          return;
+        }
         const event = parseJobEvent(name, data);
         if (event) this.dispatch(event);
         else console.warn(`CozyGen: ignored a malformed ${name} event`, data);

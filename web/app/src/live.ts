@@ -53,6 +53,25 @@ export function parseJobEvent(name: string, data: unknown): JobStreamEvent | nul
   return { type: name, job: parseJob(data) };
 }
 
+// ---- workflows.changed: a workflow file was saved (in ComfyUI's editor, or CozyGen's folder) --------
+
+export const WORKFLOWS_CHANGED = "workflows.changed";
+/** The window event the jobs stream turns a workflows.changed into (the screens listen for it). */
+export const WORKFLOWS_CHANGED_WINDOW_EVENT = "cozygen:workflows-changed";
+
+/** Which workflows changed: the names of the caller's editor workflows (empty for CozyGen's own folder). */
+export type WorkflowsChanged = { source: "editor" | "cozygen"; names: string[] };
+
+export function parseWorkflowsChanged(data: unknown): WorkflowsChanged | null {
+  if (!isObj(data) || (data.source !== "editor" && data.source !== "cozygen")) return null;
+  const names = Array.isArray(data.names) ? data.names.filter((n): n is string => typeof n === "string") : [];
+  return { source: data.source, names };
+}
+
+/** Whether a change concerns the workflow ``name`` (CozyGen's own folder reports no names: any of its files). */
+export const concerns = (change: WorkflowsChanged, name: string): boolean =>
+  change.source === "cozygen" ? !name.startsWith("editor/") : change.names.includes(name);
+
 // ---- gallery: /cozygen/api/gallery/stream, unnamed SSE messages with an `event` field -----
 
 export const GALLERY_STREAM_URL = "/cozygen/api/gallery/stream";

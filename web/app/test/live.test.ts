@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GALLERY_FILE_EVENTS, JOB_EVENTS, parseGalleryEvent, parseJobEvent } from "../src/live";
+import { concerns, GALLERY_FILE_EVENTS, JOB_EVENTS, parseGalleryEvent, parseJobEvent, parseWorkflowsChanged } from "../src/live";
 import { JobStore } from "../src/jobs";
 
 // what core/jobs/model.py's Job.to_dict() sends
@@ -131,5 +131,24 @@ describe("the gallery stream's events", () => {
   it("refuses an event name the app does not know", () => {
     expect(parseGalleryEvent(change("renamed"))).toBeNull();
     expect(parseGalleryEvent(change("file.created"))).toBeNull();
+  });
+});
+
+describe("workflows.changed", () => {
+  it("parses the server's payload and ignores anything else", () => {
+    expect(parseWorkflowsChanged({ source: "editor", editor: "ann_0a1b", names: ["editor/a.json", 3] })).toEqual({ source: "editor", names: ["editor/a.json"] });
+    expect(parseWorkflowsChanged({ source: "cozygen", editor: null, names: [] })).toEqual({ source: "cozygen", names: [] });
+    expect(parseWorkflowsChanged({ source: "elsewhere" })).toBeNull();
+    expect(parseWorkflowsChanged("editor")).toBeNull();
+  });
+
+  it("concerns the named editor workflows, or any of CozyGen's own", () => {
+    const editor = { source: "editor" as const, names: ["editor/Portraits/face.json"] };
+    expect(concerns(editor, "editor/Portraits/face.json")).toBe(true);
+    expect(concerns(editor, "editor/other.json")).toBe(false);
+    expect(concerns(editor, "portrait.json")).toBe(false);
+    const own = { source: "cozygen" as const, names: [] };
+    expect(concerns(own, "portrait.json")).toBe(true);
+    expect(concerns(own, "editor/Portraits/face.json")).toBe(false);
   });
 });

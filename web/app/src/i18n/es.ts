@@ -316,6 +316,7 @@ export default {
   "workflows.fromEditor": "Del editor de ComfyUI",
   "workflows.cannotRun": "⚠ No se puede ejecutar en este ComfyUI: ábrelo en el editor para ver por qué",
   "gen.workflowChanged": "Este flujo de trabajo cambió en el editor de ComfyUI desde que lo abriste: el formulario se ha recargado con tus valores. Revísalos y vuelve a generar.",
+  "gen.workflowUpdated": "Actualizado desde el editor de ComfyUI: el formulario muestra el flujo de trabajo tal como es ahora, con tus valores.",
   "gallery.folder": "Carpeta {name}",
   "gallery.deleted_one": "{count} imagen eliminada",
   "gallery.deleted_many": "{count} de imágenes eliminadas",

@@ -298,6 +298,7 @@ export default {
   "workflows.fromEditor": "ComfyUI エディターから",
   "workflows.cannotRun": "⚠ この ComfyUI では実行できません：エディターで開いて理由を確認してください",
   "gen.workflowChanged": "このワークフローは開いた後に ComfyUI エディターで変更されました。入力した値を保ったままフォームを読み込み直しました。確認してもう一度生成してください。",
+  "gen.workflowUpdated": "ComfyUI エディターでの変更を反映しました。入力した値を保ったまま、最新のワークフローをフォームに表示しています。",
   "gallery.folder": "フォルダー {name}",
   "gallery.deleted_other": "{count} 枚の画像を削除しました",
   "gallery.restored": "復元しました",

@@ -298,6 +298,7 @@ export default {
   "workflows.fromEditor": "ComfyUI 편집기에서",
   "workflows.cannotRun": "⚠ 이 ComfyUI에서 실행할 수 없습니다: 편집기에서 열어 이유를 확인하세요",
   "gen.workflowChanged": "연 이후 ComfyUI 편집기에서 이 워크플로가 변경되었습니다. 입력한 값을 유지한 채 양식을 다시 불러왔습니다. 확인한 뒤 다시 생성하세요.",
+  "gen.workflowUpdated": "ComfyUI 편집기의 변경을 반영했습니다. 입력한 값을 유지한 채 현재 워크플로를 양식에 표시합니다.",
   "gallery.folder": "폴더 {name}",
   "gallery.deleted_other": "이미지 {count}개 삭제됨",
   "gallery.restored": "복원됨",

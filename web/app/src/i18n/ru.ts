@@ -325,6 +325,7 @@ export default {
   "workflows.fromEditor": "Из редактора ComfyUI",
   "workflows.cannotRun": "⚠ Не запускается в этом ComfyUI: откройте его в редакторе, чтобы узнать причину",
   "gen.workflowChanged": "Этот рабочий процесс изменили в редакторе ComfyUI после того, как вы его открыли: форма перезагружена с вашими значениями. Проверьте их и запустите генерацию снова.",
+  "gen.workflowUpdated": "Обновлено из редактора ComfyUI: форма показывает рабочий процесс в текущем виде, ваши значения сохранены.",
   "gallery.folder": "Папка {name}",
   "gallery.deleted_one": "Удалено {count} изображение",
   "gallery.deleted_few": "Удалено {count} изображения",

@@ -18,6 +18,7 @@ import { takeHandoff, uuid } from "../viewer";
 import { KindBadge, prettyName } from "./Workflows";
 import { t } from "../i18n";
 import { ownWord } from "../labels";
+import { concerns, WORKFLOWS_CHANGED_WINDOW_EVENT, type WorkflowsChanged } from "../live";
 
 const LAST_JOB = "cozygen.lastjob.";
 /** How many times one tap runs the form (a series on the server after the first): 1 is a plain job. */
@@ -93,6 +94,33 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
     return () => {
       live = false;
     };
+  }, [workflow]);
+
+  // the workflow's file changed (saved again in ComfyUI's editor): the new form, keeping the values of the
+  // fields it still has; the server tells the jobs stream, and a job of the old file would be refused (409)
+  const revisionRef = useRef(revision);
+  revisionRef.current = revision;
+  async function reloadForm(): Promise<boolean> {
+    const fresh = await loadForm(workflow);
+    if (fresh.revision === revisionRef.current) return false;
+    setParams(fresh.params);
+    setValues((current) => {
+      const kept = initialValues(fresh.params, current);
+      remember(localStorage, workflow, kept);
+      return kept;
+    });
+    setRevision(fresh.revision);
+    check(workflow).then(setRequirements, () => undefined);
+    return true;
+  }
+  useEffect(() => {
+    const changed = (event: Event) => {
+      const change = (event as CustomEvent<WorkflowsChanged>).detail;
+      if (!change || !concerns(change, workflow)) return;
+      reloadForm().then((updated) => updated && toast(t("gen.workflowUpdated")), () => undefined);
+    };
+    window.addEventListener(WORKFLOWS_CHANGED_WINDOW_EVENT, changed);
+    return () => window.removeEventListener(WORKFLOWS_CHANGED_WINDOW_EVENT, changed);
   }, [workflow]);
 
   // values handed over while this form is open (re-run from the viewer)
@@ -183,12 +211,7 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
       if (e instanceof ApiError && e.code === "WORKFLOW_CHANGED") {
         // changed in the editor since the form was built: the new form, keeping the values of the fields it still has
         try {
-          const fresh = await loadForm(workflow);
-          const kept = initialValues(fresh.params, send);
-          setParams(fresh.params);
-          setValues(kept);
-          remember(localStorage, workflow, kept);
-          setRevision(fresh.revision);
+          await reloadForm();
           setFormError(t("gen.workflowChanged"));
         } catch (again) {
           setFormError(message(again));

@@ -7,6 +7,7 @@ import { ImportWorkflow } from "../components/ImportWorkflow";
 import { Empty, Spinner, TopBar, message } from "../components/ui";
 import { hrefFor, linkClick } from "../router";
 import { t, type Key } from "../i18n";
+import { WORKFLOWS_CHANGED_WINDOW_EVENT } from "../live";
 
 // Words of workflow file names that have a spelling of their own.
 const SPELLED: Record<string, string> = { cozygen: "CozyGen", sd15: "SD 1.5", sdxl: "SDXL", flux: "Flux", sd3: "SD3" };
@@ -116,16 +117,19 @@ export function Workflows(): JSX.Element {
   const [importing, setImporting] = useState(false);
 
   useEffect(() => {
-    // one request: the list with each one's check and newest output; again whenever the app comes back to
-    // the front (a workflow saved in ComfyUI's editor meanwhile shows up)
+    // one request: the list with each one's check and newest output; again when a workflow file changes
+    // (saved in ComfyUI's editor: the server says so) and whenever the app comes back to the front
     const load = () => workflows(true).then((l) => (setList(l), setError("")), (e) => setError(message(e)));
     const visible = () => document.visibilityState === "visible" && load();
+    const changed = () => void load();
     void load();
     document.addEventListener("visibilitychange", visible);
     window.addEventListener("focus", visible);
+    window.addEventListener(WORKFLOWS_CHANGED_WINDOW_EVENT, changed);
     return () => {
       document.removeEventListener("visibilitychange", visible);
       window.removeEventListener("focus", visible);
+      window.removeEventListener(WORKFLOWS_CHANGED_WINDOW_EVENT, changed);
     };
   }, []);
 
