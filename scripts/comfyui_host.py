@@ -143,6 +143,7 @@ def ensure(dev: bool = True) -> Path:
         _install_requirements(*RUNTIME_REQUIREMENTS, "CozyGen's requirements")
         if dev:
             _install_requirements(*DEV_REQUIREMENTS, "the test tools")
+            _install_app_mode_frontend()
     return venv_python()
 
 
@@ -164,6 +165,42 @@ def real_front_end_root() -> Path:
     if not found:
         raise RuntimeError(f"comfyui-frontend-package not in {venv_dir()}; run: python3 scripts/comfyui_host.py ensure")
     return found[0]
+
+
+# A frontend with App mode (extra.linearData, from 1.41.10), for the converter's equivalence test; ComfyUI 0.3.75
+# itself ships 1.32.9 (real_front_end_root). Only its static folder is kept, outside the venv.
+APP_MODE_FRONTEND = "1.42.15"
+
+
+def app_mode_front_end_root() -> Path:
+    """The static folder of the App-mode frontend (``ensure`` unpacks it); RuntimeError when missing."""
+    static = cache_root() / f"frontend-{APP_MODE_FRONTEND}" / "comfyui_frontend_package" / "static"
+    if not (static / "index.html").exists():
+        raise RuntimeError(f"frontend {APP_MODE_FRONTEND} not in {static}; run: python3 scripts/comfyui_host.py ensure")
+    return static
+
+
+def _install_app_mode_frontend() -> None:
+    """Download the App-mode frontend's wheel (pip, no dependencies) and unpack its static folder, once."""
+    import tempfile
+    import zipfile
+
+    target = cache_root() / f"frontend-{APP_MODE_FRONTEND}"
+    if (target / "comfyui_frontend_package" / "static" / "index.html").exists():
+        return
+    _log(f"installing the ComfyUI frontend {APP_MODE_FRONTEND} (App mode) for the converter's equivalence test")
+    with tempfile.TemporaryDirectory(dir=cache_root()) as scratch:
+        command = [str(venv_python()), "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+                   "--no-deps", "-d", scratch, f"comfyui-frontend-package=={APP_MODE_FRONTEND}"]  # fmt: skip
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        if result.returncode != 0:
+            raise InstallError(f"pip download failed (exit {result.returncode}):\n{result.stdout[-3000:]}")
+        wheel = next(Path(scratch).glob("*.whl"))
+        unpacked = Path(scratch) / "unpacked"
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(unpacked, [n for n in archive.namelist() if n.startswith("comfyui_frontend_package/")])
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(unpacked, target)  # whole or not at all
 
 
 def launch_chromium(playwright: Any) -> Any:

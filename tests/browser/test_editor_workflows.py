@@ -1,7 +1,7 @@
-"""The workflows saved in ComfyUI's editor on the phone (390 px): listed under their folders, a folder that
-folds, one opened as a form and run, and a file saved again in the editor meanwhile noticed (the server tells
-the phone, the form reloads with the user's values and the next job runs). Screenshots: tests/screenshots/editor-workflows-phone.png and
-editor-workflow-changed-phone.png."""
+"""The workflows saved in ComfyUI's editor on the phone (390 px): listed under their folders, a folder that folds, one
+opened as a form and run, and a file saved again in the editor meanwhile noticed (the server tells the phone, the
+form reloads with the user's values and the next job runs). Screenshots: tests/screenshots/editor-workflows-
+phone.png and editor-workflow-changed-phone.png."""
 
 from __future__ import annotations
 

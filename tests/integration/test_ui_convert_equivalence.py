@@ -1,26 +1,27 @@
 """The UI → API converter (core/graph/ui_format) equals the real editor's own export, node by node.
 
-A real ComfyUI 0.3.75 serves the real frontend (the comfyui-frontend-package wheel of the venv, not the suite's
-stub page); headless Chromium opens it, and for each workflow of the corpus the page runs the editor's own
-``app.loadGraphData(json)`` then ``app.graphToPrompt()``. Its ``output`` is compared with ``convert()`` given
-the same file and that server's /object_info. ``Math.random`` is pinned in the page (dynamic prompts pick the
-first choice) and the converter is given the same choice; graphToPrompt never applies "control after
-generate" (queuePrompt does), so seeds are stable.
+A real ComfyUI 0.3.75 serves the real frontend (not the suite's stub page): comfyui-frontend-package 1.42.15, a
+version with App mode (``scripts/comfyui_host.py`` unpacks it; ComfyUI 0.3.75 itself ships 1.32.9, whose export of
+the hand-made files is compared too). Headless Chromium opens it, and for each workflow of the corpus the page runs
+the editor's own ``app.loadGraphData(json)`` then ``app.graphToPrompt()``. Its ``output`` is compared with
+``convert()`` given the same file and that server's /object_info. ``Math.random`` is pinned in the page (dynamic
+prompts pick the first choice) and the converter is given the same choice; graphToPrompt never applies "control
+after generate" (queuePrompt does), so seeds are stable.
 
 The corpus: the UI-format files of workflows/ (today all are API format, so none), ComfyUI's bundled example
-workflows (ComfyUI 0.3.75 ships none), the templates of the installed comfyui-workflow-templates packages that
-use only node types this host has, and tests/data/ui_workflows/ (one file per converter feature).
+workflows (ComfyUI 0.3.75 ships none), the templates of the installed comfyui-workflow-templates packages that use
+only node types this host has, and tests/data/ui_workflows/ (one file per converter feature).
 
-One known difference is allowed: a node without a title of its own gets, in the editor, the display name of
-the frontend's own translation table (built with the frontend), and here the host's display_name. Only
-``_meta.title`` of such untitled nodes may differ.
-"""
+One known difference is allowed: a node without a title of its own gets, in the editor, the display name of the
+frontend's own translation table (built with the frontend), and here the host's display_name. Only ``_meta.title``
+of such untitled nodes may differ."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +75,14 @@ def shipped_ui_files() -> list[Path]:
     return [p for p in sorted((PROJECT / "workflows").glob("*.json")) if "nodes" in json.loads(p.read_text())]
 
 
+def started(tmp_path_factory: pytest.TempPathFactory, front_end_root: Path) -> comfyui_host.ComfyUI:
+    base = tmp_path_factory.mktemp("comfyui-real-frontend")
+    return comfyui_host.start(base, front_end_root=front_end_root, env={"COZYGEN_AUTH": "off"})
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[comfyui_host.ComfyUI]:
-    base = tmp_path_factory.mktemp("comfyui-real-frontend")
-    host = comfyui_host.start(base, front_end_root=comfyui_host.real_front_end_root(), env={"COZYGEN_AUTH": "off"})
+    host = started(tmp_path_factory, comfyui_host.app_mode_front_end_root())
     yield host
     host.stop()
 
@@ -88,8 +93,9 @@ def object_info(server: comfyui_host.ComfyUI) -> dict[str, Any]:
         return json.load(response)
 
 
-@pytest.fixture(scope="module")
-def editor(server: comfyui_host.ComfyUI) -> Iterator[Page]:
+@contextmanager
+def opened(server: comfyui_host.ComfyUI) -> Iterator[Page]:
+    """The editor of ``server`` in headless Chromium, ready to load files."""
     with sync_playwright() as playwright:
         chromium = comfyui_host.launch_chromium(playwright)
         page = chromium.new_page()
@@ -99,6 +105,13 @@ def editor(server: comfyui_host.ComfyUI) -> Iterator[Page]:
         page.evaluate("Math.random = () => 0")
         yield page
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def editor(server: comfyui_host.ComfyUI) -> Iterator[Page]:
+    with opened(server) as page:
+        assert page.evaluate("window.__COMFYUI_FRONTEND_VERSION__") == comfyui_host.APP_MODE_FRONTEND
+        yield page
 
 
 def missing_types(data: dict[str, Any], object_info: dict[str, Any]) -> list[str]:
@@ -171,6 +184,25 @@ def test_hand_made_and_shipped_workflows_equal_the_editors_export(
     assert not missing_types(data, object_info)
     assert convert(data, object_info, choose=first).report["ok"]
     assert differences(data, exported([data], editor)[0], object_info) == []
+
+
+def test_the_frontend_comfyui_ships_exports_the_hand_made_files_the_same(
+    tmp_path_factory: pytest.TempPathFactory, object_info: dict[str, Any]
+) -> None:
+    """ComfyUI 0.3.75's own frontend (1.32.9, without App mode) gives the same graphs for every feature's file."""
+    host = started(tmp_path_factory, comfyui_host.real_front_end_root())
+    try:
+        with opened(host) as page:
+            assert page.evaluate("window.__COMFYUI_FRONTEND_VERSION__") != comfyui_host.APP_MODE_FRONTEND
+            files = [json.loads(path.read_text()) for path in HAND_MADE]
+            wrong = {
+                path.name: found
+                for path, data, reference in zip(HAND_MADE, files, exported(files, page), strict=True)
+                if (found := differences(data, reference, object_info))
+            }
+    finally:
+        host.stop()
+    assert not wrong, "\n".join(f"{name}:\n  " + "\n  ".join(found) for name, found in wrong.items())
 
 
 def classify(path: Path, object_info: dict[str, Any]) -> str | None:
