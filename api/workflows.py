@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..core.graph.fill import Filled, fill
 from ..core.graph.node_settings import node_overrides
 from ..core.graph.parameter import Parameter
 from ..core.graph.ui_format import checked, is_ui_workflow, to_api
+from ..core.graph.ui_format.text_replacements import replace_dates
 from ..core.host import Host
 from ..core.jobs.service import Caller
 from ..core.prompts.wildcards import has_choices
@@ -164,6 +166,7 @@ async def fill_named(
     wildcards = await asyncio.to_thread(wildcard_library(state).load) if chosen else None
     filled = fill(form.graph, schema, values, aliases=await aliases_of(state), wildcards=wildcards)
     filled.outputs = list(form.outputs)
+    replace_dates(filled.graph, datetime.now())  # the editor's %date:yyyy-MM-dd% in a save node's prefix
     return schema, filled
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..check import check
 from ..links import on_cycles
-from . import dynamic_prompt
+from . import dynamic_prompt, text_replacements
 from .document import read
 from .flatten import BYPASSED, MUTED, ExecNode, flatten
 from .report import ConversionError, Problems, refuse
@@ -78,6 +78,7 @@ def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = 
         for name, value in list(entry["inputs"].items()):
             if isinstance(value, list) and len(value) == 2 and value[0] not in prompt:
                 del entry["inputs"][name]
+    text_replacements.replace_nodes(prompt, lambda: _views(nodes, applied))
     _refuse_cycles(prompt)
     return Conversion(prompt, problems.as_report())
 
@@ -158,6 +159,35 @@ def _primitive_values(nodes: dict[str, ExecNode]) -> dict[tuple[str, str], Any]:
             if isinstance(widget, dict) and isinstance(widget.get("name"), str):
                 applied[(":".join((*node.path, str(found.target_id))), widget["name"])] = values[0]  # type: ignore[union-attr]
     return applied
+
+
+def _views(nodes: dict[str, ExecNode], applied: dict[tuple[str, str], Any]) -> list[text_replacements.NodeView]:
+    """Every node as the editor's search and replace sees it, in its order (a subgraph's nodes before the
+    subgraph node), with every widget's value (those not sent too)."""
+    children: dict[str, list[ExecNode]] = {}
+    for node in nodes.values():
+        children.setdefault(node.parent.id if node.parent else "", []).append(node)
+    found: list[text_replacements.NodeView] = []
+
+    def visit(node: ExecNode) -> None:
+        for child in children.get(node.id, []):
+            visit(child)
+        values: dict[str, Any] = {}
+        if node.definition is not None and not node.virtual:
+            widgets = layout(node.definition)
+            saved = node.raw.get("widgets_values")
+            saved = migrate(migration(node.definition, widgets), saved) if isinstance(saved, list) else saved
+            values = assign(widgets, saved)[0]
+            values.update({name: value for (node_id, name), value in applied.items() if node_id == node.id})
+        properties = node.raw.get("properties")
+        name = properties.get(text_replacements.SEARCH_NAME) if isinstance(properties, dict) else None
+        if not isinstance(name, str):  # the editor names every node but the save nodes by its type
+            name = None if node.type in text_replacements.SAVE_NODES else node.type
+        found.append(text_replacements.NodeView(name, node.title, values))
+
+    for node in children.get("", []):
+        visit(node)
+    return found
 
 
 def _wrap(value: Any) -> Any:
