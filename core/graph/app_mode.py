@@ -27,6 +27,7 @@ from ..errors import BadRequest
 from .links import id_key
 from .object_info import input_spec
 from .parameter import Parameter, finite_number, unique_name, whole_number
+from .ui_format.ids import unique_ids
 
 CODE = "APP_MODE"
 
@@ -133,6 +134,7 @@ class _Tree:
     """The UI document's nodes by the ids the converter gives them (``"a:b"`` inside subgraph node a)."""
 
     def __init__(self, ui: dict[str, Any]) -> None:
+        ui = unique_ids(ui)  # the ids the converter gives (the editor renumbers ids a subgraph reuses)
         self.root_id = str(ui.get("id") or "")
         definitions = (ui.get("definitions") or {}).get("subgraphs") if isinstance(ui.get("definitions"), dict) else []
         self.subgraphs = {str(d.get("id")): d for d in _list(definitions) if isinstance(d, dict)}

@@ -21,13 +21,12 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import comfyui_host
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from cozygen.core.graph.ui_format import convert
 from cozygen.core.graph.ui_format.widgets import layout
@@ -93,25 +92,30 @@ def object_info(server: comfyui_host.ComfyUI) -> dict[str, Any]:
         return json.load(response)
 
 
-@contextmanager
-def opened(server: comfyui_host.ComfyUI) -> Iterator[Page]:
-    """The editor of ``server`` in headless Chromium, ready to load files."""
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = comfyui_host.launch_chromium(playwright)
-        page = chromium.new_page()
-        page.goto(server.url)
-        ready = "window.app && app.graph && Object.keys(LiteGraph.registered_node_types).length > 100"
-        page.wait_for_function(ready, timeout=180_000)
-        page.evaluate("Math.random = () => 0")
-        yield page
-        chromium.close()
+        browser = comfyui_host.launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+def opened(chromium: Browser, server: comfyui_host.ComfyUI) -> Page:
+    """The editor of ``server`` in a new page, ready to load files."""
+    page = chromium.new_page()
+    page.goto(server.url)
+    ready = "window.app && app.graph && Object.keys(LiteGraph.registered_node_types).length > 100"
+    page.wait_for_function(ready, timeout=180_000)
+    page.evaluate("Math.random = () => 0")
+    return page
 
 
 @pytest.fixture(scope="module")
-def editor(server: comfyui_host.ComfyUI) -> Iterator[Page]:
-    with opened(server) as page:
-        assert page.evaluate("window.__COMFYUI_FRONTEND_VERSION__") == comfyui_host.APP_MODE_FRONTEND
-        yield page
+def editor(chromium: Browser, server: comfyui_host.ComfyUI) -> Iterator[Page]:
+    page = opened(chromium, server)
+    assert page.evaluate("window.__COMFYUI_FRONTEND_VERSION__") == comfyui_host.APP_MODE_FRONTEND
+    yield page
+    page.close()
 
 
 def missing_types(data: dict[str, Any], object_info: dict[str, Any]) -> list[str]:
@@ -187,19 +191,20 @@ def test_hand_made_and_shipped_workflows_equal_the_editors_export(
 
 
 def test_the_frontend_comfyui_ships_exports_the_hand_made_files_the_same(
-    tmp_path_factory: pytest.TempPathFactory, object_info: dict[str, Any]
+    tmp_path_factory: pytest.TempPathFactory, object_info: dict[str, Any], chromium: Browser
 ) -> None:
     """ComfyUI 0.3.75's own frontend (1.32.9, without App mode) gives the same graphs for every feature's file."""
     host = started(tmp_path_factory, comfyui_host.real_front_end_root())
     try:
-        with opened(host) as page:
-            assert page.evaluate("window.__COMFYUI_FRONTEND_VERSION__") != comfyui_host.APP_MODE_FRONTEND
-            files = [json.loads(path.read_text()) for path in HAND_MADE]
-            wrong = {
-                path.name: found
-                for path, data, reference in zip(HAND_MADE, files, exported(files, page), strict=True)
-                if (found := differences(data, reference, object_info))
-            }
+        page = opened(chromium, host)
+        assert page.evaluate("window.__COMFYUI_FRONTEND_VERSION__") != comfyui_host.APP_MODE_FRONTEND
+        files = [json.loads(path.read_text()) for path in HAND_MADE]
+        wrong = {
+            path.name: found
+            for path, data, reference in zip(HAND_MADE, files, exported(files, page), strict=True)
+            if (found := differences(data, reference, object_info))
+        }
+        page.close()
     finally:
         host.stop()
     assert not wrong, "\n".join(f"{name}:\n  " + "\n  ".join(found) for name, found in wrong.items())

@@ -28,8 +28,9 @@ def test_node_references_are_replaced_on_conversion_as_the_editor_does() -> None
 
 
 def test_dates_are_put_in_when_a_job_is_filled() -> None:
+    prefix = "%date:yyyy-MM-dd%/%date:hh.mm%_%date:hh.mm.ss%_%width%"
     graph = {
-        "1": {"class_type": "SaveImage", "inputs": {"filename_prefix": "%date:yyyy-MM-dd%/%date:hh.mm%_%date:hh.mm.ss%_%width%"}},
+        "1": {"class_type": "SaveImage", "inputs": {"filename_prefix": prefix}},
         "2": {"class_type": "CozyGenOutput", "inputs": {"filename_prefix": "%date:yyyy%"}},  # not the editor's
         "3": {"class_type": "SaveImage", "inputs": {"filename_prefix": ["4", 0]}},  # linked
     }

@@ -295,3 +295,34 @@ def test_checked_adds_the_values_the_definitions_refuse() -> None:
     assert report["ok"] is False
     assert {(e["node_id"], e["input"]) for e in report["invalid_values"]} == {("5", "sampler_name"), ("4", "width")}
     assert report["missing_models"] == {"checkpoints": ["sd15.safetensors"]}
+
+
+def test_ids_a_subgraph_reuses_are_renumbered_as_the_editor_loads_them() -> None:
+    from cozygen.core.graph.ui_format.ids import unique_ids
+
+    def subgraph(uuid: str, ids: list[int]) -> dict:
+        link = {"id": 1, "origin_id": ids[0], "origin_slot": 0, "target_id": ids[1], "target_slot": 0, "type": "X"}
+        return {
+            "id": uuid,
+            "nodes": [{"id": i, "type": "Note"} for i in ids],
+            "links": [link],
+            "widgets": [{"id": ids[0]}],
+        }
+
+    proxy = {"proxyWidgets": [["7", "seed"], ["8", "steps"]]}
+    data = {
+        "version": 0.4,
+        "last_node_id": 9,
+        "nodes": [{"id": 1, "type": "a", "properties": proxy}, {"id": 7, "type": "Note"}],
+        "links": [],
+        "definitions": {"subgraphs": [subgraph("a", [7, 8]), subgraph("b", [7, 9])]},
+    }
+    done = unique_ids(data)
+    first, second = done["definitions"]["subgraphs"]
+    assert [n["id"] for n in first["nodes"]] == [10, 8]  # 7 is the root's: the next id after the last (9)
+    assert [n["id"] for n in second["nodes"]] == [11, 9]
+    assert (first["links"][0]["origin_id"], first["links"][0]["target_id"], first["widgets"][0]["id"]) == (10, 8, 10)
+    assert done["nodes"][0]["properties"]["proxyWidgets"] == [["10", "seed"], ["8", "steps"]]
+    assert [n["id"] for n in data["definitions"]["subgraphs"][0]["nodes"]] == [7, 8]  # the input is left alone
+    unique = {**data, "definitions": {"subgraphs": [subgraph("a", [20, 21])]}}
+    assert unique_ids(unique) is unique  # nothing taken twice: not even copied

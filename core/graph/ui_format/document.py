@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...json_depth import too_deep
+from .ids import unique_ids
 from .report import ConversionError
 
 MAX_BYTES = 16 * 1024 * 1024  # a saved workflow is rarely over 1 MB; images are not in it
@@ -74,6 +75,7 @@ def read(data: Any) -> Document:
     into it."""
     if not is_ui_workflow(data):
         raise ConversionError("this is neither an editor (UI-format) workflow nor an API-format one")
+    data = unique_ids(data)  # the editor's renumbering of ids a subgraph reuses
     subgraphs: dict[str, Scope] = {}
     _collect_subgraphs(data, subgraphs)
     extra = data.get("extra") if isinstance(data.get("extra"), dict) else {}

@@ -40,7 +40,12 @@ class Widget:
 # 3D previews only send an empty capture.
 EDITOR_WIDGETS: dict[str, tuple[tuple[str, bool, bool, Any], ...]] = {
     "LoadImageOutput": (("Auto-refresh after generation", False, True, None), ("refresh", True, True, None)),
-    "PreviewAny": (("preview", True, False, ""),),
+    # frontend 1.4x (1.32.9 had one: ("preview", True, False, ""))
+    "PreviewAny": (
+        ("preview_markdown", True, False, ""),
+        ("preview_text", True, False, ""),
+        ("previewMode", True, True, False),
+    ),
     "Preview3D": (("image", True, True, ""),),
     "Preview3DAnimation": (("image", True, True, ""),),
     "SaveGLB": (("image", True, True, ""),),

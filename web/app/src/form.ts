@@ -117,8 +117,9 @@ export function lastSeed(params: Param[], lastParams: Values | null): Values {
 }
 
 /** Puts the server's field errors beside their fields; errors for unknown names go to the form. */
-export function splitFieldErrors(params: Param[], fields: Record<string, string>): { byField: Record<string, string>; other: string[] } {
-  const names = new Set(params.map((p) => p.name));
+/** The server's field errors by form field (and by All settings' "<node>.<input>" names in `also`), the rest as lines. */
+export function splitFieldErrors(params: Param[], fields: Record<string, string>, also: string[] = []): { byField: Record<string, string>; other: string[] } {
+  const names = new Set([...params.map((p) => p.name), ...also]);
   const byField: Record<string, string> = {};
   const other: string[] = [];
   for (const [name, message] of Object.entries(fields)) {

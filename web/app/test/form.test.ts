@@ -65,6 +65,11 @@ describe("schema to form", () => {
       byField: { steps: "500 is above the maximum 50" },
       other: ["bogus: unknown parameter"],
     });
+    // a node setting changed in All settings keeps its error beside it there
+    expect(splitFieldErrors(all, { "3.cfg": "above the maximum 100", bogus: "unknown" }, ["3.cfg"])).toEqual({
+      byField: { "3.cfg": "above the maximum 100" },
+      other: ["bogus: unknown"],
+    });
   });
 
   it("groups in schema order", () => {

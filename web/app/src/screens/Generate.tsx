@@ -217,9 +217,10 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
           setFormError(message(again));
         }
       } else if (e instanceof ApiError && Object.keys(e.fields).length) {
-        const { byField, other } = splitFieldErrors(params, e.fields);
+        const { byField, other } = splitFieldErrors(params, e.fields, Object.keys(changes));
         setErrors(byField);
         setFormError(other.join("; "));
+        if (Object.keys(byField).some((name) => name in changes)) setAllOpen(true); // beside the node setting
         focusFirst(Object.keys(byField));
       } else setFormError(message(e));
     } finally {
