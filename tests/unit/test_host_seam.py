@@ -75,8 +75,9 @@ def test_a_workflows_form_is_kept_while_its_file_and_the_definitions_stay(tmp_pa
     store, forms = WorkflowStore(tmp_path / "shipped", user), HostDefinitions(FakeHost(tmp_path / "host")).forms
     definitions: tuple[dict[str, Any], dict[str, list[str]]] = ({}, {})
     assert forms.known(store, "w.json", definitions) is None
-    graph, form = forms.read(store, "w.json", definitions)
-    assert forms.known(store, "w.json", definitions) == (graph, form)
+    form = forms.read(store, "w.json", definitions)
+    assert form.graph and form.schema and form.outputs == []
+    assert forms.known(store, "w.json", definitions) == form
     assert forms.known(store, "w.json", ({}, {})) is None  # other definitions: read again
     (user / "w.json").write_text(json.dumps({"1": {"class_type": "KSampler", "inputs": {"seed": 22}}}))
     assert forms.known(store, "w.json", definitions) is None  # the file changed
