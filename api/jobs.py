@@ -229,12 +229,15 @@ class JobRoutes:
         wanted_job = request.query.get("job_id") or None
         session_id = request.query.get("session_id") or None
         asking = self.caller(request)
-        editor_user = await asyncio.to_thread(workflow_events.editor_user_of, self.state, asking)
+        # workflows.changed only to a stream that asks for it (?workflows=1, the app): other clients read every
+        # event of this stream as a job
+        listens = flag(request, "workflows") and wanted_job is None and session_id is None
+        editor_user = await asyncio.to_thread(workflow_events.editor_user_of, self.state, asking) if listens else None
 
         def accept(event: Event) -> bool:
             data = event.data
             if event.kind == workflow_events.EVENT:
-                return wanted_job is None and session_id is None and workflow_events.accepts(data, editor_user)
+                return listens and workflow_events.accepts(data, editor_user)
             if wanted_job is not None and data.get("id") != wanted_job:
                 return False
             if session_id is not None and data.get("session_id") != session_id:

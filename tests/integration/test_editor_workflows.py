@@ -157,8 +157,10 @@ def test_an_editor_workflow_runs_and_its_file_is_never_rewritten(server, people)
     job = wait_job(server, ann, created.json()["job"]["id"])
     assert job["status"] == "completed", job
     assert path.read_bytes() == before
-    listed = listing(server, ann)
-    assert "editor/mine.json" in listed["latest"]  # the card's thumbnail: its last output
+    deadline = time.monotonic() + 30  # the image reaches the gallery's index just after the job's end
+    while "editor/mine.json" not in listing(server, ann)["latest"]:  # the card's thumbnail: its last output
+        assert time.monotonic() < deadline, listing(server, ann)["latest"]
+        time.sleep(0.1)
     assert "editor/Portraits/cozy nodes.json" not in listing(server, admin)["latest"]
 
     # changed in the editor meanwhile: a job of the old revision is refused, the new one runs
@@ -220,8 +222,9 @@ def test_a_save_in_the_editor_is_told_to_its_owner_only(server, people) -> None:
     a change of CozyGen's own folder reaches both, without names."""
     ann, bob = people["ann"], people["bob"]
     with (
-        StreamEvents(server.url, ann, "/cozygen/api/events") as anns,
-        StreamEvents(server.url, bob, "/cozygen/api/events") as bobs,
+        StreamEvents(server.url, ann, "/cozygen/api/events?workflows=1") as anns,
+        StreamEvents(server.url, bob, "/cozygen/api/events?workflows=1") as bobs,
+        StreamEvents(server.url, ann, "/cozygen/api/events") as jobs_only,  # other clients: jobs, as before
     ):
         (server.user_dir / "ann_0a1b" / "workflows" / "Later").mkdir(exist_ok=True)
         (server.user_dir / "ann_0a1b" / "workflows" / "Later" / "new.json").write_bytes(COZY)
@@ -238,4 +241,5 @@ def test_a_save_in_the_editor_is_told_to_its_owner_only(server, people) -> None:
         while len(anns.named("workflows.changed")) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
     assert all(e["source"] == "cozygen" for e in anns.named("workflows.changed")[1:])
+    assert jobs_only.named("workflows.changed") == []
     assert listing(server, ann)["details"]["editor/Later/new.json"]["folder"] == "Later"

@@ -13,7 +13,7 @@ import { isJobStatus, isObj, parseGalleryItem, parseJob, type GalleryItem, type 
 
 // ---- jobs: /cozygen/api/events, one named SSE event per change ---------------------------
 
-export const JOB_STREAM_URL = "/cozygen/api/events";
+export const JOB_STREAM_URL = "/cozygen/api/events?workflows=1"; // also workflows.changed
 
 /** The named events of the jobs stream that the app listens to. */
 export const JOB_EVENTS = [
