@@ -1,7 +1,7 @@
 """``workflows.changed`` on the jobs event stream: a workflow file was saved, replaced or removed (in ComfyUI's
 editor or through CozyGen), so the phone re-reads its list, and the form it has open when that file changed.
 
-An editor change reaches only the users who see that editor folder (``api.workflows.editor_root``), with the
+An editor change reaches only the users who see that editor folder (:func:`editor_root`), with the
 changed names; a change of CozyGen's own folder reaches everyone, without names (it holds every user's imports).
 """
 
