@@ -9,39 +9,43 @@ promoted widgets and the ``proxyWidgets`` of the nodes that use it. The API grap
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 
 def unique_ids(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with the editor's renumbering applied; ``data`` itself (not copied) when no id is taken twice."""
+    """``data`` with the editor's renumbering applied; ``data`` itself when no id is taken twice. ``data`` is never
+    changed: what is renumbered is copied (a node, a link), the rest shared."""
     definitions = data.get("definitions")
     subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
     if not isinstance(subgraphs, list) or not _renumbers(data, subgraphs):
         return data
-    data = {**data, "nodes": copy.deepcopy(data["nodes"])}
-    subgraphs = copy.deepcopy(subgraphs)
-    data["definitions"] = {**definitions, "subgraphs": subgraphs}  # type: ignore[dict-item]
     used = _root_ids(data)
     last = [_last_node_id(data)]
     remapped: dict[str, dict[Any, int]] = {}
+    renumbered: list[Any] = []
     for subgraph in subgraphs:
         if not isinstance(subgraph, dict):
+            renumbered.append(subgraph)
             continue
-        found = _remap(_list(subgraph.get("nodes")), used, last)
-        if found:
-            remapped[str(subgraph.get("id"))] = found
-            for link in _list(subgraph.get("links")):
-                if isinstance(link, dict):
-                    for key in ("origin_id", "target_id"):
-                        if _number(link.get(key)) and link[key] in found:
-                            link[key] = found[link[key]]
-            for widget in _list(subgraph.get("widgets")):
-                if isinstance(widget, dict) and _number(widget.get("id")) and widget["id"] in found:
-                    widget["id"] = found[widget["id"]]
-    for nodes in [data["nodes"], *(_list(s.get("nodes")) for s in subgraphs if isinstance(s, dict))]:
-        _patch_proxy_widgets(nodes, remapped)
-    return data
+        nodes, found = _remap(_list(subgraph.get("nodes")), used, last)
+        if not found:
+            renumbered.append(subgraph)
+            continue
+        remapped[str(subgraph.get("id"))] = found
+        copy = {**subgraph, "nodes": nodes}
+        if isinstance(subgraph.get("links"), list):
+            copy["links"] = [_patched(link, ("origin_id", "target_id"), found) for link in subgraph["links"]]
+        if isinstance(subgraph.get("widgets"), list):
+            copy["widgets"] = [_patched(widget, ("id",), found) for widget in subgraph["widgets"]]
+        renumbered.append(copy)
+    renumbered = [
+        {**s, "nodes": _with_proxies(_list(s.get("nodes")), remapped)} if isinstance(s, dict) else s for s in renumbered
+    ]
+    return {
+        **data,
+        "nodes": _with_proxies(_list(data.get("nodes")), remapped),
+        "definitions": {**definitions, "subgraphs": renumbered},  # type: ignore[dict-item]
+    }
 
 
 def _renumbers(data: dict[str, Any], subgraphs: list[Any]) -> bool:
@@ -57,40 +61,58 @@ def _renumbers(data: dict[str, Any], subgraphs: list[Any]) -> bool:
     return False
 
 
-def _remap(nodes: list[Any], used: set[Any], last: list[Any]) -> dict[Any, int]:
+def _remap(nodes: list[Any], used: set[Any], last: list[Any]) -> tuple[list[Any], dict[Any, int]]:
+    """The nodes with a taken id given the next free one (copies), and old id → new id."""
     found: dict[Any, int] = {}
+    out: list[Any] = []
     for node in nodes:
         node_id = node.get("id") if isinstance(node, dict) else None
-        if not _number(node_id):
-            continue
-        if node_id in used:
+        if _number(node_id) and node_id in used:
             last[0] = int(last[0]) + 1
             while last[0] in used:
                 last[0] += 1
-            found[node_id] = node["id"] = last[0]
+            found[node_id] = last[0]
             used.add(last[0])
-        else:
+            node = {**node, "id": last[0]}
+        elif _number(node_id):
             used.add(node_id)
-            if node_id > last[0]:
-                last[0] = node_id
-    return found
+            last[0] = max(last[0], node_id)
+        out.append(node)
+    return out, found
 
 
-def _patch_proxy_widgets(nodes: list[Any], remapped: dict[str, dict[Any, int]]) -> None:
-    """A subgraph node's ``properties.proxyWidgets`` (``[[inner id, widget], ...]``) follow its subgraph's ids."""
+def _patched(item: Any, keys: tuple[str, ...], found: dict[Any, int]) -> Any:
+    """``item`` with the ids under ``keys`` that ``found`` renumbers (a copy when one is)."""
+    if not isinstance(item, dict):
+        return item
+    changes = {k: found[item[k]] for k in keys if _number(item.get(k)) and item[k] in found}
+    return {**item, **changes} if changes else item
+
+
+def _with_proxies(nodes: list[Any], remapped: dict[str, dict[Any, int]]) -> list[Any]:
+    """The nodes, a subgraph node's ``properties.proxyWidgets`` (``[[inner id, widget], ...]``) following its
+    subgraph's renumbering (copies of the nodes that change)."""
+    out = []
     for node in nodes:
         found = remapped.get(str(node.get("type"))) if isinstance(node, dict) else None
         properties = node.get("properties") if found else None
         proxies = properties.get("proxyWidgets") if isinstance(properties, dict) else None
-        for proxy in proxies if isinstance(proxies, list) else ():
-            if isinstance(proxy, list) and proxy:
-                try:
-                    inner = float(proxy[0])
-                except (TypeError, ValueError):
-                    continue
-                key = int(inner) if inner.is_integer() else inner
-                if key in found:  # type: ignore[operator]
-                    proxy[0] = str(found[key])  # type: ignore[index]
+        if found and isinstance(proxies, list):
+            proxies = [_proxy(proxy, found) for proxy in proxies]
+            node = {**node, "properties": {**properties, "proxyWidgets": proxies}}  # type: ignore[dict-item]
+        out.append(node)
+    return out
+
+
+def _proxy(proxy: Any, found: dict[Any, int]) -> Any:
+    if not isinstance(proxy, list) or not proxy:
+        return proxy
+    try:
+        inner = float(proxy[0])  # the editor's Number(id)
+    except (TypeError, ValueError):
+        return proxy
+    key = int(inner) if inner.is_integer() else inner
+    return [str(found[key]), *proxy[1:]] if key in found else proxy
 
 
 def _root_ids(data: dict[str, Any]) -> set[Any]:
