@@ -23,6 +23,7 @@ from .resolve import Resolver
 from .widgets import EDITOR_MADE, Widget, assign, layout, migrate, migration
 
 EDITOR_ONLY = "PrimitiveNode"
+Layout = tuple[list[Widget], list[tuple[bool, int]] | None]  # a node type's widgets and its migration plan
 
 
 @dataclass
@@ -43,7 +44,7 @@ def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = 
     problems = Problems()
     applied = _primitive_values(nodes)
     resolver = Resolver(nodes)
-    layouts: dict[str, tuple[list[Widget], list[tuple[bool, int]] | None]] = {}
+    layouts: dict[str, Layout] = {}
     prompt: dict[str, dict[str, Any]] = {}
     for node in nodes.values():
         if node.virtual or node.mode in (MUTED, BYPASSED):
@@ -58,11 +59,7 @@ def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = 
         if node.type in EDITOR_MADE:
             text = "its value is made by the editor itself (camera, 3D view), so it runs only from the editor"
             problems.invalid_value(node.id, node.type, None, None, text)
-        known = layouts.get(node.type)
-        if known is None:
-            widgets = layout(node.definition)
-            known = layouts[node.type] = (widgets, migration(node.definition, widgets))
-        inputs = _widget_inputs(node, known, applied, problems, choose)
+        inputs = _widget_inputs(node, _layout_of(node, layouts), applied, problems, choose)
         for index, slot in enumerate(node.inputs):
             if slot.link is None:
                 continue
@@ -78,7 +75,7 @@ def convert(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = 
         for name, value in list(entry["inputs"].items()):
             if isinstance(value, list) and len(value) == 2 and value[0] not in prompt:
                 del entry["inputs"][name]
-    text_replacements.replace_nodes(prompt, lambda: _views(nodes, applied))
+    text_replacements.replace_nodes(prompt, lambda: _views(nodes, layouts, applied))
     _refuse_cycles(prompt)
     return Conversion(prompt, problems.as_report())
 
@@ -113,16 +110,13 @@ def to_api(data: Any, object_info: Any, choose: dynamic_prompt.Choose | None = N
 
 def _widget_inputs(
     node: ExecNode,
-    known: tuple[list[Widget], list[tuple[bool, int]] | None],
+    known: Layout,
     applied: dict[tuple[str, str], Any],
     problems: Problems,
     choose: Any,
 ) -> dict[str, Any]:
-    widgets, plan = known
-    saved = node.raw.get("widgets_values")
-    if isinstance(saved, list):
-        saved = migrate(plan, saved)
-    values, unset, extra = assign(widgets, saved)
+    widgets = known[0]
+    saved, (values, unset, extra) = _assigned(node, known)
     count = len([w for w in widgets if w.saved])
     if extra or any(not w.optional for w in unset):
         text = f"the file holds {count + extra - len(unset)} widget values, but this node has {count} on this ComfyUI"
@@ -161,7 +155,26 @@ def _primitive_values(nodes: dict[str, ExecNode]) -> dict[tuple[str, str], Any]:
     return applied
 
 
-def _views(nodes: dict[str, ExecNode], applied: dict[tuple[str, str], Any]) -> list[text_replacements.NodeView]:
+def _layout_of(node: ExecNode, layouts: dict[str, Layout]) -> Layout:
+    """The widget layout of ``node``'s type (which has a definition), kept per type."""
+    known = layouts.get(node.type)
+    if known is None:
+        widgets = layout(node.definition or {})
+        known = layouts[node.type] = (widgets, migration(node.definition or {}, widgets))
+    return known
+
+
+def _assigned(node: ExecNode, known: Layout) -> tuple[Any, tuple[dict[str, Any], list[Widget], int]]:
+    """The node's saved widget values (migrated), and :func:`assign`'s reading of them."""
+    saved = node.raw.get("widgets_values")
+    if isinstance(saved, list):
+        saved = migrate(known[1], saved)
+    return saved, assign(known[0], saved)
+
+
+def _views(
+    nodes: dict[str, ExecNode], layouts: dict[str, Layout], applied: dict[tuple[str, str], Any]
+) -> list[text_replacements.NodeView]:
     """Every node as the editor's search and replace sees it, in its order (a subgraph's nodes before the
     subgraph node), with every widget's value (those not sent too)."""
     children: dict[str, list[ExecNode]] = {}
@@ -174,10 +187,7 @@ def _views(nodes: dict[str, ExecNode], applied: dict[tuple[str, str], Any]) -> l
             visit(child)
         values: dict[str, Any] = {}
         if node.definition is not None and not node.virtual:
-            widgets = layout(node.definition)
-            saved = node.raw.get("widgets_values")
-            saved = migrate(migration(node.definition, widgets), saved) if isinstance(saved, list) else saved
-            values = assign(widgets, saved)[0]
+            values = _assigned(node, _layout_of(node, layouts))[1][0]
             values.update({name: value for (node_id, name), value in applied.items() if node_id == node.id})
         properties = node.raw.get("properties")
         name = properties.get(text_replacements.SEARCH_NAME) if isinstance(properties, dict) else None

@@ -17,7 +17,7 @@ def unique_ids(data: dict[str, Any]) -> dict[str, Any]:
     changed: what is renumbered is copied (a node, a link), the rest shared."""
     definitions = data.get("definitions")
     subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
-    if not isinstance(subgraphs, list) or not _renumbers(data, subgraphs):
+    if not isinstance(subgraphs, list):
         return data
     used = _root_ids(data)
     last = [_last_node_id(data)]
@@ -38,6 +38,8 @@ def unique_ids(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(subgraph.get("widgets"), list):
             copy["widgets"] = [_patched(widget, ("id",), found) for widget in subgraph["widgets"]]
         renumbered.append(copy)
+    if not remapped:
+        return data
     renumbered = [
         {**s, "nodes": _with_proxies(_list(s.get("nodes")), remapped)} if isinstance(s, dict) else s for s in renumbered
     ]
@@ -46,19 +48,6 @@ def unique_ids(data: dict[str, Any]) -> dict[str, Any]:
         "nodes": _with_proxies(_list(data.get("nodes")), remapped),
         "definitions": {**definitions, "subgraphs": renumbered},  # type: ignore[dict-item]
     }
-
-
-def _renumbers(data: dict[str, Any], subgraphs: list[Any]) -> bool:
-    """Whether loading renumbers anything: some subgraph's numeric node id is taken before it."""
-    used = _root_ids(data)
-    for subgraph in subgraphs:
-        for node in _list(subgraph.get("nodes")) if isinstance(subgraph, dict) else ():
-            node_id = node.get("id") if isinstance(node, dict) else None
-            if _number(node_id):
-                if node_id in used:
-                    return True
-                used.add(node_id)
-    return False
 
 
 def _remap(nodes: list[Any], used: set[Any], last: list[Any]) -> tuple[list[Any], dict[Any, int]]:
