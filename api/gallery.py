@@ -71,6 +71,16 @@ def file_query(request: web.Request, subfolder: str, recursive: bool, owner: str
     )
 
 
+async def listing_query(request: web.Request, state: CozyGenState) -> index.FileQuery:
+    """The files a gallery listing's query string asks for, as the caller may see them (a 404 for a folder that
+    does not exist). The listing and the bulk actions' ``{"query": ...}`` selections both read it."""
+    folder, sub, _ = resolve(state.roots["output"], request.query.get("subfolder", ""))
+    query = file_query(request, sub, flag(request, "recursive"), restricted_to(request, state))
+    if not await asyncio.to_thread(folder.is_dir):
+        raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
+    return query
+
+
 def image_id(request: web.Request, *, prefix: str = "") -> int:
     """The ``{image_id}`` of the path (after ``prefix``): a 400 when it is no number, a 404 when no image can
     have it."""
@@ -121,12 +131,9 @@ class GalleryRoutes:
     @seed_route(LIST_ERRORS)
     async def list_page(self, request: web.Request) -> web.Response:
         state = self.state
-        folder, sub = self.output_folder(request.query.get("subfolder", ""))
-        recursive, include_meta = flag(request, "recursive"), flag(request, "include_meta")
+        query = await listing_query(request, state)
+        sub, recursive, include_meta = query.subfolder, query.recursive, flag(request, "include_meta")
         page, per_page = paging(request, "per_page", 20, size_floor=0, size_ceiling=500)
-        query = file_query(request, sub, recursive, restricted_to(request, state))
-        if not await asyncio.to_thread(folder.is_dir):
-            raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
         cursor = request.query.get("cursor")
         filtered = bool(query.search or query.model)
         dirs: list[Any] = []
