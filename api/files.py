@@ -166,7 +166,7 @@ async def serve_thumbnail(
     fmt = "webp" if "image/webp" in request.headers.get("Accept", "") else "jpeg"
     known_etag = request.headers.get("If-None-Match")
     work = functools.partial(
-        make_thumbnail, state.thumbnails, state.roots[root], root, subfolder, filename, width, fmt, known_etag
+        make_thumbnail, state.thumbnails, state.roots[root], subfolder, filename, width, fmt, known_etag
     )
     thumb, body = await asyncio.get_running_loop().run_in_executor(state.image_pool, work)
     return thumbnail_response(thumb, body, versioned)
@@ -175,7 +175,6 @@ async def serve_thumbnail(
 def make_thumbnail(
     cache: ThumbnailCache,
     base: Path,
-    root: str,
     subfolder: Any,
     filename: Any,
     width: int,
@@ -183,11 +182,11 @@ def make_thumbnail(
     known_etag: str | None,
 ) -> tuple[Thumbnail, bytes | None]:
     """Resolve, make or find a thumbnail (in an image thread); its bytes unless the client has them already."""
-    path, sub, name = resolve(base, subfolder, filename)
+    path, _, name = resolve(base, subfolder, filename)
     if not kind_of(name) or not path.is_file():
         raise NotFound("Source not found", code="SOURCE_NOT_FOUND")
     try:
-        thumb = cache.get_or_make(path, root=root, relative=f"{sub}/{name}" if sub else name, width=width, fmt=fmt)
+        thumb = cache.get_or_make(path, width=width, fmt=fmt)
     except FileNotFoundError:
         raise NotFound("Source not found", code="SOURCE_NOT_FOUND") from None
     return thumb, None if known_etag == thumb.etag else thumb.path.read_bytes()

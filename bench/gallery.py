@@ -211,7 +211,7 @@ def thumbnail_versus_decode(source: Path, runs: int) -> tuple[list[float], list[
             decode.append((time.perf_counter() - started) * 1000)
             cache = ThumbnailCache(Path(folder) / f"c{n}")
             started = time.perf_counter()
-            cache.get_or_make(source, root="output", relative=source.name, width=384)
+            cache.get_or_make(source, width=384)
             first.append((time.perf_counter() - started) * 1000)
     return decode, first
 

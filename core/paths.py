@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,14 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 class PathRejected(BadRequest):
     code = "INVALID_PATH"
+
+
+class NameRejected(BadRequest):
+    code = "INVALID_NAME"
+
+
+# Characters that reorder or hide text: a name with them reads differently from what it is.
+_INVISIBLE = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def clean_relative(value: Any, *, what: str = "subfolder") -> str:
@@ -53,6 +62,29 @@ def clean_name(value: Any, *, what: str = "filename") -> str:
     cleaned = clean_relative(name, what=what)
     if cleaned != name:
         raise PathRejected(f"the {what} is not a valid file name: {name!r}")
+    return name
+
+
+def new_name(value: Any, *, what: str = "folder name") -> str:
+    """A name a person gives a new folder (or file): one visible, printable path part of at most MAX_NAME_BYTES,
+    spaces around it dropped; NameRejected (400 INVALID_NAME) saying why not."""
+    if not isinstance(value, str) or not value.strip(" "):
+        raise NameRejected(f"the {what} is empty: type a name")
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _INVISIBLE), None)
+    if bad is not None:
+        raise NameRejected(
+            f"the {what} contains a control character (U+{ord(bad):04X}); use letters, digits, spaces and punctuation"
+        )
+    name = value.strip(" ")
+    if "/" in name or "\\" in name:
+        raise NameRejected(f"the {what} cannot contain '/' or '\\': make one folder at a time, then the next inside it")
+    if name in (".", ".."):
+        raise NameRejected(f"{name!r} cannot be a {what}: it means this folder or its parent")
+    if name.startswith("."):
+        raise NameRejected(f"a {what} starting with '.' is hidden from the gallery; start it with a letter or a digit")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise NameRejected(f"the {what} is {size} bytes long (UTF-8); shorten it to at most {MAX_NAME_BYTES}")
     return name
 
 

@@ -152,7 +152,7 @@ class McpTools:
         for image_id in image_ids:
             row = await self.visible_row(image_id)
             work = functools.partial(make_thumbnail, self.state.thumbnails, self.state.roots[row["root"]],
-                                     row["root"], row["subfolder"], row["filename"], width, "jpeg", None)  # fmt: skip
+                                     row["subfolder"], row["filename"], width, "jpeg", None)  # fmt: skip
             thumb, body = await asyncio.get_running_loop().run_in_executor(self.state.image_pool, work)
             parts.append(ImagePart(body or b"", thumb.media_type))
         return parts

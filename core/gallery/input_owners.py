@@ -49,3 +49,20 @@ def files_of(conn: sqlite3.Connection, username: str) -> set[tuple[str, str]]:
 
 def forget(conn: sqlite3.Connection, subfolder: str, filename: str) -> None:
     conn.execute("DELETE FROM input_owners WHERE subfolder = ? AND filename = ?", (subfolder, filename))
+
+
+def move(conn: sqlite3.Connection, old: tuple[str, str], new: tuple[str, str]) -> None:
+    """A file moved inside the input folder: its owner follows (a stale owner of the new name goes)."""
+    conn.execute("DELETE FROM input_owners WHERE subfolder = ? AND filename = ?", new)
+    conn.execute(
+        "UPDATE input_owners SET subfolder = ?, filename = ? WHERE subfolder = ? AND filename = ?", (*new, *old)
+    )
+
+
+def move_folder(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """A folder of the input folder was renamed: the owners of the files under it follow."""
+    conn.execute(
+        "UPDATE input_owners SET subfolder = ? || substr(subfolder, ?) "
+        "WHERE subfolder = ? OR (subfolder >= ? AND subfolder < ?)",
+        (new, len(old) + 1, old, old + "/", old + "0"),
+    )

@@ -16,13 +16,16 @@ truncated file under an output's name.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ..errors import Conflict
 
@@ -52,6 +55,55 @@ def move_to_free_name(source: Path, folder: Path, names: Iterable[str]) -> str:
         except OSError:
             pass
         raise
+
+
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1
+
+
+def rename_exclusive(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` in one step that never replaces what is at ``target`` (a file or a folder).
+
+    Raises FileExistsError when ``target`` exists, FileNotFoundError when ``source`` is gone. On Linux this is
+    ``renameat2(RENAME_NOREPLACE)``: the name changes at once, so a kill leaves it at one place or the other and the
+    watcher hears one rename. Elsewhere a file is hard-linked to its new name and then unlinked from the old (a kill
+    in between leaves two names of one file: the mover's recovery drops the old one), and a folder is renamed after
+    checking that the name is free.
+    """
+    function = _renameat2_function()
+    if function is not None:
+        import ctypes
+
+        if function(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # else: this file system has no such flag
+            raise OSError(code, os.strerror(code), str(source), None, str(target))
+    if not source.is_dir() or source.is_symlink():
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except (FileExistsError, FileNotFoundError):
+            raise
+        except OSError:
+            pass  # no hard links here: the check below, then a plain rename
+        else:
+            os.unlink(source)
+            return
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+    os.rename(source, target)
+
+
+@functools.cache
+def _renameat2_function() -> Any:
+    """libc's renameat2, or None (not Linux, or a libc older than glibc 2.28)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
 
 
 def copy_to_free_name(source: Path, folder: Path, names: Iterable[str], scratch: Path) -> str:

@@ -26,6 +26,8 @@ from ..events import EventHub
 from ..graph.summary import seed_meta
 from ..store.db import Database
 from . import index
+from .holds import Holds
+from .moves import Moves
 from .place import copy_to_free_name, move_to_free_name, remove_abandoned
 from .sync import Change, FolderWatcher, ScanReport, scan, sync_path
 
@@ -62,7 +64,9 @@ class Gallery:
     def __init__(self, db: Database, roots: dict[str, Path], data_dir: Path, hub: EventHub) -> None:
         self.db, self.roots, self.hub = db, {k: Path(v) for k, v in roots.items()}, hub
         self.trash_dir = data_dir / "trash"
-        self.watcher = FolderWatcher(db, self.roots, self._changed)
+        self.holds = Holds()  # paths CozyGen's own moves hold: the watcher leaves them to the move
+        self.watcher = FolderWatcher(db, self.roots, self._changed, holds=self.holds)
+        self.moves = Moves(self, self._changed)  # folders and moves (moves.py)
         self.scans: dict[str, ScanReport] = {}
         self.ready = threading.Event()
         self._generation = 0
@@ -76,6 +80,10 @@ class Gallery:
             removed = remove_abandoned(base)
             if removed:
                 log.info("CozyGen: removed %d partial file(s) a stopped upload or copy left in %s", len(removed), base)
+        try:
+            self.moves.recover()  # a move a kill cut short: the index follows the disk, ids kept
+        except Exception:
+            log.exception("CozyGen: finishing an interrupted move failed; the scan brings the index up to date")
         self.watcher.start()
         threading.Thread(target=self._initial_scan, name="cozygen-gallery-scan", daemon=True).start()
 

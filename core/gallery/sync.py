@@ -28,6 +28,7 @@ from ..media.pnginfo import png_complete
 from ..store.db import Database
 from . import index
 from .describe_pool import DescribePool, Job, describe_jobs
+from .holds import Holds, Noted
 
 log = logging.getLogger("cozygen")
 BATCH = 1000
@@ -276,12 +277,17 @@ class _Pending:
 
 @dataclass
 class FolderWatcher:
-    """One watchdog observer over every root; changes reach ``on_changes`` from the watcher's thread."""
+    """One watchdog observer over every root; changes reach ``on_changes`` from the watcher's thread.
+
+    Paths that CozyGen's own moves hold (``holds``, see holds.py) are left alone until the move is committed: the
+    move updates their rows in place and announces them itself.
+    """
 
     db: Database
     roots: dict[str, Path]
     on_changes: Callable[[list[Change]], None]
     debounce: float = 0.1
+    holds: Holds | None = None
     _pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
     _wake: threading.Condition = field(default_factory=threading.Condition)
     _stopping: bool = False
@@ -353,6 +359,16 @@ class FolderWatcher:
                 self._pending[target] = _Pending(due)
             self._wake.notify()
 
+    def requeue(self, noted: list[Noted]) -> None:
+        """Look again at paths a move held (what it did not do itself)."""
+        if not noted:
+            return
+        due = time.monotonic() + self.debounce
+        with self._wake:
+            for root, rel, moved_to in noted:
+                self._pending[(root, rel)] = _Pending(due, moved_to)
+            self._wake.notify()
+
     def _run(self) -> None:
         while True:
             with self._wake:
@@ -376,6 +392,8 @@ class FolderWatcher:
         def work(conn: Any) -> tuple[list[Change], list[tuple[str, str]]]:
             changes, retry = [], []
             for (root, rel), pending in sorted(due.items()):
+                if self.holds is not None and self.holds.defer(root, rel, pending.moved_to):
+                    continue  # a move of CozyGen's holds it (asked in the writer: after its journal, before its commit)
                 conn.execute("SAVEPOINT watched_path")  # one path that fails costs only itself
                 try:
                     if pending.moved_to is not None:

@@ -2,8 +2,10 @@
 
 Blocking code: the web layer calls it from a thread pool, never on the event loop.
 
-* The cache key hashes (root label, relative path, mtime_ns, size, width, format), so a
-  changed source never gets a stale thumbnail and ``x.png``/``x.mp4`` never collide.
+* The cache key hashes the source file's identity and content stamp (device, inode, mtime_ns, size), its
+  extension (what decides how it renders), the width and the format: a changed source never gets a stale
+  thumbnail, ``x.png``/``x.mp4`` never collide, and a file moved or renamed (which keeps its inode and mtime)
+  keeps its thumbnails. A new file that reuses a deleted one's inode differs in mtime_ns or size.
   A thumbnail lives at ``<folder>/<key[:2]>/<key>.<jpg|webp>`` and is written atomically
   (temp file in the same folder + ``os.replace``), one writer per key at a time.
 * Rendering is :mod:`.thumbnail_render`'s; a source that cannot be rendered gets a placeholder,
@@ -76,21 +78,22 @@ class ThumbnailCache:
         self._keys_lock = threading.Lock()
         self._key_locks: dict[str, list[Any]] = {}  # key -> [lock, holders]
 
-    def key(self, root: str, relative: str, stat: os.stat_result, width: int, fmt: str) -> str:
-        fields = [RENDER_VERSION, root, relative, stat.st_mtime_ns, stat.st_size, clamp_width(width)]
-        fields.append(normalize_format(fmt))
+    def key(self, stat: os.stat_result, suffix: str, width: int, fmt: str) -> str:
+        """The key of a thumbnail of the file ``stat`` describes, whose name ends with ``suffix`` (``.png``)."""
+        fields = [RENDER_VERSION, stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size, suffix.lower()]
+        fields += [clamp_width(width), normalize_format(fmt)]
         return hashlib.blake2b(json.dumps(fields).encode(), digest_size=20).hexdigest()
 
     def path_for(self, key: str, fmt: str) -> Path:
         return self.folder / key[:2] / f"{key}.{FORMATS[normalize_format(fmt)][0]}"
 
-    def get_or_make(self, source: Path, *, root: str, relative: str, width: int, fmt: str = "jpeg") -> Thumbnail:
+    def get_or_make(self, source: Path, *, width: int, fmt: str = "jpeg") -> Thumbnail:
         """The cached thumbnail of ``source``, rendered now when missing. Raises FileNotFoundError only."""
         width = clamp_width(width)
         fmt = normalize_format(fmt)
         source = Path(source)
         stat = os.stat(source)
-        key = self.key(root, relative, stat, width, fmt)
+        key = self.key(stat, source.suffix, width, fmt)
         path = self.path_for(key, fmt)
         media_type = FORMATS[fmt][1]
         if self._serve(path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,6 +359,70 @@ def interrupt_unfinished(conn: sqlite3.Connection, now: float) -> int:
         "WHERE status IN ('pending', 'running')",
         (now,),
     ).rowcount
+
+
+# -- images that moved -------------------------------------------------------------------------
+Place = tuple[str, str]  # (subfolder, filename)
+
+
+def move_images(
+    conn: sqlite3.Connection, root: str, moved: Mapping[Place, Place], prompt_ids: Iterable[str], *, by_name: bool
+) -> int:
+    """Point jobs' images at the new places of moved files of ``root`` (``moved``: old place -> new place).
+
+    The jobs are those of ``prompt_ids`` (the moved outputs' own prompts) and, with ``by_name``, any job naming
+    one of the moved file names (outputs whose prompt is not known). Returns how many jobs changed."""
+    found = conn.execute(
+        "SELECT job_id FROM job_prompts WHERE prompt_id IN (SELECT value FROM json_each(?))",
+        (_dumps(sorted(set(prompt_ids))),),
+    )
+    job_ids = {row[0] for row in found}
+    if by_name:
+        names = sorted({name for _, name in moved})
+        found = conn.execute(
+            "SELECT DISTINCT j.id FROM jobs j, json_each(j.images_json) e "
+            "WHERE json_extract(e.value, '$.filename') IN (SELECT value FROM json_each(?))",
+            (_dumps(names),),
+        )
+        job_ids |= {row[0] for row in found}
+
+    def new_place(image: dict[str, Any]) -> Place | None:
+        if (image.get("type") or "output") != root:
+            return None
+        return moved.get((str(image.get("subfolder") or ""), str(image.get("filename"))))
+
+    return _relink(conn, job_ids, new_place)
+
+
+def move_image_folder(conn: sqlite3.Connection, root: str, old: str, new: str) -> int:
+    """Point jobs' images inside folder ``old`` of ``root`` (at any depth) at the same place under ``new``."""
+    fragment = _dumps(old)[1:-1]  # the folder as images_json spells it: a cheap filter before the exact test
+    job_ids = {row[0] for row in conn.execute("SELECT id FROM jobs WHERE instr(images_json, ?) > 0", (fragment,))}
+
+    def new_place(image: dict[str, Any]) -> Place | None:
+        sub = str(image.get("subfolder") or "")
+        if (image.get("type") or "output") != root or not (sub == old or sub.startswith(old + "/")):
+            return None
+        return new + sub[len(old) :], str(image.get("filename"))
+
+    return _relink(conn, job_ids, new_place)
+
+
+def _relink(conn: sqlite3.Connection, job_ids: Iterable[str], new_place: Any) -> int:
+    changed = 0
+    for job_id in sorted(job_ids):
+        row = conn.execute("SELECT images_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        images = _loads(row[0], []) if row is not None else []
+        touched = False
+        for image in images:
+            place = new_place(image) if isinstance(image, dict) else None
+            if place is not None:
+                image["subfolder"], image["filename"] = place
+                touched = True
+        if touched:
+            conn.execute("UPDATE jobs SET images_json = ? WHERE id = ?", (_dumps(images), job_id))
+            changed += 1
+    return changed
 
 
 def from_row(row: sqlite3.Row) -> Job:

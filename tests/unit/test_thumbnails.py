@@ -54,7 +54,7 @@ def make_cache(tmp_path: Path, max_bytes: int = 10 * 1024 * 1024) -> ThumbnailCa
 
 
 def thumb_of(cache: ThumbnailCache, source: Path, width: int = 384, fmt: str = "jpeg") -> Thumbnail:
-    return cache.get_or_make(source, root="output", relative=source.name, width=width, fmt=fmt)
+    return cache.get_or_make(source, width=width, fmt=fmt)
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_a_second_request_is_served_from_the_cache(tmp_path: Path) -> None:
     assert first.made and not second.made
     assert second.etag == first.etag and second.path == first.path
     assert second.path.read_bytes() == content
-    key = cache.key("output", "a.png", source.stat(), 384, "jpeg")
+    key = cache.key(source.stat(), ".png", 384, "jpeg")
     assert first.etag == f'"{key}"'
     assert first.path == tmp_path / "thumbs" / key[:2] / f"{key}.jpg"
 
@@ -226,23 +226,49 @@ def test_key_covers_every_field(tmp_path: Path) -> None:
     source = noise(tmp_path / "a.png")
     cache = make_cache(tmp_path)
     stat = source.stat()
-    base = cache.key("output", "a.png", stat, 384, "jpeg")
+    base = cache.key(stat, ".png", 384, "jpeg")
     touched = os.stat_result((*stat[:8], stat.st_mtime + 1, stat.st_ctime))
     assert touched.st_mtime_ns != stat.st_mtime_ns
     grown = os.stat_result((*stat[:6], stat.st_size + 1, *stat[7:]))
+    other_inode = os.stat_result((*stat[:1], stat.st_ino + 1, *stat[2:]))
+    other_device = os.stat_result((*stat[:2], stat.st_dev + 1, *stat[3:]))
 
     variants = {
-        cache.key("input", "a.png", stat, 384, "jpeg"),
-        cache.key("output", "sub/a.png", stat, 384, "jpeg"),
-        cache.key("output", "a.png", touched, 384, "jpeg"),
-        cache.key("output", "a.png", grown, 384, "jpeg"),
-        cache.key("output", "a.png", stat, 192, "jpeg"),
-        cache.key("output", "a.png", stat, 384, "webp"),
+        cache.key(other_inode, ".png", 384, "jpeg"),
+        cache.key(other_device, ".png", 384, "jpeg"),
+        cache.key(touched, ".png", 384, "jpeg"),
+        cache.key(grown, ".png", 384, "jpeg"),
+        cache.key(stat, ".mp4", 384, "jpeg"),
+        cache.key(stat, ".png", 192, "jpeg"),
+        cache.key(stat, ".png", 384, "webp"),
     }
 
-    assert base not in variants and len(variants) == 6
-    assert cache.key("output", "a.png", stat, 384, "jpg") == base
-    assert cache.key("output", "a.png", stat, 5000, "jpeg") == cache.key("output", "a.png", stat, 1024, "jpeg")
+    assert base not in variants and len(variants) == 7
+    assert cache.key(stat, ".png", 384, "jpg") == base
+    assert cache.key(stat, ".PNG", 384, "jpeg") == base
+    assert cache.key(stat, ".png", 5000, "jpeg") == cache.key(stat, ".png", 1024, "jpeg")
+
+
+def test_a_moved_or_renamed_file_keeps_its_thumbnail(tmp_path: Path) -> None:
+    source = noise(tmp_path / "a.png")
+    cache = make_cache(tmp_path)
+    first = thumb_of(cache, source)
+    (tmp_path / "keepers").mkdir()
+    moved = source.rename(tmp_path / "keepers" / "a (2).png")
+
+    again = thumb_of(cache, moved)
+
+    assert not again.made and again.etag == first.etag and again.path == first.path
+
+
+def test_a_copy_with_the_same_bytes_and_times_is_another_file(tmp_path: Path) -> None:
+    source = noise(tmp_path / "a.png")
+    copy = tmp_path / "b.png"
+    copy.write_bytes(source.read_bytes())
+    os.utime(copy, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns))
+    cache = make_cache(tmp_path)
+
+    assert thumb_of(cache, source).etag != thumb_of(cache, copy).etag
 
 
 def test_same_stem_png_and_mp4_do_not_collide(tmp_path: Path) -> None:
@@ -581,7 +607,7 @@ def test_a_thumbnail_appears_only_by_renaming_a_complete_temp_file(
 def test_eight_threads_making_the_same_thumbnail_all_succeed(tmp_path: Path) -> None:
     source = noise(tmp_path / "big.png", (1024, 1024))
     cache = make_cache(tmp_path)
-    path = cache.path_for(cache.key("output", "big.png", source.stat(), 384, "jpeg"), "jpeg")
+    path = cache.path_for(cache.key(source.stat(), ".png", 384, "jpeg"), "jpeg")
     barrier = threading.Barrier(8)
     results: list[Thumbnail] = []
     errors: list[BaseException] = []
