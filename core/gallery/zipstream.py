@@ -103,11 +103,12 @@ def write_zip(entries: Iterable[ZipEntry], out: Any, cancelled: Callable[[], boo
             except OSError:
                 report.skipped += 1
                 continue
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                report.skipped += 1
+                continue
             with os.fdopen(fd, "rb", buffering=0) as source:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode):
-                    report.skipped += 1
-                    continue
                 report.bytes += _copy(archive, source, entry.name, st, cancelled)
                 report.files += 1
     return report
