@@ -3,6 +3,7 @@
 // ApiError carrying the server's {error, code, fields}.
 
 import { t } from "./i18n";
+import { clampRating, type Marks, type MarksChange } from "./gallery/marks";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = Record<string, unknown>;
@@ -396,19 +397,49 @@ export async function queue(): Promise<QueueInfo> {
 
 // ---- gallery and images -------------------------------------------------------------------
 
+export type GalleryRoot = "output" | "input";
+export type SortKey = "mtime" | "created" | "name" | "size" | "rating";
+export type KindFilter = "all" | "image" | "video" | "animated";
+export type RejectedMode = "show" | "hide" | "only";
+
 export interface GalleryItem extends ImageRef {
   isDir: boolean;
   prompt: string | null;
   model: string | null;
   /** A folder's newest images (up to 4) the caller may see; absent for files. */
   preview?: ImageRef[];
+  /** The caller's own marks (none when the server sends none). */
+  marks: Marks;
+  size: number | null;
+  kind: string | null;
+  width: number | null;
+  height: number | null;
+  /** When CozyGen first indexed it (kept across moves). */
+  created: number | null;
 }
+
+export function parseMarks(data: unknown): Marks {
+  const d = isObj(data) ? data : {};
+  return { favourite: d.favourite === true, rejected: d.rejected === true, rating: clampRating(num(d.rating)) };
+}
+
 export function parseGalleryItem(data: unknown): GalleryItem | null {
   const ref = parseImageRef(data);
   if (!ref || !isObj(data)) return null;
   const meta = isObj(data.meta) ? data.meta : {};
   const isDir = data.type === "directory";
-  const parsed: GalleryItem = { ...ref, isDir, prompt: strOrNull(meta.prompt), model: strOrNull(meta.model) };
+  const parsed: GalleryItem = {
+    ...ref,
+    isDir,
+    prompt: strOrNull(meta.prompt),
+    model: strOrNull(meta.model),
+    marks: parseMarks(data.marks),
+    size: numOrNull(data.size),
+    kind: strOrNull(data.kind),
+    width: numOrNull(data.width),
+    height: numOrNull(data.height),
+    created: numOrNull(data.created),
+  };
   if (isDir) parsed.preview = arr(data.preview).map(parseImageRef).filter((p): p is ImageRef => p !== null);
   return parsed;
 }
@@ -418,35 +449,183 @@ export interface GalleryPage {
   next: string | null;
   page: number;
   totalPages: number;
+  /** Folders and files the listing holds. */
+  total: number;
 }
+/** A gallery listing: where, what and in which order (every field optional; the seed's listing without them). */
 export interface GalleryQuery {
+  type?: GalleryRoot;
   subfolder?: string;
   search?: string;
+  recursive?: boolean;
+  model?: string;
+  sort?: SortKey;
+  order?: "asc" | "desc";
+  kind?: KindFilter;
+  favourite?: boolean;
+  rejected?: RejectedMode;
+  minRating?: number;
+  /** Bytes. */
+  minSize?: number | null;
+  maxSize?: number | null;
+  /** Seconds since the epoch (on the file's modification time). */
+  since?: number | null;
+  until?: number | null;
+}
+export interface GalleryPaging {
   cursor?: string | null;
   page?: number;
   perPage?: number;
-  recursive?: boolean;
-  model?: string;
 }
-export async function gallery(query: GalleryQuery): Promise<GalleryPage> {
-  const data = await get(
-    `/cozygen/api/gallery${q({
-      subfolder: query.subfolder,
-      search: query.search,
-      model: query.model,
-      cursor: query.cursor ?? undefined,
-      page: query.cursor ? undefined : query.page,
-      per_page: query.perPage ?? 40,
-      recursive: query.recursive ? "true" : undefined,
-      include_meta: "true",
-    })}`,
-  );
+
+/** The listing's query string without paging: what the grid, its counts and "select all matching" send. */
+export function listingQueryString(query: GalleryQuery): string {
+  return q({
+    type: query.type === "input" ? "input" : undefined,
+    subfolder: query.subfolder,
+    recursive: query.recursive ? "true" : undefined,
+    search: query.search,
+    model: query.model,
+    sort: query.sort && query.sort !== "mtime" ? query.sort : undefined,
+    order: query.order && query.order !== (query.sort === "name" ? "asc" : "desc") ? query.order : undefined,
+    kind: query.kind && query.kind !== "all" ? query.kind : undefined,
+    favourite: query.favourite ? 1 : undefined,
+    rejected: query.rejected && query.rejected !== "show" ? query.rejected : undefined,
+    min_rating: query.minRating ? query.minRating : undefined,
+    min_size: query.minSize,
+    max_size: query.maxSize,
+    since: query.since,
+    until: query.until,
+  }).slice(1);
+}
+
+export async function gallery(query: GalleryQuery & GalleryPaging): Promise<GalleryPage> {
+  const base = listingQueryString(query);
+  const paging = q({
+    cursor: query.cursor ?? undefined,
+    page: query.cursor ? undefined : query.page,
+    per_page: query.perPage ?? 40,
+    include_meta: "true",
+  }).slice(1);
+  const data = await get(`/cozygen/api/gallery?${base ? `${base}&` : ""}${paging}`);
   const d = isObj(data) ? data : {};
   return {
     items: arr(d.items).map(parseGalleryItem).filter((i): i is GalleryItem => i !== null),
     next: strOrNull(d.next_cursor),
     page: num(d.page, 1),
     totalPages: num(d.total_pages, 1),
+    total: num(d.total_items),
+  };
+}
+
+/** How many images of a listing are marked (its filter without its mark filters). */
+export interface GalleryCounts {
+  total: number;
+  favourite: number;
+  rejected: number;
+  rated: number;
+  /** "1" to "5": how many have each rating. */
+  ratings: Record<string, number>;
+}
+export async function galleryCounts(query: GalleryQuery): Promise<GalleryCounts> {
+  const base = listingQueryString(query);
+  const d = await get(`/cozygen/api/gallery/counts${base ? `?${base}` : ""}`);
+  const o = isObj(d) ? d : {};
+  const r = isObj(o.ratings) ? o.ratings : {};
+  const ratings: Record<string, number> = {};
+  for (const n of ["1", "2", "3", "4", "5"]) ratings[n] = num(r[n]);
+  return { total: num(o.total), favourite: num(o.favourite), rejected: num(o.rejected), rated: num(o.rated), ratings };
+}
+
+/** What a bulk action acts on: image ids, or everything a listing's query string matches. */
+export type BulkSelection = { ids: number[] } | { query: string };
+
+/** Mark one image; its marks as the server now holds them. */
+export async function setMarks(id: number, change: MarksChange): Promise<Marks> {
+  const d = await request("PUT", `/cozygen/api/images/${id}/marks`, change);
+  return parseMarks(isObj(d) ? d.marks : null);
+}
+/** Mark many; how many changed. */
+export async function markMany(selection: BulkSelection, set: MarksChange): Promise<number> {
+  const d = await post("/cozygen/api/gallery/marks", { ...selection, set });
+  return num(isObj(d) ? d.updated : null);
+}
+
+/** What went to the trash: how many, and the batch that restores them (POST /cozygen/api/gallery/restore). */
+export interface Trashed {
+  deleted: number;
+  batch: string | null;
+}
+const parseTrashed = (d: unknown): Trashed => ({ deleted: num(isObj(d) ? d.deleted : null), batch: isObj(d) ? strOrNull(d.batch) : null });
+
+export async function deleteRejected(type: GalleryRoot, subfolder: string, recursive: boolean): Promise<Trashed> {
+  return parseTrashed(await post("/cozygen/api/gallery/delete_rejected", { type, subfolder, recursive }));
+}
+export async function deleteMany(selection: BulkSelection): Promise<Trashed> {
+  return parseTrashed(await post("/cozygen/api/gallery/delete_many", selection));
+}
+
+export interface Moved {
+  moved: ImageRef[];
+  errors: string[];
+}
+/** Move files into `to` (a folder of their root); 409 NAME_TAKEN unless `rename` (then "name (2)"). */
+export async function moveImages(selection: BulkSelection, to: string, rename = false): Promise<Moved> {
+  const d = await post("/cozygen/api/gallery/move", { ...selection, to, rename });
+  const o = isObj(d) ? d : {};
+  return {
+    moved: arr(o.moved).map(parseImageRef).filter((r): r is ImageRef => r !== null),
+    errors: arr(o.errors).map((e) => (isObj(e) ? str(e.error, JSON.stringify(e)) : String(e))),
+  };
+}
+
+export interface ZipTicket {
+  url: string;
+  files: number;
+  bytes: number;
+}
+/** A one-time download of the selection as a zip (413 above the server's caps). */
+export async function zipSelection(selection: BulkSelection, name?: string): Promise<ZipTicket> {
+  const d = await post("/cozygen/api/gallery/zip", name ? { ...selection, name } : selection);
+  const o = isObj(d) ? d : {};
+  const url = str(o.url);
+  if (!url.startsWith("/")) throw new ApiError(500, t("api.badAnswer"), "BAD_ANSWER");
+  return { url, files: num(o.files), bytes: num(o.bytes) };
+}
+
+/** Folders: create one (its path), rename one (its new path), delete one (empty, or its files to the trash). */
+export async function createFolder(type: GalleryRoot, parent: string, name: string): Promise<string> {
+  const d = await post("/cozygen/api/gallery/folders", { type, parent, name });
+  return str(isObj(d) ? d.subfolder : null);
+}
+export async function renameFolder(type: GalleryRoot, subfolder: string, name: string): Promise<string> {
+  const d = await request("PATCH", "/cozygen/api/gallery/folders", { type, subfolder, name });
+  return str(isObj(d) ? d.subfolder : null);
+}
+export async function deleteFolder(type: GalleryRoot, subfolder: string, trash = false): Promise<Trashed> {
+  return parseTrashed(await request("DELETE", `/cozygen/api/gallery/folders${q({ type, subfolder, trash: trash ? 1 : undefined })}`));
+}
+/** The folders directly inside one (the move sheet walks them). */
+export async function galleryFolders(type: GalleryRoot, parent: string): Promise<GalleryItem[]> {
+  const page = await gallery({ type, subfolder: parent, perPage: 100 });
+  return page.items.filter((i) => i.isDir);
+}
+
+/** Two images' metadata and which of their parameters differ. */
+export interface Comparison {
+  a: ImageMeta;
+  b: ImageMeta;
+  differences: { name: string; a: Json; b: Json }[];
+  same: { name: string; value: Json }[];
+}
+export async function compareImages(a: number, b: number): Promise<Comparison> {
+  const d = await get(`/cozygen/api/images/compare${q({ a, b })}`);
+  const o = isObj(d) ? d : {};
+  return {
+    a: parseImageMeta(o.a),
+    b: parseImageMeta(o.b),
+    differences: arr(o.differences).filter(isObj).map((x) => ({ name: str(x.name), a: (x.a ?? null) as Json, b: (x.b ?? null) as Json })).filter((x) => x.name),
+    same: arr(o.same).filter(isObj).map((x) => ({ name: str(x.name), value: (x.value ?? null) as Json })).filter((x) => x.name),
   };
 }
 
@@ -499,7 +678,9 @@ export interface ImageMeta {
   height: number | null;
 }
 export async function imageMetadata(id: number): Promise<ImageMeta> {
-  const d = await get(`/cozygen/api/images/${id}/metadata`);
+  return parseImageMeta(await get(`/cozygen/api/images/${id}/metadata`));
+}
+export function parseImageMeta(d: unknown): ImageMeta {
   const o = isObj(d) ? d : {};
   return {
     fields: (isObj(o.fields) ? o.fields : {}) as Record<string, Json>,

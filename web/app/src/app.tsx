@@ -108,7 +108,7 @@ function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => voi
       screen = <Generate key={route.workflow} workflow={route.workflow} />;
       break;
     case "gallery":
-      screen = <Gallery subfolder={route.subfolder} />;
+      screen = <Gallery subfolder={route.subfolder} root={route.root ?? "output"} />;
       break;
     case "queue":
       screen = <Queue admin={auth.authEnabled && auth.role === "admin"} />; // "all users" means nothing with sign-in off

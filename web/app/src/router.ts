@@ -7,7 +7,7 @@ export const BASE = "/cozygen";
 export type Route =
   | { screen: "workflows" }
   | { screen: "generate"; workflow: string }
-  | { screen: "gallery"; subfolder: string }
+  | { screen: "gallery"; subfolder: string; root?: "input" }
   | { screen: "queue" }
   | { screen: "history" }
   | { screen: "settings" };
@@ -21,7 +21,9 @@ export function parseRoute(pathname: string, search = ""): Route {
     case "generate":
       return rest.length ? { screen: "generate", workflow: decodeURIComponent(rest.join("/")) } : { screen: "workflows" };
     case "gallery":
-      return { screen: "gallery", subfolder: params.get("subfolder") ?? "" };
+      return params.get("type") === "input"
+        ? { screen: "gallery", subfolder: params.get("subfolder") ?? "", root: "input" }
+        : { screen: "gallery", subfolder: params.get("subfolder") ?? "" };
     case "queue":
       return { screen: "queue" };
     case "history":
@@ -37,8 +39,13 @@ export function hrefFor(route: Route): string {
   switch (route.screen) {
     case "generate":
       return `${BASE}/generate/${encodeURIComponent(route.workflow)}`;
-    case "gallery":
-      return route.subfolder ? `${BASE}/gallery?subfolder=${encodeURIComponent(route.subfolder)}` : `${BASE}/gallery`;
+    case "gallery": {
+      const params = new URLSearchParams();
+      if (route.root === "input") params.set("type", "input");
+      if (route.subfolder) params.set("subfolder", route.subfolder);
+      const text = params.toString();
+      return `${BASE}/gallery${text ? `?${text}` : ""}`;
+    }
     case "workflows":
       return `${BASE}/`;
     default:

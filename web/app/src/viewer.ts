@@ -1,16 +1,21 @@
 // Which images the full-screen viewer shows (any screen may open it).
 import { useEffect, useState } from "preact/hooks";
 import { isObj, type ImageRef, type Job } from "./api";
+import type { Marks } from "./gallery/marks";
 
 export interface ViewerItem {
   ref: ImageRef;
   job?: Job;
+  /** The caller's marks, when the opener knows them (the gallery): the viewer then shows and changes them. */
+  marks?: Marks;
 }
 export interface ViewerState {
   items: ViewerItem[];
   index: number;
   onDeleted?: (ref: ImageRef) => void;
   onRestored?: (ref: ImageRef) => void;
+  /** An image's marks changed (as the server now holds them). */
+  onMarked?: (ref: ImageRef, marks: Marks) => void;
 }
 
 let state: ViewerState | null = null;

@@ -100,7 +100,10 @@ describe("the gallery stream's events", () => {
     for (const name of GALLERY_FILE_EVENTS) {
       expect(parseGalleryEvent(change(name))).toEqual({
         event: name,
-        item: { filename: "a.png", subfolder: "", type: "output", id: 7, mtime: 1, isDir: false, prompt: "a fox", model: "m.safetensors" },
+        item: {
+          filename: "a.png", subfolder: "", type: "output", id: 7, mtime: 1, isDir: false, prompt: "a fox", model: "m.safetensors",
+          marks: { favourite: false, rejected: false, rating: 0 }, size: null, kind: null, width: null, height: null, created: null, // none sent
+        },
         from: null,
       });
     }

@@ -27,11 +27,19 @@ const paths: Record<string, string> = {
   sun: "M12 17a5 5 0 100-10 5 5 0 000 10zM12 1v2M12 21v2M4.2 4.2l1.4 1.4M18.4 18.4l1.4 1.4M1 12h2M21 12h2M4.2 19.8l1.4-1.4M18.4 5.6l1.4-1.4",
   moon: "M21 12.8A9 9 0 1111.2 3a7 7 0 009.8 9.8z",
   send: "M4 12h13M13 6l6 6-6 6",
+  more: "M4 12a1.5 1.5 0 103 0 1.5 1.5 0 10-3 0zM10.5 12a1.5 1.5 0 103 0 1.5 1.5 0 10-3 0zM17 12a1.5 1.5 0 103 0 1.5 1.5 0 10-3 0z",
+  star: "M12 3l2.8 5.7 6.2.9-4.5 4.4 1.1 6.2L12 17.3l-5.6 2.9 1.1-6.2L3 9.6l6.2-.9z",
+  reject: "M12 21a9 9 0 100-18 9 9 0 000 18zM15 9l-6 6M9 9l6 6",
+  move: "M3 6a1 1 0 011-1h5l2 2h9a1 1 0 011 1v10a1 1 0 01-1 1H4a1 1 0 01-1-1zM9 13h7M13 10l3 3-3 3",
+  compare: "M4 5h16v14H4zM12 3v18M7 12h2M15 12h2",
+  filter: "M4 5h16l-6 8v6l-4-2v-4z",
+  input: "M4 14v5a1 1 0 001 1h14a1 1 0 001-1v-5M12 3v12M8 11l4 4 4-4",
+  sort: "M7 4v16M3 16l4 4 4-4M17 20V4M13 8l4-4 4 4",
 };
 
-export function Icon({ name, label }: { name: keyof typeof paths | string; label?: string }): JSX.Element {
+export function Icon({ name, label, filled }: { name: keyof typeof paths | string; label?: string; filled?: boolean }): JSX.Element {
   return (
-    <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"
+    <svg viewBox="0 0 24 24" fill={filled ? "currentColor" : "none"} stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"
       aria-hidden={label ? undefined : "true"} role={label ? "img" : undefined} aria-label={label}>
       <path d={paths[name] ?? paths.spark} />
     </svg>

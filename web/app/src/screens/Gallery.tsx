@@ -1,229 +1,182 @@
-// The gallery: an infinite grid of fixed-size thumbnails (no layout shift),
-// all images or folder by folder, search by prompt and model, live updates,
-// multi-select delete with undo.
+// The gallery: the output and input folders as tabs, an infinite grid of
+// fixed-size thumbnails with their marks (grouped by day), search, sort and
+// filters, marks counts, live updates, folders, and a selection (long press,
+// ranges, all matching) with bulk actions and compare.
 import type { JSX } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
-import { deleteImage, gallery, galleryModels, restore, thumbUrl, type GalleryItem, type ImageRef } from "../api";
+import { useEffect, useReducer, useRef, useState } from "preact/hooks";
+import { galleryModels, listingQueryString, type GalleryItem, type GalleryRoot } from "../api";
+import { FilterSheet, sortLabel } from "../components/FilterSheet";
+import { GalleryGrid } from "../components/GalleryGrid";
+import { GalleryMenu, type MenuTarget } from "../components/GalleryMenu";
 import { Icon } from "../components/Icons";
+import { SelectionBar } from "../components/SelectionBar";
 import { Trash } from "../components/Trash";
-import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
-import { ResumableStream } from "../events";
-import { GALLERY_STREAM_EVENTS, GALLERY_STREAM_URL, parseGalleryEvent } from "../live";
-import { fileStem } from "../labels";
+import { Empty, Spinner, TopBar } from "../components/ui";
+import { DEFAULT_FILTERS, activeFilters, byDate, listingOf, takesNewFiles, type Filters } from "../gallery/filters";
+import { applyMove, itemKey, markItems } from "../gallery/items";
+import { stillListed, type Marks } from "../gallery/marks";
+import { NO_SELECTION, selectionReducer } from "../gallery/selection";
+import { useListing } from "../gallery/useListing";
+import { formatNumber, t } from "../i18n";
 import { navigate } from "../router";
 import { usePrefs } from "../settings";
 import { openViewer } from "../viewer";
-import { t } from "../i18n";
+import { Compare } from "./Compare";
 
-const same = (a: ImageRef, b: ImageRef) => (a.id !== undefined && b.id !== undefined ? a.id === b.id : a.filename === b.filename && a.subfolder === b.subfolder);
-const key = (i: ImageRef) => (i.id !== undefined ? `#${i.id}` : `${i.subfolder}/${i.filename}`);
+/** The filter lasts while the app is open (switching tabs and folders keeps it). */
+let kept: Filters = DEFAULT_FILTERS;
 
-/** A folder: a mosaic of its newest images (1 to 4) under its name, or the folder icon when it shows none. */
-function FolderTile({ item, thumbW, onOpen }: { item: GalleryItem; thumbW: number; onOpen: () => void }): JSX.Element {
-  const shown = (item.preview ?? []).slice(0, 4);
-  return (
-    <button type="button" class={`tile folder${shown.length ? " previewed" : ""}`} data-folder={item.subfolder} aria-label={t("gallery.folder", { name: item.filename })} onClick={onOpen}>
-      {shown.length > 0 ? (
-        <span class={`mosaic n${shown.length}`} aria-hidden="true">
-          {shown.map((ref) => <img key={key(ref)} src={thumbUrl(ref, shown.length === 1 ? thumbW : 192)} alt="" loading="lazy" decoding="async" />)}
-        </span>
-      ) : <Icon name="folder" />}
-      <span class="folder-name">{shown.length > 0 && <Icon name="folder" />}{item.filename}</span>
-    </button>
-  );
-}
-
-export function Gallery({ subfolder }: { subfolder: string }): JSX.Element {
+export function Gallery({ subfolder, root = "output" }: { subfolder: string; root?: GalleryRoot }): JSX.Element {
   const prefs = usePrefs();
   const [browse, setBrowse] = useState(subfolder !== "");
   const [search, setSearch] = useState("");
   const [query, setQuery] = useState("");
-  const [items, setItems] = useState<GalleryItem[]>([]);
-  const [next, setNext] = useState<{ cursor: string | null; page: number } | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState("");
-  const [selecting, setSelecting] = useState(false);
-  const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [showTrash, setShowTrash] = useState(false);
+  const [filters, setFiltersState] = useState<Filters>(kept);
+  const setFilters = (f: Filters) => setFiltersState((kept = f));
+  const [sel, dispatch] = useReducer(selectionReducer, NO_SELECTION);
+  const [sheet, setSheet] = useState<"trash" | "filters" | { menu: MenuTarget } | null>(null);
+  const [comparing, setComparing] = useState<[GalleryItem, GalleryItem] | null>(null);
   const [models, setModels] = useState<{ model: string; count: number }[]>([]);
-  const [model, setModel] = useState("");
-  useEffect(() => {
-    galleryModels().then(setModels, () => setModels([]));
-  }, []);
-  const sentinel = useRef<HTMLDivElement>(null);
-  const generation = useRef(0);
-  const recursive = !browse || query !== "" || model !== "";
-  const folder = browse ? subfolder : "";
-
-  const thumbW = prefs.thumbSize === "large" ? 512 : prefs.thumbSize === "small" ? 192 : 384;
-
-  const load = async (reset: boolean) => {
-    const gen = reset ? ++generation.current : generation.current;
-    setLoading(true);
-    setError("");
-    try {
-      const from = reset ? { cursor: null, page: 1 } : next;
-      if (!from) return;
-      const page = await gallery({ subfolder: folder, search: query || undefined, model: model || undefined, recursive, cursor: from.cursor, page: from.page, perPage: 48 });
-      if (gen !== generation.current) return;
-      setItems((cur) => {
-        const base = reset ? [] : cur;
-        const seen = new Set(base.map(key));
-        return [...base, ...page.items.filter((i) => !seen.has(key(i)))];
-      });
-      setNext(page.next ? { cursor: page.next, page: page.page + 1 } : page.page < page.totalPages ? { cursor: null, page: page.page + 1 } : null);
-    } catch (e) {
-      if (gen === generation.current) setError(message(e));
-    } finally {
-      if (gen === generation.current) setLoading(false);
-    }
-  };
-
+  useEffect(() => void galleryModels().then(setModels, () => setModels([])), []);
   useEffect(() => {
     const timer = setTimeout(() => setQuery(search.trim()), 300);
     return () => clearTimeout(timer);
   }, [search]);
-  useEffect(() => {
-    setItems([]);
-    setNext(null);
-    setSelected(new Set());
-    void load(true);
-  }, [folder, query, recursive, model]);
 
-  // the next page when the end of the grid comes into view
+  const folder = browse ? subfolder : "";
+  const recursive = !browse || query !== "" || filters.model !== "";
+  const place = { root, subfolder: folder, recursive, search: query };
+  const listingQuery = listingOf(place, filters);
+  const list = useListing(place, listingQuery, takesNewFiles(filters, query));
+  useEffect(() => dispatch({ type: "end" }), [JSON.stringify(listingQuery)]);
+
+  const sentinel = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = sentinel.current;
-    if (!el || !next || loading) return;
-    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && void load(false), { rootMargin: "600px" });
+    if (!el || !list.hasMore || list.loading) return;
+    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && list.loadMore(), { rootMargin: "600px" });
     io.observe(el);
     return () => io.disconnect();
-  }, [next, loading]);
+  }, [list.hasMore, list.loading]);
 
-  // live: new images appear, deleted ones vanish
-  useEffect(() => {
-    const url = `${GALLERY_STREAM_URL}?recursive=${recursive ? "true" : "false"}${folder ? `&subfolder=${encodeURIComponent(folder)}` : ""}`;
-    const stream = new ResumableStream({
-      url,
-      events: [...GALLERY_STREAM_EVENTS],
-      onEvent: (_name, data) => {
-        const ev = parseGalleryEvent(data);
-        if (!ev) return void console.warn("CozyGen: ignored a malformed gallery event", data);
-        if (ev.event === "reset") return void load(true);
-        if (ev.event === "reindexed") return;
-        const ref = ev.item;
-        if (ev.event === "deleted" || ev.event === "moved") setItems((cur) => cur.filter((i) => !same(i, ref)));
-        if ((ev.event === "created" || ev.event === "moved") && !query && !model && ref.type === "output")
-          setItems((cur) => (cur.some((i) => same(i, ref)) ? cur : [ref, ...cur.filter((i) => i.isDir), ...cur.filter((i) => !i.isDir)].sort((a, b) => Number(b.isDir) - Number(a.isDir))));
-      },
-    });
-    stream.start();
-    return () => stream.stop();
-  }, [folder, recursive, query, model]);
-
-  const files = items.filter((i) => !i.isDir);
-  const toggle = (item: GalleryItem) => {
-    const k = key(item);
-    const s = new Set(selected);
-    if (s.has(k)) s.delete(k);
-    else s.add(k);
-    setSelected(s);
-  };
-  const removeSelected = async () => {
-    const chosen = files.filter((i) => selected.has(key(i)));
-    if (!chosen.length) return;
-    const batches: string[] = [];
-    const done: GalleryItem[] = [];
-    for (const item of chosen) {
-      try {
-        const { batch } = await deleteImage(item);
-        if (batch) batches.push(batch);
-        done.push(item);
-      } catch (e) {
-        toast(message(e));
-      }
-    }
-    setItems((cur) => cur.filter((i) => !done.some((d) => same(d, i))));
-    setSelected(new Set());
-    setSelecting(false);
-    toast(t("gallery.deleted", { count: done.length }), batches.length ? {
-      label: t("common.undo"),
-      run: () => Promise.all(batches.map((b) => restore(b))).then(() => { toast(t("gallery.restored")); void load(true); }, (e) => toast(message(e))),
-    } : undefined, 8000);
-  };
+  const thumbW = prefs.thumbSize === "large" ? 512 : prefs.thumbSize === "small" ? 192 : 384;
+  const shown = list.items.filter((i) => i.isDir || stillListed(i.marks, filters));
+  const files = shown.filter((i) => !i.isDir);
+  const order = files.map(itemKey);
+  const chosen = sel.all ? [] : files.filter((i) => sel.keys.has(itemKey(i)));
+  const count = sel.all ? list.total : chosen.length;
+  const rootName = root === "input" ? t("gallery.input") : t("gallery.output");
   const crumbs = folder ? folder.split("/") : [];
-  const goFolder = (path: string) => navigate(path ? `/cozygen/gallery?subfolder=${encodeURIComponent(path)}` : "/cozygen/gallery");
+  const goFolder = (path: string, to: GalleryRoot = root) => {
+    const params = new URLSearchParams();
+    if (to === "input") params.set("type", "input");
+    if (path) params.set("subfolder", path);
+    const text = params.toString();
+    navigate(`/cozygen/gallery${text ? `?${text}` : ""}`);
+  };
+  const onMarked = (ref: { id?: number }, marks: Marks) => {
+    list.setItems((cur) => cur.map((i) => (!i.isDir && i.id !== undefined && i.id === ref.id ? { ...i, marks } : i)));
+    list.refreshCounts();
+  };
+  const open = (item: GalleryItem) => openViewer({
+    items: files.map((ref) => ({ ref, marks: ref.marks })),
+    index: files.indexOf(item),
+    onDeleted: (ref) => list.setItems((cur) => cur.filter((x) => x.isDir || itemKey(x) !== itemKey(ref))),
+    onRestored: () => list.reload(),
+    onMarked,
+  });
+  const countChip = (id: string, pressed: boolean, text: string, label: string, toggle: () => void) => (
+    <button type="button" class="chip count-chip" id={id} aria-pressed={pressed} aria-label={label} onClick={toggle}>{text}</button>
+  );
+  const c = list.counts;
+  const nFilters = activeFilters(filters);
 
   return (
     <>
-      <TopBar title={t("nav.gallery")}>
-        {selecting ? (
+      <TopBar title={sel.active ? (sel.all ? t("bulk.allMatching", { count: list.total }) : t("bulk.selected", { count })) : t("nav.gallery")}>
+        {sel.active ? (
           <>
-            <button type="button" class="danger" disabled={!selected.size} onClick={removeSelected} id="delete-selected">
-              <Icon name="trash" /> {selected.size ? t("gallery.deleteSome", { count: selected.size }) : t("common.delete")}
-            </button>
-            <button type="button" class="ghost" onClick={() => { setSelecting(false); setSelected(new Set()); }}>{t("gallery.done")}</button>
+            {!sel.all && <button type="button" class="ghost" id="select-all" onClick={() => dispatch({ type: "all" })} disabled={!files.length}>{t("bulk.selectAll")}</button>}
+            <button type="button" class="ghost" onClick={() => dispatch({ type: "end" })}>{t("gallery.done")}</button>
           </>
         ) : (
           <>
-            <button type="button" class="labelled" aria-label={t("trash.title")} title={t("gallery.trashHint")} onClick={() => setShowTrash(true)}><Icon name="trash" /><span>{t("gallery.trashShort")}</span></button>
-            <button type="button" class="ghost" onClick={() => setSelecting(true)} disabled={!files.length}>{t("gallery.select")}</button>
+            <button type="button" class="labelled" aria-label={t("trash.title")} title={t("gallery.trashHint")} onClick={() => setSheet("trash")}><Icon name="trash" /><span>{t("gallery.trashShort")}</span></button>
+            <button type="button" class="ghost" onClick={() => dispatch({ type: "start" })} disabled={!files.length}>{t("gallery.select")}</button>
+            <button type="button" class="icon ghost" id="gallery-menu-button" aria-label={t("gallery.menu")} onClick={() => setSheet({ menu: { folder, here: true } })}><Icon name="more" /></button>
           </>
         )}
       </TopBar>
-      <main class="stack">
-        <div class="search" role="search">
-          <Icon name="search" />
-          <label for="gallery-search" class="sr-only">{t("gallery.searchLabel")}</label>
-          <input id="gallery-search" type="search" placeholder={t("gallery.searchPlaceholder")} value={search} onInput={(e) => setSearch(e.currentTarget.value)} enterKeyHint="search" />
+      <main class={`stack${sel.active ? " with-selbar" : ""}`}>
+        <div class="seg tabs-root" role="tablist" aria-label={t("gallery.folderNav")}>
+          {(["output", "input"] as const).map((r) => (
+            <button type="button" role="tab" key={r} id={`tab-${r}`} aria-selected={root === r} onClick={() => root !== r && goFolder("", r)}>
+              {r === "input" ? t("gallery.input") : t("gallery.output")}
+            </button>
+          ))}
         </div>
-        {models.length > 0 && (
-          <div class="chips" role="group" aria-label={t("param.model")} style="margin-top:8px">
-            {models.slice(0, 12).map((m) => (
-              <button type="button" class="chip" key={m.model} aria-pressed={model === m.model} onClick={() => setModel(model === m.model ? "" : m.model)}
-                style={model === m.model ? "background:var(--accent);color:var(--accent-fg);border-color:var(--accent)" : undefined}>
-                {m.model.replace(/\.(safetensors|ckpt|pt|gguf)$/i, "")} <span class="muted small">{m.count}</span>
-              </button>
-            ))}
+        <div class="row">
+          <div class="search grow" role="search">
+            <Icon name="search" />
+            <label for="gallery-search" class="sr-only">{t("gallery.searchLabel")}</label>
+            <input id="gallery-search" type="search" placeholder={t("gallery.searchPlaceholder")} value={search} onInput={(e) => setSearch(e.currentTarget.value)} enterKeyHint="search" />
           </div>
-        )}
+          <button type="button" class="icon filter-btn" id="filter-button" aria-label={nFilters ? t("filter.buttonSome", { count: nFilters }) : t("filter.title")} onClick={() => setSheet("filters")}>
+            <Icon name="filter" />{nFilters > 0 && <span class="badge" aria-hidden="true">{nFilters}</span>}
+          </button>
+        </div>
+        <div class="chips counts" role="group" aria-label={t("gallery.marksCounts")}>
+          <button type="button" class="chip sort-chip" id="sort-chip" onClick={() => setSheet("filters")}><Icon name="sort" />{sortLabel(filters)}</button>
+          {c && countChip("chip-favourite", filters.favourite, `★ ${formatNumber(c.favourite)}`, t("gallery.favouritesCount", { count: c.favourite }), () => setFilters({ ...filters, favourite: !filters.favourite }))}
+          {c && countChip("chip-rejected", filters.rejected !== "hide", filters.rejected === "hide" ? t("gallery.rejectedHidden", { count: c.rejected }) : `✕ ${formatNumber(c.rejected)}`,
+            t("gallery.showRejected", { count: c.rejected }), () => setFilters({ ...filters, rejected: filters.rejected === "hide" ? "show" : "hide" }))}
+          {c && countChip("chip-rated", filters.minRating > 0, t("gallery.ratedCount", { count: c.rated }), t("gallery.ratedOnly", { count: c.rated }), () => setFilters({ ...filters, minRating: filters.minRating > 0 ? 0 : 1 }))}
+        </div>
         <div class="seg" role="group" aria-label={t("gallery.view")}>
           <button type="button" aria-pressed={!browse} onClick={() => { setBrowse(false); goFolder(""); }}>{t("gallery.all")}</button>
           <button type="button" aria-pressed={browse} onClick={() => setBrowse(true)}>{t("gallery.folders")}</button>
         </div>
         {browse && !query && (
           <nav class="crumbs" aria-label={t("gallery.folderNav")}>
-            <button type="button" class="ghost" onClick={() => goFolder("")}><Icon name="folder" /> {t("gallery.output")}</button>
-            {crumbs.map((c, i) => (
-              <span key={i} class="row" style="gap:4px">/ <button type="button" class="ghost" onClick={() => goFolder(crumbs.slice(0, i + 1).join("/"))}>{c}</button></span>
+            <button type="button" class="ghost" onClick={() => goFolder("")}><Icon name="folder" /> {rootName}</button>
+            {crumbs.map((part, i) => (
+              <span key={i} class="row" style="gap:4px">/ <button type="button" class="ghost" onClick={() => goFolder(crumbs.slice(0, i + 1).join("/"))}>{part}</button></span>
             ))}
           </nav>
         )}
-        {error && <p class="error" role="alert">{error}</p>}
-        <div class="grid" id="gallery-grid" aria-busy={loading}>
-          {items.map((item, i) =>
-            item.isDir ? (
-              <FolderTile key={key(item)} item={item} thumbW={thumbW} onOpen={() => goFolder(item.subfolder)} />
-            ) : (
-              <button type="button" class="tile" key={key(item)} data-filename={item.filename}
-                aria-pressed={selecting ? selected.has(key(item)) : undefined}
-                aria-label={item.prompt ? t("gallery.imagePrompt", { prompt: item.prompt }) : t("gallery.imageFile", { name: fileStem(item.filename) })}
-                onClick={() => selecting ? toggle(item) : openViewer({
-                  items: files.map((ref) => ({ ref })),
-                  index: files.indexOf(items[i]),
-                  onDeleted: (ref) => setItems((cur) => cur.filter((x) => !same(x, ref))),
-                  onRestored: () => void load(true),
-                })}>
-                <img src={thumbUrl(item, thumbW)} alt="" loading="lazy" decoding="async" width={thumbW} height={thumbW} />
-                {selecting && <span class="sel">{selected.has(key(item)) && <Icon name="check" />}</span>}
-              </button>
-            ),
-          )}
-        </div>
-        {!loading && !error && items.length === 0 && <Empty>{query ? t("gallery.noMatch", { query }) : t("gallery.empty")}</Empty>}
-        {loading && <Spinner />}
+        {list.error && <p class="error" role="alert">{list.error}</p>}
+        <GalleryGrid items={shown} selection={sel} thumbW={thumbW} loading={list.loading}
+          dayOf={filters.groupByDay && byDate(filters.sort) ? (i) => (filters.sort === "created" ? i.created ?? i.mtime ?? null : i.mtime ?? null) : null}
+          onOpen={open} onTap={(i) => dispatch({ type: "tap", key: itemKey(i), order })} onPress={(i) => dispatch({ type: "press", key: itemKey(i), order })}
+          onFolder={(i) => goFolder(i.subfolder)} onFolderMenu={(i) => setSheet({ menu: { folder: i.subfolder, here: false } })} />
+        {!list.loading && !list.error && shown.length === 0 && <Empty>{query ? t("gallery.noMatch", { query }) : nFilters ? t("gallery.noneFiltered") : root === "input" ? t("gallery.emptyInput") : t("gallery.empty")}</Empty>}
+        {list.loading && <Spinner />}
         <div ref={sentinel} style="height:1px" />
-        {showTrash && <Trash onClose={() => setShowTrash(false)} onRestored={() => void load(true)} />}
       </main>
+      {sel.active && (
+        <SelectionBar root={root} folder={folder} count={count} chosen={chosen} all={sel.all}
+          selection={sel.all ? { query: listingQueryString(listingQuery) } : { ids: chosen.map((i) => i.id).filter((id): id is number => id !== undefined) }}
+          onMarked={(change) => { list.setItems((cur) => markItems(cur, sel.all ? null : sel.keys, change)); list.refreshCounts(); }}
+          onDeleted={(ids) => {
+            if (ids === null) return list.reload();
+            const gone = new Set(ids);
+            list.setItems((cur) => cur.filter((i) => i.isDir || i.id === undefined || !gone.has(i.id)));
+            list.refreshCounts();
+          }}
+          onMoved={(moved) => {
+            if (moved === null) return list.reload();
+            list.setItems((cur) => moved.reduce((acc, ref) => applyMove(acc, ref, null, place), cur));
+            list.refreshCounts();
+          }}
+          onReload={list.reload} onEnd={() => dispatch({ type: "end" })} onCompare={(a, b) => setComparing([a, b])} />
+      )}
+      {sheet === "trash" && <Trash onClose={() => setSheet(null)} onRestored={list.reload} />}
+      {sheet === "filters" && <FilterSheet filters={filters} models={models} onApply={setFilters} onClose={() => setSheet(null)} />}
+      {sheet !== null && typeof sheet === "object" && (
+        <GalleryMenu root={root} target={sheet.menu} recursive={recursive} onClose={() => setSheet(null)} onChanged={list.reload}
+          onGoTo={(path) => { setSheet(null); goFolder(path); }} />
+      )}
+      {comparing && <Compare a={comparing[0]} b={comparing[1]} onClose={() => setComparing(null)} />}
     </>
   );
 }

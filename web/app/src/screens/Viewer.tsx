@@ -1,17 +1,18 @@
-// The full-screen viewer: pinch or double-tap to zoom, swipe between images,
-// the parameters that made one, download or share, re-run, send to img2img,
-// delete with undo.
+// The full-screen viewer: pinch or double-tap to zoom, swipe sideways between
+// images, up to favourite and down to reject (or tap the marks), and the panel
+// of components/ViewerInfo.tsx.
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { deleteImage, galleryId, imageMetadata, imageUrl, imageWorkflow, jobs, restore, saveImageWorkflow, toInput, workflows, type ImageMeta, type ImageRef, type Job, type Json } from "../api";
+import { imageUrl, setMarks, type ImageRef } from "../api";
 import { Icon } from "../components/Icons";
+import { Info } from "../components/ViewerInfo";
 import { message, toast } from "../components/ui";
-import { randomSeed } from "../form";
-import { fileStem, formatDate, humanKey } from "../labels";
-import { navigate } from "../router";
-import { closeViewer, setHandoff, useViewer, type ViewerItem } from "../viewer";
-import { prettyName } from "./Workflows";
+import { applyMarks, swipeOf, toggleFavourite, toggleRejected, type Marks, type MarksChange } from "../gallery/marks";
+import { closeViewer, useViewer, type ViewerItem } from "../viewer";
 import { t } from "../i18n";
+
+/** What a mark did, shown over the image for a moment (and read out). */
+type Flash = { icon: "star" | "reject"; on: boolean; text: string; n: number } | null;
 
 interface Zoom {
   scale: number;
@@ -47,8 +48,33 @@ export function Viewer(): JSX.Element | null {
     requestAnimationFrame(() => document.querySelector<HTMLElement>("#viewer button")?.focus()); // keyboard users land in the viewer...
     return () => before?.focus?.(); // ...and back where they were
   }, [state]);
+  const [flash, setFlash] = useState<Flash>(null);
+  useEffect(() => {
+    if (!flash) return;
+    const timer = setTimeout(() => setFlash(null), 900);
+    return () => clearTimeout(timer);
+  }, [flash]);
   if (!state || !items.length) return null;
   const item = items[Math.min(index, items.length - 1)];
+  const setItemMarks = (ref: ImageRef, marks: Marks) => setItems((cur) => cur.map((i) => (i.ref === ref ? { ...i, marks } : i)));
+  // marks show at once; the server's answer confirms them (or puts them back)
+  const mark = async (change: MarksChange) => {
+    const { ref, marks: before } = item;
+    if (!before || ref.id === undefined) return;
+    const after = applyMarks(before, change);
+    setItemMarks(ref, after);
+    if (change.favourite !== undefined) setFlash({ icon: "star", on: after.favourite, text: t(after.favourite ? "marks.favourited" : "marks.unfavourited"), n: Date.now() });
+    else if (change.rejected !== undefined) setFlash({ icon: "reject", on: after.rejected, text: t(after.rejected ? "marks.rejected" : "marks.unrejected"), n: Date.now() });
+    try {
+      const saved = await setMarks(ref.id, change);
+      setItemMarks(ref, saved);
+      state.onMarked?.(ref, saved);
+    } catch (e) {
+      setItemMarks(ref, before);
+      toast(message(e));
+    }
+  };
+  const swiped = item.marks ? (kind: "favourite" | "reject") => item.marks && void mark(kind === "favourite" ? toggleFavourite(item.marks) : toggleRejected(item.marks)) : undefined;
   const remove = (ref: ImageRef) => {
     const next = items.filter((i) => i.ref !== ref);
     if (!next.length) closeViewer();
@@ -63,13 +89,14 @@ export function Viewer(): JSX.Element | null {
       </div>
       <Stage key={item.ref.filename + item.ref.subfolder} item={item}
         onPrev={index > 0 ? () => setIndex(index - 1) : undefined}
-        onNext={index < items.length - 1 ? () => setIndex(index + 1) : undefined} />
-      <Info item={item} onDeleted={(ref) => { remove(ref); state.onDeleted?.(ref); }} onRestored={(ref) => state.onRestored?.(ref)} />
+        onNext={index < items.length - 1 ? () => setIndex(index + 1) : undefined}
+        onSwipeMark={swiped} flash={flash} />
+      <Info item={item} onDeleted={(ref) => { remove(ref); state.onDeleted?.(ref); }} onRestored={(ref) => state.onRestored?.(ref)} onMark={(c) => void mark(c)} />
     </div>
   );
 }
 
-function Stage({ item, onPrev, onNext }: { item: ViewerItem; onPrev?: () => void; onNext?: () => void }): JSX.Element {
+function Stage({ item, onPrev, onNext, onSwipeMark, flash }: { item: ViewerItem; onPrev?: () => void; onNext?: () => void; onSwipeMark?: (kind: "favourite" | "reject") => void; flash: Flash }): JSX.Element {
   const [zoom, setZoom] = useState<Zoom>(NO_ZOOM);
   const pointers = useRef(new Map<number, { x: number; y: number }>());
   const gesture = useRef<{ dist: number; scale: number; cx: number; cy: number; x: number; y: number; startX: number; startY: number } | null>(null);
@@ -115,12 +142,11 @@ function Stage({ item, onPrev, onNext }: { item: ViewerItem; onPrev?: () => void
     const dy = e.clientY - g.startY;
     gesture.current = null;
     if (zoom.scale <= 1.01) {
-      if (Math.abs(dx) > 60 && Math.abs(dx) > Math.abs(dy) * 1.5) {
-        if (dx < 0) onNext?.();
-        else onPrev?.();
-        return;
-      }
-      if (dy > 120 && Math.abs(dy) > Math.abs(dx) * 2) return closeViewer();
+      const swipe = swipeOf(dx, dy);
+      if (swipe === "next") return onNext?.();
+      if (swipe === "previous") return onPrev?.();
+      if (swipe && onSwipeMark) return onSwipeMark(swipe);
+      if (swipe === "reject" && dy > 120) return closeViewer(); // no marks here (not in the gallery): down closes, as before
     }
     if (Math.abs(dx) < 10 && Math.abs(dy) < 10) {
       const now = Date.now();
@@ -155,135 +181,13 @@ function Stage({ item, onPrev, onNext }: { item: ViewerItem; onPrev?: () => void
       )}
       {onPrev && <button type="button" class="nav prev icon" aria-label={t("viewer.previous")} onClick={onPrev}><Icon name="back" /></button>}
       {onNext && <button type="button" class="nav next icon" aria-label={t("viewer.next")} onClick={onNext}><Icon name="chev" /></button>}
-    </div>
-  );
-}
-
-const SHOWN = ["positive", "negative", "model", "seed", "steps", "cfg", "sampler", "scheduler", "denoise", "width", "height"];
-const show = (v: Json): string => (Array.isArray(v) ? v.join(", ") : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
-
-async function findJob(ref: ImageRef, meta: ImageMeta | null, promptId: string | null): Promise<Job | null> {
-  if (!promptId && !meta) return null;
-  try {
-    const { jobs: recent } = await jobs({ limit: 200 });
-    return recent.find((j) => j.images.some((i) => i.filename === ref.filename && i.subfolder === ref.subfolder)) ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function Info({ item, onDeleted, onRestored }: { item: ViewerItem; onDeleted: (ref: ImageRef) => void; onRestored: (ref: ImageRef) => void }): JSX.Element {
-  const [meta, setMeta] = useState<ImageMeta | null>(null);
-  const [job, setJob] = useState<Job | null>(item.job ?? null);
-  const [open, setOpen] = useState(false);
-  const [carries, setCarries] = useState(false); // a workflow inside the file (a PNG from ComfyUI or CozyGen)
-  const ref = item.ref;
-  useEffect(() => {
-    setCarries(false);
-    if (ref.id === undefined || !/\.png$/i.test(ref.filename)) return;
-    let live = true;
-    imageWorkflow(ref.id).then(() => live && setCarries(true), () => undefined);
-    return () => {
-      live = false;
-    };
-  }, [ref.id, ref.filename]);
-  useEffect(() => {
-    setMeta(null);
-    setJob(item.job ?? null);
-    if (ref.id !== undefined) {
-      imageMetadata(ref.id).then((m) => {
-        setMeta(m);
-        if (!item.job) findJob(ref, m, "x").then(setJob);
-      }, () => undefined);
-    } else if (!item.job) findJob(ref, null, "x").then(setJob);
-  }, [ref.filename, ref.subfolder, ref.id]);
-
-  const rows: [string, string][] = [];
-  if (meta) for (const k of SHOWN) if (meta.fields[k] !== null && meta.fields[k] !== undefined && meta.fields[k] !== "") rows.push([k, show(meta.fields[k])]);
-  const params = job?.params ?? meta?.params ?? {};
-  if (!rows.length) for (const [k, v] of Object.entries(params)) rows.push([k, show(v)]);
-  if (job?.workflow) rows.unshift(["workflow", prettyName(job.workflow)]);
-  const made = job?.finishedAt ?? job?.createdAt ?? ref.mtime ?? null;
-  if (made) rows.unshift(["date", formatDate(made)]);
-  rows.push(["file", fileStem(ref.filename)]);
-
-  const share = async () => {
-    const url = new URL(imageUrl(ref), location.href).href;
-    try {
-      if (navigator.share) {
-        const blob = await (await fetch(url)).blob();
-        const file = new File([blob], ref.filename, { type: blob.type || "image/png" });
-        if (navigator.canShare?.({ files: [file] })) await navigator.share({ files: [file], title: ref.filename });
-        else await navigator.share({ url, title: ref.filename });
-      } else if (navigator.clipboard) {
-        await navigator.clipboard.writeText(url);
-        toast(t("viewer.linkCopied"));
-      } else window.open(url, "_blank", "noopener"); // plain HTTP on the LAN: no share sheet, no clipboard
-    } catch (e) {
-      if ((e as Error).name !== "AbortError") toast(message(e));
-    }
-  };
-  const rerun = (newSeed: boolean) => {
-    if (!job?.workflow) return;
-    const values: Record<string, unknown> = { ...job.values, ...job.params };
-    if (newSeed) for (const [k, v] of Object.entries(values)) if (/seed/i.test(k) && typeof v === "number") values[k] = randomSeed();
-    setHandoff({ workflow: job.workflow, values, submit: true });
-    closeViewer(true); // its history entry becomes the form's
-    navigate(`/cozygen/generate/${encodeURIComponent(job.workflow)}`, true);
-  };
-  const sendToImg2img = async () => {
-    try {
-      const list = await workflows();
-      const target = list.find((w) => w.kind === "i2i") ?? list.find((w) => w.kind === "i2v");
-      if (!target) return toast(t("viewer.noImg2img"));
-      const path = await toInput(ref);
-      setHandoff({ workflow: target.name, image: path });
-      closeViewer(true);
-      navigate(`/cozygen/generate/${encodeURIComponent(target.name)}`, true);
-    } catch (e) {
-      toast(message(e));
-    }
-  };
-  const openWorkflow = async () => {
-    try {
-      const id = ref.id ?? (await galleryId(ref));
-      if (id === undefined) return toast(t("api.notIndexed"));
-      const name = await saveImageWorkflow(id);
-      toast(t("import.saved", { name }));
-      closeViewer(true);
-      navigate(`/cozygen/generate/${encodeURIComponent(name)}`, true);
-    } catch (e) {
-      toast(message(e));
-    }
-  };
-  const remove = async () => {
-    try {
-      const { batch } = await deleteImage(ref);
-      onDeleted(ref);
-      toast(t("viewer.deleted"), batch ? { label: t("common.undo"), run: () => restore(batch).then(() => { onRestored(ref); toast(t("viewer.restored")); }, (e) => toast(message(e))) } : undefined, 8000);
-    } catch (e) {
-      toast(message(e));
-    }
-  };
-
-  return (
-    <div class="info">
-      <div class="actions">
-        <button type="button" onClick={() => setOpen(!open)} aria-expanded={open}><Icon name="info" /> {t("viewer.details")}</button>
-        <a class="btn" href={imageUrl(ref)} download={ref.filename}><Icon name="download" /> {t("viewer.download")}</a>
-        <button type="button" onClick={share}><Icon name="share" /> {t("viewer.share")}</button>
-        <button type="button" onClick={() => rerun(false)} disabled={!job?.workflow}><Icon name="redo" /> {t("viewer.sameSeed")}</button>
-        <button type="button" onClick={() => rerun(true)} disabled={!job?.workflow}><Icon name="dice" /> {t("viewer.newSeed")}</button>
-        <button type="button" onClick={sendToImg2img}><Icon name="send" /> {t("viewer.img2img")}</button>
-        {carries && <button type="button" id="viewer-open-workflow" onClick={openWorkflow}><Icon name="wand" /> {t("viewer.openWorkflow")}</button>}
-        <button type="button" id="viewer-delete" onClick={remove} style="color:#ff8a80"><Icon name="trash" /> {t("common.delete")}</button>
-      </div>
-      {open && (
-        <dl style="margin-top:12px" aria-label={t("viewer.parameters")}>
-          {rows.map(([k, v]) => [<dt key={`${k}-t`}>{humanKey(k)}</dt>, <dd key={`${k}-d`}>{v}</dd>])}
-          {meta?.width && <><dt>{humanKey("size")}</dt><dd>{meta.width} × {meta.height}</dd></>}
-        </dl>
+      {flash && (
+        <div class={`mark-flash ${flash.icon}${flash.on ? " on" : ""}`} key={flash.n} aria-hidden="true">
+          <Icon name={flash.icon} filled={flash.icon === "star" && flash.on} /><span>{flash.text}</span>
+        </div>
       )}
+      <div class="sr-only" aria-live="assertive">{flash?.text ?? ""}</div>
     </div>
   );
 }
+
