@@ -7,7 +7,7 @@ the caller gets only what they may see: an id they may not see is refused as if 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from yarl import URL
@@ -38,11 +38,28 @@ async def selected_rows(
     text = body["query"]
     if not isinstance(text, str) or len(text) > MAX_QUERY:
         raise BadRequest(f"query must be a query string of at most {MAX_QUERY} characters", code="INVALID_SELECTION")
-    listing = request.clone(rel_url=URL(request.path).with_query(text.lstrip("?")))
-    query = await listing_query(listing, state)
+    query = await listing_query(cast(web.Request, _AsListing(request, text.lstrip("?"))), state)
     rows = await state.db.execute_fn(lambda conn: index.list_files(conn, query, limit=limit + 1))
     _check_size(len(rows), limit)
     return rows
+
+
+class _AsListing:
+    """The request as though its query string were ``query`` (``Request.clone`` refuses once the body was read)."""
+
+    def __init__(self, request: web.Request, query: str) -> None:
+        self._request = request
+        self.rel_url = URL(request.path).with_query(query)
+        self.query = self.rel_url.query
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+    def __getitem__(self, key: str) -> Any:  # the request's storage: who is calling
+        return self._request[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._request.get(key, default)
 
 
 async def _rows_by_id(request: web.Request, state: CozyGenState, ids: Any, limit: int) -> list[Any]:
