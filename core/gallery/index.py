@@ -7,16 +7,25 @@ transaction (``Database.submit_write`` for writes, ``execute_fn`` for reads).
 
 from __future__ import annotations
 
-import base64
-import re
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..errors import BadRequest
+from .query import (  # noqa: F401 (the listing's API, read through this module)
+    KIND_FILTERS,
+    SORT_NAMES,
+    SORTS,
+    FileQuery,
+    count_files,
+    decode_cursor,
+    encode_cursor,
+    fts_query,
+    list_files,
+    under,
+    visible_sql,
+)
 
 ROOTS = ("output", "input")
 FILE_COLUMNS = (
@@ -37,22 +46,38 @@ FILE_COLUMNS = (
     "negative",
     "seed",
     "summary",
+    "animated",
 )
-SORTS = {"mtime": "m.mtime", "name": "m.filename COLLATE NOCASE"}
-# The indexes listings need (migration 3 creates them). A first scan into an empty table drops
-# them and builds them once at the end: far faster than growing them row by row.
+# The indexes listings need (migrations 3 and 17 create them): one per sort over a root and over a folder (with
+# hidden and mtime, so a scan tests those filters without reading the row), and the kind filter's. A first scan
+# into an empty table drops them and builds them once at the end: far faster than growing them row by row.
 LISTING_INDEXES = {
-    "media_root_mtime": "media(root, mtime DESC, id DESC)",
-    "media_folder_mtime": "media(root, subfolder, mtime DESC, id DESC)",
-    "media_model": "media(root, model, mtime DESC)",
+    "media_root_mtime": "media(root, mtime DESC, id DESC, hidden)",
+    "media_folder_mtime": "media(root, subfolder, mtime DESC, id DESC, hidden)",
+    "media_model": "media(root, model, mtime DESC, id DESC, hidden)",
+    "media_root_created": "media(root, created DESC, id DESC, hidden, mtime)",
+    "media_folder_created": "media(root, subfolder, created DESC, id DESC, hidden, mtime)",
+    "media_root_name": "media(root, filename COLLATE NOCASE, id, hidden, mtime)",
+    "media_folder_name": "media(root, subfolder, filename COLLATE NOCASE, id, hidden, mtime)",
+    "media_root_size": "media(root, size DESC, id DESC, hidden, mtime)",
+    "media_folder_size": "media(root, subfolder, size DESC, id DESC, hidden, mtime)",
+    "media_kind": "media(root, kind, animated)",
 }
-_INSERT = f"INSERT OR IGNORE INTO media({', '.join(FILE_COLUMNS)}) VALUES ({', '.join('?' for _ in FILE_COLUMNS)})"
+_MTIME = FILE_COLUMNS.index("mtime")
+# a new row's ``created`` is its mtime then (the last value); a refresh leaves it as it was
+_VALUES = f"({', '.join(FILE_COLUMNS)}, created) VALUES ({', '.join('?' for _ in FILE_COLUMNS)}, ?)"
+_INSERT = f"INSERT OR IGNORE INTO media{_VALUES}"
 _UPSERT = (
-    f"INSERT INTO media({', '.join(FILE_COLUMNS)}) VALUES ({', '.join('?' for _ in FILE_COLUMNS)}) "
-    "ON CONFLICT(root, subfolder, filename) DO UPDATE SET "
+    f"INSERT INTO media{_VALUES} ON CONFLICT(root, subfolder, filename) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in FILE_COLUMNS[3:])
     + " RETURNING id"
 )
+
+
+def _values(entry: dict[str, Any] | list[Any]) -> list[Any]:
+    """An entry (a dict, or its values in ``FILE_COLUMNS`` order) as the parameters of ``_VALUES``."""
+    values = entry if isinstance(entry, list) else [entry.get(c) for c in FILE_COLUMNS]
+    return [*values, values[_MTIME]]
 
 
 # -- writes ---------------------------------------------------------------------------
@@ -68,7 +93,7 @@ def upsert_files(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) ->
         old = conn.execute(
             "SELECT id, positive, model FROM media WHERE root = ? AND subfolder = ? AND filename = ?", key
         ).fetchone()
-        row_id = conn.execute(_UPSERT, [entry.get(c) for c in FILE_COLUMNS]).fetchone()[0]
+        row_id = conn.execute(_UPSERT, _values(entry)).fetchone()[0]
         ids.append(row_id)
         text = (entry.get("positive"), entry.get("model"))
         if old is None or (old["positive"], old["model"]) != text:
@@ -84,7 +109,7 @@ def insert_new_files(conn: sqlite3.Connection, entries: list[dict[str, Any]] | l
     """Bulk insert of files not yet indexed (a first scan). The search index is rebuilt once at the end
     (``finish_bulk``); a file the watcher indexed meanwhile is left as it is.
     """
-    conn.executemany(_INSERT, [e if isinstance(e, list) else [e.get(c) for c in FILE_COLUMNS] for e in entries])
+    conn.executemany(_INSERT, [_values(e) for e in entries])
 
 
 def start_bulk(conn: sqlite3.Connection) -> None:
@@ -141,17 +166,12 @@ def remove_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> int:
     return len(rows)
 
 
-def _under(column: str, prefix: str) -> tuple[str, list[str]]:
-    """SQL for ``column`` equal to prefix or inside it ('a' matches 'a' and 'a/b', not 'ab')."""
-    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [prefix, prefix + "/", prefix + "0"]
-
-
 def remove_tree(conn: sqlite3.Connection, root: str, prefix: str) -> list[sqlite3.Row]:
     """Forget a folder that went away: its files (returned) and its subfolders."""
-    files_sql, params = _under("subfolder", prefix)
+    files_sql, params = under("subfolder", prefix)
     rows = conn.execute(f"DELETE FROM media WHERE root = ? AND {files_sql} RETURNING *", [root, *params]).fetchall()
     _search_forget(conn, rows)
-    dirs_sql, dir_params = _under("path", prefix)
+    dirs_sql, dir_params = under("path", prefix)
     conn.execute(f"DELETE FROM media_dirs WHERE root = ? AND {dirs_sql}", [root, *dir_params])
     return rows
 
@@ -210,120 +230,21 @@ def dir_exists(conn: sqlite3.Connection, root: str, path: str) -> bool:
     return conn.execute("SELECT 1 FROM media_dirs WHERE root = ? AND path = ?", (root, path)).fetchone() is not None
 
 
-def fts_query(text: str) -> str | None:
-    """User words as an FTS5 query: every word must appear, each as a prefix ('cat' finds 'cats')."""
-    # a run of underscores is a word to ``\w`` but no token to FTS5 (unicode61): it would match nothing
-    words = [w for w in re.findall(r"\w+", text or "") if w.strip("_")]
-    return " ".join(f'"{w}"*' for w in words[:16]) or None
-
-
-@dataclass(frozen=True)
-class FileQuery:
-    root: str = "output"
-    subfolder: str = ""
-    recursive: bool = False
-    show_hidden: bool = False
-    kind: str = "all"
-    search: str | None = None
-    model: str | None = None
-    sort: str = "mtime"
-    descending: bool = True
-    owner: str | None = None  # only the outputs of this user's jobs (gallery_visibility per_user)
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["m.root = ?"], [self.root]
-        if self.owner is not None:
-            clauses.append("m.prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?)")
-            params.append(self.owner)
-        if self.recursive and self.subfolder:
-            sql, more = _under("m.subfolder", self.subfolder)
-            clauses.append(sql)
-            params += more
-        elif not self.recursive:
-            clauses.append("m.subfolder = ?")
-            params.append(self.subfolder)
-        if not self.show_hidden:
-            clauses.append("m.hidden = 0")
-        if self.kind != "all":
-            clauses.append("m.kind = ?")
-            params.append(self.kind)
-        if self.model:
-            clauses.append("m.model = ?")
-            params.append(self.model)
-        match = fts_query(self.search or "")
-        if match:
-            clauses.append("m.id IN (SELECT rowid FROM media_fts WHERE media_fts MATCH ?)")
-            params.append(match)
-        return " AND ".join(clauses), params
-
-    def order(self) -> str:
-        direction = "DESC" if self.descending else "ASC"
-        return f"{SORTS[self.sort]} {direction}, m.id {direction}"
-
-
-def encode_cursor(row: sqlite3.Row, sort: str) -> str:
-    key = row["mtime"] if sort == "mtime" else row["filename"]
-    return base64.urlsafe_b64encode(orjson.dumps([key, row["id"]])).decode().rstrip("=")
-
-
-_SQLITE_INT = 2**63
-
-
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    key_type = (float, int) if sort == "mtime" else (str,)
-    try:
-        key, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        valid = isinstance(row_id, int) and isinstance(key, key_type) and -_SQLITE_INT <= row_id < _SQLITE_INT
-        if valid and isinstance(key, int):  # SQLite cannot bind an int outside 64 bits (OverflowError)
-            valid = -_SQLITE_INT <= key < _SQLITE_INT
-    except (ValueError, TypeError):
-        valid = False
-    if not valid:
-        raise BadRequest("the cursor is not one this server gave out; start again without it", code="INVALID_CURSOR")
-    return key, row_id
-
-
-def count_files(conn: sqlite3.Connection, query: FileQuery) -> int:
-    if query.search or query.model or query.owner is not None:
-        where, params = query.where()
-        return conn.execute(f"SELECT COUNT(*) FROM media m WHERE {where}", params).fetchone()[0]
-    # Without a search or model filter the per-folder counts answer at once, whatever the size.
-    plain = FileQuery(query.root, query.subfolder, query.recursive, query.show_hidden, query.kind)
-    where, params = plain.where()
-    return conn.execute(f"SELECT COALESCE(SUM(m.n), 0) FROM media_counts m WHERE {where}", params).fetchone()[0]
-
-
-def list_files(
-    conn: sqlite3.Connection, query: FileQuery, *, offset: int = 0, limit: int | None = 50, cursor: str | None = None
-) -> list[sqlite3.Row]:
-    where, params = query.where()
-    if cursor:
-        key, row_id = decode_cursor(cursor, query.sort)
-        column = SORTS[query.sort]
-        op = "<" if query.descending else ">"
-        where += f" AND ({column} {op} ? OR ({column} = ? AND m.id {op} ?))"
-        params += [key, key, row_id]
-    sql = f"SELECT m.* FROM media m WHERE {where} ORDER BY {query.order()}"
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params += [limit, offset]
-    return conn.execute(sql, params).fetchall()
-
-
 def list_dirs(
     conn: sqlite3.Connection, root: str, parent: str, *, show_hidden: bool, owner: str | None = None
 ) -> list[sqlite3.Row]:
-    """The subfolders of ``parent``; with ``owner``, only those holding (at any depth) an output of their jobs."""
+    """The subfolders of ``parent``; with ``owner``, only those holding (at any depth) a file they may see
+    (``visible_sql``)."""
     sql, params = "SELECT * FROM media_dirs d WHERE d.root = ? AND d.parent = ?", [root, parent]
     if not show_hidden:
         sql += " AND d.hidden = 0"
-    if owner is not None:
+    mine, more = visible_sql("m", root, owner)
+    if mine:
         sql += (
             " AND EXISTS (SELECT 1 FROM media m WHERE m.root = d.root"
-            " AND (m.subfolder = d.path OR substr(m.subfolder, 1, length(d.path) + 1) = d.path || '/')"
-            " AND m.prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?))"
+            f" AND (m.subfolder = d.path OR substr(m.subfolder, 1, length(d.path) + 1) = d.path || '/') AND {mine})"
         )
-        params.append(owner)
+        params += more
     return conn.execute(sql + " ORDER BY d.name COLLATE NOCASE", params).fetchall()
 
 
@@ -351,7 +272,7 @@ def folder_previews(
     limit: int = PREVIEWS,
 ) -> dict[str, list[dict[str, Any]]]:
     """The ``limit`` newest images inside each folder of ``paths`` (at any depth), newest first, as
-    ``{filename, root, subfolder, mtime, id}``, in one query; with ``owner``, only the outputs of their jobs
+    ``{filename, root, subfolder, mtime, id}``, in one query; with ``owner``, only the files they may see
     (the same rule as ``FileQuery.owner``).
 
     Each folder of the trees (``media_dirs``) gives its own ``limit`` newest through the listing index, which
@@ -363,9 +284,10 @@ def folder_previews(
     visible_dirs = "" if show_hidden else " AND d.hidden = 0"
     inner = "i.root = ? AND i.subfolder = t.path AND i.kind = 'image'" + ("" if show_hidden else " AND i.hidden = 0")
     params.append(root)
-    if owner is not None:
-        inner += " AND i.prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?)"
-        params.append(owner)
+    mine, more = visible_sql("i", root, owner)
+    if mine:
+        inner += f" AND {mine}"
+        params += more
     params.append(limit)
     sql = (
         "WITH f(path) AS (SELECT value FROM json_each(?)),"

@@ -25,7 +25,7 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..events import EventHub
 from ..graph.summary import seed_meta
 from ..store.db import Database
-from . import index
+from . import index, marks
 from .holds import Holds
 from .moves import Moves
 from .place import copy_to_free_name, move_to_free_name, remove_abandoned
@@ -124,6 +124,10 @@ class Gallery:
         self._generation += 1
         self._counts.clear()
 
+    def forget_counts(self) -> None:
+        """Marks changed: the counts cached for listings that filter by them are stale."""
+        self._invalidate()
+
     def _changed(self, changes: list[Change]) -> None:
         self._invalidate()
         for change in changes:
@@ -198,11 +202,12 @@ class Gallery:
         now = time.time()
 
         def ahead(conn: Any) -> None:
+            kept = marks.snapshot(conn, [r["id"] for _, r, _ in planned])  # a restored file gets them back
             conn.executemany(
-                "INSERT INTO trash(id, batch, root, subfolder, filename, stored, size, deleted_at, deleted_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO trash(id, batch, root, subfolder, filename, stored, size, deleted_at, deleted_by, "
+                "marks_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (tid, batch, r["root"], r["subfolder"], r["filename"], stored, r["size"], now, by)
+                    (tid, batch, r["root"], r["subfolder"], r["filename"], stored, r["size"], now, by, kept.get(r["id"]))
                     for tid, r, stored in planned
                 ],
             )
@@ -277,6 +282,10 @@ class Gallery:
             await self.db.execute_write("DELETE FROM trash WHERE id = ?", (row["id"],))
             indexed = await self.refresh(row["root"], row["subfolder"], name)
             if indexed is not None:
+                if row.get("marks_json"):
+                    saved, now = row["marks_json"], time.time()
+                    await self.db.execute_write_fn(lambda conn: marks.restore(conn, indexed["id"], saved, now))
+                    self.forget_counts()
                 restored.append(item(indexed))
         return restored
 

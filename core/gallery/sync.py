@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..media.animated import animated_fields
 from ..media.info import describe
 from ..media.kinds import extension, is_hidden, kind_of
 from ..media.pnginfo import png_complete
@@ -135,8 +136,28 @@ def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport
     report.removed = len(gone)
     stale_dirs = known_dirs - {d[0] for d in seen_dirs}
     db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
+    settle_animated(db, root, base)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def settle_animated(db: Database, root: str, base: Path) -> int:
+    """Look at the GIFs and WebPs indexed before CozyGen knew what moves (``animated`` NULL, migration 17): a
+    few files, read once; every file described since says it itself. Returns how many."""
+    rows = db.read(
+        lambda conn: conn.execute(
+            "SELECT id, subfolder, filename FROM media WHERE root = ? AND animated IS NULL", (root,)
+        ).fetchall()
+    )
+    found = [(r["id"], animated_fields(base / r["subfolder"] / r["filename"], r["filename"])) for r in rows]
+    if found:
+        db.submit_write(
+            lambda conn: conn.executemany(
+                "UPDATE media SET animated = ?, width = coalesce(width, ?), height = coalesce(height, ?) WHERE id = ?",
+                [(f["animated"], f.get("width"), f.get("height"), row_id) for row_id, f in found],
+            )
+        ).result()
+    return len(found)
 
 
 def _batches(jobs: Iterator[Job]) -> Iterator[list[Job]]:

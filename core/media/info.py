@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..graph.summary import summarize_png_text
+from .animated import animated_fields
 from .kinds import extension, is_hidden, kind_of
 from .metadata import CHUNK
 from .pnginfo import read_png_info
@@ -33,17 +34,20 @@ def describe(root: str, path: Path | str, subfolder: str, filename: str, st: os.
         "mtime": st.st_mtime,
         "mtime_ns": st.st_mtime_ns,
         "has_prompt": 0,
+        "animated": 0,
     }
     if extension(filename) == "png":
         entry.update(png_fields(path))
+    else:
+        entry.update(animated_fields(path, filename))
     return entry
 
 
 def png_fields(path: Path | str) -> dict[str, Any]:
     info = read_png_info(path, keys=INDEXED_CHUNKS)
     if info is None:
-        return {}
-    fields: dict[str, Any] = {"width": info.width, "height": info.height}
+        return {"animated": 0}
+    fields: dict[str, Any] = {"width": info.width, "height": info.height, "animated": int(info.animated)}
     graph, summary = summarize_png_text(info.text)
     if graph is None and not any(v for k, v in summary.items() if k != "loras") and not summary.get("loras"):
         return fields

@@ -45,6 +45,7 @@ class PngInfo:
     width: int
     height: int
     text: dict[str, str]
+    animated: bool = False  # an APNG: an acTL chunk before the image data
 
 
 class _Source(Protocol):
@@ -128,6 +129,7 @@ def _walk(source: _Source, scan_all: bool, keys: Collection[str] | None) -> PngI
     width, height = _SIZE.unpack_from(head, 16)
     wanted = None if keys is None else frozenset(keys)
     text: dict[str, str] = {}
+    animated = False
     budget = MAX_TEXT_TOTAL
     offset = _HEAD_LENGTH
     ahead = READ_AHEAD  # read ahead while text chunks are likely to follow; not once past the image data
@@ -141,6 +143,9 @@ def _walk(source: _Source, scan_all: bool, keys: Collection[str] | None) -> PngI
         start, offset = offset + 8, offset + 12 + length
         if kind == b"IEND":
             break
+        if kind == b"acTL":
+            animated = True
+            continue
         if kind == b"IDAT":
             if not scan_all:
                 break
@@ -159,7 +164,7 @@ def _walk(source: _Source, scan_all: bool, keys: Collection[str] | None) -> PngI
             key, value, inflated = item
             budget -= inflated
             text[key] = value
-    return PngInfo(width, height, text)
+    return PngInfo(width, height, text, animated)
 
 
 def _keyword(prefix: bytes) -> str | None:

@@ -445,3 +445,121 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        17,
+        "marks: each user's favourite, reject and 1-5 rating of an indexed file (keyed by its id, so they follow "
+        "renames and moves; they go with the file and with the user), and their per-folder counts for instant "
+        "totals; media.created (when first indexed, from its mtime) and media.animated (NULL: not looked at yet); "
+        "the marks a trashed file had; listing indexes for every sort that also hold hidden and mtime (a filtered "
+        "scan reads no table row it does not return), and the kind filter's",
+        """
+        CREATE TABLE marks (
+            username TEXT NOT NULL COLLATE NOCASE,
+            media_id INTEGER NOT NULL,
+            favourite INTEGER NOT NULL DEFAULT 0 CHECK (favourite IN (0, 1)),
+            rejected INTEGER NOT NULL DEFAULT 0 CHECK (rejected IN (0, 1)),
+            rating INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
+            updated_at REAL NOT NULL,
+            CHECK (NOT (favourite AND rejected)),
+            PRIMARY KEY (username, media_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX marks_media ON marks(media_id);
+        CREATE INDEX marks_favourite ON marks(username, favourite, media_id);
+        CREATE INDEX marks_rejected ON marks(username, rejected, media_id);
+        CREATE INDEX marks_rating ON marks(username, rating, media_id);
+        CREATE TABLE mark_counts (
+            username TEXT NOT NULL COLLATE NOCASE,
+            root TEXT NOT NULL,
+            subfolder TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            hidden INTEGER NOT NULL,
+            favourite INTEGER NOT NULL,
+            rejected INTEGER NOT NULL,
+            r1 INTEGER NOT NULL,
+            r2 INTEGER NOT NULL,
+            r3 INTEGER NOT NULL,
+            r4 INTEGER NOT NULL,
+            r5 INTEGER NOT NULL,
+            PRIMARY KEY (username, root, subfolder, kind, hidden)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER mark_counts_insert AFTER INSERT ON marks BEGIN
+            INSERT INTO mark_counts
+            SELECT NEW.username, m.root, m.subfolder, m.kind, m.hidden, NEW.favourite, NEW.rejected,
+                NEW.rating = 1, NEW.rating = 2, NEW.rating = 3, NEW.rating = 4, NEW.rating = 5
+            FROM media m WHERE m.id = NEW.media_id
+            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
+                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
+                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
+                r5 = r5 + excluded.r5;
+        END;
+        CREATE TRIGGER mark_counts_delete AFTER DELETE ON marks BEGIN
+            INSERT INTO mark_counts
+            SELECT OLD.username, m.root, m.subfolder, m.kind, m.hidden, -OLD.favourite, -OLD.rejected,
+                -(OLD.rating = 1), -(OLD.rating = 2), -(OLD.rating = 3), -(OLD.rating = 4), -(OLD.rating = 5)
+            FROM media m WHERE m.id = OLD.media_id
+            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
+                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
+                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
+                r5 = r5 + excluded.r5;
+        END;
+        CREATE TRIGGER mark_counts_update AFTER UPDATE ON marks BEGIN
+            INSERT INTO mark_counts
+            SELECT NEW.username, m.root, m.subfolder, m.kind, m.hidden,
+                NEW.favourite - OLD.favourite, NEW.rejected - OLD.rejected,
+                (NEW.rating = 1) - (OLD.rating = 1), (NEW.rating = 2) - (OLD.rating = 2),
+                (NEW.rating = 3) - (OLD.rating = 3), (NEW.rating = 4) - (OLD.rating = 4),
+                (NEW.rating = 5) - (OLD.rating = 5)
+            FROM media m WHERE m.id = NEW.media_id
+            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
+                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
+                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
+                r5 = r5 + excluded.r5;
+        END;
+        CREATE TRIGGER marks_follow_media BEFORE DELETE ON media BEGIN
+            DELETE FROM marks WHERE media_id = OLD.id;
+        END;
+        CREATE TRIGGER mark_counts_follow_media AFTER UPDATE OF root, subfolder, kind, hidden ON media
+        WHEN EXISTS (SELECT 1 FROM marks WHERE media_id = NEW.id) BEGIN
+            INSERT INTO mark_counts
+            SELECT k.username, OLD.root, OLD.subfolder, OLD.kind, OLD.hidden, -k.favourite, -k.rejected,
+                -(k.rating = 1), -(k.rating = 2), -(k.rating = 3), -(k.rating = 4), -(k.rating = 5)
+            FROM marks k WHERE k.media_id = NEW.id
+            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
+                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
+                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
+                r5 = r5 + excluded.r5;
+            INSERT INTO mark_counts
+            SELECT k.username, NEW.root, NEW.subfolder, NEW.kind, NEW.hidden, k.favourite, k.rejected,
+                k.rating = 1, k.rating = 2, k.rating = 3, k.rating = 4, k.rating = 5
+            FROM marks k WHERE k.media_id = NEW.id
+            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
+                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
+                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
+                r5 = r5 + excluded.r5;
+        END;
+        CREATE TRIGGER marks_follow_user AFTER DELETE ON users BEGIN
+            DELETE FROM marks WHERE username = OLD.username;
+        END;
+        ALTER TABLE media ADD COLUMN created REAL NOT NULL DEFAULT 0;
+        UPDATE media SET created = mtime;
+        ALTER TABLE media ADD COLUMN animated INTEGER;
+        UPDATE media SET animated = 0 WHERE NOT (lower(filename) LIKE '%.gif' OR lower(filename) LIKE '%.webp');
+        ALTER TABLE trash ADD COLUMN marks_json TEXT;
+        DROP INDEX IF EXISTS media_root_mtime;
+        DROP INDEX IF EXISTS media_folder_mtime;
+        DROP INDEX IF EXISTS media_model;
+        CREATE INDEX media_model ON media(root, model, mtime DESC, id DESC, hidden);
+        CREATE INDEX media_root_mtime ON media(root, mtime DESC, id DESC, hidden);
+        CREATE INDEX media_folder_mtime ON media(root, subfolder, mtime DESC, id DESC, hidden);
+        CREATE INDEX media_root_created ON media(root, created DESC, id DESC, hidden, mtime);
+        CREATE INDEX media_folder_created ON media(root, subfolder, created DESC, id DESC, hidden, mtime);
+        CREATE INDEX media_root_name ON media(root, filename COLLATE NOCASE, id, hidden, mtime);
+        CREATE INDEX media_folder_name ON media(root, subfolder, filename COLLATE NOCASE, id, hidden, mtime);
+        CREATE INDEX media_root_size ON media(root, size DESC, id DESC, hidden, mtime);
+        CREATE INDEX media_folder_size ON media(root, subfolder, size DESC, id DESC, hidden, mtime);
+        CREATE INDEX media_kind ON media(root, kind, animated);
+        """,
+    )
+)

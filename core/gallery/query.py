@@ -1,0 +1,449 @@
+"""Listing the gallery index: which files a listing shows (``FileQuery``), in which order, a page at a time.
+
+Every filter and sort stays on an index, so a page costs a few thousand row visits at most, whatever the size
+of the gallery. A page is read one of two ways:
+
+- in the sort's order, through an index of (root[, subfolder], key, id), testing each row against the filters
+  (the others' columns are written ``+m.col`` so SQLite cannot take their index instead): cheap when the
+  matches are dense, as most are;
+- from the rows of the most selective filter (a user's favourites, rejects or ratings, a size or date range, a
+  kind, a model), read through that filter's own index and sorted afterwards, when it selects fewer than
+  ``FEW`` files.
+
+Which filter is selective is counted, not guessed: counting up to ``FEW`` entries of an index costs a fraction
+of a millisecond. Cursors are keysets (the last row's sort key and id) for every sort. The rating sort (the
+caller's own ratings) reads each rating in turn, newest first within each.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from ..errors import BadRequest
+
+SORT_NAMES = ("mtime", "created", "name", "size", "rating")
+SORTS = {"mtime": "m.mtime", "created": "m.created", "name": "m.filename COLLATE NOCASE", "size": "m.size"}
+SORT_COLUMNS = {"mtime": "mtime", "created": "created", "name": "filename", "size": "size"}
+KIND_FILTERS = ("all", "image", "video", "animated", "audio")
+REJECTED = ("show", "hide", "only")
+TOP_RATING = 5
+FEW = 2000  # a filter selecting fewer files than this drives the page (its rows are read, then sorted)
+_SQLITE_INT = 2**63
+
+
+def under(column: str, prefix: str) -> tuple[str, list[str]]:
+    """SQL for ``column`` equal to prefix or inside it ('a' matches 'a' and 'a/b', not 'ab')."""
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [prefix, prefix + "/", prefix + "0"]
+
+
+def fts_query(text: str) -> str | None:
+    """User words as an FTS5 query: every word must appear, each as a prefix ('cat' finds 'cats')."""
+    # a run of underscores is a word to ``\w`` but no token to FTS5 (unicode61): it would match nothing
+    words = [w for w in re.findall(r"\w+", text or "") if w.strip("_")]
+    return " ".join(f'"{w}"*' for w in words[:16]) or None
+
+
+def visible_sql(alias: str, root: str, owner: str | None) -> tuple[str, list[Any]]:
+    """SQL for: ``owner`` may see the file ``alias`` ("" when anyone may). Of the output folder, the outputs of
+    their jobs; of the input folder, their files and nobody's."""
+    if owner is None:
+        return "", []
+    if root == "input":
+        return (
+            f"NOT EXISTS (SELECT 1 FROM input_owners o WHERE o.subfolder = {alias}.subfolder"
+            f" AND o.filename = {alias}.filename AND o.username != ?)",
+            [owner],
+        )
+    return f"{alias}.prompt_id IN (SELECT prompt_id FROM job_prompts WHERE username = ?)", [owner]
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A query of the ids (as ``media_id``) one filter selects; ``marks`` when they come from the marks."""
+
+    sql: str
+    params: list[Any]
+    marks: bool = True
+
+
+def _marked(condition: str) -> str:
+    return f"EXISTS (SELECT 1 FROM marks k WHERE k.username = ? AND k.media_id = m.id AND {condition})"
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    root: str = "output"
+    subfolder: str = ""
+    recursive: bool = False
+    show_hidden: bool = False
+    kind: str = "all"
+    search: str | None = None
+    model: str | None = None
+    sort: str = "mtime"
+    descending: bool = True
+    owner: str | None = None  # only what this user may see (gallery_visibility per_user): see ``visible_sql``
+    user: str = ""  # whose marks the mark filters and the rating sort read ("" with auth off)
+    favourite: bool = False
+    rejected: str = "show"  # show | hide | only
+    min_rating: int = 0
+    min_size: int | None = None
+    max_size: int | None = None
+    since: float | None = None  # mtime from (inclusive)
+    until: float | None = None  # mtime before (exclusive)
+    rating: int | None = None  # exactly this rating of the user's (0: unrated): the rating sort's levels
+
+    @property
+    def marked(self) -> bool:
+        """Whether a filter reads the user's marks."""
+        return self.favourite or self.rejected != "show" or self.min_rating > 0 or self.rating is not None
+
+    def without_marks(self) -> FileQuery:
+        return replace(self, favourite=False, rejected="show", min_rating=0, rating=None)
+
+    def where(self, *, indexed: str | None = None) -> tuple[str, list[Any]]:
+        """The WHERE clause over ``media m``; with ``indexed``, only that column's terms (and the folder's) may
+        use an index, so SQLite walks the sort's own index."""
+
+        def col(name: str) -> str:
+            return f"m.{name}" if indexed is None or indexed == name else f"+m.{name}"
+
+        clauses, params = ["m.root = ?"], [self.root]
+        mine, more = visible_sql("m", self.root, self.owner)
+        if mine:
+            clauses.append(mine)
+            params += more
+        if self.recursive and self.subfolder:
+            sql, folders = under("m.subfolder", self.subfolder)
+            clauses.append(sql)
+            params += folders
+        elif not self.recursive:
+            clauses.append("m.subfolder = ?")
+            params.append(self.subfolder)
+        if not self.show_hidden:
+            clauses.append("m.hidden = 0")
+        if self.kind == "animated":
+            clauses.append(f"{col('kind')} = 'image' AND {col('animated')} = 1")
+        elif self.kind != "all":
+            clauses.append(f"{col('kind')} = ?")
+            params.append(self.kind)
+        if self.model:
+            clauses.append(f"{col('model')} = ?")
+            params.append(self.model)
+        for bound, op, column in (
+            (self.min_size, ">=", "size"),
+            (self.max_size, "<=", "size"),
+            (self.since, ">=", "mtime"),
+            (self.until, "<", "mtime"),
+        ):
+            if bound is not None:
+                clauses.append(f"{col(column)} {op} ?")
+                params.append(bound)
+        match = fts_query(self.search or "")
+        if match:
+            clauses.append("m.id IN (SELECT rowid FROM media_fts WHERE media_fts MATCH ?)")
+            params.append(match)
+        for sql, values in self._mark_terms():
+            clauses.append(sql)
+            params += [self.user, *values]
+        return " AND ".join(clauses), params
+
+    def _mark_terms(self) -> Iterator[tuple[str, list[Any]]]:
+        if self.favourite:
+            yield _marked("k.favourite = 1"), []
+        if self.rejected == "hide":
+            yield "NOT " + _marked("k.rejected = 1"), []
+        elif self.rejected == "only":
+            yield _marked("k.rejected = 1"), []
+        if self.min_rating > 0:
+            yield _marked("k.rating >= ?"), [self.min_rating]
+        if self.rating == 0:
+            yield "NOT " + _marked("k.rating > 0"), []
+        elif self.rating is not None:
+            yield _marked("k.rating = ?"), [self.rating]
+
+    def drivers(self) -> Iterator[Driver]:
+        """The ids that one filter alone selects, each read through an index of its own."""
+        marks: list[tuple[bool, str, str, list[Any]]] = [  # each through its own index (migration 17)
+            (self.favourite, "marks_favourite", "favourite = 1", []),
+            (self.rejected == "only", "marks_rejected", "rejected = 1", []),
+            (self.min_rating > 0, "marks_rating", "rating >= ?", [self.min_rating]),
+            (bool(self.rating), "marks_rating", "rating = ?", [self.rating]),
+        ]
+        for wanted, name, condition, values in marks:
+            if wanted:
+                sql = f"SELECT media_id FROM marks INDEXED BY {name} WHERE username = ? AND {condition}"
+                yield Driver(sql, [self.user, *values])
+        of_root = "SELECT id AS media_id FROM media WHERE root = ? AND "
+        if self.kind == "animated":
+            yield Driver(of_root + "kind = 'image' AND animated = 1", [self.root], marks=False)
+        elif self.kind != "all":
+            yield Driver(of_root + "kind = ?", [self.root, self.kind], marks=False)
+        if self.model:
+            yield Driver(of_root + "model = ?", [self.root, self.model], marks=False)
+        if self.sort != "size" and (self.min_size is not None or self.max_size is not None):
+            bounds = [_or(self.min_size, 0), _or(self.max_size, _MAX)]
+            yield Driver(of_root + "size BETWEEN ? AND ?", [self.root, *bounds], marks=False)
+        if self.sort not in ("mtime", "rating") and (self.since is not None or self.until is not None):
+            bounds = [_or(self.since, -_MAX), _or(self.until, _MAX)]
+            yield Driver(of_root + "mtime >= ? AND mtime < ?", [self.root, *bounds], marks=False)
+
+    def order(self) -> str:
+        direction = "DESC" if self.descending else "ASC"
+        return f"{SORTS[self.sort]} {direction}, m.id {direction}"
+
+
+_MAX = _SQLITE_INT - 1
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+# -- cursors --------------------------------------------------------------------------------------
+def encode_cursor(row: sqlite3.Row, sort: str) -> str:
+    """The place after ``row`` in a listing sorted by ``sort``."""
+    if sort == "rating":
+        key: list[Any] = [row["rating_level"], row["mtime"], row["id"]]
+    else:
+        key = [row[SORT_COLUMNS[sort]], row["id"]]
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, ...]:
+    """(key, id), or (rating, mtime, id) for the rating sort; a 400 INVALID_CURSOR for anything this server
+    did not give out for that sort."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        valid = isinstance(values, list) and _valid_key(values, sort)
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise BadRequest("the cursor is not one this server gave out; start again without it", code="INVALID_CURSOR")
+    return tuple(values)
+
+
+def _valid_key(values: list[Any], sort: str) -> bool:
+    number, whole, text = (float, int), (int,), (str,)
+    types = {
+        "mtime": (number, whole),
+        "created": (number, whole),
+        "size": (whole, whole),
+        "name": (text, whole),
+        "rating": (whole, number, whole),
+    }[sort]
+    if len(values) != len(types) or any(isinstance(v, bool) for v in values):
+        return False
+    for value, kinds in zip(values, types, strict=True):
+        if not isinstance(value, kinds):
+            return False
+        if isinstance(value, int) and not -_SQLITE_INT <= value < _SQLITE_INT:  # SQLite binds 64 bits at most
+            return False
+        if isinstance(value, float) and value != value:  # NaN compares with nothing
+            return False
+    return sort != "rating" or 0 <= values[0] <= TOP_RATING
+
+
+# -- pages ----------------------------------------------------------------------------------------
+def list_files(
+    conn: sqlite3.Connection, query: FileQuery, *, offset: int = 0, limit: int | None = 50, cursor: str | None = None
+) -> list[sqlite3.Row]:
+    """A page of the files ``query`` matches, in its order: after ``cursor`` (``encode_cursor``), else from
+    ``offset``; every one with ``limit=None``."""
+    if query.sort == "rating":
+        return _by_rating(conn, query, offset, limit, decode_cursor(cursor, "rating") if cursor else None)
+    after = decode_cursor(cursor, query.sort) if cursor else None
+    return _page(conn, query, offset, limit, after)
+
+
+def _page(
+    conn: sqlite3.Connection,
+    query: FileQuery,
+    offset: int,
+    limit: int | None,
+    after: tuple[Any, ...] | None,
+    extra: str = "",
+) -> list[sqlite3.Row]:
+    driver = _driver(conn, query) if limit is not None else None
+    if driver is None:
+        where, params = query.where(indexed=SORT_COLUMNS[query.sort] if not query.search else None)
+        source, source_params = "media m", []
+    else:
+        where, params = query.where()
+        source, source_params = f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id", driver.params
+    if after is not None:
+        key, row_id = after
+        op = "<" if query.descending else ">"
+        where += f" AND ({SORTS[query.sort]}, m.id) {op} (?, ?)"
+        params += [key, row_id]
+    params = source_params + params
+    if limit is None:
+        sql = f"SELECT m.*{extra} FROM {source} WHERE {where} ORDER BY {query.order()} LIMIT -1 OFFSET ?"
+        return conn.execute(sql, [*params, offset]).fetchall()
+    # the page's ids first, sorted from the indexes (and as few rows as can be): then those rows whole
+    ids = f"SELECT m.id FROM {source} WHERE {where} ORDER BY {query.order()} LIMIT ? OFFSET ?"
+    sql = f"SELECT m.*{extra} FROM ({ids}) AS page CROSS JOIN media m ON m.id = page.id ORDER BY {query.order()}"
+    params += [limit, offset]
+    return conn.execute(sql, params).fetchall()
+
+
+def _driver(conn: sqlite3.Connection, query: FileQuery) -> Driver | None:
+    """The filter that selects fewest files, if it selects fewer than ``FEW`` and than the folder holds."""
+    if query.search:
+        return None  # the search index drives a search (SQLite chooses, as it always has)
+    scope = _folder_count(conn, query, every=True)
+    if scope <= FEW:
+        return None  # the folder's own index reads it all in no time
+    best: tuple[int, Driver] | None = None
+    for driver in query.drivers():
+        found = conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, FEW]).fetchone()[0]
+        if found < FEW and (best is None or found < best[0]):
+            best = (found, driver)
+    return None if best is None or best[0] >= scope else best[1]
+
+
+_RATING = "COALESCE((SELECT k.rating FROM marks k WHERE k.username = ? AND k.media_id = m.id), 0)"
+
+
+def _by_rating(
+    conn: sqlite3.Connection, query: FileQuery, offset: int, limit: int | None, after: tuple[Any, ...] | None
+) -> list[sqlite3.Row]:
+    """The rating sort: highest first (lowest with ``asc``), newest first within each rating. A small folder is
+    sorted whole, and so are the few files a selective filter picks; a large folder is read a rating at a time,
+    each in the mtime order of its own index."""
+    if limit is not None:
+        driver = _driver(conn, replace(query, sort="mtime"))
+        if driver is not None or _folder_count(conn, query, every=True) <= FEW:
+            return _rated_whole(conn, query, offset, limit, after, driver)
+    lowest = max(query.min_rating, 1) if query.min_rating else 0
+    levels = list(range(TOP_RATING, lowest - 1, -1)) if query.descending else list(range(lowest, TOP_RATING + 1))
+    keyset: tuple[Any, ...] | None = None
+    if after is not None:
+        level, mtime, row_id = after
+        levels = levels[levels.index(level) :] if level in levels else []
+        keyset = (mtime, row_id)
+    found: list[sqlite3.Row] = []
+    for level in levels:
+        want = None if limit is None else limit - len(found)
+        if want == 0:
+            break
+        at_level = replace(query, sort="mtime", descending=True, rating=level, min_rating=0)
+        rows = _page(conn, at_level, offset, want, keyset, extra=f", {level} AS rating_level")
+        if offset and not rows:  # the whole level lies before the page
+            offset = max(0, offset - count_files(conn, at_level))
+        elif rows:
+            offset = 0
+        keyset = None
+        found += rows
+    return found
+
+
+def _rated_whole(
+    conn: sqlite3.Connection,
+    query: FileQuery,
+    offset: int,
+    limit: int,
+    after: tuple[Any, ...] | None,
+    driver: Driver | None,
+) -> list[sqlite3.Row]:
+    where, params = query.where()
+    source, source_params = "media m", []
+    if driver is not None:
+        source, source_params = f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id", driver.params
+    direction = "DESC" if query.descending else "ASC"
+    if after is not None:
+        level, mtime, row_id = after
+        where += (
+            f" AND ({_RATING} {'<' if query.descending else '>'} ? OR ({_RATING} = ? AND (m.mtime, m.id) < (?, ?)))"
+        )
+        params += [query.user, level, query.user, level, mtime, row_id]
+    sql = (
+        f"SELECT m.*, {_RATING} AS rating_level FROM {source} WHERE {where} "
+        f"ORDER BY rating_level {direction}, m.mtime DESC, m.id DESC LIMIT ? OFFSET ?"
+    )
+    return conn.execute(sql, [query.user, *source_params, *params, limit, offset]).fetchall()
+
+
+# -- counts ---------------------------------------------------------------------------------------
+def plain(query: FileQuery) -> bool:
+    """Whether only the folder (or tree), hidden files and a stored kind filter ``query``: the per-folder counts
+    answer it (with the marks' per-folder counts for one mark filter, ``mark_counter``)."""
+    return (
+        not (query.search or query.model)
+        and query.owner is None
+        and query.kind != "animated"
+        and query.min_size is None
+        and query.max_size is None
+        and query.since is None
+        and query.until is None
+    )
+
+
+def mark_counter(query: FileQuery) -> tuple[str, bool] | None:
+    """The mark filters of ``query`` as one sum over ``mark_counts`` (its SQL, and whether the files it counts are
+    the ones left out), when they come to one: a favourite is never rejected, so favourites that are not rejected
+    are the favourites."""
+    ratings = "r1 + r2 + r3 + r4 + r5"
+    favourite, rejected, least, level = query.favourite, query.rejected, query.min_rating, query.rating
+    if least and level is None and not favourite and rejected == "show":
+        return " + ".join(f"r{n}" for n in range(least, TOP_RATING + 1)), False
+    if level is not None and not least and not favourite and rejected == "show":
+        return (f"r{level}", False) if level else (ratings, True)
+    if least or level is not None:
+        return None
+    if favourite:
+        return ("0", False) if rejected == "only" else ("favourite", False)
+    return None if rejected == "show" else ("rejected", rejected == "hide")
+
+
+def _folder_count(conn: sqlite3.Connection, query: FileQuery, *, every: bool = False) -> int:
+    """The files of the query's folder (or tree) and kind, hidden or not as it asks, from the per-folder counts;
+    with ``every``, of any kind and hidden or not (as many as any filter there can match, or more)."""
+    where, params = scope(query, every=every).where()
+    return conn.execute(f"SELECT COALESCE(SUM(m.n), 0) FROM media_counts m WHERE {where}", params).fetchone()[0]
+
+
+def scope(query: FileQuery, *, every: bool = False) -> FileQuery:
+    """The query of the folder (or tree) alone: its kind and hidden files as asked, or (``every``) all of them."""
+    if every:
+        return FileQuery(query.root, query.subfolder, query.recursive, show_hidden=True)
+    return FileQuery(
+        query.root,
+        query.subfolder,
+        query.recursive,
+        query.show_hidden,
+        "all" if query.kind == "animated" else query.kind,
+    )
+
+
+def count_files(conn: sqlite3.Connection, query: FileQuery) -> int:
+    if plain(query):
+        counter = mark_counter(query) if query.marked else None
+        if not query.marked:
+            return _folder_count(conn, query)  # the per-folder counts answer at once, whatever the size
+        if counter is not None:
+            sql, left_out = counter
+            where, params = scope(query).where()
+            marked = conn.execute(
+                f"SELECT COALESCE(SUM({sql}), 0) FROM mark_counts m WHERE m.username = ? AND {where}",
+                [query.user, *params],
+            ).fetchone()[0]
+            return _folder_count(conn, query) - marked if left_out else marked
+    # a filter on marks reads the user's marks rather than every file, however many they marked
+    return _count(conn, query, _driver(conn, query) or next((d for d in query.drivers() if d.marks), None))
+
+
+def _count(conn: sqlite3.Connection, query: FileQuery, driver: Driver | None) -> int:
+    where, params = query.where()
+    if driver is None:
+        return conn.execute(f"SELECT COUNT(*) FROM media m WHERE {where}", params).fetchone()[0]
+    return conn.execute(
+        f"SELECT COUNT(*) FROM ({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id WHERE {where}",
+        [*driver.params, *params],
+    ).fetchone()[0]
