@@ -12,6 +12,7 @@ from . import (
     files,
     gallery,
     gallery_manage,
+    gallery_marks,
     jobs,
     mcp,
     prompts,
@@ -36,6 +37,7 @@ RESOURCE_MODULES = (
     webapp,
     accounts,
     settings,
+    gallery_marks,  # before gallery: /cozygen/api/images/compare ahead of /cozygen/api/images/{image_id}
     gallery,
     gallery_manage,
     files,

@@ -15,16 +15,16 @@ from aiohttp import web
 
 from ..core.accounts.access import USER, VIEWER
 from ..core.errors import BadRequest, CozyGenError, Forbidden, NotFound
-from ..core.gallery import index
+from ..core.gallery import index, marks
 from ..core.gallery.service import Gallery, directory_item, item
 from ..core.graph.summary import parse_prompt_text, summarize_png_text
 from ..core.jobs import prompt_raw
-from ..core.media.kinds import KINDS, is_hidden, kind_of
+from ..core.media.kinds import is_hidden, kind_of
 from ..core.media.pnginfo import read_png_info
 from ..core.paths import resolve
 from . import sse
 from .auth.credentials import current_user
-from .params import bool_field, choice, flag, paging, path_id, text_field
+from .params import bool_field, choice, flag, integer, paging, path_id, text_field, timestamp
 from .responses import TooDeep, json_response, loads_bounded, read_json
 from .routing import Routes
 from .seed_errors import seed_route
@@ -55,30 +55,82 @@ DELETE_ALL_ERRORS = {
 STREAM_ERRORS = {"INVALID_PATH": (Forbidden, "Invalid path"), "FOLDER_NOT_FOUND": (NotFound, "Not found")}
 
 
-def file_query(request: web.Request, subfolder: str, recursive: bool, owner: str | None) -> index.FileQuery:
+def file_query(request: web.Request, root: str, subfolder: str, recursive: bool, owner: str | None) -> index.FileQuery:
+    """The listing's filters and order from its query string (each new one optional: without them, seed 004's
+    listing as it always was)."""
+    sort = choice(request, "sort", index.SORT_NAMES, "mtime")
+    min_size = integer(request, "min_size", None, low=0, code="INVALID_SIZE")
+    max_size = integer(request, "max_size", None, low=0, code="INVALID_SIZE")
+    if min_size is not None and max_size is not None and min_size > max_size:
+        raise BadRequest(f"min_size ({min_size}) is larger than max_size ({max_size})", code="INVALID_SIZE")
+    since, until = timestamp(request, "since"), timestamp(request, "until", end=True)
+    if since is not None and until is not None and since >= until:
+        raise BadRequest("since must come before until", code="INVALID_DATE")
     return index.FileQuery(
-        root="output",
+        root=root,
         subfolder=subfolder,
         recursive=recursive,
         show_hidden=flag(request, "show_hidden") or is_hidden(subfolder),
-        kind=choice(request, "kind", KINDS, "all"),
+        kind=choice(request, "kind", index.KIND_FILTERS, "all"),
         search=request.query.get("search", "").strip() or None,
         model=request.query.get("model", "").strip() or None,
-        sort=choice(request, "sort", tuple(index.SORTS), "mtime"),
-        descending=choice(request, "order", ("desc", "asc"), "desc" if request.query.get("sort") != "name" else "asc")
-        == "desc",
+        sort=sort,
+        descending=choice(request, "order", ("desc", "asc"), "asc" if sort == "name" else "desc") == "desc",
         owner=owner,
+        user=marks_user(request),
+        favourite=flag(request, "favourite"),
+        rejected=choice(request, "rejected", index.REJECTED, "show"),
+        min_rating=integer(request, "min_rating", 0, low=0, high=index.TOP_RATING, code="INVALID_RATING"),
+        min_size=min_size,
+        max_size=max_size,
+        since=since,
+        until=until,
     )
 
 
 async def listing_query(request: web.Request, state: CozyGenState) -> index.FileQuery:
     """The files a gallery listing's query string asks for, as the caller may see them (a 404 for a folder that
     does not exist). The listing and the bulk actions' ``{"query": ...}`` selections both read it."""
-    folder, sub, _ = resolve(state.roots["output"], request.query.get("subfolder", ""))
-    query = file_query(request, sub, flag(request, "recursive"), restricted_to(request, state))
+    root = choice(request, "type", index.ROOTS, "output")
+    folder, sub, _ = resolve(state.roots[root], request.query.get("subfolder", ""))
+    query = file_query(request, root, sub, flag(request, "recursive"), restricted_to(request, state))
     if not await asyncio.to_thread(folder.is_dir):
-        raise NotFound(f"no folder {sub!r} in the output folder", code="FOLDER_NOT_FOUND")
+        raise NotFound(f"no folder {sub!r} in the {root} folder", code="FOLDER_NOT_FOUND")
     return query
+
+
+def marks_user(request: web.Request) -> str:
+    """Whose marks a request reads and sets: the signed-in user's (everyone's one set with auth off)."""
+    user = current_user(request)
+    return user.username if user else marks.NO_USER
+
+
+def listed(row: Any, found: dict[int, Any], *, include_meta: bool = False) -> dict[str, Any]:
+    """A file as the listing gives it: the seed's item, its details, and the caller's marks of it."""
+    return {
+        **item(row, include_meta=include_meta),
+        "size": row["size"],
+        "kind": "animated" if row["animated"] else row["kind"],
+        "width": row["width"],
+        "height": row["height"],
+        "created": row["created"],
+        "marks": found.get(row["id"], marks.UNMARKED),
+    }
+
+
+def narrowed(query: index.FileQuery) -> bool:
+    """Whether a listing picks files by more than their folder, kind and rejects: then it lists no folders."""
+    return bool(
+        query.search
+        or query.model
+        or query.favourite
+        or query.rejected == "only"
+        or query.min_rating
+        or query.min_size is not None
+        or query.max_size is not None
+        or query.since is not None
+        or query.until is not None
+    )
 
 
 def image_id(request: web.Request, *, prefix: str = "") -> int:
@@ -135,11 +187,10 @@ class GalleryRoutes:
         sub, recursive, include_meta = query.subfolder, query.recursive, flag(request, "include_meta")
         page, per_page = paging(request, "per_page", 20, size_floor=0, size_ceiling=500)
         cursor = request.query.get("cursor")
-        filtered = bool(query.search or query.model)
         dirs: list[Any] = []
-        if not recursive and not filtered and cursor is None:  # per user: the folders holding their outputs
+        if not recursive and not narrowed(query) and cursor is None:  # per user: the folders holding their files
             dirs = await state.db.execute_fn(
-                lambda conn: index.list_dirs(conn, "output", sub, show_hidden=query.show_hidden, owner=query.owner)
+                lambda conn: index.list_dirs(conn, query.root, sub, show_hidden=query.show_hidden, owner=query.owner)
             )
         total_files = await self.gallery.count(query)
         total = len(dirs) + total_files
@@ -151,18 +202,20 @@ class GalleryRoutes:
             lambda conn: index.list_files(conn, query, offset=file_offset, limit=file_limit + 1, cursor=cursor or None)
         )
         more, rows = len(rows) > file_limit, rows[:file_limit]
+        ids = [r["id"] for r in rows]
+        found = await state.db.execute_fn(lambda conn: marks.read(conn, query.user, ids)) if ids else {}
         paths = [d["path"] for d in dir_page]
         previews = (  # one query for the page's folders, per user as the listing
             await state.db.execute_fn(
                 lambda conn: index.folder_previews(
-                    conn, "output", paths, show_hidden=query.show_hidden, owner=query.owner
+                    conn, query.root, paths, show_hidden=query.show_hidden, owner=query.owner
                 )
             )
             if paths
             else {}
         )
         items = [directory_item(d, previews.get(d["path"], [])) for d in dir_page]
-        items += [item(r, include_meta=include_meta) for r in rows]
+        items += [listed(r, found, include_meta=include_meta) for r in rows]
         body = {
             "items": items,
             "page": None if cursor is not None else page,

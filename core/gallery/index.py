@@ -15,8 +15,10 @@ import orjson
 
 from .query import (  # noqa: F401 (the listing's API, read through this module)
     KIND_FILTERS,
+    REJECTED,
     SORT_NAMES,
     SORTS,
+    TOP_RATING,
     FileQuery,
     count_files,
     decode_cursor,

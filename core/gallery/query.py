@@ -114,7 +114,8 @@ class FileQuery:
         def col(name: str) -> str:
             return f"m.{name}" if indexed is None or indexed == name else f"+m.{name}"
 
-        clauses, params = ["m.root = ?"], [self.root]
+        clauses: list[str] = ["m.root = ?"]
+        params: list[Any] = [self.root]
         mine, more = visible_sql("m", self.root, self.owner)
         if mine:
             clauses.append(mine)

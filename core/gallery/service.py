@@ -9,6 +9,7 @@ threads; the async methods are safe to call from the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -207,7 +208,18 @@ class Gallery:
                 "INSERT INTO trash(id, batch, root, subfolder, filename, stored, size, deleted_at, deleted_by, "
                 "marks_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (tid, batch, r["root"], r["subfolder"], r["filename"], stored, r["size"], now, by, kept.get(r["id"]))
+                    (
+                        tid,
+                        batch,
+                        r["root"],
+                        r["subfolder"],
+                        r["filename"],
+                        stored,
+                        r["size"],
+                        now,
+                        by,
+                        kept.get(r["id"]),
+                    )
                     for tid, r, stored in planned
                 ],
             )
@@ -277,14 +289,14 @@ class Gallery:
         if not rows:
             raise NotFound("nothing in the trash matches; it may have been restored or purged", code="NOT_IN_TRASH")
         placed = await asyncio.to_thread(self._move_back, rows)
-        restored = []
+        restored, now = [], time.time()
         for row, name in placed:
             await self.db.execute_write("DELETE FROM trash WHERE id = ?", (row["id"],))
             indexed = await self.refresh(row["root"], row["subfolder"], name)
             if indexed is not None:
                 if row.get("marks_json"):
-                    saved, now = row["marks_json"], time.time()
-                    await self.db.execute_write_fn(lambda conn: marks.restore(conn, indexed["id"], saved, now))
+                    back = functools.partial(marks.restore, media_id=indexed["id"], saved=row["marks_json"], now=now)
+                    await self.db.execute_write_fn(back)
                     self.forget_counts()
                 restored.append(item(indexed))
         return restored
