@@ -570,12 +570,13 @@ export interface Moved {
   errors: string[];
 }
 /** Move files into `to` (a folder of their root); 409 NAME_TAKEN unless `rename` (then "name (2)"). */
-export async function moveImages(selection: BulkSelection, to: string, rename = false): Promise<Moved> {
-  const d = await post("/cozygen/api/gallery/move", { ...selection, to, rename });
+export async function moveImages(selection: BulkSelection, to: string, rename = false, type?: GalleryRoot): Promise<Moved> {
+  const d = await post("/cozygen/api/gallery/move", { ...selection, to, rename, ...(type ? { type } : {}) });
   const o = isObj(d) ? d : {};
   return {
     moved: arr(o.moved).map(parseImageRef).filter((r): r is ImageRef => r !== null),
-    errors: arr(o.errors).map((e) => (isObj(e) ? str(e.error, JSON.stringify(e)) : String(e))),
+    // each file left where it was: "name: why"
+    errors: arr(o.errors).map((e) => (isObj(e) ? (e.filename ? `${str(e.filename)}: ${str(e.error)}` : str(e.error, JSON.stringify(e))) : String(e))),
   };
 }
 

@@ -20,6 +20,8 @@ const KIND_LABEL: Record<KindFilter, Key> = { all: "filter.kindAll", image: "fil
 const REJECTED_LABEL: Record<RejectedMode, Key> = { hide: "filter.rejectedHide", show: "filter.rejectedShow", only: "filter.rejectedOnly" };
 
 export const sortLabel = (f: Filters): string => `${t(SORT_LABEL[f.sort])} · ${t(ORDER_LABEL[f.sort][f.order === "desc" ? 0 : 1])}`;
+/** The chip's words: the order alone says the sort, but for the date of creation (the default is modification). */
+export const shortSortLabel = (f: Filters): string => (f.sort === "created" ? sortLabel(f) : t(ORDER_LABEL[f.sort][f.order === "desc" ? 0 : 1]));
 
 export function FilterSheet({ filters, models, onApply, onClose }: { filters: Filters; models: { model: string; count: number }[]; onApply: (f: Filters) => void; onClose: () => void }): JSX.Element {
   const [f, setF] = useState<Filters>(filters);
@@ -40,7 +42,7 @@ export function FilterSheet({ filters, models, onApply, onClose }: { filters: Fi
           {SORTS.map((s) => <option key={s} value={s}>{t(SORT_LABEL[s])}</option>)}
         </select>
       </div>
-      {seg(t("sort.order"), ["desc", "asc"] as const, f.order, (o) => t(ORDER_LABEL[f.sort][o === "desc" ? 0 : 1]), (order) => set({ order }), "f-order")}
+      {seg(t("sort.order"), defaultOrder(f.sort) === "desc" ? (["desc", "asc"] as const) : (["asc", "desc"] as const), f.order, (o) => t(ORDER_LABEL[f.sort][o === "desc" ? 0 : 1]), (order) => set({ order }), "f-order")}
       {seg(t("filter.kind"), KINDS, f.kind, (k) => t(KIND_LABEL[k]), (kind) => set({ kind }), "f-kind")}
       <div>
         <label for="f-model">{t("param.model")}</label>

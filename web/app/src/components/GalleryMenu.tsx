@@ -63,16 +63,19 @@ export function GalleryMenu({ root, target, recursive, onClose, onChanged, onGoT
   const remove = async (trash: boolean) => {
     try {
       const { deleted, batch } = await deleteFolder(root, folder, trash);
+      onClose();
       if (trash) undoable(deleted, batch);
       else toast(t("folder.deleted", { name }));
       if (here) onGoTo(parent);
       else onChanged();
     } catch (e) {
       if (e instanceof ApiError && e.code === "FOLDER_NOT_EMPTY" && !trash) return setStep("delete-full");
+      onClose();
       toast(message(e));
     }
   };
   const dropRejected = async () => {
+    onClose();
     try {
       const { deleted, batch } = await deleteRejected(root, folder, recursive);
       undoable(deleted, batch);

@@ -13,7 +13,6 @@ import { t } from "../i18n";
 
 export interface SelectionBarProps {
   root: GalleryRoot;
-  folder: string;
   /** How many files are selected (all matching: the listing's total). */
   count: number;
   /** The loaded files chosen (empty while all matching). */
@@ -77,7 +76,7 @@ export function SelectionBar(props: SelectionBarProps): JSX.Element {
   const move = (to: string, rename = false) => run(async () => {
     setOpen(null);
     try {
-      const result = await moveImages(selection, to, rename);
+      const result = await moveImages(selection, to, rename, props.root);
       const name = to || (props.root === "input" ? t("gallery.input") : t("gallery.output"));
       toast(t("bulk.moved", { count: result.moved.length, name }));
       for (const problem of result.errors) toast(problem);
@@ -104,6 +103,11 @@ export function SelectionBar(props: SelectionBarProps): JSX.Element {
   });
   return (
     <>
+      {!all && chosen.length === 2 && (
+        <button type="button" class="primary compare-pill" id="bulk-compare" onClick={() => props.onCompare(chosen[0], chosen[1])}>
+          <Icon name="compare" /> {t("bulk.compareTwo")}
+        </button>
+      )}
       <div class="selbar-bottom" role="toolbar" aria-label={t("bulk.actions")}>
         <button type="button" class="labelled" id="bulk-favourite" disabled={none || busy} onClick={favourite} aria-pressed={allFavourite}>
           <Icon name="star" filled={allFavourite} /><span>{t("marks.favourite")}</span>
@@ -120,9 +124,6 @@ export function SelectionBar(props: SelectionBarProps): JSX.Element {
         <button type="button" class="labelled" id="bulk-zip" disabled={none || busy} onClick={zip}>
           <Icon name="download" /><span>{t("bulk.zip")}</span>
         </button>
-        <button type="button" class="labelled" id="bulk-compare" disabled={all || chosen.length !== 2} onClick={() => props.onCompare(chosen[0], chosen[1])}>
-          <Icon name="compare" /><span>{t("bulk.compare")}</span>
-        </button>
         <button type="button" class="labelled danger" id="delete-selected" disabled={none || busy} onClick={() => (all ? setOpen("confirm-delete") : void remove())}>
           <Icon name="trash" /><span>{t("common.delete")}</span>
         </button>
@@ -137,14 +138,14 @@ export function SelectionBar(props: SelectionBarProps): JSX.Element {
           <button type="button" class="wide" onClick={() => rate(0)}>{t("marks.clearRating")}</button>
         </Sheet>
       )}
-      {open === "move" && <MoveSheet root={props.root} count={count} start={props.folder} onMove={(to) => void move(to)} onClose={() => setOpen(null)} />}
+      {open === "move" && <MoveSheet root={props.root} count={count} start="" onMove={(to) => void move(to)} onClose={() => setOpen(null)} />}
       {open !== null && typeof open === "object" && (
         <Confirm title={t("move.takenTitle")} text={t("move.taken", { name: open.takenIn || t("gallery.output") })} yes={t("move.keepBoth")}
-          onYes={() => void move(open.takenIn, true)} onClose={() => setOpen(null)} />
+          onYes={() => { setOpen(null); void move(open.takenIn, true); }} onClose={() => setOpen(null)} />
       )}
       {open === "confirm-delete" && (
         <Confirm title={t("bulk.deleteAllTitle")} text={t("bulk.deleteAll", { count })} yes={t("common.delete")} danger
-          onYes={() => void remove()} onClose={() => setOpen(null)} />
+          onYes={() => { setOpen(null); void remove(); }} onClose={() => setOpen(null)} />
       )}
     </>
   );

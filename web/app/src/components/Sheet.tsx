@@ -33,14 +33,14 @@ export function Sheet({ title, onClose, children, id, wide }: { title: string; o
   );
 }
 
-/** A question with a (maybe dangerous) yes and a cancel. */
+/** A question with a (maybe dangerous) yes and a cancel; `onYes` closes it (or asks the next question). */
 export function Confirm({ title, text, yes, danger, onYes, onClose }: { title: string; text: string; yes: string; danger?: boolean; onYes: () => void; onClose: () => void }): JSX.Element {
   return (
     <Sheet title={title} onClose={onClose}>
       <p style="margin:0">{text}</p>
       <div class="row">
         <button type="button" class="grow" onClick={onClose}>{t("common.cancel")}</button>
-        <button type="button" class={`grow ${danger ? "danger-fill" : "primary"}`} onClick={() => { onClose(); onYes(); }}>{yes}</button>
+        <button type="button" class={`grow ${danger ? "danger-fill" : "primary"}`} onClick={onYes}>{yes}</button>
       </div>
     </Sheet>
   );

@@ -33,13 +33,14 @@ export function wordDiff(a: string, b: string): [Piece[], Piece[]] {
   return [merge(wa, keptA), merge(wb, keptB)];
 }
 
-/** Adjacent words of the same kind as one piece (spaces count as kept, joining runs). */
+/** Adjacent words of the same kind as one piece; a space between two changed words joins them, any other is kept. */
 function merge(list: string[], kept: boolean[]): Piece[] {
   const out: Piece[] = [];
   list.forEach((text, i) => {
-    const changed = !kept[i] && text.trim() !== "";
+    const space = text.trim() === "";
+    const changed = space ? out.length > 0 && out[out.length - 1].changed && i + 1 < list.length && !kept[i + 1] : !kept[i];
     const last = out[out.length - 1];
-    if (last && (last.changed === changed || text.trim() === "")) last.text += text;
+    if (last && last.changed === changed) last.text += text;
     else out.push({ text, changed });
   });
   return out;

@@ -357,7 +357,6 @@ const en = {
   "bulk.actions": "Actions on the selection",
   "bulk.allMatching_one": "{count} matching image",
   "bulk.allMatching_other": "All {count} matching",
-  "bulk.compare": "Compare",
   "bulk.deleteAll_one": "Move the {count} image matching this filter to Recently deleted?",
   "bulk.deleteAll_other": "Move all {count} images matching this filter to Recently deleted?",
   "bulk.deleteAllTitle": "Delete everything that matches?",
@@ -467,7 +466,6 @@ const en = {
   "move.title_one": "Move {count} image",
   "move.title_other": "Move {count} images",
   "sort.aToZ": "A to Z",
-  "sort.best": "Best first",
   "sort.by": "Sort by",
   "sort.created": "Created",
   "sort.largest": "Largest first",
@@ -479,12 +477,17 @@ const en = {
   "sort.rating": "Rating",
   "sort.size": "Size",
   "sort.smallest": "Smallest first",
-  "sort.worst": "Lowest first",
   "sort.zToA": "Z to A",
   "viewer.copiedToInput": "Copied to the input folder as {name}",
   "viewer.gestures": "Swipe up: favourite · down: reject · sideways: next image",
   "viewer.showInput": "Show",
   "viewer.toInput": "Use as input",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "bulk.compareTwo": "Compare the two",
+  "filter.sortedBy": "Sorted by {sort}",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "sort.best": "Highest rated first",
+  "sort.worst": "Lowest rated first",
 };
 
 export default en;

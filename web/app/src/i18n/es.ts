@@ -361,7 +361,6 @@ export default {
   "bulk.allMatching_one": "{count} imagen coincidente",
   "bulk.allMatching_many": "Las {count} coincidentes",
   "bulk.allMatching_other": "Las {count} coincidentes",
-  "bulk.compare": "Comparar",
   "bulk.deleteAll_one": "¿Mover la imagen que coincide con este filtro ({count}) a Eliminados recientemente?",
   "bulk.deleteAll_many": "¿Mover los {count} de imágenes que coinciden con este filtro a Eliminados recientemente?",
   "bulk.deleteAll_other": "¿Mover las {count} imágenes que coinciden con este filtro a Eliminados recientemente?",
@@ -487,7 +486,6 @@ export default {
   "move.title_many": "Mover {count} de imágenes",
   "move.title_other": "Mover {count} imágenes",
   "sort.aToZ": "A a Z",
-  "sort.best": "Mejores primero",
   "sort.by": "Ordenar por",
   "sort.created": "Fecha de creación",
   "sort.largest": "Más grandes primero",
@@ -499,10 +497,15 @@ export default {
   "sort.rating": "Valoración",
   "sort.size": "Tamaño",
   "sort.smallest": "Más pequeñas primero",
-  "sort.worst": "Peor valoradas primero",
   "sort.zToA": "Z a A",
   "viewer.copiedToInput": "Copiada a la carpeta de entrada como {name}",
   "viewer.gestures": "Desliza arriba: favorita · abajo: descartar · a los lados: siguiente imagen",
   "viewer.showInput": "Ver",
   "viewer.toInput": "Usar como entrada",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "bulk.compareTwo": "Comparar las dos",
+  "filter.sortedBy": "Ordenado por {sort}",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "sort.best": "Mejor valoradas primero",
+  "sort.worst": "Peor valoradas primero",
 } satisfies Catalogue<"one" | "many" | "other">;

@@ -361,7 +361,6 @@ export default {
   "bulk.allMatching_one": "{count} image correspondante",
   "bulk.allMatching_many": "Les {count} correspondantes",
   "bulk.allMatching_other": "Les {count} correspondantes",
-  "bulk.compare": "Comparer",
   "bulk.deleteAll_one": "Déplacer l’image correspondant à ce filtre ({count}) dans Récemment supprimés ?",
   "bulk.deleteAll_many": "Déplacer les {count} d’images correspondant à ce filtre dans Récemment supprimés ?",
   "bulk.deleteAll_other": "Déplacer les {count} images correspondant à ce filtre dans Récemment supprimés ?",
@@ -487,7 +486,6 @@ export default {
   "move.title_many": "Déplacer {count} d’images",
   "move.title_other": "Déplacer {count} images",
   "sort.aToZ": "A à Z",
-  "sort.best": "Meilleures d’abord",
   "sort.by": "Trier par",
   "sort.created": "Date de création",
   "sort.largest": "Plus grandes d’abord",
@@ -499,10 +497,15 @@ export default {
   "sort.rating": "Note",
   "sort.size": "Taille",
   "sort.smallest": "Plus petites d’abord",
-  "sort.worst": "Moins bien notées d’abord",
   "sort.zToA": "Z à A",
   "viewer.copiedToInput": "Copiée dans le dossier d’entrée sous {name}",
   "viewer.gestures": "Balayer vers le haut : favori · vers le bas : rejeter · sur le côté : image suivante",
   "viewer.showInput": "Afficher",
   "viewer.toInput": "Utiliser en entrée",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "bulk.compareTwo": "Comparer les deux",
+  "filter.sortedBy": "Trié par {sort}",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "sort.best": "Mieux notées d’abord",
+  "sort.worst": "Moins bien notées d’abord",
 } satisfies Catalogue<"one" | "many" | "other">;

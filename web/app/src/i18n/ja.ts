@@ -339,7 +339,6 @@ export default {
   "api.badAnswer": "サーバーの応答がアプリの想定と異なります。",
   "bulk.actions": "選択した項目の操作",
   "bulk.allMatching_other": "一致する {count} 件すべて",
-  "bulk.compare": "比較",
   "bulk.deleteAll_other": "このフィルターに一致する {count} 枚の画像をすべて「最近削除した項目」に移動しますか？",
   "bulk.deleteAllTitle": "一致するものをすべて削除しますか？",
   "bulk.favourited_other": "{count} 枚の画像をお気に入りにしました",
@@ -433,7 +432,6 @@ export default {
   "move.takenTitle": "名前が重複しています",
   "move.title_other": "{count} 枚の画像を移動",
   "sort.aToZ": "A→Z",
-  "sort.best": "高い順",
   "sort.by": "並べ替え",
   "sort.created": "作成日時",
   "sort.largest": "大きい順",
@@ -445,10 +443,15 @@ export default {
   "sort.rating": "評価",
   "sort.size": "サイズ",
   "sort.smallest": "小さい順",
-  "sort.worst": "低い順",
   "sort.zToA": "Z→A",
   "viewer.copiedToInput": "入力フォルダーに {name} としてコピーしました",
   "viewer.gestures": "上にスワイプ：お気に入り・下：却下・左右：次の画像",
   "viewer.showInput": "表示",
   "viewer.toInput": "入力に使う",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "bulk.compareTwo": "2 枚を比較",
+  "filter.sortedBy": "並べ替え：{sort}",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "sort.best": "評価の高い順",
+  "sort.worst": "評価の低い順",
 } satisfies Catalogue<"other">;

@@ -339,7 +339,6 @@ export default {
   "api.badAnswer": "서버 응답이 앱이 예상한 형식이 아닙니다.",
   "bulk.actions": "선택 항목 작업",
   "bulk.allMatching_other": "일치하는 {count}개 전체",
-  "bulk.compare": "비교",
   "bulk.deleteAll_other": "이 필터와 일치하는 이미지 {count}개를 모두 최근 삭제됨으로 옮길까요?",
   "bulk.deleteAllTitle": "일치하는 항목을 모두 삭제할까요?",
   "bulk.favourited_other": "이미지 {count}개를 즐겨찾기로 표시함",
@@ -433,7 +432,6 @@ export default {
   "move.takenTitle": "이미 있는 이름",
   "move.title_other": "이미지 {count}개 이동",
   "sort.aToZ": "A→Z",
-  "sort.best": "높은 순",
   "sort.by": "정렬 기준",
   "sort.created": "만든 날짜",
   "sort.largest": "큰 순",
@@ -445,10 +443,15 @@ export default {
   "sort.rating": "평점",
   "sort.size": "크기",
   "sort.smallest": "작은 순",
-  "sort.worst": "낮은 순",
   "sort.zToA": "Z→A",
   "viewer.copiedToInput": "입력 폴더에 {name}(으)로 복사함",
   "viewer.gestures": "위로 밀기: 즐겨찾기 · 아래로: 거부 · 옆으로: 다음 이미지",
   "viewer.showInput": "보기",
   "viewer.toInput": "입력으로 사용",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "bulk.compareTwo": "두 개 비교",
+  "filter.sortedBy": "정렬: {sort}",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "sort.best": "평점 높은 순",
+  "sort.worst": "평점 낮은 순",
 } satisfies Catalogue<"other">;

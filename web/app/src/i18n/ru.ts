@@ -372,7 +372,6 @@ export default {
   "bulk.allMatching_few": "Все совпадающие: {count}",
   "bulk.allMatching_many": "Все совпадающие: {count}",
   "bulk.allMatching_other": "Все совпадающие: {count}",
-  "bulk.compare": "Сравнить",
   "bulk.deleteAll_one": "Переместить {count} изображение, подходящее под фильтр, в «Недавно удалённые»?",
   "bulk.deleteAll_few": "Переместить все {count} изображения, подходящие под фильтр, в «Недавно удалённые»?",
   "bulk.deleteAll_many": "Переместить все {count} изображений, подходящих под фильтр, в «Недавно удалённые»?",
@@ -514,7 +513,6 @@ export default {
   "move.title_many": "Переместить {count} изображений",
   "move.title_other": "Переместить {count} изображения",
   "sort.aToZ": "А→Я",
-  "sort.best": "Сначала лучшие",
   "sort.by": "Сортировка",
   "sort.created": "Дата создания",
   "sort.largest": "Сначала большие",
@@ -526,10 +524,15 @@ export default {
   "sort.rating": "Оценка",
   "sort.size": "Размер",
   "sort.smallest": "Сначала маленькие",
-  "sort.worst": "Сначала худшие",
   "sort.zToA": "Я→А",
   "viewer.copiedToInput": "Скопировано во входную папку как {name}",
   "viewer.gestures": "Вверх — в избранное · вниз — отклонить · вбок — следующее",
   "viewer.showInput": "Показать",
   "viewer.toInput": "Использовать как вход",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "bulk.compareTwo": "Сравнить два",
+  "filter.sortedBy": "Сортировка: {sort}",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "sort.best": "Сначала с высокой оценкой",
+  "sort.worst": "Сначала с низкой оценкой",
 } satisfies Catalogue<"one" | "few" | "many" | "other">;

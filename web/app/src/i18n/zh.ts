@@ -339,7 +339,6 @@ export default {
   "api.badAnswer": "服务器的回应不是应用预期的内容。",
   "bulk.actions": "所选项的操作",
   "bulk.allMatching_other": "全部 {count} 项匹配",
-  "bulk.compare": "对比",
   "bulk.deleteAll_other": "将符合此筛选条件的全部 {count} 张图像移到“最近删除”？",
   "bulk.deleteAllTitle": "删除所有匹配项？",
   "bulk.favourited_other": "已将 {count} 张图像标为收藏",
@@ -433,7 +432,6 @@ export default {
   "move.takenTitle": "名称已被占用",
   "move.title_other": "移动 {count} 张图像",
   "sort.aToZ": "A 到 Z",
-  "sort.best": "最高优先",
   "sort.by": "排序依据",
   "sort.created": "创建时间",
   "sort.largest": "最大优先",
@@ -445,10 +443,15 @@ export default {
   "sort.rating": "评分",
   "sort.size": "大小",
   "sort.smallest": "最小优先",
-  "sort.worst": "最低优先",
   "sort.zToA": "Z 到 A",
   "viewer.copiedToInput": "已复制到输入文件夹：{name}",
   "viewer.gestures": "上滑：收藏 · 下滑：拒绝 · 左右滑：切换图像",
   "viewer.showInput": "查看",
   "viewer.toInput": "用作输入",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "bulk.compareTwo": "对比这两张",
+  "filter.sortedBy": "排序：{sort}",
+  // issue 18: the output manager (marks, filters, folders, bulk actions, compare)
+  "sort.best": "评分从高到低",
+  "sort.worst": "评分从低到高",
 } satisfies Catalogue<"other">;

@@ -5,7 +5,7 @@
 import type { JSX } from "preact";
 import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { galleryModels, listingQueryString, type GalleryItem, type GalleryRoot } from "../api";
-import { FilterSheet, sortLabel } from "../components/FilterSheet";
+import { FilterSheet, shortSortLabel, sortLabel } from "../components/FilterSheet";
 import { GalleryGrid } from "../components/GalleryGrid";
 import { GalleryMenu, type MenuTarget } from "../components/GalleryMenu";
 import { Icon } from "../components/Icons";
@@ -108,12 +108,18 @@ export function Gallery({ subfolder, root = "output" }: { subfolder: string; roo
         )}
       </TopBar>
       <main class={`stack${sel.active ? " with-selbar" : ""}`}>
-        <div class="seg tabs-root" role="tablist" aria-label={t("gallery.folderNav")}>
-          {(["output", "input"] as const).map((r) => (
-            <button type="button" role="tab" key={r} id={`tab-${r}`} aria-selected={root === r} onClick={() => root !== r && goFolder("", r)}>
-              {r === "input" ? t("gallery.input") : t("gallery.output")}
-            </button>
-          ))}
+        <div class="row gallery-where">
+          <div class="seg tabs-root grow" role="tablist" aria-label={t("gallery.folderNav")}>
+            {(["output", "input"] as const).map((r) => (
+              <button type="button" role="tab" key={r} id={`tab-${r}`} aria-selected={root === r} onClick={() => root !== r && goFolder("", r)}>
+                {r === "input" ? t("gallery.input") : t("gallery.output")}
+              </button>
+            ))}
+          </div>
+          <div class="seg view-seg" role="group" aria-label={t("gallery.view")}>
+            <button type="button" aria-pressed={!browse} aria-label={t("gallery.all")} title={t("gallery.all")} onClick={() => { setBrowse(false); goFolder(""); }}><Icon name="grid" /></button>
+            <button type="button" aria-pressed={browse} aria-label={t("gallery.folders")} title={t("gallery.folders")} onClick={() => setBrowse(true)}><Icon name="folder" /></button>
+          </div>
         </div>
         <div class="row">
           <div class="search grow" role="search">
@@ -126,15 +132,11 @@ export function Gallery({ subfolder, root = "output" }: { subfolder: string; roo
           </button>
         </div>
         <div class="chips counts" role="group" aria-label={t("gallery.marksCounts")}>
-          <button type="button" class="chip sort-chip" id="sort-chip" onClick={() => setSheet("filters")}><Icon name="sort" />{sortLabel(filters)}</button>
-          {c && countChip("chip-favourite", filters.favourite, `★ ${formatNumber(c.favourite)}`, t("gallery.favouritesCount", { count: c.favourite }), () => setFilters({ ...filters, favourite: !filters.favourite }))}
-          {c && countChip("chip-rejected", filters.rejected !== "hide", filters.rejected === "hide" ? t("gallery.rejectedHidden", { count: c.rejected }) : `✕ ${formatNumber(c.rejected)}`,
+          <button type="button" class="chip sort-chip" id="sort-chip" aria-label={t("filter.sortedBy", { sort: sortLabel(filters) })} onClick={() => setSheet("filters")}><Icon name="sort" />{shortSortLabel(filters)}</button>
+          {c && (c.favourite > 0 || filters.favourite) && countChip("chip-favourite", filters.favourite, `★ ${formatNumber(c.favourite)}`, t("gallery.favouritesCount", { count: c.favourite }), () => setFilters({ ...filters, favourite: !filters.favourite }))}
+          {c && (c.rejected > 0 || filters.rejected !== "hide") && countChip("chip-rejected", filters.rejected !== "hide", filters.rejected === "hide" ? t("gallery.rejectedHidden", { count: c.rejected }) : `✕ ${formatNumber(c.rejected)}`,
             t("gallery.showRejected", { count: c.rejected }), () => setFilters({ ...filters, rejected: filters.rejected === "hide" ? "show" : "hide" }))}
-          {c && countChip("chip-rated", filters.minRating > 0, t("gallery.ratedCount", { count: c.rated }), t("gallery.ratedOnly", { count: c.rated }), () => setFilters({ ...filters, minRating: filters.minRating > 0 ? 0 : 1 }))}
-        </div>
-        <div class="seg" role="group" aria-label={t("gallery.view")}>
-          <button type="button" aria-pressed={!browse} onClick={() => { setBrowse(false); goFolder(""); }}>{t("gallery.all")}</button>
-          <button type="button" aria-pressed={browse} onClick={() => setBrowse(true)}>{t("gallery.folders")}</button>
+          {c && (c.rated > 0 || filters.minRating > 0) && countChip("chip-rated", filters.minRating > 0, t("gallery.ratedCount", { count: c.rated }), t("gallery.ratedOnly", { count: c.rated }), () => setFilters({ ...filters, minRating: filters.minRating > 0 ? 0 : 1 }))}
         </div>
         {browse && !query && (
           <nav class="crumbs" aria-label={t("gallery.folderNav")}>
@@ -154,7 +156,7 @@ export function Gallery({ subfolder, root = "output" }: { subfolder: string; roo
         <div ref={sentinel} style="height:1px" />
       </main>
       {sel.active && (
-        <SelectionBar root={root} folder={folder} count={count} chosen={chosen} all={sel.all}
+        <SelectionBar root={root} count={count} chosen={chosen} all={sel.all}
           selection={sel.all ? { query: listingQueryString(listingQuery) } : { ids: chosen.map((i) => i.id).filter((id): id is number => id !== undefined) }}
           onMarked={(change) => { list.setItems((cur) => markItems(cur, sel.all ? null : sel.keys, change)); list.refreshCounts(); }}
           onDeleted={(ids) => {
