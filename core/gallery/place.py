@@ -60,7 +60,7 @@ def move_to_free_name(source: Path, folder: Path, names: Iterable[str]) -> str:
 _AT_FDCWD, _RENAME_NOREPLACE = -100, 1
 
 
-def rename_exclusive(source: Path, target: Path) -> None:
+def rename_exclusive(source: str | Path, target: str | Path) -> None:
     """Rename ``source`` to ``target`` in one step that never replaces what is at ``target`` (a file or a folder).
 
     Raises FileExistsError when ``target`` exists, FileNotFoundError when ``source`` is gone. On Linux this is
@@ -78,7 +78,7 @@ def rename_exclusive(source: Path, target: Path) -> None:
         code = ctypes.get_errno()
         if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # else: this file system has no such flag
             raise OSError(code, os.strerror(code), str(source), None, str(target))
-    if not source.is_dir() or source.is_symlink():
+    if not os.path.isdir(source) or os.path.islink(source):
         try:
             os.link(source, target, follow_symlinks=False)
         except (FileExistsError, FileNotFoundError):

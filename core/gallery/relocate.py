@@ -78,13 +78,28 @@ def move_rows(conn: sqlite3.Connection, root: str, moves: Iterable[Move]) -> lis
     """Give each moved file's row its new place; the changes to announce (one ``moved`` per file).
 
     A row no longer at its old place is left alone (gone, or moved by someone else); a stale row of a file no
-    longer on disk that holds the new place is dropped (the disk never let the move replace a file)."""
-    changes: list[Change] = []
+    longer on disk that holds the new place is dropped (the disk never let the move replace a file). Rows that
+    keep their name and visibility are updated a folder at a time (one statement each)."""
+    moves = list(moves)
+    rows = index.get_files(conn, [m.id for m in moves])
+    targets = orjson.dumps([[m.to_sub, m.to_name] for m in moves]).decode()
+    found = conn.execute(
+        "SELECT m.* FROM json_each(?) t CROSS JOIN media m "  # CROSS: the list drives, each place by the index
+        "ON m.root = ? AND m.subfolder = json_extract(t.value, '$[0]') "
+        "AND m.filename = json_extract(t.value, '$[1]')",
+        (targets, root),
+    ).fetchall()
+    stale = [row for row in found if row["id"] not in rows]  # not one of these files (already moved by the watcher)
+    changes = [Change("deleted", root, dict(row)) for row in stale]
+    for row in stale:
+        index.remove_file(conn, root, row["subfolder"], row["filename"])
     places: dict[tuple[str, str], tuple[str, str]] = {}
+    by_folder: dict[str, list[int]] = {}
+    one_by_one: list[tuple[str, str, int, int]] = []
     prompts: set[str] = set()
     by_name = False
     for move in moves:
-        row = index.get_file(conn, move.id)
+        row = rows.get(move.id)
         if row is None or row["root"] != root:
             continue
         old, new = (move.from_sub, move.from_name), (move.to_sub, move.to_name)
@@ -92,15 +107,11 @@ def move_rows(conn: sqlite3.Connection, root: str, moves: Iterable[Move]) -> lis
             if (row["subfolder"], row["filename"]) == new:
                 places[old] = new  # the watcher got there first (and announced it); job links still follow
             continue
-        stale = index.find_file(conn, root, *new)
-        if stale is not None:
-            index.remove_file(conn, root, *new)
-            changes.append(Change("deleted", root, dict(stale)))
         hidden = int(is_hidden(move.to_sub, move.to_name))
-        conn.execute(
-            "UPDATE media SET subfolder = ?, filename = ?, hidden = ? WHERE id = ?",
-            (move.to_sub, move.to_name, hidden, move.id),
-        )
+        if move.to_name == move.from_name and hidden == row["hidden"]:
+            by_folder.setdefault(move.to_sub, []).append(move.id)
+        else:
+            one_by_one.append((move.to_sub, move.to_name, hidden, move.id))
         moved = {**dict(row), "subfolder": move.to_sub, "filename": move.to_name, "hidden": hidden}
         changes.append(Change("moved", root, moved, previous=dict(row)))
         places[old] = new
@@ -110,6 +121,12 @@ def move_rows(conn: sqlite3.Connection, root: str, moves: Iterable[Move]) -> lis
             prompts.add(row["prompt_id"])
         else:
             by_name = True
+    for folder, ids in by_folder.items():
+        conn.execute(
+            "UPDATE media SET subfolder = ? WHERE id IN (SELECT value FROM json_each(?))",
+            (folder, orjson.dumps(ids).decode()),
+        )
+    conn.executemany("UPDATE media SET subfolder = ?, filename = ?, hidden = ? WHERE id = ?", one_by_one)
     if places and root == "output":
         records.move_images(conn, root, places, prompts, by_name=by_name)
     return changes

@@ -314,6 +314,7 @@ class FolderWatcher:
     _stopping: bool = False
     _observer: Any = None
     _thread: threading.Thread | None = None
+    _real: dict[str, Path] | None = None
     mode: str = "off"
 
     def start(self) -> None:
@@ -358,8 +359,10 @@ class FolderWatcher:
             self._thread.join(timeout=5)
 
     def _locate(self, path: str) -> tuple[str, str] | None:
-        for root, base in self.roots.items():
-            rel = _relative(Path(os.path.realpath(base)), path)
+        if self._real is None:  # the folders the observer watches (resolved once: a bulk move is many events)
+            self._real = {root: Path(os.path.realpath(base)) for root, base in self.roots.items()}
+        for root, base in self._real.items():
+            rel = _relative(base, path)
             if rel is not None:
                 return root, rel
         return None
@@ -367,6 +370,10 @@ class FolderWatcher:
     def _note(self, src: str, dest: str | None) -> None:
         located = self._locate(src)
         target = self._locate(dest) if dest else None
+        if located is not None and located[1] and self.holds is not None:
+            moved_to = target[1] if target is not None and target[0] == located[0] else None
+            if (target is None or target[0] == located[0]) and self.holds.defer(*located, moved_to):
+                return  # a move of CozyGen's own (its thousands of renames never reach the writer)
         due = time.monotonic() + self.debounce
         with self._wake:
             if located is not None and located[1]:
