@@ -118,6 +118,12 @@ def listed(row: Any, found: dict[int, Any], *, include_meta: bool = False) -> di
     }
 
 
+def page_of(conn: Any, query: index.FileQuery, *, offset: int, limit: int, cursor: str | None) -> tuple[list, dict]:
+    """A page of files and the caller's marks of them, read together."""
+    rows = index.list_files(conn, query, offset=offset, limit=limit, cursor=cursor)
+    return rows, marks.read(conn, query.user, [r["id"] for r in rows]) if rows else {}
+
+
 def narrowed(query: index.FileQuery) -> bool:
     """Whether a listing picks files by more than their folder, kind and rejects: then it lists no folders."""
     return bool(
@@ -198,12 +204,10 @@ class GalleryRoutes:
         offset = 0 if cursor is not None else (page - 1) * limit
         dir_page = dirs[offset : offset + limit]
         file_offset, file_limit = max(0, offset - len(dirs)), limit - len(dir_page)
-        rows = await state.db.execute_fn(
-            lambda conn: index.list_files(conn, query, offset=file_offset, limit=file_limit + 1, cursor=cursor or None)
+        rows, found = await state.db.execute_fn(
+            lambda conn: page_of(conn, query, offset=file_offset, limit=file_limit + 1, cursor=cursor or None)
         )
         more, rows = len(rows) > file_limit, rows[:file_limit]
-        ids = [r["id"] for r in rows]
-        found = await state.db.execute_fn(lambda conn: marks.read(conn, query.user, ids)) if ids else {}
         paths = [d["path"] for d in dir_page]
         previews = (  # one query for the page's folders, per user as the listing
             await state.db.execute_fn(

@@ -16,7 +16,7 @@ from ..core.gallery.compare import compare
 from ..core.paths import resolve
 from .gallery import actor, image_id, listing_query, marks_user, metadata_of
 from .gallery_selection import selected_rows
-from .params import bool_field, path_id, text_field, whole_number
+from .params import bool_field, text_field, whole_number
 from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState

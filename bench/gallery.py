@@ -10,7 +10,10 @@ ComfyUI-style prompt chunk (tiny pixels, real metadata), plus a few real
 - prompt search over the 100k, median (target < 20 ms), against reading every file's prompt chunk;
 - first 384-px thumbnail against decoding that PNG alone (target <= 1.3x); cached thumbnail (target < 2 ms);
 - /cozygen/hello latency while 20 thumbnails are being made (target < 50 ms);
-- a file closed in the output folder -> its SSE event, median (target < 300 ms); deletions arrive too.
+- a file closed in the output folder -> its SSE event, median (target < 300 ms); deletions arrive too;
+- a page (50, recursive) of every sort (mtime, created, name, size, rating) with each main filter (none,
+  favourite, hide rejected, a size range, a date range, kind animated, min rating), page 1 and the next by cursor,
+  after marking 2% favourites, 10% rejects and 5% rated as the phone would (target < 10 ms server time each).
 
     python3 bench/gallery.py [--files 100000] [--runs 30]
 """
@@ -289,6 +292,7 @@ async def server_figures(url: str, output: Path, runs: int) -> None:
         print(f"{'':<52} max    {max(hello_times):9.2f} ms", flush=True)
 
         await sse_latency(session, url, output, runs)
+        await sorted_filtered_pages(session, url, get, median_ms, server_ms, runs)
 
 
 async def uncached_page(get, output: Path) -> list[float]:
@@ -343,6 +347,99 @@ async def sse_latency(session, url: str, output: Path, runs: int) -> None:
     shutil.rmtree(live, ignore_errors=True)
 
 
+SORT_NAMES = ("mtime", "created", "name", "size", "rating")
+ANIMATED = 500  # small animated GIFs in output/anim, for the kind filter
+
+
+def add_animated(output: Path, count: int = ANIMATED) -> None:
+    """A folder of animated GIFs (once): the tree's PNGs are all still."""
+    from PIL import Image
+
+    folder = output / "anim"
+    if folder.is_dir() and len(list(folder.glob("*.gif"))) >= count:
+        return
+    folder.mkdir(exist_ok=True)
+    frames = [Image.new("P", (8, 8), n) for n in range(2)]
+    for n in range(count):
+        path = folder / f"anim_{n:04}.gif"
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+        os.utime(path, (time.time() - 50_000 + n * 7, time.time() - 50_000 + n * 7))
+
+
+async def sorted_filtered_pages(session, url: str, get, median_ms, server_ms: list[float], runs: int) -> None:
+    """Page 1 and the next page of every sort with each main filter, after marking a share of the gallery."""
+    items, cursor = [], None
+    while True:  # every file's id, size and mtime, as the grid pages through them
+        after = f"&cursor={cursor}" if cursor else ""
+        page = json.loads(await get(f"/cozygen/api/gallery?recursive=true&per_page=500&sort=created{after}"))
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    rng = random.Random(18)
+    ids = [i["id"] for i in items]
+    rng.shuffle(ids)
+    count = len(ids)
+    marked = {
+        "favourite": ids[: count // 50],
+        "rejected": ids[count // 50 : count // 50 + count // 10],
+    }
+    rated = ids[count // 50 + count // 10 : count // 50 + count // 10 + count // 20]
+    started = time.perf_counter()
+    for field, chosen in marked.items():
+        async with session.post(url + "/cozygen/api/gallery/marks", json={"ids": chosen, "set": {field: True}}) as r:
+            assert r.status == 200, await r.text()
+    for stars in range(1, 6):
+        chosen = rated[stars - 1 :: 5]
+        async with session.post(
+            url + "/cozygen/api/gallery/marks", json={"ids": chosen, "set": {"rating": stars}}
+        ) as r:
+            assert r.status == 200, await r.text()
+    print(
+        f"marked {len(marked['favourite']):,} favourites, {len(marked['rejected']):,} rejects and {len(rated):,} rated "
+        f"of {count:,} files in {time.perf_counter() - started:.1f} s (7 bulk requests)",
+        flush=True,
+    )
+    sizes = sorted(i["size"] for i in items)
+    mtimes = sorted(i["mtime"] for i in items)
+    filters = {
+        "no filter": "",
+        "favourite": "favourite=1",
+        "hide rejected": "rejected=hide",
+        "size range (40-60th pct)": f"min_size={sizes[count * 2 // 5]}&max_size={sizes[count * 3 // 5]}",
+        "date range (5%, mid)": f"since={mtimes[count // 2]}&until={mtimes[count // 2 + count // 20]}",
+        "kind animated": "kind=animated",
+        "min rating 3": "min_rating=3",
+    }
+    print(f"{'sorted and filtered pages (50, recursive), server time':<52} (first page, then the next by cursor)")
+    summary: list[float] = []
+    for sort in SORT_NAMES:
+        for name, condition in filters.items():
+            path = f"/cozygen/api/gallery?recursive=true&per_page=50&sort={sort}&{condition}"
+            first = json.loads(await get(path))  # its count, cached from here on
+            await median_ms(path)
+            report(f"  sort={sort:<7} {name}", list(server_ms), 10)
+            summary += server_ms
+            if first["next_cursor"]:
+                await median_ms(f"{path}&cursor={first['next_cursor']}")
+                report(f"  sort={sort:<7} {name}, next page", list(server_ms), 10)
+                summary += server_ms
+    report(f"all {len(SORT_NAMES) * len(filters)} sorted+filtered pages together", summary, 10)
+    uncached: list[float] = []
+    for condition in filters.values():  # a mark changed just before: the count is made afresh
+        for n in range(3):
+            async with session.put(url + f"/cozygen/api/images/{ids[-1 - n]}/marks", json={"rating": n % 2}) as r:
+                assert r.status == 200
+            server_ms.clear()
+            await get(f"/cozygen/api/gallery?recursive=true&per_page=50&sort=created&{condition}")
+            uncached += server_ms
+    report("a filtered page right after a mark changed (count anew)", uncached, 10)
+    server_ms.clear()
+    for _ in range(runs // 3):
+        await get("/cozygen/api/gallery/counts?recursive=true")
+    report("counts of the whole gallery (GET gallery/counts)", list(server_ms), 10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
@@ -355,6 +452,7 @@ def main() -> None:
 
     tree = comfyui_host.cache_root() / f"bench-gallery-{args.files}"
     output = build_tree(tree, args.files)
+    add_animated(output)
     print(f"CozyGen gallery benchmark: {args.files:,} generated files + 24 real 1024x1024 PNGs", flush=True)
 
     seconds, count = cold_index(output)

@@ -50,20 +50,22 @@ FILE_COLUMNS = (
     "summary",
     "animated",
 )
-# The indexes listings need (migrations 3 and 17 create them): one per sort over a root and over a folder (with
-# hidden and mtime, so a scan tests those filters without reading the row), and the kind filter's. A first scan
-# into an empty table drops them and builds them once at the end: far faster than growing them row by row.
+# The indexes listings need (migrations 3 and 17 create them): one per sort over a root and over a folder, and
+# the model's and kind's. Each holds what filters and sorts read (hidden, mtime; the filters' indexes every sort
+# key), so a page is found without reading the rows it does not return. A first scan into an empty table drops
+# them and builds them once at the end: far faster than growing them row by row.
+_COVER = "hidden, created, size, filename COLLATE NOCASE"
 LISTING_INDEXES = {
-    "media_root_mtime": "media(root, mtime DESC, id DESC, hidden)",
-    "media_folder_mtime": "media(root, subfolder, mtime DESC, id DESC, hidden)",
-    "media_model": "media(root, model, mtime DESC, id DESC, hidden)",
+    "media_root_mtime": f"media(root, mtime DESC, id DESC, {_COVER})",
+    "media_folder_mtime": f"media(root, subfolder, mtime DESC, id DESC, {_COVER})",
+    "media_model": f"media(root, model, mtime DESC, id DESC, {_COVER})",
     "media_root_created": "media(root, created DESC, id DESC, hidden, mtime)",
     "media_folder_created": "media(root, subfolder, created DESC, id DESC, hidden, mtime)",
     "media_root_name": "media(root, filename COLLATE NOCASE, id, hidden, mtime)",
     "media_folder_name": "media(root, subfolder, filename COLLATE NOCASE, id, hidden, mtime)",
-    "media_root_size": "media(root, size DESC, id DESC, hidden, mtime)",
-    "media_folder_size": "media(root, subfolder, size DESC, id DESC, hidden, mtime)",
-    "media_kind": "media(root, kind, animated)",
+    "media_root_size": "media(root, size DESC, id DESC, hidden, mtime, created, filename COLLATE NOCASE)",
+    "media_folder_size": "media(root, subfolder, size DESC, id DESC, hidden, mtime, created, filename COLLATE NOCASE)",
+    "media_kind": "media(root, kind, animated, hidden, mtime, created, size, filename COLLATE NOCASE)",
 }
 _MTIME = FILE_COLUMNS.index("mtime")
 # a new row's ``created`` is its mtime then (the last value); a refresh leaves it as it was

@@ -1,18 +1,19 @@
 """Listing the gallery index: which files a listing shows (``FileQuery``), in which order, a page at a time.
 
-Every filter and sort stays on an index, so a page costs a few thousand row visits at most, whatever the size
-of the gallery. A page is read one of two ways:
+Every filter and sort stays on an index, so a page costs a few thousand index entries at most, whatever the
+size of the gallery. A page is read one of two ways (``plan``):
 
-- in the sort's order, through an index of (root[, subfolder], key, id), testing each row against the filters
+- in the sort's order, through an index of (root[, subfolder], key, id), testing each entry against the filters
   (the others' columns are written ``+m.col`` so SQLite cannot take their index instead): cheap when the
-  matches are dense, as most are;
-- from the rows of the most selective filter (a user's favourites, rejects or ratings, a size or date range, a
-  kind, a model), read through that filter's own index and sorted afterwards, when it selects fewer than
-  ``FEW`` files.
+  matches are dense, as most are. The indexes hold hidden and mtime, so those tests read no row;
+- from the files the most selective filter picks (a user's favourites, rejects or ratings through the marks'
+  indexes; a size or date range, a kind or a model through an index that holds every sort key), sorted
+  afterwards, when they are few (``FEW``, weighted by ``Driver.cost``).
 
 Which filter is selective is counted, not guessed: counting up to ``FEW`` entries of an index costs a fraction
-of a millisecond. Cursors are keysets (the last row's sort key and id) for every sort. The rating sort (the
-caller's own ratings) reads each rating in turn, newest first within each.
+of a millisecond. Only the page's own rows are then read whole. Cursors are keysets (the last row's sort key and
+id) for every sort. The rating sort (the caller's own ratings) reads each rating in turn, newest first within
+each; a small folder, or the few files a filter picks, are sorted by rating in one go.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ SORT_COLUMNS = {"mtime": "mtime", "created": "created", "name": "filename", "siz
 KIND_FILTERS = ("all", "image", "video", "animated", "audio")
 REJECTED = ("show", "hide", "only")
 TOP_RATING = 5
-FEW = 2000  # a filter selecting fewer files than this drives the page (its rows are read, then sorted)
+FEW = 8000  # a filter selecting fewer files (weighted by ``Driver.cost``) drives the page, sorted afterwards
+WHOLE = 2000  # a folder of at most this many files is sorted by rating in one go
+MARKS_COST = 4  # a file found through the marks costs a read of its row; one found through a filter's index, not
 _SQLITE_INT = 2**63
 
 
@@ -66,11 +69,21 @@ def visible_sql(alias: str, root: str, owner: str | None) -> tuple[str, list[Any
 
 @dataclass(frozen=True)
 class Driver:
-    """A query of the ids (as ``media_id``) one filter selects; ``marks`` when they come from the marks."""
+    """A query of the ids (as ``media_id``) one filter selects: from the user's marks, or through the index of
+    ``column`` (which holds every sort key, so the page is sorted from the index alone)."""
 
     sql: str
     params: list[Any]
-    marks: bool = True
+    columns: tuple[str, ...] = ()  # the media columns its index reads (none: the marks)
+
+    @property
+    def marks(self) -> bool:
+        return not self.columns
+
+    @property
+    def cost(self) -> int:
+        """What reading one of its files costs, roughly: a marks driver reads each file's row."""
+        return MARKS_COST if self.marks else 1
 
 
 def _marked(condition: str) -> str:
@@ -107,12 +120,12 @@ class FileQuery:
     def without_marks(self) -> FileQuery:
         return replace(self, favourite=False, rejected="show", min_rating=0, rating=None)
 
-    def where(self, *, indexed: str | None = None) -> tuple[str, list[Any]]:
-        """The WHERE clause over ``media m``; with ``indexed``, only that column's terms (and the folder's) may
-        use an index, so SQLite walks the sort's own index."""
+    def where(self, *, indexed: tuple[str, ...] | None = None) -> tuple[str, list[Any]]:
+        """The WHERE clause over ``media m``; with ``indexed``, only those columns' terms (and the folder's) may
+        use an index, so SQLite reads the index the plan chose."""
 
         def col(name: str) -> str:
-            return f"m.{name}" if indexed is None or indexed == name else f"+m.{name}"
+            return f"m.{name}" if indexed is None or name in indexed else f"+m.{name}"
 
         clauses: list[str] = ["m.root = ?"]
         params: list[Any] = [self.root]
@@ -183,21 +196,23 @@ class FileQuery:
                 yield Driver(sql, [self.user, *values])
         of_root = "SELECT id AS media_id FROM media WHERE root = ? AND "
         if self.kind == "animated":
-            yield Driver(of_root + "kind = 'image' AND animated = 1", [self.root], marks=False)
+            yield Driver(of_root + "kind = 'image' AND animated = 1", [self.root], ("kind", "animated"))
         elif self.kind != "all":
-            yield Driver(of_root + "kind = ?", [self.root, self.kind], marks=False)
+            yield Driver(of_root + "kind = ?", [self.root, self.kind], ("kind",))
         if self.model:
-            yield Driver(of_root + "model = ?", [self.root, self.model], marks=False)
+            yield Driver(of_root + "model = ?", [self.root, self.model], ("model",))
         if self.sort != "size" and (self.min_size is not None or self.max_size is not None):
             bounds = [_or(self.min_size, 0), _or(self.max_size, _MAX)]
-            yield Driver(of_root + "size BETWEEN ? AND ?", [self.root, *bounds], marks=False)
+            yield Driver(of_root + "size BETWEEN ? AND ?", [self.root, *bounds], ("size",))
         if self.sort not in ("mtime", "rating") and (self.since is not None or self.until is not None):
             bounds = [_or(self.since, -_MAX), _or(self.until, _MAX)]
-            yield Driver(of_root + "mtime >= ? AND mtime < ?", [self.root, *bounds], marks=False)
+            yield Driver(of_root + "mtime >= ? AND mtime < ?", [self.root, *bounds], ("mtime",))
 
-    def order(self) -> str:
+    def order(self, *, from_index: bool = True) -> str:
+        """ORDER BY; without ``from_index``, written so SQLite sorts what the filter's index found (``+key``)
+        instead of walking the sort's own index."""
         direction = "DESC" if self.descending else "ASC"
-        return f"{SORTS[self.sort]} {direction}, m.id {direction}"
+        return f"{'' if from_index else '+'}{SORTS[self.sort]} {direction}, m.id {direction}"
 
 
 _MAX = _SQLITE_INT - 1
@@ -263,6 +278,27 @@ def list_files(
     return _page(conn, query, offset, limit, after)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How a page is read: the FROM clause and its parameters, the one column whose terms may use an index (None:
+    any), and whether the sort's own index gives the order."""
+
+    source: str
+    params: list[Any]
+    indexed: tuple[str, ...] | None
+    from_index: bool
+
+
+def plan(conn: sqlite3.Connection, query: FileQuery, *, paged: bool = True) -> Plan:
+    """The sort's index walked and filtered, or the rows of the most selective filter sorted (see the top)."""
+    driver = _driver(conn, query) if paged else None
+    if driver is None:
+        return Plan("media m", [], None if query.search else (SORT_COLUMNS[query.sort],), True)
+    if driver.marks:
+        return Plan(f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id", driver.params, None, False)
+    return Plan("media m", [], driver.columns, False)
+
+
 def _page(
     conn: sqlite3.Connection,
     query: FileQuery,
@@ -271,42 +307,39 @@ def _page(
     after: tuple[Any, ...] | None,
     extra: str = "",
 ) -> list[sqlite3.Row]:
-    driver = _driver(conn, query) if limit is not None else None
-    if driver is None:
-        where, params = query.where(indexed=SORT_COLUMNS[query.sort] if not query.search else None)
-        source, source_params = "media m", []
-    else:
-        where, params = query.where()
-        source, source_params = f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id", driver.params
+    chosen = plan(conn, query, paged=limit is not None)
+    where, params = query.where(indexed=chosen.indexed)
     if after is not None:
         key, row_id = after
         op = "<" if query.descending else ">"
-        where += f" AND ({SORTS[query.sort]}, m.id) {op} (?, ?)"
+        where += f" AND ({'' if chosen.from_index else '+'}{SORTS[query.sort]}, m.id) {op} (?, ?)"
         params += [key, row_id]
-    params = source_params + params
+    params = chosen.params + params
+    order = query.order(from_index=chosen.from_index)
     if limit is None:
-        sql = f"SELECT m.*{extra} FROM {source} WHERE {where} ORDER BY {query.order()} LIMIT -1 OFFSET ?"
+        sql = f"SELECT m.*{extra} FROM {chosen.source} WHERE {where} ORDER BY {order} LIMIT -1 OFFSET ?"
         return conn.execute(sql, [*params, offset]).fetchall()
     # the page's ids first, sorted from the indexes (and as few rows as can be): then those rows whole
-    ids = f"SELECT m.id FROM {source} WHERE {where} ORDER BY {query.order()} LIMIT ? OFFSET ?"
+    ids = f"SELECT m.id FROM {chosen.source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
     sql = f"SELECT m.*{extra} FROM ({ids}) AS page CROSS JOIN media m ON m.id = page.id ORDER BY {query.order()}"
-    params += [limit, offset]
-    return conn.execute(sql, params).fetchall()
+    return conn.execute(sql, [*params, limit, offset]).fetchall()
 
 
 def _driver(conn: sqlite3.Connection, query: FileQuery) -> Driver | None:
-    """The filter that selects fewest files, if it selects fewer than ``FEW`` and than the folder holds."""
+    """The filter that selects fewest files (by ``Driver.cost``), if that is under ``FEW`` and fewer than the
+    folder holds."""
     if query.search:
         return None  # the search index drives a search (SQLite chooses, as it always has)
     scope = _folder_count(conn, query, every=True)
-    if scope <= FEW:
+    if scope <= WHOLE:
         return None  # the folder's own index reads it all in no time
     best: tuple[int, Driver] | None = None
     for driver in query.drivers():
-        found = conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, FEW]).fetchone()[0]
-        if found < FEW and (best is None or found < best[0]):
-            best = (found, driver)
-    return None if best is None or best[0] >= scope else best[1]
+        most = FEW // driver.cost
+        found = conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, most]).fetchone()[0]
+        if found < most and found < scope and (best is None or found * driver.cost < best[0]):
+            best = (found * driver.cost, driver)
+    return None if best is None else best[1]
 
 
 _RATING = "COALESCE((SELECT k.rating FROM marks k WHERE k.username = ? AND k.media_id = m.id), 0)"
@@ -319,9 +352,9 @@ def _by_rating(
     sorted whole, and so are the few files a selective filter picks; a large folder is read a rating at a time,
     each in the mtime order of its own index."""
     if limit is not None:
-        driver = _driver(conn, replace(query, sort="mtime"))
-        if driver is not None or _folder_count(conn, query, every=True) <= FEW:
-            return _rated_whole(conn, query, offset, limit, after, driver)
+        chosen = plan(conn, replace(query, sort="mtime"))
+        if not chosen.from_index or _folder_count(conn, query, every=True) <= WHOLE:
+            return _rated_whole(conn, query, offset, limit, after, None if chosen.from_index else chosen)
     lowest = max(query.min_rating, 1) if query.min_rating else 0
     levels = list(range(TOP_RATING, lowest - 1, -1)) if query.descending else list(range(lowest, TOP_RATING + 1))
     keyset: tuple[Any, ...] | None = None
@@ -351,24 +384,22 @@ def _rated_whole(
     offset: int,
     limit: int,
     after: tuple[Any, ...] | None,
-    driver: Driver | None,
+    chosen: Plan | None,
 ) -> list[sqlite3.Row]:
-    where, params = query.where()
-    source, source_params = "media m", []
-    if driver is not None:
-        source, source_params = f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id", driver.params
+    chosen = chosen or Plan("media m", [], None, False)
+    where, params = query.where(indexed=chosen.indexed)
     direction = "DESC" if query.descending else "ASC"
     if after is not None:
         level, mtime, row_id = after
         where += (
-            f" AND ({_RATING} {'<' if query.descending else '>'} ? OR ({_RATING} = ? AND (m.mtime, m.id) < (?, ?)))"
+            f" AND ({_RATING} {'<' if query.descending else '>'} ? OR ({_RATING} = ? AND (+m.mtime, m.id) < (?, ?)))"
         )
         params += [query.user, level, query.user, level, mtime, row_id]
     sql = (
-        f"SELECT m.*, {_RATING} AS rating_level FROM {source} WHERE {where} "
+        f"SELECT m.*, {_RATING} AS rating_level FROM {chosen.source} WHERE {where} "
         f"ORDER BY rating_level {direction}, m.mtime DESC, m.id DESC LIMIT ? OFFSET ?"
     )
-    return conn.execute(sql, [query.user, *source_params, *params, limit, offset]).fetchall()
+    return conn.execute(sql, [query.user, *chosen.params, *params, limit, offset]).fetchall()
 
 
 # -- counts ---------------------------------------------------------------------------------------

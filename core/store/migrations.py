@@ -452,8 +452,8 @@ MIGRATIONS.append(
         "marks: each user's favourite, reject and 1-5 rating of an indexed file (keyed by its id, so they follow "
         "renames and moves; they go with the file and with the user), and their per-folder counts for instant "
         "totals; media.created (when first indexed, from its mtime) and media.animated (NULL: not looked at yet); "
-        "the marks a trashed file had; listing indexes for every sort that also hold hidden and mtime (a filtered "
-        "scan reads no table row it does not return), and the kind filter's",
+        "the marks a trashed file had; listing indexes for every sort and filter that hold the columns the filters "
+        "and sorts read (a filtered scan reads no table row it does not return)",
         """
         CREATE TABLE marks (
             username TEXT NOT NULL COLLATE NOCASE,
@@ -550,16 +550,21 @@ MIGRATIONS.append(
         DROP INDEX IF EXISTS media_root_mtime;
         DROP INDEX IF EXISTS media_folder_mtime;
         DROP INDEX IF EXISTS media_model;
-        CREATE INDEX media_model ON media(root, model, mtime DESC, id DESC, hidden);
-        CREATE INDEX media_root_mtime ON media(root, mtime DESC, id DESC, hidden);
-        CREATE INDEX media_folder_mtime ON media(root, subfolder, mtime DESC, id DESC, hidden);
+        CREATE INDEX media_root_mtime
+            ON media(root, mtime DESC, id DESC, hidden, created, size, filename COLLATE NOCASE);
+        CREATE INDEX media_folder_mtime
+            ON media(root, subfolder, mtime DESC, id DESC, hidden, created, size, filename COLLATE NOCASE);
+        CREATE INDEX media_model
+            ON media(root, model, mtime DESC, id DESC, hidden, created, size, filename COLLATE NOCASE);
         CREATE INDEX media_root_created ON media(root, created DESC, id DESC, hidden, mtime);
         CREATE INDEX media_folder_created ON media(root, subfolder, created DESC, id DESC, hidden, mtime);
         CREATE INDEX media_root_name ON media(root, filename COLLATE NOCASE, id, hidden, mtime);
         CREATE INDEX media_folder_name ON media(root, subfolder, filename COLLATE NOCASE, id, hidden, mtime);
-        CREATE INDEX media_root_size ON media(root, size DESC, id DESC, hidden, mtime);
-        CREATE INDEX media_folder_size ON media(root, subfolder, size DESC, id DESC, hidden, mtime);
-        CREATE INDEX media_kind ON media(root, kind, animated);
+        CREATE INDEX media_root_size
+            ON media(root, size DESC, id DESC, hidden, mtime, created, filename COLLATE NOCASE);
+        CREATE INDEX media_folder_size
+            ON media(root, subfolder, size DESC, id DESC, hidden, mtime, created, filename COLLATE NOCASE);
+        CREATE INDEX media_kind ON media(root, kind, animated, hidden, mtime, created, size, filename COLLATE NOCASE);
         """,
     )
 )

@@ -479,3 +479,47 @@ def test_a_png_with_an_actl_chunk_after_idat_is_still(tmp_path: Path) -> None:
     assert describe("output", path, "", path.name, path.stat())["animated"] == 0
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + ihdr + actl + idat + chunk(b"IEND", b""))
     assert describe("output", path, "", path.name, path.stat())["animated"] == 1
+
+
+def test_the_listing_indexes_a_first_scan_rebuilds_are_the_ones_the_migrations_made(db: Database) -> None:
+    def defined() -> dict[str, str]:
+        rows = read(
+            db, lambda conn: conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
+        )
+        return {r["name"]: " ".join(r["sql"].split()) for r in rows if r["name"] in index.LISTING_INDEXES}
+
+    migrated = defined()
+    assert migrated == {name: f"CREATE INDEX {name} ON {cols}" for name, cols in index.LISTING_INDEXES.items()}
+    write(db, index.start_bulk)
+    assert defined() == {}
+    write(db, index.finish_bulk)
+    assert defined() == migrated
+
+
+def test_a_page_reads_the_index_its_plan_names(gallery_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EXPLAIN QUERY PLAN: the sort's own index when walked, the filter's index (no sort index) when driven."""
+    monkeypatch.setattr(query, "WHOLE", 5)
+    seen: list[str] = []
+
+    def explained(conn: sqlite3.Connection, q: FileQuery) -> str:
+        original = conn.execute
+
+        class Spy:
+            def execute(self, sql: str, params: Any = ()) -> Any:
+                if sql.startswith("SELECT m.* FROM (SELECT m.id"):
+                    seen.append(" | ".join(r[3] for r in original("EXPLAIN QUERY PLAN " + sql, params)))
+                return original(sql, params)
+
+        list_files(Spy(), q)  # type: ignore[arg-type]
+        return seen[-1]
+
+    walked = read(gallery_db, lambda conn: explained(conn, FileQuery(recursive=True, sort="size", user="alice")))
+    assert "media_root_size" in walked and "TEMP B-TREE" not in walked.split("SCAN page")[0]
+    by_kind = read(gallery_db, lambda conn: explained(conn, FileQuery(recursive=True, sort="name", kind="animated")))
+    assert "COVERING INDEX media_kind (root=? AND kind=? AND animated=?" in by_kind
+    by_date = FileQuery(recursive=True, sort="created", since=NOW, until=NOW + 3600, user="alice")
+    assert "media_root_mtime (root=? AND mtime>? AND mtime<?)" in read(
+        gallery_db, lambda conn: explained(conn, by_date)
+    )
+    favourites = FileQuery(recursive=True, sort="mtime", favourite=True, user="alice")
+    assert "marks_favourite" in read(gallery_db, lambda conn: explained(conn, favourites))
