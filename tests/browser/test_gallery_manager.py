@@ -6,8 +6,10 @@ input folder as a tab and "use as input". Screenshots: tests/screenshots/manager
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -60,9 +62,7 @@ def images(server, folder: str, names: list[str], root: str = "output") -> None:
 
 
 def api(context: BrowserContext, server, method: str, path: str, body: Any = None) -> Any:
-    reply = context.request.fetch(
-        f"{server.url}{path}", method=method, data=body, headers={"Origin": server.url}
-    )
+    reply = context.request.fetch(f"{server.url}{path}", method=method, data=body, headers={"Origin": server.url})
     assert reply.ok, (method, path, reply.status, reply.text())
     return reply.json()
 
@@ -102,6 +102,17 @@ def swipe(page: Page, dx: float, dy: float) -> None:
 def marks_of(context: BrowserContext, server, folder: str, name: str) -> dict[str, Any]:
     items = context.request.get(f"{server.url}/cozygen/api/gallery?subfolder={folder}&per_page=200").json()["items"]
     return next(i["marks"] for i in items if i.get("filename") == name)
+
+
+def i18n_check() -> Any:
+    """test_i18n.py's check that nothing English (nor a catalogue key) shows, loaded from its file."""
+    spec = importlib.util.spec_from_file_location("cozygen_i18n_check", Path(__file__).with_name("test_i18n.py"))
+    assert spec and spec.loader
+    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    if spec.name not in sys.modules:
+        sys.modules[spec.name] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return module.check_translated
 
 
 def test_marking_in_the_viewer_by_tap_and_swipe(server, browser) -> None:
@@ -463,7 +474,12 @@ def test_the_input_folder_tab_and_use_as_input(server, browser) -> None:
     expect(page.locator('#gallery-grid [data-filename*="u_0"]')).to_be_visible()  # the copy, under its name
     loaded(page)
     shot(page, "manager-input-tab")
-    with page.expect_request(lambda r: "/cozygen/api/gallery?" in r.url and "type=input" in r.url and "search=lantern" in r.url):
+
+    def searched(request: Any) -> bool:
+        url = request.url
+        return "/cozygen/api/gallery?" in url and "type=input" in url and "search=lantern" in url
+
+    with page.expect_request(searched):
         page.fill("#gallery-search", "lantern")  # the same search (prompts and models), in the input folder
     expect(grid).to_have_count(0)
     expect(page.locator(".empty")).to_contain_text("lantern")
@@ -493,4 +509,59 @@ def test_every_touch_target_is_big_enough(server, browser) -> None:
         " && !(b.getAttribute('aria-label') || b.innerText.trim())).map(b => b.outerHTML.slice(0, 80))"
     )
     assert unnamed == [], unnamed
+    context.close()
+
+
+@pytest.mark.parametrize("lang,locale", [("ja", "ja-JP"), ("ru", "ru-RU")])
+def test_the_new_screens_in_another_language(server, browser, lang: str, locale: str) -> None:
+    """The sheets, the selection bar, compare and the viewer's marks show no English (test_i18n's check), in the dark
+    theme too."""
+    check_translated = i18n_check()
+    folder = f"lang-{lang}"
+    images(server, folder, ["l_0.png", "l_1.png", "l_2.png"])
+    context, page = phone.signed_in(browser, server, ADMIN, PASSWORD, locale=locale, color_scheme="dark")
+    ids = {i["filename"]: i["id"] for i in listed(context, server, f"subfolder={folder}", 3)}
+    api(context, server, "PUT", f"/cozygen/api/images/{ids['l_0.png']}/marks", {"rejected": True})
+    api(context, server, "PUT", f"/cozygen/api/images/{ids['l_1.png']}/marks", {"favourite": True, "rating": 4})
+    page.goto(f"{server.url}/cozygen/gallery?subfolder={folder}")
+    expect(tiles(page)).to_have_count(2)
+    page.click("#chip-rejected")
+    expect(tiles(page)).to_have_count(3)
+    loaded(page)
+    check_translated(page, lang, "body")
+    shot(page, f"manager-{lang}-grid-dark")
+
+    page.click("#filter-button")
+    expect(page.locator("#filter-sheet")).to_be_visible()
+    check_translated(page, lang, "#filter-sheet")
+    shot(page, f"manager-{lang}-filter-sheet")
+    page.keyboard.press("Escape")
+
+    page.click("#gallery-menu-button")
+    check_translated(page, lang, "#gallery-menu")
+    page.keyboard.press("Escape")
+
+    long_press(page, tiles(page).nth(0))
+    tiles(page).nth(1).click()
+    expect(page.locator("#bulk-compare")).to_be_visible()
+    check_translated(page, lang, "body")
+    shot(page, f"manager-{lang}-selection")
+    page.click("#bulk-move")
+    expect(page.locator("#move-sheet")).to_be_visible()
+    check_translated(page, lang, "#move-sheet")
+    page.keyboard.press("Escape")
+    page.click("#bulk-rate")
+    check_translated(page, lang, "#rate-sheet")
+    page.keyboard.press("Escape")
+    page.click("#bulk-compare")
+    expect(page.locator("#compare-differences")).to_be_attached()
+    check_translated(page, lang, "#compare")
+    page.keyboard.press("Escape")
+    expect(page.locator("#compare")).to_have_count(0)
+
+    page.click("#select-done")
+    tiles(page).first.click()
+    expect(page.locator("#viewer-gestures")).to_be_visible()
+    check_translated(page, lang, "#viewer")
+    shot(page, f"manager-{lang}-viewer")
     context.close()

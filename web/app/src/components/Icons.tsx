@@ -35,6 +35,7 @@ const paths: Record<string, string> = {
   filter: "M4 5h16l-6 8v6l-4-2v-4z",
   input: "M4 14v5a1 1 0 001 1h14a1 1 0 001-1v-5M12 3v12M8 11l4 4 4-4",
   sort: "M7 4v16M3 16l4 4 4-4M17 20V4M13 8l4-4 4 4",
+  all: "M4 4h16v16H4zM8 12l3 3 5-6",
 };
 
 export function Icon({ name, label, filled }: { name: keyof typeof paths | string; label?: string; filled?: boolean }): JSX.Element {

@@ -381,7 +381,7 @@ export default {
   "bulk.favourited_few": "{count} изображения добавлено в избранное",
   "bulk.favourited_many": "{count} изображений добавлено в избранное",
   "bulk.favourited_other": "{count} изображения добавлено в избранное",
-  "bulk.move": "Переместить",
+  "bulk.move": "Перенести",
   "bulk.moved_one": "{count} изображение перемещено в «{name}»",
   "bulk.moved_few": "{count} изображения перемещено в «{name}»",
   "bulk.moved_many": "{count} изображений перемещено в «{name}»",

@@ -96,8 +96,8 @@ export function Gallery({ subfolder, root = "output" }: { subfolder: string; roo
       <TopBar title={sel.active ? (sel.all ? t("bulk.allMatching", { count: list.total }) : t("bulk.selected", { count })) : t("nav.gallery")}>
         {sel.active ? (
           <>
-            {!sel.all && <button type="button" class="ghost" id="select-all" onClick={() => dispatch({ type: "all" })} disabled={!files.length}>{t("bulk.selectAll")}</button>}
-            <button type="button" class="ghost" onClick={() => dispatch({ type: "end" })}>{t("gallery.done")}</button>
+            {!sel.all && <button type="button" class="labelled" id="select-all" onClick={() => dispatch({ type: "all" })} disabled={!files.length}><Icon name="all" /><span>{t("bulk.selectAll")}</span></button>}
+            <button type="button" class="icon ghost" id="select-done" aria-label={t("gallery.done")} title={t("gallery.done")} onClick={() => dispatch({ type: "end" })}><Icon name="close" /></button>
           </>
         ) : (
           <>
