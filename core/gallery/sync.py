@@ -394,7 +394,7 @@ class FolderWatcher:
         due = time.monotonic() + self.debounce
         with self._wake:
             for root, rel, moved_to in noted:
-                self._pending[(root, rel)] = _Pending(due, moved_to)
+                self._pending.setdefault((root, rel), _Pending(due, moved_to))  # one noted since is newer
             self._wake.notify()
 
     def _run(self) -> None:
