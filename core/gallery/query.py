@@ -204,7 +204,7 @@ class FileQuery:
         if self.sort != "size" and (self.min_size is not None or self.max_size is not None):
             bounds = [_or(self.min_size, 0), _or(self.max_size, _MAX)]
             yield Driver(of_root + "size BETWEEN ? AND ?", [self.root, *bounds], ("size",))
-        if self.sort not in ("mtime", "rating") and (self.since is not None or self.until is not None):
+        if self.sort != "mtime" and (self.since is not None or self.until is not None):
             bounds = [_or(self.since, -_MAX), _or(self.until, _MAX)]
             yield Driver(of_root + "mtime >= ? AND mtime < ?", [self.root, *bounds], ("mtime",))
 
@@ -291,7 +291,10 @@ class Plan:
 
 def plan(conn: sqlite3.Connection, query: FileQuery, *, paged: bool = True) -> Plan:
     """The sort's index walked and filtered, or the rows of the most selective filter sorted (see the top)."""
-    driver = _driver(conn, query) if paged else None
+    return _planned(_driver(conn, query) if paged else None, query)
+
+
+def _planned(driver: Driver | None, query: FileQuery) -> Plan:
     if driver is None:
         return Plan("media m", [], None if query.search else (SORT_COLUMNS[query.sort],), True)
     if driver.marks:
@@ -325,9 +328,9 @@ def _page(
     return conn.execute(sql, [*params, limit, offset]).fetchall()
 
 
-def _driver(conn: sqlite3.Connection, query: FileQuery) -> Driver | None:
-    """The filter that selects fewest files (by ``Driver.cost``), if that is under ``FEW`` and fewer than the
-    folder holds."""
+def _driver(conn: sqlite3.Connection, query: FileQuery, budget: int = FEW, extra: int = 0) -> Driver | None:
+    """The filter that selects fewest files (each costing ``Driver.cost`` plus ``extra``), if that is under
+    ``budget`` and fewer than the folder holds."""
     if query.search:
         return None  # the search index drives a search (SQLite chooses, as it always has)
     scope = _folder_count(conn, query, every=True)
@@ -335,10 +338,11 @@ def _driver(conn: sqlite3.Connection, query: FileQuery) -> Driver | None:
         return None  # the folder's own index reads it all in no time
     best: tuple[int, Driver] | None = None
     for driver in query.drivers():
-        most = FEW // driver.cost
+        cost = driver.cost + extra
+        most = budget // cost
         found = conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, most]).fetchone()[0]
-        if found < most and found < scope and (best is None or found * driver.cost < best[0]):
-            best = (found * driver.cost, driver)
+        if found < most and found < scope and (best is None or found * cost < best[0]):
+            best = (found * cost, driver)
     return None if best is None else best[1]
 
 
@@ -352,9 +356,12 @@ def _by_rating(
     sorted whole, and so are the few files a selective filter picks; a large folder is read a rating at a time,
     each in the mtime order of its own index."""
     if limit is not None:
-        chosen = plan(conn, replace(query, sort="mtime"))
-        if not chosen.from_index or _folder_count(conn, query, every=True) <= WHOLE:
-            return _rated_whole(conn, query, offset, limit, after, None if chosen.from_index else chosen)
+        # a query per rating costs about a page each: the few files a filter other than a rating picks are
+        # sorted whole instead, up to a larger budget (each costs a look at its rating too)
+        driver = _driver(conn, replace(query, min_rating=0), budget=2 * FEW, extra=1)
+        if driver is not None or _folder_count(conn, query, every=True) <= WHOLE:
+            chosen = _planned(driver, replace(query, sort="mtime")) if driver is not None else None
+            return _rated_whole(conn, query, offset, limit, after, chosen)
     lowest = max(query.min_rating, 1) if query.min_rating else 0
     levels = list(range(TOP_RATING, lowest - 1, -1)) if query.descending else list(range(lowest, TOP_RATING + 1))
     keyset: tuple[Any, ...] | None = None
@@ -395,9 +402,13 @@ def _rated_whole(
             f" AND ({_RATING} {'<' if query.descending else '>'} ? OR ({_RATING} = ? AND (+m.mtime, m.id) < (?, ?)))"
         )
         params += [query.user, level, query.user, level, mtime, row_id]
+    ids = (  # the page's ids and ratings first, then those rows whole (as ``_page``)
+        f"SELECT m.id, {_RATING} AS level FROM {chosen.source} WHERE {where} "
+        f"ORDER BY level {direction}, +m.mtime DESC, m.id DESC LIMIT ? OFFSET ?"
+    )
     sql = (
-        f"SELECT m.*, {_RATING} AS rating_level FROM {chosen.source} WHERE {where} "
-        f"ORDER BY rating_level {direction}, m.mtime DESC, m.id DESC LIMIT ? OFFSET ?"
+        f"SELECT m.*, page.level AS rating_level FROM ({ids}) AS page CROSS JOIN media m ON m.id = page.id "
+        f"ORDER BY page.level {direction}, m.mtime DESC, m.id DESC"
     )
     return conn.execute(sql, [query.user, *chosen.params, *params, limit, offset]).fetchall()
 
