@@ -11,17 +11,23 @@ the scan, so the index matches the disk with every id kept:
 2. Journal (the writer): the planned moves are committed under the settings key ``gallery.moving.<key>``.
    Killed before that commit: nothing happened; after it: see 3.
 3. Rename (a thread): each file in one ``rename`` that refuses to replace a file (place.rename_exclusive), so it
-   is at its old path or its new one, never both nor neither. Killed: the journal names every file that may have
-   moved; ``recover`` looks where each one is and moves the rows of those at their new place.
+   is at its old path or its new one, never both nor neither (without RENAME_NOREPLACE: a hard link, then the old
+   name unlinked; a kill between leaves two names of one file and ``recover`` unlinks the old). Killed: the journal
+   names every file that may have moved; ``recover`` looks where each one is and moves the rows of those at their
+   new place.
 4. Commit (the writer): the rows take their new places (same id), jobs' image lists and input owners follow and
    the journal entry goes, in one transaction. Killed before the COMMIT: as in 3; after it: done.
 5. Release the holds (the watcher drops the rename events the move made, and looks again at anything else that
    happened to those paths meanwhile), then announce one ``file.moved`` per file.
 
-The watcher cannot get there first: the hold is taken before the journal's commit, the writer runs one thing at a
-time, and the watcher asks about holds inside the writer, so whatever it applies after the first rename sees the
-hold. Should it still find a row already moved (the holds gone with a failed commit), the commit leaves that row
-alone and announces nothing for it.
+A folder's rename takes the same steps with one rename (the journal names the folder; ``recover`` moves its rows
+when the folder is found under its new name only).
+
+The watcher cannot get there first: it asks about holds when it hears of a path (the move's own renames stop there)
+and again inside the writer before it applies one; the hold is taken before the journal's commit and the writer
+runs one thing at a time, so whatever it applies after the first rename sees the hold. Should a row already be at
+its new place at the commit (the watcher moved it after a failed commit released the holds), the commit leaves it
+alone and announces nothing for it: one ``file.moved`` per file either way, never a second row.
 """
 
 from __future__ import annotations
