@@ -25,6 +25,14 @@ from .query import TOP_RATING, FileQuery, count_files, plain, scope
 NO_USER = ""  # whose marks they are while authentication is off
 FIELDS = ("favourite", "rejected", "rating")
 UNMARKED = {"favourite": False, "rejected": False, "rating": 0}
+# (username, media_id, favourite, rejected, rating, updated_at); the file's mtime comes along (the marks' indexes
+# list a user's favourites, rejects or one rating newest first)
+_UPSERT = (
+    "INSERT INTO marks (username, media_id, favourite, rejected, rating, updated_at, mtime) "
+    "SELECT ?1, id, ?3, ?4, ?5, ?6, mtime FROM media WHERE id = ?2 "
+    "ON CONFLICT (username, media_id) DO UPDATE SET favourite = excluded.favourite, rejected = excluded.rejected, "
+    "rating = excluded.rating, updated_at = excluded.updated_at"
+)
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,8 @@ def write(
         (username, i, int(m["favourite"]), int(m["rejected"]), m["rating"], now) for i, m in after.items() if _any(m)
     ]
     conn.executemany(
-        "INSERT INTO marks (username, media_id, favourite, rejected, rating, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (username, media_id) DO UPDATE SET favourite = excluded.favourite, "
-        "rejected = excluded.rejected, rating = excluded.rating, updated_at = excluded.updated_at "
-        "WHERE (favourite, rejected, rating) IS NOT (excluded.favourite, excluded.rejected, excluded.rating)",
+        _UPSERT
+        + " WHERE (favourite, rejected, rating) IS NOT (excluded.favourite, excluded.rejected, excluded.rating)",
         kept,
     )
     cleared = [(username, i) for i, m in after.items() if not _any(m) and _any(before[i])]
@@ -163,8 +169,6 @@ def restore(conn: sqlite3.Connection, media_id: int, saved: str | None, now: flo
     except orjson.JSONDecodeError:
         return
     conn.executemany(  # an upsert, not a REPLACE: that would delete without telling the counts' triggers
-        "INSERT INTO marks (username, media_id, favourite, rejected, rating, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (username, media_id) DO UPDATE SET favourite = excluded.favourite, "
-        "rejected = excluded.rejected, rating = excluded.rating, updated_at = excluded.updated_at",
+        _UPSERT,
         [(e[0], media_id, e[1], e[2], e[3], now) for e in entries if isinstance(e, list) and len(e) == 4],
     )

@@ -75,6 +75,8 @@ class Driver:
     sql: str
     params: list[Any]
     columns: tuple[str, ...] = ()  # the media columns its index reads (none: the marks)
+    walk: str = ""  # marks: its index, which lists the files newest first ("" when it does not)
+    condition: str = ""  # marks: its terms over ``marks k``
 
     @property
     def marks(self) -> bool:
@@ -193,7 +195,8 @@ class FileQuery:
         for wanted, name, condition, values in marks:
             if wanted:
                 sql = f"SELECT media_id FROM marks INDEXED BY {name} WHERE username = ? AND {condition}"
-                yield Driver(sql, [self.user, *values])
+                newest = "" if ">=" in condition else name  # one value: that part of the index is by mtime
+                yield Driver(sql, [self.user, *values], walk=newest, condition=f"k.{condition}")
         of_root = "SELECT id AS media_id FROM media WHERE root = ? AND "
         if self.kind == "animated":
             yield Driver(of_root + "kind = 'image' AND animated = 1", [self.root], ("kind", "animated"))
@@ -280,13 +283,14 @@ def list_files(
 
 @dataclass(frozen=True)
 class Plan:
-    """How a page is read: the FROM clause and its parameters, the one column whose terms may use an index (None:
-    any), and whether the sort's own index gives the order."""
+    """How a page is read: the FROM clause and its parameters, the columns whose terms may use an index (None:
+    any), the ORDER BY, and the (key, id) a cursor's keyset compares."""
 
     source: str
     params: list[Any]
     indexed: tuple[str, ...] | None
-    from_index: bool
+    order: str
+    keyset: str
 
 
 def plan(conn: sqlite3.Connection, query: FileQuery, *, paged: bool = True) -> Plan:
@@ -295,11 +299,34 @@ def plan(conn: sqlite3.Connection, query: FileQuery, *, paged: bool = True) -> P
 
 
 def _planned(driver: Driver | None, query: FileQuery) -> Plan:
+    key = SORTS[query.sort]
     if driver is None:
-        return Plan("media m", [], None if query.search else (SORT_COLUMNS[query.sort],), True)
+        return Plan("media m", [], None if query.search else (SORT_COLUMNS[query.sort],), query.order(), f"{key}, m.id")
     if driver.marks:
-        return Plan(f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id", driver.params, None, False)
-    return Plan("media m", [], driver.columns, False)
+        source = f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id"
+        return Plan(source, driver.params, None, query.order(from_index=False), f"+{key}, m.id")
+    return Plan("media m", [], driver.columns, query.order(from_index=False), f"+{key}, m.id")
+
+
+def _walked(conn: sqlite3.Connection, query: FileQuery) -> Plan | None:
+    """Newest first, a user's favourites, rejects or files of one rating are read from the marks' own index, in
+    its order (the marks hold each file's mtime): the page costs about its own rows. Of several, the one with the
+    fewest files."""
+    if query.sort != "mtime" or query.search:
+        return None
+    walks = [d for d in query.drivers() if d.walk]
+    if not walks:
+        return None
+    # worth it while the marks are a small part of the folder; else its own index finds them as soon
+    scope = _folder_count(conn, query, every=True)
+    found, driver = min(((_estimate(conn, d, FEW), d) for d in walks), key=lambda pair: pair[0])
+    if found >= FEW or found * MARKS_COST >= scope:
+        return None
+    source = f"marks k INDEXED BY {driver.walk} CROSS JOIN media m ON m.id = k.media_id"
+    direction = "DESC" if query.descending else "ASC"
+    order = f"k.mtime {direction}, k.media_id {direction}"
+    params = [query.user, *driver.params[1:]]
+    return Plan(f"{source} AND k.username = ? AND {driver.condition}", params, (), order, "k.mtime, k.media_id")
 
 
 def _page(
@@ -310,15 +337,14 @@ def _page(
     after: tuple[Any, ...] | None,
     extra: str = "",
 ) -> list[sqlite3.Row]:
-    chosen = plan(conn, query, paged=limit is not None)
+    chosen = (_walked(conn, query) if limit is not None else None) or plan(conn, query, paged=limit is not None)
     where, params = query.where(indexed=chosen.indexed)
     if after is not None:
         key, row_id = after
-        op = "<" if query.descending else ">"
-        where += f" AND ({'' if chosen.from_index else '+'}{SORTS[query.sort]}, m.id) {op} (?, ?)"
+        where += f" AND ({chosen.keyset}) {'<' if query.descending else '>'} (?, ?)"
         params += [key, row_id]
     params = chosen.params + params
-    order = query.order(from_index=chosen.from_index)
+    order = chosen.order
     if limit is None:
         sql = f"SELECT m.*{extra} FROM {chosen.source} WHERE {where} ORDER BY {order} LIMIT -1 OFFSET ?"
         return conn.execute(sql, [*params, offset]).fetchall()
@@ -340,10 +366,15 @@ def _driver(conn: sqlite3.Connection, query: FileQuery, budget: int = FEW, extra
     for driver in query.drivers():
         cost = driver.cost + extra
         most = budget // cost
-        found = conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, most]).fetchone()[0]
+        found = _estimate(conn, driver, most)
         if found < most and found < scope and (best is None or found * cost < best[0]):
             best = (found * cost, driver)
     return None if best is None else best[1]
+
+
+def _estimate(conn: sqlite3.Connection, driver: Driver, most: int) -> int:
+    """How many files a driver picks, counted up to ``most``."""
+    return int(conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, most]).fetchone()[0])
 
 
 _RATING = "COALESCE((SELECT k.rating FROM marks k WHERE k.username = ? AND k.media_id = m.id), 0)"
@@ -358,7 +389,7 @@ def _by_rating(
     if limit is not None:
         # a query per rating costs about a page each: the few files a filter other than a rating picks are
         # sorted whole instead, up to a larger budget (each costs a look at its rating too)
-        driver = _driver(conn, replace(query, min_rating=0), budget=2 * FEW, extra=1)
+        driver = _driver(conn, replace(query, min_rating=0), budget=FEW, extra=1)
         if driver is not None or _folder_count(conn, query, every=True) <= WHOLE:
             chosen = _planned(driver, replace(query, sort="mtime")) if driver is not None else None
             return _rated_whole(conn, query, offset, limit, after, chosen)
@@ -393,7 +424,7 @@ def _rated_whole(
     after: tuple[Any, ...] | None,
     chosen: Plan | None,
 ) -> list[sqlite3.Row]:
-    chosen = chosen or Plan("media m", [], None, False)
+    chosen = chosen or Plan("media m", [], None, "", "")
     where, params = query.where(indexed=chosen.indexed)
     direction = "DESC" if query.descending else "ASC"
     if after is not None:

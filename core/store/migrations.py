@@ -450,10 +450,11 @@ MIGRATIONS.append(
     Migration(
         17,
         "marks: each user's favourite, reject and 1-5 rating of an indexed file (keyed by its id, so they follow "
-        "renames and moves; they go with the file and with the user), and their per-folder counts for instant "
-        "totals; media.created (when first indexed, from its mtime) and media.animated (NULL: not looked at yet); "
-        "the marks a trashed file had; listing indexes for every sort and filter that hold the columns the filters "
-        "and sorts read (a filtered scan reads no table row it does not return)",
+        "renames and moves; they go with the file and with the user; with the file's mtime, kept by a trigger, so "
+        "a user's favourites, rejects or one rating are listed newest first from an index), and their per-folder "
+        "counts for instant totals; media.created (when first indexed, from its mtime) and media.animated (NULL: "
+        "not looked at yet); the marks a trashed file had; listing indexes for every sort and filter that hold the "
+        "columns the filters and sorts read (a filtered scan reads no table row it does not return)",
         """
         CREATE TABLE marks (
             username TEXT NOT NULL COLLATE NOCASE,
@@ -462,13 +463,14 @@ MIGRATIONS.append(
             rejected INTEGER NOT NULL DEFAULT 0 CHECK (rejected IN (0, 1)),
             rating INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
             updated_at REAL NOT NULL,
+            mtime REAL NOT NULL DEFAULT 0,
             CHECK (NOT (favourite AND rejected)),
             PRIMARY KEY (username, media_id)
         ) WITHOUT ROWID;
         CREATE INDEX marks_media ON marks(media_id);
-        CREATE INDEX marks_favourite ON marks(username, favourite, media_id);
-        CREATE INDEX marks_rejected ON marks(username, rejected, media_id);
-        CREATE INDEX marks_rating ON marks(username, rating, media_id);
+        CREATE INDEX marks_favourite ON marks(username, favourite, mtime DESC, media_id DESC);
+        CREATE INDEX marks_rejected ON marks(username, rejected, mtime DESC, media_id DESC);
+        CREATE INDEX marks_rating ON marks(username, rating, mtime DESC, media_id DESC);
         CREATE TABLE mark_counts (
             username TEXT NOT NULL COLLATE NOCASE,
             root TEXT NOT NULL,
@@ -504,7 +506,7 @@ MIGRATIONS.append(
                 r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
                 r5 = r5 + excluded.r5;
         END;
-        CREATE TRIGGER mark_counts_update AFTER UPDATE ON marks BEGIN
+        CREATE TRIGGER mark_counts_update AFTER UPDATE OF favourite, rejected, rating ON marks BEGIN
             INSERT INTO mark_counts
             SELECT NEW.username, m.root, m.subfolder, m.kind, m.hidden,
                 NEW.favourite - OLD.favourite, NEW.rejected - OLD.rejected,
@@ -519,6 +521,9 @@ MIGRATIONS.append(
         END;
         CREATE TRIGGER marks_follow_media BEFORE DELETE ON media BEGIN
             DELETE FROM marks WHERE media_id = OLD.id;
+        END;
+        CREATE TRIGGER marks_follow_mtime AFTER UPDATE OF mtime ON media WHEN NEW.mtime IS NOT OLD.mtime BEGIN
+            UPDATE marks SET mtime = NEW.mtime WHERE media_id = NEW.id;
         END;
         CREATE TRIGGER mark_counts_follow_media AFTER UPDATE OF root, subfolder, kind, hidden ON media
         WHEN EXISTS (SELECT 1 FROM marks WHERE media_id = NEW.id) BEGIN
