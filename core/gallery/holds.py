@@ -2,14 +2,18 @@
 
 A move (of files, or a folder's rename) holds its paths from before it touches the disk until its index rows are
 committed. The watcher defers what it hears about a held path meanwhile; at the release, what was the move's own
-doing (the rename events of the pairs it made) is dropped and anything else is handed back to the watcher to look
-at again. Rename events that reach the watcher after the release (watchdog pairs inotify's two halves a little
-late; the polling observer notices a second later) are recognized for ``LATE`` seconds and dropped, once each.
+doing is dropped and anything else is handed back to the watcher to look at again. The move's own doing is a
+rename event of a pair it made (dropped once), or an event on one of its paths that the index already tells: a
+source that is gone, a destination still holding the moved file unchanged (looked at on disk, so a file put there
+since is never missed). Events that reach the watcher after the release (watchdog pairs inotify's rename halves a
+little late; the polling observer notices a second later) are recognized so for ``LATE`` seconds.
 Destination names of the moves in flight are reserved, so two moves into one folder never plan the same name.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 
 LATE = 30.0  # seconds a finished move's own rename events are still recognized
 Noted = tuple[str, str, str | None]  # (root, path, moved to) as the watcher noted it
+Stamp = tuple[int, int]  # (mtime_ns, size) of a moved file, as its index row has it
 
 
 def _parent(path: str) -> str:
@@ -46,12 +51,26 @@ class Hold:
 
 @dataclass
 class _Echoes:
-    """Rename events a finished move made, recognized until ``until``."""
+    """What a finished move did, recognized until ``until``."""
 
     root: str
+    base: str  # the root's folder on disk
     until: float
-    files: dict[str, str] = field(default_factory=dict)  # source -> destination, each dropped once
+    files: dict[str, str] = field(default_factory=dict)  # source -> destination: its rename event, dropped once
+    stamps: dict[str, Stamp] = field(default_factory=dict)  # destination -> the moved file's stamp
     folder: tuple[str, str] | None = None  # (old, new): every path under old moving to its place under new
+
+    def settled(self, path: str) -> bool:
+        """Whether an event on ``path`` (a source or a destination of this move) tells nothing the index does not:
+        the source is gone, or the destination holds the moved file as it was."""
+        stamp = self.stamps.get(path)
+        if stamp is None and path not in self.files:
+            return False
+        try:
+            st = os.lstat(os.path.join(self.base, path))
+        except OSError:
+            return stamp is None
+        return stamp is not None and stat.S_ISREG(st.st_mode) and (st.st_mtime_ns, st.st_size) == stamp
 
 
 class Holds:
@@ -97,16 +116,23 @@ class Holds:
         return False
 
     def release(
-        self, held: Hold, *, done: Mapping[str, str] | None = None, folder: tuple[str, str] | None = None
+        self,
+        held: Hold,
+        *,
+        base: str = "",
+        done: Mapping[str, str] | None = None,
+        stamps: Mapping[str, Stamp] | None = None,
+        folder: tuple[str, str] | None = None,
     ) -> list[Noted]:
-        """End a hold. ``done`` (source -> destination) and ``folder`` (old, new) are the renames the move made
-        and committed (None when it committed nothing); their events are dropped. Returns what the watcher should
-        look at again."""
+        """End a hold. ``done`` (source -> destination, with each destination's ``stamps``) and ``folder`` (old,
+        new) are what the move did and committed (None when it committed nothing), under the root's folder
+        ``base``: their events are dropped. Returns what the watcher should look at again."""
         with self._lock:
             if held in self._active:
                 self._active.remove(held)
             if done or folder:
-                self._echoes.append(_Echoes(held.root, self._clock() + LATE, dict(done or {}), folder))
+                until = self._clock() + LATE
+                self._echoes.append(_Echoes(held.root, base, until, dict(done or {}), dict(stamps or {}), folder))
             kept: list[Noted] = []
             again: list[Noted] = []
             for noted in self._deferred:
@@ -121,11 +147,13 @@ class Holds:
             return again
 
     def _echo(self, root: str, path: str, moved_to: str | None) -> bool:
-        """Whether this is a finished move's own rename event (a file's is recognized once)."""
-        if moved_to is None:
-            return False
+        """Whether this is a finished move's own doing (a file's rename event is recognized once)."""
         for echoes in self._echoes:
             if echoes.root != root:
+                continue
+            if moved_to is None:
+                if echoes.settled(path):
+                    return True
                 continue
             if echoes.files.get(path) == moved_to:
                 del echoes.files[path]
@@ -138,4 +166,4 @@ class Holds:
 
     def _expire(self) -> None:
         now = self._clock()
-        self._echoes = [e for e in self._echoes if e.until > now and (e.files or e.folder)]
+        self._echoes = [e for e in self._echoes if e.until > now and (e.files or e.stamps or e.folder)]

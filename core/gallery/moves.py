@@ -71,6 +71,7 @@ class _Plan:
     moves: list[Move]
     unchanged: list[Any]  # rows already in the destination
     hold: Hold
+    stamps: dict[int, tuple[int, int]]  # id -> (mtime_ns, size) as indexed
 
 
 def numbered_names(filename: str) -> Iterator[str]:
@@ -138,26 +139,51 @@ class Moves:
             self.gallery.holds.release(plan.hold)
             return report
         key = uuid.uuid4().hex
-        made: list[Move] = []
+        made: list[Move] | None = None
         changes: list[Change] = []
-        committed = False
+        journaled = False
         try:
             await self.db.execute_write_fn(lambda conn: relocate.begin(conn, key, plan.root, moves=plan.moves))
-            made, report.errors = await asyncio.to_thread(self._rename_all, plan)
+            journaled = True
+            moved, report.errors = await asyncio.to_thread(self._rename_all, plan)
+            made = moved
 
             def commit(conn: Any) -> list[Change]:
-                found = relocate.move_rows(conn, plan.root, made)
+                found = relocate.move_rows(conn, plan.root, moved)
                 relocate.end(conn, key)
                 return found
 
             changes = await self.db.execute_write_fn(commit)
-            committed = True
+        except BaseException:
+            if journaled:  # files may have moved: the journal's finisher brings the index along
+                self._finish_later(key, {"root": plan.root, "moves": [relocate.journaled(m) for m in plan.moves]})
+            raise
         finally:
-            done = {m.source: m.target for m in made} if committed else None
-            self.gallery.watcher.requeue(self.gallery.holds.release(plan.hold, done=done))
+            self._release(plan, made if made is not None else plan.moves, journaled)
         await asyncio.to_thread(self.announce, changes)  # thousands of events: off the event loop
-        report.moved += [{"id": m.id, "filename": m.to_name, "subfolder": m.to_sub, "type": plan.root} for m in made]
+        report.moved += [{"id": m.id, "filename": m.to_name, "subfolder": m.to_sub, "type": plan.root} for m in moved]
         return report
+
+    def _release(self, plan: _Plan, moved: list[Move], journaled: bool) -> None:
+        """End a move's hold; once journaled, the watcher drops what the move did (the index has it, or will)."""
+        done = {m.source: m.target for m in moved} if journaled else None
+        stamps = {m.target: plan.stamps[m.id] for m in moved} if journaled else None
+        base = str(self.gallery.roots[plan.root])
+        self.gallery.watcher.requeue(self.gallery.holds.release(plan.hold, base=base, done=done, stamps=stamps))
+
+    def _finish_later(self, key: str, entry: dict[str, Any]) -> None:
+        """After a move that failed half-way (``entry`` as journaled): bring the index to the disk in a thread, as
+        ``recover`` does at start (which finishes it should this fail too)."""
+
+        def finish() -> None:
+            try:
+                changes = self.db.submit_write(self._finisher(key, entry)).result()
+            except Exception:
+                log.exception("CozyGen: a move's index update failed twice; the next start finishes it")
+                return
+            self.announce(changes)
+
+        threading.Thread(target=finish, name="cozygen-move-finish", daemon=True).start()
 
     def _plan(self, rows: list[Any], to: Any, rename: bool) -> _Plan:
         roots = {row["root"] for row in rows}
@@ -204,7 +230,8 @@ class Moves:
             hold = self.gallery.holds.hold(
                 root, paths=[m.source for m in moves] + [m.target for m in moves], children_of=[folder]
             )
-        return _Plan(root, folder, moves, unchanged, hold)
+        stamps = {row["id"]: (row["mtime_ns"], row["size"]) for row in rows}
+        return _Plan(root, folder, moves, unchanged, hold, stamps)
 
     def _rename_all(self, plan: _Plan) -> tuple[list[Move], list[dict[str, Any]]]:
         base = str(self.gallery.roots[plan.root])
@@ -262,7 +289,7 @@ class Moves:
         key = uuid.uuid4().hex
         hold = self.gallery.holds.hold(root, trees=[old, new])
         changes: list[Change] = []
-        committed = False
+        renamed = False
         try:
             await self.db.execute_write_fn(lambda conn: relocate.begin(conn, key, root, folder=(old, new)))
             try:
@@ -276,6 +303,7 @@ class Moves:
                 raise BadRequest(
                     f"the folder cannot be renamed to {name!r}: {exc.strerror}", code="INVALID_NAME"
                 ) from None
+            renamed = True
 
             def commit(conn: Any) -> list[Change]:
                 found = relocate.move_folder_rows(conn, root, old, new)
@@ -283,9 +311,12 @@ class Moves:
                 return found
 
             changes = await self.db.execute_write_fn(commit)
-            committed = True
+        except BaseException:
+            if renamed:  # the folder has its new name: the journal's finisher brings the index along
+                self._finish_later(key, {"root": root, "folder": [old, new]})
+            raise
         finally:
-            folder = (old, new) if committed else None
+            folder = (old, new) if renamed else None
             self.gallery.watcher.requeue(self.gallery.holds.release(hold, folder=folder))
         await asyncio.to_thread(self.announce, changes)
         return new
@@ -359,7 +390,7 @@ class Moves:
             log.info("CozyGen: finished the index side of a move a stopped process left (%s)", key)
         return len(entries)
 
-    def _finisher(self, key: str, entry: dict[str, Any]) -> Callable[[Any], None]:
+    def _finisher(self, key: str, entry: dict[str, Any]) -> Callable[[Any], list[Change]]:
         """The write that brings the index to where the journaled move left the disk (looked at now)."""
         root = str(entry.get("root"))
         base = self.gallery.roots.get(root)
@@ -371,12 +402,14 @@ class Moves:
         elif base is not None:
             done = [m for m in relocate.moves_of(entry) if _landed(base, m)]
 
-        def finish(conn: Any) -> None:
+        def finish(conn: Any) -> list[Change]:
+            changes = []
             if landed:
-                relocate.move_folder_rows(conn, root, folder[0], folder[1])
+                changes = relocate.move_folder_rows(conn, root, folder[0], folder[1])
             elif done:
-                relocate.move_rows(conn, root, done)
+                changes = relocate.move_rows(conn, root, done)
             relocate.end(conn, key)
+            return changes
 
         return finish
 

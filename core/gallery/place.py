@@ -61,14 +61,26 @@ _AT_FDCWD, _RENAME_NOREPLACE = -100, 1
 
 
 def rename_exclusive(source: str | Path, target: str | Path) -> None:
-    """Rename ``source`` to ``target`` in one step that never replaces what is at ``target`` (a file or a folder).
+    """Move ``source`` to ``target`` (same file system) without ever replacing what is at ``target``.
 
-    Raises FileExistsError when ``target`` exists, FileNotFoundError when ``source`` is gone. On Linux this is
-    ``renameat2(RENAME_NOREPLACE)``: the name changes at once, so a kill leaves it at one place or the other and the
-    watcher hears one rename. Elsewhere a file is hard-linked to its new name and then unlinked from the old (a kill
-    in between leaves two names of one file: the mover's recovery drops the old one), and a folder is renamed after
-    checking that the name is free.
+    Raises FileExistsError when ``target`` exists, FileNotFoundError when ``source`` is gone. A file is hard-linked
+    to its new name, then unlinked from the old: the link is refused when the name is taken, and a kill in between
+    leaves two names of one file (the mover's ``recover`` drops the old one). A link is used rather than a rename
+    for the gallery's watcher: watchdog pairs the two halves of every inotify rename by searching its queue, which
+    for thousands of renames at once costs seconds of CPU and holds up the whole process, while a link and an unlink
+    are two plain events. A folder (or a file where hard links are not possible) is renamed with Linux's
+    ``renameat2(RENAME_NOREPLACE)``, else after checking that the name is free.
     """
+    if not os.path.isdir(source) or os.path.islink(source):
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except (FileExistsError, FileNotFoundError):
+            raise
+        except OSError:
+            pass  # no hard links here
+        else:
+            os.unlink(source)
+            return
     function = _renameat2_function()
     if function is not None:
         import ctypes
@@ -78,16 +90,6 @@ def rename_exclusive(source: str | Path, target: str | Path) -> None:
         code = ctypes.get_errno()
         if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # else: this file system has no such flag
             raise OSError(code, os.strerror(code), str(source), None, str(target))
-    if not os.path.isdir(source) or os.path.islink(source):
-        try:
-            os.link(source, target, follow_symlinks=False)
-        except (FileExistsError, FileNotFoundError):
-            raise
-        except OSError:
-            pass  # no hard links here: the check below, then a plain rename
-        else:
-            os.unlink(source)
-            return
     if os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
     os.rename(source, target)

@@ -53,10 +53,15 @@ def begin(
     if folder is not None:
         entry["folder"] = list(folder)
     else:
-        entry["moves"] = [[m.id, m.from_sub, m.from_name, m.to_sub, m.to_name] for m in moves]
+        entry["moves"] = [journaled(m) for m in moves]
     conn.execute(
         "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (JOURNAL + key, orjson.dumps(entry).decode())
     )
+
+
+def journaled(move: Move) -> list[Any]:
+    """A move as the journal keeps it."""
+    return [move.id, move.from_sub, move.from_name, move.to_sub, move.to_name]
 
 
 def end(conn: sqlite3.Connection, key: str) -> None:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -340,24 +341,28 @@ def test_the_watcher_adds_no_row_and_no_second_event_to_a_move(ready: Gallery) -
     assert [k for k in file_kinds(ready) if k != "file.moved"] == ["file.created"]  # the sentinel alone
 
 
-def test_when_the_commit_fails_the_watcher_moves_the_rows_keeping_ids(
-    ready: Gallery, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_commit_is_finished_again_keeping_ids(ready: Gallery, monkeypatch: pytest.MonkeyPatch) -> None:
     out = ready.roots["output"]
     for n in range(5):
         save_png(out / f"{n}.png")
     (out / "keep").mkdir()
     index_all(ready)
     before = {name: row["id"] for name, row in indexed(ready).items()}
+    real, failures = relocate.move_rows, [RuntimeError("database is locked")]
 
-    def broken(*_args: Any) -> None:
-        raise RuntimeError("disk full")
+    def fails_once(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(*args)
 
-    monkeypatch.setattr(relocate, "move_rows", broken)
+    monkeypatch.setattr(relocate, "move_rows", fails_once)
     ready.watcher.start()
     try:
         with pytest.raises(RuntimeError):
             run(ready.moves.move([indexed(ready)[name] for name in before], "keep"))
+        wait_until(
+            lambda: sorted(indexed(ready)) == [f"keep/{n}" for n in sorted(before)], "the rows at their new place"
+        )
         settle(ready, "sentinel.png")
     finally:
         ready.watcher.stop()
@@ -365,6 +370,32 @@ def test_when_the_commit_fails_the_watcher_moves_the_rows_keeping_ids(
     after = indexed(ready)
     assert {name.replace("keep/", ""): row["id"] for name, row in after.items() if name != "sentinel.png"} == before
     assert file_kinds(ready).count("file.moved") == 5
+    assert [k for k in file_kinds(ready) if k != "file.moved"] == ["file.created"]
+    assert ready.db.read(relocate.unfinished) == []
+
+
+def test_a_commit_that_keeps_failing_is_finished_at_the_next_start(
+    ready: Gallery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = ready.roots["output"]
+    save_png(out / "a.png")
+    (out / "keep").mkdir()
+    index_all(ready)
+    row = indexed(ready)["a.png"]
+    real = relocate.move_rows
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(relocate, "move_rows", broken)
+    with pytest.raises(RuntimeError):
+        run(ready.moves.move([row], "keep"))
+    wait_until(lambda: not any(t.name == "cozygen-move-finish" for t in threading.enumerate()), "the second try")
+    assert "a.png" in indexed(ready) and len(ready.db.read(relocate.unfinished)) == 1
+
+    monkeypatch.setattr(relocate, "move_rows", real)
+    Gallery(ready.db, ready.roots, ready.trash_dir.parent, EventHub()).moves.recover()
+    assert {n: r["id"] for n, r in indexed(ready).items()} == {"keep/a.png": row["id"]}
 
 
 def test_a_commit_after_the_watcher_moved_a_row_announces_nothing_more(ready: Gallery) -> None:
@@ -411,6 +442,26 @@ def test_holds_of_a_failed_move_hand_everything_back() -> None:
     held = holds.hold("output", trees=["old", "new"])
     assert holds.defer("output", "old/x.png", "new/x.png") and holds.defer("output", "old", "new")
     assert holds.release(held) == [("output", "old/x.png", "new/x.png"), ("output", "old", "new")]
+
+
+def test_a_linked_moves_events_are_dropped_only_while_the_disk_says_what_the_index_does(tmp_path: Path) -> None:
+    (tmp_path / "keep").mkdir()
+    moved = save_png(tmp_path / "keep" / "a.png")
+    stamp = (moved.stat().st_mtime_ns, moved.stat().st_size)
+    holds = Holds()
+    held = holds.hold("output", paths=["a.png", "keep/a.png"], children_of=["keep"])
+    for path in ("keep/a.png", "a.png", "keep/a.png"):  # created, deleted, attributes: a link and an unlink
+        assert holds.defer("output", path, None)
+
+    again = holds.release(held, base=str(tmp_path), done={"a.png": "keep/a.png"}, stamps={"keep/a.png": stamp})
+
+    assert again == []
+    assert holds.defer("output", "keep/a.png", None)  # late, and still what the index says
+    save_png(tmp_path / "a.png", color="blue")  # a new file under the old name
+    assert not holds.defer("output", "a.png", None)
+    save_png(tmp_path / "keep" / "a.png", color="green")  # the moved file rewritten
+    os.utime(tmp_path / "keep" / "a.png", ns=(1, 1))
+    assert not holds.defer("output", "keep/a.png", None)
 
 
 # -- a kill in the middle ------------------------------------------------------------------------

@@ -45,6 +45,44 @@ def test_a_move_takes_the_first_free_name_and_never_replaces_a_file(tmp_path: Pa
     assert not source.exists()
 
 
+def test_rename_exclusive_moves_a_file_keeping_it_and_never_replaces_one(tmp_path: Path) -> None:
+    (tmp_path / "keep").mkdir()
+    source = tmp_path / "a.png"
+    source.write_bytes(b"mine")
+    inode = source.stat().st_ino
+    place.rename_exclusive(source, tmp_path / "keep" / "a.png")
+    assert not source.exists() and (tmp_path / "keep" / "a.png").stat().st_ino == inode  # the same file
+
+    (tmp_path / "b.png").write_bytes(b"other")
+    with pytest.raises(FileExistsError):
+        place.rename_exclusive(tmp_path / "b.png", tmp_path / "keep" / "a.png")
+    assert (tmp_path / "keep" / "a.png").read_bytes() == b"mine" and (tmp_path / "b.png").exists()
+    with pytest.raises(FileNotFoundError):
+        place.rename_exclusive(tmp_path / "gone.png", tmp_path / "keep" / "gone.png")
+
+
+def test_rename_exclusive_renames_a_folder_only_to_a_free_name(tmp_path: Path) -> None:
+    (tmp_path / "old" / "deep").mkdir(parents=True)
+    (tmp_path / "taken").mkdir()  # empty: a plain rename would replace it
+    with pytest.raises(FileExistsError):
+        place.rename_exclusive(tmp_path / "old", tmp_path / "taken")
+    place.rename_exclusive(tmp_path / "old", tmp_path / "new")
+    assert (tmp_path / "new" / "deep").is_dir() and not (tmp_path / "old").exists()
+
+
+def test_rename_exclusive_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.EPERM, "no hard links on this file system")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "a.png").write_bytes(b"mine")
+    (tmp_path / "b.png").write_bytes(b"other")
+    with pytest.raises(FileExistsError):
+        place.rename_exclusive(tmp_path / "a.png", tmp_path / "b.png")
+    place.rename_exclusive(tmp_path / "a.png", tmp_path / "c.png")
+    assert contents(tmp_path) == {"b.png": b"other", "c.png": b"mine"}
+
+
 def test_a_move_with_every_name_taken_leaves_the_source_where_it_was(tmp_path: Path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
