@@ -88,8 +88,8 @@ class Driver:
         return MARKS_COST if self.marks else 1
 
 
-def _marked(condition: str) -> str:
-    return f"EXISTS (SELECT 1 FROM marks k WHERE k.username = ? AND k.media_id = m.id AND {condition})"
+def _marked(condition: str, file_id: str) -> str:
+    return f"EXISTS (SELECT 1 FROM marks x WHERE x.username = ? AND x.media_id = {file_id} AND {condition})"
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,10 @@ class FileQuery:
     def without_marks(self) -> FileQuery:
         return replace(self, favourite=False, rejected="show", min_rating=0, rating=None)
 
-    def where(self, *, indexed: tuple[str, ...] | None = None) -> tuple[str, list[Any]]:
+    def where(self, *, indexed: tuple[str, ...] | None = None, file_id: str = "m.id") -> tuple[str, list[Any]]:
         """The WHERE clause over ``media m``; with ``indexed``, only those columns' terms (and the folder's) may
-        use an index, so SQLite reads the index the plan chose."""
+        use an index, so SQLite reads the index the plan chose. The mark terms test ``file_id`` (a walk of the
+        marks tests them before it reads the file's row)."""
 
         def col(name: str) -> str:
             return f"m.{name}" if indexed is None or name in indexed else f"+m.{name}"
@@ -165,24 +166,24 @@ class FileQuery:
         if match:
             clauses.append("m.id IN (SELECT rowid FROM media_fts WHERE media_fts MATCH ?)")
             params.append(match)
-        for sql, values in self._mark_terms():
+        for sql, values in self._mark_terms(file_id):
             clauses.append(sql)
             params += [self.user, *values]
         return " AND ".join(clauses), params
 
-    def _mark_terms(self) -> Iterator[tuple[str, list[Any]]]:
+    def _mark_terms(self, file_id: str) -> Iterator[tuple[str, list[Any]]]:
         if self.favourite:
-            yield _marked("k.favourite = 1"), []
+            yield _marked("x.favourite = 1", file_id), []
         if self.rejected == "hide":
-            yield "NOT " + _marked("k.rejected = 1"), []
+            yield "NOT " + _marked("x.rejected = 1", file_id), []
         elif self.rejected == "only":
-            yield _marked("k.rejected = 1"), []
+            yield _marked("x.rejected = 1", file_id), []
         if self.min_rating > 0:
-            yield _marked("k.rating >= ?"), [self.min_rating]
+            yield _marked("x.rating >= ?", file_id), [self.min_rating]
         if self.rating == 0:
-            yield "NOT " + _marked("k.rating > 0"), []
+            yield "NOT " + _marked("x.rating > 0", file_id), []
         elif self.rating is not None:
-            yield _marked("k.rating = ?"), [self.rating]
+            yield _marked("x.rating = ?", file_id), [self.rating]
 
     def drivers(self) -> Iterator[Driver]:
         """The ids that one filter alone selects, each read through an index of its own."""
@@ -291,6 +292,7 @@ class Plan:
     indexed: tuple[str, ...] | None
     order: str
     keyset: str
+    file_id: str = "m.id"  # what the mark terms test: the marks' own media_id when the plan reads the marks first
 
 
 def plan(conn: sqlite3.Connection, query: FileQuery, *, paged: bool = True) -> Plan:
@@ -304,7 +306,7 @@ def _planned(driver: Driver | None, query: FileQuery) -> Plan:
         return Plan("media m", [], None if query.search else (SORT_COLUMNS[query.sort],), query.order(), f"{key}, m.id")
     if driver.marks:
         source = f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id"
-        return Plan(source, driver.params, None, query.order(from_index=False), f"+{key}, m.id")
+        return Plan(source, driver.params, None, query.order(from_index=False), f"+{key}, m.id", "pick.media_id")
     return Plan("media m", [], driver.columns, query.order(from_index=False), f"+{key}, m.id")
 
 
@@ -326,7 +328,8 @@ def _walked(conn: sqlite3.Connection, query: FileQuery) -> Plan | None:
     direction = "DESC" if query.descending else "ASC"
     order = f"k.mtime {direction}, k.media_id {direction}"
     params = [query.user, *driver.params[1:]]
-    return Plan(f"{source} AND k.username = ? AND {driver.condition}", params, (), order, "k.mtime, k.media_id")
+    source += f" AND k.username = ? AND {driver.condition}"
+    return Plan(source, params, (), order, "k.mtime, k.media_id", "k.media_id")
 
 
 def _page(
@@ -338,7 +341,7 @@ def _page(
     extra: str = "",
 ) -> list[sqlite3.Row]:
     chosen = (_walked(conn, query) if limit is not None else None) or plan(conn, query, paged=limit is not None)
-    where, params = query.where(indexed=chosen.indexed)
+    where, params = query.where(indexed=chosen.indexed, file_id=chosen.file_id)
     if after is not None:
         key, row_id = after
         where += f" AND ({chosen.keyset}) {'<' if query.descending else '>'} (?, ?)"
@@ -377,7 +380,7 @@ def _estimate(conn: sqlite3.Connection, driver: Driver, most: int) -> int:
     return int(conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, most]).fetchone()[0])
 
 
-_RATING = "COALESCE((SELECT k.rating FROM marks k WHERE k.username = ? AND k.media_id = m.id), 0)"
+_RATING = "COALESCE((SELECT r.rating FROM marks r WHERE r.username = ? AND r.media_id = m.id), 0)"
 
 
 def _by_rating(
@@ -389,7 +392,7 @@ def _by_rating(
     if limit is not None:
         # a query per rating costs about a page each: the few files a filter other than a rating picks are
         # sorted whole instead, up to a larger budget (each costs a look at its rating too)
-        driver = _driver(conn, replace(query, min_rating=0), budget=FEW, extra=1)
+        driver = _driver(conn, replace(query, min_rating=0), budget=WHOLE, extra=1)
         if driver is not None or _folder_count(conn, query, every=True) <= WHOLE:
             chosen = _planned(driver, replace(query, sort="mtime")) if driver is not None else None
             return _rated_whole(conn, query, offset, limit, after, chosen)
@@ -425,7 +428,7 @@ def _rated_whole(
     chosen: Plan | None,
 ) -> list[sqlite3.Row]:
     chosen = chosen or Plan("media m", [], None, "", "")
-    where, params = query.where(indexed=chosen.indexed)
+    where, params = query.where(indexed=chosen.indexed, file_id=chosen.file_id)
     direction = "DESC" if query.descending else "ASC"
     if after is not None:
         level, mtime, row_id = after
