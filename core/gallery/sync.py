@@ -55,7 +55,10 @@ class ScanReport:
     seconds: float = 0.0
 
 
-def _relative(base: Path, path: str) -> str | None:
+def _relative(base: Path | str, path: str) -> str | None:
+    prefix = os.path.join(base, "")
+    if path.startswith(prefix) and os.sep + ".." not in path and "." + os.sep not in path:  # the usual: no work
+        return path[len(prefix) :].rstrip(os.sep).replace(os.sep, "/")
     try:
         rel = os.path.relpath(path, base)
     except ValueError:
@@ -314,7 +317,7 @@ class FolderWatcher:
     _stopping: bool = False
     _observer: Any = None
     _thread: threading.Thread | None = None
-    _real: dict[str, Path] | None = None
+    _real: dict[str, str] | None = None
     mode: str = "off"
 
     def start(self) -> None:
@@ -360,7 +363,7 @@ class FolderWatcher:
 
     def _locate(self, path: str) -> tuple[str, str] | None:
         if self._real is None:  # the folders the observer watches (resolved once: a bulk move is many events)
-            self._real = {root: Path(os.path.realpath(base)) for root, base in self.roots.items()}
+            self._real = {root: os.path.realpath(base) for root, base in self.roots.items()}
         for root, base in self._real.items():
             rel = _relative(base, path)
             if rel is not None:
