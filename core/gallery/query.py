@@ -77,6 +77,7 @@ class Driver:
     columns: tuple[str, ...] = ()  # the media columns its index reads (none: the marks)
     walk: str = ""  # marks: its index, which lists the files newest first ("" when it does not)
     condition: str = ""  # marks: its terms over ``marks k``
+    counter: str = ""  # marks: how many it picks, as a sum over ``mark_counts``
 
     @property
     def marks(self) -> bool:
@@ -122,10 +123,12 @@ class FileQuery:
     def without_marks(self) -> FileQuery:
         return replace(self, favourite=False, rejected="show", min_rating=0, rating=None)
 
-    def where(self, *, indexed: tuple[str, ...] | None = None, file_id: str = "m.id") -> tuple[str, list[Any]]:
+    def where(
+        self, *, indexed: tuple[str, ...] | None = None, file_id: str = "m.id", marks_row: str = ""
+    ) -> tuple[str, list[Any]]:
         """The WHERE clause over ``media m``; with ``indexed``, only those columns' terms (and the folder's) may
-        use an index, so SQLite reads the index the plan chose. The mark terms test ``file_id`` (a walk of the
-        marks tests them before it reads the file's row)."""
+        use an index, so SQLite reads the index the plan chose. The mark terms test ``file_id`` (a plan that reads
+        the marks first tests them before it reads the file's row), or the walked marks row ``marks_row``."""
 
         def col(name: str) -> str:
             return f"m.{name}" if indexed is None or name in indexed else f"+m.{name}"
@@ -166,38 +169,51 @@ class FileQuery:
         if match:
             clauses.append("m.id IN (SELECT rowid FROM media_fts WHERE media_fts MATCH ?)")
             params.append(match)
-        for sql, values in self._mark_terms(file_id):
+        for sql, values in self._mark_terms(file_id, marks_row):
             clauses.append(sql)
-            params += [self.user, *values]
+            params += values
         return " AND ".join(clauses), params
 
-    def _mark_terms(self, file_id: str) -> Iterator[tuple[str, list[Any]]]:
+    def _mark_terms(self, file_id: str, row: str) -> Iterator[tuple[str, list[Any]]]:
+        """The mark filters: each a look at the user's marks of ``file_id``, or with ``row`` (a walk of the marks,
+        whose indexes hold all three marks) a test of the walked row itself."""
+
+        def has(condition: str, values: tuple[Any, ...] = ()) -> tuple[str, list[Any]]:
+            if row:
+                return f"{row}.{condition}", list(values)
+            return _marked(f"x.{condition}", file_id), [self.user, *values]
+
+        def lacks(condition: str) -> tuple[str, list[Any]]:
+            sql, values = has(condition)
+            return f"NOT {sql}", values
+
         if self.favourite:
-            yield _marked("x.favourite = 1", file_id), []
+            yield has("favourite = 1")
         if self.rejected == "hide":
-            yield "NOT " + _marked("x.rejected = 1", file_id), []
+            yield lacks("rejected = 1")
         elif self.rejected == "only":
-            yield _marked("x.rejected = 1", file_id), []
+            yield has("rejected = 1")
         if self.min_rating > 0:
-            yield _marked("x.rating >= ?", file_id), [self.min_rating]
+            yield has("rating >= ?", (self.min_rating,))
         if self.rating == 0:
-            yield "NOT " + _marked("x.rating > 0", file_id), []
+            yield lacks("rating > 0")
         elif self.rating is not None:
-            yield _marked("x.rating = ?", file_id), [self.rating]
+            yield has("rating = ?", (self.rating,))
 
     def drivers(self) -> Iterator[Driver]:
         """The ids that one filter alone selects, each read through an index of its own."""
-        marks: list[tuple[bool, str, str, list[Any]]] = [  # each through its own index (migration 17)
-            (self.favourite, "marks_favourite", "favourite = 1", []),
-            (self.rejected == "only", "marks_rejected", "rejected = 1", []),
-            (self.min_rating > 0, "marks_rating", "rating >= ?", [self.min_rating]),
-            (bool(self.rating), "marks_rating", "rating = ?", [self.rating]),
+        least = " + ".join(f"r{n}" for n in range(max(self.min_rating, 1), TOP_RATING + 1))
+        marks: list[tuple[bool, str, str, list[Any], str]] = [  # each through its own index (migration 17)
+            (self.favourite, "marks_favourite", "favourite = 1", [], "favourite"),
+            (self.rejected == "only", "marks_rejected", "rejected = 1", [], "rejected"),
+            (self.min_rating > 0, "marks_rating", "rating >= ?", [self.min_rating], least),
+            (bool(self.rating), "marks_rating", "rating = ?", [self.rating], f"r{self.rating}"),
         ]
-        for wanted, name, condition, values in marks:
+        for wanted, name, condition, values, counter in marks:
             if wanted:
                 sql = f"SELECT media_id FROM marks INDEXED BY {name} WHERE username = ? AND {condition}"
                 newest = "" if ">=" in condition else name  # one value: that part of the index is by mtime
-                yield Driver(sql, [self.user, *values], walk=newest, condition=f"k.{condition}")
+                yield Driver(sql, [self.user, *values], walk=newest, condition=f"k.{condition}", counter=counter)
         of_root = "SELECT id AS media_id FROM media WHERE root = ? AND "
         if self.kind == "animated":
             yield Driver(of_root + "kind = 'image' AND animated = 1", [self.root], ("kind", "animated"))
@@ -293,6 +309,7 @@ class Plan:
     order: str
     keyset: str
     file_id: str = "m.id"  # what the mark terms test: the marks' own media_id when the plan reads the marks first
+    marks_row: str = ""  # a walk of the marks: the row whose marks the terms test
 
 
 def plan(conn: sqlite3.Connection, query: FileQuery, *, paged: bool = True) -> Plan:
@@ -322,14 +339,14 @@ def _walked(conn: sqlite3.Connection, query: FileQuery) -> Plan | None:
     # worth it while the marks are a small part of the folder; else its own index finds them as soon
     scope = _folder_count(conn, query, every=True)
     found, driver = min(((_estimate(conn, d, FEW), d) for d in walks), key=lambda pair: pair[0])
-    if found >= FEW or found * MARKS_COST >= scope:
+    if found * MARKS_COST >= scope:  # (counted up to FEW: past it, the folder is larger still)
         return None
     source = f"marks k INDEXED BY {driver.walk} CROSS JOIN media m ON m.id = k.media_id"
     direction = "DESC" if query.descending else "ASC"
     order = f"k.mtime {direction}, k.media_id {direction}"
     params = [query.user, *driver.params[1:]]
     source += f" AND k.username = ? AND {driver.condition}"
-    return Plan(source, params, (), order, "k.mtime, k.media_id", "k.media_id")
+    return Plan(source, params, (), order, "k.mtime, k.media_id", "k.media_id", "k")
 
 
 def _page(
@@ -341,7 +358,7 @@ def _page(
     extra: str = "",
 ) -> list[sqlite3.Row]:
     chosen = (_walked(conn, query) if limit is not None else None) or plan(conn, query, paged=limit is not None)
-    where, params = query.where(indexed=chosen.indexed, file_id=chosen.file_id)
+    where, params = query.where(indexed=chosen.indexed, file_id=chosen.file_id, marks_row=chosen.marks_row)
     if after is not None:
         key, row_id = after
         where += f" AND ({chosen.keyset}) {'<' if query.descending else '>'} (?, ?)"
@@ -376,7 +393,11 @@ def _driver(conn: sqlite3.Connection, query: FileQuery, budget: int = FEW, extra
 
 
 def _estimate(conn: sqlite3.Connection, driver: Driver, most: int) -> int:
-    """How many files a driver picks, counted up to ``most``."""
+    """How many files a driver picks (up to ``most``): the user's marks from their per-folder counts, at once; the
+    others counted in their index."""
+    if driver.counter:
+        sql = f"SELECT COALESCE(SUM({driver.counter}), 0) FROM mark_counts WHERE username = ?"
+        return min(most, int(conn.execute(sql, [driver.params[0]]).fetchone()[0]))
     return int(conn.execute(f"SELECT COUNT(*) FROM ({driver.sql} LIMIT ?)", [*driver.params, most]).fetchone()[0])
 
 
@@ -428,7 +449,7 @@ def _rated_whole(
     chosen: Plan | None,
 ) -> list[sqlite3.Row]:
     chosen = chosen or Plan("media m", [], None, "", "")
-    where, params = query.where(indexed=chosen.indexed, file_id=chosen.file_id)
+    where, params = query.where(indexed=chosen.indexed, file_id=chosen.file_id, marks_row=chosen.marks_row)
     direction = "DESC" if query.descending else "ASC"
     if after is not None:
         level, mtime, row_id = after

@@ -468,9 +468,9 @@ MIGRATIONS.append(
             PRIMARY KEY (username, media_id)
         ) WITHOUT ROWID;
         CREATE INDEX marks_media ON marks(media_id);
-        CREATE INDEX marks_favourite ON marks(username, favourite, mtime DESC, media_id DESC);
-        CREATE INDEX marks_rejected ON marks(username, rejected, mtime DESC, media_id DESC);
-        CREATE INDEX marks_rating ON marks(username, rating, mtime DESC, media_id DESC);
+        CREATE INDEX marks_favourite ON marks(username, favourite, mtime DESC, media_id DESC, rejected, rating);
+        CREATE INDEX marks_rejected ON marks(username, rejected, mtime DESC, media_id DESC, favourite, rating);
+        CREATE INDEX marks_rating ON marks(username, rating, mtime DESC, media_id DESC, favourite, rejected);
         CREATE TABLE mark_counts (
             username TEXT NOT NULL COLLATE NOCASE,
             root TEXT NOT NULL,
