@@ -59,6 +59,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def idle(pid: int, timeout: float = 120) -> None:
+    """Wait until the server has settled (under 5 % of a core for a second): its watcher done with earlier files."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1)
+        if cpu_seconds(pid) - before < 0.05:
+            return
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (its peak) of a process, in bytes."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0]) * 1024
+    return found
+
+
+def reset_peak(pid: int) -> bool:
+    """Bring the process's VmHWM down to its RSS now (Linux 4.0+); False when not allowed."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def load() -> str:
     """The machine's 1-minute load average (figures on a busy machine are slower than on an idle one)."""
     return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
@@ -125,6 +154,7 @@ async def bulk_move(url: str, output: Path, files: int, pid: int) -> None:
         (source / f"b{n:05}.png").write_bytes(tiny_png(n))
     async with aiohttp.ClientSession() as session:
         before = await folder_ids(session, url, "bulk-src", files)
+        await idle(pid)
         print(f"{files:,} images indexed in bulk-src", flush=True)
         async with session.post(f"{url}/cozygen/api/gallery/folders", json={"name": "bulk-dest"}) as made:
             assert made.status == 201, await made.text()
@@ -145,13 +175,14 @@ async def bulk_move(url: str, output: Path, files: int, pid: int) -> None:
             flush=True,
         )
         loop_line("  /cozygen/hello meanwhile", pings)
-        await asyncio.sleep(3)  # the watcher hears the renames: it must add nothing
+        await idle(pid)  # the watcher hears the renames: it must add nothing
         after = await folder_ids(session, url, "bulk-dest", files)
         left = await folder_ids(session, url, "bulk-src", 0, timeout=0)
         kept = after == before and not left
         print(f"{'  every id kept, no row added by the watcher':<58} {'yes' if kept else 'NO'}", flush=True)
 
         back = {"query": "subfolder=bulk-dest", "to": "bulk-src"}
+        await idle(pid)
         cpu = cpu_seconds(pid)
         seconds, pings, answer = await while_pinging(session, url, lambda: move(back))
         cpu = cpu_seconds(pid) - cpu
@@ -164,7 +195,7 @@ async def bulk_move(url: str, output: Path, files: int, pid: int) -> None:
         loop_line("  /cozygen/hello meanwhile", pings)
 
 
-async def zip_figures(url: str, output: Path, count: int, mib: int) -> None:
+async def zip_figures(url: str, output: Path, count: int, mib: int, pid: int) -> None:
     import aiohttp
 
     folder = output / "zip-bench"
@@ -174,6 +205,7 @@ async def zip_figures(url: str, output: Path, count: int, mib: int) -> None:
     total = count * mib * 2**20
     async with aiohttp.ClientSession() as session:
         await folder_ids(session, url, "zip-bench", count)
+        await idle(pid)
 
         async def download() -> int:
             async with session.post(f"{url}/cozygen/api/gallery/zip", json={"query": "subfolder=zip-bench"}) as asked:
@@ -185,7 +217,9 @@ async def zip_figures(url: str, output: Path, count: int, mib: int) -> None:
             return received
 
         await download()  # the page cache warm for both
+        before, exact = memory(pid), reset_peak(pid)
         seconds, pings, received = await while_pinging(session, url, download)
+        peak = memory(pid)["VmHWM"] - (before["VmRSS"] if exact else before["VmHWM"])
     ours = total / seconds / 2**20
     print(
         f"{f'zip of {count} x {mib} MiB over HTTP (stored, streamed)':<58} {seconds:7.2f} s  {ours:7.1f} MiB/s  "
@@ -193,6 +227,7 @@ async def zip_figures(url: str, output: Path, count: int, mib: int) -> None:
         flush=True,
     )
     loop_line("  /cozygen/hello meanwhile", pings)
+    print(f"{'  the server peak memory growth meanwhile':<58} {peak / 2**20:7.1f} MiB", flush=True)
 
     zip_tool = shutil.which("zip")
     if zip_tool:
@@ -233,7 +268,7 @@ def main() -> None:
         server = comfyui_host.start(base_path / "comfy", front_end_root=base_path / "frontend", env={})
         try:
             asyncio.run(bulk_move(server.url, server.output_dir, args.files, server.pid))
-            asyncio.run(zip_figures(server.url, server.output_dir, args.zip_files, args.zip_mib))
+            asyncio.run(zip_figures(server.url, server.output_dir, args.zip_files, args.zip_mib, server.pid))
         finally:
             server.stop()
 
