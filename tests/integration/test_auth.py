@@ -152,6 +152,7 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
             "/cozygen/api/workflows/{filename}/check",
             "/cozygen/compat/aiplayground/api/comfyUi/checkWorkflowRequirements",
             "/cozygen/api/tags/validate",  # read-only: which of the posted tags are known
+            "/cozygen/api/gallery/zip",  # read-only: a download link for the posted selection
             # JSON-RPC: a viewer's read methods; generate checks the user role itself
             "/cozygen/api/mcp",
             "/cozygen/compat/cyberimage/api/mcp",
