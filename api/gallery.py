@@ -338,7 +338,9 @@ class GalleryRoutes:
 
     async def image_metadata(self, request: web.Request) -> web.Response:
         row = await self.visible_image(request)
-        return json_response(await metadata_of(self.gallery, row))
+        user, image = marks_user(request), row["id"]
+        found = await self.state.db.execute_fn(lambda conn: marks.read(conn, user, [image]))
+        return json_response({**await metadata_of(self.gallery, row), "marks": found.get(image, marks.UNMARKED)})
 
     async def delete_image(self, request: web.Request) -> web.Response:
         row = await self.visible_image(request)

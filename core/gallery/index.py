@@ -238,16 +238,17 @@ def list_dirs(
     conn: sqlite3.Connection, root: str, parent: str, *, show_hidden: bool, owner: str | None = None
 ) -> list[sqlite3.Row]:
     """The subfolders of ``parent``; with ``owner``, only those holding (at any depth) a file they may see
-    (``visible_sql``)."""
+    (``visible_sql``), and empty ones (a folder just made, to move files into)."""
     sql, params = "SELECT * FROM media_dirs d WHERE d.root = ? AND d.parent = ?", [root, parent]
     if not show_hidden:
         sql += " AND d.hidden = 0"
     mine, more = visible_sql("m", root, owner)
     if mine:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM media m WHERE m.root = d.root"
-            f" AND (m.subfolder = d.path OR substr(m.subfolder, 1, length(d.path) + 1) = d.path || '/') AND {mine})"
+        inside = (
+            "SELECT 1 FROM media m WHERE m.root = d.root"
+            " AND (m.subfolder = d.path OR substr(m.subfolder, 1, length(d.path) + 1) = d.path || '/')"
         )
+        sql += f" AND (EXISTS ({inside} AND {mine}) OR NOT EXISTS ({inside}))"
         params += more
     return conn.execute(sql + " ORDER BY d.name COLLATE NOCASE", params).fetchall()
 

@@ -344,6 +344,9 @@ def test_per_user_folders_and_moves(server, people) -> None:
         bobs = generate(server, bob, "bob's folder", 22)["images"][0]
         assert folders(server, ann, "POST", {"name": "Shared"}).status == 201  # any user may make a folder
         assert folders(server, ann, "POST", {"name": "AnnOnly"}).status == 201
+        for who in (ann, bob):  # empty folders show to everyone: one just made can be opened and filled
+            tiles = get(f"{server.url}/cozygen/api/gallery", headers=who).json()["items"]
+            assert {"Shared", "AnnOnly"} <= {t["subfolder"] for t in tiles if t["type"] == "directory"}
         everything = until(
             lambda: listing(server, admin, anns["subfolder"]),
             lambda f: anns["filename"] in f and bobs["filename"] in f,

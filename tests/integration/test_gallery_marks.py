@@ -143,6 +143,9 @@ def test_marks_are_each_users_own_and_filter_count_and_sort(server, people, shel
     assert mine["s2.png"] == {"favourite": False, "rejected": True, "rating": 0}
     theirs = {i["filename"]: i["marks"] for i in files(server, bob, subfolder="shelf")}
     assert theirs["s2.png"] == {"favourite": True, "rejected": False, "rating": 0}
+    for who, marks in ((ann, mine), (bob, theirs)):  # an image's metadata (the viewer from a job) has them too
+        meta = get(f"{server.url}/cozygen/api/images/{ids['s2.png']}/metadata", headers=who)
+        assert meta.status == 200 and meta.json()["marks"] == marks["s2.png"], meta.body
     assert sum(m["rejected"] or m["rating"] > 0 for m in theirs.values()) == 0
 
     assert names(server, ann, subfolder="shelf", rejected="hide") == ["s6.png", "s5.png", "s4.png", "s1.png"]

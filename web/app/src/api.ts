@@ -677,6 +677,8 @@ export interface ImageMeta {
   params: Record<string, Json>;
   width: number | null;
   height: number | null;
+  /** The caller's own marks (absent from a server that keeps none). */
+  marks?: Marks;
 }
 export async function imageMetadata(id: number): Promise<ImageMeta> {
   return parseImageMeta(await get(`/cozygen/api/images/${id}/metadata`));
@@ -688,6 +690,7 @@ export function parseImageMeta(d: unknown): ImageMeta {
     params: (isObj(o.params) ? o.params : {}) as Record<string, Json>,
     width: numOrNull(o.width),
     height: numOrNull(o.height),
+    ...(isObj(o.marks) ? { marks: parseMarks(o.marks) } : {}),
   };
 }
 

@@ -53,7 +53,7 @@ async function findJob(ref: ImageRef, meta: ImageMeta | null, promptId: string |
   }
 }
 
-export function Info({ item, onDeleted, onRestored, onMark }: { item: ViewerItem; onDeleted: (ref: ImageRef) => void; onRestored: (ref: ImageRef) => void; onMark: (change: MarksChange) => void }): JSX.Element {
+export function Info({ item, onDeleted, onRestored, onMark, onMarksKnown }: { item: ViewerItem; onDeleted: (ref: ImageRef) => void; onRestored: (ref: ImageRef) => void; onMark: (change: MarksChange) => void; onMarksKnown: (marks: Marks) => void }): JSX.Element {
   const [meta, setMeta] = useState<ImageMeta | null>(null);
   const [job, setJob] = useState<Job | null>(item.job ?? null);
   const [open, setOpen] = useState(false);
@@ -74,6 +74,7 @@ export function Info({ item, onDeleted, onRestored, onMark }: { item: ViewerItem
     if (ref.id !== undefined) {
       imageMetadata(ref.id).then((m) => {
         setMeta(m);
+        if (!item.marks && m.marks) onMarksKnown(m.marks); // opened from a job or the history: marks come from here
         if (!item.job) findJob(ref, m, "x").then(setJob);
       }, () => undefined);
     } else if (!item.job) findJob(ref, null, "x").then(setJob);

@@ -91,7 +91,7 @@ export function Viewer(): JSX.Element | null {
         onPrev={index > 0 ? () => setIndex(index - 1) : undefined}
         onNext={index < items.length - 1 ? () => setIndex(index + 1) : undefined}
         onSwipeMark={swiped} flash={flash} />
-      <Info item={item} onDeleted={(ref) => { remove(ref); state.onDeleted?.(ref); }} onRestored={(ref) => state.onRestored?.(ref)} onMark={(c) => void mark(c)} />
+      <Info item={item} onDeleted={(ref) => { remove(ref); state.onDeleted?.(ref); }} onRestored={(ref) => state.onRestored?.(ref)} onMark={(c) => void mark(c)} onMarksKnown={(m) => setItemMarks(item.ref, m)} />
     </div>
   );
 }
