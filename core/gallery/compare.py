@@ -8,21 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..graph.summary import PARAM_FIELDS
+from ..graph.summary import FIELDS, PARAM_FIELDS
 
-STANDARD = (
-    "positive",
-    "negative",
-    "seed",
-    "steps",
-    "cfg",
-    "sampler",
-    "scheduler",
-    "denoise",
-    "model",
-    "width",
-    "height",
-)
+STANDARD = tuple(name for name in FIELDS if name != "loras")  # each LoRA is compared on its own
 MAX_NODES = 5000  # nodes of a graph looked through for LoRAs
 
 

@@ -446,6 +446,12 @@ MIGRATIONS.append(
     )
 )
 
+# Adds the inserted row's numbers to its folder's mark counts (migration 17's triggers: +1 for a mark, -1 gone).
+_ADD_TO_MARK_COUNTS = """ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
+                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
+                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
+                r5 = r5 + excluded.r5;"""
+
 MIGRATIONS.append(
     Migration(
         17,
@@ -455,7 +461,7 @@ MIGRATIONS.append(
         "counts for instant totals; media.created (when first indexed, from its mtime) and media.animated (NULL: "
         "not looked at yet); the marks a trashed file had; listing indexes for every sort and filter that hold the "
         "columns the filters and sorts read (a filtered scan reads no table row it does not return)",
-        """
+        f"""
         CREATE TABLE marks (
             username TEXT NOT NULL COLLATE NOCASE,
             media_id INTEGER NOT NULL,
@@ -491,20 +497,14 @@ MIGRATIONS.append(
             SELECT NEW.username, m.root, m.subfolder, m.kind, m.hidden, NEW.favourite, NEW.rejected,
                 NEW.rating = 1, NEW.rating = 2, NEW.rating = 3, NEW.rating = 4, NEW.rating = 5
             FROM media m WHERE m.id = NEW.media_id
-            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
-                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
-                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
-                r5 = r5 + excluded.r5;
+            {_ADD_TO_MARK_COUNTS}
         END;
         CREATE TRIGGER mark_counts_delete AFTER DELETE ON marks BEGIN
             INSERT INTO mark_counts
             SELECT OLD.username, m.root, m.subfolder, m.kind, m.hidden, -OLD.favourite, -OLD.rejected,
                 -(OLD.rating = 1), -(OLD.rating = 2), -(OLD.rating = 3), -(OLD.rating = 4), -(OLD.rating = 5)
             FROM media m WHERE m.id = OLD.media_id
-            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
-                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
-                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
-                r5 = r5 + excluded.r5;
+            {_ADD_TO_MARK_COUNTS}
         END;
         CREATE TRIGGER mark_counts_update AFTER UPDATE OF favourite, rejected, rating ON marks BEGIN
             INSERT INTO mark_counts
@@ -514,10 +514,7 @@ MIGRATIONS.append(
                 (NEW.rating = 3) - (OLD.rating = 3), (NEW.rating = 4) - (OLD.rating = 4),
                 (NEW.rating = 5) - (OLD.rating = 5)
             FROM media m WHERE m.id = NEW.media_id
-            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
-                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
-                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
-                r5 = r5 + excluded.r5;
+            {_ADD_TO_MARK_COUNTS}
         END;
         CREATE TRIGGER marks_follow_media BEFORE DELETE ON media BEGIN
             DELETE FROM marks WHERE media_id = OLD.id;
@@ -531,18 +528,12 @@ MIGRATIONS.append(
             SELECT k.username, OLD.root, OLD.subfolder, OLD.kind, OLD.hidden, -k.favourite, -k.rejected,
                 -(k.rating = 1), -(k.rating = 2), -(k.rating = 3), -(k.rating = 4), -(k.rating = 5)
             FROM marks k WHERE k.media_id = NEW.id
-            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
-                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
-                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
-                r5 = r5 + excluded.r5;
+            {_ADD_TO_MARK_COUNTS}
             INSERT INTO mark_counts
             SELECT k.username, NEW.root, NEW.subfolder, NEW.kind, NEW.hidden, k.favourite, k.rejected,
                 k.rating = 1, k.rating = 2, k.rating = 3, k.rating = 4, k.rating = 5
             FROM marks k WHERE k.media_id = NEW.id
-            ON CONFLICT (username, root, subfolder, kind, hidden) DO UPDATE SET
-                favourite = favourite + excluded.favourite, rejected = rejected + excluded.rejected,
-                r1 = r1 + excluded.r1, r2 = r2 + excluded.r2, r3 = r3 + excluded.r3, r4 = r4 + excluded.r4,
-                r5 = r5 + excluded.r5;
+            {_ADD_TO_MARK_COUNTS}
         END;
         CREATE TRIGGER marks_follow_user AFTER DELETE ON users BEGIN
             DELETE FROM marks WHERE username = OLD.username;
