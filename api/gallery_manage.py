@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from ..core.accounts.access import USER, VIEWER
 from ..core.errors import BadRequest, NotFound, RateLimited, TooLarge
-from ..core.gallery import zipstream
 from ..core.gallery.index import ROOTS
-from ..core.gallery.zipstream import ZipEntry, ZipStream, ZipTickets
 from ..core.paths import clean_relative
 from .gallery import actor
 from .gallery_selection import selected_rows
@@ -27,6 +25,9 @@ from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
 from .visibility import restricted_to
+
+if TYPE_CHECKING:  # the zip writer loads with the first zip: importing CozyGen stays cheap
+    from ..core.gallery.zipstream import ZipEntry, ZipTickets
 
 log = logging.getLogger("cozygen")
 MAX_ZIP_STREAMS = 4  # zips being sent at once (each has a thread)
@@ -58,6 +59,8 @@ def attachment(filename: str) -> str:
 
 def zip_entries(rows: list[Any], path_of: Any) -> list[ZipEntry]:
     """Each file under its relative path; a selection of both roots puts each under ``output/`` or ``input/``."""
+    from ..core.gallery.zipstream import ZipEntry
+
     mixed = len({row["root"] for row in rows}) > 1
     entries = []
     for row in rows:
@@ -69,9 +72,16 @@ def zip_entries(rows: list[Any], path_of: Any) -> list[ZipEntry]:
 class GalleryManageRoutes:
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
-        self.tickets = ZipTickets()
-        self.max_files, self.max_bytes = zipstream.limits()
+        self._tickets: ZipTickets | None = None
         self.streams = 0
+
+    @property
+    def tickets(self) -> ZipTickets:
+        if self._tickets is None:
+            from ..core.gallery.zipstream import ZipTickets
+
+            self._tickets = ZipTickets()
+        return self._tickets
 
     # -- folders ---------------------------------------------------------------------------
     async def create_folder(self, request: web.Request) -> web.Response:
@@ -131,12 +141,15 @@ class GalleryManageRoutes:
     # -- zips ------------------------------------------------------------------------------
     async def zip_ticket(self, request: web.Request) -> web.Response:
         body = await read_json(request)
+        from ..core.gallery import zipstream
+
         zip_filename(body.get("name"), 0)  # a bad name is refused before the selection is read
-        rows = await selected_rows(request, self.state, body, limit=self.max_files)
+        max_files, max_bytes = zipstream.limits()
+        rows = await selected_rows(request, self.state, body, limit=max_files)
         size = sum(int(row["size"] or 0) for row in rows)
-        if size > self.max_bytes:
+        if size > max_bytes:
             raise TooLarge(
-                f"the selection is {_gib(size)}; a zip holds at most {_gib(self.max_bytes)} "
+                f"the selection is {_gib(size)}; a zip holds at most {_gib(max_bytes)} "
                 f"({zipstream.ENV_MAX_BYTES}): select fewer files",
                 code="TOO_LARGE",
             )
@@ -169,6 +182,8 @@ class GalleryManageRoutes:
                 "X-Content-Type-Options": "nosniff",
             }
         )
+        from ..core.gallery.zipstream import ZipStream
+
         self.streams += 1
         stream = ZipStream(ticket.entries)
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -17,11 +17,13 @@ from aiohttp import web
 
 from ..core.accounts.access import USER, VIEWER
 from ..core.errors import BadRequest
-from ..core.prompts import enrich as enrichment
 from ..core.prompts import wildcards as wc
 from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
+
+if TYPE_CHECKING:  # imported where used: an enrichment is rare, and importing CozyGen stays cheap
+    from ..core.prompts import enrich as enrichment
 
 BASE = "/cozygen/api/prompts"
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -41,6 +43,8 @@ async def wildcards(state: CozyGenState) -> dict[str, wc.Wildcard]:
 
 
 async def styles(state: CozyGenState) -> dict[str, enrichment.Style]:
+    from ..core.prompts import enrich as enrichment
+
     return await asyncio.to_thread(enrichment.load_styles, SHIPPED_STYLES, state.db_ready_data_dir / "styles")
 
 
@@ -67,6 +71,8 @@ async def http_post(url: str, headers: dict[str, str], payload: dict[str, Any], 
 
 async def enrich(state: CozyGenState, prompt: Any, style: Any, seed: Any = None) -> dict[str, Any]:
     """The enrichment of a prompt in a style (core.prompts.enrich); the LLM settings come from ``state.settings``."""
+    from ..core.prompts import enrich as enrichment
+
     parsed = wc.parse_seed(seed)
     config = enrichment.LLMConfig.from_settings(state.settings)
     found, known = await asyncio.gather(wildcards(state), styles(state))
@@ -88,6 +94,8 @@ class PromptRoutes:
         return json_response({"wildcards": [w.summary() for w in found.values()], "count": len(found)})
 
     async def styles(self, _request: web.Request) -> web.Response:
+        from ..core.prompts import enrich as enrichment
+
         known = await styles(self.state)
         config = enrichment.LLMConfig.from_settings(self.state.settings)
         return json_response(

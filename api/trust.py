@@ -7,14 +7,16 @@ leaves the data folder; only its certificate is served.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ..core.accounts.access import PUBLIC
-from ..core.tls import trust_page
-from ..core.tls.authority import TlsFiles
 from .routing import Routes
 from .state import CozyGenState
+
+if TYPE_CHECKING:  # the TLS modules load on the first request for them: importing CozyGen stays cheap
+    from ..core.tls.authority import TlsFiles
 
 CA_CONTENT_TYPE = "application/x-x509-ca-cert"  # DER: Android and iOS both install it from a .crt download
 # The page runs no script and loads nothing: its CSS and QR code are inline.
@@ -26,9 +28,13 @@ class TrustRoutes:
         self.state = state
 
     def files(self) -> TlsFiles:
+        from ..core.tls.authority import TlsFiles
+
         return TlsFiles.of(self.state.db_ready_data_dir)
 
     async def ca_certificate(self, _request: web.Request) -> web.Response:
+        from ..core.tls import trust_page
+
         der = await asyncio.to_thread(trust_page.certificate, self.files())
         headers = {
             "Content-Disposition": 'attachment; filename="cozygen-ca.crt"',
@@ -38,6 +44,8 @@ class TrustRoutes:
         return web.Response(body=der, content_type=CA_CONTENT_TYPE, headers=headers)
 
     async def page(self, request: web.Request) -> web.Response:
+        from ..core.tls import trust_page
+
         url = request.url
         port = url.port or (443 if request.secure else 80)
         text = await asyncio.to_thread(trust_page.page, self.files(), url.host, port, request.secure)
