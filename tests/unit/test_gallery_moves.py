@@ -8,7 +8,6 @@ once ``recover`` and the start-up scan have run.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -20,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 from support import PROJECT
+from unit.gallery_files import events, save_png
 
 from cozygen.core.errors import BadRequest, Conflict, Forbidden, HostNotReady, NotFound
-from cozygen.core.events import Event, EventHub
+from cozygen.core.events import EventHub
 from cozygen.core.gallery import input_owners, relocate
 from cozygen.core.gallery.holds import Holds
 from cozygen.core.gallery.moves import numbered_names
@@ -44,23 +42,6 @@ GRAPH = {
     "3": {"class_type": "KSampler", "inputs": {"seed": 123, "model": ["4", 0], "positive": ["6", 0]}},
 }
 TIMEOUT = 20.0
-
-
-def save_png(path: Path, *, prompt: dict | None = None, color: str = "red") -> Path:
-    """A small PNG; with ``prompt``, ComfyUI's prompt chunk and CozyGen's (prompt id "abc")."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = PngInfo()
-    if prompt is not None:
-        info.add_text("prompt", json.dumps(prompt))
-        info.add_text("cozygen", json.dumps({"version": 1, "prompt_id": "abc", "params": {}}))
-    Image.new("RGB", (16, 12), color).save(path, format="PNG", pnginfo=info)
-    return path
-
-
-def events(gallery: Gallery) -> list[Event]:
-    found, complete = gallery.hub.since(f"{gallery.hub.boot}-0")
-    assert complete
-    return found
 
 
 def indexed(gallery: Gallery, root: str = "output") -> dict[str, Any]:

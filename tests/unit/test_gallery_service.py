@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -11,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
+from unit.gallery_files import events, save_png
 
 from cozygen.core.errors import BadRequest, Conflict, NotFound
-from cozygen.core.events import Event
 from cozygen.core.gallery import index
 from cozygen.core.gallery.service import Gallery, free_name, item, prefixed
 from cozygen.core.gallery.sync import scan
@@ -30,22 +27,6 @@ GRAPH = {
     },
 }
 TIMEOUT = 20.0
-
-
-def save_png(path: Path, *, prompt: dict | None = None, color: str = "red") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = PngInfo()
-    if prompt is not None:
-        info.add_text("prompt", json.dumps(prompt))
-        info.add_text("cozygen", json.dumps({"version": 1, "prompt_id": "abc", "params": {}}))
-    Image.new("RGB", (16, 12), color).save(path, format="PNG", pnginfo=info)
-    return path
-
-
-def events(gallery: Gallery) -> list[Event]:
-    found, complete = gallery.hub.since(f"{gallery.hub.boot}-0")
-    assert complete
-    return found
 
 
 def file_events(gallery: Gallery) -> list[tuple[str, str, str]]:
