@@ -36,6 +36,7 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 sys.path.insert(0, str(PROJECT / "tests"))
 
 import comfyui_host  # noqa: E402
+from support import memory, reset_peak  # noqa: E402
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
@@ -67,25 +68,6 @@ async def idle(pid: int, timeout: float = 120) -> None:
         await asyncio.sleep(1)
         if cpu_seconds(pid) - before < 0.05:
             return
-
-
-def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (its peak) of a process, in bytes."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            found[key] = int(value.split()[0]) * 1024
-    return found
-
-
-def reset_peak(pid: int) -> bool:
-    """Bring the process's VmHWM down to its RSS now (Linux 4.0+); False when not allowed."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def load() -> str:

@@ -10,6 +10,7 @@ import types
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -234,3 +235,33 @@ class GalleryEvents(StreamEvents):
 def load_data(relative: str) -> Any:
     """A JSON fixture below tests/."""
     return json.loads((Path(__file__).resolve().parent / relative).read_text())
+
+
+def until(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30.0) -> Any:
+    """``read()`` again until ``ok`` says yes or ``timeout`` seconds pass; the last value read (the gallery's watcher
+    indexes a new file within moments)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = read()
+        if ok(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (its peak) of a process, in bytes (Linux)."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0]) * 1024
+    return found
+
+
+def reset_peak(pid: int) -> bool:
+    """Bring a process's VmHWM down to its RSS now (Linux 4.0+); False when not allowed here."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True

@@ -3,12 +3,10 @@ previews (``preview`` of the gallery's folder items): per user, and never a dele
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import AUTH_ENV, get, household, job_done, request
+from support import AUTH_ENV, get, household, job_done, request, until
 
 FORM = "cozygen_procedural_form.json"
 
@@ -26,16 +24,6 @@ def people(server) -> dict[str, dict[str, str]]:
 def generate(server, headers: dict[str, str], prompt: str, seed: int) -> dict:
     values = {"prompt": prompt, "steps": 2, "size": 64, "seed": seed}
     return job_done(server.url, headers, FORM, values, timeout=60)["images"][0]
-
-
-def until(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 10) -> Any:
-    """``read()`` again until ``ok`` says yes (the gallery's watcher indexes a new file within moments)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = read()
-        if ok(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def latest(server, headers: dict[str, str]) -> dict[str, Any]:
@@ -68,14 +56,14 @@ def test_latest_and_previews_per_user(server, people) -> None:
     bob_image = generate(server, people["bob"], "bob's boat", 2)
     assert ann_image["subfolder"] == bob_image["subfolder"] == "CozyGen"
 
-    ann_latest = until(lambda: latest(server, people["ann"]), lambda found: FORM in found)
+    ann_latest = until(lambda: latest(server, people["ann"]), lambda found: FORM in found, timeout=10)
     assert {k: ann_latest[FORM][k] for k in ("filename", "subfolder", "type")} == ann_image
     assert isinstance(ann_latest[FORM]["id"], int)
-    bob_latest = until(lambda: latest(server, people["bob"]), lambda found: FORM in found)
+    bob_latest = until(lambda: latest(server, people["bob"]), lambda found: FORM in found, timeout=10)
     assert bob_latest[FORM]["filename"] == bob_image["filename"]
     assert latest(server, people["admin"])[FORM]["filename"] == bob_image["filename"]  # admins see the newest
 
-    assert until(lambda: previews(server, people["ann"]), lambda p: p.get("CozyGen")) == {
+    assert until(lambda: previews(server, people["ann"]), lambda p: p.get("CozyGen"), timeout=10) == {
         "CozyGen": [ann_image["filename"]]
     }
     assert previews(server, people["bob"]) == {"CozyGen": [bob_image["filename"]]}

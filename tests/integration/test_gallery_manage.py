@@ -6,17 +6,15 @@ from __future__ import annotations
 import io
 import os
 import struct
-import time
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from support import AUTH_ENV, StreamEvents, get, household, job_done, post, request
+from support import AUTH_ENV, StreamEvents, get, household, job_done, memory, post, request, reset_peak, until
 
 FORM = "cozygen_procedural_form.json"
 ZIP_MAX_BYTES = 400 * 2**20  # this server's cap (COZYGEN_ZIP_MAX_BYTES): the 500-file zip is about 130 MiB
@@ -30,15 +28,6 @@ def server(start_comfyui):
 @pytest.fixture(scope="module")
 def people(server) -> dict[str, dict[str, str]]:
     return household(server.url, {"ann": "user", "bob": "user", "vera": "viewer"})
-
-
-def until(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = read()
-        if ok(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def listing(server, headers: dict[str, str], subfolder: str) -> dict[str, dict]:
@@ -238,25 +227,6 @@ def test_delete_many_sends_a_selection_to_the_trash(server, people) -> None:
 
 
 # -- zips -------------------------------------------------------------------------------------------
-def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak) of a process, in bytes."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            found[key] = int(value.split()[0]) * 1024
-    return found
-
-
-def reset_peak(pid: int) -> bool:
-    """Reset the process's VmHWM to its RSS now (Linux 4.0+); False when not allowed here."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def test_a_zip_of_500_files_streams_in_bounded_memory(server, people, tmp_path: Path) -> None:
     ann = people["ann"]
     names = [f"z{n:03}.png" for n in range(500)]
