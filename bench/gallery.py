@@ -28,7 +28,6 @@ import random
 import shutil
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -445,10 +444,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    python = comfyui_host.ensure()
-    if Path(sys.prefix).resolve() != comfyui_host.venv_dir().resolve() and not os.environ.get("COZYGEN_BENCH_CHILD"):
-        env = {**os.environ, "COZYGEN_BENCH_CHILD": "1"}
-        sys.exit(subprocess.call([str(python), __file__, *sys.argv[1:]], env=env))
+    comfyui_host.run_in_venv(__file__)
 
     tree = comfyui_host.cache_root() / f"bench-gallery-{args.files}"
     output = build_tree(tree, args.files)

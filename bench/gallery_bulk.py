@@ -237,10 +237,7 @@ def main() -> None:
     parser.add_argument("--zip-files", type=int, default=400)
     parser.add_argument("--zip-mib", type=int, default=1)
     args = parser.parse_args()
-    python = comfyui_host.ensure()
-    if Path(sys.prefix).resolve() != comfyui_host.venv_dir().resolve() and not os.environ.get("COZYGEN_BENCH_CHILD"):
-        env = {**os.environ, "COZYGEN_BENCH_CHILD": "1"}
-        sys.exit(subprocess.call([str(python), __file__, *sys.argv[1:]], env=env))
+    comfyui_host.run_in_venv(__file__)
 
     print(f"CozyGen bulk gallery benchmark on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as base:

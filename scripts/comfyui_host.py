@@ -147,6 +147,15 @@ def ensure(dev: bool = True) -> Path:
     return venv_python()
 
 
+def run_in_venv(script: str) -> None:
+    """Build the venv if needed and, unless this process already runs in it, run ``script`` there with the same
+    arguments and exit with its status (a benchmark that imports CozyGen needs the host's packages)."""
+    python = ensure()
+    if Path(sys.prefix).resolve() != venv_dir().resolve() and not os.environ.get("COZYGEN_BENCH_CHILD"):
+        env = {**os.environ, "COZYGEN_BENCH_CHILD": "1"}
+        sys.exit(subprocess.call([str(python), script, *sys.argv[1:]], env=env))
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 # How the browser tests and benchmarks start it headless here (see ../shared/DESIGN.md)
 CHROMIUM_ARGS = [
