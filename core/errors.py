@@ -9,7 +9,9 @@
     ├── TooLarge            413 TOO_LARGE
     ├── UnsupportedType     415 UNSUPPORTED_TYPE
     ├── RateLimited         429 RATE_LIMITED (carries retry_after seconds)
-    └── HostNotReady        503 HOST_NOT_READY
+    ├── BadGateway          502 BAD_GATEWAY (a server CozyGen fetched from failed)
+    ├── HostNotReady        503 HOST_NOT_READY
+    └── InsufficientStorage 507 INSUFFICIENT_STORAGE (a file does not fit on the disk)
 
 Core code raises these; the API layer renders every one as
 ``{"error": message, "code": code}`` with the status, so handlers never build
@@ -82,6 +84,16 @@ class RateLimited(CozyGenError):
         self.retry_after = retry_after
 
 
+class BadGateway(CozyGenError):
+    status = 502
+    code = "BAD_GATEWAY"
+
+
 class HostNotReady(CozyGenError):
     status = 503
     code = "HOST_NOT_READY"
+
+
+class InsufficientStorage(CozyGenError):
+    status = 507
+    code = "INSUFFICIENT_STORAGE"

@@ -564,3 +564,63 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        18,
+        "models: the download queue and its history (one queued or running download per target), the sources an "
+        "admin recorded for model files, the cached SHA-256 of installed models (by path, size and mtime_ns), and "
+        "the model trash",
+        """
+        CREATE TABLE downloads (
+            id TEXT PRIMARY KEY,
+            folder TEXT NOT NULL,
+            name TEXT NOT NULL,
+            source_json TEXT NOT NULL,
+            sha256_expected TEXT,
+            sha256 TEXT,
+            size INTEGER,
+            total INTEGER,
+            done INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            error TEXT,
+            code TEXT,
+            warning TEXT,
+            created_by TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        );
+        CREATE INDEX downloads_state ON downloads(state, created_at);
+        CREATE INDEX downloads_created ON downloads(created_at DESC, id DESC);
+        CREATE INDEX downloads_target ON downloads(folder, name, created_at DESC);
+        CREATE UNIQUE INDEX downloads_active ON downloads(folder, name) WHERE state IN ('queued', 'running');
+        CREATE TABLE model_sources (
+            folder TEXT NOT NULL,
+            name TEXT NOT NULL,
+            source_json TEXT NOT NULL,
+            sha256 TEXT,
+            recorded_by TEXT,
+            recorded_at REAL NOT NULL,
+            PRIMARY KEY (folder, name)
+        ) WITHOUT ROWID;
+        CREATE TABLE model_hashes (
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            hashed_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE model_trash (
+            id TEXT PRIMARY KEY,
+            folder TEXT NOT NULL,
+            name TEXT NOT NULL,
+            stored TEXT NOT NULL,
+            size INTEGER,
+            deleted_by TEXT,
+            deleted_at REAL NOT NULL
+        );
+        CREATE INDEX model_trash_deleted ON model_trash(deleted_at DESC);
+        """,
+    )
+)
