@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from ..core import host as core_host
+from ..core.comfyui import partner
 from ..core.jobs.service import JobService
 from . import (
     accounts,
@@ -67,6 +69,12 @@ def register(table, state: CozyGenState) -> Routes:
     return routes
 
 
+def partner_key(state: CozyGenState, graph: dict[str, Any]) -> str | None:
+    """The Comfy account key for a graph that uses partner nodes (the ``comfy_api_key`` setting), else None."""
+    key = state.settings.get(partner.KEY_SETTING)
+    return partner.key_for(graph, state.host.partner_nodes(), key) if key else None
+
+
 def job_service(state: CozyGenState) -> JobService:
     """The job service over the open database and the live jobs (built by the state's startup)."""
     return JobService(
@@ -77,7 +85,15 @@ def job_service(state: CozyGenState) -> JobService:
         limits=state.job_limits,
         fill=functools.partial(workflows.fill_named, state),
         client_id_for=state.client_id_for,
+        partner_key=functools.partial(partner_key, state),
     )
+
+
+def mask_partner_logs(host: ComfyUIHost) -> Any:
+    async def mask(_app: Any) -> None:
+        host.mask_partner_logs()  # the partner nodes are loaded when ComfyUI's server starts
+
+    return mask
 
 
 def setup() -> CozyGenState:
@@ -91,5 +107,6 @@ def setup() -> CozyGenState:
     host.add_prompt_handler(comfyui_gate.prompt_hook(state))  # while per user, no prompt's messages go to all
     host.route_messages(state.gate.recipients)  # ... but to every socket of the user who posted it
     host.on_startup(state.startup)
+    host.on_startup(mask_partner_logs(host))  # ComfyUI's partner nodes would log the Comfy API key in plain text
     host.on_shutdown(state.shutdown)
     return state

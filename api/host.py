@@ -6,7 +6,8 @@ lazily so that importing CozyGen stays cheap and the rest of the code never
 depends on a particular ComfyUI version. Version differences are feature-detected:
 
 - ``validate_prompt`` became async with three arguments in 0.3.48;
-- the queue item became a 6-tuple (with ``sensitive``) in 0.3.68;
+- the queue item became a 6-tuple (with ``sensitive``) in 0.3.68: the entries of ``extra_data`` ComfyUI treats as
+  secrets (the Comfy account key of partner nodes) go there, never into what its queue and history show;
 - ``/api/jobs`` appeared after 0.3.77;
 - newer releases require a lowercase UUID for a client-chosen ``prompt_id``,
   so CozyGen always sends one.
@@ -26,6 +27,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..core.comfyui.partner import SECRET_EXTRA_DATA_KEYS
 from ..core.host import Capabilities, Validation
 
 log = logging.getLogger("cozygen")
@@ -33,6 +35,8 @@ log = logging.getLogger("cozygen")
 __all__ = ["NOT_MODEL_FOLDERS", "Capabilities", "ComfyUIHost", "Validation"]
 
 NOT_MODEL_FOLDERS = frozenset({"configs", "custom_nodes"})
+# The request headers that carry a partner node's key (X-API-KEY) or a Comfy account's token (Authorization).
+SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
 
 
 class ComfyUIHost:
@@ -41,6 +45,7 @@ class ComfyUIHost:
     def __init__(self) -> None:
         self._arities: dict[Any, int] = {}  # ComfyUI function -> how many parameters it takes
         self._queue_fields: int | None = None  # 5 or 6, read once
+        self._partner_nodes: frozenset[str] | None = None  # read once, when first asked (after ComfyUI's start)
 
     # -- ComfyUI's modules, imported on demand ------------------------------------------------
     @staticmethod
@@ -181,9 +186,20 @@ class ComfyUIHost:
         client_id: str | None = None,
         extra_data: dict[str, Any] | None = None,
     ) -> int:
-        """Put an already validated prompt on ComfyUI's queue; returns its queue number."""
+        """Put an already validated prompt on ComfyUI's queue; returns its queue number.
+
+        Secret entries of ``extra_data`` (``api_key_comfy_org``...) go where ComfyUI's own /prompt puts them: the
+        queue item's ``sensitive`` part, which ComfyUI merges into extra_data while the prompt runs and leaves out of
+        its /queue and /history answers. A ComfyUI older than that part (before 0.3.68) would show them to anyone
+        reading its history, so it is refused a secret (RuntimeError)."""
         instance = self.server()
         extra = dict(extra_data or {})
+        secret_keys = {*SECRET_EXTRA_DATA_KEYS, *getattr(self._execution(), "SENSITIVE_EXTRA_DATA_KEYS", ())}
+        secrets = {key: extra.pop(key) for key in secret_keys if key in extra}
+        if secrets and self._queue_item_fields() != 6:
+            raise RuntimeError(
+                "this ComfyUI would keep the Comfy API key in its history; partner nodes need ComfyUI 0.3.68 or later"
+            )
         if client_id:
             extra["client_id"] = client_id
         extra.setdefault("create_time", int(time.time() * 1000))
@@ -191,7 +207,7 @@ class ComfyUIHost:
         instance.number += 1
         item: tuple[Any, ...] = (number, prompt_id, prompt, extra, outputs)
         if self._queue_item_fields() == 6:
-            item += ({},)
+            item += (secrets,)
         instance.prompt_queue.put(item)
         return number
 
@@ -406,6 +422,56 @@ class ComfyUIHost:
                 response = asyncio.run(route.handler(None))
                 return json.loads(response.body)
         raise RuntimeError("this ComfyUI has no /object_info route")
+
+    def partner_nodes(self) -> frozenset[str]:
+        """Class types of the partner (API) nodes ComfyUI loaded: the classes whose ``API_NODE`` is true, which
+        /object_info shows as ``api_node`` (a V3 node reads it from its schema). Read once, on first use: ComfyUI
+        has loaded its nodes before it serves any request."""
+        if self._partner_nodes is None:
+            import nodes
+
+            found = set()
+            for name, node_class in dict(nodes.NODE_CLASS_MAPPINGS).items():
+                try:
+                    flag = getattr(node_class, "API_NODE", False)
+                except Exception:  # a node's schema that fails to build: ComfyUI's /object_info skips it too
+                    flag = False
+                if flag is True:
+                    found.add(name)
+            self._partner_nodes = frozenset(found)
+        return self._partner_nodes
+
+    def mask_partner_logs(self) -> bool:
+        """ComfyUI's partner nodes write every request they make, headers included, to ``<temp>/api_logs``: the
+        Comfy API key would be in those files (which /view serves from the temp folder). Wrap that writer so the
+        key and token headers are written as ``<hidden>``. False when this ComfyUI has no such writer (partner nodes
+        not loaded, or another version)."""
+        import functools
+        import sys
+
+        module = sys.modules.get("comfy_api_nodes.util.request_logger")
+        write = getattr(module, "log_request_response", None)
+        if not callable(write):
+            return False
+        if getattr(write, "cozygen_masked", False):
+            return True
+
+        def masked(headers: Any) -> Any:
+            if not isinstance(headers, dict):
+                return headers
+            return {k: "<hidden>" if str(k).lower() in SECRET_HEADERS else v for k, v in headers.items()}
+
+        @functools.wraps(write)
+        def log_request_response(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(masked(a) if i in (3, 7) else a for i, a in enumerate(args))  # the headers, if positional
+            for name in ("request_headers", "response_headers"):
+                if name in kwargs:
+                    kwargs[name] = masked(kwargs[name])
+            return write(*args, **kwargs)
+
+        log_request_response.cozygen_masked = True  # type: ignore[attr-defined]
+        module.log_request_response = log_request_response  # type: ignore[union-attr]
+        return True
 
     def custom_node_packages(self) -> list[str]:
         """Folder names of the installed custom-node packages."""

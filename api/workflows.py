@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core.accounts.access import ADMIN, USER, VIEWER
+from ..core.comfyui import partner
 from ..core.errors import BadRequest, Conflict, NotFound
 from ..core.gallery.service import item
 from ..core.graph.check import check
@@ -271,16 +272,22 @@ class WorkflowRoutes:
         _, filled = await fill_named(self.state, name, body.get("values", {}), caller, body.get("revision"))
         return json_response({"workflow": name, "prompt": filled.graph, "params": filled.params, "raw": filled.raw})
 
+    def with_key(self, report: dict[str, Any], graph: Any, object_info: Any) -> dict[str, Any]:
+        """The check, with ``missing_key`` for a graph of partner nodes while no Comfy API key is stored."""
+        key_set = bool(self.state.settings.get(partner.KEY_SETTING))
+        return partner.key_report(report, graph, object_info, key_set=key_set)
+
     async def check_reply(self, request: web.Request, workflow: Any) -> web.Response:
         object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
-        return json_response(check(require_api_format(workflow), object_info, models))
+        graph = require_api_format(workflow)
+        return json_response(self.with_key(check(graph, object_info, models), graph, object_info))
 
     async def check_saved(self, request: web.Request) -> web.Response:
         data = await asyncio.to_thread(self.store(request).read, request.match_info["filename"])
         if is_ui_workflow(data):
             object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
             conversion = await asyncio.to_thread(checked, data, object_info, models)
-            return json_response(conversion.report)
+            return json_response(self.with_key(conversion.report, conversion.prompt, object_info))
         return await self.check_reply(request, data)
 
     async def check_posted(self, request: web.Request) -> web.Response:
@@ -354,7 +361,8 @@ class WorkflowRoutes:
         folders = [wanted] if wanted else host.model_folders()
         if wanted and wanted not in host.model_folders():
             raise BadRequest(f"unknown model folder {wanted!r}", code="UNKNOWN_FOLDER")
-        return json_response({"folders": await asyncio.to_thread(model_listing, host, folders)})
+        listing = await asyncio.to_thread(model_listing, host, folders)
+        return json_response({"folders": listing, "partner": partner_models(self.state)})
 
     async def options(self, _request: web.Request) -> web.Response:
         return json_response(host_options(await asyncio.to_thread(self.state.host.object_info)))
@@ -421,6 +429,13 @@ def combo_options(info: dict[str, Any], node: str, name: str) -> list[Any]:
     """The choices of a node's required combo input, per the node definitions ``info``."""
     spec = info.get(node, {}).get("input", {}).get("required", {}).get(name)
     return list(spec[0]) if spec and isinstance(spec[0], list) else []
+
+
+def partner_models(state: CozyGenState) -> list[dict[str, str]]:
+    """The partner models this ComfyUI can run, while a Comfy API key is stored (none without one)."""
+    if not state.settings.get(partner.KEY_SETTING):
+        return []
+    return partner.listed_models(state.host.partner_nodes())
 
 
 def numeric_options(info: dict[str, Any], node: str, name: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from aiohttp import web
 
 from ...core.accounts.access import ADMIN, USER, VIEWER
+from ...core.comfyui import partner
 from ...core.errors import BadRequest, Conflict, CozyGenError, NotFound
 from ...core.media.kinds import kind_of
 from ...core.paths import resolve, split_relative
@@ -99,6 +100,11 @@ class DreamLayerRoutes:
                 files = []  # this ComfyUI has no such folder
             # DreamLayer's ControlNet list is of file names (its model picker shows each entry as text)
             models: list[Any] = files if folder == "controlnet" else [model_entry(f) for f in files]
+            if folder == "checkpoints" and self.state.settings.get(partner.KEY_SETTING):
+                # DreamLayer appends its closed-source models when their keys are set: here ComfyUI's partner
+                # models, when the Comfy API key is (in its id/name/filename shape)
+                listed = partner.listed_models(self.state.host.partner_nodes())
+                models += [{k: m[k] for k in ("id", "name", "filename")} for m in listed]
             return json_response({"status": "success", "models": models})
 
         return list_models

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..comfyui.claims import Claims
+from ..comfyui.partner import EXTRA_DATA_KEY
 from ..errors import BadRequest, Conflict, HostNotReady, NotFound, RateLimited
 from ..events import Event
 from ..graph.fill import Filled, with_seed_offset
@@ -42,6 +43,10 @@ Prompts = list[tuple[str, dict[str, Any], list[str]]]  # (prompt id, graph, outp
 
 
 async def _no_check(_graph: dict[str, Any]) -> None:
+    return None
+
+
+def _no_key(_graph: dict[str, Any]) -> str | None:
     return None
 
 
@@ -87,11 +92,15 @@ class JobService:
         limits: RateLimiter,
         fill: Fill,
         client_id_for: Callable[[str], str],
+        partner_key: Callable[[dict[str, Any]], str | None] = _no_key,
     ) -> None:
         """``fill(workflow, values)`` reads a stored workflow and fills the values in (its form and the filled
-        graph); ``client_id_for(job_id)`` is the ComfyUI client id a job's prompts run under."""
+        graph); ``client_id_for(job_id)`` is the ComfyUI client id a job's prompts run under; ``partner_key(graph)``
+        is the Comfy account key a graph's partner nodes need (None for a graph without any, or with no key set):
+        it goes to ComfyUI with the prompt, asked afresh each time a graph is queued, and is never recorded."""
         self.db, self.tracker, self.host = db, tracker, host
         self.claims, self.limits, self.fill, self.client_id_for = claims, limits, fill, client_id_for
+        self.partner_key = partner_key
         # Queueing a job happens under this lock, and so does a queue reset; a job recorded but not yet on
         # ComfyUI's queue is counted in ``recording`` meanwhile, so a reset cannot queue it a second time.
         self._queueing = asyncio.Lock()
@@ -357,10 +366,12 @@ class JobService:
         queued: list[str] = []
         try:
             for prompt_id, graph, wanted in [(job.prompt_id, job.graph or {}, outputs), *more]:
-                self.host.enqueue(
-                    graph, wanted, prompt_id=prompt_id, client_id=self.client_id_for(job.id),
-                    extra_data={"cozygen_job_id": job.id},
-                )  # fmt: skip
+                extra: dict[str, Any] = {"cozygen_job_id": job.id}
+                key = self.partner_key(graph)
+                if key:
+                    extra[EXTRA_DATA_KEY] = key  # the host keeps it out of ComfyUI's queue and history answers
+                client_id = self.client_id_for(job.id)
+                self.host.enqueue(graph, wanted, prompt_id=prompt_id, client_id=client_id, extra_data=extra)
                 queued.append(prompt_id)
         except Exception as exc:
             log.exception("CozyGen: job %s could not be queued", job.id)

@@ -251,6 +251,9 @@ class FakeHost:
     def object_info(self) -> dict[str, Any]:
         return dict(self.definitions)
 
+    def partner_nodes(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.definitions.items() if isinstance(v, dict) and v.get("api_node") is True)
+
     def system_stats(self) -> dict[str, Any]:
         return {
             "system": {
