@@ -4,14 +4,16 @@ Each setting has a type, a default (which an environment variable may supply)
 and, where it applies, the values allowed or a check; values are stored as JSON.
 ``update`` validates every change before it writes any, so a bad request changes
 nothing; ``null`` puts a setting back to its default. A ``secret`` setting (the
-LLM endpoint's API key) is write-only: ``public`` shows only whether it is set.
+LLM endpoint's API key, the download keys) is write-only: ``public`` shows only whether it is set.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +66,39 @@ def _seconds(value: float) -> str | None:
     return None if math.isfinite(value) and 0.5 <= value <= 300 else "between 0.5 and 300 seconds"
 
 
+def _between(low: int, high: int) -> Callable[[int], str | None]:
+    def check(value: int) -> str | None:
+        return None if low <= value <= high else f"between {low} and {high}"
+
+    return check
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def host_entries(value: str) -> list[str]:
+    """The entries of a host list setting (space or comma separated), lowercased."""
+    return [entry.lower().rstrip(".") for entry in re.split(r"[\s,]+", value) if entry.strip(" ,.")]
+
+
+def _hosts(*, networks: bool) -> Callable[[str], str | None]:
+    """Host names (each also allowing its subdomains), IP addresses and, with ``networks``, CIDRs."""
+
+    def check(value: str) -> str | None:
+        if len(value) > 4000:
+            return "at most 4000 characters"
+        for entry in host_entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False) if networks else ipaddress.ip_address(entry)
+            except ValueError:
+                if not _HOST_NAME.fullmatch(entry):
+                    kinds = "host names, IP addresses or CIDRs" if networks else "host names"
+                    return f"{kinds} separated by spaces or commas (not {entry[:80]!r})"
+        return None
+
+    return check
+
+
 SETTINGS: dict[str, Setting] = {
     "guard_comfyui": Setting(
         bool,
@@ -106,6 +141,53 @@ SETTINGS: dict[str, Setting] = {
         "seconds to wait for the enrichment server before answering from the style template",
         env="COZYGEN_ENRICH_TIMEOUT",
         check=_seconds,
+    ),
+    "hf_token": Setting(
+        str,
+        "",
+        "Hugging Face access token for gated or private models; sent only to the Hugging Face endpoint; "
+        "write-only (reads show hf_token_set)",
+        env="HF_TOKEN",
+        secret=True,
+        check=_short_text(1000),
+    ),
+    "civitai_api_key": Setting(
+        str,
+        "",
+        "Civitai API key, sent as a Bearer token only to civitai.com and its subdomains; write-only "
+        "(reads show civitai_api_key_set)",
+        env="CIVITAI_API_KEY",
+        secret=True,
+        check=_short_text(1000),
+    ),
+    "comfy_api_key": Setting(
+        str,
+        "",
+        "Comfy account API key for ComfyUI's partner nodes (cloud models), added server-side to the jobs that "
+        "use them; write-only (reads show comfy_api_key_set)",
+        env="COMFY_API_KEY",
+        secret=True,
+        check=_short_text(1000),
+    ),
+    "download_hosts": Setting(
+        str,
+        "huggingface.co civitai.com",
+        "hosts a model download may start at, separated by spaces or commas (a name also allows its "
+        "subdomains); the host of HF_ENDPOINT is always allowed",
+        check=_hosts(networks=False),
+    ),
+    "download_private_hosts": Setting(
+        str,
+        "",
+        "hosts, addresses or CIDRs (nas.local, 192.168.1.10, 10.0.0.0/8) a download may reach although they "
+        "resolve to a loopback, private or link-local address; empty: no download reaches your network",
+        check=_hosts(networks=True),
+    ),
+    "download_concurrency": Setting(
+        int,
+        2,
+        "model downloads running at once (1 to 8); the others wait in the queue",
+        check=_between(1, 8),
     ),
 }
 
