@@ -81,8 +81,8 @@ def uses_partner_nodes(graph: Any, known: Mapping[str, Any] | Collection[str]) -
     if not isinstance(graph, Mapping):
         return []
     classes = _classes(known)
-    used = {node.get("class_type") for node in graph.values() if isinstance(node, Mapping)}
-    return sorted(c for c in used if isinstance(c, str) and c in classes)
+    named = (node.get("class_type") for node in graph.values() if isinstance(node, Mapping))
+    return sorted({c for c in named if isinstance(c, str) and c in classes})
 
 
 def key_for(graph: Any, known: Mapping[str, Any] | Collection[str], key: Any) -> str | None:
