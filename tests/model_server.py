@@ -4,7 +4,7 @@ It runs aiohttp on its own event loop in a thread, so blocking clients (the real
 curl) and async code can both use it::
 
     with ModelServer() as server:
-        sha = server.add_file("a.safetensors", 3 * MIB, cut_at=MIB)   # GET server.file_url("a.safetensors")
+        sha = server.add_file("a.safetensors", 3 * MIB, cut_after=MIB)  # GET server.file_url("a.safetensors")
         sha = server.hf_file("owner/repo", "unet/b.safetensors", 4096)  # HF_ENDPOINT=server.url
         ...
         server.requests                    # every request seen: method, path, headers (names lowercased)
@@ -25,7 +25,7 @@ Files are generated from a seed (never downloaded): ``size_or_bytes`` is an int 
 they are sent, so gigabytes cost no memory), ``bytes``, or a ``Path`` served from disk. Each file has knobs
 (:class:`Knobs`, set with ``add_file``/``hf_file`` or changed later with :meth:`ModelServer.set`):
 
-- ``cut_at=N``: close the connection once the body reaches file offset N; ``cuts`` times (``None``: always);
+- ``cut_after=N``: close the connection after N bytes of a response's body; ``cuts`` times (``None``: always);
 - ``hold_at=N``: stop sending at offset N until :meth:`ModelServer.release` (a deterministic "mid-transfer");
 - ``throttle=B``: at most B bytes a second;
 - ``sha256="..."``: announce this hash instead of the real one (a lying server);
@@ -58,7 +58,7 @@ SEND = 256 * 1024  # bytes per write
 
 @dataclass(frozen=True)
 class Knobs:
-    cut_at: int | None = None
+    cut_after: int | None = None
     cuts: int | None = 1
     hold_at: int | None = None
     throttle: int | None = None
@@ -423,14 +423,17 @@ class ModelServer:
         await response.prepare(request)
         if request.method == "HEAD":
             return response
-        await self._stream(request, response, file, start, end)
+        try:
+            await self._stream(request, response, file, start, end)
+        except ConnectionError:  # the client went away (a cancelled download)
+            pass
         return response
 
     async def _stream(
         self, request: web.Request, response: web.StreamResponse, file: File, start: int, end: int
     ) -> None:
         knobs = file.knobs
-        cut = knobs.cut_at if knobs.cut_at is not None and start < knobs.cut_at else None
+        cut = start + knobs.cut_after if knobs.cut_after is not None and start + knobs.cut_after < end else None
         if cut is not None and knobs.cuts is not None and file.cuts_done >= knobs.cuts:
             cut = None
         offset = start

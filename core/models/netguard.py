@@ -116,9 +116,10 @@ def check_address(host: str, address: str, policy: Policy) -> str:
         raise Forbidden(f"{host} resolved to {address!r}, not an IP address", code="ADDRESS_NOT_ALLOWED")
     effective = _effective(parsed)
     if not _global(effective) and not _private_allowed(host, effective, policy):
+        entry = host if host == str(effective) else f"{host} (or {effective})"
         raise Forbidden(
             f"{host} resolves to {effective}, a loopback, private or link-local address: downloads do not reach "
-            f"your network unless an admin adds {host} (or {effective}) to the download_private_hosts setting",
+            f"your network unless an admin adds {entry} to the download_private_hosts setting",
             code="ADDRESS_NOT_ALLOWED",
         )
     return str(effective if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped else parsed)
