@@ -13,14 +13,17 @@ export class ApiError extends Error {
   readonly code: string;
   readonly fields: Record<string, string>;
   readonly retryAfter: number | null;
+  /** The error's whole JSON body (a 409 DOWNLOAD_EXISTS carries the download that exists). */
+  readonly body: Record<string, unknown>;
 
-  constructor(status: number, message: string, code = "ERROR", fields: Record<string, string> = {}, retryAfter: number | null = null) {
+  constructor(status: number, message: string, code = "ERROR", fields: Record<string, string> = {}, retryAfter: number | null = null, body: Record<string, unknown> = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.fields = fields;
     this.retryAfter = retryAfter;
+    this.body = body;
   }
 }
 
@@ -42,7 +45,7 @@ export function errorFrom(status: number, body: unknown, retryAfterHeader: strin
   const retry = numOrNull(data.retry_after) ?? (retryAfterHeader ? Number(retryAfterHeader) || null : null);
   // seed 004's routes answer the seed's terse error text and put CozyGen's explanation in detail
   const message = str(data.detail, str(data.error, fallback));
-  return new ApiError(status, message, str(data.code, status === 0 ? "NETWORK" : "HTTP_" + status), fields, retry);
+  return new ApiError(status, message, str(data.code, status === 0 ? "NETWORK" : "HTTP_" + status), fields, retry, data);
 }
 
 export type Fetcher = (input: string, init?: RequestInit) => Promise<Response>;
@@ -264,17 +267,24 @@ export async function form(name: string): Promise<{ params: Param[]; revision: s
 export interface CheckResult {
   ok: boolean;
   missingNodes: string[];
+  /** "folder/name" of each model file the host lacks. */
   missingModels: string[];
+  /** Where each missing model can be fetched from (the single check's answer; absent from the list's warnings). */
+  modelSources: ModelSource[];
+  /** A setting the workflow needs and the server lacks (a partner node's "comfy_api_key"), or null. */
+  missingKey: string | null;
 }
 export async function check(name: string): Promise<CheckResult> {
   return parseCheck(await post(`/cozygen/api/workflows/${enc(name)}/check`));
 }
-function parseCheck(data: unknown): CheckResult {
+export function parseCheck(data: unknown): CheckResult {
   const d = isObj(data) ? data : {};
   const nodes = arr(d.missing_nodes).map((n) => (isObj(n) ? str(n.class_type ?? n.node, JSON.stringify(n)) : String(n)));
   const models: string[] = [];
   if (isObj(d.missing_models)) for (const [folder, files] of Object.entries(d.missing_models)) for (const f of arr(files)) models.push(`${folder}/${String(f)}`);
-  return { ok: d.ok !== false, missingNodes: nodes, missingModels: models };
+  const sources = arr(d.model_sources).map(parseModelSource).filter((m): m is ModelSource => m !== null);
+  const missingKey = strOrNull(d.missing_key);
+  return { ok: d.ok !== false, missingNodes: nodes, missingModels: models, modelSources: sources, missingKey };
 }
 
 // ---- jobs ---------------------------------------------------------------------------------
@@ -952,3 +962,239 @@ export async function workflowNodes(name: string): Promise<NodeSettings[]> {
     }),
   }));
 }
+
+// ---- models: downloads (admin), the model browser, the model trash ------------------------------
+
+/** Where a model comes from: a file of a Hugging Face repository, or a direct URL. */
+export type DownloadSource = { kind: "hf"; repo: string; file: string; revision: string } | { kind: "url"; url: string };
+
+/** A source as the server writes it (core/models/sources.py's Source.as_dict()), or null. */
+export function parseSource(data: unknown): DownloadSource | null {
+  if (typeof data === "string") return data ? { kind: "url", url: data } : null;
+  if (!isObj(data)) return null;
+  if (isObj(data.hf)) {
+    const repo = str(data.hf.repo);
+    const file = str(data.hf.file);
+    return repo && file ? { kind: "hf", repo, file, revision: str(data.hf.revision, "main") || "main" } : null;
+  }
+  const url = str(data.url);
+  return url ? { kind: "url", url } : null;
+}
+/** A source as the server takes it (POST /cozygen/api/downloads). */
+export const sourceBody = (source: DownloadSource): Json =>
+  source.kind === "hf" ? { hf: { repo: source.repo, file: source.file, revision: source.revision || "main" } } : { url: source.url };
+/** A source in a line: "owner/name/file" (with "@revision" unless main), or the URL without its query. */
+export function sourceLabel(source: DownloadSource): string {
+  if (source.kind === "hf") return `${source.repo}/${source.file}${source.revision && source.revision !== "main" ? `@${source.revision}` : ""}`;
+  return source.url.split(/[?#]/)[0];
+}
+
+export const DOWNLOAD_STATES = ["queued", "running", "done", "failed", "cancelled"] as const;
+export type DownloadState = (typeof DOWNLOAD_STATES)[number];
+export const isDownloadState = (value: unknown): value is DownloadState => (DOWNLOAD_STATES as readonly unknown[]).includes(value);
+
+/** One download (core/models/service.py's view). */
+export interface Download {
+  id: string;
+  folder: string;
+  name: string;
+  source: DownloadSource | null;
+  label: string;
+  state: DownloadState;
+  done: number;
+  total: number | null;
+  percent: number | null;
+  /** Bytes a second, while it runs. */
+  speed: number | null;
+  /** Seconds left, while it runs and the size is known. */
+  eta: number | null;
+  sha256: string | null;
+  sha256Expected: string | null;
+  error: string | null;
+  code: string | null;
+  /** A pickle's warning (.ckpt, .pt...: such a file can run code when loaded). */
+  warning: string | null;
+  createdBy: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** A download view, or null when it lacks its id, target or a known state. */
+export function parseDownload(data: unknown): Download | null {
+  const d = isObj(data) && isObj(data.download) ? data.download : data;
+  if (!isObj(d) || typeof d.id !== "string" || !d.id || !isDownloadState(d.state) || typeof d.folder !== "string" || typeof d.name !== "string") return null;
+  const source = parseSource(d.source);
+  return {
+    id: d.id,
+    folder: d.folder,
+    name: d.name,
+    source,
+    label: str(d.label, source ? sourceLabel(source) : ""),
+    state: d.state,
+    done: num(d.done),
+    total: numOrNull(d.total),
+    percent: numOrNull(d.percent),
+    speed: numOrNull(d.speed),
+    eta: numOrNull(d.eta),
+    sha256: strOrNull(d.sha256),
+    sha256Expected: strOrNull(d.sha256_expected),
+    error: strOrNull(d.error),
+    code: strOrNull(d.code),
+    warning: strOrNull(d.warning),
+    createdBy: strOrNull(d.created_by),
+    createdAt: num(d.created_at),
+    startedAt: numOrNull(d.started_at),
+    finishedAt: numOrNull(d.finished_at),
+  };
+}
+const parseDownloads = (list: unknown): Download[] => arr(list).map(parseDownload).filter((d): d is Download => d !== null);
+
+/** A missing model of a workflow's check and where it can come from. */
+export interface ModelSource {
+  folder: string;
+  name: string;
+  source: DownloadSource | null;
+  /** The source in a line (the server's label: never a key). */
+  label: string;
+  sha256: string | null;
+  /** The newest queued, running or failed download of this model. */
+  download: Download | null;
+}
+export function parseModelSource(data: unknown): ModelSource | null {
+  if (!isObj(data) || typeof data.folder !== "string" || typeof data.name !== "string") return null;
+  // the source may come as the catalogue's entry ({source, sha256}) or as the source itself
+  const source = parseSource(isObj(data.source) && isObj(data.source.source) ? data.source.source : data.source);
+  const label = str(data.label, source ? sourceLabel(source) : "");
+  return { folder: data.folder, name: data.name, source, label, sha256: strOrNull(data.sha256), download: parseDownload(data.download) };
+}
+
+export interface NewDownload {
+  source: DownloadSource;
+  folder: string;
+  /** The file name in the folder (subfolders allowed); the source's file name when absent. */
+  name?: string;
+  sha256?: string;
+}
+/** Queue a download (202); 409 MODEL_EXISTS or DOWNLOAD_EXISTS (its body's `download`), 403 for a host not allowed. */
+export async function startDownload(body: NewDownload): Promise<Download> {
+  const payload: Record<string, Json> = { source: sourceBody(body.source), folder: body.folder };
+  if (body.name) payload.name = body.name;
+  if (body.sha256) payload.sha256 = body.sha256;
+  const made = parseDownload(await post("/cozygen/api/downloads", payload));
+  if (!made) throw new ApiError(500, t("api.badAnswer"), "BAD_ANSWER");
+  return made;
+}
+/** The download queue and its history, newest first. */
+export async function downloads(limit = 100): Promise<Download[]> {
+  const d = await get(`/cozygen/api/downloads${q({ limit })}`);
+  return parseDownloads(isObj(d) ? d.downloads : d);
+}
+export async function cancelDownload(id: string): Promise<Download | null> {
+  return parseDownload(await post(`/cozygen/api/downloads/${enc(id)}/cancel`));
+}
+/** What "Get all" did: the downloads queued, the models with no known source, those already on their way. */
+export interface MissingQueued {
+  queued: Download[];
+  unknown: { folder: string; name: string }[];
+  already: Download[];
+  /** The models the server would not queue, each with its reason (a host not allowed, say). */
+  refused: { folder: string; name: string; error: string }[];
+}
+export async function downloadMissing(workflow: string): Promise<MissingQueued> {
+  const d = await post("/cozygen/api/downloads/missing", { workflow });
+  const o = isObj(d) ? d : {};
+  return {
+    queued: parseDownloads(o.queued),
+    unknown: arr(o.unknown).filter(isObj).map((u) => ({ folder: str(u.folder), name: str(u.name) })).filter((u) => u.folder && u.name),
+    already: parseDownloads(o.already),
+    refused: arr(o.refused).filter(isObj).map((r) => ({ folder: str(r.folder), name: str(r.name), error: str(r.error, str(r.code)) })),
+  };
+}
+
+/** An installed model file (GET /cozygen/api/models/library). */
+export interface ModelFile {
+  folder: string;
+  name: string;
+  size: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  /** Null until the server has hashed it (in the background). */
+  sha256: string | null;
+  preview: boolean;
+  /** A pickle (.ckpt, .pt, .pth, .bin): loading it can run code. */
+  pickle: boolean;
+}
+export interface ModelLibrary {
+  folders: { name: string; count: number }[];
+  models: ModelFile[];
+  total: number;
+  /** Files still waiting for their hash. */
+  hashing: number;
+}
+export function parseModelLibrary(data: unknown): ModelLibrary {
+  const o = isObj(data) ? data : {};
+  return {
+    folders: arr(o.folders).filter(isObj).map((f) => ({ name: str(f.name), count: num(f.count) })).filter((f) => f.name),
+    models: arr(o.models).filter(isObj).filter((m) => typeof m.folder === "string" && typeof m.name === "string").map((m) => ({
+      folder: str(m.folder),
+      name: str(m.name),
+      size: num(m.size),
+      mtime: num(m.mtime),
+      sha256: strOrNull(m.sha256),
+      preview: m.preview === true,
+      pickle: m.pickle === true,
+    })),
+    total: num(o.total),
+    hashing: num(o.hashing),
+  };
+}
+export async function modelLibrary(query: { folder?: string; q?: string; limit?: number; offset?: number } = {}): Promise<ModelLibrary> {
+  return parseModelLibrary(await get(`/cozygen/api/models/library${q(query)}`));
+}
+export const modelPreviewUrl = (m: Pick<ModelFile, "folder" | "name" | "mtime">) => `/cozygen/api/models/preview${q({ folder: m.folder, name: m.name, v: m.mtime })}`;
+
+export interface TrashedModel {
+  id: string;
+  folder: string;
+  name: string;
+  size: number;
+  deletedBy: string | null;
+  deletedAt: number;
+}
+const parseTrashedModel = (m: unknown): TrashedModel | null =>
+  isObj(m) && (typeof m.id === "string" || typeof m.id === "number")
+    ? { id: String(m.id), folder: str(m.folder), name: str(m.name), size: num(m.size), deletedBy: strOrNull(m.deleted_by), deletedAt: num(m.deleted_at) }
+    : null;
+/** Moves a model to the model trash; what went there (its id restores it). */
+export async function deleteModel(folder: string, name: string): Promise<TrashedModel | null> {
+  const d = await request("DELETE", "/cozygen/api/models/library", { folder, name });
+  return parseTrashedModel(isObj(d) ? d.trashed : null);
+}
+export async function modelTrash(): Promise<TrashedModel[]> {
+  const d = await get("/cozygen/api/models/trash");
+  const list = isObj(d) ? d.items ?? d.trash ?? d.models : d;
+  return arr(list).map(parseTrashedModel).filter((m): m is TrashedModel => m !== null);
+}
+/** Puts a model back where it was (409 MODEL_EXISTS when that name is taken again). */
+export const restoreModel = (id: string) => post(`/cozygen/api/models/trash/${enc(id)}/restore`);
+
+// ---- the server's settings (admin) -------------------------------------------------------------
+
+/** GET /cozygen/api/settings: each setting's value (a secret only as `<name>_set`), description and choices. */
+export interface ServerSettings {
+  values: Record<string, Json>;
+  descriptions: Record<string, string>;
+  choices: Record<string, Json[]>;
+}
+export function parseServerSettings(data: unknown): ServerSettings {
+  const o = isObj(data) ? data : {};
+  const descriptions: Record<string, string> = {};
+  if (isObj(o.descriptions)) for (const [k, v] of Object.entries(o.descriptions)) descriptions[k] = str(v);
+  const choices: Record<string, Json[]> = {};
+  if (isObj(o.choices)) for (const [k, v] of Object.entries(o.choices)) choices[k] = arr(v) as Json[];
+  return { values: (isObj(o.settings) ? o.settings : {}) as Record<string, Json>, descriptions, choices };
+}
+export const serverSettings = async () => parseServerSettings(await get("/cozygen/api/settings"));
+/** Changes some settings (null: back to the default); every setting after the change. */
+export const changeServerSettings = async (changes: Record<string, Json>) => parseServerSettings(await request("PATCH", "/cozygen/api/settings", changes));

@@ -12,6 +12,7 @@ import { Gallery } from "./screens/Gallery";
 import { Generate } from "./screens/Generate";
 import { History } from "./screens/History";
 import { Login } from "./screens/Login";
+import { Models } from "./screens/Models";
 import { Queue } from "./screens/Queue";
 import { Settings } from "./screens/Settings";
 import { Viewer } from "./screens/Viewer";
@@ -69,7 +70,7 @@ const TABS: { route: Route; label: Key; icon: string; match: Route["screen"][] }
   { route: { screen: "workflows" }, label: "nav.generate", icon: "spark", match: ["workflows", "generate"] },
   { route: { screen: "gallery", subfolder: "" }, label: "nav.gallery", icon: "grid", match: ["gallery"] },
   { route: { screen: "queue" }, label: "nav.queue", icon: "queue", match: ["queue", "history"] },
-  { route: { screen: "settings" }, label: "nav.settings", icon: "gear", match: ["settings"] },
+  { route: { screen: "settings" }, label: "nav.settings", icon: "gear", match: ["settings", "models"] },
 ];
 
 function notifyDone(job: Job): void {
@@ -102,10 +103,12 @@ function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => voi
     };
   }, []);
 
+  // what an admin may do (with sign-in off, everyone may): downloads, deleting models, the server's settings
+  const admin = !auth.authEnabled || auth.role === "admin";
   let screen: JSX.Element;
   switch (route.screen) {
     case "generate":
-      screen = <Generate key={route.workflow} workflow={route.workflow} />;
+      screen = <Generate key={route.workflow} workflow={route.workflow} admin={admin} />;
       break;
     case "gallery":
       screen = <Gallery subfolder={route.subfolder} root={route.root ?? "output"} />;
@@ -119,8 +122,11 @@ function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => voi
     case "settings":
       screen = <Settings auth={auth} onSignedOut={onSignedOut} />;
       break;
+    case "models":
+      screen = <Models admin={admin} />;
+      break;
     default:
-      screen = <Workflows />;
+      screen = <Workflows admin={admin} />;
   }
   return (
     <div class="app">

@@ -3,9 +3,10 @@
 // event can never move a finished job back to running.
 
 import { getJob, type Job, type JobStatus } from "./api";
+import { downloadStore } from "./downloads";
 import { ResumableStream } from "./events";
 import { t } from "./i18n";
-import { JOB_EVENTS, JOB_STREAM_URL, parseJobEvent, parseWorkflowsChanged, WORKFLOWS_CHANGED, WORKFLOWS_CHANGED_WINDOW_EVENT, type JobStreamEvent } from "./live";
+import { DOWNLOAD_CHANGED, JOB_EVENTS, JOB_STREAM_URL, parseDownloadEvent, parseJobEvent, parseWorkflowsChanged, WORKFLOWS_CHANGED, WORKFLOWS_CHANGED_WINDOW_EVENT, type JobStreamEvent } from "./live";
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "interrupted"]);
 
@@ -87,18 +88,27 @@ export class JobStore {
     if (this.stream) return;
     this.stream = new ResumableStream({
       url: JOB_STREAM_URL,
-      events: [...JOB_EVENTS, WORKFLOWS_CHANGED],
+      events: [...JOB_EVENTS, WORKFLOWS_CHANGED, DOWNLOAD_CHANGED],
       onEvent: (name, data) => {
         if (name === WORKFLOWS_CHANGED) {
           const change = parseWorkflowsChanged(data);
           if (change) window.dispatchEvent(new CustomEvent(WORKFLOWS_CHANGED_WINDOW_EVENT, { detail: change }));
           return;
         }
+        if (name === DOWNLOAD_CHANGED) {
+          const download = parseDownloadEvent(data);
+          if (download) downloadStore.apply(download);
+          else console.warn(`CozyGen: ignored a malformed ${name} event`, data);
+          return;
+        }
         const event = parseJobEvent(name, data);
         if (event) this.dispatch(event);
         else console.warn(`CozyGen: ignored a malformed ${name} event`, data);
       },
-      onResume: () => void this.refresh(),
+      onResume: () => {
+        void this.refresh();
+        void downloadStore.resume();
+      },
     });
     this.stream.start();
   }

@@ -7,9 +7,9 @@
 //
 // The names mirror the server: jobs in core/jobs/model.py (FINAL_EVENTS and the
 // Change events) and core/jobs/tracker.py; gallery changes in
-// core/gallery/service.py and core/gallery/sync.py.
+// core/gallery/service.py and core/gallery/sync.py; downloads in core/models/service.py.
 
-import { isJobStatus, isObj, parseGalleryItem, parseJob, type GalleryItem, type Job } from "./api";
+import { isJobStatus, isObj, parseDownload, parseGalleryItem, parseJob, type Download, type GalleryItem, type Job } from "./api";
 
 // ---- jobs: /cozygen/api/events, one named SSE event per change ---------------------------
 
@@ -71,6 +71,13 @@ export function parseWorkflowsChanged(data: unknown): WorkflowsChanged | null {
 /** Whether a change concerns the workflow ``name`` (CozyGen's own folder reports no names: any of its files). */
 export const concerns = (change: WorkflowsChanged, name: string): boolean =>
   change.source === "cozygen" ? !name.startsWith("editor/") : change.names.includes(name);
+
+// ---- download.changed: a model download moved (admins' streams only), its whole view ------------
+
+export const DOWNLOAD_CHANGED = "download.changed";
+
+/** The download an event carries, or null when it lacks its id, target or a known state. */
+export const parseDownloadEvent = (data: unknown): Download | null => parseDownload(data);
 
 // ---- gallery: /cozygen/api/gallery/stream, unnamed SSE messages with an `event` field -----
 

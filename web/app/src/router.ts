@@ -10,7 +10,8 @@ export type Route =
   | { screen: "gallery"; subfolder: string; root?: "input" }
   | { screen: "queue" }
   | { screen: "history" }
-  | { screen: "settings" };
+  | { screen: "settings" }
+  | { screen: "models" };
 
 export function parseRoute(pathname: string, search = ""): Route {
   let path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
@@ -29,7 +30,7 @@ export function parseRoute(pathname: string, search = ""): Route {
     case "history":
       return { screen: "history" };
     case "settings":
-      return { screen: "settings" };
+      return rest[0] === "models" ? { screen: "models" } : { screen: "settings" };
     default:
       return { screen: "workflows" };
   }
@@ -48,6 +49,8 @@ export function hrefFor(route: Route): string {
     }
     case "workflows":
       return `${BASE}/`;
+    case "models":
+      return `${BASE}/settings/models`;
     default:
       return `${BASE}/${route.screen}`;
   }

@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, check, enrichPrompt, form as loadForm, getJob, randomPrompt, startSeries, submitJob, workflows, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
 import { AllSettings } from "../components/AllSettings";
+import { MissingModels } from "../components/MissingModels";
 import { Field, fieldId } from "../components/Field";
 import { Icon } from "../components/Icons";
 import { JobProgress } from "../components/JobProgress";
@@ -13,7 +14,8 @@ import { Spinner, TopBar, message, toast } from "../components/ui";
 import { features, type Features } from "../features";
 import { batchParam, groups, howMany, initialCount, initialValues, lastSeed, loadRemembered, MAX_IMAGES, randomSeed, remember, splitFieldErrors, validate, type Values } from "../form";
 import { describe, jobStore, TERMINAL } from "../jobs";
-import { navigate } from "../router";
+import { hrefFor, linkClick, navigate } from "../router";
+import { targetKey, useInstalled } from "../downloads";
 import { takeHandoff, uuid } from "../viewer";
 import { KindBadge, prettyName } from "./Workflows";
 import { t } from "../i18n";
@@ -36,7 +38,7 @@ function useJob(id: string | null): Job | null {
   return job;
 }
 
-export function Generate({ workflow }: { workflow: string }): JSX.Element {
+export function Generate({ workflow, admin = false }: { workflow: string; admin?: boolean }): JSX.Element {
   const [params, setParams] = useState<Param[] | null>(null);
   const [values, setValues] = useState<Values>({});
   const [randomSeeds, setRandomSeeds] = useState<Record<string, boolean>>({});
@@ -113,6 +115,19 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
     check(workflow).then(setRequirements, () => undefined);
     return true;
   }
+  // a model it lacked finished downloading: the check again (the warning goes), and the form with the new
+  // file in its model choices (the values kept)
+  useInstalled((d) => {
+    if (!requirements?.missingModels.includes(targetKey(d.folder, d.name))) return;
+    toast(t("models.installedToast", { name: d.name.split("/").pop() ?? d.name }));
+    check(workflow).then(setRequirements, () => undefined);
+    loadForm(workflow).then((fresh) => {
+      setParams(fresh.params);
+      setValues((current) => initialValues(fresh.params, current));
+      setRevision(fresh.revision);
+    }, () => undefined);
+  }, [workflow, requirements]);
+
   useEffect(() => {
     const changed = (event: Event) => {
       const change = (event as CustomEvent<WorkflowsChanged>).detail;
@@ -249,9 +264,22 @@ export function Generate({ workflow }: { workflow: string }): JSX.Element {
       <main class="narrow gen">
         {loadError && <p class="error" role="alert">{loadError}</p>}
         {!params && !loadError && <Spinner />}
-        {lacks.length > 0 && (
+        {admin && requirements && requirements.missingModels.length > 0 ? (
+          <section class="card missing-models" id="missing-models" aria-labelledby="missing-models-title" style="margin-bottom:12px">
+            <p class="warn" id="missing-models-title" style="margin:0">{t("gen.lacksModels", { count: requirements.missingModels.length })}</p>
+            {requirements.missingNodes.length > 0 && (
+              <p class="warn" role="note" style="margin:6px 0 0">{t("gen.lacks", { list: requirements.missingNodes.map((n) => t("gen.lackNode", { name: n })).join(", ") })}</p>
+            )}
+            <MissingModels workflow={workflow} check={requirements} onInstalled={() => check(workflow).then(setRequirements, () => undefined)} />
+          </section>
+        ) : lacks.length > 0 && (
           <div class="card warn" role="note" style="margin-bottom:12px">
             {t("gen.lacks", { list: lacks.join(", ") })}
+          </div>
+        )}
+        {requirements?.missingKey && (
+          <div class="card warn" role="note" id="missing-key" style="margin-bottom:12px">
+            {t("gen.needsKey")}{admin && <> <a href={`${hrefFor({ screen: "settings" })}#server-settings`} onClick={linkClick}>{t("gen.openSettings")}</a></>}
           </div>
         )}
         {params && (

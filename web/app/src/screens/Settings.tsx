@@ -4,7 +4,10 @@ import { useEffect, useState } from "preact/hooks";
 import { addUser, ApiError, changePassword, logout, restartComfyUI, serverStartedAt, serverStats, users, type AuthStatus, type UserInfo } from "../api";
 import { Icon } from "../components/Icons";
 import { PushSettings } from "../components/PushSettings";
+import { ServerSettings } from "../components/ServerSettings";
 import { ServerStats } from "../components/ServerStats";
+import { FINAL, useDownloads } from "../downloads";
+import { hrefFor, linkClick } from "../router";
 import { TopBar, message, toast } from "../components/ui";
 import { setPrefs, usePrefs, type ThumbSize } from "../settings";
 import { LanguagePicker } from "../components/LanguagePicker";
@@ -100,6 +103,8 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
             <p class="small muted">{t("settings.rolesHint")}</p>
           </section>
         )}
+        <ModelsLink manage={!auth.authEnabled || auth.role === "admin"} />
+        {(!auth.authEnabled || auth.role === "admin") && <ServerSettings />}
         <AboutBlock />
         <ServerStats />
         {(!auth.authEnabled || auth.role === "admin") && <RestartBlock />}
@@ -188,6 +193,22 @@ function AddUser({ onAdded }: { onAdded: () => void }): JSX.Element {
       {error && <p class="error" role="alert">{error}</p>}
       <button type="submit" class="wide">{t("settings.addUser")}</button>
     </form>
+  );
+}
+
+/** Settings → Models: the downloads and the model browser (admins), the installed models (everyone). */
+function ModelsLink({ manage }: { manage: boolean }): JSX.Element {
+  const running = useDownloads().filter((d) => !FINAL.has(d.state)).length;
+  return (
+    <section class="card group" aria-labelledby="s-models">
+      <h3 id="s-models">{t("models.title")}</h3>
+      <a class="link-row" id="models-open" href={hrefFor({ screen: "models" })} onClick={linkClick}>
+        <Icon name="download" />
+        <span class="grow">{manage ? t("settings.modelsManage") : t("settings.modelsBrowse")}</span>
+        {running > 0 && <span class="badge" aria-label={t("settings.modelsRunning", { count: running })}>{running}</span>}
+        <Icon name="chev" />
+      </a>
+    </section>
   );
 }
 

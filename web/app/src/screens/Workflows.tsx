@@ -1,10 +1,13 @@
 // The workflows this server offers, with their kind and what the host lacks to run them.
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { thumbUrl, workflows, type WorkflowKind, type WorkflowSummary } from "../api";
+import { check, thumbUrl, workflows, type CheckResult, type WorkflowKind, type WorkflowSummary } from "../api";
 import { Icon } from "../components/Icons";
 import { ImportWorkflow } from "../components/ImportWorkflow";
+import { MissingModels } from "../components/MissingModels";
+import { Sheet } from "../components/Sheet";
 import { Empty, Spinner, TopBar, message } from "../components/ui";
+import { downloadPercent, downloadStore, FINAL, targetKey, useDownloads, useInstalled } from "../downloads";
 import { hrefFor, linkClick } from "../router";
 import { t, type Key } from "../i18n";
 import { WORKFLOWS_CHANGED_WINDOW_EVENT } from "../live";
@@ -74,13 +77,69 @@ export function byFolder(list: WorkflowSummary[]): [string, WorkflowSummary[]][]
   return [...groups.entries()].sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)));
 }
 
-function Card({ wf }: { wf: WorkflowSummary }): JSX.Element {
+/** The downloads on their way for the models a workflow lacks, and their overall percent (null: a size unknown). */
+export function modelsOnTheirWay(missing: string[]): { count: number; percent: number | null } {
+  const on = missing.map((path) => {
+    const cut = path.indexOf("/");
+    return downloadStore.forTarget(path.slice(0, cut), path.slice(cut + 1));
+  }).filter((d) => d !== undefined && !FINAL.has(d.state));
+  if (!on.length) return { count: 0, percent: null };
+  const sized = on.every((d) => d?.total);
+  const total = on.reduce((n, d) => n + (d?.total ?? 0), 0);
+  const done = on.reduce((n, d) => n + (d?.done ?? 0), 0);
+  return { count: on.length, percent: sized && total ? Math.min(100, (done / total) * 100) : on.length === 1 && on[0] ? downloadPercent(on[0]) : null };
+}
+
+/** Under a card whose workflow lacks models (admins): "Get the models", or their downloads' progress. */
+function ModelsFix({ missing, onOpen }: { missing: string[]; onOpen: () => void }): JSX.Element {
+  useDownloads();
+  const on = modelsOnTheirWay(missing);
+  if (on.count) {
+    return (
+      <button type="button" class="wf-fix going" onClick={onOpen} aria-label={t("workflows.downloadingModels", { count: on.count })}>
+        <span class="grow">{t("workflows.downloadingModels", { count: on.count })}{on.percent !== null ? ` · ${t("common.percent", { percent: Math.floor(on.percent) })}` : ""}</span>
+        <span class={`bar${on.percent === null ? " indeterminate" : ""}`}><div style={{ width: `${on.percent ?? 30}%` }} /></span>
+      </button>
+    );
+  }
+  return (
+    <button type="button" class="wf-fix" onClick={onOpen}>
+      <Icon name="download" /> <span class="grow">{t("workflows.getModels", { count: missing.length })}</span> <Icon name="chev" />
+    </button>
+  );
+}
+
+/** A workflow's missing models with "Get it" and "Get all" (its own check names their sources). */
+function MissingModelsSheet({ workflow, onClose, onInstalled }: { workflow: string; onClose: () => void; onInstalled: () => void }): JSX.Element {
+  const [result, setResult] = useState<CheckResult | null>(null);
+  const [error, setError] = useState("");
+  const recheck = () => check(workflow).then((c) => (setResult(c), setError("")), (e) => setError(message(e)));
+  useEffect(() => void recheck(), [workflow]);
+  useInstalled((d) => {
+    if (result?.missingModels.includes(targetKey(d.folder, d.name))) {
+      void recheck();
+      onInstalled();
+    }
+  }, [result]);
+  return (
+    <Sheet title={t("models.missingTitle")} onClose={onClose} id="missing-models-sheet">
+      <p class="small muted" style="margin:0">{prettyName(workflow)}</p>
+      {error && <p class="error" role="alert">{error}</p>}
+      {!result && !error && <Spinner />}
+      {result && result.missingModels.length === 0 && <p class="ok" id="models-all-there" style="margin:0"><Icon name="check" /> {t("models.allInstalled")}</p>}
+      {result && result.missingModels.length > 0 && <MissingModels workflow={workflow} check={result} onInstalled={() => { void recheck(); onInstalled(); }} />}
+    </Sheet>
+  );
+}
+
+function Card({ wf, admin, onFix }: { wf: WorkflowSummary; admin: boolean; onFix: (name: string) => void }): JSX.Element {
   // "⚠ Missing {list}": the list (names with their kinds) goes where the language puts it
   const [missingBefore, missingAfter = ""] = t("workflows.missing", { list: "\u0001" }).split("\u0001");
   const c = wf.check;
   const lacks = c && !c.ok ? [...c.missingModels.map(missingModel), ...c.missingNodes.map((n) => ({ name: n, hint: NODE_TYPE }))] : [];
+  const fixable = admin && c !== undefined && c.missingModels.length > 0;
   return (
-    <li>
+    <li class={fixable ? "fixable" : undefined}>
       <a class="card wf" href={hrefFor({ screen: "generate", workflow: wf.name })} onClick={linkClick} data-workflow={wf.name} data-source={wf.source}>
         <CardThumb wf={wf} />
         <span class="grow">
@@ -107,14 +166,23 @@ function Card({ wf }: { wf: WorkflowSummary }): JSX.Element {
         </span>
         <span class="chev"><Icon name="chev" /></span>
       </a>
+      {fixable && <ModelsFix missing={c.missingModels} onOpen={() => onFix(wf.name)} />}
     </li>
   );
 }
 
-export function Workflows(): JSX.Element {
+export function Workflows({ admin = false }: { admin?: boolean }): JSX.Element {
   const [list, setList] = useState<WorkflowSummary[] | null>(null);
   const [error, setError] = useState("");
   const [importing, setImporting] = useState(false);
+  const [fixing, setFixing] = useState<string | null>(null);
+  const [reloads, setReloads] = useState(0); // a model finished installing: the list's checks again
+  useInstalled(() => setReloads((n) => n + 1), []);
+  useEffect(() => {
+    if (!reloads) return;
+    const timer = setTimeout(() => void workflows(true).then(setList, () => undefined), 300);
+    return () => clearTimeout(timer);
+  }, [reloads]);
 
   useEffect(() => {
     // one request: the list with each one's check and newest output; again when a workflow file changes
@@ -141,20 +209,21 @@ export function Workflows(): JSX.Element {
         <button type="button" class="ghost" id="import-open" onClick={() => setImporting(true)}><Icon name="plus" /> {t("import.open")}</button>
       </TopBar>
       {importing && <ImportWorkflow onClose={() => setImporting(false)} />}
+      {fixing && <MissingModelsSheet workflow={fixing} onClose={() => setFixing(null)} onInstalled={() => setReloads((n) => n + 1)} />}
       <main>
         <h2 style="margin:4px 2px 12px">{t("workflows.title")}</h2>
         {error && <p class="error" role="alert">{error}</p>}
         {!list && !error && <Spinner />}
         {list && list.length === 0 && <Empty>{t("workflows.none")}</Empty>}
         <ul class="list" aria-label={t("workflows.title")}>
-          {own.map((wf) => <Card key={wf.name} wf={wf} />)}
+          {own.map((wf) => <Card key={wf.name} wf={wf} admin={admin} onFix={setFixing} />)}
         </ul>
         {editor.length > 0 && (
           <section class="wf-editor" aria-label={t("workflows.fromEditor")}>
             <h3 class="wf-section">{t("workflows.fromEditor")}</h3>
             {byFolder(editor).map(([folder, items]) =>
               folder === "" ? (
-                <ul key="" class="list">{items.map((wf) => <Card key={wf.name} wf={wf} />)}</ul>
+                <ul key="" class="list">{items.map((wf) => <Card key={wf.name} wf={wf} admin={admin} onFix={setFixing} />)}</ul>
               ) : (
                 <details key={folder} class="wf-folder" open data-folder={folder}>
                   <summary>
@@ -162,7 +231,7 @@ export function Workflows(): JSX.Element {
                     <span class="grow">{folder}</span>
                     <span class="count">{items.length}</span>
                   </summary>
-                  <ul class="list">{items.map((wf) => <Card key={wf.name} wf={wf} />)}</ul>
+                  <ul class="list">{items.map((wf) => <Card key={wf.name} wf={wf} admin={admin} onFix={setFixing} />)}</ul>
                 </details>
               ),
             )}
