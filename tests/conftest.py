@@ -36,12 +36,17 @@ class Servers:
         self.started: list[comfyui_host.ComfyUI] = []
 
     def __call__(
-        self, folder_name: str = "ComfyUI-CozyGen", env: dict[str, str] | None = None, listen: str = "127.0.0.1"
+        self,
+        folder_name: str = "ComfyUI-CozyGen",
+        env: dict[str, str] | None = None,
+        listen: str = "127.0.0.1",
+        extra_args: list[str] | None = None,  # more ComfyUI arguments (--comfy-api-base ...)
     ) -> comfyui_host.ComfyUI:
         base = self.tmp_path_factory.mktemp(f"comfyui-{folder_name}")
         server = comfyui_host.start(
-            base, folder_name=folder_name, env=env, listen=listen, front_end_root=self.front_end_root
-        )
+            base, folder_name=folder_name, env=env, listen=listen, front_end_root=self.front_end_root,
+            extra_args=extra_args,
+        )  # fmt: skip
         self.started.append(server)
         failures = import_failures(server.log(), folder_name)
         if failures:
