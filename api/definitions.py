@@ -38,12 +38,15 @@ class HostDefinitions:
         self.host = host
         self._value: Definitions | None = None
         self._read_at = 0.0
+        self._generation = 0  # invalidations so far: a read that overlaps one is not kept
         self._lock = asyncio.Lock()
         self._renewing: asyncio.Task | None = None
         self.forms = WorkflowForms()
 
     def invalidate(self) -> None:
-        """Read afresh next time (after a client asked ComfyUI to re-read its model folders)."""
+        """Read afresh next time (after a client asked ComfyUI to re-read its model folders, or a model was
+        installed or deleted). Any thread may call it."""
+        self._generation += 1
         self._value = None
 
     async def get(self, *, refresh: bool = False) -> Definitions:
@@ -54,12 +57,17 @@ class HostDefinitions:
             return value
         async with self._lock:
             if refresh or self._value is None:
-                await self._read(refresh)
-            return self._value  # type: ignore[return-value]
+                return await self._read(refresh)
+            return self._value
 
-    async def _read(self, refresh: bool) -> None:
-        self._value = await asyncio.to_thread(read_definitions, self.host, refresh)
-        self._read_at = asyncio.get_running_loop().time()
+    async def _read(self, refresh: bool) -> Definitions:
+        """Read the definitions; keep them unless an invalidation came while they were read (they may predate a
+        model that arrived meanwhile): this caller gets them, the next reads afresh."""
+        generation = self._generation
+        value = await asyncio.to_thread(read_definitions, self.host, refresh)
+        if generation == self._generation:
+            self._value, self._read_at = value, asyncio.get_running_loop().time()
+        return value
 
     async def _renew(self) -> None:
         try:

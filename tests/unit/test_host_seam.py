@@ -68,6 +68,36 @@ def test_definitions_are_read_through_the_host_they_are_given(fake: FakeHost) ->
     assert again is first  # kept
 
 
+def test_definitions_read_while_a_model_arrives_are_not_kept(fake: FakeHost) -> None:
+    """An invalidation (a model installed) during a read: that read's caller gets it, the next caller reads again."""
+    import threading
+
+    reading, go_on = threading.Event(), threading.Event()
+    listed = fake.model_files
+
+    def slow_model_files(folder: str, *, refresh: bool = False) -> list[str]:
+        found = listed(folder, refresh=refresh)
+        if folder == "checkpoints" and not go_on.is_set():  # listed; the read goes on after the install
+            reading.set()
+            go_on.wait(10)
+        return found
+
+    fake.model_files = slow_model_files  # type: ignore[method-assign]
+    definitions = HostDefinitions(fake)
+
+    async def race() -> tuple[Any, Any]:
+        early = asyncio.create_task(definitions.get())
+        await asyncio.to_thread(reading.wait, 10)
+        fake.models["checkpoints"].append("new.safetensors")  # installed while the read above is under way
+        definitions.invalidate()
+        go_on.set()
+        return await early, await definitions.get()
+
+    early, later = asyncio.run(race())
+    assert early[1]["checkpoints"] == ["a.safetensors"]  # read before the model came
+    assert later[1]["checkpoints"] == ["a.safetensors", "new.safetensors"]
+
+
 def test_a_workflows_form_is_kept_while_its_file_and_the_definitions_stay(tmp_path: Path) -> None:
     user = tmp_path / "workflows"
     user.mkdir()
