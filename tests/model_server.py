@@ -32,7 +32,8 @@ they are sent, so gigabytes cost no memory), ``bytes``, or a ``Path`` served fro
 - ``content_length=N``: announce N bytes (Content-Length, X-Linked-Size) whatever is sent (e.g. a huge file);
 - ``redirect="http://..."``: answer 302 to that URL instead of the file (SSRF tests);
 - ``status=N``: answer that status with no file; ``ranges=False``: ignore ``Range`` (always 200, whole file);
-- ``token="..."``: refuse (401) a request without ``Authorization: Bearer <token>``;
+- ``token="..."``: refuse (401) a request without ``Authorization: Bearer <token>`` (not on ``/cdn/``: a CDN's URL
+  is signed; ``status`` is the only knob that applies there);
 - ``content_disposition="..."``: that header instead of ``attachment; filename="<base name>"``.
 """
 
@@ -231,6 +232,13 @@ class ModelServer:
             await web.SockSite(self._runner, sock).start()
 
     async def _stop(self) -> None:
+        with self._lock:  # let held responses end, or the shutdown waits for them
+            files = [*self._files.values(), *self._blobs.values()]
+            for file in files:
+                file.knobs = replace(file.knobs, hold_at=None)
+        for file in files:
+            if file.release is not None:
+                file.release.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -300,6 +308,12 @@ class ModelServer:
         if event is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(event.set)
 
+    def data(self, name: str, start: int = 0, end: int | None = None) -> bytes:
+        """The bytes served for ``name`` (or ``owner/repo/path``), ``[start, end)``: a test's expected content."""
+        blob = self._find(name).blob
+        stop = blob.size if end is None else min(end, blob.size)
+        return blob.read(start, max(0, stop - start))
+
     def count(self, path: str, method: str | None = None) -> int:
         """How many requests had this exact path (and method, when given)."""
         return sum(1 for r in list(self.requests) if r.path == path and method in (None, r.method))
@@ -337,6 +351,8 @@ class ModelServer:
             file = self._blobs.get(request.match_info["sha"])
         if file is None:
             return web.Response(status=404, text="no such blob")
+        if file.knobs.status is not None:  # a CDN signs its URLs: no token, no redirect; only a failing status
+            return web.Response(status=file.knobs.status, text=f"status {file.knobs.status} as asked")
         return await self._send(request, file, knobs_checked=True)
 
     async def _resolve(self, request: web.Request) -> web.StreamResponse:
@@ -389,7 +405,7 @@ class ModelServer:
         knobs_checked: bool = False,
         lfs: bool = True,
     ) -> web.StreamResponse:
-        if not knobs_checked or request.path.startswith("/cdn/"):
+        if not knobs_checked:
             refused = self._refused(request, file)
             if refused is not None:
                 return refused

@@ -40,12 +40,6 @@ def fetch(url: str, part: Path, *, headers: dict[str, str] | None = None, **kwar
     return transfer.fetch(url, headers or {}, str(part), **options)
 
 
-def content(server: ModelServer, name: str) -> bytes:
-    """The bytes the server serves for ``name`` (read straight from its blob, not over HTTP)."""
-    file = server._find(name)
-    return file.blob.read(0, file.blob.size)
-
-
 def test_a_whole_file_arrives_with_its_hash_and_progress(server: ModelServer, tmp_path: Path) -> None:
     sha = server.add_file("a.safetensors", 3 * MIB + 17)
     progress = Progress()
@@ -73,7 +67,7 @@ def test_a_server_that_always_cuts_is_followed_to_the_end(server: ModelServer, t
 
 def test_an_existing_part_is_hashed_and_resumed(server: ModelServer, tmp_path: Path) -> None:
     sha = server.add_file("r.safetensors", 2 * MIB + 3)
-    (tmp_path / "r.part").write_bytes(content(server, "r.safetensors")[: MIB + 1])
+    (tmp_path / "r.part").write_bytes(server.data("r.safetensors")[: MIB + 1])
     result = fetch(server.file_url("r.safetensors"), tmp_path / "r.part", expected_sha256=sha)
     assert result.sha256 == sha
     assert [r.headers.get("range") for r in server.seen("/files/r.safetensors")] == [f"bytes={MIB + 1}-"]
@@ -81,7 +75,7 @@ def test_an_existing_part_is_hashed_and_resumed(server: ModelServer, tmp_path: P
 
 def test_a_server_without_ranges_restarts_from_zero(server: ModelServer, tmp_path: Path) -> None:
     sha = server.add_file("nr.safetensors", MIB + 3, ranges=False)
-    (tmp_path / "nr.part").write_bytes(content(server, "nr.safetensors")[:1000])
+    (tmp_path / "nr.part").write_bytes(server.data("nr.safetensors")[:1000])
     result = fetch(server.file_url("nr.safetensors"), tmp_path / "nr.part")
     assert result == Result(MIB + 3, sha)
     assert (tmp_path / "nr.part").stat().st_size == MIB + 3
@@ -95,7 +89,7 @@ def test_a_part_longer_than_the_file_starts_over(server: ModelServer, tmp_path: 
 
 def test_a_complete_part_is_done_on_416(server: ModelServer, tmp_path: Path) -> None:
     sha = server.add_file("whole.safetensors", 4096)
-    (tmp_path / "w.part").write_bytes(content(server, "whole.safetensors"))
+    (tmp_path / "w.part").write_bytes(server.data("whole.safetensors"))
     assert fetch(server.file_url("whole.safetensors"), tmp_path / "w.part") == Result(4096, sha)
     assert [r.headers.get("range") for r in server.seen("/files/whole.safetensors")] == ["bytes=4096-"]
 
