@@ -162,7 +162,8 @@ class DownloadService:
         409 ``MODEL_EXISTS`` when the file is there, 409 ``DOWNLOAD_EXISTS`` (``extra.download``) when it is queued
         or running already; a Hugging Face file is looked up first (404 ``MODEL_NOT_FOUND``, 403 ``MODEL_GATED``,
         507 ``NOT_ENOUGH_DISK_SPACE``); a URL's host and addresses are checked (403)."""
-        target = resolve_target(self._host, folder, default_name(source) if name is None else name)
+        wanted = default_name(source) if name is None else name
+        target = await asyncio.to_thread(resolve_target, self._host, folder, wanted)  # realpath: file system
         expected = check_sha256(sha256)
         settings = self._settings()
         if source.kind == "url":
@@ -231,7 +232,7 @@ class DownloadService:
                 if await self._db.execute_write_fn(
                     functools.partial(records.cancel_queued, download_id=download_id, at=at)
                 ):
-                    target = self._target_or_none(row)
+                    target = await self._target_or_none(row)
                     if target is not None:
                         await asyncio.to_thread(_remove, target.part_path)
                     return self._ended(await self._row(download_id))
@@ -314,7 +315,7 @@ class DownloadService:
     async def _transfer(self, live: _Live) -> _Outcome:
         row, settings = live.row, self._settings()
         source = parse_source(json.loads(row["source_json"]))
-        target = resolve_target(self._host, row["folder"], row["name"])
+        target = await asyncio.to_thread(resolve_target, self._host, row["folder"], row["name"])
         policy = self._policy(settings)
         if source.kind == "hf":
             remote = await asyncio.to_thread(hf.resolve, source, _secret(settings, "hf_token"), base=self._endpoint())
@@ -348,7 +349,7 @@ class DownloadService:
     async def _settle(self, live: _Live, outcome: _Outcome) -> None:
         """Record how a running download ended, then tell: the row is committed before any event or answer."""
         row, progress, at = live.row, live.progress, time.time()
-        download_id, target = row["id"], self._target_or_none(row)
+        download_id, target = row["id"], await self._target_or_none(row)
         if outcome.state == "queued":
             await self._db.execute_write_fn(
                 lambda conn: records.requeue(conn, download_id, progress.done, progress.total)
@@ -473,9 +474,9 @@ class DownloadService:
             raise NotFound(f"no download {str(download_id)[:64]!r}", code="DOWNLOAD_NOT_FOUND")
         return dict(row)
 
-    def _target_or_none(self, row: Mapping[str, Any]) -> Target | None:
+    async def _target_or_none(self, row: Mapping[str, Any]) -> Target | None:
         try:
-            return resolve_target(self._host, row["folder"], row["name"])
+            return await asyncio.to_thread(resolve_target, self._host, row["folder"], row["name"])
         except CozyGenError:
             return None
 
