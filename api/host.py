@@ -428,10 +428,11 @@ class ComfyUIHost:
         /object_info shows as ``api_node`` (a V3 node reads it from its schema). Read once, on first use: ComfyUI
         has loaded its nodes before it serves any request."""
         if self._partner_nodes is None:
-            import nodes
+            import importlib
 
+            comfy_nodes = importlib.import_module("nodes")  # ComfyUI's nodes.py (CozyGen's own folder has that name)
             found = set()
-            for name, node_class in dict(nodes.NODE_CLASS_MAPPINGS).items():
+            for name, node_class in dict(comfy_nodes.NODE_CLASS_MAPPINGS).items():
                 try:
                     flag = getattr(node_class, "API_NODE", False)
                 except Exception:  # a node's schema that fails to build: ComfyUI's /object_info skips it too

@@ -108,10 +108,3 @@ def key_report(report: dict[str, Any], graph: Any, object_info: Any, *, key_set:
         return report
     missing = None if key_set else KEY_SETTING
     return {**report, "ok": bool(report.get("ok")) and missing is None, "partner_nodes": used, "missing_key": missing}
-
-
-def without_secrets(extra_data: Any) -> Any:
-    """``extra_data`` without the entries ComfyUI treats as secrets (a copy; anything else is returned as is)."""
-    if not isinstance(extra_data, Mapping) or not any(k in extra_data for k in SECRET_EXTRA_DATA_KEYS):
-        return extra_data
-    return {k: v for k, v in extra_data.items() if k not in SECRET_EXTRA_DATA_KEYS}

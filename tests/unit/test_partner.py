@@ -101,14 +101,6 @@ def test_the_check_reports_the_missing_key_of_a_partner_graph_only() -> None:
     assert failing["ok"] is False  # a key does not mend the rest of the check
 
 
-def test_without_secrets_drops_the_comfy_org_entries_only() -> None:
-    extra = {"client_id": "c", "api_key_comfy_org": KEY, "auth_token_comfy_org": "t", "extra_pnginfo": {}}
-    assert partner.without_secrets(extra) == {"client_id": "c", "extra_pnginfo": {}}
-    assert "api_key_comfy_org" in extra  # a copy
-    plain = {"client_id": "c"}
-    assert partner.without_secrets(plain) is plain and partner.without_secrets(None) is None
-
-
 # -- JobService ----------------------------------------------------------------------------------------------------
 @dataclass
 class World:
