@@ -29,9 +29,15 @@ export function reduceDownload(current: Download | undefined, next: Download, fe
 
 type Listener = (changed: Download | null, before: Download | undefined) => void;
 
+/** Running with no word from the server for this long: its speed and time left are old news. */
+export const STALLED_MS = 5000;
+
 export class DownloadStore {
   items = new Map<string, Download>();
+  /** When each download's view last came (Date.now()). */
+  private seenAt = new Map<string, number>();
   private listeners = new Set<Listener>();
+  now: () => number = () => Date.now();
 
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -42,6 +48,7 @@ export class DownloadStore {
   apply(download: Download, fetched = false): void {
     const before = this.items.get(download.id);
     const after = reduceDownload(before, download, fetched);
+    if (after === download) this.seenAt.set(download.id, this.now());
     if (after === before) return;
     this.items.set(after.id, after);
     this.listeners.forEach((l) => l(after, before));
@@ -57,6 +64,11 @@ export class DownloadStore {
     let newest: Download | undefined;
     for (const d of this.items.values()) if (d.folder === folder && d.name === name && (!newest || d.createdAt >= newest.createdAt)) newest = d;
     return newest;
+  }
+
+  /** Whether a running download has been silent long enough (the server sends progress only while bytes move). */
+  stalled(download: Download): boolean {
+    return download.state === "running" && this.now() - (this.seenAt.get(download.id) ?? this.now()) > STALLED_MS;
   }
 
   /** Newest first. */
@@ -137,15 +149,18 @@ export function downloadPercent(d: Download): number | null {
 }
 
 /** What a progress line shows: a title, the details (bytes, speed, time left or the error), the bar's percent. */
-export function describeDownload(d: Download): { title: string; detail: string; percent: number | null } {
+export function describeDownload(d: Download, stalled = false): { title: string; detail: string; percent: number | null } {
   const percent = downloadPercent(d);
   switch (d.state) {
     case "queued":
       return { title: t("download.queued"), detail: d.done ? t("download.resumes", { done: formatBytes(d.done) }) : "", percent: percent ?? 0 };
     case "running": {
       const parts = [d.total ? t("download.of", { done: formatBytes(d.done), total: formatBytes(d.total) }) : formatBytes(d.done)];
-      if (d.speed !== null && d.speed > 0) parts.push(formatSpeed(d.speed));
-      if (d.eta !== null && d.eta >= 0) parts.push(t("download.left", { time: formatDuration(d.eta) }));
+      if (stalled) parts.push(t("download.stalled"));
+      else {
+        if (d.speed !== null && d.speed > 0) parts.push(formatSpeed(d.speed));
+        if (d.eta !== null && d.eta >= 0) parts.push(t("download.left", { time: formatDuration(d.eta) }));
+      }
       const title = percent === null ? t("download.running") : t("download.percent", { percent: Math.floor(percent) });
       return { title, detail: parts.join(" · "), percent };
     }

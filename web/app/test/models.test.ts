@@ -107,6 +107,24 @@ describe("the downloads' reducer and store", () => {
   });
 });
 
+describe("a download that went quiet", () => {
+  it("drops its speed and time left once the server has said nothing for a while", async () => {
+    await setLanguage("en");
+    const store = new DownloadStore();
+    let now = 1000;
+    store.now = () => now;
+    store.apply(parsed(), true);
+    const d = store.items.get("d1") as Download;
+    expect(store.stalled(d)).toBe(false);
+    now += 6000;
+    expect(store.stalled(d)).toBe(true);
+    expect(describeDownload(d, true).detail).toBe("1 GB of 4 GB · waiting for data");
+    store.apply(parsed({ done: 2e9, percent: 50 }));
+    expect(store.stalled(store.items.get("d1") as Download)).toBe(false);
+    expect(store.stalled(parsed({ state: "queued" }))).toBe(false);
+  });
+});
+
 describe("what a workflow lacks and where it comes from", () => {
   const check = parseCheck({
     ok: false,

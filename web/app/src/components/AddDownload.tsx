@@ -7,7 +7,7 @@ import { downloadStore } from "../downloads";
 import { t } from "../i18n";
 import { Icon } from "./Icons";
 import { Sheet } from "./Sheet";
-import { toast, message } from "./ui";
+import { clearToasts, message, toast } from "./ui";
 
 const PICKLE = /\.(ckpt|pt|pth|bin)$/i;
 const COMMON_FOLDERS = ["checkpoints", "loras", "vae", "text_encoders", "diffusion_models", "upscale_models", "controlnet", "embeddings"];
@@ -47,6 +47,7 @@ export function AddDownload({ initial, onClose, onQueued }: {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   useEffect(() => {
+    clearToasts(); // they would cover the form
     modelLibrary({ limit: 1 }).then(
       (lib) => {
         const names = lib.folders.map((f) => f.name);

@@ -168,20 +168,20 @@ function SettingField({ view, description, save }: { view: SettingView; descript
   if (view.kind === "secret") {
     const set = view.value === true;
     return (
-      <form class="setting secret" data-setting={view.name} onSubmit={submit}>
+      <form class="setting secret" data-setting={view.name} onSubmit={submit} noValidate>
         <div class="row" style="margin-bottom:6px">
           <label for={id} class="grow" style="margin:0">{label}</label>
+          {set && (
+            <button type="button" class="ghost danger setting-clear" disabled={busy} onClick={() => void send("")}>{t("serverSettings.clear")}</button>
+          )}
           <span class={`kind secret-state${set ? " on" : ""}`} id={`${id}-state`}>{set ? t("serverSettings.set") : t("serverSettings.notSet")}</span>
         </div>
         <div class="row">
           <input id={id} class="grow" type="password" autocomplete="new-password" spellcheck={false} value={draft} disabled={busy}
             placeholder={set ? t("serverSettings.replaceSecret") : t("serverSettings.pasteSecret")} aria-describedby={hint ? `${id}-hint` : undefined}
             onInput={(e) => setDraft(e.currentTarget.value)} />
-          <button type="submit" class="primary" disabled={busy || !draft.trim()}>{t("common.save")}</button>
+          <button type="submit" class={draft.trim() ? "primary" : undefined} disabled={busy || !draft.trim()}>{t("common.save")}</button>
         </div>
-        {set && (
-          <button type="button" class="ghost danger setting-clear" disabled={busy} onClick={() => void send("")}>{t("serverSettings.clear")}</button>
-        )}
         {hintLine}
         {errorLine}
       </form>
@@ -189,14 +189,14 @@ function SettingField({ view, description, save }: { view: SettingView; descript
   }
   const dirty = draft.trim() !== shown;
   return (
-    <form class="setting" data-setting={view.name} onSubmit={submit}>
+    <form class="setting" data-setting={view.name} onSubmit={submit} noValidate>
       <label for={id}>{label}</label>
       <div class="row">
         <input id={id} class="grow" value={draft} disabled={busy} autocapitalize="none" autocomplete="off" spellcheck={false}
           aria-describedby={hint ? `${id}-hint` : undefined}
           {...(view.kind === "number" ? { type: "number", inputMode: known?.number?.step === 1 ? "numeric" : "decimal", min: known?.number?.min, max: known?.number?.max, step: known?.number?.step ?? "any" } : {})}
           onInput={(e) => setDraft(e.currentTarget.value)} />
-        <button type="submit" class="primary" disabled={busy || !dirty}>{t("common.save")}</button>
+        <button type="submit" class={dirty ? "primary" : undefined} disabled={busy || !dirty}>{t("common.save")}</button>
       </div>
       {hintLine}
       {errorLine}

@@ -24,11 +24,7 @@ export function Models({ admin }: { admin: boolean }): JSX.Element {
   const [adding, setAdding] = useState(false);
   return (
     <>
-      <TopBar title={t("models.title")} back={() => navigate("/cozygen/settings")}>
-        {admin && (
-          <button type="button" class="ghost" id="add-download-open" onClick={() => setAdding(true)}><Icon name="plus" /> {t("models.add")}</button>
-        )}
-      </TopBar>
+      <TopBar title={t("models.title")} back={() => navigate("/cozygen/settings")} />
       {adding && <AddDownload onClose={() => setAdding(false)} />}
       <main class="stack models">
         {admin && <Downloads onAdd={() => setAdding(true)} />}
@@ -69,7 +65,7 @@ function Downloads({ onAdd }: { onAdd: () => void }): JSX.Element {
           ))}
         </ul>
       )}
-      <button type="button" class="wide" id="add-download" style={running.length ? "margin-top:12px" : undefined} onClick={onAdd}>
+      <button type="button" class="wide" id="add-download-open" style={running.length ? "margin-top:12px" : undefined} onClick={onAdd}>
         <Icon name="download" /> {t("download.addTitle")}
       </button>
       {history.length > 0 && (
@@ -178,10 +174,10 @@ function Library({ admin }: { admin: boolean }): JSX.Element {
         )}
       </div>
       <div class="chips counts model-folders" role="group" aria-label={t("models.folders")}>
-        <button type="button" class="chip count-chip" aria-pressed={folder === ""} onClick={() => setFolder("")}>{t("models.allFolders")} <span class="muted">{total}</span></button>
-        {library?.folders.map((f) => (
+        <button type="button" class="chip count-chip" aria-pressed={folder === ""} onClick={() => setFolder("")}>{t("models.allFolders")} <span class="n">{total}</span></button>
+        {library?.folders.filter((f) => f.count > 0 || f.name === folder).map((f) => (
           <button type="button" key={f.name} class="chip count-chip" data-folder={f.name} aria-pressed={folder === f.name} onClick={() => setFolder(f.name)}>
-            {f.name} <span class="muted">{f.count}</span>
+            {f.name} <span class="n">{f.count}</span>
           </button>
         ))}
       </div>
