@@ -22,7 +22,8 @@ Routes:
   the end), ``ETag``, ``Content-Disposition``, ``Accept-Ranges``.
 
 Files are generated from a seed (never downloaded): ``size_or_bytes`` is an int (that many seeded bytes, made as
-they are sent, so gigabytes cost no memory), ``bytes``, or a ``Path`` served from disk. Each file has knobs
+they are sent, so gigabytes cost no memory), ``bytes``, or a ``Path`` served from disk (with ``sendfile`` when the
+file has no knobs: the benchmark's source). Each file has knobs
 (:class:`Knobs`, set with ``add_file``/``hf_file`` or changed later with :meth:`ModelServer.set`):
 
 - ``cut_after=N``: close the connection after N bytes of a response's body; ``cuts`` times (``None``: always);
@@ -410,6 +411,10 @@ class ModelServer:
             if refused is not None:
                 return refused
         knobs, size = file.knobs, file.blob.size
+        if file.blob.path is not None and knobs == Knobs() and lfs:  # a plain file on disk: sendfile, Range and all
+            disposition = f'attachment; filename="{file.name.rsplit("/", 1)[-1]}"'
+            headers = {"Content-Disposition": disposition, **(extra or {})}
+            return _HashedFileResponse(file.blob.sha256, file.blob.path, chunk_size=SEND, headers=headers)
         start, end, status = 0, size, 200
         wanted = request.headers.get("Range") if knobs.ranges else None
         if wanted:
@@ -486,6 +491,22 @@ class ModelServer:
             held = file.knobs.hold_at is not None
         if held:
             await event.wait()
+
+
+class _HashedFileResponse(web.FileResponse):
+    """aiohttp's file response (sendfile, Range) with the file's SHA-256 as its ETag, as a CDN sends it."""
+
+    def __init__(self, sha256: str, *args: Any, **kwargs: Any) -> None:
+        self._sha256 = sha256
+        super().__init__(*args, **kwargs)
+
+    @property
+    def etag(self) -> Any:
+        return self.headers.get("ETag")
+
+    @etag.setter
+    def etag(self, _value: Any) -> None:  # aiohttp sets its own (mtime-size) while preparing
+        self.headers["ETag"] = f'"{self._sha256}"'
 
 
 def _cut(request: web.Request) -> None:

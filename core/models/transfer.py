@@ -5,25 +5,24 @@ download guard, and the connection goes to the very address that was checked (``
 host name): no second DNS answer can redirect it. The caller's headers (a token) go only to the first URL's
 origin: they are dropped at the first redirect to another one. A ``.part`` left by an interruption is hashed and
 resumed with ``Range``; a server that answers 200 instead of 206 restarts it from zero. A cut connection is resumed
-at once (up to ``attempts`` tries in a row that make no progress). The file is fsynced before ``fetch`` returns.
+at once (up to ``attempts`` tries in a row that make no progress). The file is fsynced before ``fetch`` returns
+(partfile.py hashes and writes it behind the network).
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from ..errors import CozyGenError
 from . import netguard
+from .partfile import PartFile
 
 CHUNK = 1 << 20  # bytes per read from the socket
-HASH_READ = 8 << 20  # bytes per read when hashing what a .part already holds
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _STATUS = {
@@ -85,29 +84,6 @@ class Cancel(threading.Event):
             abort()
 
 
-@dataclass
-class _Part:
-    """The ``.part`` file, its length and the hash of what it holds."""
-
-    file: IO[bytes]
-    offset: int = 0
-    digest: Any = field(default_factory=hashlib.sha256)
-
-    def restart(self) -> None:
-        self.file.seek(0)
-        self.file.truncate()
-        self.offset, self.digest = 0, hashlib.sha256()
-
-    def write(self, data: bytes) -> None:
-        try:
-            self.file.write(data)
-        except OSError as exc:
-            code = "NOT_ENOUGH_DISK_SPACE" if exc.errno == errno.ENOSPC else "WRITE_FAILED"
-            raise TransferError(code, f"cannot write the download: {exc.strerror}") from None
-        self.digest.update(data)
-        self.offset += len(data)
-
-
 def fetch(
     url: str,
     headers: Mapping[str, str],
@@ -128,10 +104,9 @@ def fetch(
 
     ``check_space(remaining_bytes)`` is called once the size is known and may raise. Raises ``TransferError``,
     or the guard's 403 when a hop is not allowed."""
-    os.makedirs(os.path.dirname(part_path) or ".", exist_ok=True)
-    with open(part_path, "r+b" if os.path.exists(part_path) else "w+b") as file:
-        part = _Part(file)
-        _hash_existing(part, cancel)
+    with PartFile(part_path) as part:
+        if not part.hash_existing(cancel.is_set):
+            raise TransferError("CANCELLED", "the download was cancelled")
         if expected_size is not None and part.offset > expected_size:
             part.restart()  # longer than the file: not a prefix of it
         progress.done, progress.total = part.offset, expected_size
@@ -153,25 +128,15 @@ def fetch(
                         raise TransferError("CANCELLED", "the download was cancelled") from None
         finally:
             session.close()
-        file.flush()
-        os.fsync(file.fileno())
-    if expected_size is not None and part.offset != expected_size:
-        raise TransferError("SIZE_MISMATCH", f"got {part.offset} bytes; the source announced {expected_size}")
-    if total is not None and part.offset != total:
-        raise TransferError("SIZE_MISMATCH", f"got {part.offset} bytes; the server announced {total}")
-    sha256 = part.digest.hexdigest()
-    if expected_sha256 and sha256 != expected_sha256.lower():
-        raise TransferError("HASH_MISMATCH", f"the file's SHA-256 is {sha256}, not the expected {expected_sha256}")
-    return Result(part.offset, sha256)
-
-
-def _hash_existing(part: _Part, cancel: threading.Event) -> None:
-    part.file.seek(0)
-    while chunk := part.file.read(HASH_READ):
-        if cancel.is_set():
-            raise TransferError("CANCELLED", "the download was cancelled")
-        part.digest.update(chunk)
-        part.offset += len(chunk)
+        if expected_size is not None and part.offset != expected_size:
+            raise TransferError("SIZE_MISMATCH", f"got {part.offset} bytes; the source announced {expected_size}")
+        if total is not None and part.offset != total:
+            raise TransferError("SIZE_MISMATCH", f"got {part.offset} bytes; the server announced {total}")
+        sha256 = part.sha256()
+        if expected_sha256 and sha256 != expected_sha256.lower():
+            raise TransferError("HASH_MISMATCH", f"the file's SHA-256 is {sha256}, not the expected {expected_sha256}")
+        part.sync()
+        return Result(part.offset, sha256)
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -304,7 +269,7 @@ class _Session:
         self,
         url: str,
         headers: Mapping[str, str],
-        part: _Part,
+        part: PartFile,
         progress: Progress,
         expected_size: int | None,
         check_space: Callable[[int], None] | None,
@@ -362,10 +327,9 @@ class _Session:
         if isinstance(self._cancel, Cancel):
             self._cancel.watch(None if response is None else lambda: _shut(response))
 
-    def _stream(self, response: Any, part: _Part, progress: Progress, host: str | None) -> None:
+    def _stream(self, response: Any, part: PartFile, progress: Progress, host: str | None) -> None:
         u = self._urllib3
         self._cancel_watch(response)
-        part.file.seek(part.offset)
         while True:
             if self._cancel.is_set():
                 raise TransferError("CANCELLED", "the download was cancelled")
@@ -378,5 +342,9 @@ class _Session:
                 raise _Transient(broke) from None
             if not chunk:
                 return
-            part.write(chunk)
+            try:
+                part.write(chunk)
+            except OSError as exc:
+                code = "NOT_ENOUGH_DISK_SPACE" if exc.errno == errno.ENOSPC else "WRITE_FAILED"
+                raise TransferError(code, f"cannot write the download: {exc.strerror}") from None
             progress.done = part.offset

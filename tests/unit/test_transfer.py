@@ -15,7 +15,7 @@ from model_server import MIB, ModelServer
 from support import until
 
 from cozygen.core.errors import Forbidden, InsufficientStorage
-from cozygen.core.models import netguard, transfer
+from cozygen.core.models import netguard, partfile, transfer
 from cozygen.core.models.transfer import Cancel, Progress, Result, TransferError
 
 LOOPBACK = netguard.Policy(("127.0.0.1",), ("127.0.0.1", "127.0.0.2"))
@@ -236,3 +236,17 @@ def test_a_cancelled_event_stops_before_the_first_request(server: ModelServer, t
         fetch(server.file_url("never.safetensors"), tmp_path / "n.part", cancel=cancel)
     assert caught.value.code == "CANCELLED"
     assert server.count("/files/never.safetensors") == 0
+
+
+def test_hashing_and_flushing_behind_the_writes_keep_the_file_whole(
+    server: ModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hash thread and the background flushes (every FLUSH_EVERY bytes) see every byte, in order, across a
+    restart from zero."""
+    monkeypatch.setattr(partfile, "FLUSH_EVERY", 3 * transfer.CHUNK // 2)
+    monkeypatch.setattr(partfile, "HASH_AHEAD", 2)
+    sha = server.add_file("behind.safetensors", 9 * MIB + 11, ranges=False, cut_after=4 * MIB)
+    (tmp_path / "b.part").write_bytes(server.data("behind.safetensors", 0, 100))
+    result = fetch(server.file_url("behind.safetensors"), tmp_path / "b.part", expected_sha256=sha)
+    assert result == Result(9 * MIB + 11, sha)
+    assert hashlib.sha256((tmp_path / "b.part").read_bytes()).hexdigest() == sha
