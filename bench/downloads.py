@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,34 @@ def make_source(folder: Path, size: int) -> Path:
             written += len(piece)
             n += 1
     return path
+
+
+SERVE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from model_server import ModelServer
+with ModelServer(separate_cdn=False) as server:
+    sha = server.hf_file(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
+    print(server.url, sha, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def model_server(source: Path) -> Iterator[tuple[str, str]]:
+    """The model server in a process of its own (its sendfile loop never shares the GIL with the measurements):
+    its URL and the file's SHA-256."""
+    args = [sys.executable, "-c", SERVE, str(PROJECT / "tests"), REPO, FILE, str(source)]
+    process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url, sha = process.stdout.readline().split()
+        yield url, sha
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(30)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -129,7 +159,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     comfyui_host.run_in_venv(__file__)
-    from model_server import ModelServer
 
     size = args.size_mb * MIB
     shm = Path("/dev/shm")
@@ -144,14 +173,13 @@ def main() -> None:
     )
     source = make_source(source_dir, size)
     try:
-        with ModelServer(separate_cdn=False) as server, tempfile.TemporaryDirectory(dir=work_root) as work:
-            sha = server.hf_file(REPO, FILE, source)
-            cdn = f"{server.url}/cdn/{sha}"
+        with model_server(source) as (server_url, sha), tempfile.TemporaryDirectory(dir=work_root) as work:
+            cdn = f"{server_url}/cdn/{sha}"
             base = Path(work)
             (base / "frontend").mkdir()
             (base / "frontend" / "index.html").write_text("bench")
             comfy = comfyui_host.start(
-                base / "comfy", front_end_root=base / "frontend", env={"HF_ENDPOINT": server.url}
+                base / "comfy", front_end_root=base / "frontend", env={"HF_ENDPOINT": server_url}
             )
             try:
                 models = base / "comfy" / "models" / "checkpoints"
