@@ -31,6 +31,7 @@ file has no knobs: the benchmark's source). Each file has knobs
 - ``throttle=B``: at most B bytes a second;
 - ``sha256="..."``: announce this hash instead of the real one (a lying server);
 - ``content_length=N``: announce N bytes (Content-Length, X-Linked-Size) whatever is sent (e.g. a huge file);
+- ``chunked=True``: no Content-Length at all (chunked transfer encoding): a body of unknown size;
 - ``redirect="http://..."``: answer 302 to that URL instead of the file (SSRF tests);
 - ``status=N``: answer that status with no file; ``ranges=False``: ignore ``Range`` (always 200, whole file);
 - ``token="..."``: refuse (401) a request without ``Authorization: Bearer <token>`` (not on ``/cdn/``: a CDN's URL
@@ -66,6 +67,7 @@ class Knobs:
     throttle: int | None = None
     sha256: str | None = None
     content_length: int | None = None
+    chunked: bool = False
     redirect: str | None = None
     status: int | None = None
     ranges: bool = True
@@ -440,7 +442,10 @@ class ModelServer:
             total = size if knobs.content_length is None else knobs.content_length
             headers["Content-Range"] = f"bytes {start}-{start + announced - 1}/{total}"
         response = web.StreamResponse(status=status, headers=headers)
-        response.content_length = announced
+        if knobs.chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = announced
         await response.prepare(request)
         if request.method == "HEAD":
             return response

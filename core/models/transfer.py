@@ -24,6 +24,7 @@ from .partfile import PartFile
 
 CHUNK = 1 << 20  # bytes per read from the socket
 MAX_REDIRECTS = 10
+SPACE_CHECK_EVERY = 64 << 20  # bytes between free-space checks of a body of unknown size
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _STATUS = {
     "CANCELLED": 409,
@@ -313,7 +314,7 @@ class _Session:
             progress.done, progress.total = part.offset, total
             if check_space is not None and total is not None:
                 check_space(total - part.offset)
-            self._stream(response, part, progress, host)
+            self._stream(response, part, progress, host, None if total is not None else check_space)
             finished = True
             return total
         finally:
@@ -327,9 +328,19 @@ class _Session:
         if isinstance(self._cancel, Cancel):
             self._cancel.watch(None if response is None else lambda: _shut(response))
 
-    def _stream(self, response: Any, part: PartFile, progress: Progress, host: str | None) -> None:
+    def _stream(
+        self,
+        response: Any,
+        part: PartFile,
+        progress: Progress,
+        host: str | None,
+        check_space: Callable[[int], None] | None,
+    ) -> None:
+        """Read the body into ``part``; with no announced size, ``check_space(0)`` every ``SPACE_CHECK_EVERY``
+        bytes keeps an endless body from filling the disk."""
         u = self._urllib3
         self._cancel_watch(response)
+        checked = part.offset
         while True:
             if self._cancel.is_set():
                 raise TransferError("CANCELLED", "the download was cancelled")
@@ -348,3 +359,6 @@ class _Session:
                 code = "NOT_ENOUGH_DISK_SPACE" if exc.errno == errno.ENOSPC else "WRITE_FAILED"
                 raise TransferError(code, f"cannot write the download: {exc.strerror}") from None
             progress.done = part.offset
+            if check_space is not None and part.offset - checked >= SPACE_CHECK_EVERY:
+                checked = part.offset
+                check_space(0)

@@ -250,3 +250,24 @@ def test_hashing_and_flushing_behind_the_writes_keep_the_file_whole(
     result = fetch(server.file_url("behind.safetensors"), tmp_path / "b.part", expected_sha256=sha)
     assert result == Result(9 * MIB + 11, sha)
     assert hashlib.sha256((tmp_path / "b.part").read_bytes()).hexdigest() == sha
+
+
+def test_a_body_of_unknown_size_arrives_and_is_stopped_when_the_disk_fills(
+    server: ModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "SPACE_CHECK_EVERY", MIB)
+    sha = server.add_file("chunked.safetensors", 3 * MIB + 5, chunked=True)
+    checks: list[int] = []
+    progress = Progress()
+    result = fetch(
+        server.file_url("chunked.safetensors"), tmp_path / "a.part", progress=progress, check_space=checks.append
+    )
+    assert result == Result(3 * MIB + 5, sha)
+    assert (progress.total, checks) == (None, [0, 0, 0])
+
+    def full(need: int) -> None:
+        raise InsufficientStorage("the disk is full", code="NOT_ENOUGH_DISK_SPACE")
+
+    with pytest.raises(InsufficientStorage):
+        fetch(server.file_url("chunked.safetensors"), tmp_path / "b.part", check_space=full)
+    assert (tmp_path / "b.part").stat().st_size < 3 * MIB
