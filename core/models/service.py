@@ -262,12 +262,15 @@ class DownloadService:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while not self._stopping and len(self._live) < self._concurrency():
-                skip = list(self._live)
-                row = await self._db.execute_settled(functools.partial(records.next_queued, skip=skip))
-                if row is None:
-                    break
-                await self._begin(dict(row))
+            try:
+                while not self._stopping and len(self._live) < self._concurrency():
+                    skip = list(self._live)
+                    row = await self._db.execute_settled(functools.partial(records.next_queued, skip=skip))
+                    if row is None:
+                        break
+                    await self._begin(dict(row))
+            except Exception:  # the database failed: the next wake-up (an enqueue, an end) tries again
+                log.exception("CozyGen: the download queue could not start a download")
 
     async def _begin(self, row: dict[str, Any]) -> None:
         live = _Live(row, transfer.Progress(row["done"] or 0, row["total"]))
