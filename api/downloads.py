@@ -174,9 +174,14 @@ class DownloadRoutes:
         name = check_name(text_field(body, "name", code="INVALID_MODEL_NAME"))
         source, sha256 = source_field(body), catalogue.checked_sha256(body.get("sha256"))
         write = functools.partial(
-            record_source, folder=folder, name=name, source=source, sha256=sha256, by=actor(request),
+            record_source,
+            folder=folder,
+            name=name,
+            source=source,
+            sha256=sha256,
+            by=actor(request),
             remote=remote_address(request),
-        )  # fmt: skip
+        )
         await self.state.db.execute_write_fn(write)
         answer = {"folder": folder, "name": name, "source": source.as_dict(), "label": source.label, "sha256": sha256}
         return json_response(answer)
@@ -184,8 +189,9 @@ class DownloadRoutes:
     async def forget(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         folder, name = self.folder(body), text_field(body, "name", code="INVALID_MODEL_NAME")
-        write = functools.partial(forget_source, folder=folder, name=name, by=actor(request),
-                                  remote=remote_address(request))  # fmt: skip
+        write = functools.partial(
+            forget_source, folder=folder, name=name, by=actor(request), remote=remote_address(request)
+        )
         if not await self.state.db.execute_write_fn(write):
             raise NotFound(f"no source is recorded for {folder}/{name}", code="SOURCE_NOT_FOUND")
         return json_response({"deleted": True, "folder": folder, "name": name})

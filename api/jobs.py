@@ -29,6 +29,7 @@ from .routing import Routes
 from .state import CozyGenState
 
 DEFAULT_USER = "default"  # who owns jobs while auth is off, as presets do
+DOWNLOAD_EVENT = "download.changed"  # core/models/service.py publishes it on the job hub
 
 
 def owner(request: web.Request) -> str:
@@ -229,8 +230,8 @@ class JobRoutes:
         wanted_job = request.query.get("job_id") or None
         session_id = request.query.get("session_id") or None
         asking = self.caller(request)
-        # workflows.changed only to a stream that asks for it (?workflows=1, the app): other clients read every
-        # event of this stream as a job
+        # workflows.changed (and download.changed, to admins) only to a stream that asks for it (?workflows=1, the
+        # app): other clients read every event of this stream as a job
         listens = flag(request, "workflows") and wanted_job is None and session_id is None
         editor_user = await asyncio.to_thread(workflow_events.editor_user_of, self.state, asking) if listens else None
 
@@ -238,6 +239,8 @@ class JobRoutes:
             data = event.data
             if event.kind == workflow_events.EVENT:
                 return listens and workflow_events.accepts(data, editor_user)
+            if event.kind == DOWNLOAD_EVENT:  # model downloads: the app's stream, for admins
+                return listens and asking.sees_all
             if wanted_job is not None and data.get("id") != wanted_job:
                 return False
             if session_id is not None and data.get("session_id") != session_id:

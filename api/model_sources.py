@@ -67,8 +67,10 @@ async def model_sources(
     if not suggestions:
         return []
     if not sees_everyones(request, state):
-        return [{"folder": f, "name": n, "known": k is not None, "source": None, "sha256": None, "download": None}
-                for f, n, k in suggestions]  # fmt: skip
+        return [
+            {"folder": f, "name": n, "known": k is not None, "source": None, "sha256": None, "download": None}
+            for f, n, k in suggestions
+        ]
     keys = [(f, n) for f, n, _ in suggestions]
     downloads = await latest_downloads(state, keys) if state.downloads_started else {}
     return [{**entry(f, n, k), "download": downloads.get((f, n))} for f, n, k in suggestions]

@@ -37,6 +37,8 @@ from ..core.jobs.ratelimit import RateLimiter
 from ..core.jobs.service import JobService
 from ..core.jobs.sessions import SessionService
 from ..core.jobs.tracker import JobTracker
+from ..core.models.library import ModelLibrary
+from ..core.models.service import DownloadService
 from ..core.prompts.wildcards import Library
 from ..core.store.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.store.db import Database
@@ -82,6 +84,8 @@ class CozyGenState:
         self.gate = Claims()  # ComfyUI client ids and temp files: whose they are
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailCache | None = None
+        self._models: ModelLibrary | None = None  # the model browser
+        self._downloads: DownloadService | None = None  # the model download queue
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
         self.definitions = HostDefinitions(host)  # one cache of ComfyUI's node definitions for every route
@@ -117,6 +121,38 @@ class CozyGenState:
     @property
     def sessions(self) -> SessionService:
         return self._started(self._sessions)
+
+    @property
+    def models(self) -> ModelLibrary:
+        return self._started(self._models)
+
+    @property
+    def downloads(self) -> DownloadService:
+        return self._started(self._downloads)
+
+    @property
+    def downloads_started(self) -> bool:
+        return self._downloads is not None
+
+    def models_changed(self, folder: str) -> None:
+        """A model arrived in (or left) ``folder``: ComfyUI reads that folder again, and so do CozyGen's forms and
+        checks. From the event loop the walk runs in a thread (ComfyUI's cache already follows the folders'
+        mtimes, so a read before it ends sees the file too); from another thread it runs there."""
+        self.definitions.invalidate()
+
+        def refresh() -> None:
+            try:
+                self.host.model_files(folder, refresh=True)
+            except KeyError:
+                pass  # a folder ComfyUI no longer knows
+            self.definitions.invalidate()
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            refresh()
+            return
+        loop.run_in_executor(None, refresh)
 
     def client_id_for(self, job_id: str) -> str:
         """The ComfyUI client id a job's prompts are queued under (its messages go to that socket alone): one
@@ -217,6 +253,7 @@ class CozyGenState:
         except Exception:
             log.exception("CozyGen: the gallery watcher could not start")
         self._gallery = gallery
+        await self._start_models(db, data_dir)
         for start in self.starters:
             try:
                 await start()
@@ -242,9 +279,25 @@ class CozyGenState:
         else:
             log.info("CozyGen: authentication is ON (%s)", self.auth_reason)
 
+    async def _start_models(self, db: Database, data_dir: Path) -> None:
+        """The model browser and the download queue (downloads left running by the last run are resumed)."""
+        self._models = ModelLibrary(db, self.host, data_dir, self.models_changed)
+        downloads = DownloadService(db, self.host, self.job_hub, data_dir, lambda: self.settings, self.models_changed)
+        try:
+            await downloads.start()
+        except Exception:
+            log.exception("CozyGen: the model download queue could not start")
+            return
+        self._downloads = downloads
+
     async def shutdown(self, _app: Any = None) -> None:
         for stop in self.stoppers:
             await stop()
+        downloads, self._downloads = self._downloads, None
+        if downloads is not None:
+            await downloads.stop()  # running downloads keep their partial files: the next start resumes them
+        if self._models is not None:
+            await self._models.stop()
         self._jobs = None  # ComfyUI's last messages find no database to write to
         self._job_service = self._sessions = None
         await self.live.stop()

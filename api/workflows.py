@@ -39,6 +39,7 @@ from .definitions import Form
 from .jobs import caller as job_caller
 from .jobs import owner as job_owner
 from .jobs import sees_everyones
+from .model_sources import with_sources
 from .params import flag
 from .prompts import library as wildcard_library
 from .responses import json_response, read_json
@@ -280,14 +281,16 @@ class WorkflowRoutes:
     async def check_reply(self, request: web.Request, workflow: Any) -> web.Response:
         object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
         graph = require_api_format(workflow)
-        return json_response(self.with_key(check(graph, object_info, models), graph, object_info))
+        report = self.with_key(check(graph, object_info, models), graph, object_info)
+        return json_response(await with_sources(request, self.state, report))
 
     async def check_saved(self, request: web.Request) -> web.Response:
         data = await asyncio.to_thread(self.store(request).read, request.match_info["filename"])
         if is_ui_workflow(data):
             object_info, models = await self.state.definitions.get(refresh=flag(request, "refresh"))
             conversion = await asyncio.to_thread(checked, data, object_info, models)
-            return json_response(self.with_key(conversion.report, conversion.prompt, object_info))
+            report = self.with_key(conversion.report, conversion.prompt, object_info)
+            return json_response(await with_sources(request, self.state, report, data))  # its own models list too
         return await self.check_reply(request, data)
 
     async def check_posted(self, request: web.Request) -> web.Response:

@@ -4,7 +4,8 @@
 ``{"health": "OK"}`` and exempts it from its token check). Anonymous callers learn liveness alone; the version is
 for signed-in callers. The requirement check takes both the seed document's ``{"workflow": {customNodes,
 requiredModels}}`` and the real client's ``{customNodes: [{username, repoName, gitRef}], pythonPackages}``, and
-answers both: the seed's ``{code, data}`` and the real client's ``needsInstallation``.
+answers both: the seed's ``{code, data}`` and the real client's ``needsInstallation``. The model routes
+(downloadModel, stopDownloadModel, checkModelAlreadyLoaded) are ``aiplayground_models``'.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..auth.credentials import authenticate
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
+from . import aiplayground_models
 
 BASE = "/cozygen/compat/aiplayground"
 MODEL_TYPES = {
@@ -153,3 +155,4 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     r = AIPlaygroundRoutes(state)
     routes.get(f"{BASE}/healthy", access=PUBLIC)(r.healthy)
     routes.post(f"{BASE}/api/comfyUi/checkWorkflowRequirements", access=VIEWER)(r.check_requirements)
+    aiplayground_models.add_routes(routes, state, BASE)  # downloadModel, stopDownloadModel, checkModelAlreadyLoaded

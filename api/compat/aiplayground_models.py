@@ -52,9 +52,20 @@ TYPE_FOLDERS = {
     "text_encoder": "text_encoders",
     "controlnet": "controlnet",
 }
-TYPE_NUMBERS = {1: "stablediffusion", 2: "lora", 3: "vae", 4: "esrgan", 5: "embedding", 6: "inpaint",
-                100: "unet", 101: "clip", 102: "vae", 103: "defaultcheckpoint", 104: "defaultlora",
-                105: "controlnet"}  # fmt: skip
+TYPE_NUMBERS = {
+    1: "stablediffusion",
+    2: "lora",
+    3: "vae",
+    4: "esrgan",
+    5: "embedding",
+    6: "inpaint",
+    100: "unet",
+    101: "clip",
+    102: "vae",
+    103: "defaultcheckpoint",
+    104: "defaultlora",
+    105: "controlnet",
+}
 ERR_TYPES = {"NOT_ENOUGH_DISK_SPACE": "not_enough_disk_space", "MODEL_NOT_FOUND": "repositories_not_found"}
 
 
@@ -122,16 +133,25 @@ def wanted_models(body: Mapping[str, Any], folders: list[str]) -> tuple[list[Wan
         repo, file = split_repo_id(item.get("repo_id"))
         source = hf_source(repo, file)
         name = file.rpartition("/")[2]
-        found.append(Wanted(item["repo_id"], item.get("type"), item.get("backend"), source,
-                            folder_of(item.get("type"), folders), name))  # fmt: skip
+        found.append(
+            Wanted(
+                item["repo_id"],
+                item.get("type"),
+                item.get("backend"),
+                source,
+                folder_of(item.get("type"), folders),
+                name,
+            )
+        )
     return found, False
 
 
 def seed_model(data: Mapping[str, Any], folders: list[str]) -> Wanted:
     repo, filename = data.get("repo"), data.get("filename")
     if not isinstance(repo, str) or not isinstance(filename, str) or not repo.strip() or not filename.strip():
-        raise BadRequest('send {"data": {"repo": "owner/name", "filename": "file.safetensors", "type": ...}}',
-                         code="INVALID_REQUEST")  # fmt: skip
+        raise BadRequest(
+            'send {"data": {"repo": "owner/name", "filename": "file.safetensors", "type": ...}}', code="INVALID_REQUEST"
+        )
     source = hf_source(repo.strip(), filename.strip())
     name = filename.strip().rpartition("/")[2]
     destination = data.get("destination")
@@ -176,8 +196,12 @@ def completed_event(wanted: Wanted) -> dict[str, Any]:
 def error_event(code: str | None, message: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """AI Playground's error event; ``need``/``free`` (human) and ``requires_space``/``free_space`` (bytes) for a
     file that does not fit."""
-    event: dict[str, Any] = {"type": "error", "err_type": ERR_TYPES.get(code or "", "download_exception"),
-                             "code": code, "message": message}  # fmt: skip
+    event: dict[str, Any] = {
+        "type": "error",
+        "err_type": ERR_TYPES.get(code or "", "download_exception"),
+        "code": code,
+        "message": message,
+    }
     if code == "NOT_ENOUGH_DISK_SPACE" and extra:
         need, free = extra.get("need"), extra.get("free")
         event.update({"need": human(need), "free": human(free), "requires_space": need, "free_space": free})
@@ -283,10 +307,22 @@ class AIPlaygroundModelRoutes:
         wanted, seed = wanted_models(body, list(models))
         if seed:
             found = present(models, wanted[0].name, None)
-            return json_response({"code": 0, "message": "success",
-                                  "data": {"loaded": found is not None, "path": found, "in_memory": None}})  # fmt: skip
-        data = [{"repo_id": w.repo_id, "type": w.type, "backend": w.backend,
-                 "already_loaded": present(models, w.name, w.folder) is not None} for w in wanted]  # fmt: skip
+            return json_response(
+                {
+                    "code": 0,
+                    "message": "success",
+                    "data": {"loaded": found is not None, "path": found, "in_memory": None},
+                }
+            )
+        data = [
+            {
+                "repo_id": w.repo_id,
+                "type": w.type,
+                "backend": w.backend,
+                "already_loaded": present(models, w.name, w.folder) is not None,
+            }
+            for w in wanted
+        ]
         return json_response({"code": 0, "message": "success", "data": data})
 
 

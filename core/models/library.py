@@ -69,8 +69,9 @@ def model_name(value: Any) -> str:
     except PathRejected as exc:
         raise BadRequest(exc.message, code="INVALID_MODEL_NAME") from None
     if not name or any(ord(c) < 32 or c == "\x7f" for c in name):
-        raise BadRequest("name the model: its file name in the folder, such as sub/model.safetensors",
-                         code="INVALID_MODEL_NAME")  # fmt: skip
+        raise BadRequest(
+            "name the model: its file name in the folder, such as sub/model.safetensors", code="INVALID_MODEL_NAME"
+        )
     if os.path.splitext(name)[1].lower() not in LISTED_EXTENSIONS:
         raise BadRequest(
             f"{name!r} is not a model file: a model ends in {', '.join(LISTED_EXTENSIONS)}", code="INVALID_MODEL_NAME"
@@ -204,8 +205,15 @@ class ModelLibrary:
         async with self._moving:
             trash_id = uuid.uuid4().hex
             path, size = await asyncio.to_thread(self._to_trash, folder, name, trash_id)
-            row = {"id": trash_id, "folder": folder, "name": name, "stored": path, "size": size,
-                   "deleted_by": by, "deleted_at": time.time()}  # fmt: skip
+            row = {
+                "id": trash_id,
+                "folder": folder,
+                "name": name,
+                "stored": path,
+                "size": size,
+                "deleted_by": by,
+                "deleted_at": time.time(),
+            }
             try:
                 await self.db.execute_write_fn(lambda conn: _insert_trash(conn, row, by))
             except BaseException:

@@ -47,14 +47,27 @@ def test_the_shipped_catalogue_parses_whole() -> None:
 def test_a_workflows_own_models_list_is_read_top_level_and_per_node() -> None:
     sha = "a" * 64
     data = ui_workflow(
-        [{"name": "v1-5-pruned-emaonly.safetensors", "directory": "checkpoints", "hash": sha.upper(),
-          "hash_type": "SHA256",
-          "url": "https://huggingface.co/o/r/resolve/main/v1-5-pruned-emaonly.safetensors?download=true"}],
-        [{"name": "lcm.safetensors", "directory": "loras", "url": "https://civitai.com/api/download/models/1"},
-         {"name": "broken.safetensors", "directory": "loras", "url": "ftp://nope"},
-         {"name": "md5.safetensors", "directory": "loras", "hash": sha, "hash_type": "md5",
-          "url": "https://civitai.com/api/download/models/2"}],
-    )  # fmt: skip
+        [
+            {
+                "name": "v1-5-pruned-emaonly.safetensors",
+                "directory": "checkpoints",
+                "hash": sha.upper(),
+                "hash_type": "SHA256",
+                "url": "https://huggingface.co/o/r/resolve/main/v1-5-pruned-emaonly.safetensors?download=true",
+            }
+        ],
+        [
+            {"name": "lcm.safetensors", "directory": "loras", "url": "https://civitai.com/api/download/models/1"},
+            {"name": "broken.safetensors", "directory": "loras", "url": "ftp://nope"},
+            {
+                "name": "md5.safetensors",
+                "directory": "loras",
+                "hash": sha,
+                "hash_type": "md5",
+                "url": "https://civitai.com/api/download/models/2",
+            },
+        ],
+    )
     found = catalogue.workflow_models(data)
     assert found[SD15].source == parse_source({"hf": {"repo": "o/r", "file": "v1-5-pruned-emaonly.safetensors"}})
     assert found[SD15].sha256 == sha and found[SD15].origin == "workflow"
@@ -69,9 +82,13 @@ def test_recorded_sources_win_then_the_workflows_then_the_catalogue(db: Database
     db.submit_write(lambda c: catalogue.record(c, *SD15, recorded_source, None, "admin")).result()
     missing = {"checkpoints": [SD15[1], "mine.safetensors"], "loras": ["nowhere.safetensors"]}
     workflow = catalogue.workflow_models(
-        ui_workflow([{"name": "mine.safetensors", "directory": "checkpoints", "url": "https://example.org/m.sft"},
-                     {"name": SD15[1], "directory": "checkpoints", "url": "https://example.org/other.sft"}])
-    )  # fmt: skip
+        ui_workflow(
+            [
+                {"name": "mine.safetensors", "directory": "checkpoints", "url": "https://example.org/m.sft"},
+                {"name": SD15[1], "directory": "checkpoints", "url": "https://example.org/other.sft"},
+            ]
+        )
+    )
     recorded = db.read(lambda c: catalogue.recorded(c, [SD15, ("checkpoints", "mine.safetensors")]))
     found = {(f, n): k for f, n, k in catalogue.suggest(missing, recorded, workflow, catalogue.shipped())}
     assert found[SD15] is not None and found[SD15].source == recorded_source and found[SD15].origin == "recorded"

@@ -69,12 +69,22 @@ def test_the_listing_shows_size_date_preview_and_pickles_with_counts_per_folder(
     os.utime(a, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
 
     found = lib.listing()
-    assert found["folders"] == [{"name": "checkpoints", "count": 2}, {"name": "loras", "count": 1},
-                                {"name": "vae", "count": 0}]  # fmt: skip
+    assert found["folders"] == [
+        {"name": "checkpoints", "count": 2},
+        {"name": "loras", "count": 1},
+        {"name": "vae", "count": 0},
+    ]
     assert found["total"] == 3
     first = found["models"][0]
-    assert first == {"folder": "checkpoints", "name": "a.safetensors", "size": 10, "mtime": 1_700_000_000.0,
-                     "sha256": None, "preview": True, "pickle": False}  # fmt: skip
+    assert first == {
+        "folder": "checkpoints",
+        "name": "a.safetensors",
+        "size": 10,
+        "mtime": 1_700_000_000.0,
+        "sha256": None,
+        "preview": True,
+        "pickle": False,
+    }
     assert [(m["name"], m["preview"], m["pickle"]) for m in found["models"][1:]] == [
         ("sub/b.ckpt", False, True),
         ("style.safetensors", False, False),
