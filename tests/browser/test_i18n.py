@@ -254,6 +254,41 @@ def open_import(page: Page, server, image: dict) -> Undo:
     return None
 
 
+def open_missing_models(page: Page, server, image: dict) -> Undo:
+    """A workflow card's missing models (SD 1.5's checkpoint, with its known source and Get it)."""
+    page.goto(f"{server.url}/cozygen/")
+    page.locator('li.fixable:has(a[data-workflow="sd15_txt2img.json"]) .wf-fix').click()
+    expect(page.locator("#missing-models-sheet li.mm .mm-get")).to_be_visible(timeout=15000)
+    return None
+
+
+def open_models(page: Page, server, image: dict) -> Undo:
+    """Settings → Models: the admin's downloads and the model browser."""
+    page.goto(f"{server.url}/cozygen/settings/models")
+    expect(page.locator("#downloads #add-download-open")).to_be_visible(timeout=15000)
+    expect(page.locator("#model-browser .model-folders button").first).to_be_visible()
+    return None
+
+
+def open_add_download(page: Page, server, image: dict) -> Undo:
+    """Settings → Models' Add a download sheet."""
+    page.goto(f"{server.url}/cozygen/settings/models")
+    page.click("#add-download-open")
+    expect(page.locator("#add-download #dl-repo")).to_be_visible()
+    return None
+
+
+def open_server_settings(page: Page, server, image: dict) -> Undo:
+    """Settings' server settings, every group open (the secrets set or not, the download hosts)."""
+    page.goto(f"{server.url}/cozygen/settings")
+    groups = page.locator("#server-settings details.settings-group")
+    expect(groups.first).to_be_visible(timeout=15000)
+    for n in range(groups.count()):
+        groups.nth(n).locator("summary").click()
+    expect(page.locator("#setting-hf_token")).to_be_visible()
+    return None
+
+
 @dataclass(frozen=True)
 class Screen:
     name: str
@@ -273,6 +308,10 @@ SCREENS = [
     Screen("settings", open_settings),
     Screen("all-settings", open_all_settings),
     Screen("import", open_import),
+    Screen("missing-models", open_missing_models),
+    Screen("models", open_models),
+    Screen("add-download", open_add_download),
+    Screen("server-settings", open_server_settings),
 ]
 
 

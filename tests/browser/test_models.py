@@ -155,8 +155,12 @@ def test_a_failed_download_on_the_generate_screen_shows_why_and_retries(server, 
 def parts_workflow(context: BrowserContext, server) -> list[tuple[str, str]]:
     """The shipped Flux workflow saved with model names of its own (no catalogue knows them): its missing models."""
     graph = json.loads((SHIPPED / "flux_txt2img.json").read_text())
-    names = {"flux1-dev.safetensors": "cozy_unet.safetensors", "clip_l.safetensors": "cozy_clip.safetensors",
-             "t5xxl_fp8_e4m3fn.safetensors": "cozy_t5.safetensors", "ae.safetensors": "cozy_vae.safetensors"}  # fmt: skip
+    names = {
+        "flux1-dev.safetensors": "cozy_unet.safetensors",
+        "clip_l.safetensors": "cozy_clip.safetensors",
+        "t5xxl_fp8_e4m3fn.safetensors": "cozy_t5.safetensors",
+        "ae.safetensors": "cozy_vae.safetensors",
+    }
     for node in graph.values():
         value = node.get("inputs", {}).get("value") if isinstance(node, dict) else None
         if value in names:
@@ -214,7 +218,11 @@ def lora_files(server) -> dict[str, str]:
 
     loras = models_dir(server) / "loras"
     (loras / "sub").mkdir(parents=True, exist_ok=True)
-    files = {"style_a.safetensors": b"a" * 300_000, "sub/detail_b.safetensors": b"b" * 200_000, "old_c.ckpt": b"c" * 1000}
+    files = {
+        "style_a.safetensors": b"a" * 300_000,
+        "sub/detail_b.safetensors": b"b" * 200_000,
+        "old_c.ckpt": b"c" * 1000,
+    }
     for name, data in files.items():
         (loras / name).write_bytes(data)
     Image.new("RGB", (96, 96), (200, 120, 40)).save(loras / "style_a.png")
@@ -382,4 +390,25 @@ def test_a_user_sees_models_read_only(server, browser) -> None:
     expect(page.locator("#model-trash-open")).to_have_count(0)
     expect(page.locator(".model-delete")).to_have_count(0)
     shot(page, "models-user-read-only")
+    context.close()
+
+
+def test_a_partner_workflow_asks_for_the_comfy_key(server, browser) -> None:
+    context, page = admin(browser, server)
+    page.goto(f"{server.url}/cozygen/generate/partner_flux_pro.json")
+    notice = page.locator("#missing-key")
+    expect(notice).to_contain_text("Comfy API key")
+    shot(page, "models-partner-needs-key")
+    notice.locator("a").click()  # to the setting itself
+    expect(page).to_have_url(f"{server.url}/cozygen/settings#server-settings")
+    field = page.locator('[data-setting="comfy_api_key"]')
+    expect(field).to_be_visible()
+    expect(field.locator(".secret-state")).to_have_text("not set")
+    field.locator("input").fill("comfy-key-for-tests")
+    field.locator('button[type="submit"]').click()
+    expect(field.locator(".secret-state")).to_have_text("set")
+    page.goto(f"{server.url}/cozygen/generate/partner_flux_pro.json")
+    expect(page.locator("#go")).to_be_enabled()
+    expect(page.locator("#missing-key")).to_have_count(0)  # the check knows the key is there now
+    api(context, server, "PATCH", "/cozygen/api/settings", {"comfy_api_key": ""})
     context.close()

@@ -97,7 +97,7 @@ export function AddDownload({ initial, onClose, onQueued }: {
             <div class="dl-two">
               <div>
                 <label for="dl-file">{t("download.file")}</label>
-                <input id="dl-file" value={file} onInput={(e) => setFile(e.currentTarget.value)} placeholder="model.safetensors" autocapitalize="none" autocomplete="off" spellcheck={false} required />
+                <input id="dl-file" value={file} onInput={(e) => setFile(e.currentTarget.value)} placeholder="my_model.safetensors" autocapitalize="none" autocomplete="off" spellcheck={false} required />
               </div>
               <div>
                 <label for="dl-revision">{t("download.revision")}</label>
@@ -120,7 +120,7 @@ export function AddDownload({ initial, onClose, onQueued }: {
         </div>
         <div>
           <label for="dl-name">{t("download.name")}</label>
-          <input id="dl-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder={defaultName(source) || "model.safetensors"} autocapitalize="none" autocomplete="off" spellcheck={false} />
+          <input id="dl-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder={defaultName(source) || "my_model.safetensors"} autocapitalize="none" autocomplete="off" spellcheck={false} />
           <p class="hint small muted">{t("download.nameHint")}</p>
         </div>
         <div>
