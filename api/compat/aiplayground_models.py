@@ -194,8 +194,8 @@ def completed_event(wanted: Wanted) -> dict[str, Any]:
 
 
 def error_event(code: str | None, message: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """AI Playground's error event; ``need``/``free`` (human) and ``requires_space``/``free_space`` (bytes) for a
-    file that does not fit."""
+    """AI Playground's error event; for a file that does not fit, the sizes as its backends name them (``need``
+    and ``free``, ``requires_space`` and ``free_space``: its client's type, text such as ``"4.2GB"``)."""
     event: dict[str, Any] = {
         "type": "error",
         "err_type": ERR_TYPES.get(code or "", "download_exception"),
@@ -204,7 +204,9 @@ def error_event(code: str | None, message: str, extra: Mapping[str, Any] | None 
     }
     if code == "NOT_ENOUGH_DISK_SPACE" and extra:
         need, free = extra.get("need"), extra.get("free")
-        event.update({"need": human(need), "free": human(free), "requires_space": need, "free_space": free})
+        event.update(
+            {"need": human(need), "free": human(free), "requires_space": human(need), "free_space": human(free)}
+        )
     return event
 
 

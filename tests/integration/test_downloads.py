@@ -475,7 +475,8 @@ def test_ai_playground_hears_not_enough_disk_space(server, admin, files: ModelSe
         assert reply.status == 200, reply.body
         (error,) = [e for e in read(reply.body) if e["type"] == "error"]
         assert error["err_type"] == "not_enough_disk_space", error
-        assert error["requires_space"] > error["free_space"] and error["need"].endswith("B")
+        assert error["code"] == "NOT_ENOUGH_DISK_SPACE" and error["requires_space"] == error["need"] == "1024.0TB"
+        assert error["free_space"] == error["free"] and error["free"].endswith("B")
         assert not any(e["type"] == "allComplete" for e in read(reply.body))
 
 
