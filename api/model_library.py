@@ -44,7 +44,9 @@ class ModelLibraryRoutes:
     async def preview(self, request: web.Request) -> web.StreamResponse:
         folder, name = self.target(request.query)
         path = await self.state.models.preview(folder, name)
-        return web.FileResponse(path, headers={"Cache-Control": "private, max-age=60"})
+        return web.FileResponse(
+            path, headers={"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"}
+        )
 
     async def delete(self, request: web.Request) -> web.Response:
         folder, name = self.target(await read_json(request))

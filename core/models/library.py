@@ -11,6 +11,7 @@ unless the name was taken meanwhile. Blocking work (walks, stats, moves) runs in
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import sqlite3
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..accounts import users
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, InsufficientStorage, NotFound
 from ..graph.check import MODEL_EXTENSIONS as LISTED_EXTENSIONS
 from ..host import Host
 from ..paths import PathRejected, clean_relative
@@ -227,7 +228,17 @@ class ModelLibrary:
         size = os.path.getsize(path)
         place = self.trash_dir / trash_id
         place.mkdir(parents=True)
-        shutil.move(path, place / os.path.basename(path))  # the model first: then it is gone from ComfyUI's list
+        try:
+            shutil.move(path, place / os.path.basename(path))  # the model first: then it is gone from ComfyUI's list
+        except OSError as exc:  # another disk that is full, say: the model stays where it was
+            shutil.rmtree(place, ignore_errors=True)
+            if exc.errno == errno.ENOSPC:
+                raise InsufficientStorage(
+                    f"the model trash ({self.trash_dir}) is on a disk without room for {folder}/{name}: free some "
+                    "space there, or delete the file by hand",
+                    code="NOT_ENOUGH_DISK_SPACE",
+                ) from None
+            raise
         for sidecar in sidecars_of(path):
             try:
                 shutil.move(sidecar, place / os.path.basename(sidecar))
@@ -258,13 +269,18 @@ class ModelLibrary:
             if row is None:
                 raise NotFound(f"no model {trash_id!r} in the model trash", code="TRASH_NOT_FOUND")
             folder, name = row["folder"], row["name"]
-            path = await asyncio.to_thread(self._restore_path, folder, name, row["stored"])
+            path = await asyncio.to_thread(self._restore_path, trash_id, folder, name, row["stored"])
             await asyncio.to_thread(self._from_trash, trash_id, path)
             await self.db.execute_write_fn(lambda conn: _remove_trash(conn, trash_id, by))
         self.changed(folder)
         return {"id": trash_id, "folder": folder, "name": name, "size": row["size"]}
 
-    def _restore_path(self, folder: str, name: str, stored: str) -> str:
+    def _restore_path(self, trash_id: str, folder: str, name: str, stored: str) -> str:
+        if not (self.trash_dir / trash_id / os.path.basename(stored)).is_file():
+            raise NotFound(
+                f"{folder}/{name} is no longer in the model trash ({self.trash_dir / trash_id} was emptied)",
+                code="TRASH_NOT_FOUND",
+            )
         roots = self.host.model_folder_paths(folder)
         if not roots:
             raise Conflict(f"ComfyUI has no {folder} folder now: the model cannot go back", code="UNKNOWN_FOLDER")

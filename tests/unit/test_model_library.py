@@ -207,3 +207,14 @@ def test_an_unknown_folder_is_refused(lib: Library) -> None:
     with pytest.raises(BadRequest) as refused:
         lib.library.folder("../models")
     assert refused.value.code == "UNKNOWN_FOLDER"
+
+
+def test_a_trash_entry_whose_file_is_gone_cannot_be_restored(lib: Library, host: FakeHost, tmp_path: Path) -> None:
+    put(host, "vae", "gone.safetensors", b"x")
+    trashed = lib.run(lib.library.trash("vae", "gone.safetensors", by=None))
+    host.models["vae"].remove("gone.safetensors")
+    (tmp_path / "data" / "model_trash" / trashed["id"] / "gone.safetensors").unlink()
+    with pytest.raises(NotFound) as gone:
+        lib.run(lib.library.restore(trashed["id"], by=None))
+    assert gone.value.code == "TRASH_NOT_FOUND"
+    assert not (host.root / "models" / "vae" / "gone.safetensors").exists()
