@@ -79,6 +79,19 @@ def tokens(server) -> dict[str, str]:
     }
 
 
+# GET routes for admins only: accounts, the audit log, the route list, settings; model downloads (the queue shows
+# sources and who asked; the trash what was deleted) and AI Playground's stop, which cancels its downloads
+ADMIN_READS = (
+    "/cozygen/api/users",
+    "/cozygen/api/audit",
+    "/cozygen/api/routes",
+    "/cozygen/api/settings",
+    "/cozygen/api/downloads",
+    "/cozygen/api/models/trash",
+    "/cozygen/compat/aiplayground/api/stopDownloadModel",
+)
+
+
 def all_routes(server, admin_token: str) -> list[tuple[str, str]]:
     reply = get(f"{server.url}/cozygen/api/routes", headers=bearer(admin_token))
     assert reply.status == 200
@@ -136,9 +149,7 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
             static = (method, path) in STATIC
             readable = comfyui_rule(method, unprefixed(path), static=static).level == VIEWER
         else:
-            readable = method in SAFE and not unprefixed(path).startswith(
-                ("/cozygen/api/users", "/cozygen/api/audit", "/cozygen/api/routes", "/cozygen/api/settings")
-            )
+            readable = method in SAFE and not unprefixed(path).startswith(ADMIN_READS)
         if readable:
             if guard_refused(reply):
                 wrong.append(f"{method} {path} refused a viewer ({reply.status})")
@@ -151,6 +162,7 @@ def test_viewer_may_read_but_not_change(server, tokens) -> None:
             "/cozygen/api/workflows/check",
             "/cozygen/api/workflows/{filename}/check",
             "/cozygen/compat/aiplayground/api/comfyUi/checkWorkflowRequirements",
+            "/cozygen/compat/aiplayground/api/checkModelAlreadyLoaded",  # which models are on disk
             "/cozygen/api/tags/validate",  # read-only: which of the posted tags are known
             "/cozygen/api/gallery/zip",  # read-only: a download link for the posted selection
             # JSON-RPC: a viewer's read methods; generate checks the user role itself
