@@ -207,13 +207,17 @@ def test_check_names_exactly_the_missing_model_files(server, name: str) -> None:
     report = reply.json()
     assert report == {**report, "ok": False, "missing_nodes": [], "invalid_values": []}
     assert {folder: sorted(names) for folder, names in report["missing_models"].items()} == MODELS[name]
+    # each has a source to download it from: the catalogue CozyGen ships (data/model_sources.json)
+    sources = {(s["folder"], s["name"]): s for s in report["model_sources"]}
+    assert set(sources) == {(folder, n) for folder, names in MODELS[name].items() for n in names}
+    assert all(s["known"] and s["origin"] == "catalogue" and s["source"]["hf"] for s in sources.values()), sources
 
 
 def test_placeholder_model_files_satisfy_the_check(server, placeholders) -> None:
     url = server.url
     placeholders(MODELS["sd15_txt2img.json"])
     report = post(f"{url}/cozygen/api/workflows/sd15_txt2img.json/check?refresh=1").json()
-    assert report == {"ok": True, "missing_nodes": [], "missing_models": {}, "invalid_values": []}
+    assert report == {"ok": True, "missing_nodes": [], "missing_models": {}, "invalid_values": [], "model_sources": []}
     schema = get(f"{url}/cozygen/api/workflows/sd15_txt2img.json/schema").json()["parameters"]
     checkpoint = next(p for p in schema if p["name"] == "checkpoint")
     assert checkpoint["choices"] == ["v1-5-pruned-emaonly.safetensors"]
