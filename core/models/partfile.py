@@ -8,8 +8,11 @@ writes; hashlib releases the GIL), and every ``FLUSH_EVERY`` bytes another threa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +21,17 @@ from typing import Any
 HASH_READ = 8 << 20  # bytes per read when hashing what the file already holds
 HASH_AHEAD = 16  # chunks written but not hashed yet, at most
 FLUSH_EVERY = 64 << 20  # bytes written between two background flushes
+BACKGROUND_NICE = 10  # how much lower a download's threads run than ComfyUI's (Linux: per thread)
 _datasync = getattr(os, "fdatasync", os.fsync)
+
+
+def lower_priority() -> None:
+    """Run the calling thread at a lower CPU priority, so a download never slows the event loop or a generation
+    (Linux sets a thread's nice value by its id; elsewhere this does nothing). For threads made for downloads only:
+    an unprivileged thread cannot raise its priority back."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
 
 
 class PartFile:
@@ -28,8 +41,8 @@ class PartFile:
         self._file = open(path, "r+b" if os.path.exists(path) else "w+b")
         self.offset = 0
         self._digest: Any = hashlib.sha256()
-        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="cozygen-download-hash")
-        self._flushing = ThreadPoolExecutor(1, thread_name_prefix="cozygen-download-flush")
+        self._hashing = ThreadPoolExecutor(1, "cozygen-download-hash", initializer=lower_priority)
+        self._flushing = ThreadPoolExecutor(1, "cozygen-download-flush", initializer=lower_priority)
         self._hashes: deque[Future] = deque()
         self._flush: Future | None = None
         self._flushed_at = 0

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from ..errors import BadRequest, Conflict, CozyGenError, HostNotReady, Insuffici
 from ..events import EventHub
 from ..host import Host
 from ..store.db import Database
-from . import hashing, hf, netguard, records, transfer
+from . import hashing, hf, netguard, partfile, records, transfer
 from .sources import Source, default_name, parse_source
 from .targets import Target, pickle_warning, resolve_target
 
@@ -117,6 +118,7 @@ class DownloadService:
         self._settings, self._on_installed = settings, on_installed
         self._hf_endpoint = hf_endpoint  # None: HF_ENDPOINT from the environment at each use
         self._free, self._retry_delay = free, retry_delay
+        self._threads: ThreadPoolExecutor | None = None  # the transfers' own (see start)
         self._live: dict[str, _Live] = {}
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._wake: asyncio.Event | None = None
@@ -130,6 +132,9 @@ class DownloadService:
         if requeued:
             log.info("CozyGen: %d model download(s) left running by the last run are queued again", requeued)
         self._stopping = False
+        # The transfers run in threads of their own at a lower priority (never in the loop's shared pool: a
+        # thread cannot raise its priority back, see partfile.lower_priority).
+        self._threads = ThreadPoolExecutor(8, "cozygen-download", initializer=partfile.lower_priority)
         self._wake = asyncio.Event()
         self._scheduler = asyncio.create_task(self._schedule(), name="cozygen-downloads")
         self._wake.set()
@@ -147,6 +152,9 @@ class DownloadService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler
             self._scheduler = None
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
         for futures in self._waiters.values():
             for future in futures:
                 if not future.done():
@@ -333,7 +341,7 @@ class DownloadService:
             row.update(
                 total=size if size is not None else row["total"], sha256_expected=row["sha256_expected"] or sha256
             )
-        result = await asyncio.to_thread(
+        fetch = functools.partial(
             transfer.fetch,
             url,
             headers,
@@ -346,6 +354,8 @@ class DownloadService:
             check_space=lambda need: self._check_space(target, need),
             retry_delay=self._retry_delay,
         )
+        assert self._threads is not None, "start() first"
+        result = await asyncio.get_running_loop().run_in_executor(self._threads, fetch)
         await asyncio.to_thread(_install, target)
         return _Outcome("done", result=result)
 

@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 import socket
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -433,3 +435,16 @@ def test_downloads_left_running_by_a_crash_are_resumed(world: World) -> None:
     assert (done["state"], done["sha256"]) == ("done", sha)
     assert [r.headers.get("range") for r in world.server.seen("/files/crash.safetensors")] == [f"bytes={MIB}-"]
     assert os.path.getsize(path) == 2 * MIB + 9
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_transfers_run_at_a_lower_priority_than_the_loop(world: World) -> None:
+    world.server.add_file("nice.safetensors", 2 * MIB, hold_at=MIB)
+    view = world.enqueue(world.server.file_url("nice.safetensors"), "loras")
+    world.until(view["id"], lambda v: v["done"] == MIB)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    threads = [t for t in threading.enumerate() if t.name.startswith("cozygen-download") and t.native_id]
+    assert {t.name.split("_")[0] for t in threads} >= {"cozygen-download", "cozygen-download-hash"}
+    assert all(os.getpriority(os.PRIO_PROCESS, t.native_id) > mine for t in threads if t.native_id is not None)
+    world.server.release("nice.safetensors")
+    assert world.wait(view["id"])["state"] == "done"
