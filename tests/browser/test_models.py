@@ -22,7 +22,7 @@ import pytest
 from model_server import MIB, ModelServer
 from phone import shot
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from support import ADMIN, ADMIN_PASSWORD, AUTH_ENV, bearer, request, sign_in
+from support import ADMIN, ADMIN_PASSWORD, AUTH_ENV, bearer, request, sign_in, until
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
 SD15_REPO, SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5", "v1-5-pruned-emaonly.safetensors"
@@ -342,8 +342,12 @@ def test_server_settings_keep_secrets_write_only(server, browser) -> None:
     concurrency = group.locator('[data-setting="download_concurrency"]')
     concurrency.locator("input").fill("3")
     concurrency.locator('button[type="submit"]').click()
-    expect(page.locator(".toast", has_text="Saved").last).to_be_visible()
-    assert api(context, server, "GET", "/cozygen/api/settings")["settings"]["download_concurrency"] == 3
+
+    def concurrency_now() -> int:
+        return api(context, server, "GET", "/cozygen/api/settings")["settings"]["download_concurrency"]
+
+    assert until(concurrency_now, lambda n: n == 3) == 3  # once the PATCH is answered
+    expect(concurrency.locator("input")).to_have_value("3")
     concurrency.locator("input").fill("9")  # the server's bounds: its message beside the field
     concurrency.locator('button[type="submit"]').click()
     expect(concurrency.locator(".error")).to_contain_text("download_concurrency")

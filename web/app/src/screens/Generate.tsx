@@ -265,10 +265,10 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
         {loadError && <p class="error" role="alert">{loadError}</p>}
         {!params && !loadError && <Spinner />}
         {admin && requirements && requirements.missingModels.length > 0 ? (
-          <section class="card missing-models" id="missing-models" aria-labelledby="missing-models-title" style="margin-bottom:12px">
-            <p class="warn" id="missing-models-title" style="margin:0">{t("gen.lacksModels", { count: requirements.missingModels.length })}</p>
+          <section class="card warn missing-models" id="missing-models" aria-labelledby="missing-models-title" style="margin-bottom:12px">
+            <p class="mm-title" id="missing-models-title" style="margin:0">{t("gen.lacksModels", { count: requirements.missingModels.length })}</p>
             {requirements.missingNodes.length > 0 && (
-              <p class="warn" role="note" style="margin:6px 0 0">{t("gen.lacks", { list: requirements.missingNodes.map((n) => t("gen.lackNode", { name: n })).join(", ") })}</p>
+              <p class="mm-title" role="note" style="margin:6px 0 0">{t("gen.lacks", { list: requirements.missingNodes.map((n) => t("gen.lackNode", { name: n })).join(", ") })}</p>
             )}
             <MissingModels workflow={workflow} check={requirements} onInstalled={() => check(workflow).then(setRequirements, () => undefined)} />
           </section>
