@@ -201,6 +201,12 @@ export function Workflows({ admin = false }: { admin?: boolean }): JSX.Element {
     };
   }, []);
 
+  // an admin's cards show the downloads already on their way (a queued one sends no event until it starts)
+  const lacking = admin && list?.some((wf) => wf.check && wf.check.missingModels.length > 0);
+  useEffect(() => {
+    if (lacking) void downloadStore.refresh();
+  }, [lacking]);
+
   const own = list?.filter((wf) => wf.source !== "editor") ?? [];
   const editor = list?.filter((wf) => wf.source === "editor") ?? [];
   return (
