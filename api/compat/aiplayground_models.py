@@ -21,9 +21,11 @@ import orjson
 from aiohttp import web
 
 from ...core.accounts.access import ADMIN, VIEWER
-from ...core.errors import BadRequest, Conflict, CozyGenError
+from ...core.errors import BadRequest, Conflict, CozyGenError, Forbidden
 from ...core.events import Event
 from ...core.models.sources import Source, parse_source
+from ..auth.authorization import same_origin
+from ..auth.credentials import VIA_KEY
 from ..gallery import actor
 from ..responses import json_response, read_json
 from ..routing import Routes
@@ -292,8 +294,11 @@ class AIPlaygroundModelRoutes:
             await frames.send(progress_event(model, view))
         return False
 
-    async def stop(self, _request: web.Request) -> web.Response:
-        """Cancel what this mount started and has not finished (as AI Playground's stop does)."""
+    async def stop(self, request: web.Request) -> web.Response:
+        """Cancel what this mount started and has not finished (as AI Playground's stop does). A GET that changes
+        state, so a cookie sign-in must come from this origin (a link on another site cannot cancel)."""
+        if request.get(VIA_KEY) == "cookie" and not same_origin(request):
+            raise Forbidden("cross-origin request refused; send it from the CozyGen page", code="CROSS_ORIGIN")
         for download_id in list(self.started):
             try:
                 await self.state.downloads.cancel(download_id)

@@ -28,18 +28,27 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 class Policy:
     allowed_hosts: tuple[str, ...]  # names (each with its subdomains) or addresses a download may start at
     private: tuple[str, ...]  # names, addresses or CIDRs that may resolve to non-global addresses
+    private_origins: tuple[tuple[str, int], ...] = ()  # (host, port): that one service only (HF_ENDPOINT's)
 
 
 def policy_from_settings(settings: Mapping[str, Any], hf_endpoint: str | None) -> Policy:
     """The policy of the current settings. ``hf_endpoint`` (the HF_ENDPOINT an operator set, if any) is always
-    allowed, and, being the operator's own choice (a local mirror), may be a private address too."""
+    allowed, and, being the operator's own choice (a local mirror), may be a private address too: on its own port
+    only, so a redirect from it cannot reach another service of that machine (ComfyUI itself)."""
     allowed = host_entries(str(settings.get("download_hosts") or ""))
     private = host_entries(str(settings.get("download_private_hosts") or ""))
-    endpoint_host = urlsplit(hf_endpoint).hostname if hf_endpoint else None
-    if endpoint_host:
-        allowed.append(endpoint_host)
-        private.append(endpoint_host)
-    return Policy(tuple(dict.fromkeys(allowed)), tuple(dict.fromkeys(private)))
+    origins: list[tuple[str, int]] = []
+    if hf_endpoint:
+        parts = urlsplit(hf_endpoint)
+        endpoint_host = (parts.hostname or "").rstrip(".").lower()
+        if endpoint_host:
+            allowed.append(endpoint_host)
+            try:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:
+                port = 443
+            origins.append((endpoint_host, port))
+    return Policy(tuple(dict.fromkeys(allowed)), tuple(dict.fromkeys(private)), tuple(origins))
 
 
 def _name_matches(host: str, entries: tuple[str, ...]) -> bool:
@@ -95,10 +104,10 @@ def _global(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast and not address.is_unspecified
 
 
-def _private_allowed(host: str, address: IPAddress, policy: Policy) -> bool:
+def _private_allowed(host: str, port: int | None, address: IPAddress, policy: Policy) -> bool:
     if address.is_unspecified or address.is_multicast:
         return False  # never a server: 0.0.0.0 reaches this machine itself
-    if _name_matches(host, policy.private):
+    if _name_matches(host, policy.private) or (host.lower().rstrip("."), port) in policy.private_origins:
         return True
     for entry in policy.private:
         try:
@@ -109,13 +118,13 @@ def _private_allowed(host: str, address: IPAddress, policy: Policy) -> bool:
     return False
 
 
-def check_address(host: str, address: str, policy: Policy) -> str:
+def check_address(host: str, address: str, policy: Policy, port: int | None = None) -> str:
     """``address`` (as returned), or 403 ``ADDRESS_NOT_ALLOWED`` when it is not global and not allowlisted."""
     parsed = _literal(address)
     if parsed is None:
         raise Forbidden(f"{host} resolved to {address!r}, not an IP address", code="ADDRESS_NOT_ALLOWED")
     effective = _effective(parsed)
-    if not _global(effective) and not _private_allowed(host, effective, policy):
+    if not _global(effective) and not _private_allowed(host, port, effective, policy):
         entry = host if host == str(effective) else f"{host} (or {effective})"
         raise Forbidden(
             f"{host} resolves to {effective}, a loopback, private or link-local address: downloads do not reach "
@@ -130,7 +139,7 @@ def resolve(host: str, port: int, policy: Policy) -> list[str]:
     Blocking (DNS): call it from a thread."""
     host = host.strip("[]").rstrip(".")
     if _literal(host) is not None:
-        return [check_address(host, host, policy)]
+        return [check_address(host, host, policy, port)]
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -138,4 +147,4 @@ def resolve(host: str, port: int, policy: Policy) -> list[str]:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise BadGateway(f"{host} has no address", code="SOURCE_FAILED")
-    return [check_address(host, address, policy) for address in addresses]
+    return [check_address(host, address, policy, port) for address in addresses]

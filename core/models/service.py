@@ -385,12 +385,12 @@ class DownloadService:
                 if stamp is not None:
                     hashing.store(conn, stamp, result.sha256, at)
 
-            await self._db.execute_write_fn(record)
-            row.update(state="done", done=result.size, total=result.size, size=result.size, sha256=result.sha256)
-            try:
+            try:  # before the row says done: whoever reads "done" finds the model in ComfyUI's lists
                 await asyncio.to_thread(self._on_installed, row["folder"])
             except Exception:
                 log.exception("CozyGen: refreshing ComfyUI's %s list failed", row["folder"])
+            await self._db.execute_write_fn(record)
+            row.update(state="done", done=result.size, total=result.size, size=result.size, sha256=result.sha256)
         else:
             error = outcome.error or ("cancelled" if outcome.state == "cancelled" else "failed")
             done = 0 if target is None or outcome.state == "cancelled" else progress.done

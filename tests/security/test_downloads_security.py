@@ -320,3 +320,14 @@ def test_download_events_and_sources_are_for_admins(server, people, files: Model
         }
     ]
     assert os.path.exists(Path(server.base) / "models" / "loras" / "quiet.safetensors")
+
+
+def test_a_cross_site_link_cannot_stop_downloads(server, people) -> None:
+    """AI Playground's stopDownloadModel is a GET that cancels: with a cookie it must come from this origin."""
+    token = people["admin"]["Authorization"].split(" ", 1)[1]
+    cookie = {"Cookie": f"cozygen_token={token}"}
+    path = f"{server.url}/cozygen/compat/aiplayground/api/stopDownloadModel"
+    refused = get(path, headers={**cookie, "Sec-Fetch-Site": "cross-site"})
+    assert refused.status == 403 and refused.json()["code"] == "CROSS_ORIGIN", refused.body
+    assert get(path, headers={**cookie, "Sec-Fetch-Site": "same-origin"}).status == 200
+    assert get(path, headers=people["admin"]).status == 200  # a bearer token (the real client) carries no risk

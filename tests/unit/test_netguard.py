@@ -55,6 +55,16 @@ def test_the_hf_endpoint_is_allowed_and_may_be_private() -> None:
     assert resolve("127.0.0.1", 8080, policy) == ["127.0.0.1"]
 
 
+def test_the_hf_endpoint_reaches_its_own_port_only() -> None:
+    """A redirect from a local mirror to another service of that machine (ComfyUI on 8188) is refused."""
+    policy = policy_from_settings(settings.defaults(), "http://127.0.0.1:8080")
+    with pytest.raises(Forbidden) as refused:
+        resolve("127.0.0.1", 8188, policy)
+    assert refused.value.code == "ADDRESS_NOT_ALLOWED"
+    https = policy_from_settings(settings.defaults(), "https://mirror.lan")
+    assert https.private_origins == (("mirror.lan", 443),)
+
+
 @pytest.mark.parametrize(
     "address",
     [
