@@ -226,6 +226,8 @@ class WorkflowRoutes:
             return json_response({"workflows": await asyncio.to_thread(store.cozygen_names)})
         definitions = await self.state.definitions.get()
         entries, warnings = await asyncio.to_thread(self.checks.detailed, store, definitions)
+        key_set = bool(self.state.settings.get(partner.KEY_SETTING))
+        warnings = {name: partner.with_key_state(report, key_set=key_set) for name, report in warnings.items()}
         names = [e.name for e in entries]
         details = {e.name: {"source": e.source, "folder": e.folder, "revision": e.revision} for e in entries}
         # the caller's own jobs, as their history lists them (admins', and anyone's with auth off: every job);

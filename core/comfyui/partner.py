@@ -108,3 +108,11 @@ def key_report(report: dict[str, Any], graph: Any, object_info: Any, *, key_set:
         return report
     missing = None if key_set else KEY_SETTING
     return {**report, "ok": bool(report.get("ok")) and missing is None, "partner_nodes": used, "missing_key": missing}
+
+
+def with_key_state(report: dict[str, Any], *, key_set: bool) -> dict[str, Any]:
+    """A kept check (made by :func:`key_report` with the key counted as set) as it stands now: ``missing_key``
+    and ``ok`` follow whether a key is stored. A report without partner nodes is returned unchanged."""
+    if not report.get("partner_nodes") or key_set:
+        return report
+    return {**report, "ok": False, "missing_key": KEY_SETTING}

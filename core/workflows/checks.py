@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..comfyui import partner
 from ..errors import CozyGenError
 from ..graph.check import check
 from ..graph.ui_format import checked, is_ui_workflow
@@ -84,9 +85,13 @@ class WorkflowChecks:
         try:
             data = store.read(entry.name)
             if is_ui_workflow(data):
-                result = checked(data, object_info, models).report
+                conversion = checked(data, object_info, models)
+                graph, result = conversion.prompt, conversion.report
             else:
-                result = check(require_api_format(data), object_info, models)
+                graph = require_api_format(data)
+                result = check(graph, object_info, models)
+            # kept as if the key were set: with_key_state() says, per request, whether it is
+            result = partner.key_report(result, graph, object_info, key_set=True)
         except OSError:
             result = None
         except CozyGenError as error:

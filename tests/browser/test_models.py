@@ -399,6 +399,9 @@ def test_a_user_sees_models_read_only(server, browser) -> None:
 
 def test_a_partner_workflow_asks_for_the_comfy_key(server, browser) -> None:
     context, page = admin(browser, server)
+    page.goto(f"{server.url}/cozygen/")
+    card = page.locator('[data-workflow="partner_flux_pro.json"]')
+    expect(card.locator("[data-missing-key]")).to_contain_text("Comfy API key")  # on the list's card too
     page.goto(f"{server.url}/cozygen/generate/partner_flux_pro.json")
     notice = page.locator("#missing-key")
     expect(notice).to_contain_text("Comfy API key")
@@ -414,5 +417,7 @@ def test_a_partner_workflow_asks_for_the_comfy_key(server, browser) -> None:
     page.goto(f"{server.url}/cozygen/generate/partner_flux_pro.json")
     expect(page.locator("#go")).to_be_enabled()
     expect(page.locator("#missing-key")).to_have_count(0)  # the check knows the key is there now
+    page.goto(f"{server.url}/cozygen/")
+    expect(page.locator('[data-workflow="partner_flux_pro.json"] [data-missing-key]')).to_have_count(0)
     api(context, server, "PATCH", "/cozygen/api/settings", {"comfy_api_key": ""})
     context.close()

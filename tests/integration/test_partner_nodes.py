@@ -145,6 +145,8 @@ def test_the_check_and_the_model_lists_follow_the_stored_key(server, people) -> 
         dreamlayer = get(f"{url}/cozygen/compat/dreamlayer/api/models", headers=ann).json()["models"]
         return dreamlayer, get(f"{url}/cozygen/api/models", headers=ann).json()["partner"]
 
+    listed = get(f"{url}/cozygen/workflows?warnings=1", headers=ann).json()["warnings"]
+    assert (listed[WORKFLOW]["ok"], listed[WORKFLOW]["missing_key"]) == (True, None)
     report = check(WORKFLOW)
     assert report == {
         **report, "ok": True, "missing_nodes": [], "missing_models": {}, "invalid_values": [],
@@ -160,6 +162,8 @@ def test_the_check_and_the_model_lists_follow_the_stored_key(server, people) -> 
         assert cleared.status == 200 and cleared.json()["settings"]["comfy_api_key_set"] is False
         report = check(WORKFLOW)
         assert (report["ok"], report["missing_key"], report["missing_models"]) == (False, "comfy_api_key", {})
+        listed = get(f"{url}/cozygen/workflows?warnings=1", headers=ann).json()["warnings"]
+        assert (listed[WORKFLOW]["ok"], listed[WORKFLOW]["missing_key"]) == (False, "comfy_api_key")  # the card's
         graph = json.loads((Path(__file__).parents[2] / "workflows" / WORKFLOW).read_text())
         posted = post(f"{url}/cozygen/api/workflows/check", {"workflow": graph}, headers=ann).json()
         assert (posted["ok"], posted["missing_key"]) == (False, "comfy_api_key")

@@ -101,6 +101,14 @@ def test_the_check_reports_the_missing_key_of_a_partner_graph_only() -> None:
     assert failing["ok"] is False  # a key does not mend the rest of the check
 
 
+def test_a_kept_check_follows_the_key_of_the_moment() -> None:
+    report = {"ok": True, "missing_nodes": [], "missing_models": {}, "invalid_values": []}
+    kept = partner.key_report(report, PARTNER_GRAPH, OBJECT_INFO, key_set=True)
+    assert partner.with_key_state(kept, key_set=True) is kept
+    assert partner.with_key_state(kept, key_set=False) == {**kept, "ok": False, "missing_key": "comfy_api_key"}
+    assert partner.with_key_state(report, key_set=False) is report  # no partner nodes: nothing to say
+
+
 # -- JobService ----------------------------------------------------------------------------------------------------
 @dataclass
 class World:

@@ -313,6 +313,7 @@ const en = {
   "workflows.andMore_other": "and {count} more",
   "workflows.fromEditor": "From ComfyUI's editor",
   "workflows.cannotRun": "⚠ Cannot run on this ComfyUI: open it in the editor to see why",
+  "workflows.needsKey": "⚠ Needs a Comfy API key for its cloud nodes: an admin sets it in Settings",
   "gen.workflowChanged": "This workflow changed in ComfyUI's editor since you opened it: the form was reloaded with your values. Check them and generate again.",
   "gen.workflowUpdated": "Updated from ComfyUI's editor: the form shows the workflow as it is now, with your values kept.",
   "gallery.folder": "Folder {name}",

@@ -315,6 +315,7 @@ export default {
   "workflows.andMore_other": "y {count} más",
   "workflows.fromEditor": "Del editor de ComfyUI",
   "workflows.cannotRun": "⚠ No se puede ejecutar en este ComfyUI: ábrelo en el editor para ver por qué",
+  "workflows.needsKey": "⚠ Necesita una clave de API de Comfy para sus nodos en la nube: un administrador la configura en Ajustes",
   "gen.workflowChanged": "Este flujo de trabajo cambió en el editor de ComfyUI desde que lo abriste: el formulario se ha recargado con tus valores. Revísalos y vuelve a generar.",
   "gen.workflowUpdated": "Actualizado desde el editor de ComfyUI: el formulario muestra el flujo de trabajo tal como es ahora, con tus valores.",
   "gallery.folder": "Carpeta {name}",

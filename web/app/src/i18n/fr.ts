@@ -315,6 +315,7 @@ export default {
   "workflows.andMore_other": "et {count} autres",
   "workflows.fromEditor": "Depuis l’éditeur de ComfyUI",
   "workflows.cannotRun": "⚠ Ne peut pas s’exécuter sur ce ComfyUI : ouvrez-le dans l’éditeur pour savoir pourquoi",
+  "workflows.needsKey": "⚠ Nécessite une clé API Comfy pour ses nœuds cloud : un administrateur la définit dans les Paramètres",
   "gen.workflowChanged": "Ce workflow a été modifié dans l’éditeur de ComfyUI depuis que vous l’avez ouvert : le formulaire a été rechargé avec vos valeurs. Vérifiez-les et relancez la génération.",
   "gen.workflowUpdated": "Mis à jour depuis l’éditeur de ComfyUI : le formulaire montre le workflow tel qu’il est maintenant, avec vos valeurs.",
   "gallery.folder": "Dossier {name}",

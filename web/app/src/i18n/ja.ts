@@ -297,6 +297,7 @@ export default {
   "workflows.andMore_other": "ほか {count} 件",
   "workflows.fromEditor": "ComfyUI エディターから",
   "workflows.cannotRun": "⚠ この ComfyUI では実行できません：エディターで開いて理由を確認してください",
+  "workflows.needsKey": "⚠ クラウドノードに Comfy API キーが必要です：管理者が設定で登録します",
   "gen.workflowChanged": "このワークフローは開いた後に ComfyUI エディターで変更されました。入力した値を保ったままフォームを読み込み直しました。確認してもう一度生成してください。",
   "gen.workflowUpdated": "ComfyUI エディターでの変更を反映しました。入力した値を保ったまま、最新のワークフローをフォームに表示しています。",
   "gallery.folder": "フォルダー {name}",

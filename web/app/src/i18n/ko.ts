@@ -297,6 +297,7 @@ export default {
   "workflows.andMore_other": "외 {count}개",
   "workflows.fromEditor": "ComfyUI 편집기에서",
   "workflows.cannotRun": "⚠ 이 ComfyUI에서 실행할 수 없습니다: 편집기에서 열어 이유를 확인하세요",
+  "workflows.needsKey": "⚠ 클라우드 노드에 Comfy API 키가 필요합니다: 관리자가 설정에서 지정합니다",
   "gen.workflowChanged": "연 이후 ComfyUI 편집기에서 이 워크플로가 변경되었습니다. 입력한 값을 유지한 채 양식을 다시 불러왔습니다. 확인한 뒤 다시 생성하세요.",
   "gen.workflowUpdated": "ComfyUI 편집기의 변경을 반영했습니다. 입력한 값을 유지한 채 현재 워크플로를 양식에 표시합니다.",
   "gallery.folder": "폴더 {name}",

@@ -297,6 +297,7 @@ export default {
   "workflows.andMore_other": "等另外 {count} 项",
   "workflows.fromEditor": "来自 ComfyUI 编辑器",
   "workflows.cannotRun": "⚠ 无法在此 ComfyUI 上运行：请在编辑器中打开查看原因",
+  "workflows.needsKey": "⚠ 其云端节点需要 Comfy API 密钥：由管理员在设置中填写",
   "gen.workflowChanged": "自你打开以来，此工作流已在 ComfyUI 编辑器中被修改：表单已重新加载并保留了你的值。请检查后再次生成。",
   "gen.workflowUpdated": "已根据 ComfyUI 编辑器中的更改更新：表单显示当前的工作流，并保留了你的值。",
   "gallery.folder": "文件夹 {name}",

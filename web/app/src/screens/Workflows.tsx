@@ -160,7 +160,10 @@ function Card({ wf, admin, onFix }: { wf: WorkflowSummary; admin: boolean; onFix
               {missingAfter}
             </span>
           )}
-          {c && !c.ok && lacks.length === 0 && (
+          {c?.missingKey && (
+            <span class="warn" style="display:block;margin-top:4px" role="note" data-missing-key>{t("workflows.needsKey")}</span>
+          )}
+          {c && !c.ok && lacks.length === 0 && !c.missingKey && (
             <span class="warn" style="display:block;margin-top:4px" role="note">{t("workflows.cannotRun")}</span>
           )}
         </span>
