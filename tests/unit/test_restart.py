@@ -71,7 +71,11 @@ async def restart_flow(root: Path, *, queued: bool) -> tuple[FakeHost, CozyGenSt
             reply = await client.post(PATH, json=body) if body is not None else await client.post(PATH)
             answers.append((reply.status, await reply.json()))
             reply.release()
-        await asyncio.sleep(system_restart.GRACE_SECONDS + 0.3)
+        await asyncio.sleep(system_restart.GRACE_SECONDS)
+        for _ in range(600):  # the restart stops CozyGen's parts first: under load that takes a while
+            if host.restarts or not answers or answers[-1][0] != 202:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await client.close()
     with sqlite3.connect(db.path) as conn:  # closed by the restart: the audit log is read from the file
