@@ -45,7 +45,6 @@ import asyncio
 import hashlib
 import random
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -53,6 +52,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from aiohttp import web
+from loopback import Served, bound
 
 MIB = 1 << 20
 BLOCK = MIB  # generated files are made of 1 MiB blocks, each a different rotation of one seeded block
@@ -182,59 +182,35 @@ class ModelServer:
         self._blobs: dict[str, File] = {}  # /cdn/<sha256> (the served sha, as announced)
         self._repos: dict[str, HfRepo] = {}
         self.requests: list[Seen] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._served = Served("model server", on_stop=self._release_all)
         self.port = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def __enter__(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock = bound()
         self.port = sock.getsockname()[1]
         socks = [sock]
         if self._separate_cdn:
-            cdn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                cdn.bind(("127.0.0.2", self.port))
+                socks.append(bound("127.0.0.2", self.port))
             except OSError:
-                cdn.close()
+                pass
             else:
-                socks.append(cdn)
                 self._cdn_host = "127.0.0.2"
-        loop = self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._start(socks))
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="model-server", daemon=True)
-        self._thread.start()
-        ready.wait(30)
+        self._served.start(self._app, socks)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
+        self._served.stop()
 
-    async def _start(self, socks: list[socket.socket]) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/cdn/{sha}", self._cdn)
         app.router.add_route("*", "/files/{name:.+}", self._file)
         app.router.add_route("*", "/{owner}/{repo}/resolve/{revision}/{path:.+}", self._resolve)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        for sock in socks:
-            await web.SockSite(self._runner, sock).start()
+        return app
 
-    async def _stop(self) -> None:
+    async def _release_all(self) -> None:
         with self._lock:  # let held responses end, or the shutdown waits for them
             files = [*self._files.values(), *self._blobs.values()]
             for file in files:
@@ -242,8 +218,6 @@ class ModelServer:
         for file in files:
             if file.release is not None:
                 file.release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- what a test sets up --------------------------------------------------------------------------------
     @property
@@ -308,8 +282,8 @@ class ModelServer:
         with self._lock:
             file.knobs = replace(file.knobs, hold_at=None)
             event = file.release
-        if event is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(event.set)
+        if event is not None:
+            self._served.call(event.set)
 
     def data(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         """The bytes served for ``name`` (or ``owner/repo/path``), ``[start, end)``: a test's expected content."""

@@ -24,12 +24,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
-import threading
 from dataclasses import dataclass
 from typing import Any, Self
 
 from aiohttp import web
+from loopback import Served, bound
 
 GENERATE = "/proxy/bfl/flux-pro-1.1-ultra/generate"
 POLL = "/proxy/bfl/get_result"
@@ -76,52 +75,26 @@ class PartnerServer:
         self.port = 0
         self._tasks: dict[str, dict[str, Any]] = {}
         self._released: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._served = Served("partner server")
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def __enter__(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock = bound()
         self.port = sock.getsockname()[1]
-        loop = self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._start(sock))
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="partner-server", daemon=True)
-        self._thread.start()
-        if not ready.wait(30):
-            raise RuntimeError("the partner server did not start")
+        self._served.start(self._app, [sock])
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self._loop is not None and self._thread is not None:
-            self.release()
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
+        self.release()
+        self._served.stop()
 
-    async def _start(self, sock: socket.socket) -> None:
+    def _app(self) -> web.Application:
         self._released = asyncio.Event()
         app = web.Application()
         app.router.add_post(GENERATE, self._generate)
         app.router.add_get(POLL, self._poll)
         app.router.add_get("/delivery/{name}", self._deliver)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-
-    async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     # -- what a test uses ---------------------------------------------------------------------------------------
     @property
@@ -132,8 +105,8 @@ class PartnerServer:
     def release(self) -> None:
         """Let held generate requests answer (and answer new ones at once)."""
         self.hold = False
-        if self._loop is not None and self._released is not None:
-            self._loop.call_soon_threadsafe(self._released.set)
+        if self._released is not None:
+            self._served.call(self._released.set)
 
     def seen(self, path: str) -> list[Seen]:
         return [r for r in list(self.requests) if r.path == path]
