@@ -135,7 +135,10 @@ def fetch(
             raise TransferError("SIZE_MISMATCH", f"got {part.offset} bytes; the server announced {total}")
         sha256 = part.sha256()
         if expected_sha256 and sha256 != expected_sha256.lower():
-            raise TransferError("HASH_MISMATCH", f"the file's SHA-256 is {sha256}, not the expected {expected_sha256}")
+            raise TransferError(
+                "HASH_MISMATCH",
+                f"the download was deleted: its SHA-256 is {sha256}, not the expected {expected_sha256}",
+            )
         part.sync()
         return Result(part.offset, sha256)
 
