@@ -19,14 +19,14 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import BadRequest, Conflict, CozyGenError, HostNotReady, InsufficientStorage, NotFound
@@ -36,6 +36,8 @@ from ..store.db import Database
 from . import hashing, hf, netguard, partfile, records, transfer
 from .sources import Source, default_name, parse_source
 from .targets import Target, pickle_warning, resolve_target
+
+T = TypeVar("T")
 
 log = logging.getLogger("cozygen")
 EVENT = "download.changed"
@@ -118,7 +120,6 @@ class DownloadService:
         self._settings, self._on_installed = settings, on_installed
         self._hf_endpoint = hf_endpoint  # None: HF_ENDPOINT from the environment at each use
         self._free, self._retry_delay = free, retry_delay
-        self._threads: ThreadPoolExecutor | None = None  # the transfers' own (see start)
         self._live: dict[str, _Live] = {}
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._wake: asyncio.Event | None = None
@@ -132,9 +133,6 @@ class DownloadService:
         if requeued:
             log.info("CozyGen: %d model download(s) left running by the last run are queued again", requeued)
         self._stopping = False
-        # The transfers run in threads of their own at a lower priority (never in the loop's shared pool: a
-        # thread cannot raise its priority back, see partfile.lower_priority).
-        self._threads = ThreadPoolExecutor(8, "cozygen-download", initializer=partfile.lower_priority)
         self._wake = asyncio.Event()
         self._scheduler = asyncio.create_task(self._schedule(), name="cozygen-downloads")
         self._wake.set()
@@ -152,9 +150,6 @@ class DownloadService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler
             self._scheduler = None
-        if self._threads is not None:
-            self._threads.shutdown(wait=False)
-            self._threads = None
         for futures in self._waiters.values():
             for future in futures:
                 if not future.done():
@@ -354,8 +349,7 @@ class DownloadService:
             check_space=lambda need: self._check_space(target, need),
             retry_delay=self._retry_delay,
         )
-        assert self._threads is not None, "start() first"
-        result = await asyncio.get_running_loop().run_in_executor(self._threads, fetch)
+        result = await in_daemon_thread(fetch)
         await asyncio.to_thread(_install, target)
         return _Outcome("done", result=result)
 
@@ -526,6 +520,36 @@ class DownloadService:
             "started_at": row.get("started_at"),
             "finished_at": row.get("finished_at"),
         }
+
+
+def in_daemon_thread(work: Callable[[], T]) -> asyncio.Future[T]:
+    """Run ``work`` in a daemon thread of its own at a lower priority. Not an executor: Python joins an executor's
+    threads at exit, so a transfer (an hour long, or stalled) would hold ComfyUI's Ctrl+C until it ended; a daemon
+    thread is dropped, its ``.part`` stays and resumes at the next start. Never the loop's shared pool either: a
+    thread cannot raise its priority back (partfile.lower_priority)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        partfile.lower_priority()
+        result, error = None, None
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="cozygen-download", daemon=True).start()
+    return future
 
 
 def _secret(settings: Mapping[str, Any], name: str) -> str | None:

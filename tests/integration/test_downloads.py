@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,21 @@ def test_a_download_resumes_after_comfyui_is_killed(server, admin, files: ModelS
     assert any(r and int(r.removeprefix("bytes=").split("-")[0]) >= 3 * MIB for r in again), again
     assert hashlib.sha256(model_path(server, "vae", "restart.safetensors").read_bytes()).hexdigest() == sha
     assert not part.exists()
+
+
+def test_ctrl_c_stops_comfyui_mid_download_and_the_download_resumes(server, admin, files: ModelServer) -> None:
+    """A stalled transfer must not hold ComfyUI's exit: SIGINT (Ctrl+C, scripts/start's stop) ends the process at
+    once, unkilled, and the download carries on from its .part at the next start."""
+    sha = files.add_file("ctrl_c.safetensors", 8 * MIB, hold_at=2 * MIB)
+    queued = start(server, admin, {"source": files.file_url("ctrl_c.safetensors"), "folder": "vae"})
+    until(lambda: view(server, admin, queued["id"]), lambda v: v["done"] >= 2 * MIB, timeout=30)
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=30) == 0, server.log()[-2000:]  # not killed: it left by itself
+    files.release("ctrl_c.safetensors")
+    server.restart()
+
+    done = finished(server, admin, queued["id"])
+    assert (done["state"], done["sha256"]) == ("done", sha), done
 
 
 def test_a_wrong_hash_deletes_the_file_and_says_so(server, admin, files: ModelServer) -> None:
