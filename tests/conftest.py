@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from support import import_project_as
 import_project_as("cozygen")
 
 import comfyui_host  # noqa: E402  (scripts/ is put on sys.path by tests.support)
+
+# A run started in the background by a shell without job control (`nohup scripts/test &` in a script) inherits
+# SIGINT ignored, and so would every ComfyUI it starts: they would never stop on the SIGINT that ComfyUI.stop and
+# scripts/start send. Python's own handler here is reset to the default in each child, which Python then handles.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def import_failures(log: str, folder_name: str) -> list[str]:
