@@ -7,8 +7,21 @@ import asyncio
 import socket
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A request a fake server received (tests assert what CozyGen or ComfyUI sent)."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # names lowercased
+    body: Any = None  # the JSON body, where the server reads one
 
 
 def bound(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from aiohttp import web
-from loopback import Served, bound
+from loopback import Seen, Served, bound
 
 MIB = 1 << 20
 BLOCK = MIB  # generated files are made of 1 MiB blocks, each a different rotation of one seeded block
@@ -147,16 +147,6 @@ class File:
     @property
     def announced_size(self) -> int:
         return self.blob.size if self.knobs.content_length is None else self.knobs.content_length
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A request the server received."""
-
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]  # names lowercased
 
 
 @dataclass

@@ -24,11 +24,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from dataclasses import dataclass
 from typing import Any, Self
 
 from aiohttp import web
-from loopback import Served, bound
+from loopback import Seen, Served, bound
 
 GENERATE = "/proxy/bfl/flux-pro-1.1-ultra/generate"
 POLL = "/proxy/bfl/get_result"
@@ -52,17 +51,6 @@ def picture() -> tuple[bytes, list[tuple[int, int, int]]]:
 
 
 IMAGE, PIXELS = picture()
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A request the server received."""
-
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]  # names lowercased
-    body: Any  # the JSON body, or None
 
 
 class PartnerServer:
