@@ -23,6 +23,7 @@ from aiohttp import web
 from ...core.accounts.access import ADMIN, VIEWER
 from ...core.errors import BadRequest, Conflict, CozyGenError, Forbidden
 from ...core.events import Event
+from ...core.models.service import human_bytes
 from ...core.models.sources import Source, parse_source
 from ..auth.authorization import same_origin
 from ..auth.credentials import VIA_KEY
@@ -169,12 +170,7 @@ def seed_model(data: Mapping[str, Any], folders: list[str]) -> Wanted:
 
 def human(size: float | None) -> str:
     """Bytes as AI Playground shows them: ``1.2GB``, ``512.0KB``, ``10B``."""
-    value = float(size or 0)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return f"{value:.1f}TB"
+    return human_bytes(float(size or 0), base=1024, space="")
 
 
 def progress_event(wanted: Wanted, view: Mapping[str, Any]) -> dict[str, Any]:

@@ -75,12 +75,13 @@ class _Outcome:
     code: str | None = None
 
 
-def human_bytes(n: float) -> str:
+def human_bytes(n: float, *, base: int = 1000, space: str = " ") -> str:
+    """``1.2 GB`` (``base=1024, space=""``: AI Playground's ``1.1GB``)."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+        if abs(n) < base or unit == "TB":
+            return f"{n:.0f}{space}{unit}" if unit == "B" else f"{n:.1f}{space}{unit}"
+        n /= base
+    return f"{n:.1f}{space}TB"
 
 
 def free_bytes(directory: str) -> int:
