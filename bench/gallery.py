@@ -111,6 +111,16 @@ def real_png(path: Path, seed: int) -> None:
 
 
 def build_tree(root: Path, files: int) -> Path:
+    """The cached tree (built once; a second benchmark started meanwhile waits for the first's build)."""
+    import fcntl
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_tree(root, files)
+
+
+def _build_tree(root: Path, files: int) -> Path:
     output = root / "output"
     marker = root / f"complete-{files}"
     if marker.exists():
