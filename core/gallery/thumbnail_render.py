@@ -67,21 +67,35 @@ def media_kind(name: str | Path) -> str:
 
 def render(source: Path, width: int, fmt: str = "jpeg") -> bytes:
     """Encoded thumbnail bytes for ``source``; a placeholder when it cannot be rendered."""
+    return render_many(source, [(width, fmt)])[(width, fmt)]
+
+
+def render_many(source: Path, sizes: list[tuple[int, str]]) -> dict[tuple[int, str], bytes]:
+    """Encoded thumbnails of ``source`` at each (width, format), decoded once; placeholders where it cannot be
+    rendered. The widest comes out exactly as ``render`` makes it alone; the narrower are reduced from it."""
+    if not sizes:
+        return {}
     kind = media_kind(source)
+    widest = max(width for width, _ in sizes)
     image: Image.Image | None = None
     try:
         if kind == "image":
-            image = render_image(source, width)
+            image = render_image(source, widest)
         elif kind == "video":
-            image = render_video(source, width)
+            image = render_video(source, widest)
     except FileNotFoundError:
         raise
     except Exception as exc:  # a bad source file never raises: it gets a placeholder
         log.warning("thumbnail: cannot render %s: %s: %s", source.name, type(exc).__name__, exc)
         image = None
-    if image is None:
-        image = placeholder(width, "play" if kind in ("video", "audio") else "image")
-    return encode(image, fmt)
+    made: dict[tuple[int, str], bytes] = {}
+    for width, fmt in sizes:
+        if image is None:
+            shown = placeholder(width, "play" if kind in ("video", "audio") else "image")
+        else:
+            shown = fit(image, width)
+        made[(width, fmt)] = encode(shown, fmt)
+    return made
 
 
 def render_image(source: Path, width: int) -> Image.Image | None:

@@ -12,6 +12,8 @@ Blocking code: the web layer calls it from a thread pool, never on the event loo
   cached like any thumbnail. Only a missing source raises (FileNotFoundError).
 * The cache keeps a running total of its bytes; a write that pushes it over ``max_bytes``
   evicts the least recently used files (by mtime; a cache hit touches its file) down to 90%.
+* ``warm`` makes the thumbnails of a new file ahead of any request (thumbnail_warm.py) at the sizes requests
+  ask for most (``asked_sizes``); a ``clear`` drops the warm writes still in flight.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest
-from .thumbnail_render import FORMATS, normalize_format, render
+from .thumbnail_render import FORMATS, normalize_format, render, render_many
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ RENDER_VERSION = 1  # part of every key: bump it when the rendering changes
 EVICT_TO = 0.9  # eviction brings the total down to this share of max_bytes
 TOUCH_AFTER = 60.0  # a cache hit refreshes its file's mtime when older than this (seconds)
 STALE_TEMP_AFTER = 3600.0  # temp files older than this are left-overs of a crash
+ASKED_KEPT = 1000  # the last requests whose sizes ``asked_sizes`` counts
 
 _WIDTH = re.compile(r"\s*[+-]?\d{1,9}\s*")
 
@@ -77,6 +81,8 @@ class ThumbnailCache:
         self._total_lock = threading.Lock()
         self._keys_lock = threading.Lock()
         self._key_locks: dict[str, list[Any]] = {}  # key -> [lock, holders]
+        self._asked: deque[tuple[int, str]] = deque(maxlen=ASKED_KEPT)  # (width, format) of recent requests
+        self.generation = 0  # bumped by clear(): a warm begun before it stores nothing
 
     def key(self, stat: os.stat_result, suffix: str, width: int, fmt: str) -> str:
         """The key of a thumbnail of the file ``stat`` describes, whose name ends with ``suffix`` (``.png``)."""
@@ -91,6 +97,7 @@ class ThumbnailCache:
         """The cached thumbnail of ``source``, rendered now when missing. Raises FileNotFoundError only."""
         width = clamp_width(width)
         fmt = normalize_format(fmt)
+        self._asked.append((width, fmt))  # deque.append is atomic: no lock
         source = Path(source)
         stat = os.stat(source)
         key = self.key(stat, source.suffix, width, fmt)
@@ -104,9 +111,37 @@ class ThumbnailCache:
             self._store(path, render(source, width, fmt))
         return Thumbnail(path, f'"{key}"', media_type, made=True)
 
+    def asked_sizes(self, least_share: float = 0.2) -> list[tuple[int, str]]:
+        """The (width, format) pairs of at least ``least_share`` of the recent requests, most asked first."""
+        counts = Counter(list(self._asked))
+        total = sum(counts.values())
+        return [size for size, n in counts.most_common() if n >= least_share * total]
+
+    def warm(self, source: Path, sizes: list[tuple[int, str]], generation: int) -> int:
+        """Make the thumbnails of ``source`` missing at ``sizes`` (decoded once); how many were made. Nothing is
+        stored once the cache was cleared after ``generation`` was read. Raises FileNotFoundError only."""
+        source = Path(source)
+        stat = os.stat(source)
+        wanted: dict[tuple[int, str], Path] = {}
+        for width, fmt in sizes:
+            size = (clamp_width(width), normalize_format(fmt))
+            path = self.path_for(self.key(stat, source.suffix, *size), size[1])
+            if size not in wanted and not _present(path):
+                wanted[size] = path
+        if not wanted or generation != self.generation:
+            return 0
+        made = 0
+        for size, data in render_many(source, list(wanted)).items():
+            path = wanted[size]
+            with self._locked(path.stem):
+                if not _present(path) and self._store(path, data, generation):
+                    made += 1
+        return made
+
     def clear(self) -> None:
         """Delete every thumbnail: remove the folder and create it again."""
         with self._total_lock:
+            self.generation += 1
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder.mkdir(parents=True, exist_ok=True)
             self._total = None  # writes in flight may still land: count again on next use
@@ -148,21 +183,28 @@ class ThumbnailCache:
                 if entry[1] == 0:
                     del self._key_locks[key]
 
-    def _store(self, path: Path, data: bytes) -> None:
+    def _store(self, path: Path, data: bytes, generation: int | None = None) -> bool:
+        """Write a thumbnail and count it; False when ``generation`` is given and a clear() came since."""
         with self._total_lock:
             if self._total is None:
                 self._total = sum(size for _, size, _ in self._scan())
-        for attempt in (1, 2):  # clear() may remove the folder between mkdir and replace
-            try:
+            if generation is not None:  # a warm write: held under the lock, so a clear cannot come between
+                if generation != self.generation:
+                    return False
                 replaced = _write_atomic(path, data)
-                break
-            except FileNotFoundError:
-                if attempt == 2:
-                    raise
+        if generation is None:
+            for attempt in (1, 2):  # clear() may remove the folder between mkdir and replace
+                try:
+                    replaced = _write_atomic(path, data)
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
         with self._total_lock:
             self._total = (self._total or 0) + len(data) - replaced
             if self._total > self.max_bytes:
                 self._evict(keep=path)
+        return True
 
     def _evict(self, keep: Path) -> None:
         """Remove the least recently used files until the total is at most EVICT_TO of the cap."""
@@ -204,6 +246,14 @@ class ThumbnailCache:
                     continue
                 found.append((stat.st_mtime_ns, stat.st_size, Path(entry.path)))
         return found
+
+
+def _present(path: Path) -> bool:
+    """Whether ``path`` holds a thumbnail (an empty file is a crash's left-over); touches nothing."""
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _entries(folder: Path) -> list[os.DirEntry[str]]:
