@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import IO, Any
 import orjson
 
 from .index import FILE_COLUMNS
+
+PARTIAL_GRACE = 10.0  # seconds a PNG without IEND is given to finish (the watcher's)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
 MODULE = "cozygen_describe_worker"
@@ -55,11 +58,20 @@ def _read(stream: IO[bytes]) -> Any:
     return orjson.loads(stream.read(int.from_bytes(header, "big")))
 
 
-def describe_jobs(jobs: Iterable[Job]) -> list[dict[str, Any]]:
+def describe_jobs(jobs: Iterable[Job], *, fresh: bool = False) -> list[dict[str, Any] | None]:
+    """The index row of each job. ``fresh`` (files that just arrived): None for a file gone (size -1) and for a
+    PNG still being written (no IEND) less than ``PARTIAL_GRACE`` seconds after its last write."""
     from ..media.info import describe
+    from ..media.pnginfo import png_complete
 
-    rows = []
+    rows: list[dict[str, Any] | None] = []
+    now = time.time()
     for root, path, sub, name, size, mtime, mtime_ns in jobs:
+        if fresh and (
+            size < 0 or (name.lower().endswith(".png") and now - mtime < PARTIAL_GRACE and not png_complete(path))
+        ):
+            rows.append(None)
+            continue
         st = SimpleNamespace(st_size=size, st_mtime=mtime, st_mtime_ns=mtime_ns)
         rows.append(describe(root, path, sub, name, st))  # type: ignore[arg-type]
     return rows
@@ -67,21 +79,24 @@ def describe_jobs(jobs: Iterable[Job]) -> list[dict[str, Any]]:
 
 def serve() -> None:
     """The worker's loop: a batch of jobs in, their index rows out, until stdin closes."""
+    if len(sys.argv) > 2:
+        os.nice(int(sys.argv[2]))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            jobs = _read(stdin)
+            request = _read(stdin)
         except EOFError:
             return
-        _write(stdout, [[row.get(c) for c in FILE_COLUMNS] for row in describe_jobs(jobs)])
+        rows = describe_jobs(request["jobs"], fresh=request["fresh"])
+        _write(stdout, [None if row is None else [row.get(c) for c in FILE_COLUMNS] for row in rows])
 
 
 class DescribePool:
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, nice: int = 0) -> None:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-c", BOOT, str(PACKAGE_ROOT)],
+                [sys.executable, "-c", BOOT, str(PACKAGE_ROOT), str(nice)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -89,8 +104,8 @@ class DescribePool:
             for _ in range(workers)
         ]
 
-    def map(self, batches: Iterable[list[Job]]) -> Iterator[list[list[Any]]]:
-        """Index rows (values in ``FILE_COLUMNS`` order) for each batch, in order.
+    def map(self, batches: Iterable[list[Job]], *, fresh: bool = False) -> Iterator[list[list[Any] | None]]:
+        """Index rows (values in ``FILE_COLUMNS`` order; ``fresh`` as :func:`describe_jobs`) for each batch, in order.
 
         One batch per worker at a time (so no pipe fills both ways); the next batch is ready
         before a worker finishes, so it never waits for the caller.
@@ -102,14 +117,14 @@ class DescribePool:
         while upcoming is not None or busy:
             while idle and upcoming is not None:
                 process = idle.popleft()
-                _write(_pipe(process.stdin), upcoming)
+                _write(_pipe(process.stdin), {"jobs": upcoming, "fresh": fresh})
                 busy.append(process)
                 upcoming = next(source, None)
             process = busy.popleft()
             rows = _read(_pipe(process.stdout))
             idle.append(process)
             if upcoming is not None:  # hand the waiting batch over before the caller takes its turn
-                _write(_pipe(process.stdin), upcoming)
+                _write(_pipe(process.stdin), {"jobs": upcoming, "fresh": fresh})
                 busy.append(idle.pop())
                 upcoming = next(source, None)
             yield rows

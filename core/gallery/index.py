@@ -68,19 +68,20 @@ LISTING_INDEXES = {
     "media_kind": "media(root, kind, animated, hidden, mtime, created, size, filename COLLATE NOCASE)",
 }
 _MTIME = FILE_COLUMNS.index("mtime")
+_MTIME_NS, _SIZE = FILE_COLUMNS.index("mtime_ns"), FILE_COLUMNS.index("size")
+_POSITIVE, _MODEL = FILE_COLUMNS.index("positive"), FILE_COLUMNS.index("model")
 # a new row's ``created`` is its mtime then (the last value); a refresh leaves it as it was
 _VALUES = f"({', '.join(FILE_COLUMNS)}, created) VALUES ({', '.join('?' for _ in FILE_COLUMNS)}, ?)"
 _INSERT = f"INSERT OR IGNORE INTO media{_VALUES}"
-_UPSERT = (
-    f"INSERT INTO media{_VALUES} ON CONFLICT(root, subfolder, filename) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in FILE_COLUMNS[3:])
-    + " RETURNING id"
+_UPSERT_MANY = f"INSERT INTO media{_VALUES} ON CONFLICT(root, subfolder, filename) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in FILE_COLUMNS[3:]
 )
+_UPSERT = _UPSERT_MANY + " RETURNING id"
 
 
 def _values(entry: dict[str, Any] | list[Any]) -> list[Any]:
     """An entry (a dict, or its values in ``FILE_COLUMNS`` order) as the parameters of ``_VALUES``."""
-    values = entry if isinstance(entry, list) else [entry.get(c) for c in FILE_COLUMNS]
+    values = row_values(entry)
     return [*values, values[_MTIME]]
 
 
@@ -107,6 +108,53 @@ def upsert_files(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) ->
     _search_forget(conn, stale)
     conn.executemany("INSERT INTO media_fts(rowid, positive, model) VALUES (?, ?, ?)", fresh)
     return ids
+
+
+def row_values(entry: dict[str, Any] | list[Any]) -> list[Any]:
+    """An entry as its values in ``FILE_COLUMNS`` order."""
+    return entry if isinstance(entry, list) else [entry.get(c) for c in FILE_COLUMNS]
+
+
+def upsert_described(
+    conn: sqlite3.Connection, entries: list[list[Any]]
+) -> list[tuple[sqlite3.Row, sqlite3.Row | None]]:
+    """Insert or refresh many described files at once (values in ``FILE_COLUMNS`` order): one statement for all,
+    the search index fed once for the batch. Returns (row now, row before or None) for each file that changed;
+    an entry the index already holds as it is (same mtime_ns and size) is left alone.
+    """
+    if not entries:
+        return []
+    keys = [(e[0], e[1], e[2]) for e in entries]
+    olds = [find_file(conn, *key) for key in keys]
+    todo = [
+        (entry, old)
+        for entry, old in zip(entries, olds, strict=True)
+        if old is None or (old["mtime_ns"], old["size"]) != (entry[_MTIME_NS], entry[_SIZE])
+    ]
+    conn.executemany(_UPSERT_MANY, [_values(entry) for entry, _ in todo])
+    done = [(find_file(conn, *entry[:3]), old, entry) for entry, old in todo]
+    stale, fresh = [], []
+    for new, old, entry in done:
+        if new is None:  # cannot be: written just above, in this transaction
+            continue
+        if old is None or (old["positive"], old["model"]) != (entry[_POSITIVE], entry[_MODEL]):
+            if old is not None:
+                stale.append(old)
+            fresh.append((new["id"], new["positive"], new["model"]))
+    _search_forget(conn, stale)
+    conn.executemany("INSERT INTO media_fts(rowid, positive, model) VALUES (?, ?, ?)", fresh)
+    return [(new, old) for new, old, _ in done if new is not None]
+
+
+def stamps(conn: sqlite3.Connection, keys: list[tuple[str, str, str]]) -> list[tuple[int, int] | None]:
+    """(mtime_ns, size) of each (root, subfolder, filename) the index holds, None for the others."""
+    found = []
+    for key in keys:
+        row = conn.execute(
+            "SELECT mtime_ns, size FROM media WHERE root = ? AND subfolder = ? AND filename = ?", key
+        ).fetchone()
+        found.append((row[0], row[1]) if row is not None else None)
+    return found
 
 
 def insert_new_files(conn: sqlite3.Connection, entries: list[dict[str, Any]] | list[list[Any]]) -> None:

@@ -35,6 +35,8 @@ from .sync import Change, FolderWatcher, ScanReport, scan, sync_path
 log = logging.getLogger("cozygen")
 TRASH_DAYS = 30
 SCAN_WORKERS = max(1, min(4, os.cpu_count() or 1))  # helper processes for a first scan
+LIVE_CHANGES = 500  # changes announced one by one; a larger batch is announced as one reload
+BURST_EVERY = 1.0  # seconds between two reloads announced during a burst
 NAME_MAX = 255  # bytes in one file name (Linux, macOS); a prefixed copy of a long name must still fit
 
 
@@ -72,6 +74,9 @@ class Gallery:
         self.ready = threading.Event()
         self._generation = 0
         self._counts: dict[Any, int] = {}
+        self._burst_lock = threading.Lock()
+        self._burst_timer: threading.Timer | None = None
+        self._burst_last = 0.0
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -131,6 +136,9 @@ class Gallery:
 
     def _changed(self, changes: list[Change]) -> None:
         self._invalidate()
+        if len(changes) > LIVE_CHANGES:  # a burst (a restored backup): one reload beats thousands of events
+            self._burst()
+            return
         for change in changes:
             data = {
                 "event": change.kind,
@@ -143,6 +151,23 @@ class Gallery:
             if change.previous is not None:
                 data["from"] = item(change.previous)
             self.hub.publish(f"file.{change.kind}", data)
+
+    def _burst(self) -> None:
+        """Tell the streams to reload (``reset``), at most once per ``BURST_EVERY`` seconds and once more after
+        the last batch of a burst, so the app's listing and counts end exact."""
+        with self._burst_lock:
+            if self._burst_timer is not None:
+                return  # one is already due: it will tell of this batch too
+            delay = max(0.0, self._burst_last + BURST_EVERY - time.monotonic())
+            self._burst_timer = threading.Timer(delay, self._burst_publish)
+            self._burst_timer.daemon = True
+            self._burst_timer.start()
+
+    def _burst_publish(self) -> None:
+        with self._burst_lock:
+            self._burst_timer, self._burst_last = None, time.monotonic()
+        self._invalidate()
+        self.hub.publish("reset", {"event": "reset"})
 
     # -- reads ------------------------------------------------------------------------
     async def count(self, query: index.FileQuery) -> int:

@@ -12,10 +12,13 @@ again, until it is complete or ``PARTIAL_GRACE`` has passed since its last write
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import stat
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -28,12 +31,15 @@ from ..media.kinds import extension, is_hidden, kind_of
 from ..media.pnginfo import png_complete
 from ..store.db import Database
 from . import index
-from .describe_pool import DescribePool, Job, describe_jobs
+from .describe_pool import PARTIAL_GRACE, DescribePool, Job, describe_jobs
 from .holds import Holds, Noted
 
 log = logging.getLogger("cozygen")
 BATCH = 1000
-PARTIAL_GRACE = 10.0  # seconds a PNG without IEND is given to finish
+POOL_MIN = 500  # files arriving at once from which the watcher describes them in helper processes
+POOL_IDLE = 30.0  # seconds the watcher keeps its helper processes after the last use
+HELPER_NICE = 5  # the helpers yield the CPU to ComfyUI's own process
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,23 @@ def _relative(base: Path | str, path: str) -> str | None:
     return rel.replace(os.sep, "/")
 
 
+def storable(name: str) -> bool:
+    """Whether a name can be indexed: a name that is not UTF-8 (its bytes kept as surrogates) cannot be stored
+    in SQLite's text or sent as JSON, so such files are left out."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _regular_media(base: Path, rel: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(os.path.join(base, rel)).st_mode) and kind_of(rel) is not None
+    except OSError:
+        return False
+
+
 def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
     """(subfolder, file entry or None for a folder, mtime) for every media file and folder under base.
 
@@ -79,6 +102,8 @@ def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
         try:
             with os.scandir(base / sub if sub else base) as entries:
                 for entry in entries:
+                    if not storable(entry.name):
+                        continue  # not UTF-8: the index (and JSON) cannot hold the name
                     try:
                         if entry.is_dir(follow_symlinks=False):
                             path = f"{sub}/{entry.name}" if sub else entry.name
@@ -206,9 +231,12 @@ def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale
 
 
 # -- applying individual paths ---------------------------------------------------------
-def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change], list[str]]:
+def sync_path(
+    conn: Any, root: str, base: Path, rel: str, *, walked: list[tuple[str, str]] | None = None
+) -> tuple[list[Change], list[str]]:
     """Bring one path's rows up to date (a folder: everything in it). Returns the changes and the paths to look
-    at again later (PNGs still being written)."""
+    at again later (PNGs still being written). With ``walked``, the files of a folder are not described here:
+    their (root, path) go there, for the caller to describe outside the writer."""
     path = base / rel
     sub, _, name = rel.rpartition("/")
     try:
@@ -222,6 +250,8 @@ def sync_path(conn: Any, root: str, base: Path, rel: str) -> tuple[list[Change],
             child_rel = f"{rel}/{child_sub}" if child_sub else rel
             if entry is None:
                 index.upsert_dirs(conn, root, [(child_rel, mtime, is_hidden(child_rel))])
+            elif walked is not None:
+                walked.append((root, f"{child_rel}/{entry.name}"))
             else:
                 found, later = sync_path(conn, root, base, f"{child_rel}/{entry.name}")
                 changes += found
@@ -261,17 +291,22 @@ def _ensure_folders(conn: Any, root: str, base: Path, sub: str) -> None:
             index.upsert_dirs(conn, root, [(folder, mtime, is_hidden(folder))])
 
 
-def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> tuple[list[Change], list[str]]:
+def move_path(
+    conn: Any, root: str, base: Path, src: str, dest: str, *, walked: list[tuple[str, str]] | None = None
+) -> tuple[list[Change], list[str]]:
     """A file renamed inside a root keeps its id; anything else is a delete plus a create. Returns the changes
-    and the paths to look at again later (as :func:`sync_path`)."""
+    and the paths to look at again later (as :func:`sync_path`, ``walked`` too)."""
     src_sub, _, src_name = src.rpartition("/")
     dest_sub, _, dest_name = dest.rpartition("/")
     old = index.find_file(conn, root, src_sub, src_name)
     target = base / dest
     taken = index.find_file(conn, root, dest_sub, dest_name) is not None
     if old is None or taken or target.is_symlink() or not target.is_file() or not kind_of(dest_name):
-        gone, again = sync_path(conn, root, base, src)
-        found, later = sync_path(conn, root, base, dest)
+        gone, again = sync_path(conn, root, base, src, walked=walked)
+        if walked is not None and _regular_media(base, dest):  # described by the caller, outside the writer
+            walked.append((root, dest))
+            return gone, again
+        found, later = sync_path(conn, root, base, dest, walked=walked)
         return gone + found, again + later
     _ensure_folders(conn, root, base, dest_sub)
     conn.execute(
@@ -288,8 +323,30 @@ def move_path(conn: Any, root: str, base: Path, src: str, dest: str) -> tuple[li
         st = None
     if st is not None and (row["mtime_ns"], row["size"]) == (st.st_mtime_ns, st.st_size):
         return moved, []
-    changed, again = sync_path(conn, root, base, dest)  # written to since it was indexed (or still being written)
+    # written to since it was indexed (or still being written)
+    changed, again = sync_path(conn, root, base, dest, walked=walked)
     return moved + changed, again
+
+
+def _upsert_each_alone_if_need_be(conn: Any, rows: list[Any]) -> list[tuple[Any, Any]]:
+    """``index.upsert_described`` of a batch; when it fails, row by row, so a file that fails costs only itself."""
+    conn.execute("SAVEPOINT arrivals")
+    try:
+        return index.upsert_described(conn, rows)
+    except Exception:
+        conn.execute("ROLLBACK TO arrivals")
+        done = []
+        for row in rows:
+            conn.execute("SAVEPOINT arrival")
+            try:
+                done += index.upsert_described(conn, [row])
+            except Exception:
+                conn.execute("ROLLBACK TO arrival")
+                log.exception("CozyGen: indexing %s/%s/%s failed", *row[:3])
+            conn.execute("RELEASE arrival")
+        return done
+    finally:
+        conn.execute("RELEASE arrivals")
 
 
 # -- the watcher ------------------------------------------------------------------------
@@ -318,6 +375,8 @@ class FolderWatcher:
     _observer: Any = None
     _thread: threading.Thread | None = None
     _real: dict[str, str] | None = None
+    _pool: DescribePool | None = None
+    workers: int = WORKERS
     mode: str = "off"
 
     def start(self) -> None:
@@ -373,22 +432,29 @@ class FolderWatcher:
     def _note(self, src: str, dest: str | None) -> None:
         located = self._locate(src)
         target = self._locate(dest) if dest else None
+        if located is not None and not storable(located[1]):
+            located = None  # a name that is not UTF-8 (surrogate escapes): never indexed, never listed
+        if target is not None and not storable(target[1]):
+            target = None
         if located is not None and located[1] and self.holds is not None:
             moved_to = target[1] if target is not None and target[0] == located[0] else None
             if (target is None or target[0] == located[0]) and self.holds.defer(*located, moved_to):
                 return  # a move of CozyGen's own (its thousands of renames never reach the writer)
         due = time.monotonic() + self.debounce
         with self._wake:
+            idle = not self._pending
             if located is not None and located[1]:
                 moved_to = target[1] if target is not None and target[0] == located[0] else None
-                earlier = self._pending.get(located)
+                earlier = self._pending.pop(located, None)  # noted again: it falls due last (the dict's order)
                 if earlier is not None and earlier.moved_to is not None and earlier.moved_to != moved_to:
                     # the same name used again (a writer's one temporary name): the earlier move still counts
                     self._pending.setdefault((located[0], earlier.moved_to), _Pending(due))
                 self._pending[located] = _Pending(due, moved_to)
             if target is not None and target[1] and (located is None or target[0] != located[0]):
+                self._pending.pop(target, None)
                 self._pending[target] = _Pending(due)
-            self._wake.notify()
+            if idle:  # else the thread already waits for the first path due, which is due no later than this one
+                self._wake.notify()
 
     def requeue(self, noted: list[Noted]) -> None:
         """Look again at paths a move held (what it did not do itself)."""
@@ -401,50 +467,195 @@ class FolderWatcher:
             self._wake.notify()
 
     def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._stopping and not self._pending:
-                    self._wake.wait()
-                if self._stopping:
-                    return
-                now = time.monotonic()
-                due = {k: v for k, v in self._pending.items() if v.due <= now}
-                if not due:
-                    self._wake.wait(min(v.due for v in self._pending.values()) - now)
-                    continue
-                for key in due:
-                    del self._pending[key]
-            try:
-                self._apply(due)
-            except Exception:  # never let one bad path stop the watcher
-                log.exception("CozyGen: updating the gallery index failed")
+        try:
+            while True:
+                with self._wake:
+                    while not self._stopping and not self._pending:
+                        if not self._wake.wait(POOL_IDLE if self._pool is not None else None):
+                            self._close_pool()  # idle long enough: the helper processes go
+                    if self._stopping:
+                        return
+                    due = self._take_due(time.monotonic())
+                    if not due:
+                        self._wake.wait(next(iter(self._pending.values())).due - time.monotonic())
+                        continue
+                try:
+                    self._apply(due)
+                except Exception:  # never let one bad path stop the watcher
+                    log.exception("CozyGen: updating the gallery index failed")
+        finally:
+            self._close_pool()
+
+    def _take_due(self, now: float) -> dict[tuple[str, str], _Pending]:
+        """The paths due now, taken off the pending ones (called holding ``_wake``).
+
+        Paths wait in the order they fall due (a path noted again moves to the end), so this reads only the due
+        ones and the first that is not: a burst of 100,000 events costs each wake what it takes, not the whole set.
+        A path handed back later than one noted after it waits at most that difference longer."""
+        due: dict[tuple[str, str], _Pending] = {}
+        for key, pending in self._pending.items():
+            if pending.due > now:
+                break
+            due[key] = pending
+        for key in due:
+            del self._pending[key]
+        return due
 
     def _apply(self, due: dict[tuple[str, str], _Pending]) -> None:
-        def work(conn: Any) -> tuple[list[Change], list[tuple[str, str]]]:
-            changes, retry = [], []
-            for (root, rel), pending in sorted(due.items()):
-                if self.holds is not None and self.holds.defer(root, rel, pending.moved_to):
-                    continue  # a move of CozyGen's holds it (asked in the writer: after its journal, before its commit)
-                conn.execute("SAVEPOINT watched_path")  # one path that fails costs only itself
-                try:
-                    if pending.moved_to is not None:
-                        found, again = move_path(conn, root, self.roots[root], rel, pending.moved_to)
-                    else:
-                        found, again = sync_path(conn, root, self.roots[root], rel)
-                except Exception:
-                    conn.execute("ROLLBACK TO watched_path")
-                    conn.execute("RELEASE watched_path")
-                    log.exception("CozyGen: updating the gallery index for %s/%s failed", root, rel)
-                    continue
-                conn.execute("RELEASE watched_path")
-                changes += found
-                retry += [(root, later) for later in again]
-            return changes, retry
+        """Bring the due paths up to date. Files that appeared or changed (and the files of folders that appeared)
+        are described outside the writer and written in batches (:meth:`_arrive`); everything else (moves,
+        deletions, folders) is applied path by path in the writer, a batch per transaction."""
+        files: list[tuple[str, str]] = []
+        rest: list[tuple[tuple[str, str], _Pending]] = []
+        for key, pending in sorted(due.items()):
+            if pending.moved_to is None and _regular_media(self.roots[key[0]], key[1]):
+                files.append(key)
+            else:
+                rest.append((key, pending))
+        for start in range(0, len(rest), BATCH):
+            walked: list[tuple[str, str]] = []
+            changes, retry = self.db.submit_write(
+                functools.partial(self._paths, due=rest[start : start + BATCH], walked=walked)
+            ).result()
+            self._again(retry)
+            if changes:
+                self.on_changes(changes)
+            files += walked
+        if files:
+            self._arrive(files)
 
-        changes, retry = self.db.submit_write(work).result()
+    def _paths(
+        self, conn: Any, due: list[tuple[tuple[str, str], _Pending]], walked: list[tuple[str, str]]
+    ) -> tuple[list[Change], list[tuple[str, str]]]:
+        """Apply paths one by one in the writer; the files of folders that appeared go to ``walked``."""
+        changes, retry = [], []
+        for (root, rel), pending in due:
+            if self.holds is not None and self.holds.defer(root, rel, pending.moved_to):
+                continue  # a move of CozyGen's holds it (asked in the writer: after its journal, before its commit)
+            conn.execute("SAVEPOINT watched_path")  # one path that fails costs only itself
+            try:
+                if pending.moved_to is not None:
+                    found, again = move_path(conn, root, self.roots[root], rel, pending.moved_to, walked=walked)
+                else:
+                    found, again = sync_path(conn, root, self.roots[root], rel, walked=walked)
+            except Exception:
+                conn.execute("ROLLBACK TO watched_path")
+                conn.execute("RELEASE watched_path")
+                log.exception("CozyGen: updating the gallery index for %s/%s failed", root, rel)
+                continue
+            conn.execute("RELEASE watched_path")
+            changes += found
+            retry += [(root, later) for later in again]
+        return changes, retry
+
+    def _again(self, retry: list[tuple[str, str]]) -> None:
         if retry:
             with self._wake:
                 for key in retry:
                     self._pending.setdefault(key, _Pending(time.monotonic() + 0.25))
+
+    def _arrive(self, keys: list[tuple[str, str]]) -> None:
+        """Index files that appeared or changed: described outside the writer (in helper processes when there are
+        many), then written ``BATCH`` at a time, each batch in its own short transaction, announced as it commits.
+
+        A file changed again since it was described is looked at again rather than recorded stale; one gone is
+        forgotten; a PNG still being written is looked at again later, as :func:`sync_path` does.
+        """
+        batches: deque[list[Job]] = deque()
+
+        def jobs() -> Iterator[list[Job]]:
+            for start in range(0, len(keys), BATCH):
+                batch = self._unindexed(keys[start : start + BATCH])
+                if batch:
+                    batches.append(batch)
+                    yield batch
+
+        pending: Future | None = None
+        for rows in self._describe(jobs(), len(keys)):
+            batch = batches.popleft()
+            if pending is not None:
+                self._written(pending)
+            pending = self.db.submit_write(functools.partial(self._write_arrivals, jobs=batch, rows=rows))
+        if pending is not None:
+            self._written(pending)
+
+    def _written(self, pending: Future) -> None:
+        changes, retry = pending.result()
+        self._again(retry)
         if changes:
             self.on_changes(changes)
+
+    def _unindexed(self, keys: list[tuple[str, str]]) -> list[Job]:
+        """Describe jobs for the files among ``keys`` that the index does not already hold as they are."""
+        found = []
+        for root, rel in keys:
+            path = os.path.join(self.roots[root], rel)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                st = None  # gone already: the writer forgets it
+            sub, _, name = rel.rpartition("/")
+            if st is None:
+                found.append((root, path, sub, name, -1, 0.0, -1))
+            elif stat.S_ISREG(st.st_mode):
+                found.append((root, path, sub, name, st.st_size, st.st_mtime, st.st_mtime_ns))
+        known = self.db.read(lambda conn: index.stamps(conn, [(j[0], j[2], j[3]) for j in found]))
+        return [j for j, stamp in zip(found, known, strict=True) if stamp != (j[6], j[4]) or j[4] < 0]
+
+    def _describe(self, batches: Iterator[list[Job]], total: int) -> Iterator[list[Any]]:
+        """Index rows (``FILE_COLUMNS`` values; None for a PNG still being written) for each batch of jobs."""
+        if total >= POOL_MIN and self.workers > 1:
+            pool = self._open_pool()
+            if pool is not None:
+                try:
+                    yield from pool.map(batches, fresh=True)
+                    return
+                except (OSError, EOFError, ValueError) as exc:  # a helper went away: finish here
+                    log.warning("CozyGen: the describe helpers failed (%s); describing in-process", exc)
+                    self._close_pool()
+        for batch in batches:
+            yield [None if row is None else index.row_values(row) for row in describe_jobs(batch, fresh=True)]
+
+    def _open_pool(self) -> DescribePool | None:
+        if self._pool is None:
+            try:
+                self._pool = DescribePool(self.workers, nice=HELPER_NICE)
+            except OSError as exc:
+                log.warning("CozyGen: no helper processes for the watcher (%s); describing in-process", exc)
+        return self._pool
+
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def _write_arrivals(
+        self, conn: Any, jobs: list[Job], rows: list[Any]
+    ) -> tuple[list[Change], list[tuple[str, str]]]:
+        """One batch of described files into the index (in the writer)."""
+        changes: list[Change] = []
+        retry: list[tuple[str, str]] = []
+        ready: list[Any] = []
+        folders: set[tuple[str, str]] = set()
+        for job, row in zip(jobs, rows, strict=True):
+            root, path, sub, name, size, _mtime, mtime_ns = job
+            rel = f"{sub}/{name}" if sub else name
+            if self.holds is not None and self.holds.defer(root, rel, None):
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                st = None
+            if st is None or size < 0 or not stat.S_ISREG(st.st_mode):  # gone, or no longer a file
+                changes += self._paths(conn, [((root, rel), _Pending(0.0))], [])[0]
+                continue
+            if row is None or (st.st_mtime_ns, st.st_size) != (mtime_ns, size):
+                retry.append((root, rel))  # still being written, or written again since it was described
+                continue
+            if (root, sub) not in folders:
+                folders.add((root, sub))
+                _ensure_folders(conn, root, self.roots[root], sub)
+            ready.append(row)
+        for new, old in _upsert_each_alone_if_need_be(conn, ready):
+            changes.append(Change("modified" if old is not None else "created", new["root"], dict(new)))
+        return changes, retry

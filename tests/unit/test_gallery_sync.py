@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from cozygen.core.gallery import index
 from cozygen.core.gallery import sync as gallery_sync
 from cozygen.core.gallery.sync import Change, FolderWatcher, move_path, scan, sync_path
 from cozygen.core.media.info import describe
@@ -546,17 +547,43 @@ def test_one_path_that_fails_costs_only_itself(db: Database, tmp_path: Path, mon
     base.mkdir()
     for name in ("a.png", "bad.png", "c.png"):
         save_png(base / name, (1, 1))
+    scan(db, "output", base)
+    for name in ("a.png", "bad.png", "c.png"):  # gone: each is applied alone in the writer
+        (base / name).unlink()
     real = gallery_sync.sync_path
 
-    def failing(conn: Any, root: str, folder: Path, rel: str) -> Any:
+    def failing(conn: Any, root: str, folder: Path, rel: str, **kwargs: Any) -> Any:
         if rel == "bad.png":
             raise RuntimeError("a bad path")
-        return real(conn, root, folder, rel)
+        return real(conn, root, folder, rel, **kwargs)
 
     monkeypatch.setattr(gallery_sync, "sync_path", failing)
     watcher = FolderWatcher(db, {"output": base}, lambda changes: None)
     watcher._apply({("output", n): gallery_sync._Pending(0.0) for n in ("a.png", "bad.png", "c.png")})
-    assert sorted(rows(db)) == ["a.png", "c.png"]
+    assert sorted(rows(db)) == ["bad.png"]
+
+
+def test_one_file_that_fails_to_be_written_costs_only_itself(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrivals are written a batch at a time: a row that fails leaves the rest of its batch indexed."""
+    base = tmp_path / "out"
+    names = [f"{n}.png" for n in range(5)]
+    for name in names:
+        save_png(base / name, (1, 1))
+    real = index.upsert_described
+
+    def failing(conn: Any, entries: list[list[Any]]) -> Any:
+        if any(e[2] == "2.png" for e in entries):
+            raise RuntimeError("a bad row")
+        return real(conn, entries)
+
+    monkeypatch.setattr(index, "upsert_described", failing)
+    seen: list[Change] = []
+    watcher = FolderWatcher(db, {"output": base}, seen.extend)
+    watcher._apply({("output", n): gallery_sync._Pending(0.0) for n in names})
+    assert sorted(rows(db)) == ["0.png", "1.png", "3.png", "4.png"]
+    assert sorted(c.row["filename"] for c in seen) == ["0.png", "1.png", "3.png", "4.png"]
 
 
 def test_a_temporary_name_used_again_before_the_watcher_ran_loses_no_move(db: Database, tmp_path: Path) -> None:
