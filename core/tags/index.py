@@ -148,7 +148,7 @@ class TagIndex:
         page = []
         for _, name, n, j in islice(heapq.merge(*streams), offset, offset + limit):
             table, found, kind = sources[n]
-            i = table.ids[name]
+            i = found.ids[j]
             page.append(Hit(name, table.counts[i], table.category(i), kind, table.source, found.alias(j)))
         return page
 
@@ -214,7 +214,7 @@ class TagIndex:
 def _scored(table: TagTable, found: Matches, kind: str, q: str, n: int, need: int) -> Iterator[tuple]:
     """One kind of one table's matches as ``(-score, name, n, j)``, best first (``j``: where in ``found``)."""
     ids, names, counts, bonus = found.ids, table.names, table.counts, KIND_BONUS[kind]
-    exact = table.ids.get(q) if kind == "prefix" else None
+    exact = table.id_of(q) if kind == "prefix" else None
     if exact is not None:  # ids are sorted by rank: is the exact match among them (category, min_count)?
         at = bisect.bisect_left(ids, exact)
         if at < len(ids) and ids[at] == exact:

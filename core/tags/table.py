@@ -5,6 +5,10 @@ bisect. For all tags (and, on first use, for each category): names sorted for pr
 text after each word start (each ``_`` or ``(``) sorted, with its tag; aliases sorted. A 1- or
 2-character query covers thousands of tags: its ranked answer is kept once made, and
 ``TagTable.warm`` makes them all ahead of time. Immutable once built, shared between threads.
+
+The sorting work makes :class:`Columns` (plain lists and arrays, what ``cache`` saves); a table is
+made from them in a few tens of milliseconds. Prefix-only columns (no word starts, no aliases) come
+first and cheaper: what a query is answered with while the rest is built.
 """
 
 from __future__ import annotations
@@ -24,6 +28,70 @@ from .lists import CATEGORY_KEYS, Parsed
 SHORT = 2  # queries this long or shorter are answered from tables made at build
 
 
+class Columns(NamedTuple):
+    """A table's data: tags by rank, their names in name order (``key_ids``), and the word-start and alias keys,
+    sorted, each with its tag. Prefix-only columns have no word starts and no aliases."""
+
+    names: list[str]
+    counts: array  # "q"
+    categories: bytes  # index into CATEGORY_KEYS
+    key_ids: array  # "i": the tags in name order
+    word_keys: list[str]
+    word_ids: array  # "i"
+    alias_keys: list[str]
+    alias_ids: array  # "i"
+
+
+def prefix_columns(parsed: Parsed) -> tuple[Columns, list[int]]:
+    """The tags ranked and in name order, without word starts or aliases; and each parsed tag's rank."""
+    names0, counts0 = parsed.names, parsed.counts
+    alphabetical = sorted(range(len(names0)), key=names0.__getitem__)
+    order = sorted(alphabetical, key=counts0.__getitem__, reverse=True)  # stable: ties stay alphabetical
+    rank = sorted(range(len(order)), key=order.__getitem__)  # the inverse permutation
+    columns = Columns(
+        list(map(names0.__getitem__, order)),
+        array("q", map(counts0.__getitem__, order)),
+        bytes(map(parsed.categories.__getitem__, order)),
+        array("i", map(rank.__getitem__, alphabetical)),
+        [],
+        array("i"),
+        [],
+        array("i"),
+    )
+    return columns, rank
+
+
+def word_columns(parsed: Parsed, prefix: Columns, rank: list[int]) -> Columns:
+    """``prefix`` with the word starts and aliases added."""
+    names = prefix.names
+    known = set(names)
+    aliases: dict[str, int] = {}
+    for k in compress(range(len(rank)), parsed.aliases):  # the tags that have aliases
+        i = rank[k]
+        for alias in parsed.aliases[k]:
+            if alias not in known and aliases.get(alias, i) >= i:  # a real tag wins, then the most used
+                aliases[alias] = i
+    word_keys, word_ids = [], []  # the text after each word start, and its tag
+    suffixes = _WORD_START.findall
+    for i, name in enumerate(names):
+        if "_" in name or "(" in name:
+            found = suffixes(name)
+            word_keys += found
+            word_ids += [i] * len(found)
+    word_order = sorted(range(len(word_keys)), key=word_keys.__getitem__)
+    alias_keys = sorted(aliases)
+    return prefix._replace(
+        word_keys=list(map(word_keys.__getitem__, word_order)),
+        word_ids=array("i", map(word_ids.__getitem__, word_order)),
+        alias_keys=alias_keys,
+        alias_ids=array("i", map(aliases.__getitem__, alias_keys)),
+    )
+
+
+def columns_of(parsed: Parsed) -> Columns:
+    return word_columns(parsed, *prefix_columns(parsed))
+
+
 class TagTable:
     """Tags of one source numbered by rank (count descending, then name), with their index.
 
@@ -32,44 +100,58 @@ class TagTable:
     :meth:`warm` makes them all ahead of time.
     """
 
-    def __init__(self, parsed: Parsed, source: str = "list") -> None:
-        names0, counts0 = parsed.names, parsed.counts
-        alphabetical = sorted(range(len(names0)), key=names0.__getitem__)
-        order = sorted(alphabetical, key=counts0.__getitem__, reverse=True)  # stable: ties stay alphabetical
-        rank = sorted(range(len(order)), key=order.__getitem__)  # the inverse permutation
+    def __init__(self, data: Parsed | Columns, source: str = "list", *, name_map: bool = True) -> None:
+        """From parsed lists (the sorting work) or from their columns (tens of milliseconds). Without
+        ``name_map``, names are found by bisection until :meth:`map_names` makes the map (in the background)."""
+        columns = data if isinstance(data, Columns) else columns_of(data)
+        names = columns.names
         self.source = source
-        self.names: list[str] = list(map(names0.__getitem__, order))
-        self.counts = array("q", map(counts0.__getitem__, order))
-        self.cat_index = bytes(map(parsed.categories.__getitem__, order))
-        self.ids: dict[str, int] = dict(zip(self.names, range(len(order)), strict=True))
-        aliases: dict[str, int] = {}
-        for k in compress(range(len(order)), parsed.aliases):  # the tags that have aliases
-            i = rank[k]
-            for alias in parsed.aliases[k]:
-                if alias not in self.ids and aliases.get(alias, i) >= i:  # a real tag wins, then the most used
-                    aliases[alias] = i
-        self.aliases = aliases
-        by_name = list(map(rank.__getitem__, alphabetical))
-        word_keys, word_ids = [], []  # the text after each word start, and its tag
-        suffixes = _WORD_START.findall
-        for i, name in enumerate(self.names):
-            if "_" in name or "(" in name:
-                found = suffixes(name)
-                word_keys += found
-                word_ids += [i] * len(found)
-        word_order = sorted(range(len(word_keys)), key=word_keys.__getitem__)
-        alias_keys = sorted(aliases)
+        self.names: list[str] = names
+        self.counts = columns.counts
+        self.cat_index = columns.categories
+        self._ids: dict[str, int] | None = None
+        self.aliases: dict[str, int] = dict(zip(columns.alias_keys, columns.alias_ids, strict=True))
         self._lock = threading.Lock()
         everything = Part(
             self,
-            list(map(names0.__getitem__, alphabetical)),
-            by_name,
-            list(map(word_keys.__getitem__, word_order)),
-            array("i", map(word_ids.__getitem__, word_order)),
-            alias_keys,
-            array("i", map(aliases.__getitem__, alias_keys)),
+            list(map(names.__getitem__, columns.key_ids)),
+            columns.key_ids,
+            columns.word_keys,
+            columns.word_ids,
+            columns.alias_keys,
+            columns.alias_ids,
         )
         self.parts: dict[str | None, Part] = {None: everything}
+        if name_map:
+            self.map_names()
+
+    def map_names(self) -> None:
+        """The map from name to tag: a dictionary lookup instead of a bisection (validation makes thousands)."""
+        if self._ids is None:
+            self._ids = dict(zip(self.names, range(len(self.names)), strict=True))
+
+    def id_of(self, name: str) -> int | None:
+        """The tag named ``name`` (not an alias), or None."""
+        ids = self._ids
+        if ids is not None:
+            return ids.get(name)
+        every = self.parts[None]
+        at = bisect.bisect_left(every.keys, name)
+        return every.key_ids[at] if at < len(every.keys) and every.keys[at] == name else None
+
+    def columns(self) -> Columns:
+        """What the table was made from (for saving)."""
+        every = self.parts[None]
+        return Columns(
+            self.names,
+            self.counts,
+            self.cat_index,
+            every.key_ids,
+            every.word_keys,
+            every.word_ids,
+            every.alias_keys,
+            every.alias_ids,
+        )
 
     def part(self, category: str | None) -> Part | None:
         """The index of one category (made on first use), or of all tags for None."""
@@ -112,7 +194,7 @@ class TagTable:
         return Counter({CATEGORY_KEYS[c]: n for c, n in Counter(self.cat_index).items()})
 
     def lookup(self, name: str) -> int | None:
-        found = self.ids.get(name)
+        found = self.id_of(name)
         return found if found is not None else self.aliases.get(name)
 
 
@@ -131,17 +213,20 @@ class Part:
         self,
         table: TagTable,
         keys: list[str],
-        by_name: list[int],
+        by_name: Sequence[int],
         word_keys: list[str],
         word_ids: array,
         alias_keys: list[str],
         alias_ids: array,
     ) -> None:
         self.table = table
-        self.keys, self.key_ids = keys, array("i", by_name)  # names in order, and their tags
+        self.keys = keys  # names in order
+        self.key_ids = by_name if isinstance(by_name, array) else array("i", by_name)  # and their tags
         self.word_keys, self.word_ids = word_keys, word_ids  # the text from a word start on, sorted; its tag
         self.alias_keys, self.alias_ids = alias_keys, alias_ids
-        self.all_ranked = array("i", range(len(table)) if len(keys) == len(table) else sorted(by_name))
+        self.all_ranked: Sequence[int] = (  # every tag, by rank
+            range(len(table)) if len(keys) == len(table) else array("i", sorted(by_name))
+        )
         self.short: dict[str, tuple[array, ...]] = {}
 
     def warm(self) -> None:

@@ -184,7 +184,7 @@ def test_history_tags_join_the_lists(sample: tags.TagIndex) -> None:
     ]  # fmt: skip
     assert found.items[1].to_dict()["source"] == "history" and "source" not in found.items[0].to_dict()
     with_lists = index_of(SAMPLE, history)
-    assert "boobs" not in with_lists.history.ids and "long_hair" not in with_lists.history.ids  # the list knows them
+    assert with_lists.history.id_of("boobs") is None and with_lists.history.id_of("long_hair") is None  # listed
     assert with_lists.validate(["cozy cabin"])["invalid"] == []
     assert {c["key"]: c["count"] for c in index.categories()} == {"general": 6}
 
@@ -336,6 +336,12 @@ def test_search_agrees_with_a_linear_scan(danbooru: tags.TagIndex) -> None:
 
 
 # -- reload on change (api.tags) -----------------------------------------------------------
+async def settled(service: tags_api.TagService, owner: str | None = None) -> tags.TagIndex:
+    """The service's index once whole (the lists and the prompts read)."""
+    assert await service.settle(30)
+    return await service.index(owner)
+
+
 def test_the_service_loads_lazily_and_reloads_when_a_list_changes(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(tags_api, "CHECK_EVERY", 0.0)
     monkeypatch.setattr(tags_api, "HISTORY_EVERY", 0.0)
@@ -350,25 +356,25 @@ def test_the_service_loads_lazily_and_reloads_when_a_list_changes(tmp_path: Path
     assert service._index is None  # nothing at construction
 
     async def scenario() -> None:
-        first = await service.index()
+        first = await settled(service)
         assert len(first.lists) == 0 and first.history.names == ["cozy_cabin"]
         folder = tmp_path / "tags"
         folder.mkdir()
         (folder / "danbooru.csv").write_text("long_hair,0,10,\n")
-        assert names((await service.index()).search("long")) == ["long_hair"]
+        assert names((await settled(service)).search("long")) == ["long_hair"]
         (folder / "danbooru.csv").write_text("long_hair,0,10,\nlong_sleeves,0,20,\n")
         os.utime(folder / "danbooru.csv", ns=(1, 1))
-        assert names((await service.index()).search("long")) == ["long_sleeves", "long_hair"]
+        assert names((await settled(service)).search("long")) == ["long_sleeves", "long_hair"]
         prompts.append(tag_history.Use("ann", "lamp"))
         state.job_hub.publish("job.completed", {})
         await service.index()  # notices the event, reads the prompts in the background
         for _ in range(100):
-            if "lamp" in (await service.index()).history.ids:
+            if (await service.index()).history.id_of("lamp") is not None:
                 break
             await asyncio.sleep(0.01)
-        assert "lamp" in (await service.index()).history.ids
+        assert (await service.index()).history.id_of("lamp") is not None
         (folder / "danbooru.csv").unlink()
-        assert len((await service.index()).lists) == 0
+        assert len((await settled(service)).lists) == 0
 
     asyncio.run(scenario())
 
@@ -388,7 +394,7 @@ def test_each_user_is_suggested_the_lists_and_their_own_prompts_only(tmp_path: P
     service = tags_api.TagService(state)  # type: ignore[arg-type]
 
     async def scenario() -> None:
-        every = await service.index()
+        every = await settled(service)
         assert sorted(every.history.names) == ["alicesecret", "bobsecret", "oldsecret"]
         alice, bob, vera = [await service.index(who) for who in ("alice", "bob", "vera")]
         assert names(alice.search("alice")) == ["alicesecret"] and alice.history.names == ["alicesecret"]
@@ -404,7 +410,7 @@ def test_each_user_is_suggested_the_lists_and_their_own_prompts_only(tmp_path: P
         uses.append(tag_history.Use("bob", "bobsecond"))
         state.job_hub.publish("job.completed", {})
         for _ in range(200):
-            if "bobsecond" in (await service.index("bob")).history.ids:
+            if (await service.index("bob")).history.id_of("bobsecond") is not None:
                 break
             await asyncio.sleep(0.01)
         assert sorted((await service.index("bob")).history.names) == ["bobsecond", "bobsecret"]
