@@ -27,6 +27,7 @@ from ..core.comfyui.claims import Claims
 from ..core.errors import HostNotReady
 from ..core.events import EventHub
 from ..core.gallery.service import Gallery
+from ..core.gallery.thumbnail_warm import ThumbnailWarmer, mode_from_env
 from ..core.gallery.thumbnails import ThumbnailCache
 from ..core.graph import models
 from ..core.graph.summary import summarize
@@ -84,6 +85,7 @@ class CozyGenState:
         self.gate = Claims()  # ComfyUI client ids and temp files: whose they are
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailCache | None = None
+        self.warmer: ThumbnailWarmer | None = None  # thumbnails of new outputs, made while ComfyUI is idle
         self._models: ModelLibrary | None = None  # the model browser
         self._downloads: DownloadService | None = None  # the model download queue
         self.roots: dict[str, Path] = {}
@@ -153,6 +155,11 @@ class CozyGenState:
             refresh()
             return
         loop.run_in_executor(None, refresh)
+
+    def _comfyui_busy(self) -> bool:
+        """Whether ComfyUI is running a prompt or holding one in its queue (blocking: from a thread)."""
+        running, pending = self.host.queue_snapshot()
+        return bool(running or pending)
 
     def client_id_for(self, job_id: str) -> str:
         """The ComfyUI client id a job's prompts are queued under (its messages go to that socket alone): one
@@ -253,6 +260,12 @@ class CozyGenState:
         except Exception:
             log.exception("CozyGen: the gallery watcher could not start")
         self._gallery = gallery
+        if self._thumbnails is not None:
+            self.warmer = ThumbnailWarmer(
+                self._thumbnails, {"output": self.roots["output"]}, busy=self._comfyui_busy, mode=mode_from_env()
+            )
+            self.warmer.start()
+            self.warmer.follow(self.gallery_hub)
         await self._start_models(db, data_dir)
         for start in self.starters:
             try:
@@ -301,6 +314,8 @@ class CozyGenState:
         self._jobs = None  # ComfyUI's last messages find no database to write to
         self._job_service = self._sessions = None
         await self.live.stop()
+        if self.warmer is not None:
+            await self.warmer.close()
         if self._gallery is not None:
             await asyncio.to_thread(self._gallery.stop)
         self.image_pool.shutdown(wait=False, cancel_futures=True)

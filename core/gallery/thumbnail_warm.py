@@ -182,9 +182,12 @@ class ThumbnailWarmer:
         sub = hub.subscribe(internal=True)
         try:
             while True:
-                event = await sub.queue.get()
+                events = [await sub.queue.get()]
+                while not sub.queue.empty():  # a burst: taken in one wake-up
+                    events.append(sub.queue.get_nowait())
                 sub.overflowed = False  # a burst too large to follow: the files missed are left to their requests
-                self.on_event(event.kind, event.data)
+                for event in events:
+                    self.on_event(event.kind, event.data)
         finally:
             hub.unsubscribe(sub)
 
