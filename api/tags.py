@@ -211,6 +211,7 @@ class TagService:
             self._finish("loaded from the saved index", started)
             return
         self._building = True
+        self._pulse()  # a search waiting for the saved index answers now with what is ready
         if sum(size for _name, size, _mtime in signature) > IN_THREAD and await self._build_in_process(
             folder, path, key
         ):
@@ -283,8 +284,11 @@ class TagService:
         index = await asyncio.to_thread(_with_history, lists, tag_history.everyone(by_owner or {}), files)
         if lists is (self._lists or lists) and by_owner is self._by_owner:  # nothing newer came meanwhile
             self._index, self._index_whole = index, self._lists_whole and by_owner is not None
-            changed, self._changed = self._changed, asyncio.Event()
-            changed.set()
+            self._pulse()
+
+    def _pulse(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     # -- the history tags ------------------------------------------------------------------
     def _history_counts(self) -> dict[str | None, Counter] | None:
