@@ -9,6 +9,7 @@ writes in this process. Frames on the pipes are a 4-byte length and orjson.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import orjson
 
 from .index import FILE_COLUMNS
 
+log = logging.getLogger("cozygen")
 PARTIAL_GRACE = 10.0  # seconds a PNG without IEND is given to finish (the watcher's)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
@@ -73,7 +75,14 @@ def describe_jobs(jobs: Iterable[Job], *, fresh: bool = False) -> list[dict[str,
             rows.append(None)
             continue
         st = SimpleNamespace(st_size=size, st_mtime=mtime, st_mtime_ns=mtime_ns)
-        rows.append(describe(root, path, sub, name, st))  # type: ignore[arg-type]
+        try:
+            row = describe(root, path, sub, name, st)  # type: ignore[arg-type]
+        except Exception:  # a file no reader foresaw: listed without what it could not tell
+            log.exception("CozyGen: describing %s failed", path)
+            row = describe(root, os.devnull, sub, name, st)  # type: ignore[arg-type]
+        if row.get("width") is None and not os.path.lexists(path):
+            row = None  # gone between the listing and the reading
+        rows.append(row)
     return rows
 
 
@@ -87,7 +96,7 @@ def serve() -> None:
             request = _read(stdin)
         except EOFError:
             return
-        rows = describe_jobs(request["jobs"], fresh=request["fresh"])
+        rows = describe_jobs(request["jobs"], fresh=request["fresh"])  # None: gone, or (fresh) not finished
         _write(stdout, [None if row is None else [row.get(c) for c in FILE_COLUMNS] for row in rows])
 
 

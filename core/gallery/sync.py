@@ -13,6 +13,7 @@ again, until it is complete or ``PARTIAL_GRACE`` has passed since its last write
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import stat
@@ -218,6 +219,7 @@ def _flush(db: Database, pending: Future | None, rows: list[Any], bulk: bool) ->
     """Hand a batch to the writer; describe the next one while it writes (at most one waits)."""
     if pending is not None:
         pending.result()
+    rows = [row for row in rows if row is not None]  # None: a file gone since it was listed
     if not rows:
         return None
     return db.submit_write(lambda conn: (index.insert_new_files if bulk else index.upsert_files)(conn, rows))
@@ -561,6 +563,7 @@ class FolderWatcher:
         A file changed again since it was described is looked at again rather than recorded stale; one gone is
         forgotten; a PNG still being written is looked at again later, as :func:`sync_path` does.
         """
+        keys = list(dict.fromkeys(keys))  # a file heard of itself and walked with its new folder: once
         batches: deque[list[Job]] = deque()
 
         def jobs() -> Iterator[list[Job]]:
@@ -604,6 +607,10 @@ class FolderWatcher:
 
     def _describe(self, batches: Iterator[list[Job]], total: int) -> Iterator[list[Any]]:
         """Index rows (``FILE_COLUMNS`` values; None for a PNG still being written) for each batch of jobs."""
+        first = next(batches, None)
+        if first is None:
+            return
+        batches = itertools.chain([first], batches)
         if total >= POOL_MIN and self.workers > 1:
             pool = self._open_pool()
             if pool is not None:
