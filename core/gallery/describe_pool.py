@@ -80,9 +80,8 @@ def describe_jobs(jobs: Iterable[Job], *, fresh: bool = False) -> list[dict[str,
         except Exception:  # a file no reader foresaw: listed without what it could not tell
             log.exception("CozyGen: describing %s failed", path)
             row = describe(root, os.devnull, sub, name, st)  # type: ignore[arg-type]
-        if row.get("width") is None and not os.path.lexists(path):
-            row = None  # gone between the listing and the reading
-        rows.append(row)
+        gone = row.get("width") is None and not os.path.lexists(path)  # between the listing and the reading
+        rows.append(None if gone else row)
     return rows
 
 
