@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from unit.fake_host import FakeHost
 
+from cozygen.api.state import CozyGenState
 from cozygen.core.events import EventHub
 from cozygen.core.gallery import thumbnail_render, thumbnail_warm
 from cozygen.core.gallery.thumbnail_warm import DEFAULT_SIZES, ThumbnailWarmer
@@ -275,3 +277,30 @@ def test_files_the_gallery_hub_announces_are_queued(cache: ThumbnailCache, outpu
 
     assert asyncio.run(scenario()) == ["new.png", "changed.png"]
     assert hub.subscriber_count == 0 and not hub._subscribers
+
+
+def test_the_server_warms_what_the_watcher_finds_while_the_queue_is_empty(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(thumbnail_warm.ENV_WARM, raising=False)
+
+    async def scenario() -> None:
+        host = FakeHost(tmp_path)
+        state = CozyGenState(host)
+        await state.startup()
+        warmer = state.warmer
+        try:
+            assert warmer is not None and warmer.mode == "idle" and not state._comfyui_busy()
+            prompt_id = host.new_prompt_id()
+            host.enqueue({}, [], prompt_id=prompt_id)
+            assert state._comfyui_busy()  # a prompt waits: the warm thread waits too
+            assert host.remove_pending(prompt_id) and not state._comfyui_busy()
+            await asyncio.to_thread(picture, tmp_path / "output" / "CozyGen" / "new.png")
+            for _ in range(int(WAIT / 0.02)):
+                if warmer.made == len(DEFAULT_SIZES):
+                    break
+                await asyncio.sleep(0.02)
+            assert warmer.made == len(DEFAULT_SIZES) and len(files_in(state.thumbnails)) == len(DEFAULT_SIZES)
+        finally:
+            await state.shutdown()
+        assert warmer._thread is not None and not warmer._thread.is_alive()
+
+    asyncio.run(scenario())
