@@ -251,6 +251,19 @@ def known_files(conn: sqlite3.Connection, root: str) -> dict[tuple[str, str], tu
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
 
+def known_files_in(conn: sqlite3.Connection, root: str, subfolder: str) -> dict[str, tuple[int, int]]:
+    """filename → (mtime_ns, size) for every indexed file directly in one folder of a root."""
+    rows = conn.execute(
+        "SELECT filename, mtime_ns, size FROM media WHERE root = ? AND subfolder = ?", (root, subfolder)
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def file_folders(conn: sqlite3.Connection, root: str) -> set[str]:
+    """The folders of a root that hold indexed files (from the per-folder counts: no walk of the files)."""
+    return {r[0] for r in conn.execute("SELECT DISTINCT subfolder FROM media_counts WHERE root = ? AND n > 0", (root,))}
+
+
 def known_dirs(conn: sqlite3.Connection, root: str) -> set[str]:
     return {r[0] for r in conn.execute("SELECT path FROM media_dirs WHERE root = ?", (root,))}
 

@@ -130,10 +130,21 @@ def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport
         return report
     if db.read(index.bulk_unfinished):  # a first scan was cut short: finish what it left undone
         db.submit_write(index.finish_bulk).result()
-    known = db.read(lambda conn: index.known_files(conn, root))
     known_dirs = db.read(lambda conn: index.known_dirs(conn, root))
-    bulk = not known and db.read(index.is_empty)
+    unvisited = db.read(lambda conn: index.file_folders(conn, root))  # folders holding indexed files
+    bulk = not unvisited and db.read(index.is_empty)
     seen_dirs: list[tuple[str, float, bool]] = []
+    gone: list[tuple[str, str]] = []  # (subfolder, filename) indexed and no longer there
+    # What the index holds of one folder at a time (a walk lists a folder's files together): memory follows the
+    # largest folder, not the root (a million files' keys would be hundreds of MB).
+    folder: list[Any] = [None, {}]
+
+    def known_in(sub: str) -> dict[str, tuple[int, int]]:
+        if folder[0] != sub:
+            gone.extend((folder[0], name) for name in folder[1])  # none before the first folder
+            unvisited.discard(sub)
+            folder[:] = [sub, db.read(lambda conn: index.known_files_in(conn, root, sub)) if not bulk else {}]
+        return folder[1]
 
     def jobs() -> Iterator[Job]:
         for sub, entry, mtime in walk(base):
@@ -141,11 +152,12 @@ def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport
                 seen_dirs.append((sub, mtime, is_hidden(sub)))
                 continue
             report.files += 1
+            known = known_in(sub)
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if known.pop((sub, entry.name), None) == (st.st_mtime_ns, st.st_size):
+            if known.pop(entry.name, None) == (st.st_mtime_ns, st.st_size):
                 continue
             report.described += 1
             yield root, entry.path, sub, entry.name, st.st_size, st.st_mtime, st.st_mtime_ns
@@ -161,7 +173,9 @@ def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport
     finally:
         if bulk:
             db.submit_write(index.finish_bulk).result()
-    gone = list(known)
+    gone.extend((folder[0], name) for name in folder[1])  # the last folder's leftovers
+    for sub in sorted(unvisited):  # folders with indexed files that the walk did not find (or found empty)
+        gone += [(sub, name) for name in db.read(lambda conn, s=sub: index.known_files_in(conn, root, s))]
     report.removed = len(gone)
     stale_dirs = known_dirs - {d[0] for d in seen_dirs}
     db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()

@@ -352,3 +352,31 @@ def wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"no {what} within {timeout} s")
         time.sleep(0.02)
+
+
+def test_a_scan_reads_the_index_a_folder_at_a_time_and_forgets_what_went(db: Database, tmp_path: Path) -> None:
+    """Emptied folders, removed folders and the root's own files: every file gone is forgotten, the rest kept
+    with their ids (the scan holds one folder's keys at a time, never the whole root's)."""
+    base = tmp_path / "out"
+    for sub in ("", "a", "a/b", "c", "d"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+        for n in range(3):
+            (base / sub / f"{n}.png").write_bytes(png())
+    scan(db, "output", base)
+    before = rows(db)
+    for n in range(3):
+        (base / "a" / f"{n}.png").unlink()  # emptied of media, still there
+    (base / "a" / "notes.txt").write_text("no media")
+    for path in (base / "c").iterdir():
+        path.unlink()
+    (base / "c").rmdir()  # gone
+    (base / "0.png").unlink()
+    (base / "d" / "new.png").write_bytes(png())
+    report = scan(db, "output", base)
+    after = rows(db)
+    assert sorted(after) == ["1.png", "2.png", "a/b/0.png", "a/b/1.png", "a/b/2.png", "d/0.png", "d/1.png"] + [
+        "d/2.png",
+        "d/new.png",
+    ]
+    assert all(after[key]["id"] == before[key]["id"] for key in after if key in before)
+    assert (report.removed, report.described) == (7, 1)
