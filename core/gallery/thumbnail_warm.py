@@ -7,6 +7,8 @@ the queue, newest first, at the sizes the app asks for (``sizes``), and only whi
 
 * The queue is bounded (``max_queue``, the oldest dropped) and keyed by path (an offer again moves the file to the
   front); a file older than ``max_age`` seconds is skipped, so a restored backup of old files renders nothing.
+  Rendering waits until arrivals pause for ``settle`` seconds: a bulk copy into the output folder is indexed first,
+  and only its newest ``max_queue`` files are warmed after it.
 * A file gone by its turn is skipped; a render that fails is logged and skipped. The cache's size cap holds (the
   cache evicts as for any write), and a ``clear`` of the cache drops what was queued before it.
 * ``COZYGEN_THUMB_WARM``: ``idle`` (the default: render while ComfyUI's queue is empty), ``always`` (render
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -42,6 +45,7 @@ MAX_SIZES = 4  # the defaults and the sizes requests asked for most, at most thi
 MAX_QUEUE = 2000  # files waiting, at most; the oldest are dropped first
 MAX_AGE = 2 * 3600.0  # seconds: an older file is left to its first request
 IDLE_POLL = 0.25  # seconds between two looks at ComfyUI's queue while it is busy
+SETTLE = 0.5  # seconds without a new arrival before rendering starts (generations arrive a few a second at most)
 KINDS = frozenset({"image", "video", "audio"})  # what the thumbnail route serves
 
 
@@ -69,12 +73,14 @@ class ThumbnailWarmer:
         mode: str = "idle",
         max_queue: int = MAX_QUEUE,
         max_age: float = MAX_AGE,
+        settle: float = SETTLE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``busy`` says whether ComfyUI is running or holding a prompt (asked from the warm thread)."""
         self.cache, self.roots = cache, {k: Path(v) for k, v in roots.items()}
         self.busy, self.mode = busy, mode if mode in MODES else "idle"
-        self.max_queue, self.max_age, self.clock = max_queue, max_age, clock
+        self.max_queue, self.max_age, self.settle, self.clock = max_queue, max_age, settle, clock
+        self._last_offer = -math.inf  # time.monotonic() of the last arrival
         self.made = self.skipped = self.dropped = 0  # counters, for the status and the tests
         self._queue: OrderedDict[tuple[str, str, str], int] = OrderedDict()  # path -> cache generation, newest last
         self._wake = threading.Condition()
@@ -101,10 +107,12 @@ class ThumbnailWarmer:
         with self._wake:
             self._queue.pop(key, None)
             self._queue[key] = self.cache.generation
+            self._last_offer = time.monotonic()
             while len(self._queue) > self.max_queue:
                 self._queue.popitem(last=False)
                 self.dropped += 1
-            self._wake.notify()
+            if len(self._queue) == 1:  # the thread waits for a first file only (a burst wakes it once)
+                self._wake.notify()
         return True
 
     # -- the thread ------------------------------------------------------------------------------
@@ -131,11 +139,19 @@ class ThumbnailWarmer:
                     self._wake.wait()
                 if self._stopping:
                     return
+                settling = self.settling()
+                if settling > 0:
+                    self._wake.wait(settling)
+                    continue
             if self.mode == "idle" and self._busy():
                 with self._wake:
                     self._wake.wait(IDLE_POLL)  # a stop wakes it sooner
                 continue
             self.step()
+
+    def settling(self) -> float:
+        """Seconds until arrivals have paused long enough to render (0: now)."""
+        return max(0.0, self._last_offer + self.settle - time.monotonic())
 
     def _busy(self) -> bool:
         try:

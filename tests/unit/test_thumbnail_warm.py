@@ -184,6 +184,14 @@ def test_always_mode_renders_during_a_generation(cache: ThumbnailCache, output: 
         warmer.stop()
 
 
+def test_rendering_waits_for_arrivals_to_pause(cache: ThumbnailCache, output: Path) -> None:
+    steady = warmer_of(cache, output, settle=3600)  # a bulk copy still arriving
+    assert steady.settling() == 0
+    steady.offer("output", "", "a.png")
+    assert steady.settling() > 3000
+    assert warmer_of(cache, output, settle=0).settling() == 0
+
+
 def test_a_queue_that_cannot_be_read_counts_as_busy(cache: ThumbnailCache, output: Path) -> None:
     def broken() -> bool:
         raise RuntimeError("ComfyUI's PromptServer is not running")
