@@ -175,7 +175,7 @@ def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport
             db.submit_write(index.finish_bulk).result()
     gone.extend((folder[0], name) for name in folder[1])  # the last folder's leftovers
     for sub in sorted(unvisited):  # folders with indexed files that the walk did not find (or found empty)
-        gone += [(sub, name) for name in db.read(lambda conn, s=sub: index.known_files_in(conn, root, s))]
+        gone += [(sub, name) for name in db.read(functools.partial(index.known_files_in, root=root, subfolder=sub))]
     report.removed = len(gone)
     stale_dirs = known_dirs - {d[0] for d in seen_dirs}
     db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
