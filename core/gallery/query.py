@@ -7,8 +7,8 @@ size of the gallery. A page is read one of two ways (``plan``):
   (the others' columns are written ``+m.col`` so SQLite cannot take their index instead): cheap when the
   matches are dense, as most are. The indexes hold hidden and mtime, so those tests read no row;
 - from the files the most selective filter picks (a user's favourites, rejects or ratings through the marks'
-  indexes; a size or date range, a kind or a model through an index that holds every sort key), sorted
-  afterwards, when they are few (``FEW``, weighted by ``Driver.cost``).
+  indexes; a search's matches through the search index; a size or date range, a kind or a model through an index
+  that holds every sort key), sorted afterwards, when they are few (``FEW``, weighted by ``Driver.cost``).
 
 Which filter is selective is counted, not guessed: counting up to ``FEW`` entries of an index costs a fraction
 of a millisecond. Only the page's own rows are then read whole. Cursors are keysets (the last row's sort key and
@@ -69,24 +69,26 @@ def visible_sql(alias: str, root: str, owner: str | None) -> tuple[str, list[Any
 
 @dataclass(frozen=True)
 class Driver:
-    """A query of the ids (as ``media_id``) one filter selects: from the user's marks, or through the index of
-    ``column`` (which holds every sort key, so the page is sorted from the index alone)."""
+    """A query of the ids (as ``media_id``) one filter selects: from the user's marks or the search index (each
+    file's row is then read by id), or through the index of ``column`` (which holds every sort key, so the page is
+    sorted from the index alone)."""
 
     sql: str
     params: list[Any]
-    columns: tuple[str, ...] = ()  # the media columns its index reads (none: the marks)
+    columns: tuple[str, ...] = ()  # the media columns its index reads (none: the marks or the search index)
     walk: str = ""  # marks: its index, which lists the files newest first ("" when it does not)
     condition: str = ""  # marks: its terms over ``marks k``
     counter: str = ""  # marks: how many it picks, as a sum over ``mark_counts``
 
     @property
-    def marks(self) -> bool:
+    def by_id(self) -> bool:
+        """Whether it gives ids from outside ``media`` (the marks, the search index): each file's row is read."""
         return not self.columns
 
     @property
     def cost(self) -> int:
-        """What reading one of its files costs, roughly: a marks driver reads each file's row."""
-        return MARKS_COST if self.marks else 1
+        """What reading one of its files costs, roughly: a driver by id reads each file's row."""
+        return MARKS_COST if self.by_id else 1
 
 
 def _marked(condition: str, file_id: str) -> str:
@@ -214,6 +216,9 @@ class FileQuery:
                 sql = f"SELECT media_id FROM marks INDEXED BY {name} WHERE username = ? AND {condition}"
                 newest = "" if ">=" in condition else name  # one value: that part of the index is by mtime
                 yield Driver(sql, [self.user, *values], walk=newest, condition=f"k.{condition}", counter=counter)
+        match = fts_query(self.search or "")
+        if match:  # a rare word's few matches beat walking the sort's index past every file that lacks it
+            yield Driver("SELECT rowid AS media_id FROM media_fts WHERE media_fts MATCH ?", [match])
         of_root = "SELECT id AS media_id FROM media WHERE root = ? AND "
         if self.kind == "animated":
             yield Driver(of_root + "kind = 'image' AND animated = 1", [self.root], ("kind", "animated"))
@@ -321,7 +326,7 @@ def _planned(driver: Driver | None, query: FileQuery) -> Plan:
     key = SORTS[query.sort]
     if driver is None:
         return Plan("media m", [], None if query.search else (SORT_COLUMNS[query.sort],), query.order(), f"{key}, m.id")
-    if driver.marks:
+    if driver.by_id:
         source = f"({driver.sql}) AS pick CROSS JOIN media m ON m.id = pick.media_id"
         return Plan(source, driver.params, None, query.order(from_index=False), f"+{key}, m.id", "pick.media_id")
     return Plan("media m", [], driver.columns, query.order(from_index=False), f"+{key}, m.id")
@@ -374,11 +379,10 @@ def _page(
     return conn.execute(sql, [*params, limit, offset]).fetchall()
 
 
-def _driver(conn: sqlite3.Connection, query: FileQuery, budget: int = FEW, extra: int = 0) -> Driver | None:
+def _driver(conn: sqlite3.Connection, query: FileQuery, budget: int | None = None, extra: int = 0) -> Driver | None:
     """The filter that selects fewest files (each costing ``Driver.cost`` plus ``extra``), if that is under
-    ``budget`` and fewer than the folder holds."""
-    if query.search:
-        return None  # the search index drives a search (SQLite chooses, as it always has)
+    ``budget`` (``FEW``) and fewer than the folder holds."""
+    budget = FEW if budget is None else budget
     scope = _folder_count(conn, query, every=True)
     if scope <= WHOLE:
         return None  # the folder's own index reads it all in no time
@@ -534,7 +538,7 @@ def count_files(conn: sqlite3.Connection, query: FileQuery) -> int:
             ).fetchone()[0]
             return _folder_count(conn, query) - marked if left_out else marked
     # a filter on marks reads the user's marks rather than every file, however many they marked
-    return _count(conn, query, _driver(conn, query) or next((d for d in query.drivers() if d.marks), None))
+    return _count(conn, query, _driver(conn, query) or next((d for d in query.drivers() if d.by_id), None))
 
 
 def _count(conn: sqlite3.Connection, query: FileQuery, driver: Driver | None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import re
 import sqlite3
 import struct
 import zlib
@@ -36,6 +37,7 @@ T = TypeVar("T")
 USERS = ("alice", "bob")
 FOLDERS = ("", "a", "a/b", "ab", ".secret", "c")
 NOW = 1_750_000_000.0
+WORDS = ("lighthouse", "dusk", "fox", "forest", "rare")  # "rare" in few prompts: its search drives the page
 
 
 def read(db: Database, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -70,6 +72,7 @@ def build(db: Database, seed: int = 18, files: int = 240) -> None:
                 "mtime_ns": int(mtime * 1e9),
                 "has_prompt": 0,
                 "model": rng.choice([None, "sd15.safetensors", "SDXL.safetensors"]),
+                "positive": " ".join(rng.sample(WORDS[:4], 2) + (["rare"] if n % 25 == 0 else [])),
                 "animated": animated,
             }
         )
@@ -128,8 +131,14 @@ def naive_match(row: dict[str, Any], q: FileQuery) -> bool:
         q.rejected != "hide" or not row["rejected"],
         q.rejected != "only" or row["rejected"],
         row["rating"] >= q.min_rating,
+        all(any(t.startswith(w.lower()) for t in naive_tokens(row)) for w in (q.search or "").split()),
     ]
     return all(checks)
+
+
+def naive_tokens(row: dict[str, Any]) -> list[str]:
+    """The words the search index holds of a file: its prompt's and its model's (FTS5's unicode61 splits)."""
+    return re.findall(r"[0-9a-z]+", f"{row['positive'] or ''} {row['model'] or ''}".lower())
 
 
 def naive_order(rows: list[dict[str, Any]], q: FileQuery) -> list[int]:
@@ -170,6 +179,7 @@ def random_queries(seed: int, n: int) -> Iterator[FileQuery]:
             max_size=rng.choice([None, None, 2_000, 500_000]),
             since=since,
             until=since + rng.randrange(1, 40) * 3600.0 if since is not None and rng.random() < 0.7 else None,
+            search=rng.choice([None, None, None, "rare", "fo", "fox dusk", "SD1", "nothing"]),
         )
 
 
@@ -181,16 +191,18 @@ def gallery_db(db: Database) -> Database:
 
 @pytest.fixture(params=["sort index", "selective filter"])
 def plans(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways of reading a page: a tiny FEW makes every folder 'large' and every filter 'selective'."""
+    """Both ways of reading a page: with no folder 'small' (WHOLE) and a small budget (FEW), a filter that
+    picks a few files drives the page."""
     if request.param == "selective filter":
-        monkeypatch.setattr(query, "FEW", 6)
+        monkeypatch.setattr(query, "FEW", 80)
+        monkeypatch.setattr(query, "WHOLE", 0)
     return str(request.param)
 
 
 # -- filters, sorts and counts against the naive recount ------------------------------------------------------
 def test_filters_sorts_and_counts_match_a_naive_recount(gallery_db: Database, plans: str) -> None:
     checked = 0
-    for q in random_queries(seed=1818, n=150):
+    for q in random_queries(seed=1818, n=220):
         expected = naive(gallery_db, q)
         assert read(gallery_db, lambda conn, q=q: [r["id"] for r in list_files(conn, q, limit=None)]) == expected, q
         assert read(gallery_db, lambda conn, q=q: count_files(conn, q)) == len(expected), q
@@ -198,6 +210,24 @@ def test_filters_sorts_and_counts_match_a_naive_recount(gallery_db: Database, pl
         assert page == expected[3:8], q
         checked += bool(expected)
     assert checked > 30  # many combinations match something
+
+
+def test_a_rare_words_search_reads_its_few_matches_and_a_common_one_walks_the_sort(
+    gallery_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query, "WHOLE", 0)  # no folder is small enough to be read whole
+    monkeypatch.setattr(query, "FEW", 200)  # "rare": 10 files (x4), "fo": most of them
+    sources: list[str] = []
+    planned = query._planned
+    monkeypatch.setattr(query, "_planned", lambda d, q: sources.append(planned(d, q).source) or planned(d, q))
+    for word, expected_source in (("rare", "(SELECT rowid AS media_id FROM media_fts"), ("fo", "media m")):
+        q = FileQuery(recursive=True, search=word, user="alice")
+        sources.clear()
+        assert read(gallery_db, lambda conn, q=q: [r["id"] for r in list_files(conn, q, limit=5)]) == naive(
+            gallery_db, q
+        )[:5]
+        assert sources and sources[0].startswith(expected_source), (word, sources)
+        assert read(gallery_db, lambda conn, q=q: count_files(conn, q)) == len(naive(gallery_db, q))
 
 
 @pytest.mark.parametrize("sort", query.SORT_NAMES)
@@ -210,6 +240,8 @@ def test_every_sorts_cursor_walks_each_row_once_in_order(
         FileQuery(recursive=True, sort=sort, descending=descending, user="bob", rejected="hide", show_hidden=True),
         FileQuery(subfolder="a", sort=sort, descending=descending, user="alice", kind="image"),
         FileQuery(recursive=True, sort=sort, descending=descending, user="alice", min_rating=2),
+        FileQuery(recursive=True, sort=sort, descending=descending, user="bob", search="rare"),
+        FileQuery(recursive=True, sort=sort, descending=descending, user="bob", search="fox"),
     ]:
         walked, cursor = [], None
         while True:
