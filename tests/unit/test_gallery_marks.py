@@ -223,9 +223,10 @@ def test_a_rare_words_search_reads_its_few_matches_and_a_common_one_walks_the_so
     for word, expected_source in (("rare", "(SELECT rowid AS media_id FROM media_fts"), ("fo", "media m")):
         q = FileQuery(recursive=True, search=word, user="alice")
         sources.clear()
-        assert read(gallery_db, lambda conn, q=q: [r["id"] for r in list_files(conn, q, limit=5)]) == naive(
-            gallery_db, q
-        )[:5]
+        assert (
+            read(gallery_db, lambda conn, q=q: [r["id"] for r in list_files(conn, q, limit=5)])
+            == naive(gallery_db, q)[:5]
+        )
         assert sources and sources[0].startswith(expected_source), (word, sources)
         assert read(gallery_db, lambda conn, q=q: count_files(conn, q)) == len(naive(gallery_db, q))
 
