@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from ..core import settings
 from ..core.accounts import users
 from ..core.accounts.access import auth_mode
+from ..core.accounts.cache import CredentialCache
 from ..core.accounts.login_throttle import LoginLimits
 from ..core.accounts.tokens import load_or_create_secret
 from ..core.comfyui.claims import Claims
@@ -74,6 +75,7 @@ class CozyGenState:
         self.secret: bytes = b""
         self.login_limits = LoginLimits.from_env()
         self.live = LiveConnections()  # open streams and sockets, closed when their sign-in is revoked
+        self.credentials = CredentialCache()  # what authentication read, until the next commit (or a second)
         self.job_limits = RateLimiter.from_env()  # job submissions per minute per user (COZYGEN_RATE_LIMIT)
         self.auth_enabled, self.auth_reason = True, "not decided yet"
         self.settings: dict[str, Any] = settings.defaults()

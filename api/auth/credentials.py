@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...core.accounts import tokens, users
+from ...core.accounts import users
 from ...core.accounts.access import strip_api_prefix
 from ...core.accounts.users import API_TOKEN_PREFIX, User
 from ...core.errors import HostNotReady
@@ -50,21 +50,23 @@ def takes_query_token(request: web.Request) -> bool:
 
 
 async def _jwt(state: CozyGenState, token: str, kind: str, via: str) -> Credential | None:
-    claims = tokens.decode(state.secret, token)
+    claims = state.credentials.claims(state.secret, token)
     if claims is None or claims["typ"] != kind:
         return None
-    user = await state.db.execute_fn(lambda conn: users.get_user(conn, user_id=claims["uid"]))
+    user = await state.credentials.user(state.db, claims["uid"])
     if user is None or user.token_version != claims["ver"]:
         return None  # deleted, logged out, or password/role changed since
     return Credential(user, via, version=claims["ver"])
 
 
 async def _api_token(state: CozyGenState, secret: str) -> Credential | None:
-    user = await state.db.execute_fn(lambda conn: users.user_for_api_token(conn, secret))
+    user = await state.credentials.api_token_user(state.db, secret)
     if user is None:
         return None
-    state.db.submit_write(lambda conn: users.touch_api_token(conn, secret))
-    return Credential(user, "bearer", api_token=users.token_hash(secret))
+    hashed = users.token_hash(secret)
+    if state.credentials.should_touch(hashed):  # its last use, to the minute
+        state.db.submit_write(lambda conn: users.touch_api_token(conn, secret))
+    return Credential(user, "bearer", api_token=hashed)
 
 
 async def authenticate(request: web.Request, state: CozyGenState) -> Credential | None:

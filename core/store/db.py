@@ -119,6 +119,9 @@ class Database:
         self._writes: queue.Queue[_Write | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Transactions the writer has committed, counted before their callers hear of them: what was read
+        # before a change is known stale once the change is answered (core/accounts/cache.py)
+        self.commits = 0
 
     # -- lifecycle -----------------------------------------------------------------
     def open(self, migrations: Sequence[Migration]) -> list[int]:
@@ -188,8 +191,7 @@ class Database:
         finally:
             conn.close()
 
-    @staticmethod
-    def _commit_group(conn: sqlite3.Connection, batch: list[_Write]) -> None:
+    def _commit_group(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
         """Run ``batch`` in one transaction, each write in a savepoint; resolve the futures once committed."""
         outcomes: list[tuple[Future, bool, Any]] = []
         try:
@@ -208,6 +210,7 @@ class Database:
                     conn.execute("RELEASE cozygen_write")
                     outcomes.append((future, True, result))
             conn.execute("COMMIT")
+            self.commits += 1
         except BaseException as exc:  # no transaction, or no commit: nothing of the batch is written
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -13,6 +13,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from cozygen.api.auth.credentials import COOKIE, authenticate, identify, takes_query_token
 from cozygen.core.accounts import tokens, users
+from cozygen.core.accounts.cache import CredentialCache
 from cozygen.core.accounts.login_throttle import LoginLimits
 from cozygen.core.accounts.service import AccountService
 from cozygen.core.errors import Conflict, Forbidden, HostNotReady, RateLimited, Unauthorized
@@ -22,7 +23,9 @@ SECRET = b"s" * 32
 
 
 def state_of(db: Database | None) -> Any:
-    return SimpleNamespace(secret=SECRET, db=db, ready=db is not None, startup_error=None)
+    return SimpleNamespace(
+        secret=SECRET, db=db, ready=db is not None, startup_error=None, credentials=CredentialCache()
+    )
 
 
 async def _nothing(_request: web.Request) -> web.Response:
