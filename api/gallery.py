@@ -92,11 +92,17 @@ async def listing_query(request: web.Request, state: CozyGenState) -> index.File
     """The files a gallery listing's query string asks for, as the caller may see them (a 404 for a folder that
     does not exist). The listing and the bulk actions' ``{"query": ...}`` selections both read it."""
     root = choice(request, "type", index.ROOTS, "output")
-    folder, sub, _ = resolve(state.roots[root], request.query.get("subfolder", ""))
+    sub, there = await asyncio.to_thread(folder_there, state.roots[root], request.query.get("subfolder", ""))
     query = file_query(request, root, sub, flag(request, "recursive"), restricted_to(request, state))
-    if not await asyncio.to_thread(folder.is_dir):
+    if not there:
         raise NotFound(f"no folder {sub!r} in the {root} folder", code="FOLDER_NOT_FOUND")
     return query
+
+
+def folder_there(base: Any, subfolder: Any) -> tuple[str, bool]:
+    """A listed folder, cleaned, and whether it exists (blocking: resolving follows links on the disk)."""
+    folder, sub, _ = resolve(base, subfolder)
+    return sub, folder.is_dir()
 
 
 def marks_user(request: web.Request) -> str:
@@ -122,6 +128,31 @@ def page_of(conn: Any, query: index.FileQuery, *, offset: int, limit: int, curso
     """A page of files and the caller's marks of them, read together."""
     rows = index.list_files(conn, query, offset=offset, limit=limit, cursor=cursor)
     return rows, marks.read(conn, query.user, [r["id"] for r in rows]) if rows else {}
+
+
+def page_with_folders(
+    query: index.FileQuery, with_dirs: bool, total_files: int, page: int, per_page: int, cursor: str | None, conn: Any
+) -> tuple[list, list, list, dict, dict, bool]:
+    """A listing's page in one read: the folders (when listed), those on this page, its files, the caller's marks
+    of them, the folders' previews, and whether more files follow."""
+    dirs = (
+        index.list_dirs(conn, query.root, query.subfolder, show_hidden=query.show_hidden, owner=query.owner)
+        if with_dirs
+        else []
+    )
+    limit = per_page or max(len(dirs) + total_files, 1)
+    offset = 0 if cursor is not None else (page - 1) * limit
+    dir_page = dirs[offset : offset + limit]
+    file_offset, file_limit = max(0, offset - len(dirs)), limit - len(dir_page)
+    rows, found = page_of(conn, query, offset=file_offset, limit=file_limit + 1, cursor=cursor or None)
+    more, rows = len(rows) > file_limit, rows[:file_limit]
+    paths = [d["path"] for d in dir_page]
+    previews = (  # one query for the page's folders, per user as the listing
+        index.folder_previews(conn, query.root, paths, show_hidden=query.show_hidden, owner=query.owner)
+        if paths
+        else {}
+    )
+    return dirs, dir_page, rows, found, previews, more
 
 
 def narrowed(query: index.FileQuery) -> bool:
@@ -190,34 +221,14 @@ class GalleryRoutes:
     async def list_page(self, request: web.Request) -> web.Response:
         state = self.state
         query = await listing_query(request, state)
-        sub, recursive, include_meta = query.subfolder, query.recursive, flag(request, "include_meta")
+        recursive, include_meta = query.recursive, flag(request, "include_meta")
         page, per_page = paging(request, "per_page", 20, size_floor=0, size_ceiling=500)
         cursor = request.query.get("cursor")
-        dirs: list[Any] = []
-        if not recursive and not narrowed(query) and cursor is None:  # per user: the folders holding their files
-            dirs = await state.db.execute_fn(
-                lambda conn: index.list_dirs(conn, query.root, sub, show_hidden=query.show_hidden, owner=query.owner)
-            )
+        with_dirs = not recursive and not narrowed(query) and cursor is None  # per user: the folders of their files
         total_files = await self.gallery.count(query)
+        read = functools.partial(page_with_folders, query, with_dirs, total_files, page, per_page, cursor)
+        dirs, dir_page, rows, found, previews, more = await state.db.execute_fn(read)  # one trip to a reader
         total = len(dirs) + total_files
-        limit = per_page or max(total, 1)
-        offset = 0 if cursor is not None else (page - 1) * limit
-        dir_page = dirs[offset : offset + limit]
-        file_offset, file_limit = max(0, offset - len(dirs)), limit - len(dir_page)
-        rows, found = await state.db.execute_fn(
-            lambda conn: page_of(conn, query, offset=file_offset, limit=file_limit + 1, cursor=cursor or None)
-        )
-        more, rows = len(rows) > file_limit, rows[:file_limit]
-        paths = [d["path"] for d in dir_page]
-        previews = (  # one query for the page's folders, per user as the listing
-            await state.db.execute_fn(
-                lambda conn: index.folder_previews(
-                    conn, query.root, paths, show_hidden=query.show_hidden, owner=query.owner
-                )
-            )
-            if paths
-            else {}
-        )
         items = [directory_item(d, previews.get(d["path"], [])) for d in dir_page]
         items += [listed(r, found, include_meta=include_meta) for r in rows]
         body = {
