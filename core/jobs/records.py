@@ -258,6 +258,13 @@ def delete(conn: sqlite3.Connection, job_id: str) -> bool:
     return conn.execute(sql, (job_id, *sorted(FINISHED))).rowcount == 1
 
 
+def forget_unqueued(conn: sqlite3.Connection, job: Job) -> bool:
+    """Remove the record of a job that was never queued (ComfyUI refused it): only that submission's, known by
+    its fresh prompt id, and only while it is still pending."""
+    sql = "DELETE FROM jobs WHERE id = ? AND prompt_id = ? AND status = ?"
+    return conn.execute(sql, (job.id, job.prompt_id, PENDING)).rowcount == 1
+
+
 RECENT_SECONDS = 24 * 3600
 ESTIMATE_RUNS = 3  # a time estimate needs at least this many completed runs: one run says little
 

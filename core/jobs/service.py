@@ -239,15 +239,12 @@ class JobService:
         batch = filled.params.get("batch_size")
         batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 1
         count = num_images if num_images > batch else 1  # more images than a batch: one prompt per image
-        graphs = (
+        graphs = [
             (self.host.new_prompt_id(),
              self.host.run_prompt_handlers(with_seed_offset(filled, schema, n).graph, client_id))
             for n in range(count)
-        )  # fmt: skip
-        prompts, refusal = await self._validated(graphs)
-        if refusal is not None:
-            raise validation_error(refusal.error, refusal.node_errors, schema)
-        prompt_id, graph, outputs = prompts[0]
+        ]  # fmt: skip
+        prompt_id, graph = graphs[0]
         job = Job(
             id=job_id,
             prompt_id=prompt_id,
@@ -259,11 +256,11 @@ class JobService:
             graph=graph,
             created_at=time.time(),
             model=graph_model(graph),
-            prompt_ids=[p[0] for p in prompts] if count > 1 else [],
-            more_graphs={p[0]: p[1] for p in prompts[1:]},
+            prompt_ids=[p for p, _ in graphs] if count > 1 else [],
+            more_graphs=dict(graphs[1:]),
             outputs=[node for node in filled.outputs if node in graph],
         )
-        if not await self._record_and_queue(job, outputs, more=prompts[1:]):
+        if not await self._record_validated(job, graphs, schema):
             existing = await self.load(job_id)  # the same job_id, posted twice at once: the other one queued it
             if existing is None:
                 raise Conflict("the job could not be recorded; try again", code="JOB_ID_TAKEN")
@@ -341,22 +338,61 @@ class JobService:
         """
         self._recording[job.id] += 1
         try:
-            try:
-                recorded = await self.db.execute_write_fn(lambda conn: records.insert(conn, job))
-            except Exception as exc:
-                log.error("CozyGen: job %s could not be recorded, so it was not queued: %s", job.id, exc)
-                raise HostNotReady(
-                    f"CozyGen could not record the job in its database ({type(exc).__name__}), so it was not "
-                    "queued; try again"
-                ) from None
-            if recorded:
-                async with self._queueing:
-                    self._queue(job, outputs, more=more)
-            return recorded
+            return await self._queue_recorded(job, self._record(job), outputs, more)
         finally:
-            self._recording[job.id] -= 1
-            if self._recording[job.id] <= 0:
-                del self._recording[job.id]
+            self._recorded(job)
+
+    async def _record_validated(self, job: Job, graphs: list[tuple[str, dict[str, Any]]], schema: Any) -> bool:
+        """``_record_and_queue`` for a job whose graphs ComfyUI has yet to validate: the record is written while
+        they are validated (SQLite's work in the writer thread overlaps ComfyUI's on the loop), and taken back
+        before the answer when ComfyUI refuses one (the 400 leaves no record) or anything else fails. Queueing
+        still waits for the commit. Raises the validation's 400."""
+        self._recording[job.id] += 1
+        try:
+            writing = self._record(job)
+            try:
+                prompts, refusal = await self._validated(graphs)
+            except BaseException:
+                self._take_back(job, writing)
+                raise
+            if refusal is not None:
+                await self._take_back(job, writing)
+                raise validation_error(refusal.error, refusal.node_errors, schema)
+            return await self._queue_recorded(job, writing, prompts[0][2], prompts[1:])
+        finally:
+            self._recorded(job)
+
+    def _record(self, job: Job) -> asyncio.Future[bool]:
+        """The job's insert, handed to the writer now: True once committed, False when its id was taken."""
+        return asyncio.wrap_future(self.db.submit_write(lambda conn: records.insert(conn, job)))
+
+    def _recorded(self, job: Job) -> None:
+        self._recording[job.id] -= 1
+        if self._recording[job.id] <= 0:
+            del self._recording[job.id]
+
+    def _take_back(self, job: Job, writing: asyncio.Future[bool]) -> asyncio.Future[Any]:
+        """Remove the record of a job that will not be queued (it runs after the insert: the writer keeps order;
+        only this submission's record goes, never another's of the same id)."""
+        taking = asyncio.wrap_future(self.db.submit_write(lambda conn: records.forget_unqueued(conn, job)))
+        for outcome in (writing, taking):  # retrieved here: a caller that was cancelled never awaits them
+            outcome.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return taking
+
+    async def _queue_recorded(self, job: Job, writing: Awaitable[bool], outputs: list[str], more: Prompts) -> bool:
+        """Once the record is committed, queue the job; False (nothing queued) when its id was taken already."""
+        try:
+            recorded = await writing
+        except Exception as exc:
+            log.error("CozyGen: job %s could not be recorded, so it was not queued: %s", job.id, exc)
+            raise HostNotReady(
+                f"CozyGen could not record the job in its database ({type(exc).__name__}), so it was not "
+                "queued; try again"
+            ) from None
+        if recorded:
+            async with self._queueing:
+                self._queue(job, outputs, more=more)
+        return recorded
 
     def _queue(self, job: Job, outputs: list[str], more: Prompts) -> None:
         """Follow a recorded, validated job and put its graph on ComfyUI's queue (and, for a job of several

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,6 +150,53 @@ def test_bad_submissions_queue_nothing(world) -> None:
         world.run(world.service.submit(ANN, FORM, {}))
     assert refused.value.code == "INVALID_PROMPT"
     assert world.host.pending == [] and world.db.read(lambda conn: records.list_jobs(conn)) == []
+
+
+def test_a_job_whose_validation_fails_or_is_cancelled_leaves_no_record(world) -> None:
+    """The record is written while ComfyUI validates; whatever ends the submission before the queue takes it
+    back (the refusal's 400 above, an error, a cancelled request)."""
+
+    def broken(_prompt_id: str, _graph: Any) -> Validation:
+        raise RuntimeError("validation broke")
+
+    world.host.refuse = broken
+    with pytest.raises(RuntimeError):
+        world.run(world.service.submit(ANN, FORM, {}))
+
+    async def cancelled() -> None:
+        started = asyncio.Event()
+
+        def stall(_prompt_id: str, _graph: Any) -> None:
+            started.set()
+
+        world.host.refuse = stall
+        real = world.host.validate_prompt
+
+        async def slow(prompt_id: str, graph: dict[str, Any]) -> Validation:
+            await real(prompt_id, graph)
+            await asyncio.sleep(30)
+            raise AssertionError("not cancelled")
+
+        world.host.validate_prompt = slow  # type: ignore[method-assign]
+        task = asyncio.ensure_future(world.service.submit(ANN, FORM, {}))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    world.run(cancelled())
+    world.settle()
+    assert world.host.pending == [] and world.db.read(lambda conn: records.list_jobs(conn)) == []
+    assert world.service._recording == {}
+
+
+def test_taking_back_a_refused_record_spares_another_submission_of_the_same_id(world) -> None:
+    job, _ = world.run(world.service.submit(ANN, FORM, {"seed": 5}))
+    other = dataclasses.replace(job, prompt_id=str(uuid.uuid4()))  # the same id, another submission's prompt
+    assert not world.db.submit_write(lambda conn: records.forget_unqueued(conn, other)).result()
+    assert world.record(job.id) is not None
+    assert world.db.submit_write(lambda conn: records.forget_unqueued(conn, job)).result()  # pending, its own
+    assert world.record(job.id) is None
 
 
 def test_a_queue_that_refuses_fails_the_recorded_job(world) -> None:
