@@ -81,7 +81,7 @@ class ThumbnailWarmer:
         self.busy, self.mode = busy, mode if mode in MODES else "idle"
         self.max_queue, self.max_age, self.settle, self.clock = max_queue, max_age, settle, clock
         self._last_offer = -math.inf  # time.monotonic() of the last arrival
-        self.made = self.skipped = self.dropped = 0  # counters, for the status and the tests
+        self.made = self.skipped = self.dropped = 0  # thumbnails made, files skipped and dropped (read by tests)
         self._queue: OrderedDict[tuple[str, str, str], int] = OrderedDict()  # path -> cache generation, newest last
         self._wake = threading.Condition()
         self._stopping = False
