@@ -41,6 +41,7 @@ POOL_MIN = 500  # files arriving at once from which the watcher describes them i
 POOL_IDLE = 30.0  # seconds the watcher keeps its helper processes after the last use
 HELPER_NICE = 5  # the helpers yield the CPU to ComfyUI's own process
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+RESYNC_CHUNK = 20_000  # files handed to the arrivals path at a time when a root is looked at again
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,12 @@ def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
             continue
 
 
-def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport:
+def scan(db: Database, root: str, base: Path, *, workers: int = 1, removed: list[Any] | None = None) -> ScanReport:
     """Bring the index of one root up to date with the disk (blocking; run it in a thread).
 
     A first scan into an empty index describes files in ``workers`` helper processes and
     builds the listing indexes once at the end; later scans describe only what changed.
+    ``removed`` receives the rows of the files it forgot.
     """
     started, report = time.perf_counter(), ScanReport(root)
     if not base.is_dir():  # an unmounted drive must not wipe the index (and its ids)
@@ -178,7 +180,9 @@ def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport
         gone += [(sub, name) for name in db.read(functools.partial(index.known_files_in, root=root, subfolder=sub))]
     report.removed = len(gone)
     stale_dirs = known_dirs - {d[0] for d in seen_dirs}
-    db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
+    forgotten = db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
+    if removed is not None:
+        removed += forgotten
     settle_animated(db, root, base)
     report.seconds = time.perf_counter() - started
     return report
@@ -239,11 +243,11 @@ def _flush(db: Database, pending: Future | None, rows: list[Any], bulk: bool) ->
     return db.submit_write(lambda conn: (index.insert_new_files if bulk else index.upsert_files)(conn, rows))
 
 
-def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale_dirs: set[str]) -> None:
-    for sub, name in gone:
-        index.remove_file(conn, root, sub, name)
+def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale_dirs: set[str]) -> list[Any]:
+    rows = [row for sub, name in gone if (row := index.remove_file(conn, root, sub, name)) is not None]
     index.upsert_dirs(conn, root, dirs)
     index.remove_dirs(conn, root, stale_dirs)
+    return rows
 
 
 # -- applying individual paths ---------------------------------------------------------
@@ -392,6 +396,7 @@ class FolderWatcher:
     _thread: threading.Thread | None = None
     _real: dict[str, str] | None = None
     _pool: DescribePool | None = None
+    _rescans: set[str] = field(default_factory=set)  # roots whose events were lost
     workers: int = WORKERS
     mode: str = "off"
 
@@ -405,6 +410,9 @@ class FolderWatcher:
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
                 if event.event_type in ("opened", "closed_no_write"):
+                    return
+                if event.event_type == "events_lost":  # the kernel's queue overflowed: look at everything again
+                    watcher._lost(event.src_path)
                     return
                 if event.is_directory and event.event_type == "modified":
                     return  # a file inside changed: that file has its own event
@@ -472,6 +480,32 @@ class FolderWatcher:
             if idle:  # else the thread already waits for the first path due, which is due no later than this one
                 self._wake.notify()
 
+    def _lost(self, path: str) -> None:
+        located = self._locate(path)
+        if located is not None:
+            with self._wake:
+                self._rescans.add(located[0])
+                self._wake.notify()
+
+    def resync(self, root: str) -> None:
+        """Bring a whole root up to date after events were lost: what appeared or changed goes through
+        :meth:`_arrive` (``RESYNC_CHUNK`` files at a time, so a million files never sit in one list), then a
+        scan forgets what went and announces it."""
+        log.warning("CozyGen: file events were lost; looking at the whole %s folder again", root)
+        keys: list[tuple[str, str]] = []
+        for sub, entry, _mtime in walk(self.roots[root]):
+            if entry is not None:
+                keys.append((root, f"{sub}/{entry.name}" if sub else entry.name))
+                if len(keys) >= RESYNC_CHUNK:
+                    self._arrive(keys)
+                    keys = []
+        if keys:
+            self._arrive(keys)
+        removed: list[Any] = []
+        scan(self.db, root, self.roots[root], removed=removed)
+        if removed:
+            self.on_changes([Change("deleted", root, dict(row)) for row in removed])
+
     def requeue(self, noted: list[Noted]) -> None:
         """Look again at paths a move held (what it did not do itself)."""
         if not noted:
@@ -486,17 +520,24 @@ class FolderWatcher:
         try:
             while True:
                 with self._wake:
-                    while not self._stopping and not self._pending:
+                    while not self._stopping and not self._pending and not self._rescans:
                         if not self._wake.wait(POOL_IDLE if self._pool is not None else None):
                             self._close_pool()  # idle long enough: the helper processes go
                     if self._stopping:
                         return
+                    rescans, self._rescans = self._rescans, set()
                     due = self._take_due(time.monotonic())
-                    if not due:
+                    if not due and not rescans:  # something is pending (the loop above): wait until it is due
                         self._wake.wait(next(iter(self._pending.values())).due - time.monotonic())
                         continue
+                for root in sorted(rescans):
+                    try:
+                        self.resync(root)
+                    except Exception:
+                        log.exception("CozyGen: looking at the %s folder again failed", root)
                 try:
-                    self._apply(due)
+                    if due:
+                        self._apply(due)
                 except Exception:  # never let one bad path stop the watcher
                     log.exception("CozyGen: updating the gallery index failed")
         finally:
@@ -588,11 +629,15 @@ class FolderWatcher:
                     yield batch
 
         pending: Future | None = None
-        for rows in self._describe(jobs(), len(keys)):
-            batch = batches.popleft()
-            if pending is not None:
-                self._written(pending)
-            pending = self.db.submit_write(functools.partial(self._write_arrivals, jobs=batch, rows=rows))
+        try:
+            for rows in self._describe(jobs(), len(keys)):
+                batch = batches.popleft()
+                if pending is not None:
+                    self._written(pending)
+                pending = self.db.submit_write(functools.partial(self._write_arrivals, jobs=batch, rows=rows))
+        except BaseException:
+            self._close_pool()  # batches may be left in its pipes: the next burst starts afresh
+            raise
         if pending is not None:
             self._written(pending)
 

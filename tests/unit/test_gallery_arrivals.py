@@ -380,3 +380,31 @@ def test_a_scan_reads_the_index_a_folder_at_a_time_and_forgets_what_went(db: Dat
     ]
     assert all(after[key]["id"] == before[key]["id"] for key in after if key in before)
     assert (report.removed, report.described) == (7, 1)
+
+
+def test_events_lost_look_at_the_whole_root_again(db: Database, tmp_path: Path) -> None:
+    """The kernel's event queue overflowed (a burst too fast for the watcher): the root is looked at again, what
+    appeared is indexed and announced, what went is forgotten and announced, what stayed keeps its id."""
+    base = tmp_path / "out"
+    (base / "d").mkdir(parents=True)
+    for name in ("kept.png", "went.png"):
+        (base / name).write_bytes(png())
+    seen = Seen()
+    watcher = FolderWatcher(db, {"output": base}, seen, workers=1)
+    watcher._apply(due(["kept.png", "went.png"]))
+    kept_id = rows(db)["kept.png"]["id"]
+    seen.changes.clear()
+    (base / "went.png").unlink()
+    for n in range(3):
+        (base / "d" / f"{n}.png").write_bytes(png())  # heard of by nobody
+    watcher._lost(str(base))
+    assert watcher._rescans == {"output"}
+    watcher.resync("output")
+    assert sorted(rows(db)) == ["d/0.png", "d/1.png", "d/2.png", "kept.png"]
+    assert rows(db)["kept.png"]["id"] == kept_id
+    assert sorted((c.kind, c.row["filename"]) for c in seen.changes) == [
+        ("created", "0.png"),
+        ("created", "1.png"),
+        ("created", "2.png"),
+        ("deleted", "went.png"),
+    ]
