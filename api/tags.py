@@ -77,6 +77,7 @@ class TagService:
         self._files: list[dict[str, Any]] = []
         self._index: tags.TagIndex | None = None  # the lists with everyone's history tags
         self._index_whole = False  # made from the whole lists and the prompts read
+        self._index_read_prompts = False  # made with the prompts read
         self._changed = asyncio.Event()  # set (and replaced) each time the index is made
         self._wanted: Any = None  # the folder's signature last seen
         self._generation = 0  # of the lists wanted: a load that ends behind it loads again
@@ -119,13 +120,11 @@ class TagService:
     async def current(self, owner: str | None = None, *, wait: float = WAIT) -> Current:
         """The index with every user's history tags, or with ``owner``'s alone, and whether it is partial.
 
-        Before anything is ready, or while the saved index loads (tens of milliseconds), this waits up to
-        ``wait``; while the lists are being read it answers at once."""
+        Before anything is ready, while the saved index loads (tens of milliseconds) or the prompts are read the
+        first time, this waits up to ``wait``; while the lists are being read it answers at once."""
         self._check()
         self._refresh_history()
-        await self._until(
-            lambda: self.whole or (self._index is not None and (self._building or self._loading is None)), wait
-        )
+        await self._until(self._answerable, wait)
         index = self._index or tags.TagIndex(empty_table(), empty_table("history"))
         partial = not self.whole
         if owner is None:
@@ -140,6 +139,13 @@ class TagService:
                     self._views.clear()
                 self._views[owner] = view
         return Current(view, partial)
+
+    def _answerable(self) -> bool:
+        if self.whole:
+            return True
+        if self._index is None:
+            return False
+        return self._building or (self._loading is None and self._index_read_prompts)
 
     async def index(self, owner: str | None = None) -> tags.TagIndex:
         return (await self.current(owner)).tags
@@ -194,9 +200,10 @@ class TagService:
                     self._building = False
                 if self._generation == generation:
                     break
+            await self._compose()
         finally:
             self._loading = None
-        await self._compose()
+            self._pulse()
 
     async def _load(self, signature: Any) -> None:
         started = time.perf_counter()
@@ -246,8 +253,8 @@ class TagService:
         return False
 
     async def _take(self, saved: tag_cache.Saved) -> None:
-        """A stage of a build: the whole index, or a prefix-only one while no whole index is there."""
-        if saved.complete or not self._lists_whole:
+        """A stage of a build: the whole index, or a prefix-only one while no whole index of a list is there."""
+        if saved.complete or not self._lists_whole or not self._lists:
             self._set_lists(await asyncio.to_thread(_restored, saved), saved.files, whole=saved.complete)
             await self._compose()
 
@@ -274,7 +281,7 @@ class TagService:
             self._wanted, self._checked = None, -math.inf  # the next look loads again
             self._check()
             return
-        await asyncio.to_thread(table.map_names)
+        await asyncio.to_thread(table.finish)
         await asyncio.to_thread(table.warm)
 
     # -- composing ---------------------------------------------------------------------------
@@ -284,6 +291,7 @@ class TagService:
         index = await asyncio.to_thread(_with_history, lists, tag_history.everyone(by_owner or {}), files)
         if lists is (self._lists or lists) and by_owner is self._by_owner:  # nothing newer came meanwhile
             self._index, self._index_whole = index, self._lists_whole and by_owner is not None
+            self._index_read_prompts = by_owner is not None
             self._pulse()
 
     def _pulse(self) -> None:
@@ -317,7 +325,7 @@ class TagService:
 
 
 def _restored(saved: tag_cache.Saved) -> TagTable:
-    return TagTable(saved.columns, name_map=False)
+    return TagTable(saved.columns, lazy=True)
 
 
 def _with_history(lists: TagTable, counts: Counter, files: list[dict[str, Any]]) -> tags.TagIndex:

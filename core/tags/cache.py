@@ -37,8 +37,8 @@ SECTIONS = (  # the fields of Columns, in file order, and how each is stored
     ("counts", COUNTS),
     ("categories", BYTES),
     ("key_ids", INTS),
-    ("word_keys", TEXT),
     ("word_ids", INTS),
+    ("word_at", INTS),
     ("alias_keys", TEXT),
     ("alias_ids", INTS),
 )
@@ -108,7 +108,6 @@ def encode(columns: Columns, *, key: str, complete: bool, files: list[dict[str, 
             "byteorder": sys.byteorder,
             "itemsize": {INTS: array(INTS).itemsize, COUNTS: array(COUNTS).itemsize},
             "tags": len(columns.names),
-            "words": len(columns.word_keys),
             "aliases": len(columns.alias_keys),
             "lengths": lengths,
             "crc32": zlib.crc32(payload),
@@ -150,14 +149,14 @@ def _decode(data: bytes, key: str) -> Saved | None:
         or zlib.crc32(payload) != header["crc32"]
     ):
         return None
-    n, words, aliases = int(header["tags"]), int(header["words"]), int(header["aliases"])
+    n, aliases = int(header["tags"]), int(header["aliases"])
     values: dict[str, Any] = {}
     start = 0
     for (name, kind), length in zip(SECTIONS, lengths, strict=True):
         chunk = payload[start : start + length]
         start += length
         if kind == TEXT:
-            values[name] = _lines(bytes(chunk), {"names": n, "word_keys": words, "alias_keys": aliases}[name])
+            values[name] = _lines(bytes(chunk), {"names": n, "alias_keys": aliases}[name])
         elif kind == BYTES:
             values[name] = bytes(chunk)
         else:
@@ -176,7 +175,7 @@ def _consistent(c: Columns) -> bool:
     n = len(c.names)
     if not (len(c.counts) == len(c.categories) == len(c.key_ids) == n):
         return False
-    if len(c.word_ids) != len(c.word_keys) or len(c.alias_ids) != len(c.alias_keys):
+    if len(c.word_ids) != len(c.word_at) or len(c.alias_ids) != len(c.alias_keys):
         return False
     return not n or max(c.categories) < len(CATEGORY_KEYS)
 

@@ -6,9 +6,11 @@ text after each word start (each ``_`` or ``(``) sorted, with its tag; aliases s
 2-character query covers thousands of tags: its ranked answer is kept once made, and
 ``TagTable.warm`` makes them all ahead of time. Immutable once built, shared between threads.
 
-The sorting work makes :class:`Columns` (plain lists and arrays, what ``cache`` saves); a table is
-made from them in a few tens of milliseconds. Prefix-only columns (no word starts, no aliases) come
-first and cheaper: what a query is answered with while the rest is built.
+The sorting work makes :class:`Columns` (plain lists and arrays, what ``cache`` saves). A table made
+from them ``lazy`` is ready in milliseconds: its sorted names and word starts are views over the names
+(:class:`Picked`, :class:`Suffixes`) and a name is found by bisection, until :meth:`TagTable.finish`
+makes the lists and the name map (in the background). Prefix-only columns (no word starts, no aliases)
+come first and cheaper: what a query is answered with while the rest is built.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import compress
 from operator import neg
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from .lists import CATEGORY_KEYS, Parsed
 
@@ -29,17 +31,60 @@ SHORT = 2  # queries this long or shorter are answered from tables made at build
 
 
 class Columns(NamedTuple):
-    """A table's data: tags by rank, their names in name order (``key_ids``), and the word-start and alias keys,
-    sorted, each with its tag. Prefix-only columns have no word starts and no aliases."""
+    """A table's data: tags by rank, their names in name order (``key_ids``), the word starts in the order of the
+    text from there on (each a tag and where in its name), and the aliases, sorted, each with its tag.
+    Prefix-only columns have no word starts and no aliases."""
 
     names: list[str]
     counts: array  # "q"
     categories: bytes  # index into CATEGORY_KEYS
     key_ids: array  # "i": the tags in name order
-    word_keys: list[str]
     word_ids: array  # "i"
-    alias_keys: list[str]
+    word_at: array  # "i": where in the tag's name the word starts
+    alias_keys: Sequence[str]
     alias_ids: array  # "i"
+
+
+class Picked(Sequence[str]):
+    """``names[ids[j]]``: the names in another order, without a list of them."""
+
+    __slots__ = ("names", "ids")
+
+    def __init__(self, names: list[str], ids: array) -> None:
+        self.names, self.ids = names, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, j: int) -> str: ...
+    @overload
+    def __getitem__(self, j: slice) -> list[str]: ...
+    def __getitem__(self, j: int | slice) -> str | list[str]:
+        if isinstance(j, slice):
+            return list(map(self.names.__getitem__, self.ids[j]))
+        return self.names[self.ids[j]]
+
+
+class Suffixes(Sequence[str]):
+    """``names[ids[j]][at[j]:]``: the text from each word start on, made when asked for."""
+
+    __slots__ = ("names", "ids", "at")
+
+    def __init__(self, names: list[str], ids: array, at: array) -> None:
+        self.names, self.ids, self.at = names, ids, at
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, j: int) -> str: ...
+    @overload
+    def __getitem__(self, j: slice) -> list[str]: ...
+    def __getitem__(self, j: int | slice) -> str | list[str]:
+        if isinstance(j, slice):
+            return [self.names[i][k:] for i, k in zip(self.ids[j], self.at[j], strict=True)]
+        return self.names[self.ids[j]][self.at[j] :]
 
 
 def prefix_columns(parsed: Parsed) -> tuple[Columns, list[int]]:
@@ -53,7 +98,7 @@ def prefix_columns(parsed: Parsed) -> tuple[Columns, list[int]]:
         array("q", map(counts0.__getitem__, order)),
         bytes(map(parsed.categories.__getitem__, order)),
         array("i", map(rank.__getitem__, alphabetical)),
-        [],
+        array("i"),
         array("i"),
         [],
         array("i"),
@@ -61,8 +106,8 @@ def prefix_columns(parsed: Parsed) -> tuple[Columns, list[int]]:
     return columns, rank
 
 
-def word_columns(parsed: Parsed, prefix: Columns, rank: list[int]) -> Columns:
-    """``prefix`` with the word starts and aliases added."""
+def word_columns(parsed: Parsed, prefix: Columns, rank: list[int], keys_out: list[str] | None = None) -> Columns:
+    """``prefix`` with the word starts and aliases added (and the word starts' text, sorted, put in ``keys_out``)."""
     names = prefix.names
     known = set(names)
     aliases: dict[str, int] = {}
@@ -71,18 +116,21 @@ def word_columns(parsed: Parsed, prefix: Columns, rank: list[int]) -> Columns:
         for alias in parsed.aliases[k]:
             if alias not in known and aliases.get(alias, i) >= i:  # a real tag wins, then the most used
                 aliases[alias] = i
-    word_keys, word_ids = [], []  # the text after each word start, and its tag
-    suffixes = _WORD_START.findall
+    word_keys, word_ids, word_at = [], [], []  # the text after each word start, its tag and where it starts
+    starts = _WORD_START.finditer
     for i, name in enumerate(names):
         if "_" in name or "(" in name:
-            found = suffixes(name)
-            word_keys += found
-            word_ids += [i] * len(found)
+            for found in starts(name):
+                word_keys.append(found.group(1))
+                word_ids.append(i)
+                word_at.append(found.start(1))
     word_order = sorted(range(len(word_keys)), key=word_keys.__getitem__)
+    if keys_out is not None:
+        keys_out += map(word_keys.__getitem__, word_order)
     alias_keys = sorted(aliases)
     return prefix._replace(
-        word_keys=list(map(word_keys.__getitem__, word_order)),
         word_ids=array("i", map(word_ids.__getitem__, word_order)),
+        word_at=array("i", map(word_at.__getitem__, word_order)),
         alias_keys=alias_keys,
         alias_ids=array("i", map(aliases.__getitem__, alias_keys)),
     )
@@ -100,10 +148,15 @@ class TagTable:
     :meth:`warm` makes them all ahead of time.
     """
 
-    def __init__(self, data: Parsed | Columns, source: str = "list", *, name_map: bool = True) -> None:
-        """From parsed lists (the sorting work) or from their columns (tens of milliseconds). Without
-        ``name_map``, names are found by bisection until :meth:`map_names` makes the map (in the background)."""
-        columns = data if isinstance(data, Columns) else columns_of(data)
+    def __init__(self, data: Parsed | Columns, source: str = "list", *, lazy: bool = False) -> None:
+        """From parsed lists (the sorting work) or from their columns. ``lazy``: in milliseconds, with views
+        for the sorted names and word starts and no name map, until :meth:`finish` (in the background)."""
+        word_keys: list[str] | None = None
+        if isinstance(data, Columns):
+            columns = data
+        else:
+            word_keys = []
+            columns = word_columns(data, *prefix_columns(data), keys_out=word_keys)
         names = columns.names
         self.source = source
         self.names: list[str] = names
@@ -112,21 +165,28 @@ class TagTable:
         self._ids: dict[str, int] | None = None
         self.aliases: dict[str, int] = dict(zip(columns.alias_keys, columns.alias_ids, strict=True))
         self._lock = threading.Lock()
+        self.word_at = columns.word_at
         everything = Part(
             self,
-            list(map(names.__getitem__, columns.key_ids)),
+            Picked(names, columns.key_ids),
             columns.key_ids,
-            columns.word_keys,
+            Suffixes(names, columns.word_ids, columns.word_at) if word_keys is None else word_keys,
             columns.word_ids,
             columns.alias_keys,
             columns.alias_ids,
         )
         self.parts: dict[str | None, Part] = {None: everything}
-        if name_map:
-            self.map_names()
+        if not lazy:
+            self.finish()
 
-    def map_names(self) -> None:
-        """The map from name to tag: a dictionary lookup instead of a bisection (validation makes thousands)."""
+    def finish(self) -> None:
+        """The sorted names and word starts as lists, and the map from name to tag (a bisection before: validation
+        makes thousands of lookups). Answers are the same before and after."""
+        every = self.parts[None]
+        if isinstance(every.keys, Picked):
+            every.keys = every.keys[:]
+        if isinstance(every.word_keys, Suffixes):
+            every.word_keys = every.word_keys[:]
         if self._ids is None:
             self._ids = dict(zip(self.names, range(len(self.names)), strict=True))
 
@@ -147,8 +207,8 @@ class TagTable:
             self.counts,
             self.cat_index,
             every.key_ids,
-            every.word_keys,
             every.word_ids,
+            self.word_at,
             every.alias_keys,
             every.alias_ids,
         )
@@ -212,11 +272,11 @@ class Part:
     def __init__(
         self,
         table: TagTable,
-        keys: list[str],
+        keys: Sequence[str],
         by_name: Sequence[int],
-        word_keys: list[str],
+        word_keys: Sequence[str],
         word_ids: array,
-        alias_keys: list[str],
+        alias_keys: Sequence[str],
         alias_ids: array,
     ) -> None:
         self.table = table

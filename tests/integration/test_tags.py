@@ -45,7 +45,12 @@ def with_list(server) -> Path:
         os.symlink(DANBOORU_CSV, target)
     else:
         target.write_text(SMALL_LIST)
-    assert until(lambda: search(server, q="long_h").json()["items"]), "the list was never loaded"
+
+    def loaded() -> bool:  # whole: a search during the build answers "partial": true with the prefix matches
+        body = search(server, q="long_h").json()
+        return bool(body["items"]) and "partial" not in body
+
+    assert until(loaded), "the list was never loaded"
     return folder
 
 

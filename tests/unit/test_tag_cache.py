@@ -70,10 +70,10 @@ def test_a_saved_index_answers_as_a_fresh_build(tmp_path: Path) -> None:
     saved = saved_and_loaded(folder, tmp_path / "cache" / "tags.bin")
     assert saved is not None and saved.complete
     assert saved.files == [{"name": "danbooru.csv", "tags": 12, "skipped": 0}]
-    restored = tags.TagIndex(TagTable(saved.columns, name_map=False), TagTable(tag_lists.Parsed()), saved.files)
+    restored = tags.TagIndex(TagTable(saved.columns, lazy=True), TagTable(tag_lists.Parsed()), saved.files)
     fresh = tags.load_index(folder)
     assert answers(restored) == answers(fresh)
-    restored.lists.map_names()  # the name map made later changes nothing
+    restored.lists.finish()  # the lists and the name map made later change nothing
     assert answers(restored) == answers(fresh)
     assert restored.lists.id_of("long_hair") == fresh.lists.id_of("long_hair") and restored.lists.id_of("nope") is None
 
@@ -86,7 +86,7 @@ def test_the_real_list_round_trips(tmp_path: Path) -> None:
     saved = saved_and_loaded(folder, tmp_path / "tags.bin")
     fresh = tags.load_index(folder)
     assert saved is not None and saved.columns == fresh.lists.columns()
-    restored = TagTable(saved.columns, name_map=False)
+    restored = TagTable(saved.columns, lazy=True)
     assert [restored.lookup(n) for n in ("1girl", "sole_female", "long_hair", "nope")] == [
         fresh.lists.lookup(n) for n in ("1girl", "sole_female", "long_hair", "nope")
     ]
@@ -276,6 +276,65 @@ def test_a_search_during_the_first_build_answers_with_what_is_ready(tmp_path: Pa
         whole = await service.current()
         assert not whole.partial and names(whole, "long") == ["long_hair", "very_long_hair"]
         assert names(whole, "boo") == ["breasts"]
+        await asyncio.gather(*service._background)
+
+    asyncio.run(scenario())
+
+
+class Held:
+    """tag_build.stages, each stage held until released; ``asked[i]``: the service wants stage i (so it has taken
+    the one before)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.real = tag_build.stages
+        self.gates = [threading.Event(), threading.Event()]
+        self.asked = [threading.Event(), threading.Event()]
+        monkeypatch.setattr(tags_api, "IN_THREAD", 1 << 30)  # built in a thread, which this holds
+        monkeypatch.setattr(tag_build, "stages", self.stages)
+
+    def stages(self, folder: Path):
+        for gate, asked, stage in zip(self.gates, self.asked, self.real(folder), strict=True):
+            asked.set()
+            gate.wait(30)
+            yield stage
+
+    def again(self) -> None:
+        self.gates = [threading.Event(), threading.Event()]
+        self.asked = [threading.Event(), threading.Event()]
+
+
+def test_a_list_added_later_answers_prefixes_first_and_a_changed_one_keeps_the_whole_index(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(tags_api, "CHECK_EVERY", 0.0)
+    held = Held(monkeypatch)
+
+    async def scenario() -> None:
+        service = service_on(tmp_path, [])
+        await service.start()
+        assert await service.settle(30) and len((await service.current()).tags.lists) == 0  # no list yet
+        tag_folder(tmp_path)
+        assert (await service.current()).partial
+        held.gates[0].set()
+        while not held.asked[1].is_set():
+            await asyncio.sleep(0.01)
+        prefix_only = await service.current()
+        assert prefix_only.partial and names(prefix_only, "long") == ["long_hair"]
+        held.gates[1].set()
+        assert await service.settle(30)
+        assert names(await service.current(), "long") == ["long_hair", "very_long_hair"]
+
+        held.again()
+        tag_folder(tmp_path, LIST + "long_sleeves,0,1500000,\n")
+        assert (await service.current()).partial
+        held.gates[0].set()
+        while not held.asked[1].is_set():
+            await asyncio.sleep(0.01)
+        stale = await service.current()  # the prefix stage of a rebuild replaces no whole index
+        assert stale.partial and names(stale, "long") == ["long_hair", "very_long_hair"]
+        held.gates[1].set()
+        assert await service.settle(30)
+        assert names(await service.current(), "long") == ["long_hair", "long_sleeves", "very_long_hair"]
         await asyncio.gather(*service._background)
 
     asyncio.run(scenario())
