@@ -29,15 +29,20 @@ class HostDefinitions:
 
     Once that time is up, callers get the copy they had while a fresh one is read in the background,
     so no request waits for ComfyUI's /object_info (several milliseconds) except the first and a refresh.
-    ``forms`` keeps each workflow's form as long as its file and these definitions stay the same.
+    The background read first compares what the definitions list (the model folders' files and the input
+    folder's time) with what they listed when read: unchanged, the copy is kept, up to ``MAX_AGE`` (a read of
+    /object_info holds the interpreter for a long while, 0.1 s and more, and under a steady stream of jobs it
+    came every 15 s). ``forms`` keeps each workflow's form as long as its file and these definitions stay the same.
     """
 
     TTL = 15.0
+    MAX_AGE = 120.0
 
     def __init__(self, host: Host) -> None:
         self.host = host
         self._value: Definitions | None = None
-        self._read_at = 0.0
+        self._read_at = self._fresh_at = 0.0
+        self._listed: Any = None  # what the kept definitions were read from (listing)
         self._generation = 0  # invalidations so far: a read that overlaps one is not kept
         self._lock = asyncio.Lock()
         self._renewing: asyncio.Task | None = None
@@ -64,18 +69,40 @@ class HostDefinitions:
         """Read the definitions; keep them unless an invalidation came while they were read (they may predate a
         model that arrived meanwhile): this caller gets them, the next reads afresh."""
         generation = self._generation
-        value = await asyncio.to_thread(read_definitions, self.host, refresh)
+        inputs, value = await asyncio.to_thread(lambda: (input_time(self.host), read_definitions(self.host, refresh)))
         if generation == self._generation:
-            self._value, self._read_at = value, asyncio.get_running_loop().time()
+            self._value, self._listed = value, (value[1], inputs)
+            self._read_at = self._fresh_at = asyncio.get_running_loop().time()
         return value
 
     async def _renew(self) -> None:
         try:
             async with self._lock:
-                if asyncio.get_running_loop().time() - self._read_at > self.TTL:
+                loop = asyncio.get_running_loop()
+                if loop.time() - self._read_at <= self.TTL:
+                    return
+                generation = self._generation
+                listed = await asyncio.to_thread(listing, self.host)
+                kept = generation == self._generation and self._value is not None and listed == self._listed
+                if kept and loop.time() - self._fresh_at < self.MAX_AGE:
+                    self._read_at = loop.time()  # nothing it lists has changed: the copy holds
+                else:
                     await self._read(False)
         finally:
             self._renewing = None
+
+
+def listing(host: Host) -> tuple[dict[str, list[str]], int]:
+    """What ComfyUI's definitions list that can change while it runs: each model folder's files (ComfyUI keeps
+    them by the folders' times) and the input folder's time (LoadImage lists its files)."""
+    return {folder: host.model_files(folder) for folder in host.model_folders()}, input_time(host)
+
+
+def input_time(host: Host) -> int:
+    try:
+        return os.stat(host.input_directory()).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def read_definitions(host: Host, refresh: bool) -> Definitions:
