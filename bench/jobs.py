@@ -9,7 +9,10 @@ Starts a real ComfyUI with CozyGen (weights-free procedural workflow, 64 px, one
 - GET /cozygen/api/jobs/{id} for random finished jobs with 1,000 jobs in the history (target: under 5 ms
   median), against ComfyUI's GET /history/{prompt_id} for the same prompts.
 
-    python3 bench/jobs.py [--runs 60] [--history 1000]
+With ``--profile``, py-spy samples the server during the submissions and the event loop's top functions inside
+``POST /cozygen/api/jobs`` are printed (bench/load.py reads the samples).
+
+    python3 bench/jobs.py [--runs 60] [--history 1000] [--profile]
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 
 import comfyui_host  # noqa: E402
 
+sys.path.insert(0, str(PROJECT / "bench"))
+import load  # noqa: E402
+
 WORKFLOW = "cozygen_procedural_form.json"
+PREVIOUS = "1.54x (1.84 ms against 1.19 ms)"
 VALUES = {"prompt": "a lighthouse at dusk", "steps": 1, "size": 64}
 
 
@@ -134,6 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--history", type=int, default=1000)
+    parser.add_argument("--profile", action="store_true", help="py-spy the server during the submissions")
+    parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as base:
@@ -143,10 +152,16 @@ def main() -> None:
         server = comfyui_host.start(base_path / "comfy", front_end_root=base_path / "frontend", env={})
         try:
             client = Client(server.port)
+            samples = base_path / "profile.txt"
+            profiler = load.start_profile(server.pid, None, samples, rate=1000) if args.profile else None
             raw, native = submission(client, args.runs)
             ratio = statistics.median(native) / statistics.median(raw)
             met = ratio < 1.5 and statistics.median(native) < 20
             report("POST /cozygen/api/jobs (fill+validate+commit)", native, raw, "raw /prompt", "<1.5x, <20 ms", met)
+            print(f"{'':<44} previous {PREVIOUS}; load average {open('/proc/loadavg').read().strip()}", flush=True)
+            if profiler is not None:
+                load.stop_profile(profiler, timeout=0)
+                load.print_profile(load.read_profile(samples, within="JobRoutes.create_job"), args.top)
 
             started = time.perf_counter()
             made = fill_history(client, args.history)
