@@ -61,7 +61,8 @@ async def totals(session, url: str) -> tuple[int, int, int]:
 
     async def count(params: dict) -> int:
         async with session.get(f"{url}/cozygen/api/gallery/counts", params=params) as reply:
-            return int((await reply.json())["total"])
+            body = await reply.json()  # a folder not made yet: 404
+            return int(body["total"]) if reply.status == 200 else 0
 
     return (
         await count({"recursive": "true"}),
