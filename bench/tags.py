@@ -193,10 +193,68 @@ def saved_index(folder: Path, work: Path) -> None:
     mapped = time.perf_counter() - started
     started = time.perf_counter()
     table.warm()
+    in_thread_lag(path, key)
     line(
         "then, in the background",
         f"id check + name map {mapped * 1000:.0f} ms, 1-2 char answers {(time.perf_counter() - started) * 1000:.0f} ms",
     )
+
+
+def loop_lag(work) -> tuple[float, float]:
+    """``work`` in a thread, as the server runs it, while an event loop ticks every millisecond: the loop's
+    longest delay and the work's time (ms). A long C call in the thread holds the GIL and shows here."""
+    import asyncio
+
+    async def measure() -> tuple[float, float]:
+        lags: list[float] = []
+        running = True
+
+        async def tick() -> None:
+            while running:
+                started = time.perf_counter()
+                await asyncio.sleep(0.001)
+                lags.append(time.perf_counter() - started - 0.001)
+
+        ticker = asyncio.ensure_future(tick())
+        await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        await asyncio.to_thread(work)
+        took = time.perf_counter() - started
+        running = False
+        await ticker
+        return max(lags) * 1000, took * 1000
+
+    return asyncio.run(measure())
+
+
+def in_thread_lag(path: Path, key: str) -> None:
+    """What the server itself does with a saved index (at a restart, and for each stage of a build)."""
+    made: dict = {}
+
+    def load() -> None:
+        saved = tag_cache.load(path, key)
+        assert saved is not None
+        made["table"] = TagTable(saved.columns, lazy=True)
+
+    parts = [
+        ("load + lazy table", load),
+        ("id check", lambda: tag_cache.ids_in_range(made["table"].columns())),
+        ("lists + name map", lambda: made["table"].finish()),
+        ("1-2 char answers", lambda: made["table"].warm()),
+    ]
+
+    def python_loop() -> None:  # for reference: switchable bytecode, no long C call
+        until = time.perf_counter() + 0.3
+        while time.perf_counter() < until:
+            pass
+
+    parts.append(("reference: a pure-Python loop", python_loop))
+    figures = []
+    for label, work in parts:
+        gc.collect()
+        lag, took = loop_lag(work)
+        figures.append(f"{label} {took:.0f} ms: {lag:.1f}")
+    line("event loop's longest delay (in-thread work)", "; ".join(figures), "(GIL; ms)")
 
 
 # -- through a real server ----------------------------------------------------------------------
@@ -296,6 +354,15 @@ def through_a_server(source: Path) -> None:
             client.search("warm")  # the service made, an empty index
             folder = server.user_dir / "cozygen" / "tags"
             folder.mkdir(parents=True, exist_ok=True)
+            pinger = Pinger(server.port)
+            pinger.start()
+            time.sleep(3)
+            hello = pinger.stop()
+            line(
+                f"/cozygen/hello, no build, for reference ({len(hello)})",
+                f"median {statistics.median(hello):.1f} ms, p99 {p99(hello):.1f} ms, max {max(hello):.1f} ms",
+                "(the machine's noise)",
+            )
             pinger = Pinger(server.port)
             pinger.start()
             started = time.perf_counter()

@@ -28,6 +28,7 @@ from typing import NamedTuple, overload
 from .lists import CATEGORY_KEYS, Parsed
 
 SHORT = 2  # queries this long or shorter are answered from tables made at build
+STEP = 8192  # items made at once in the background: the event loop's thread gets the GIL back in between
 
 
 class Columns(NamedTuple):
@@ -184,11 +185,14 @@ class TagTable:
         makes thousands of lookups). Answers are the same before and after."""
         every = self.parts[None]
         if isinstance(every.keys, Picked):
-            every.keys = every.keys[:]
+            every.keys = _in_steps(every.keys)
         if isinstance(every.word_keys, Suffixes):
-            every.word_keys = every.word_keys[:]
+            every.word_keys = _in_steps(every.word_keys)
         if self._ids is None:
-            self._ids = dict(zip(self.names, range(len(self.names)), strict=True))
+            ids: dict[str, int] = {}
+            for start in range(0, len(self.names), STEP):
+                ids.update(zip(self.names[start : start + STEP], range(start, start + STEP), strict=False))
+            self._ids = ids
 
     def id_of(self, name: str) -> int | None:
         """The tag named ``name`` (not an alias), or None."""
@@ -256,6 +260,14 @@ class TagTable:
     def lookup(self, name: str) -> int | None:
         found = self.id_of(name)
         return found if found is not None else self.aliases.get(name)
+
+
+def _in_steps(view: Picked | Suffixes) -> list[str]:
+    """The view as a list, made a step at a time (run in a thread, a single long C call would hold the GIL)."""
+    made: list[str] = []
+    for start in range(0, len(view), STEP):
+        made += view[start : start + STEP]
+    return made
 
 
 _WORD_START = re.compile(r"[_(](?=(.+))")  # the text after each word start
