@@ -48,6 +48,7 @@ log = logging.getLogger("cozygen")
 CHECK_EVERY = 1.0  # seconds between looks at the tags folder
 HISTORY_EVERY = 2.0  # seconds between reads of the user's prompts, when something happened
 WAIT = 0.08  # seconds a search waits for an index in the making before answering with what is ready
+START_WAIT = 0.5  # seconds the server's start waits for a saved index (a build is never waited for)
 VALIDATE_WAIT = 60.0  # seconds a validation waits for it (every tag would look unknown before)
 IN_THREAD = 256 * 1024  # bytes of lists built in a thread; more in a helper process (the GIL: see core.tags.build)
 MAX_LIMIT, DEFAULT_LIMIT, MAX_OFFSET = 200, 80, 1_000_000
@@ -100,9 +101,12 @@ class TagService:
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """At server start (the database is open): begin loading; nothing waits for it."""
+        """At server start (the database is open): begin loading. A saved index is in within tens of milliseconds:
+        that much (at most ``START_WAIT``) the start waits, so the first search after a restart is whole; a build
+        goes on in the background."""
         self._check()
         self._refresh_history()
+        await self._until(self._answerable, START_WAIT)
 
     async def stop(self) -> None:
         worker, self._worker = self._worker, None

@@ -204,10 +204,12 @@ def test_a_restart_loads_the_saved_index_without_reading_the_lists(tmp_path: Pat
     monkeypatch.setattr(tag_build, "stages", no_reading)
     monkeypatch.setattr(tag_build, "Worker", no_reading)
 
+    monkeypatch.setattr(tags_api, "START_WAIT", 30.0)  # a loaded machine: still never the build's time
+
     async def restart() -> None:
         service = service_on(tmp_path)
-        await service.start()
-        current = await service.current(wait=30)  # the saved index loads within the wait
+        await service.start()  # the start waits for the saved index (tens of milliseconds)
+        current = await service.current(wait=0)
         assert not current.partial
         assert names(current, "hair")[:2] == ["long_hair", "hair_ornament"]
         assert names(current, "coz") == ["cozy_cabin"]  # the prompts' tags are read as before
@@ -254,10 +256,11 @@ def test_a_search_during_the_first_build_answers_with_what_is_ready(tmp_path: Pa
             yield stage
 
     monkeypatch.setattr(tag_build, "stages", held_stages)
+    monkeypatch.setattr(tags_api, "START_WAIT", 30.0)
 
     async def scenario() -> None:
         service = service_on(tmp_path)
-        await service.start()
+        await asyncio.wait_for(service.start(), 10)  # the start never waits for a build
         # it waits for the first answerable index (the prompts'), never for the build (held here)
         before = await asyncio.wait_for(service.current(wait=30), 10)
         assert before.partial and names(before, "coz") == ["cozy_cabin"] and names(before, "long") == []
