@@ -119,12 +119,11 @@ def walk(base: Path) -> Iterator[tuple[str, os.DirEntry | None, float]]:
             continue
 
 
-def scan(db: Database, root: str, base: Path, *, workers: int = 1, removed: list[Any] | None = None) -> ScanReport:
+def scan(db: Database, root: str, base: Path, *, workers: int = 1) -> ScanReport:
     """Bring the index of one root up to date with the disk (blocking; run it in a thread).
 
     A first scan into an empty index describes files in ``workers`` helper processes and
     builds the listing indexes once at the end; later scans describe only what changed.
-    ``removed`` receives the rows of the files it forgot.
     """
     started, report = time.perf_counter(), ScanReport(root)
     if not base.is_dir():  # an unmounted drive must not wipe the index (and its ids)
@@ -180,9 +179,7 @@ def scan(db: Database, root: str, base: Path, *, workers: int = 1, removed: list
         gone += [(sub, name) for name in db.read(functools.partial(index.known_files_in, root=root, subfolder=sub))]
     report.removed = len(gone)
     stale_dirs = known_dirs - {d[0] for d in seen_dirs}
-    forgotten = db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
-    if removed is not None:
-        removed += forgotten
+    db.submit_write(lambda conn: _forget(conn, root, gone, seen_dirs, stale_dirs)).result()
     settle_animated(db, root, base)
     report.seconds = time.perf_counter() - started
     return report
@@ -244,17 +241,21 @@ def _flush(db: Database, pending: Future | None, rows: list[Any], bulk: bool) ->
     return db.submit_write(lambda conn: (index.insert_new_files if bulk else index.upsert_files)(conn, rows))
 
 
+def _join(subfolder: str, name: str) -> str:
+    return f"{subfolder}/{name}" if subfolder else name
+
+
 def _key(row: dict[str, Any] | list[Any]) -> tuple[str, str, str]:
     """A described row's (root, subfolder, filename)."""
     values = index.row_values(row)
     return values[0], values[1], values[2]
 
 
-def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale_dirs: set[str]) -> list[Any]:
-    rows = [row for sub, name in gone if (row := index.remove_file(conn, root, sub, name)) is not None]
+def _forget(conn: Any, root: str, gone: list[tuple[str, str]], dirs: list, stale_dirs: set[str]) -> None:
+    for sub, name in gone:
+        index.remove_file(conn, root, sub, name)
     index.upsert_dirs(conn, root, dirs)
     index.remove_dirs(conn, root, stale_dirs)
-    return rows
 
 
 # -- applying individual paths ---------------------------------------------------------
@@ -495,23 +496,54 @@ class FolderWatcher:
                 self._wake.notify()
 
     def resync(self, root: str) -> None:
-        """Bring a whole root up to date after events were lost: what appeared or changed goes through
-        :meth:`_arrive` (``RESYNC_CHUNK`` files at a time, so a million files never sit in one list), then a
-        scan forgets what went and announces it."""
+        """Bring a whole root up to date after events were lost. What appeared or changed goes through
+        :meth:`_arrive` (``RESYNC_CHUNK`` files at a time); what went is found a folder at a time (as
+        :func:`scan` does) and applied path by path. Every change is announced, as the events would have been."""
         log.warning("CozyGen: file events were lost; looking at the whole %s folder again", root)
+        base = self.roots[root]
+        unvisited = self.db.read(functools.partial(index.file_folders, root=root))
+        known_dirs = self.db.read(functools.partial(index.known_dirs, root=root))
         keys: list[tuple[str, str]] = []
-        for sub, entry, _mtime in walk(self.roots[root]):
-            if entry is not None:
-                keys.append((root, f"{sub}/{entry.name}" if sub else entry.name))
-                if len(keys) >= RESYNC_CHUNK:
-                    self._arrive(keys)
-                    keys = []
+        gone: list[str] = []
+        dirs: list[tuple[str, float, bool]] = []
+        folder: list[Any] = [None, set()]  # the folder walked now and the names found in it
+
+        def close_folder() -> None:
+            if folder[0] is not None:
+                known = self.db.read(functools.partial(index.known_files_in, root=root, subfolder=folder[0]))
+                gone.extend(_join(folder[0], name) for name in known if name not in folder[1])
+
+        for sub, entry, mtime in walk(base):
+            if entry is None:
+                dirs.append((sub, mtime, is_hidden(sub)))
+                continue
+            if sub != folder[0]:
+                close_folder()
+                folder[:] = [sub, set()]
+                unvisited.discard(sub)
+            folder[1].add(entry.name)
+            keys.append((root, _join(sub, entry.name)))
+            if len(keys) >= RESYNC_CHUNK:
+                self._arrive(keys)
+                keys = []
+        close_folder()
         if keys:
             self._arrive(keys)
-        removed: list[Any] = []
-        scan(self.db, root, self.roots[root], removed=removed)
-        if removed:
-            self.on_changes([Change("deleted", root, dict(row)) for row in removed])
+        for sub in sorted(unvisited):
+            known = self.db.read(functools.partial(index.known_files_in, root=root, subfolder=sub))
+            gone.extend(_join(sub, name) for name in known)
+        stale = known_dirs - {d[0] for d in dirs}
+
+        def folders(conn: Any) -> None:
+            index.upsert_dirs(conn, root, dirs)
+            index.remove_dirs(conn, root, stale)
+
+        self.db.submit_write(folders).result()
+        for start in range(0, len(gone), BATCH):
+            chunk = [((root, rel), _Pending(0.0)) for rel in gone[start : start + BATCH]]
+            changes, _ = self.db.submit_write(functools.partial(self._paths, due=chunk, walked=[])).result()
+            if changes:
+                self.on_changes(changes)
 
     def requeue(self, noted: list[Noted]) -> None:
         """Look again at paths a move held (what it did not do itself)."""
