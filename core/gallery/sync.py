@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import math
 import os
 import stat
 import threading
@@ -37,7 +38,8 @@ from .holds import Holds, Noted
 
 log = logging.getLogger("cozygen")
 BATCH = 1000
-POOL_MIN = 500  # files arriving at once from which the watcher describes them in helper processes
+POOL_MIN = 500  # files arriving within about ARRIVALS_WINDOW seconds from which they are described in helpers
+ARRIVALS_WINDOW = 2.0
 POOL_IDLE = 30.0  # seconds the watcher keeps its helper processes after the last use
 HELPER_NICE = 5  # the helpers yield the CPU to ComfyUI's own process
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -405,6 +407,8 @@ class FolderWatcher:
     _real: dict[str, str] | None = None
     _pool: DescribePool | None = None
     _rescans: set[str] = field(default_factory=set)  # roots whose events were lost
+    _arrivals: float = 0.0  # files arrived lately (decaying; see _busy)
+    _arrivals_at: float = 0.0
     workers: int = WORKERS
     mode: str = "off"
 
@@ -659,17 +663,20 @@ class FolderWatcher:
         """
         keys = list(dict.fromkeys(keys))  # a file heard of itself and walked with its new folder: once
         batches: deque[list[Job]] = deque()
+        helpers = self._busy(len(keys))
+        # a burst that trickles in (a copy: a few hundred files a wake) is shared among the helpers too
+        size = min(BATCH, max(50, -(-len(keys) // self.workers))) if helpers else BATCH
 
         def jobs() -> Iterator[list[Job]]:
-            for start in range(0, len(keys), BATCH):
-                batch = self._unindexed(keys[start : start + BATCH])
+            for start in range(0, len(keys), size):
+                batch = self._unindexed(keys[start : start + size])
                 if batch:
                     batches.append(batch)
                     yield batch
 
         pending: Future | None = None
         try:
-            for rows in self._describe(jobs(), len(keys)):
+            for rows in self._describe(jobs(), helpers):
                 batch = batches.popleft()
                 if pending is not None:
                     self._written(pending)
@@ -703,13 +710,21 @@ class FolderWatcher:
         known = self.db.read(lambda conn: index.stamps(conn, [(j[0], j[2], j[3]) for j in found]))
         return [j for j, stamp in zip(found, known, strict=True) if stamp != (j[6], j[4]) or j[4] < 0]
 
-    def _describe(self, batches: Iterator[list[Job]], total: int) -> Iterator[list[Any]]:
+    def _busy(self, count: int) -> bool:
+        """Whether ``count`` more files make a burst for the helper processes: ``POOL_MIN`` or more arrived over
+        the last seconds (a decaying count), not only in this wake."""
+        now = time.monotonic()
+        self._arrivals = self._arrivals * math.exp((self._arrivals_at - now) / ARRIVALS_WINDOW) + count
+        self._arrivals_at = now
+        return self.workers > 1 and count > 1 and self._arrivals >= POOL_MIN
+
+    def _describe(self, batches: Iterator[list[Job]], helpers: bool) -> Iterator[list[Any]]:
         """Index rows (``FILE_COLUMNS`` values; None for a PNG still being written) for each batch of jobs."""
         first = next(batches, None)
         if first is None:
             return
         batches = itertools.chain([first], batches)
-        if total >= POOL_MIN and self.workers > 1:
+        if helpers:
             pool = self._open_pool()
             if pool is not None:
                 try:
