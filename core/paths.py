@@ -7,6 +7,7 @@ root are refused with a 400 before anything is touched.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -88,14 +89,21 @@ def new_name(value: Any, *, what: str = "folder name") -> str:
     return name
 
 
+@functools.lru_cache(maxsize=64)
+def _real_root(root: str) -> str:
+    """A root's real path (the roots are ComfyUI's folders, fixed while it runs; resolving one costs an lstat per
+    component, on every request otherwise)."""
+    return os.path.realpath(root)
+
+
 def within(root: Path, relative: str) -> Path:
     """``root/relative`` for a path already cleaned; refuses symlinks that lead outside the root."""
-    base = Path(os.path.realpath(root))
-    target = base / relative if relative else base
-    real = Path(os.path.realpath(target))
-    if real != base and base not in real.parents:
+    base = _real_root(str(root))
+    target = os.path.join(base, relative) if relative else base
+    real = os.path.realpath(target)
+    if real != base and not real.startswith(os.path.join(base, "")):
         raise PathRejected("that path leads outside its folder (through a symbolic link)")
-    return target
+    return Path(target)
 
 
 def resolve(root: Path, subfolder: Any = "", filename: Any = None) -> tuple[Path, str, str]:
