@@ -4,10 +4,10 @@ Each run is a fresh subprocess in the test venv that sets ComfyUI up as main.py
 does (arguments, folder_paths, PromptServer), then loads custom nodes through
 ComfyUI's own ``nodes.load_custom_node``: a warm-up package, an empty package
 (the loader's own cost, reading a registry package's ``pyproject.toml`` included: ComfyUI parses
-every package's with tomllib and pydantic after importing it), then CozyGen. The figure is CozyGen's load time minus the empty
-package's, median over the runs. Two cases: every start (CozyGen's bytecode cached in
-__pycache__, as Python keeps it after the first start; the target, under 150 ms, is for this)
-and a first start (every module compiled from source).
+every package's with tomllib and pydantic after importing it), then CozyGen. The figure is
+CozyGen's load time minus the empty package's, median over the runs. Two cases: every start
+(CozyGen's bytecode cached in __pycache__, as Python keeps it after the first start; the target,
+under 150 ms, is for this) and a first start (every module compiled from source).
 
     python3 bench/import_time.py [--runs 7]
 """
