@@ -16,27 +16,17 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
 
 import orjson
 
+from .. import helper_process
 from .index import FILE_COLUMNS
 
 log = logging.getLogger("cozygen")
 PARTIAL_GRACE = 10.0  # seconds a PNG without IEND is given to finish (the watcher's)
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
-MODULE = "cozygen_describe_worker"
-BOOT = (
-    "import sys, types\n"
-    f"package = types.ModuleType({MODULE!r})\n"
-    "package.__path__ = [sys.argv[1]]\n"
-    f"sys.modules[{MODULE!r}] = package\n"
-    f"from {MODULE}.core.gallery.describe_pool import serve\n"
-    "serve()\n"
-)
 
 Job = tuple[str, str, str, str, int, float, int]  # root, path, subfolder, filename, size, mtime, mtime_ns
 
@@ -104,7 +94,7 @@ class DescribePool:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-c", BOOT, str(PACKAGE_ROOT), str(nice)],
+                helper_process.command("gallery.describe_pool", str(nice)),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,

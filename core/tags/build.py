@@ -18,20 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TypeVar
 
+from .. import helper_process
 from . import cache
 from .lists import Parsed, read_folder
 from .table import prefix_columns, word_columns
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
-MODULE = "cozygen_tags_worker"
-BOOT = (
-    "import sys, types\n"
-    f"package = types.ModuleType({MODULE!r})\n"
-    "package.__path__ = [sys.argv[1]]\n"
-    f"sys.modules[{MODULE!r}] = package\n"
-    f"from {MODULE}.core.tags.build import serve\n"
-    "serve()\n"
-)
 PREFIX, FULL = "prefix", "full"
 T = TypeVar("T")
 
@@ -69,7 +60,7 @@ def build(folder: Path, path: Path, key: str, report: Callable[[str], None]) -> 
 
 
 def serve() -> None:
-    """The helper process: ``python -c BOOT <package root> <folder> <cache file> <key>``."""
+    """The helper process (``helper_process.command``): ``<folder> <cache file> <key>`` after the package root."""
     folder, path, key = sys.argv[2:5]
 
     def report(stage: str) -> None:
@@ -86,7 +77,7 @@ class Worker:
     def __init__(self, folder: Path, path: Path, key: str) -> None:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-c", BOOT, str(PACKAGE_ROOT), str(folder), str(path), key],
+            helper_process.command("tags.build", str(folder), str(path), key),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             env=env,
