@@ -33,7 +33,7 @@ sys.path.insert(0, str(BENCH))
 
 from gallery import build_tree, wait_indexed  # noqa: E402, I001  (it puts scripts/ and tests/ on the path)
 import comfyui_host  # noqa: E402
-from gallery_bulk import cpu_seconds, load, loop_line, percentile  # noqa: E402
+from gallery_bulk import cpu_seconds, load, loop_line, percentile, pinging  # noqa: E402
 
 TARGET_SECONDS = 15.0
 FOLDERS = 100
@@ -74,15 +74,6 @@ async def totals(session, url: str) -> tuple[int, int, int]:
     )
 
 
-async def pinging(session, url: str, stop: asyncio.Event, pings: list[float]) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        async with session.get(f"{url}/cozygen/hello") as response:
-            await response.read()
-        pings.append((time.perf_counter() - started) * 1000)
-        await asyncio.sleep(0.02)
-
-
 async def arrivals(url: str, output: Path, plan: list[tuple[Path, str]], copy: bool, pid: int, timeout: float) -> None:
     import aiohttp
 
@@ -90,7 +81,7 @@ async def arrivals(url: str, output: Path, plan: list[tuple[Path, str]], copy: b
     want = (files, sum(1 for _, sub in plan if not sub), sum(1 for _, sub in plan if sub == "f001"))
     async with aiohttp.ClientSession() as session:
         stop, pings = asyncio.Event(), []
-        pinger = asyncio.create_task(pinging(session, url, stop, pings))
+        pinger = asyncio.create_task(pinging(session, url, stop, pings, pause=0.02))
         cpu_before, started = cpu_seconds(pid), time.monotonic()
         writing = asyncio.create_task(asyncio.to_thread(write_all, plan, output, copy))
         progress, exact_at, last_write = [], None, None

@@ -92,14 +92,15 @@ def loop_line(name: str, pings: list[float]) -> None:
     )
 
 
-async def pinging(session, url: str, stop: asyncio.Event, pings: list[float]) -> None:
-    """/cozygen/hello round trips until ``stop`` (what a phone's other requests see meanwhile)."""
+async def pinging(session, url: str, stop: asyncio.Event, pings: list[float], pause: float = 0.005) -> None:
+    """/cozygen/hello round trips until ``stop``, ``pause`` seconds apart (what a phone's other requests see
+    meanwhile)."""
     while not stop.is_set():
         started = time.perf_counter()
         async with session.get(f"{url}/cozygen/hello") as response:
             await response.read()
         pings.append((time.perf_counter() - started) * 1000)
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(pause)
 
 
 async def while_pinging(session, url: str, work) -> tuple[float, list[float], object]:
