@@ -624,3 +624,52 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        19,
+        "profiles: connections to other servers, in Spoon Feeder's sense. provider 'comfyui' is a backend (another "
+        "ComfyUI that runs CozyGen's jobs: auth, enabled, max concurrent jobs, tags, the output subfolder its files "
+        "land in); other providers are LLM profiles (the prompt assistant's). secret is a token, password or API key "
+        "and never leaves the server. profile_models: the models a profile lists (Spoon Feeder's). jobs.backend: the "
+        "backend a job was sent to (NULL: this ComfyUI)",
+        """
+        CREATE TABLE profiles (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            type TEXT NOT NULL DEFAULT 'image',
+            description TEXT NOT NULL DEFAULT '',
+            url TEXT,
+            auth_kind TEXT NOT NULL DEFAULT 'none' CHECK (auth_kind IN ('none', 'bearer', 'basic')),
+            auth_user TEXT,
+            secret TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+            max_jobs INTEGER NOT NULL DEFAULT 1 CHECK (max_jobs >= 1),
+            tags_json TEXT NOT NULL DEFAULT '[]',
+            subfolder TEXT,
+            is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+            options_json TEXT NOT NULL DEFAULT '{}',
+            prompt_template TEXT,
+            input_modalities_json TEXT NOT NULL DEFAULT '["text"]',
+            output_modalities_json TEXT NOT NULL DEFAULT '["image"]',
+            created_by TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX profiles_backend_name ON profiles(name COLLATE NOCASE) WHERE provider = 'comfyui';
+        CREATE INDEX profiles_provider ON profiles(provider, created_at);
+        CREATE TABLE profile_models (
+            id TEXT PRIMARY KEY,
+            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            UNIQUE (profile_id, model_id)
+        );
+        ALTER TABLE jobs ADD COLUMN backend TEXT;
+        CREATE INDEX jobs_backend_active ON jobs(backend, status) WHERE backend IS NOT NULL
+            AND status IN ('pending', 'running');
+        """,
+    )
+)
