@@ -35,6 +35,7 @@ from ..store.db import Database
 from . import index
 from .describe_pool import PARTIAL_GRACE, DescribePool, Job, describe_jobs
 from .holds import Holds, Noted
+from .observe import observe
 
 log = logging.getLogger("cozygen")
 BATCH = 1000
@@ -413,36 +414,7 @@ class FolderWatcher:
     mode: str = "off"
 
     def start(self) -> None:
-        from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
-        from watchdog.observers.polling import PollingObserver
-
-        watcher = self
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: Any) -> None:
-                if event.event_type in ("opened", "closed_no_write"):
-                    return
-                if event.event_type == "events_lost":  # the kernel's queue overflowed: look at everything again
-                    watcher._lost(event.src_path)
-                    return
-                if event.is_directory and event.event_type == "modified":
-                    return  # a file inside changed: that file has its own event
-                watcher._note(event.src_path, getattr(event, "dest_path", "") or None)
-
-        for observer_class, mode in ((Observer, "native"), (PollingObserver, "polling")):
-            observer = observer_class(timeout=1) if mode == "polling" else observer_class()
-            try:
-                for base in self.roots.values():
-                    base.mkdir(parents=True, exist_ok=True)
-                    # Watch the real folder: through a symlinked root, inotify misses new subfolders' files.
-                    observer.schedule(Handler(), os.path.realpath(base), recursive=True)
-                observer.start()
-            except OSError as exc:  # inotify limits: fall back to polling
-                log.warning("CozyGen: file watcher unavailable (%s); polling instead", exc)
-                continue
-            self._observer, self.mode = observer, mode
-            break
+        self._observer, self.mode = observe(self.roots.values(), self._note, self._lost)
         self._thread = threading.Thread(target=self._run, name="cozygen-gallery-sync", daemon=True)
         self._thread.start()
 
