@@ -1,0 +1,1 @@
+"""Other ComfyUI servers as backends: the aiohttp client (client.py) and the admin routes (routes.py)."""

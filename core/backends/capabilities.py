@@ -1,0 +1,57 @@
+"""What a backend lacks to run a graph, read from its ``/object_info`` alone (pure): node classes it does not have,
+and model or file choices (a combo value naming a file) its lists do not hold. CozyGen's own nodes are not asked
+for: before a graph goes to another ComfyUI they are replaced by plain ones (core/backends/plain.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..graph.check import MODEL_EXTENSIONS
+from ..graph.links import link
+from ..graph.node_values import COZYGEN_INPUT_NODES
+from ..graph.object_info import class_inputs, read_spec
+
+COZYGEN_REPLACED = COZYGEN_INPUT_NODES | {"CozyGenOutput"}  # what plain.py turns into plain nodes
+FILE_EXTENSIONS = MODEL_EXTENSIONS + (".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".webm", ".wav", ".flac")
+UPLOADED = ("image_upload", "video_upload", "audio_upload", "upload")
+UNKNOWN = "its node list (/object_info) is not known yet"
+
+
+def _names_file(value: Any) -> bool:
+    return isinstance(value, str) and value.lower().endswith(FILE_EXTENSIONS)
+
+
+def _listed(value: str, choices: list) -> bool:
+    wanted = value.replace("\\", "/")
+    return any(isinstance(c, str) and c.replace("\\", "/") == wanted for c in choices)
+
+
+def missing(graph: Mapping[str, Any], object_info: Mapping[str, Any] | None) -> list[str]:
+    """What ``object_info``'s ComfyUI lacks to run ``graph`` (an API-format graph), in words, sorted; empty when it
+    can run it. ``object_info`` None: the backend's nodes are not known, so it cannot be judged able."""
+    if object_info is None:
+        return [UNKNOWN]
+    lacks: set[str] = set()
+    for node in graph.values():
+        if not isinstance(node, Mapping):
+            continue
+        class_type = node.get("class_type")
+        if not isinstance(class_type, str) or class_type in COZYGEN_REPLACED:
+            continue
+        spec = class_inputs(object_info, class_type)
+        if spec is None:
+            lacks.add(f"node {class_type}")
+            continue
+        inputs = node.get("inputs")
+        if not isinstance(inputs, Mapping):
+            continue
+        for name, value in inputs.items():
+            if link(value) is not None or not _names_file(value) or name not in spec:
+                continue
+            _kind, options, choices = read_spec(spec[name][1])
+            if any(options.get(key) for key in UPLOADED):
+                continue  # an input file: the job uploads it to the backend first
+            if choices is not None and not _listed(value, choices):
+                lacks.add(f"file {value} ({class_type}.{name})")
+    return sorted(lacks)
