@@ -24,6 +24,7 @@ from ..core.accounts.access import auth_mode
 from ..core.accounts.cache import CredentialCache
 from ..core.accounts.login_throttle import LoginLimits
 from ..core.accounts.tokens import load_or_create_secret
+from ..core.backends.service import BackendService
 from ..core.comfyui.claims import Claims
 from ..core.errors import HostNotReady
 from ..core.events import EventHub
@@ -45,6 +46,7 @@ from ..core.prompts.wildcards import Library
 from ..core.store.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.store.db import Database
 from ..core.store.migrations import MIGRATIONS
+from .backends.client import connector
 from .definitions import HostDefinitions
 from .live import LiveConnections
 
@@ -90,6 +92,7 @@ class CozyGenState:
         self.warmer: ThumbnailWarmer | None = None  # thumbnails of new outputs, made while ComfyUI is idle
         self._models: ModelLibrary | None = None  # the model browser
         self._downloads: DownloadService | None = None  # the model download queue
+        self._backends: BackendService | None = None  # the ComfyUI servers jobs go to (local first)
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
         self.definitions = HostDefinitions(host)  # one cache of ComfyUI's node definitions for every route
@@ -133,6 +136,10 @@ class CozyGenState:
     @property
     def downloads(self) -> DownloadService:
         return self._started(self._downloads)
+
+    @property
+    def backends(self) -> BackendService:
+        return self._started(self._backends)
 
     @property
     def downloads_started(self) -> bool:
@@ -269,6 +276,7 @@ class CozyGenState:
             self.warmer.start()
             self.warmer.follow(self.gallery_hub)
         await self._start_models(db, data_dir)
+        await self._start_backends(db)
         for start in self.starters:
             try:
                 await start()
@@ -304,6 +312,35 @@ class CozyGenState:
             log.exception("CozyGen: the model download queue could not start")
             return
         self._downloads = downloads
+
+    async def _start_backends(self, db: Database) -> None:
+        """The backends (the health monitor starts with them); their one HTTP session is closed at shutdown."""
+        connect, close = connector()
+
+        async def local_object_info() -> dict[str, Any]:
+            return (await self.definitions.get())[0]
+
+        def local_queue() -> tuple[int, int]:
+            running, pending = self.host.queue_snapshot()
+            return len(running), len(pending)
+
+        service = BackendService(
+            db, self.job_hub, connect, local_queue=local_queue, local_object_info=local_object_info,
+            local_version=self.host.comfyui_version,
+        )  # fmt: skip
+        try:
+            await service.start()
+        except Exception:
+            log.exception("CozyGen: the backends could not start")
+            await close()
+            return
+        self._backends = service
+
+        async def stop() -> None:
+            await service.stop()
+            await close()
+
+        self.stoppers.append(stop)
 
     async def shutdown(self, _app: Any = None) -> None:
         for stop in self.stoppers:

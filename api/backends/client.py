@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from ...core.backends.model import Backend
-from ...core.backends.remote import CONNECTED, DISCONNECTED, MAX_FILE, MAX_JSON, RemoteError
+from ...core.backends.remote import CONNECTED, DISCONNECTED, MAX_FILE, MAX_JSON, Connect, RemoteComfyUI, RemoteError
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 60.0  # seconds: a backend that takes longer to answer is treated as down
 THREAD_PARSE = 256 * 1024  # JSON bodies larger than this are parsed in a thread (an /object_info is ~10 MB)
@@ -33,6 +33,24 @@ def new_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         cookie_jar=aiohttp.DummyCookieJar(), timeout=timeout, trust_env=False, raise_for_status=False
     )
+
+
+def connector() -> tuple[Connect, Callable[[], Awaitable[None]]]:
+    """A ``Connect`` for the backend service, and the closing of the session its clients share (made on first
+    use, on the running loop)."""
+    session: aiohttp.ClientSession | None = None
+
+    def connect(backend: Backend) -> RemoteComfyUI:
+        nonlocal session
+        if session is None or session.closed:
+            session = new_session()
+        return AiohttpComfyUI(backend, session)
+
+    async def close() -> None:
+        if session is not None:
+            await session.close()
+
+    return connect, close
 
 
 def auth_headers(backend: Backend) -> dict[str, str]:
