@@ -118,6 +118,7 @@ class JobRoutes:
             chosen=body.get("job_id"),
             session_id=body.get("session_id"),
             revision=body.get("revision"),
+            backend=body.get("backend"),
         )
         return json_response({"job": service.view(job)}, status=201 if created else 200)
 

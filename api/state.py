@@ -24,6 +24,7 @@ from ..core.accounts.access import auth_mode
 from ..core.accounts.cache import CredentialCache
 from ..core.accounts.login_throttle import LoginLimits
 from ..core.accounts.tokens import load_or_create_secret
+from ..core.backends.dispatch import Dispatcher
 from ..core.backends.service import BackendService
 from ..core.comfyui.claims import Claims
 from ..core.errors import HostNotReady
@@ -93,6 +94,7 @@ class CozyGenState:
         self._models: ModelLibrary | None = None  # the model browser
         self._downloads: DownloadService | None = None  # the model download queue
         self._backends: BackendService | None = None  # the ComfyUI servers jobs go to (local first)
+        self.dispatcher: Dispatcher | None = None  # jobs sent to the other backends (core/backends/dispatch.py)
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
         self.definitions = HostDefinitions(host)  # one cache of ComfyUI's node definitions for every route
@@ -214,9 +216,12 @@ class CozyGenState:
         )
 
     def drop_prompts(self, prompt_ids: list[str]) -> None:
-        """Take prompts off ComfyUI's queue (the rest of a job of several that failed)."""
+        """Take prompts off ComfyUI's queue (the rest of a job of several that failed), and off other backends'."""
         for prompt_id in prompt_ids:
             self.host.remove_pending(prompt_id)
+        dispatcher = self.dispatcher
+        if dispatcher is not None and dispatcher.loop is not None:
+            dispatcher.loop.call_soon_threadsafe(dispatcher.drop, prompt_ids)
 
     @property
     def db_ready_data_dir(self) -> Path:
@@ -277,6 +282,7 @@ class CozyGenState:
             self.warmer.follow(self.gallery_hub)
         await self._start_models(db, data_dir)
         await self._start_backends(db)
+        await self._start_dispatch(db)
         for start in self.starters:
             try:
                 await start()
@@ -341,6 +347,31 @@ class CozyGenState:
             await close()
 
         self.stoppers.append(stop)
+
+    async def _start_dispatch(self, db: Database) -> None:
+        """Jobs on other backends: the dispatcher over the backends, handed to the job service; the jobs a previous
+        run left on other backends are re-attached (interrupted when the backends could not start)."""
+        if self._backends is None or self._jobs is None:
+            stale = await db.execute_write_fn(lambda conn: records.interrupt_remote(conn, time.time()))
+            if stale:
+                log.warning("CozyGen: %d job(s) on other backends are marked interrupted (no backends)", stale)
+            return
+        digest = hmac.new(self.secret or b"cozygen", b"backends", hashlib.sha256).hexdigest()
+        dispatcher = Dispatcher(
+            self._backends, self._jobs, db, self.host, roots=self.roots, client_id="cozygen-" + digest[:32],
+            client_id_for=self.client_id_for,
+        )  # fmt: skip
+        self.dispatcher = dispatcher
+        if self._job_service is not None:
+            self._job_service.remote = dispatcher
+        self.stoppers.insert(0, dispatcher.stop)
+        try:
+            found = await dispatcher.start()
+        except Exception:
+            log.exception("CozyGen: jobs on other backends could not be re-attached")
+            return
+        if found:
+            log.info("CozyGen: %d prompt(s) on other backends re-attached", found)
 
     async def shutdown(self, _app: Any = None) -> None:
         for stop in self.stoppers:

@@ -61,6 +61,7 @@ PROGRESS_INTERVAL = 0.1  # at most ~10 progress events a second per job
 # ("JPEG" or "PNG", a PIL image, max size); the second kind adds a metadata dict with the prompt id.
 UNENCODED_PREVIEW, PREVIEW_WITH_METADATA = 2, 4
 PREVIEW_PATH = "/cozygen/api/jobs/{job_id}/preview"
+LOCAL_BACKEND = "local"  # core/backends/model.py's LOCAL_ID: a job's backend when it has none recorded
 ENDED_OWNERS_KEPT = 4096  # prompt owners remembered after their jobs end (or before they start)
 
 
@@ -117,6 +118,9 @@ class Job:
     prompt_ids: list[str] = field(default_factory=list)  # every prompt of a job of several (one per image)
     more_graphs: dict[str, dict[str, Any]] = field(default_factory=dict)  # the graph of each prompt after the first
     outputs: list[str] = field(default_factory=list)  # the nodes whose images are its results (App mode); [] all
+    backend: str | None = None  # the backend its (first) prompt was sent to; None: this ComfyUI, the usual way
+    backend_name: str | None = None  # kept in memory: that backend's name when it was routed
+    backends: dict[str, str] = field(default_factory=dict)  # prompt id -> backend, for a routed job
     prompts_done: int = 0  # kept in memory: how many of those prompts completed
     cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
 
@@ -159,8 +163,9 @@ class Job:
 
     def copy(self) -> Job:
         return dataclasses.replace(
-            self, images=[dict(i) for i in self.images], prompt_ids=list(self.prompt_ids), outputs=list(self.outputs)
-        )
+            self, images=[dict(i) for i in self.images], prompt_ids=list(self.prompt_ids), outputs=list(self.outputs),
+            backends=dict(self.backends),
+        )  # fmt: skip
 
     def to_dict(self, *, queue_position: int | None = None) -> dict[str, Any]:
         """The job as the API shows it (the graph stays out: it can be large)."""
@@ -189,6 +194,10 @@ class Job:
             "reproduced_from": self.reproduced_from,
             "requeued": self.requeued,
             "cancel_requested": self.cancel_requested,
+            "backend": {
+                "id": self.backend or LOCAL_BACKEND,
+                "name": self.backend_name or self.backend or LOCAL_BACKEND,
+            },
         }
 
 

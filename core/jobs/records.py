@@ -18,7 +18,7 @@ from .model import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, MAX_EXPO
 _LIST_COLUMNS = (
     "id, prompt_id, workflow, username, session_id, status, values_json, params_json, node, step, "
     "total_steps, images_json, error, created_at, started_at, finished_at, model, reproduced_from, requeued, "
-    "prompt_ids_json, outputs_json"
+    "prompt_ids_json, outputs_json, backend"
 )
 
 
@@ -27,8 +27,8 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
     cursor = conn.execute(
         "INSERT INTO jobs (id, prompt_id, workflow, username, session_id, status, values_json, params_json, "
         "graph_json, node, step, total_steps, images_json, error, created_at, started_at, finished_at, model, "
-        "reproduced_from, requeued, prompt_ids_json, outputs_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "reproduced_from, requeued, prompt_ids_json, outputs_json, backend) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
         (
             job.id,
@@ -53,12 +53,45 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
             int(job.requeued),
             _dumps(job.prompt_ids if len(job.prompt_ids) > 1 else []),
             _dumps(job.outputs),
+            job.backend,
         ),
     )
     if cursor.rowcount != 1:
         return False
     _keep_graphs(conn, job.id, job.more_graphs)
+    if job.backends:
+        set_backends(conn, job.id, job.backends)
     return True
+
+
+# -- jobs on other backends (core/backends/dispatch.py) ------------------------------------------------------
+def set_backends(conn: sqlite3.Connection, job_id: str, backends: Mapping[str, str]) -> None:
+    """Where each prompt of a job was sent (prompt id -> backend id)."""
+    conn.executemany(
+        "UPDATE job_prompts SET backend = ? WHERE prompt_id = ? AND job_id = ?",
+        [(backend, prompt_id, job_id) for prompt_id, backend in backends.items()],
+    )
+
+
+def move_prompt(conn: sqlite3.Connection, job_id: str, prompt_id: str, backend: str) -> None:
+    """A prompt sent to another backend (its own went down before it started); the job's backend follows its
+    first prompt."""
+    set_backends(conn, job_id, {prompt_id: backend})
+    conn.execute("UPDATE jobs SET backend = ? WHERE id = ? AND prompt_id = ?", (backend, job_id, prompt_id))
+
+
+def remote_unfinished(conn: sqlite3.Connection) -> list[tuple[Job, dict[str, str]]]:
+    """Jobs left pending or running on other backends (with their graphs), and each prompt's backend."""
+    rows = conn.execute(
+        f"SELECT {_LIST_COLUMNS}, graph_json FROM jobs WHERE backend IS NOT NULL AND status IN ('pending', 'running') "
+        "ORDER BY created_at, id"
+    ).fetchall()
+    found = []
+    for row in rows:
+        job = _with_more_graphs(conn, from_row(row))
+        placed = conn.execute("SELECT prompt_id, backend FROM job_prompts WHERE job_id = ?", (job.id,))
+        found.append((job, {p: b for p, b in placed if b}))
+    return found
 
 
 def _keep_graphs(conn: sqlite3.Connection, job_id: str, graphs: Mapping[str, Any]) -> None:
@@ -331,7 +364,7 @@ def lost_candidates(conn: sqlite3.Connection) -> list[Job]:
     rows = conn.execute(
         f"SELECT {_LIST_COLUMNS}, graph_json FROM jobs WHERE requeued = 0 AND graph_json != '{{}}' "
         "AND (status IN ('pending', 'running') OR (status = 'interrupted' AND orphaned = 1)) "
-        "ORDER BY created_at, id"
+        "AND backend IS NULL ORDER BY created_at, id"
     )
     return [_with_more_graphs(conn, from_row(row)) for row in rows.fetchall()]
 
@@ -363,7 +396,17 @@ def interrupt_unfinished(conn: sqlite3.Connection, now: float) -> int:
     return conn.execute(
         "UPDATE jobs SET status = 'interrupted', finished_at = ?, orphaned = 1, "
         "error = COALESCE(error, 'ComfyUI stopped before this job finished') "
-        "WHERE status IN ('pending', 'running')",
+        "WHERE status IN ('pending', 'running') AND backend IS NULL",  # jobs on other backends are re-attached
+        (now,),
+    ).rowcount
+
+
+def interrupt_remote(conn: sqlite3.Connection, now: float) -> int:
+    """At start, when the backends could not start: jobs left on other backends cannot be followed."""
+    return conn.execute(
+        "UPDATE jobs SET status = 'interrupted', finished_at = ?, "
+        "error = COALESCE(error, 'CozyGen could not reach its backends after a restart') "
+        "WHERE status IN ('pending', 'running') AND backend IS NOT NULL",
         (now,),
     ).rowcount
 
@@ -457,6 +500,7 @@ def from_row(row: sqlite3.Row) -> Job:
         requeued=bool(row["requeued"]) if "requeued" in keys else False,
         prompt_ids=_loads(row["prompt_ids_json"], []) if "prompt_ids_json" in keys else [],
         outputs=_loads(row["outputs_json"], []) if "outputs_json" in keys else [],
+        backend=row["backend"] if "backend" in keys else None,
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..backends.dispatch import Dispatcher, Refused
 from ..comfyui.claims import Claims
 from ..comfyui.partner import EXTRA_DATA_KEY
 from ..errors import BadRequest, Conflict, HostNotReady, NotFound, RateLimited
@@ -93,6 +94,7 @@ class JobService:
         fill: Fill,
         client_id_for: Callable[[str], str],
         partner_key: Callable[[dict[str, Any]], str | None] = _no_key,
+        remote: Dispatcher | None = None,
     ) -> None:
         """``fill(workflow, values)`` reads a stored workflow and fills the values in (its form and the filled
         graph); ``client_id_for(job_id)`` is the ComfyUI client id a job's prompts run under; ``partner_key(graph)``
@@ -101,6 +103,7 @@ class JobService:
         self.db, self.tracker, self.host = db, tracker, host
         self.claims, self.limits, self.fill, self.client_id_for = claims, limits, fill, client_id_for
         self.partner_key = partner_key
+        self.remote = remote  # routing to other backends (core/backends/dispatch.py); None: this ComfyUI only
         # Queueing a job happens under this lock, and so does a queue reset; a job recorded but not yet on
         # ComfyUI's queue is counted in ``recording`` meanwhile, so a reset cannot queue it a second time.
         self._queueing = asyncio.Lock()
@@ -149,7 +152,10 @@ class JobService:
         """The job as the API shows it, with its place on ComfyUI's queue while it waits."""
         places = self.positions([job]) if places is None else places
         waiting = [places[p] for p in job.all_prompts if p in places]
-        return job.to_dict(queue_position=min(waiting) if waiting else None)
+        shown = job.to_dict(queue_position=min(waiting) if waiting else None)
+        if job.backend is not None and self.remote is not None:
+            shown["backend"] = self.remote.named(job.backend)
+        return shown
 
     def views(self, listed: list[Job]) -> list[dict[str, Any]]:
         """Listed jobs as they stand now (progress lives in memory), with their places on the queue."""
@@ -208,10 +214,12 @@ class JobService:
         chosen: Any = None,
         session_id: Any = None,
         revision: Any = None,
+        backend: Any = None,
     ) -> tuple[Job, bool]:
         """Fill, validate and queue a job (the one way every API submits one): the job and True, or the
         existing job and False for a retry of the same ``job_id``. Raises the 400s, 409s and 429 (409
-        ``WORKFLOW_CHANGED`` when ``revision`` is given and the workflow's file is no longer that one)."""
+        ``WORKFLOW_CHANGED`` when ``revision`` is given and the workflow's file is no longer that one; 409
+        ``NO_BACKEND`` when no backend can run it). ``backend`` pins one (its id or name)."""
         if not isinstance(workflow, str) or not workflow.strip():
             raise BadRequest('workflow is required: {"workflow": "<name>", "values": {...}}', code="MISSING_WORKFLOW")
         if values is None:
@@ -260,11 +268,45 @@ class JobService:
             more_graphs=dict(graphs[1:]),
             outputs=[node for node in filled.outputs if node in graph],
         )
+        if self.remote is not None and self.remote.needed(backend):
+            routed = await self._submit_routed(caller, job, graphs, schema, backend)
+            if routed is not None:
+                return routed
         if not await self._record_validated(job, graphs, schema):
             existing = await self.load(job_id)  # the same job_id, posted twice at once: the other one queued it
             if existing is None:
                 raise Conflict("the job could not be recorded; try again", code="JOB_ID_TAKEN")
             return self._repeated(caller, existing, workflow, values), False
+        return self.tracker.live(job.id) or job, True
+
+    async def _submit_routed(
+        self, caller: Caller, job: Job, graphs: list[tuple[str, dict[str, Any]]], schema: Any, pin: Any
+    ) -> tuple[Job, bool] | None:
+        """A job while other backends are enabled (or one is pinned): each prompt goes where routing says; None
+        when they all go to this ComfyUI, the usual way. Prompts for this ComfyUI are validated here; the others
+        by their backend when they arrive there."""
+        remote = self.remote
+        assert remote is not None
+        plan = remote.plan([graph for _, graph in graphs], pin)
+        if all(b.local for b in plan):
+            return None
+        prompts, refusal = await self._validated((p, g) for (p, g), b in zip(graphs, plan, strict=True) if b.local)
+        if refusal is not None:
+            raise validation_error(refusal.error, refusal.node_errors, schema)
+        outputs = {prompt_id: wanted for prompt_id, _, wanted in prompts}
+        job.backend, job.backend_name = plan[0].id, plan[0].name
+        job.backends = {p: b.id for (p, _), b in zip(graphs, plan, strict=True)}
+        if not await self.db.execute_write_fn(lambda conn: records.insert(conn, job)):
+            existing = await self.load(job.id)
+            if existing is None:
+                raise Conflict("the job could not be recorded; try again", code="JOB_ID_TAKEN")
+            return self._repeated(caller, existing, job.workflow or "", job.values), False
+        work = [(p, g, b, outputs.get(p, [])) for (p, g), b in zip(graphs, plan, strict=True)]
+        try:
+            await remote.launch(job, work)
+        except Refused as refused:  # the one prompt's backend refused the graph: the job ended failed
+            await self.db.settle()
+            raise validation_error(refused.message, refused.extra.get("node_errors") or {}, schema) from None
         return self.tracker.live(job.id) or job, True
 
     async def reproduce(self, caller: Caller, job_id: str) -> Job:
@@ -469,6 +511,10 @@ class JobService:
     async def _cancel(self, job: Job) -> tuple[Job, bool]:
         if job.finished:
             raise self._finished(job)
+        if job.backend is not None and self.remote is not None:
+            done = await self.remote.cancel(job)
+            if done is not None:
+                return done
         if len(job.prompt_ids) > 1:
             return self._cancel_several(job)
         if self.host.remove_pending(job.prompt_id):  # still waiting: it never runs

@@ -197,8 +197,9 @@ class JobTracker:
             return job.copy()
 
     # -- called from ComfyUI's threads ----------------------------------------------------------
-    def on_message(self, event: Any, data: Any) -> None:
-        """One message ComfyUI sends; cheap for the ones that concern no job of ours."""
+    def on_message(self, event: Any, data: Any, *, local: bool = True) -> None:
+        """One message ComfyUI sends; cheap for the ones that concern no job of ours. ``local`` False: another
+        backend's (core/backends/dispatch.py), whose running prompt says nothing of this ComfyUI's plain previews."""
         if event in (UNENCODED_PREVIEW, PREVIEW_WITH_METADATA):
             self._on_preview(event, data)
             return
@@ -207,7 +208,7 @@ class JobTracker:
         prompt_id = data.get("prompt_id")
         if not isinstance(prompt_id, str):
             return
-        if event in ("execution_start", "executing"):
+        if event in ("execution_start", "executing") and local:
             self._executing = prompt_id
         with self._lock:
             job = self._by_prompt.get(prompt_id)

@@ -673,3 +673,14 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        20,
+        "job_prompts.backend: the backend each prompt of a job was sent to (a job of several images may be split "
+        "across backends, and a prompt re-routed when its backend goes down); NULL: as jobs.backend",
+        """
+        ALTER TABLE job_prompts ADD COLUMN backend TEXT;
+        """,
+    )
+)
