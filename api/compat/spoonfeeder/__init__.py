@@ -1,6 +1,6 @@
 """Spoon Feeder (seed 003) at /cozygen/compat/spoonfeeder/api/: health, profiles (the local ComfyUI), ComfyUI
-options, workflows, sessions, generations, the image proxy and the task history export, over CozyGen's
-workflow store and job service.
+options, workflows, sessions, generations, the image proxy, tasks and results (CozyGen's jobs and their outputs)
+and the task history export, over CozyGen's workflow store, job service and gallery.
 
 The answers follow what the real Spoon Feeder client (``frontend/src/api/comfyui.ts`` and its pages) reads,
 where it differs from the seed's API document: generations end ``completed``, ``options.dimensions`` is
@@ -9,7 +9,8 @@ where it differs from the seed's API document: generations end ``completed``, ``
 
 Modules: :mod:`.shapes` (envelope, generations, task rows), :mod:`.prompts` (which fields are prompts),
 :mod:`.workflows` (options, profiles, workflows), :mod:`.sessions` (sessions, generating, generations),
-:mod:`.files` (images, history export, health).
+:mod:`.files` (images, history export, health), :mod:`.tasks` (tasks over jobs), :mod:`.results` (results over
+completed jobs' outputs).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from ....core.accounts.access import USER, VIEWER
 from ...routing import Routes
 from ...state import CozyGenState
 from .files import FileRoutes
+from .results import ResultRoutes
 from .sessions import SessionRoutes
 from .shapes import BASE, in_seed_shape
+from .tasks import TaskRoutes
 from .workflows import WorkflowRoutes
 
 __all__ = ["BASE", "add_routes"]
@@ -28,6 +31,8 @@ __all__ = ["BASE", "add_routes"]
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     w = WorkflowRoutes(state)
     s, f = SessionRoutes(state, w), FileRoutes(state)
+    t = TaskRoutes(state, s)
+    r = ResultRoutes(state, t.metas)
     comfy = f"{BASE}/comfyui"
     routes.get(f"{BASE}/profiles", access=VIEWER)(in_seed_shape(w.profiles))
     routes.get(f"{comfy}/options", access=VIEWER)(in_seed_shape(w.options))
@@ -47,5 +52,15 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     routes.get(f"{comfy}/generations/{{job_id}}/workflow", access=VIEWER)(in_seed_shape(s.generation_workflow))
     routes.delete(f"{comfy}/generations/{{job_id}}", access=USER)(in_seed_shape(s.delete_generation))
     routes.get(f"{comfy}/image/{{filename}}", access=VIEWER)(in_seed_shape(f.image))
+    routes.get(f"{BASE}/tasks", access=VIEWER)(in_seed_shape(t.list_tasks))
+    routes.post(f"{BASE}/tasks", access=USER)(in_seed_shape(t.create))
+    routes.get(f"{BASE}/tasks/history", access=VIEWER)(in_seed_shape(t.history))
     routes.get(f"{BASE}/tasks/history/export", access=VIEWER)(in_seed_shape(f.export_history))
+    routes.get(f"{BASE}/tasks/{{task_id}}", access=VIEWER)(in_seed_shape(t.get_one))
+    routes.delete(f"{BASE}/tasks/{{task_id}}", access=USER)(in_seed_shape(t.delete))
+    routes.post(f"{BASE}/tasks/{{task_id}}/retry", access=USER)(in_seed_shape(t.retry))
+    routes.get(f"{BASE}/results", access=VIEWER)(in_seed_shape(r.list_results))
+    routes.get(f"{BASE}/results/{{result_id}}", access=VIEWER)(in_seed_shape(r.get_one))
+    routes.get(f"{BASE}/results/{{result_id}}/download", access=VIEWER)(in_seed_shape(r.download))
+    routes.delete(f"{BASE}/results/{{result_id}}", access=USER)(in_seed_shape(r.delete))
     routes.get(f"{BASE}/health", access=VIEWER)(in_seed_shape(f.health))

@@ -223,27 +223,41 @@ class SessionRoutes:
             raise FieldErrors({"checkpoint_name": f"one of: {', '.join([*found, PROCEDURAL_MODEL])}"})
         return TXT2IMG
 
-    async def generate(self, request: web.Request) -> web.Response:
-        found = await self.visible_session(request)
-        body = await read_json(request)
-        prompt, negative, given, count = check_generate(body)
-        meta = (await self.session_meta()).get(found.id, {})
-        workflow = await self.chosen_workflow(body.get("workflow_id"), meta, given)
+    async def submit(
+        self,
+        request: web.Request,
+        asked: Any,
+        meta: dict[str, Any],
+        generate: tuple[str, str | None, dict[str, Any], int],
+        session_id: str | None = None,
+    ) -> Job:
+        """Queue a generation (``generate``: what :func:`check_generate` read) on the workflow it runs on (see the
+        module's docstring); field errors under Spoon Feeder's names."""
+        prompt, negative, given, count = generate
+        workflow = await self.chosen_workflow(asked, meta, given)
         given = {**await self.workflows.defaults(workflow), **given}
         values, prompt_fields = job_values(await self.schema_of(workflow), prompt, negative, given)
         try:
             asking = caller(request, self.state)
             job, _ = await self.state.job_service.submit(
-                asking, workflow, values, num_images=count, session_id=found.id
+                asking, workflow, values, num_images=count, session_id=session_id
             )
         except FieldErrors as exc:
             raise renamed(exc, {**FIELD_NAMES, **prompt_fields}) from None
+        return job
+
+    async def generate(self, request: web.Request) -> web.Response:
+        found = await self.visible_session(request)
+        body = await read_json(request)
+        prompt, negative, given, count = check_generate(body)
+        meta = (await self.session_meta()).get(found.id, {})
+        job = await self.submit(request, body.get("workflow_id"), meta, (prompt, negative, given, count), found.id)
         data = generation(job)
         last = {**data["parameters"], "batch_size": count, "checkpoint_name": data["checkpoint_name"]}
         changes: dict[str, Any] = {"last_parameters": {k: v for k, v in last.items() if v is not None}}
         changes["updated_at"] = time.time()
         if body.get("workflow_id") is not None:
-            changes["current_workflow_id"] = workflow
+            changes["current_workflow_id"] = job.workflow
         await self.save_session_meta(found.id, changes)
         return ok(data, status=201)
 
