@@ -26,7 +26,7 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..events import EventHub
 from ..graph.summary import seed_meta
 from ..store.db import Database
-from . import index, marks
+from . import bulk, index, marks
 from .holds import Holds
 from .moves import Moves
 from .place import copy_to_free_name, move_to_free_name, remove_abandoned
@@ -95,6 +95,7 @@ class Gallery:
 
     def _initial_scan(self) -> None:
         try:
+            bulk.repair(self.db)  # listing indexes a killed bulk indexing left dropped
             for root, base in self.roots.items():
                 report = scan(self.db, root, base, workers=SCAN_WORKERS)
                 self.scans[root] = report

@@ -33,6 +33,7 @@ from ..media.kinds import extension, is_hidden, kind_of
 from ..media.pnginfo import png_complete
 from ..store.db import Database
 from . import index
+from .bulk import BulkMode
 from .describe_pool import PARTIAL_GRACE, DescribePool, Job, describe_jobs
 from .holds import Holds, Noted
 from .observe import observe
@@ -412,6 +413,10 @@ class FolderWatcher:
     _arrivals_at: float = 0.0
     workers: int = WORKERS
     mode: str = "off"
+    _bulk: BulkMode = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._bulk = BulkMode(self.db)  # a burst large against the index is written without its listing indexes
 
     def start(self) -> None:
         self._observer, self.mode = observe(self.roots.values(), self._note, self._lost)
@@ -553,6 +558,7 @@ class FolderWatcher:
                 try:
                     if due:
                         self._apply(due)
+                    self._bulk.settle(len(self._pending))
                 except Exception:  # never let one bad path stop the watcher
                     log.exception("CozyGen: updating the gallery index failed")
         finally:
@@ -634,6 +640,7 @@ class FolderWatcher:
         forgotten; a PNG still being written is looked at again later, as :func:`sync_path` does.
         """
         keys = list(dict.fromkeys(keys))  # a file heard of itself and walked with its new folder: once
+        self._bulk.consider(len(keys) + len(self._pending))
         batches: deque[list[Job]] = deque()
         helpers = self._busy(len(keys))
         # a burst that trickles in (a copy: a few hundred files a wake) is shared among the helpers too
