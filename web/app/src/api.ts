@@ -318,6 +318,8 @@ export interface Job {
   params: Record<string, Json>;
   values: Record<string, Json>;
   preview: string | null;
+  /** The backend (a ComfyUI server) that runs it; null when the server does not say. */
+  backend: { id: string; name: string } | null;
 }
 
 export function parseImageRef(data: unknown): ImageRef | null {
@@ -351,6 +353,7 @@ export function parseJob(data: unknown): Job {
     params: (isObj(d.params) ? d.params : {}) as Record<string, Json>,
     values: (isObj(d.values) ? d.values : {}) as Record<string, Json>,
     preview,
+    backend: isObj(d.backend) && typeof d.backend.id === "string" && d.backend.id ? { id: d.backend.id, name: str(d.backend.name, d.backend.id) } : null,
   };
 }
 
@@ -362,6 +365,8 @@ export interface SubmitJob {
   session_id?: string;
   /** The workflow's revision the form was built from. */
   revision?: string;
+  /** Pin the job to one backend (its id); left out: any backend that can run it. */
+  backend?: string;
 }
 export const submitJob = async (body: SubmitJob) => parseJob(await post("/cozygen/api/jobs", body));
 export const getJob = async (id: string) => parseJob(await get(`/cozygen/api/jobs/${enc(id)}`));
@@ -1198,3 +1203,162 @@ export function parseServerSettings(data: unknown): ServerSettings {
 export const serverSettings = async () => parseServerSettings(await get("/cozygen/api/settings"));
 /** Changes some settings (null: back to the default); every setting after the change. */
 export const changeServerSettings = async (changes: Record<string, Json>) => parseServerSettings(await request("PATCH", "/cozygen/api/settings", changes));
+
+// ---- backends: the ComfyUI servers that run the jobs (admins manage them) --------------------
+
+export const LOCAL_BACKEND = "local";
+export const BACKEND_STATES = ["up", "down", "unknown", "disabled"] as const;
+export type BackendState = (typeof BACKEND_STATES)[number];
+const backendState = (value: unknown): BackendState => ((BACKEND_STATES as readonly unknown[]).includes(value) ? (value as BackendState) : "unknown");
+export const AUTH_KINDS = ["none", "bearer", "basic"] as const;
+export type AuthKind = (typeof AUTH_KINDS)[number];
+
+export interface BackendHealth {
+  state: BackendState;
+  error: string | null;
+  latencyMs: number | null;
+  running: number;
+  pending: number;
+  comfyuiVersion: string | null;
+}
+export interface Backend {
+  id: string;
+  name: string;
+  url: string | null;
+  local: boolean;
+  auth: AuthKind;
+  authUser: string | null;
+  /** Whether a token or password is stored (it is never sent back). */
+  hasSecret: boolean;
+  enabled: boolean;
+  maxJobs: number;
+  tags: string[];
+  subfolder: string;
+  health: BackendHealth;
+  /** CozyGen's own jobs there now. */
+  activeJobs: number;
+  nodesKnown: boolean;
+}
+
+const parseQueueCounts = (d: unknown): { running: number; pending: number } => (isObj(d) ? { running: num(d.running), pending: num(d.pending) } : { running: 0, pending: 0 });
+
+export function parseBackendHealth(data: unknown): BackendHealth {
+  const d = isObj(data) ? data : {};
+  return { state: backendState(d.state), error: strOrNull(d.error), latencyMs: numOrNull(d.latency_ms), ...parseQueueCounts(d.queue), comfyuiVersion: strOrNull(d.comfyui_version) };
+}
+
+export function parseBackend(data: unknown): Backend | null {
+  if (!isObj(data) || typeof data.id !== "string" || !data.id || typeof data.name !== "string") return null;
+  const auth = (AUTH_KINDS as readonly unknown[]).includes(data.auth) ? (data.auth as AuthKind) : "none";
+  return {
+    id: data.id,
+    name: data.name,
+    url: strOrNull(data.url),
+    local: data.local === true || data.id === LOCAL_BACKEND,
+    auth,
+    authUser: strOrNull(data.auth_user),
+    hasSecret: data.has_secret === true,
+    enabled: data.enabled !== false,
+    maxJobs: num(data.max_jobs, 1),
+    tags: arr(data.tags).filter((x): x is string => typeof x === "string"),
+    subfolder: str(data.subfolder),
+    health: parseBackendHealth(data.health),
+    activeJobs: num(data.active_jobs),
+    nodesKnown: data.nodes_known === true,
+  };
+}
+
+const oneBackend = (data: unknown): Backend => {
+  const found = parseBackend(data);
+  if (!found) throw new ApiError(500, t("api.badAnswer"), "BAD_ANSWER");
+  return found;
+};
+
+export async function backends(): Promise<Backend[]> {
+  const d = await get("/cozygen/api/backends");
+  return (isObj(d) ? arr(d.backends) : []).map(parseBackend).filter((b): b is Backend => b !== null);
+}
+
+/** What an admin sends to add or change a backend: only the fields changed (a secret only when typed). */
+export interface BackendFields {
+  name?: string;
+  url?: string;
+  auth?: AuthKind;
+  auth_user?: string | null;
+  secret?: string;
+  enabled?: boolean;
+  max_jobs?: number;
+  tags?: string[];
+  subfolder?: string;
+}
+export const addBackend = async (fields: BackendFields) => oneBackend(await post("/cozygen/api/backends", fields));
+export const changeBackend = async (id: string, fields: BackendFields) => oneBackend(await request("PATCH", `/cozygen/api/backends/${enc(id)}`, fields));
+export const removeBackend = (id: string) => request("DELETE", `/cozygen/api/backends/${enc(id)}`);
+
+export interface BackendTest {
+  ok: boolean;
+  latencyMs: number | null;
+  comfyuiVersion: string | null;
+  error: string | null;
+  running: number;
+  pending: number;
+  /** How many node classes it offers (null when they could not be read). */
+  nodes: number | null;
+}
+export function parseBackendTest(data: unknown): BackendTest {
+  const d = isObj(data) ? data : {};
+  return { ok: d.ok === true, latencyMs: numOrNull(d.latency_ms), comfyuiVersion: strOrNull(d.comfyui_version), error: strOrNull(d.error), ...parseQueueCounts(d.queue), nodes: numOrNull(d.nodes) };
+}
+export const testBackend = async (id: string) => parseBackendTest(await post(`/cozygen/api/backends/${enc(id)}/test`));
+/** Tries a backend before it is saved (its URL and credentials only). */
+export const testNewBackend = async (fields: Pick<BackendFields, "url" | "auth" | "auth_user" | "secret">) => parseBackendTest(await post("/cozygen/api/backends/test", fields));
+
+export interface WorkflowLack {
+  workflow: string;
+  missing: string[];
+  /** Why the workflow itself could not be read (then nothing is known of what it needs). */
+  error: string | null;
+}
+export interface BackendCheck {
+  /** False while CozyGen has not read the backend's node list (it is down, say). */
+  nodesKnown: boolean;
+  workflows: WorkflowLack[];
+}
+export function parseBackendCheck(data: unknown): BackendCheck {
+  const d = isObj(data) ? data : {};
+  const workflows = arr(d.workflows).flatMap((w): WorkflowLack[] =>
+    isObj(w) && typeof w.workflow === "string" ? [{ workflow: w.workflow, missing: arr(w.missing).filter((m): m is string => typeof m === "string"), error: strOrNull(w.error) }] : [],
+  );
+  return { nodesKnown: d.nodes_known === true, workflows };
+}
+export const backendCheck = async (id: string, workflow?: string) => parseBackendCheck(await get(`/cozygen/api/backends/${enc(id)}/check${q({ workflow })}`));
+
+/** A backend as everyone signed in sees it (/cozygen/api/health: no address, no settings). */
+export interface BackendSummary {
+  id: string;
+  name: string;
+  state: BackendState;
+  running: number;
+  pending: number;
+}
+export function parseBackendSummaries(data: unknown): BackendSummary[] {
+  const list = isObj(data) ? arr(data.backends) : [];
+  return list.flatMap((b): BackendSummary[] =>
+    isObj(b) && typeof b.id === "string" && b.id ? [{ id: b.id, name: str(b.name, b.id), state: backendState(b.state), ...parseQueueCounts(b.queue) }] : [],
+  );
+}
+export const backendSummaries = async () => parseBackendSummaries(await get("/cozygen/api/health"));
+
+/** What a 409 NO_BACKEND says each backend lacks for the job. */
+export interface BackendLack {
+  name: string;
+  state: BackendState;
+  missing: string[];
+}
+export function parseNoBackend(body: Record<string, unknown>): BackendLack[] {
+  return arr(body.backends).flatMap((b): BackendLack[] =>
+    isObj(b) && (typeof b.name === "string" || typeof b.id === "string")
+      ? [{ name: str(b.name, str(b.id)), state: backendState(b.state), missing: arr(b.missing).filter((m): m is string => typeof m === "string") }]
+      : [],
+  );
+}

@@ -12,6 +12,7 @@ import { Gallery } from "./screens/Gallery";
 import { Generate } from "./screens/Generate";
 import { History } from "./screens/History";
 import { Login } from "./screens/Login";
+import { Backends } from "./screens/Backends";
 import { Models } from "./screens/Models";
 import { Queue } from "./screens/Queue";
 import { Settings } from "./screens/Settings";
@@ -70,7 +71,7 @@ const TABS: { route: Route; label: Key; icon: string; match: Route["screen"][] }
   { route: { screen: "workflows" }, label: "nav.generate", icon: "spark", match: ["workflows", "generate"] },
   { route: { screen: "gallery", subfolder: "" }, label: "nav.gallery", icon: "grid", match: ["gallery"] },
   { route: { screen: "queue" }, label: "nav.queue", icon: "queue", match: ["queue", "history"] },
-  { route: { screen: "settings" }, label: "nav.settings", icon: "gear", match: ["settings", "models"] },
+  { route: { screen: "settings" }, label: "nav.settings", icon: "gear", match: ["settings", "models", "backends"] },
 ];
 
 function notifyDone(job: Job): void {
@@ -124,6 +125,9 @@ function Shell({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut: () => voi
       break;
     case "models":
       screen = <Models admin={admin} />;
+      break;
+    case "backends":
+      screen = admin ? <Backends /> : <Settings auth={auth} onSignedOut={onSignedOut} />; // admins only
       break;
     default:
       screen = <Workflows admin={admin} />;

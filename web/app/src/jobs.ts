@@ -6,7 +6,7 @@ import { getJob, type Job, type JobStatus } from "./api";
 import { downloadStore } from "./downloads";
 import { ResumableStream } from "./events";
 import { t } from "./i18n";
-import { DOWNLOAD_CHANGED, JOB_EVENTS, JOB_STREAM_URL, parseDownloadEvent, parseJobEvent, parseWorkflowsChanged, WORKFLOWS_CHANGED, WORKFLOWS_CHANGED_WINDOW_EVENT, type JobStreamEvent } from "./live";
+import { BACKEND_CHANGED, BACKEND_CHANGED_WINDOW_EVENT, DOWNLOAD_CHANGED, JOB_EVENTS, JOB_STREAM_URL, parseDownloadEvent, parseJobEvent, parseWorkflowsChanged, WORKFLOWS_CHANGED, WORKFLOWS_CHANGED_WINDOW_EVENT, type JobStreamEvent } from "./live";
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "interrupted"]);
 
@@ -88,11 +88,15 @@ export class JobStore {
     if (this.stream) return;
     this.stream = new ResumableStream({
       url: JOB_STREAM_URL,
-      events: [...JOB_EVENTS, WORKFLOWS_CHANGED, DOWNLOAD_CHANGED],
+      events: [...JOB_EVENTS, WORKFLOWS_CHANGED, DOWNLOAD_CHANGED, BACKEND_CHANGED],
       onEvent: (name, data) => {
         if (name === WORKFLOWS_CHANGED) {
           const change = parseWorkflowsChanged(data);
           if (change) window.dispatchEvent(new CustomEvent(WORKFLOWS_CHANGED_WINDOW_EVENT, { detail: change }));
+          return;
+        }
+        if (name === BACKEND_CHANGED) {
+          window.dispatchEvent(new Event(BACKEND_CHANGED_WINDOW_EVENT)); // the screen reads the list again
           return;
         }
         if (name === DOWNLOAD_CHANGED) {

@@ -7,7 +7,8 @@
 //
 // The names mirror the server: jobs in core/jobs/model.py (FINAL_EVENTS and the
 // Change events) and core/jobs/tracker.py; gallery changes in
-// core/gallery/service.py and core/gallery/sync.py; downloads in core/models/service.py.
+// core/gallery/service.py and core/gallery/sync.py; downloads in core/models/service.py; backends in
+// core/backends/service.py.
 
 import { isJobStatus, isObj, parseDownload, parseGalleryItem, parseJob, type Download, type GalleryItem, type Job } from "./api";
 
@@ -78,6 +79,12 @@ export const DOWNLOAD_CHANGED = "download.changed";
 
 /** The download an event carries, or null when it lacks its id, target or a known state. */
 export const parseDownloadEvent = (data: unknown): Download | null => parseDownload(data);
+
+// ---- backend.changed: a backend's health or settings changed (admins' streams only), its whole view ------
+
+export const BACKEND_CHANGED = "backend.changed";
+/** The window event the jobs stream turns a backend.changed into (Settings → Backends listens for it). */
+export const BACKEND_CHANGED_WINDOW_EVENT = "cozygen:backend-changed";
 
 // ---- gallery: /cozygen/api/gallery/stream, unnamed SSE messages with an `event` field -----
 

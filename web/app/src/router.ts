@@ -11,7 +11,8 @@ export type Route =
   | { screen: "queue" }
   | { screen: "history" }
   | { screen: "settings" }
-  | { screen: "models" };
+  | { screen: "models" }
+  | { screen: "backends" };
 
 export function parseRoute(pathname: string, search = ""): Route {
   let path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
@@ -30,7 +31,7 @@ export function parseRoute(pathname: string, search = ""): Route {
     case "history":
       return { screen: "history" };
     case "settings":
-      return rest[0] === "models" ? { screen: "models" } : { screen: "settings" };
+      return rest[0] === "models" ? { screen: "models" } : rest[0] === "backends" ? { screen: "backends" } : { screen: "settings" };
     default:
       return { screen: "workflows" };
   }
@@ -51,6 +52,8 @@ export function hrefFor(route: Route): string {
       return `${BASE}/`;
     case "models":
       return `${BASE}/settings/models`;
+    case "backends":
+      return `${BASE}/settings/backends`;
     default:
       return `${BASE}/${route.screen}`;
   }

@@ -1,7 +1,7 @@
 // The generate form of one workflow, built from its schema.
 import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, check, enrichPrompt, form as loadForm, getJob, randomPrompt, startSeries, submitJob, workflows, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
+import { ApiError, backendSummaries, check, enrichPrompt, form as loadForm, getJob, parseNoBackend, randomPrompt, startSeries, submitJob, workflows, type BackendSummary, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
 import { AllSettings } from "../components/AllSettings";
 import { MissingModels } from "../components/MissingModels";
 import { Field, fieldId } from "../components/Field";
@@ -58,6 +58,8 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
   const [changes, setChanges] = useState<Values>({}); // "<node id>.<input>" set in All settings
   useEffect(() => setChanges({}), [workflow]);
   const [revision, setRevision] = useState(""); // of the workflow's file the form was built from
+  const [servers, setServers] = useState<BackendSummary[]>([]); // the enabled backends, offered when more than one
+  const [backend, setBackend] = useState(""); // "": any backend that can run the job
   const job = useJob(jobId);
   // the result shows where the eye is (a sheet over the form on a phone, the second pane on a wide
   // screen); the form never scrolls away from where the user was
@@ -90,6 +92,7 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
     check(workflow).then((c) => live && setRequirements(c), () => undefined);
     workflows().then((list) => live && setKind(list.find((w) => w.name === workflow)?.kind ?? null), () => undefined);
     features().then((f) => live && setFeat(f));
+    backendSummaries().then((found) => live && setServers(found.filter((b) => b.state !== "disabled")), () => undefined);
     // a job that finished while the app slept: read it again
     const last = sessionStorage.getItem(LAST_JOB + workflow);
     if (last && !jobStore.jobs.has(last)) getJob(last).then((j) => jobStore.track(j), () => undefined);
@@ -210,7 +213,7 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
     setBusy(true);
     try {
       let created: Job;
-      if (repeat === 1) created = await submitJob({ workflow, values: sent.values, num_images: sent.numImages, job_id: uuid(), session_id: session || undefined, revision: revision || undefined });
+      if (repeat === 1) created = await submitJob({ workflow, values: sent.values, num_images: sent.numImages, job_id: uuid(), session_id: session || undefined, revision: revision || undefined, backend: backend || undefined });
       else {
         // each run of a series draws its own seed on the server, unless the seed is pinned
         const seeded: Values = { ...sent.values };
@@ -237,6 +240,9 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
         setFormError(other.join("; "));
         if (Object.keys(byField).some((name) => name in changes)) setAllOpen(true); // beside the node setting
         focusFirst(Object.keys(byField));
+      } else if (e instanceof ApiError && e.code === "NO_BACKEND") {
+        const lacks = parseNoBackend(e.body).map((b) => t("gen.backendLacks", { name: b.name, missing: b.missing.join(", ") || t(`backends.${b.state}`) }));
+        setFormError([t("gen.noBackend"), ...lacks].join(" "));
       } else setFormError(message(e));
     } finally {
       setBusy(false);
@@ -335,6 +341,22 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
                   <SessionPicker id="session" value={session} none={t("session.none")} onChange={(sid) => { setSession(sid); rememberSession(sid); }} />
                 </div>
               </div>
+              {servers.length > 1 && (
+                <>
+                  <div class="toggle" style="margin-top:10px">
+                    <label for="backend">{t("gen.backend")}</label>
+                    <select id="backend" style="width:auto;max-width:60%" value={backend} aria-describedby="backend-hint" onChange={(e) => setBackend(e.currentTarget.value)}>
+                      <option value="">{t("gen.backendAny")}</option>
+                      {servers.map((b) => (
+                        <option key={b.id} value={b.id}>
+                          {t("gen.backendOption", { name: b.id === "local" ? t("backends.localName") : b.name, state: t(`backends.${b.state}`), queue: b.running + b.pending })}
+                        </option>
+                      ))}
+                    </select>
+                  </div>
+                  <div class="hint small muted" id="backend-hint">{t("gen.backendHint")}</div>
+                </>
+              )}
             </section>
             {formError && <p class="error" role="alert" id="form-error">{formError}</p>}
             <div class="sticky-go">

@@ -1,7 +1,7 @@
 // Jobs waiting or running (yours; everyone's for an admin), with cancel; a tab away from History.
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { cancelJob, jobs, listSeries, queue, stopSeries, thumbUrl, type Job, type QueueInfo, type Series } from "../api";
+import { backendSummaries, cancelJob, jobs, listSeries, LOCAL_BACKEND, queue, stopSeries, thumbUrl, type Job, type QueueInfo, type Series } from "../api";
 import { Icon } from "../components/Icons";
 import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { describe, jobStore, TERMINAL } from "../jobs";
@@ -29,8 +29,9 @@ const when = (seconds: number): string => {
   return today ? d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString(locale(), { month: "short", day: "numeric" });
 };
 
-/** One job; `showUser` names its owner (for an admin, who sees everyone's; with sign-in off every job is "default"). */
-export function JobRow({ job, showUser = false, children }: { job: Job; showUser?: boolean; children?: ComponentChildren }): JSX.Element {
+/** One job; `showUser` names its owner (for an admin, who sees everyone's; with sign-in off every job is "default");
+ * `showBackend` names the ComfyUI server that runs it (a job on another server always says which). */
+export function JobRow({ job, showUser = false, showBackend = false, children }: { job: Job; showUser?: boolean; showBackend?: boolean; children?: ComponentChildren }): JSX.Element {
   const d = describe(job);
   const first = job.images[0];
   const [open, setOpen] = useState(false);
@@ -49,6 +50,9 @@ export function JobRow({ job, showUser = false, children }: { job: Job; showUser
         <div class="row" style="gap:8px">
           <span class={`status ${job.status}`}>{t(`status.${job.status}` as Key)}</span>
           <span class="small muted">{when(job.createdAt)}</span>
+          {job.backend && (showBackend || job.backend.id !== LOCAL_BACKEND) && (
+            <span class="kind job-backend" title={t("queue.backendHint")}>{job.backend.id === LOCAL_BACKEND ? t("backends.localName") : job.backend.name}</span>
+          )}
         </div>
         <div class="job-prompt" style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{prompt || wfName}</div>
         <div class="small muted job-sub" style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">
@@ -132,7 +136,9 @@ export function Queue({ admin }: { admin: boolean }): JSX.Element {
   const [list, setList] = useState<Job[] | null>(null);
   const [info, setInfo] = useState<QueueInfo | null>(null);
   const [error, setError] = useState("");
+  const [servers, setServers] = useState(1); // backends known: with more than one, every row names its own
   const load = () => {
+    backendSummaries().then((found) => setServers(found.length), () => undefined);
     Promise.all([jobs({ status: "pending", limit: 100 }), jobs({ status: "running", limit: 100 })]).then(
       ([p, r]) => {
         for (const j of [...r.jobs, ...p.jobs]) jobStore.track(j);
@@ -180,7 +186,7 @@ export function Queue({ admin }: { admin: boolean }): JSX.Element {
         {list?.length === 0 && <Empty>{t("queue.empty")}</Empty>}
         <ul class="list cols">
           {list?.map((job) => (
-            <JobRow key={job.id} job={job} showUser={admin}>
+            <JobRow key={job.id} job={job} showUser={admin} showBackend={servers > 1}>
               <button type="button" class="labelled danger" aria-label={t("queue.cancelJob")} title={t("queue.cancelJob")} onClick={() => cancel(job)}><Icon name="stop" /><span>{t("common.cancel")}</span></button>
             </JobRow>
           ))}

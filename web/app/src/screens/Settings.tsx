@@ -1,7 +1,7 @@
 // This device's preferences and the account; the users for an admin.
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { addUser, ApiError, changePassword, logout, restartComfyUI, serverStartedAt, serverStats, users, type AuthStatus, type UserInfo } from "../api";
+import { addUser, ApiError, backendSummaries, changePassword, logout, restartComfyUI, serverStartedAt, serverStats, users, type AuthStatus, type BackendSummary, type UserInfo } from "../api";
 import { Icon } from "../components/Icons";
 import { PushSettings } from "../components/PushSettings";
 import { ServerSettings } from "../components/ServerSettings";
@@ -104,6 +104,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
           </section>
         )}
         <ModelsLink manage={!auth.authEnabled || auth.role === "admin"} />
+        {(!auth.authEnabled || auth.role === "admin") && <BackendsLink />}
         {(!auth.authEnabled || auth.role === "admin") && <ServerSettings />}
         <AboutBlock />
         <ServerStats />
@@ -206,6 +207,26 @@ function ModelsLink({ manage }: { manage: boolean }): JSX.Element {
         <Icon name="download" />
         <span class="grow">{manage ? t("settings.modelsManage") : t("settings.modelsBrowse")}</span>
         {running > 0 && <span class="badge" aria-label={t("settings.modelsRunning", { count: running })}>{running}</span>}
+        <Icon name="chev" />
+      </a>
+    </section>
+  );
+}
+
+/** Settings → Backends (admins): the ComfyUI servers that run the jobs, with how many are down. */
+function BackendsLink(): JSX.Element {
+  const [list, setList] = useState<BackendSummary[]>([]);
+  useEffect(() => {
+    backendSummaries().then(setList, () => undefined);
+  }, []);
+  const down = list.filter((b) => b.state === "down").length;
+  return (
+    <section class="card group" aria-labelledby="s-backends">
+      <h3 id="s-backends">{t("backends.title")}</h3>
+      <a class="link-row" id="backends-open" href={hrefFor({ screen: "backends" })} onClick={linkClick}>
+        <Icon name="queue" />
+        <span class="grow">{list.length > 1 ? t("backends.linkMany", { count: list.length }) : t("backends.link")}</span>
+        {down > 0 && <span class="badge" aria-label={t("backends.downCount", { count: down })}>{down}</span>}
         <Icon name="chev" />
       </a>
     </section>
