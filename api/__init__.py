@@ -30,6 +30,7 @@ from . import (
     workflow_import,
     workflows,
 )
+from .backends import routes as backends
 from .compat import aiplayground, cyberimage, cyberimage_mcp, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .host import ComfyUIHost
@@ -49,6 +50,7 @@ RESOURCE_MODULES = (
     workflow_import,
     model_library,
     downloads,
+    backends,
     jobs,
     repeat,
     push,

@@ -30,6 +30,7 @@ from .state import CozyGenState
 
 DEFAULT_USER = "default"  # who owns jobs while auth is off, as presets do
 DOWNLOAD_EVENT = "download.changed"  # core/models/service.py publishes it on the job hub
+BACKEND_EVENT = "backend.changed"  # core/backends/service.py publishes it on the job hub
 
 
 def owner(request: web.Request) -> str:
@@ -240,7 +241,7 @@ class JobRoutes:
             data = event.data
             if event.kind == workflow_events.EVENT:
                 return listens and workflow_events.accepts(data, editor_user)
-            if event.kind == DOWNLOAD_EVENT:  # model downloads: the app's stream, for admins
+            if event.kind in (DOWNLOAD_EVENT, BACKEND_EVENT):  # downloads, backends: the app's stream, for admins
                 return listens and asking.sees_all
             if wanted_job is not None and data.get("id") != wanted_job:
                 return False

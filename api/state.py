@@ -144,6 +144,10 @@ class CozyGenState:
         return self._started(self._backends)
 
     @property
+    def backends_started(self) -> bool:
+        return self._backends is not None
+
+    @property
     def downloads_started(self) -> bool:
         return self._downloads is not None
 

@@ -38,6 +38,16 @@ async def openapi(_request: web.Request) -> web.Response:
     return json_response(await asyncio.to_thread(load_spec))
 
 
+def backends_health(state: CozyGenState) -> list[dict[str, Any]]:
+    """Each backend's name and health (no URL: anyone signed in reads /health; admins read the rest)."""
+    service = state.backends
+    found = []
+    for backend in service.backends():
+        health = service.health(backend.id).as_dict()
+        found.append({"id": backend.id, "name": backend.name, "state": health["state"], "queue": health["queue"]})
+    return found
+
+
 class SystemRoutes:
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
@@ -57,6 +67,8 @@ class SystemRoutes:
         }
         if state.gallery_started:
             body["gallery"] = state.gallery.status()
+        if state.backends_started:
+            body["backends"] = backends_health(state)
         if state.startup_error:
             body["status"], body["error"] = "error", state.startup_error
         return json_response(body)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..graph.check import MODEL_EXTENSIONS
 from ..graph.links import link
-from ..graph.node_values import COZYGEN_INPUT_NODES
+from ..graph.node_values import COZYGEN_INPUT_NODES, VALUE_INPUT
 from ..graph.object_info import class_inputs, read_spec
 
 COZYGEN_REPLACED = COZYGEN_INPUT_NODES | {"CozyGenOutput"}  # what plain.py turns into plain nodes
@@ -25,6 +25,21 @@ def _names_file(value: Any) -> bool:
 def _listed(value: str, choices: list) -> bool:
     wanted = value.replace("\\", "/")
     return any(isinstance(c, str) and c.replace("\\", "/") == wanted for c in choices)
+
+
+def _passed_on(graph: Mapping[str, Any], value: Any) -> Any:
+    """A literal as it is; a link to one of CozyGen's input nodes as the value that node passes on (what the plain
+    graph will hold there); any other link as None."""
+    source = link(value)
+    if source is None:
+        return value
+    node = graph.get(source)
+    class_type = node.get("class_type") if isinstance(node, Mapping) else None
+    if not isinstance(class_type, str) or class_type not in VALUE_INPUT or not isinstance(node, Mapping):
+        return None
+    inputs = node.get("inputs")
+    passed = inputs.get(VALUE_INPUT[class_type]) if isinstance(inputs, Mapping) else None
+    return passed if link(passed) is None else None
 
 
 def missing(graph: Mapping[str, Any], object_info: Mapping[str, Any] | None) -> list[str]:
@@ -46,8 +61,9 @@ def missing(graph: Mapping[str, Any], object_info: Mapping[str, Any] | None) -> 
         inputs = node.get("inputs")
         if not isinstance(inputs, Mapping):
             continue
-        for name, value in inputs.items():
-            if link(value) is not None or not _names_file(value) or name not in spec:
+        for name, given in inputs.items():
+            value = _passed_on(graph, given)
+            if not _names_file(value) or name not in spec:
                 continue
             _kind, options, choices = read_spec(spec[name][1])
             if any(options.get(key) for key in UPLOADED):

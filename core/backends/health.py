@@ -103,12 +103,15 @@ class HealthMonitor:
         self.due: dict[str, float] = {}  # backend id -> monotonic time of its next probe
         self.task: asyncio.Task | None = None
         self.wake = asyncio.Event()
+        self.stopped = False
 
     def start(self) -> None:
         if self.task is None:
             self.task = asyncio.create_task(self.run(), name="cozygen-backend-health")
 
     async def stop(self) -> None:
+        self.stopped = True  # wait_for may swallow a cancel that meets a wake (3.11): the loop checks this too
+        self.wake.set()
         task, self.task = self.task, None
         if task is not None:
             task.cancel()
@@ -123,13 +126,15 @@ class HealthMonitor:
         self.wake.set()
 
     async def run(self) -> None:
-        while True:
+        while not self.stopped:
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the monitor must outlive any one bad answer
                 log.exception("CozyGen: the backend health monitor failed a round")
+            if self.stopped:
+                return
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), TICK)
