@@ -25,6 +25,7 @@ from ..core.accounts.cache import CredentialCache
 from ..core.accounts.login_throttle import LoginLimits
 from ..core.accounts.tokens import load_or_create_secret
 from ..core.backends.dispatch import Dispatcher
+from ..core.backends.profiles import ProfileService
 from ..core.backends.service import BackendService
 from ..core.comfyui.claims import Claims
 from ..core.errors import HostNotReady
@@ -94,6 +95,7 @@ class CozyGenState:
         self._models: ModelLibrary | None = None  # the model browser
         self._downloads: DownloadService | None = None  # the model download queue
         self._backends: BackendService | None = None  # the ComfyUI servers jobs go to (local first)
+        self._profiles: ProfileService | None = None  # Spoon Feeder's profiles: the backends and LLM providers
         self.dispatcher: Dispatcher | None = None  # jobs sent to the other backends (core/backends/dispatch.py)
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
@@ -142,6 +144,10 @@ class CozyGenState:
     @property
     def backends(self) -> BackendService:
         return self._started(self._backends)
+
+    @property
+    def profiles(self) -> ProfileService:
+        return self._started(self._profiles)
 
     @property
     def backends_started(self) -> bool:
@@ -325,7 +331,7 @@ class CozyGenState:
 
     async def _start_backends(self, db: Database) -> None:
         """The backends (the health monitor starts with them); their one HTTP session is closed at shutdown."""
-        connect, close = connector()
+        connect, fetch_json, close = connector()
 
         async def local_object_info() -> dict[str, Any]:
             return (await self.definitions.get())[0]
@@ -345,6 +351,7 @@ class CozyGenState:
             await close()
             return
         self._backends = service
+        self._profiles = ProfileService(db, service, fetch_json)
 
         async def stop() -> None:
             await service.stop()

@@ -16,6 +16,7 @@ import aiohttp
 import orjson
 
 from ...core.backends.model import Backend
+from ...core.backends.profiles import FetchJson
 from ...core.backends.remote import CONNECTED, DISCONNECTED, MAX_FILE, MAX_JSON, Connect, RemoteComfyUI, RemoteError
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 60.0  # seconds: a backend that takes longer to answer is treated as down
@@ -35,22 +36,58 @@ def new_session() -> aiohttp.ClientSession:
     )
 
 
-def connector() -> tuple[Connect, Callable[[], Awaitable[None]]]:
-    """A ``Connect`` for the backend service, and the closing of the session its clients share (made on first
-    use, on the running loop)."""
+def connector() -> tuple[Connect, FetchJson, Callable[[], Awaitable[None]]]:
+    """A ``Connect`` for the backend service, a ``FetchJson`` for the profiles (an LLM provider's model list), and
+    the closing of the session they share (made on first use, on the running loop)."""
     session: aiohttp.ClientSession | None = None
 
-    def connect(backend: Backend) -> RemoteComfyUI:
+    def shared() -> aiohttp.ClientSession:
         nonlocal session
         if session is None or session.closed:
             session = new_session()
-        return AiohttpComfyUI(backend, session)
+        return session
+
+    def connect(backend: Backend) -> RemoteComfyUI:
+        return AiohttpComfyUI(backend, shared())
+
+    async def fetch_json(url: str, headers: dict[str, str]) -> Any:
+        return await get_url_json(shared(), url, headers)
 
     async def close() -> None:
         if session is not None:
             await session.close()
 
-    return connect, close
+    return connect, fetch_json, close
+
+
+async def get_url_json(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], *, cap: int = 8 * 1024 * 1024
+) -> Any:
+    """GET a URL's JSON (an LLM provider's model list), capped, no redirects; RemoteError on any failure."""
+    try:
+        async with session.get(url, headers=headers, allow_redirects=False) as response:
+            if response.status != 200:
+                raise RemoteError(f"{url} answered HTTP {response.status}", status=response.status)
+            raw = await read_capped(response, cap, url)
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise RemoteError(f"{url} is unreachable: {str(exc) or type(exc).__name__}") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RemoteError(f"{url} answered something that is not JSON") from None
+
+
+async def read_capped(response: aiohttp.ClientResponse, cap: int, who: str) -> bytes:
+    """The whole body, or RemoteError as soon as it passes ``cap`` bytes (announced or sent)."""
+    if response.content_length is not None and response.content_length > cap:
+        raise RemoteError(f"{who} sent an answer larger than {cap} bytes")
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise RemoteError(f"{who} sent an answer larger than {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def auth_headers(backend: Backend) -> dict[str, str]:
@@ -91,15 +128,7 @@ class AiohttpComfyUI:
         return RemoteError(f"backend {self.backend.name} is unreachable at {self.base}: {reason}")
 
     async def _body(self, response: aiohttp.ClientResponse, cap: int) -> bytes:
-        if response.content_length is not None and response.content_length > cap:
-            raise RemoteError(f"backend {self.backend.name} sent an answer larger than {cap} bytes")
-        chunks, size = [], 0
-        async for chunk in response.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > cap:
-                raise RemoteError(f"backend {self.backend.name} sent an answer larger than {cap} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_capped(response, cap, f"backend {self.backend.name}")
 
     async def _json(self, raw: bytes, status: int) -> Any:
         try:

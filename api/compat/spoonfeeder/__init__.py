@@ -1,6 +1,6 @@
-"""Spoon Feeder (seed 003) at /cozygen/compat/spoonfeeder/api/: health, profiles (the local ComfyUI), ComfyUI
-options, workflows, sessions, generations, the image proxy, tasks and results (CozyGen's jobs and their outputs)
-and the task history export, over CozyGen's workflow store, job service and gallery.
+"""Spoon Feeder (seed 003) at /cozygen/compat/spoonfeeder/api/: health, profiles (the backends and LLM
+providers), ComfyUI options, workflows, sessions, generations, the image proxy, tasks and results (CozyGen's jobs
+and their outputs) and the task history export, over CozyGen's backends, workflow store, job service and gallery.
 
 The answers follow what the real Spoon Feeder client (``frontend/src/api/comfyui.ts`` and its pages) reads,
 where it differs from the seed's API document: generations end ``completed``, ``options.dimensions`` is
@@ -8,17 +8,18 @@ where it differs from the seed's API document: generations end ``completed``, ``
 (``{"success": false, "error", "code", "statusCode"}``) with CozyGen's fields kept.
 
 Modules: :mod:`.shapes` (envelope, generations, task rows), :mod:`.prompts` (which fields are prompts),
-:mod:`.workflows` (options, profiles, workflows), :mod:`.sessions` (sessions, generating, generations),
-:mod:`.files` (images, history export, health), :mod:`.tasks` (tasks over jobs), :mod:`.results` (results over
-completed jobs' outputs).
+:mod:`.profiles` (profiles over the backends), :mod:`.workflows` (options, workflows), :mod:`.sessions`
+(sessions, generating, generations), :mod:`.files` (images, history export, health), :mod:`.tasks` (tasks over
+jobs), :mod:`.results` (results over completed jobs' outputs).
 """
 
 from __future__ import annotations
 
-from ....core.accounts.access import USER, VIEWER
+from ....core.accounts.access import ADMIN, USER, VIEWER
 from ...routing import Routes
 from ...state import CozyGenState
 from .files import FileRoutes
+from .profiles import ProfileRoutes
 from .results import ResultRoutes
 from .sessions import SessionRoutes
 from .shapes import BASE, in_seed_shape
@@ -34,7 +35,17 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     t = TaskRoutes(state, s)
     r = ResultRoutes(state, t.metas)
     comfy = f"{BASE}/comfyui"
-    routes.get(f"{BASE}/profiles", access=VIEWER)(in_seed_shape(w.profiles))
+    p = ProfileRoutes(state)
+    routes.get(f"{BASE}/profiles", access=VIEWER)(in_seed_shape(p.listing))
+    routes.post(f"{BASE}/profiles", access=ADMIN)(in_seed_shape(p.create))
+    routes.post(f"{BASE}/profiles/test-connection", access=ADMIN)(in_seed_shape(p.test_connection))
+    routes.get(f"{BASE}/profiles/{{profile_id}}", access=VIEWER)(in_seed_shape(p.one))
+    routes.put(f"{BASE}/profiles/{{profile_id}}", access=ADMIN)(in_seed_shape(p.update))
+    routes.delete(f"{BASE}/profiles/{{profile_id}}", access=ADMIN)(in_seed_shape(p.delete))
+    routes.get(f"{BASE}/profiles/{{profile_id}}/models", access=VIEWER)(in_seed_shape(p.models))
+    routes.post(f"{BASE}/profiles/{{profile_id}}/models", access=ADMIN)(in_seed_shape(p.add_model))
+    routes.post(f"{BASE}/profiles/{{profile_id}}/models/sync", access=ADMIN)(in_seed_shape(p.sync))
+    routes.delete(f"{BASE}/profiles/{{profile_id}}/models/{{model_id}}", access=ADMIN)(in_seed_shape(p.delete_model))
     routes.get(f"{comfy}/options", access=VIEWER)(in_seed_shape(w.options))
     routes.get(f"{comfy}/workflows", access=VIEWER)(in_seed_shape(w.list_workflows))
     routes.post(f"{comfy}/workflows", access=USER)(in_seed_shape(w.create))

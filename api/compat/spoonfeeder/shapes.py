@@ -152,25 +152,6 @@ def task_row(job: Job) -> dict[str, Any]:
     }
 
 
-def profile(request: web.Request, since: float) -> dict[str, Any]:
-    """The one ComfyUI profile: the ComfyUI CozyGen runs in (a Spoon Feeder profiles row)."""
-    return {
-        "id": PROFILE_ID,
-        "name": PROFILE_NAME,
-        "description": "The ComfyUI this CozyGen runs in",
-        "type": "image",
-        "provider": "comfyui",
-        "api_key": None,
-        "url": origin(request),
-        "options": {},
-        "prompt_template": None,
-        "input_modalities": ["text"],
-        "output_modalities": ["image"],
-        "created_at": iso(since),
-        "updated_at": iso(since),
-    }
-
-
 def check_batch(value: Any) -> int:
     if value is None:
         return 1

@@ -1,4 +1,4 @@
-"""Spoon Feeder's ComfyUI options, its profiles (the one local ComfyUI, read-only) and its workflows, over
+"""Spoon Feeder's ComfyUI options and its workflows (profiles: profiles.py), over
 CozyGen's workflow store.
 
 A workflow id is the workflow's file name. Its name, description, default parameters and default flag live
@@ -29,7 +29,7 @@ from ....core.workflows.store import (
 from ...responses import read_json
 from ...state import CozyGenState
 from ...workflows import editor_of, host_options, save_workflow_as, workflow_store
-from .shapes import PROFILE, iso, ok, profile
+from .shapes import PROFILE, iso, ok
 
 META = "spoonfeeder_workflows"
 PARAMETER_TYPES = {"seed": "seed", "int": "number", "float": "number", "choice": "select", "boolean": "select"}
@@ -86,7 +86,7 @@ def graph_of(body: dict[str, Any]) -> Any:
 
 
 class WorkflowRoutes:
-    """Options, profiles and workflows."""
+    """Options and workflows."""
 
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
@@ -156,14 +156,6 @@ class WorkflowRoutes:
         found = host_options(await asyncio.to_thread(self.state.host.object_info))
         listed = {k: found[k] for k in ("samplers", "schedulers", "checkpoints", "loras")}
         return ok({**listed, "dimensions": dimensions(found["dimensions"]["common"])})
-
-    async def profiles(self, request: web.Request) -> web.Response:
-        """``?provider=``: the local ComfyUI is the one ``comfyui`` profile; other providers have none here."""
-        provider = request.query.get("provider", "").strip()
-        if provider and provider != "comfyui":
-            return ok([])
-        since = await asyncio.to_thread(lambda: self.state.db_ready_data_dir.stat().st_ctime)
-        return ok([profile(request, since)])
 
     async def list_workflows(self, _request: web.Request) -> web.Response:
         meta, definitions = await self.metadata(), await self.state.definitions.get()
