@@ -289,6 +289,19 @@ def open_server_settings(page: Page, server, image: dict) -> Undo:
     return None
 
 
+def open_backends(page: Page, server, image: dict) -> Undo:
+    """Settings → Backends: this ComfyUI with its health, what it lacks, and the Add a backend form (bearer auth)."""
+    page.goto(f"{server.url}/cozygen/settings/backends")
+    card = page.locator('li.backend[data-backend="local"]')
+    expect(card.locator(".backend-queue")).to_be_visible(timeout=15000)
+    card.locator(".backend-lacks-btn").click()
+    expect(card.locator(".backend-lacks p, .backend-lacks ul").first).to_be_visible(timeout=15000)
+    page.click("#backend-add")
+    page.select_option("#bk-new-auth", "bearer")
+    expect(page.locator("#bk-new-secret")).to_be_visible()
+    return None
+
+
 @dataclass(frozen=True)
 class Screen:
     name: str
@@ -312,6 +325,7 @@ SCREENS = [
     Screen("models", open_models),
     Screen("add-download", open_add_download),
     Screen("server-settings", open_server_settings),
+    Screen("backends", open_backends),
 ]
 
 

@@ -653,6 +653,7 @@ const en = {
   "backends.tags": "Tags",
   "backends.save": "Save",
   "backends.link": "Run jobs on other ComfyUI servers",
+  "queue.onBackend": "on {name}",
   "queue.backendHint": "The ComfyUI server that runs it",
   "gen.backend": "Run on",
   "gen.backendAny": "Any",

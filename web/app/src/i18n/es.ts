@@ -681,6 +681,7 @@ export default {
   "backends.tags": "Etiquetas",
   "backends.save": "Guardar",
   "backends.link": "Ejecutar trabajos en otros servidores ComfyUI",
+  "queue.onBackend": "en {name}",
   "queue.backendHint": "El servidor ComfyUI que lo ejecuta",
   "gen.backend": "Ejecutar en",
   "gen.backendAny": "Cualquiera",

@@ -681,6 +681,7 @@ export default {
   "backends.tags": "Étiquettes",
   "backends.save": "Enregistrer",
   "backends.link": "Exécuter des tâches sur d’autres serveurs ComfyUI",
+  "queue.onBackend": "sur {name}",
   "queue.backendHint": "Le serveur ComfyUI qui l’exécute",
   "gen.backend": "Exécuter sur",
   "gen.backendAny": "N’importe lequel",

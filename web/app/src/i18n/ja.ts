@@ -611,6 +611,7 @@ export default {
   "backends.tags": "タグ",
   "backends.save": "保存",
   "backends.link": "ほかの ComfyUI サーバーでジョブを実行",
+  "queue.onBackend": "{name} で実行",
   "queue.backendHint": "実行している ComfyUI サーバー",
   "gen.backend": "実行先",
   "gen.backendAny": "どれでも",

@@ -611,6 +611,7 @@ export default {
   "backends.tags": "태그",
   "backends.save": "저장",
   "backends.link": "다른 ComfyUI 서버에서 작업 실행",
+  "queue.onBackend": "{name}에서 실행",
   "queue.backendHint": "이 작업을 실행하는 ComfyUI 서버",
   "gen.backend": "실행 위치",
   "gen.backendAny": "아무 곳",

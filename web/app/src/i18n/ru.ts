@@ -716,6 +716,7 @@ export default {
   "backends.tags": "Метки",
   "backends.save": "Сохранить",
   "backends.link": "Выполнять задания на других серверах ComfyUI",
+  "queue.onBackend": "на {name}",
   "queue.backendHint": "Сервер ComfyUI, который его выполняет",
   "gen.backend": "Где выполнить",
   "gen.backendAny": "Любой",

@@ -611,6 +611,7 @@ export default {
   "backends.tags": "标签",
   "backends.save": "保存",
   "backends.link": "在其他 ComfyUI 服务器上运行任务",
+  "queue.onBackend": "在 {name} 上",
   "queue.backendHint": "运行它的 ComfyUI 服务器",
   "gen.backend": "运行于",
   "gen.backendAny": "任意",

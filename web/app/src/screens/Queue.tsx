@@ -50,14 +50,16 @@ export function JobRow({ job, showUser = false, showBackend = false, children }:
         <div class="row" style="gap:8px">
           <span class={`status ${job.status}`}>{t(`status.${job.status}` as Key)}</span>
           <span class="small muted">{when(job.createdAt)}</span>
-          {job.backend && (showBackend || job.backend.id !== LOCAL_BACKEND) && (
-            <span class="kind job-backend" title={t("queue.backendHint")}>{job.backend.id === LOCAL_BACKEND ? t("backends.localName") : job.backend.name}</span>
-          )}
         </div>
         <div class="job-prompt" style="font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{prompt || wfName}</div>
         <div class="small muted job-sub" style="overflow:hidden;text-overflow:ellipsis;white-space:nowrap">
           {[prompt ? wfName : "", TERMINAL.has(job.status) ? (prompt ? "" : d.detail) : `${d.title} · ${d.detail}`, showUser ? job.username ?? "" : ""].filter(Boolean).join(" · ")}
         </div>
+        {job.backend && (showBackend || job.backend.id !== LOCAL_BACKEND) && (
+          <div class="small muted job-backend" title={t("queue.backendHint")}>
+            {t("queue.onBackend", { name: job.backend.id === LOCAL_BACKEND ? t("backends.localName") : job.backend.name })}
+          </div>
+        )}
         {!TERMINAL.has(job.status) && <div class="bar" style="margin:6px 0 0"><div style={{ width: `${d.percent}%` }} /></div>}
         {open && params.length > 0 && (
           <dl class="params small" aria-label={t("viewer.parameters")}>
