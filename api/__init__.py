@@ -30,7 +30,7 @@ from . import (
     workflow_import,
     workflows,
 )
-from .backends import routes as backends
+from .backends import routes as backend_routes
 from .compat import aiplayground, cyberimage, cyberimage_mcp, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .host import ComfyUIHost
@@ -50,7 +50,7 @@ RESOURCE_MODULES = (
     workflow_import,
     model_library,
     downloads,
-    backends,
+    backend_routes,
     jobs,
     repeat,
     push,

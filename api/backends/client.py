@@ -5,6 +5,7 @@ cookie jar, no redirects followed); every answer is capped and parsed as untrust
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import struct
@@ -95,7 +96,8 @@ def auth_headers(backend: Backend) -> dict[str, str]:
     if backend.auth_kind == "bearer" and backend.secret:
         return {"Authorization": f"Bearer {backend.secret}"}
     if backend.auth_kind == "basic" and backend.auth_user is not None:
-        return {"Authorization": aiohttp.BasicAuth(backend.auth_user, backend.secret or "").encode()}
+        pair = f"{backend.auth_user}:{backend.secret or ''}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
     return {}
 
 

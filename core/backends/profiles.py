@@ -242,7 +242,7 @@ class ProfileService:
 
     async def _discover(self, row: dict[str, Any]) -> list[str]:
         if row["provider"] == records.COMFYUI:
-            info = await self.backends.refresh_object_info(row["id"])
+            info = await self.backends.refresh_object_info(row["id"], stale=False)
             if info is None:
                 raise BadGateway(f"backend {row['name']} did not list its nodes", code="BACKEND_UNREACHABLE")
             return checkpoints(info)

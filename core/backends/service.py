@@ -123,8 +123,8 @@ class BackendService:
             self.refresh_object_info_soon(backend.id)
         return cached[1] if cached is not None else None
 
-    async def refresh_object_info(self, backend_id: str) -> dict[str, Any] | None:
-        """Read the backend's ``/object_info`` now; None (the old copy kept) when it cannot be read."""
+    async def refresh_object_info(self, backend_id: str, *, stale: bool = True) -> dict[str, Any] | None:
+        """Read the backend's ``/object_info`` now. When it cannot be read: the copy kept (``stale``), or None."""
         backend = self.get(backend_id)
         try:
             if backend.local:
@@ -136,7 +136,7 @@ class BackendService:
         except (RemoteError, asyncio.TimeoutError) as exc:
             log.info("CozyGen: backend %s: /object_info not read: %s", backend.name, exc or "timed out")
             cached = self._info.get(backend.id)
-            return cached[1] if cached is not None else None
+            return cached[1] if cached is not None and stale else None
         if not isinstance(info, dict):
             return None
         self._info[backend.id] = (self.clock(), info)
