@@ -242,7 +242,7 @@ class ComfyUI:
     process: subprocess.Popen
     log_path: Path
     env: dict = field(default_factory=dict)
-    folder_name: str = "ComfyUI-CozyGen"
+    folder_name: str | None = "ComfyUI-CozyGen"  # None: a plain ComfyUI, no CozyGen linked
     listen: str = "127.0.0.1"
     front_end_root: Path | None = None
     extra_args: list = field(default_factory=list)  # more ComfyUI arguments (--tls-keyfile/--tls-certfile...)
@@ -303,7 +303,7 @@ class ComfyUI:
 def start(
     base: Path,
     *,
-    folder_name: str = "ComfyUI-CozyGen",
+    folder_name: str | None = "ComfyUI-CozyGen",
     port: int | None = None,
     listen: str = "127.0.0.1",
     env: dict | None = None,
@@ -313,7 +313,8 @@ def start(
     extra_args: list[str] | None = None,
     die_with_parent: bool = False,
 ) -> ComfyUI:
-    """Start ComfyUI with this project linked as ``custom_nodes/<folder_name>``. A ``base`` used before is
+    """Start ComfyUI with this project linked as ``custom_nodes/<folder_name>`` (``folder_name`` None: a plain
+    ComfyUI, as another machine's backend would be). A ``base`` used before is
     reused as it is (its outputs, inputs and CozyGen's data stay); ``append_log`` keeps the earlier log.
     ``die_with_parent`` (Linux) has the kernel stop ComfyUI when this process dies, even by ``kill -9``; it runs
     code between fork and exec, so only a single-threaded caller (the demo) asks for it."""
@@ -321,8 +322,8 @@ def start(
     base = base.resolve()
     for sub in ("custom_nodes", "output", "input", "user", "temp", "models"):
         (base / sub).mkdir(parents=True, exist_ok=True)
-    link = base / "custom_nodes" / folder_name
-    if not link.exists():
+    link = base / "custom_nodes" / folder_name if folder_name else None
+    if link is not None and not link.exists():
         link.symlink_to(PROJECT, target_is_directory=True)
     port = port or free_port()
     args = [
