@@ -40,6 +40,12 @@ caf\u00e9_au_lait,0,70,
 QUERIES = ("", "h", "ha", "hair", "long h", "boo", "fate", "miku", "/l", "caf", "zzz")
 
 
+@pytest.fixture(autouse=True)
+def complete_at_once(monkeypatch) -> None:
+    """A loaded index is completed at once (a server waits ``COMPLETE_AFTER``: the test below)."""
+    monkeypatch.setattr(tags_api, "COMPLETE_AFTER", 0.0)
+
+
 def tag_folder(root: Path, text: str = LIST, name: str = "danbooru.csv") -> Path:
     folder = root / "tags"
     folder.mkdir(exist_ok=True)
@@ -216,6 +222,35 @@ def test_a_restart_loads_the_saved_index_without_reading_the_lists(tmp_path: Pat
         await asyncio.gather(*service._background)
 
     asyncio.run(restart())
+
+
+def test_the_completion_of_a_loaded_index_waits_for_the_first_searches(tmp_path: Path, monkeypatch) -> None:
+    """The name map and the short answers are made ``COMPLETE_AFTER`` after the load, not beside the first
+    searches; the lazy table answers the same before."""
+    tag_folder(tmp_path)
+
+    async def start(after: float) -> tuple[bool, list[str], TagTable]:
+        monkeypatch.setattr(tags_api, "COMPLETE_AFTER", after)
+        service = service_on(tmp_path)
+        await service.start()
+        assert await service.settle(30)
+        current = await service.current()
+        lists = current.tags.lists
+        completed_at_once = lists._ids is not None
+        found = names(current, "hair")
+        if after:
+            await service.stop()  # the waiting completion is cancelled with the service
+        else:
+            await asyncio.gather(*service._background)
+        return completed_at_once, found, lists
+
+    asyncio.run(start(0.0))  # a build, saved
+    assert tag_cache.cache_path(tmp_path).is_file()
+    completed_at_once, waiting, lists = asyncio.run(start(3600.0))
+    assert not completed_at_once and lists._ids is None and not lists.parts[None].short
+    completed_at_once, found, lists = asyncio.run(start(0.0))
+    assert lists._ids is not None and lists.parts[None].short  # made in the background once the wait is over
+    assert waiting == found and found[:2] == ["long_hair", "hair_ornament"]
 
 
 @pytest.mark.parametrize("in_process", [False, True], ids=["thread", "helper process"])
