@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,8 @@ class Dispatcher:
         self._running: dict[str, str] = {}  # backend -> the prompt it runs (its previews name none)
         self._stale: dict[str, set[str]] = {}  # backend -> prompt ids sent elsewhere since: delete there
         self._followers: dict[str, asyncio.Task] = {}
+        self._ended_at: dict[str, float] = {}  # backend -> when a prompt of CozyGen's last left it (wall clock)
+        self._counted: dict[str, int] = {}  # backend -> CozyGen's prompts there, as last told to the registry
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None  # set by start (the server's)
@@ -142,7 +145,8 @@ class Dispatcher:
                 missing = []  # the local ComfyUI validates the graph itself before it is queued
             state = DOWN if backend.id in left_out else health.state
             mine = sum(1 for p in self._placements.values() if p.backend_id == backend.id)
-            queued = health.queue_running + health.queue_pending
+            seen_since = backend.local or (health.checked_at or 0.0) > self._ended_at.get(backend.id, 0.0)
+            queued = health.queue_running + health.queue_pending if seen_since else 0  # else it counts ours gone
             found.append(routing.Candidate(backend, state, missing, mine=mine, queued=queued))
         return found
 
@@ -534,12 +538,17 @@ class Dispatcher:
 
     # -- small helpers ------------------------------------------------------------------------------------
     def _active(self) -> None:
+        """Tell the registry how many of CozyGen's prompts each backend holds (the monitor looks more often)."""
         counts: dict[str, int] = {}
         for place in self._placements.values():
             counts[place.backend_id] = counts.get(place.backend_id, 0) + 1
-        for backend_id in {*counts, *self._followers}:
+        now = time.time()
+        for backend_id in {*counts, *self._counted}:
+            if counts.get(backend_id, 0) < self._counted.get(backend_id, 0):
+                self._ended_at[backend_id] = now  # its queue as last seen may still count the prompt that left
             with contextlib.suppress(CozyGenError):
                 self.registry.set_active(backend_id, counts.get(backend_id, 0))
+        self._counted = counts
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

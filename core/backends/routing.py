@@ -36,6 +36,11 @@ class Candidate:
     def load(self) -> int:
         return max(self.mine, self.queued)
 
+    @property
+    def full(self) -> bool:
+        """Holding its ``max_jobs`` of CozyGen's (the local queue is all CozyGen's as far as routing knows)."""
+        return (self.load if self.backend.local else self.mine) >= self.backend.max_jobs
+
     def why_not(self) -> str:
         if not self.backend.enabled:
             return DISABLED
@@ -61,7 +66,7 @@ def ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
     runnable = [c for c in candidates if c.runnable]
     return sorted(
         runnable,
-        key=lambda c: (c.mine >= c.backend.max_jobs, c.load, c.backend.id != LOCAL_ID, order[id(c)]),
+        key=lambda c: (c.full, c.load, c.backend.id != LOCAL_ID, order[id(c)]),
     )
 
 
