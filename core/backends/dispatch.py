@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ QUEUE_CAP = 16 * 1024 * 1024  # a /queue answer carries every queued graph
 HISTORY_CAP = 16 * 1024 * 1024
 ANSWER_CAP = 1024 * 1024  # /prompt's answer: its id and the node errors
 MAX_PREVIEW = 8 * 1024 * 1024
+MAX_ERROR = 4000  # characters of a backend's error message kept
+PROMPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # what a backend may call a prompt (it goes into its URLs)
 
 
 class Registry(Protocol):
@@ -197,11 +200,12 @@ class Dispatcher:
             self.registry.report_failure(backend.id, str(exc))
             await self._elsewhere(place, tried | {backend.id}, str(exc))
             return
-        if status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("prompt_id"), str):
+        given = answer.get("prompt_id") if isinstance(answer, dict) else None
+        if status != 200 or not isinstance(given, str) or not PROMPT_ID.match(given):
             self._placements.pop(place.prompt_id, None)
             self._active()
             raise _refusal(status, answer)
-        place.remote_id = answer["prompt_id"][:200]
+        place.remote_id = given
         self._by_remote[(backend.id, place.remote_id)] = place.prompt_id
         self._active()
 
@@ -305,6 +309,10 @@ class Dispatcher:
         elif kind in ("execution_start", "executing", "progress"):
             place.started = True
             self._running[place.backend_id] = place.prompt_id
+        elif kind == "execution_error":
+            data = {
+                k: str(v)[:MAX_ERROR] if k in ("exception_message", "exception_type") else v for k, v in data.items()
+            }
         if kind in FINAL:
             self._placements.pop(place.prompt_id, None)
             self._by_remote.pop((place.backend_id, place.remote_id), None)
@@ -480,7 +488,11 @@ class Dispatcher:
         status: dict[str, Any] = found if isinstance(found, dict) else {}
         listed = status.get("messages")
         messages: list[Any] = listed if isinstance(listed, list) else []
-        said = {m[0]: m[1] for m in messages if isinstance(m, list) and len(m) == 2 and isinstance(m[1], dict)}
+        said = {
+            m[0]: m[1]
+            for m in messages
+            if isinstance(m, list) and len(m) == 2 and isinstance(m[0], str) and isinstance(m[1], dict)
+        }
         if status.get("status_str") == "success" or "execution_success" in said:
             await self._apply(place, "execution_success", {"prompt_id": pid})
         elif "execution_error" in said:

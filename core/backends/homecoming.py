@@ -21,13 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import BadRequest
 from ..gallery.place import OUTPUT_PREFIX, PARTIAL_SUFFIX, move_to_free_name
 from ..media.metadata import CHUNK, cozygen_record
-from ..paths import PathRejected, clean_name, clean_relative, within
+from ..paths import clean_name, clean_relative, new_name, within
 from .model import Backend
-from .remote import MAX_FILE, RemoteComfyUI, RemoteError
+from .remote import RemoteComfyUI, RemoteError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_OUTPUT = 1024 * 1024 * 1024  # bytes of one output fetched home
 MAX_REWRITTEN = 256 * 1024 * 1024  # a PNG larger than this keeps the backend's chunks only (read whole to rewrite)
 REPLACED_KEYS = frozenset({"prompt", "workflow", CHUNK})
 MEDIA = {  # extension -> a test of the first bytes (None: any)
@@ -55,11 +57,13 @@ def checked_item(item: Any) -> tuple[str, str] | None:
     if not isinstance(item, Mapping) or str(item.get("type") or "output") != "output":
         return None
     try:
-        name = clean_name(item.get("filename"))
+        name = new_name(clean_name(item.get("filename")), what="file name")
         sub = clean_relative(item.get("subfolder") or "")
-    except PathRejected:
+        for part in sub.split("/") if sub else ():
+            new_name(part)  # no control characters, nothing hidden
+    except BadRequest:
         return None
-    if name.startswith(".") or Path(name).suffix.lower() not in MEDIA:
+    if Path(name).suffix.lower() not in MEDIA:
         return None
     return sub, name
 
@@ -133,7 +137,7 @@ async def fetch_home(
     folder: str,
     graph: Mapping[str, Any] | None,
     prompt_id: str,
-    cap: int = MAX_FILE,
+    cap: int = MAX_OUTPUT,
 ) -> dict[str, str] | None:
     """Fetch one output the backend named into ``output_root/folder/...``; its local entry (as a local job's
     images name them), or None when the entry is not one to fetch. Raises RemoteError when the fetch fails."""
