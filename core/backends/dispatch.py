@@ -79,6 +79,7 @@ class Placement:
     graph: dict[str, Any]  # CozyGen's own graph of the prompt (written into the outputs' metadata)
     remote_id: str = ""  # the id the backend gave it (CozyGen's own, unless the backend ignored it)
     started: bool = False
+    pinned: bool = False  # the job asked for this backend: it never moves to another
     fetched: set[tuple[str, str]] = field(default_factory=set)  # (subfolder, filename) there already fetched
 
     def __post_init__(self) -> None:
@@ -160,17 +161,20 @@ class Dispatcher:
         return [c.backend for c in routing.spread(self.candidates(graphs[0]), len(graphs), pinned)]
 
     # -- sending ------------------------------------------------------------------------------------------
-    async def launch(self, job: Job, prompts: list[tuple[str, dict[str, Any], Backend, list[str]]]) -> None:
+    async def launch(
+        self, job: Job, prompts: list[tuple[str, dict[str, Any], Backend, list[str]]], *, pinned: bool = False
+    ) -> None:
         """Follow a recorded job and queue each of its prompts where it was routed: (prompt id, graph, backend,
         outputs to run (local prompts; validated)). A remote refusal of a job of one prompt raises Refused (the
-        job ends failed); a prompt whose backend fails is sent to another that can run it."""
+        job ends failed); a prompt whose backend fails is sent to another that can run it, unless ``pinned``
+        (then it fails with the reason)."""
         self.tracker.add(job)
         for prompt_id, graph, backend, outputs in prompts:
             if backend.local:
                 self._enqueue_local(job.id, prompt_id, graph, outputs)
                 continue
             try:
-                await self._send(Placement(prompt_id, job.id, backend.id, graph))
+                await self._send(Placement(prompt_id, job.id, backend.id, graph, pinned=pinned))
             except Refused as refused:
                 self._end(prompt_id, job.id, FAILED, f"backend {backend.name} refused the graph: {refused.message}")
                 if len(prompts) == 1:
@@ -198,6 +202,9 @@ class Dispatcher:
             status, answer = await client.post_json("/prompt", body, cap=ANSWER_CAP)
         except RemoteError as exc:
             self.registry.report_failure(backend.id, str(exc))
+            if place.pinned:
+                self._end(place.prompt_id, place.job_id, FAILED, f"backend {backend.name} could not take it: {exc}")
+                return
             await self._elsewhere(place, tried | {backend.id}, str(exc))
             return
         given = answer.get("prompt_id") if isinstance(answer, dict) else None
@@ -438,7 +445,8 @@ class Dispatcher:
                     reason = f"backend {name} stopped answering while it ran"
                     self._end(place.prompt_id, place.job_id, INTERRUPTED, reason)
                 continue
-            await self._elsewhere(place, frozenset({backend_id}), f"backend {name} is {state}")
+            if not place.pinned:  # a pinned one waits for its backend
+                await self._elsewhere(place, frozenset({backend_id}), f"backend {name} is {state}")
 
     async def _delete_stale(self, backend_id: str) -> None:
         stale = self._stale.get(backend_id)
@@ -508,7 +516,9 @@ class Dispatcher:
             return
         self._placements.pop(place.prompt_id, None)
         try:
-            await self._send(Placement(place.prompt_id, place.job_id, place.backend_id, place.graph))
+            await self._send(
+                Placement(place.prompt_id, place.job_id, place.backend_id, place.graph, pinned=place.pinned)
+            )
         except Refused as refused:
             self._end(place.prompt_id, place.job_id, FAILED, f"backend {backend.name} refused: {refused.message}")
 
@@ -566,6 +576,17 @@ class Dispatcher:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def positions(self) -> dict[str, int]:
+        """1-based places of CozyGen's waiting prompts on each other backend, in the order they were sent (what
+        other clients queued there is not counted)."""
+        places: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for place in self._placements.values():
+            if not place.started:
+                counts[place.backend_id] = counts.get(place.backend_id, 0) + 1
+                places[place.prompt_id] = counts[place.backend_id]
+        return places
 
     def named(self, backend_id: str) -> dict[str, str]:
         """A job's backend as its answer shows it: id and name."""

@@ -146,7 +146,10 @@ class JobService:
         if not any(j.status == PENDING for j in listed):
             return {}
         _, pending = self.host.queue_snapshot()
-        return {prompt_id: n for n, prompt_id in enumerate(pending, start=1)}
+        places = {prompt_id: n for n, prompt_id in enumerate(pending, start=1)}
+        if self.remote is not None:
+            places.update(self.remote.positions())
+        return places
 
     def view(self, job: Job, places: dict[str, int] | None = None) -> dict[str, Any]:
         """The job as the API shows it, with its place on ComfyUI's queue while it waits."""
@@ -303,7 +306,7 @@ class JobService:
             return self._repeated(caller, existing, job.workflow or "", job.values), False
         work = [(p, g, b, outputs.get(p, [])) for (p, g), b in zip(graphs, plan, strict=True)]
         try:
-            await remote.launch(job, work)
+            await remote.launch(job, work, pinned=pin is not None and str(pin).strip().lower() != "any")
         except Refused as refused:  # the one prompt's backend refused the graph: the job ended failed
             await self.db.settle()
             raise validation_error(refused.message, refused.extra.get("node_errors") or {}, schema) from None

@@ -297,8 +297,11 @@ def test_a_backend_behind_a_bearer_token(servers: dict[str, Any]) -> None:
         proxy.close()
 
 
-def liar(object_info: dict[str, Any], images: list[dict[str, Any]], view: bytes) -> Loopback:
-    """A server that speaks ComfyUI's API but says its outputs are ``images`` and serves ``view`` for any of them."""
+def liar(
+    object_info: dict[str, Any], images: list[dict[str, Any]], view: bytes, prompt_answer: bytes | None = None
+) -> Loopback:
+    """A server that speaks ComfyUI's API but says its outputs are ``images`` and serves ``view`` for any of them
+    (and, with ``prompt_answer``, answers POST /prompt with those bytes)."""
     from aiohttp import web
 
     sockets: list[web.WebSocketResponse] = []
@@ -314,6 +317,8 @@ def liar(object_info: dict[str, Any], images: list[dict[str, Any]], view: bytes)
     async def prompt(request: web.Request) -> web.Response:
         body = await request.json()
         prompt_id = body["prompt_id"]
+        if prompt_answer is not None:
+            return web.Response(body=prompt_answer, content_type="application/json")
 
         async def run() -> None:
             await asyncio.sleep(0.3)
@@ -375,4 +380,30 @@ def test_a_lying_backend_never_writes_outside_its_folder_nor_what_is_not_an_imag
             assert not list(here.base.parent.rglob(name)), name  # nowhere, not even inside its folder
     finally:
         request("DELETE", f"{here.url}/cozygen/api/backends/liar")
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [(b"<html>surprise</html>", "not JSON"), (b'{"prompt_id": "' + b"x" * (2 * 1024 * 1024) + b'"}', "larger than")],
+)
+def test_a_backend_answering_garbage_fails_a_job_pinned_to_it_with_the_reason(
+    servers: dict[str, Any], answer: bytes, said: str
+) -> None:
+    here, plain = servers["here"], servers["plain"]
+    server = liar(get(f"{plain.url}/object_info").json(), [], b"", prompt_answer=answer)
+    try:
+        made = post(f"{here.url}/cozygen/api/backends", {"name": "garbled", "url": server.url})
+        assert made.status == 201, made.body
+        until(
+            lambda: backend_view(here.url, made.json()["id"]),
+            lambda b: b["health"]["state"] == "up" and b["nodes_known"],
+        )
+        job = submit(here.url, fresh(FAST), backend="garbled")
+        assert job.status == 201, job.body
+        done = ended(here.url, job.json()["job"]["id"])
+        assert done["status"] == "failed" and said in (done["error"] or ""), done
+        assert get(f"{here.url}/cozygen/hello").status == 200  # CozyGen answers on
+    finally:
+        request("DELETE", f"{here.url}/cozygen/api/backends/garbled")
         server.close()

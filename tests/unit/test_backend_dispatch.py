@@ -434,3 +434,33 @@ def test_the_service_routes_pins_and_refuses_with_what_each_backend_lacks(world:
         world.run(service.submit(ANN, "blur", {}))
     assert refused.value.code == "NO_BACKEND"
     assert {b["id"]: b["missing"] for b in refused.value.extra["backends"]} == world.registry.missing_of
+
+
+def test_a_pinned_job_never_moves_it_fails_with_the_reason_or_waits_for_its_backend(world: World) -> None:
+    world.attic.down = True
+    job = new_job(world)
+    graph = job.graph or {}
+    world.run(world.dispatcher.launch(job, [(job.prompt_id, graph, ATTIC, ["6"])], pinned=True))
+    world.idle()
+    failed = world.record(job.id)
+    assert failed.status == "failed" and "attic could not take it" in (failed.error or "")
+    assert world.host.pending == []
+    world.attic.down = False
+    waiting = new_job(world)
+    world.run(world.dispatcher.launch(waiting, [(waiting.prompt_id, waiting.graph or {}, ATTIC, ["6"])], pinned=True))
+
+    async def down() -> None:
+        world.registry.go_down(ATTIC)
+
+    world.run(down())
+    world.idle()
+    assert world.host.pending == [] and world.tracker.live(waiting.id).status == PENDING
+
+
+def test_waiting_remote_jobs_have_their_places_on_their_backend(world: World) -> None:
+    first, second = new_job(world), new_job(world)
+    launch(world, first)
+    launch(world, second)
+    assert world.dispatcher.positions() == {first.prompt_id: 1, second.prompt_id: 2}
+    world.say("execution_start", {"prompt_id": first.prompt_id})
+    assert world.dispatcher.positions() == {second.prompt_id: 1}
