@@ -230,9 +230,11 @@ class SessionRoutes:
         meta: dict[str, Any],
         generate: tuple[str, str | None, dict[str, Any], int],
         session_id: str | None = None,
+        backend: Any = None,
     ) -> Job:
         """Queue a generation (``generate``: what :func:`check_generate` read) on the workflow it runs on (see the
-        module's docstring); field errors under Spoon Feeder's names."""
+        module's docstring), pinned to ``backend`` (a profile's id or name) when given; field errors under Spoon
+        Feeder's names."""
         prompt, negative, given, count = generate
         workflow = await self.chosen_workflow(asked, meta, given)
         given = {**await self.workflows.defaults(workflow), **given}
@@ -240,7 +242,7 @@ class SessionRoutes:
         try:
             asking = caller(request, self.state)
             job, _ = await self.state.job_service.submit(
-                asking, workflow, values, num_images=count, session_id=session_id
+                asking, workflow, values, num_images=count, session_id=session_id, backend=backend
             )
         except FieldErrors as exc:
             raise renamed(exc, {**FIELD_NAMES, **prompt_fields}) from None

@@ -5,7 +5,8 @@ A task is a job: its id is the job id, its provider ``comfyui``, its type ``imag
 name a task was created with, and how often it was retried, live beside the jobs (the ``documents`` table); a
 job made elsewhere is named after its workflow. Creating one runs a generation as a session's ``generate``
 does (:mod:`.sessions`): ``prompt`` is its prompt, ``options`` its ``workflow_id``, ``negative_prompt``,
-``parameters`` (or the same fields at the top of ``options``). Retrying a failed task queues the graph it ran
+``parameters`` (or the same fields at the top of ``options``) and ``profile_id``, the backend (a ComfyUI profile) it
+must run on; a task's ``profile_id`` says where it ran. Retrying a failed task queues the graph it ran
 once more as a new task (CozyGen's records of a finished job stay as they ended), named as it was.
 
 Other providers' tasks (Ollama, OpenAI, ...) are the prompt assistant's: none run here, and filtering by
@@ -22,7 +23,18 @@ from aiohttp import web
 from ....core.errors import BadRequest, Conflict, NotFound
 from ....core.graph.fill import FieldErrors
 from ....core.jobs import groups
-from ....core.jobs.model import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, MAX_LIMIT, PENDING, RUNNING, Job
+from ....core.jobs.model import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    LOCAL_BACKEND,
+    MAX_LIMIT,
+    PENDING,
+    RUNNING,
+    Job,
+)
 from ....core.jobs.pages import JobPage, jobs
 from ....core.store import documents
 from ...jobs import caller
@@ -55,6 +67,7 @@ def task(job: Job, meta: dict[str, Any]) -> dict[str, Any]:
         **row,
         "name": meta.get("name") or row["name"],
         "options": {"workflow_id": job.workflow, **options},
+        "profile_id": job.backend or LOCAL_BACKEND,
         "progress": job.percent,
         "retryCount": meta.get("retries", 0),
         "retried_from": meta.get("retried_from"),
@@ -94,8 +107,8 @@ def selected(request: web.Request, among: tuple[str, ...] | None) -> tuple[str, 
     return tuple(s for s in chosen if among is None or s in among) if chosen is not None else None
 
 
-def check_task(body: dict[str, Any]) -> tuple[str, Any, tuple[str, str | None, dict[str, Any], int]]:
-    """The name, the workflow asked for and the generation of a create request, or FieldErrors."""
+def check_task(body: dict[str, Any]) -> tuple[str, dict[str, Any], tuple[str, str | None, dict[str, Any], int]]:
+    """The name, the options and the generation of a create request, or FieldErrors."""
     errors: dict[str, str] = {}
     name = ""
     try:
@@ -123,7 +136,7 @@ def check_task(body: dict[str, Any]) -> tuple[str, Any, tuple[str, str | None, d
         errors.update(renamed(exc, {"prompt_text": "prompt", "negative_prompt": "options.negative_prompt"}).errors)
     if errors:
         raise FieldErrors(errors)
-    return name, options.get("workflow_id"), generate
+    return name, options, generate
 
 
 class TaskRoutes:
@@ -178,8 +191,9 @@ class TaskRoutes:
         return await self.listed(request, tuple(sorted(FINISHED)), history=True)
 
     async def create(self, request: web.Request) -> web.Response:
-        name, workflow, generate = check_task(await read_json(request))
-        job = await self.sessions.submit(request, workflow, {}, generate)
+        name, options, generate = check_task(await read_json(request))
+        pinned = options.get("profile_id")
+        job = await self.sessions.submit(request, options.get("workflow_id"), {}, generate, backend=pinned)
         meta = await self.save_meta(job.id, {"name": name})
         return ok(task(job, meta), status=201)
 
