@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,11 +46,49 @@ def under(column: str, prefix: str) -> tuple[str, list[str]]:
     return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [prefix, prefix + "/", prefix + "0"]
 
 
-def fts_query(text: str) -> str | None:
-    """User words as an FTS5 query: every word must appear, each as a prefix ('cat' finds 'cats')."""
+def fts_query(text: str, terms: Callable[[str], list[str] | None] | None = None) -> str | None:
+    """User words as an FTS5 query: every word must appear, each as a prefix ('cat' finds 'cats'). With ``terms``
+    (see :func:`vocabulary`), a word whose prefix stands for a few indexed terms is written as those terms: FTS5
+    merges a prefix's whole doclist (every term under it, segment by segment), a few exact terms it reads alone."""
     # a run of underscores is a word to ``\w`` but no token to FTS5 (unicode61): it would match nothing
     words = [w for w in re.findall(r"\w+", text or "") if w.strip("_")]
-    return " ".join(f'"{w}"*' for w in words[:16]) or None
+    parts = []
+    for word in words[:16]:
+        exact = terms(word) if terms is not None else None
+        parts.append("(" + " OR ".join(_quoted(t) for t in exact) + ")" if exact else _quoted(word) + "*")
+    return " AND ".join(parts) or None
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def with_terms(conn: sqlite3.Connection, query: FileQuery) -> FileQuery:
+    """``query`` with its search's prefixes expanded to the indexed terms they stand for, where they are few."""
+    if not query.search or query.match is not None:
+        return query
+    return replace(query, match=fts_query(query.search, vocabulary(conn)))
+
+
+EXPAND_MOST = 8  # a prefix standing for more indexed terms than this stays a prefix
+_PLAIN_WORD = re.compile(r"^[a-z0-9]+$")  # what unicode61 keeps as it is once lowercased (no folding to guess)
+
+
+def vocabulary(conn: sqlite3.Connection) -> Callable[[str], list[str] | None]:
+    """The indexed terms a word is a prefix of (None: keep the prefix, when there are none or too many, or the
+    word is not plain ASCII), read from the index's ``fts5vocab`` table (migration 21)."""
+
+    def terms(word: str) -> list[str] | None:
+        word = word.lower()
+        if not _PLAIN_WORD.match(word):
+            return None
+        above = word[:-1] + chr(ord(word[-1]) + 1)  # the first text after every term that starts with the word
+        found = [row[0] for row in conn.execute(
+            "SELECT term FROM media_vocab WHERE term >= ? AND term < ? LIMIT ?", (word, above, EXPAND_MOST + 1)
+        )]  # fmt: skip
+        return found if 0 < len(found) <= EXPAND_MOST else None
+
+    return terms
 
 
 def visible_sql(alias: str, root: str, owner: str | None) -> tuple[str, list[Any]]:
@@ -116,6 +154,10 @@ class FileQuery:
     since: float | None = None  # mtime from (inclusive)
     until: float | None = None  # mtime before (exclusive)
     rating: int | None = None  # exactly this rating of the user's (0: unrated): the rating sort's levels
+    match: str | None = None  # the search as FTS5 reads it, its prefixes expanded (``with_terms``); else from search
+
+    def fts(self) -> str | None:
+        return self.match or fts_query(self.search or "")
 
     @property
     def marked(self) -> bool:
@@ -167,7 +209,7 @@ class FileQuery:
             if bound is not None:
                 clauses.append(f"{col(column)} {op} ?")
                 params.append(bound)
-        match = fts_query(self.search or "")
+        match = self.fts()
         if match:
             clauses.append("m.id IN (SELECT rowid FROM media_fts WHERE media_fts MATCH ?)")
             params.append(match)
@@ -216,7 +258,7 @@ class FileQuery:
                 sql = f"SELECT media_id FROM marks INDEXED BY {name} WHERE username = ? AND {condition}"
                 newest = "" if ">=" in condition else name  # one value: that part of the index is by mtime
                 yield Driver(sql, [self.user, *values], walk=newest, condition=f"k.{condition}", counter=counter)
-        match = fts_query(self.search or "")
+        match = self.fts()
         if match:  # a rare word's few matches beat walking the sort's index past every file that lacks it
             yield Driver("SELECT rowid AS media_id FROM media_fts WHERE media_fts MATCH ?", [match])
         of_root = "SELECT id AS media_id FROM media WHERE root = ? AND "
@@ -297,6 +339,7 @@ def list_files(
 ) -> list[sqlite3.Row]:
     """A page of the files ``query`` matches, in its order: after ``cursor`` (``encode_cursor``), else from
     ``offset``; every one with ``limit=None``."""
+    query = with_terms(conn, query)
     if query.sort == "rating":
         return _by_rating(conn, query, offset, limit, decode_cursor(cursor, "rating") if cursor else None)
     after = decode_cursor(cursor, query.sort) if cursor else None
@@ -525,6 +568,7 @@ def scope(query: FileQuery, *, every: bool = False) -> FileQuery:
 
 
 def count_files(conn: sqlite3.Connection, query: FileQuery) -> int:
+    query = with_terms(conn, query)
     if plain(query):
         counter = mark_counter(query) if query.marked else None
         if not query.marked:

@@ -684,3 +684,14 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        21,
+        "media_vocab: the search index's terms (an fts5vocab table over media_fts, no data of its own): a search word "
+        "that is the prefix of a few terms is searched as those terms (core/gallery/query.py vocabulary)",
+        """
+        CREATE VIRTUAL TABLE media_vocab USING fts5vocab('media_fts', 'row');
+        """,
+    )
+)

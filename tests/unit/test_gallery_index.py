@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from cozygen.core.errors import BadRequest
-from cozygen.core.gallery import index
+from cozygen.core.gallery import index, query
 from cozygen.core.gallery.index import FileQuery, count_files, decode_cursor, encode_cursor, fts_query, list_files
 from cozygen.core.store.db import connect, migrate
 from cozygen.core.store.migrations import MIGRATIONS
@@ -245,9 +245,9 @@ def test_models_of_one_owner_count_only_their_outputs(conn: sqlite3.Connection) 
     ("text", "expected"),
     [
         ("cat", '"cat"*'),
-        ("  red,  CAT! ", '"red"* "CAT"*'),
-        ('say "hi"', '"say"* "hi"*'),
-        ("NEAR AND OR", '"NEAR"* "AND"* "OR"*'),  # operators are quoted, never interpreted
+        ("  red,  CAT! ", '"red"* AND "CAT"*'),
+        ('say "hi"', '"say"* AND "hi"*'),
+        ("NEAR AND OR", '"NEAR"* AND "AND"* AND "OR"*'),  # operators are quoted, never interpreted
         ("", None),
         (None, None),
         ("!!! ... --- ", None),
@@ -261,7 +261,22 @@ def test_fts_query(text: str | None, expected: str | None) -> None:
 
 def test_fts_query_keeps_at_most_16_words() -> None:
     query = fts_query(" ".join(f"w{i}" for i in range(30)))
-    assert query is not None and query.split() == [f'"w{i}"*' for i in range(16)]
+    assert query is not None and query.split(" AND ") == [f'"w{i}"*' for i in range(16)]
+
+
+def test_fts_query_writes_a_prefix_of_few_terms_as_those_terms() -> None:
+    terms = {"ca": ["cat", "cats"], "re": None}.get
+    assert fts_query("ca re", lambda w: terms(w)) == '("cat" OR "cats") AND "re"*'
+
+
+def test_a_prefix_is_expanded_only_where_the_index_holds_few_plain_terms(conn: sqlite3.Connection) -> None:
+    words = [f"dog{n}" for n in range(query.EXPAND_MOST + 1)]
+    index.upsert_files(conn, [entry("1.png", positive=" ".join(["cat", "cats", "café", *words]))])
+    terms = query.vocabulary(conn)
+    assert terms("CA") == ["cafe", "cat", "cats"]  # unicode61 folds é: the index holds "cafe"
+    assert terms("dog") is None  # more terms than EXPAND_MOST: the prefix is cheaper
+    assert terms("caf\u00e9") is None  # not plain ASCII: left to FTS5's own folding
+    assert terms("zebra") is None
 
 
 @pytest.fixture
