@@ -167,7 +167,7 @@ class JobRoutes:
 
     async def reproduce_job(self, request: web.Request) -> web.Response:
         service = self.state.job_service
-        job = await service.reproduce(self.caller(request), job_id(request))
+        job = await service.reproduce(self.caller(request), job_id(request), backend=request.query.get("backend"))
         return json_response({"job": service.view(job)}, status=201)
 
     async def cancel_job(self, request: web.Request) -> web.Response:

@@ -312,31 +312,42 @@ class JobService:
             raise validation_error(refused.message, refused.extra.get("node_errors") or {}, schema) from None
         return self.tracker.live(job.id) or job, True
 
-    async def reproduce(self, caller: Caller, job_id: str) -> Job:
-        """Queue the graphs a job ran once more, as a new job of the caller's."""
+    async def reproduce(self, caller: Caller, job_id: str, *, backend: Any = None) -> Job:
+        """Queue the graphs a job ran once more, as a new job of the caller's (routed like a new job while other
+        backends are enabled: ``backend`` pins one)."""
         original = await self.with_graph(caller, job_id)
         self.limit_rate(caller)
-        prompts, refusal = await self._validated((self.host.new_prompt_id(), graph) for graph in graphs_of(original))
+        graphs = [(self.host.new_prompt_id(), graph) for graph in graphs_of(original)]
+        if self.remote is not None and self.remote.needed(backend):
+            job = self._reproduction(caller, original, graphs)
+            routed = await self._submit_routed(caller, job, graphs, None, backend)
+            if routed is not None:
+                return routed[0]
+        prompts, refusal = await self._validated(graphs)
         if refusal is not None:
             raise validation_error(refusal.error, refusal.node_errors, None)
-        job = Job(
+        job = self._reproduction(caller, original, [(p[0], p[1]) for p in prompts])
+        await self._record_and_queue(job, prompts[0][2], more=prompts[1:])  # a fresh id: recorded
+        return self.tracker.live(job.id) or job
+
+    def _reproduction(self, caller: Caller, original: Job, graphs: list[tuple[str, dict[str, Any]]]) -> Job:
+        """A new job of the caller's running ``original``'s graphs again under the prompt ids given."""
+        return Job(
             id=self.host.new_prompt_id(),
-            prompt_id=prompts[0][0],
+            prompt_id=graphs[0][0],
             workflow=original.workflow,
             username=caller.username,
             session_id=original.session_id,
             values=original.values,
             params=original.params,
-            graph=prompts[0][1],
+            graph=graphs[0][1],
             created_at=time.time(),
             model=original.model,
             reproduced_from=original.id,
-            prompt_ids=[p[0] for p in prompts] if len(prompts) > 1 else [],
-            more_graphs={p[0]: p[1] for p in prompts[1:]},
+            prompt_ids=[p for p, _ in graphs] if len(graphs) > 1 else [],
+            more_graphs=dict(graphs[1:]),
             outputs=list(original.outputs),
         )
-        await self._record_and_queue(job, prompts[0][2], more=prompts[1:])  # a fresh id: recorded
-        return self.tracker.live(job.id) or job
 
     def limit_rate(self, caller: Caller) -> None:
         """The submission token bucket: 429 with ``retry_after`` when the caller's is empty."""

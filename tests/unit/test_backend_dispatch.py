@@ -464,3 +464,15 @@ def test_waiting_remote_jobs_have_their_places_on_their_backend(world: World) ->
     assert world.dispatcher.positions() == {first.prompt_id: 1, second.prompt_id: 2}
     world.say("execution_start", {"prompt_id": first.prompt_id})
     assert world.dispatcher.positions() == {second.prompt_id: 1}
+
+
+def test_a_reproduction_is_routed_like_a_new_job(world: World) -> None:
+    service = service_of(world, world.dispatcher)
+    job, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    world.say("execution_success", {"prompt_id": job.prompt_id})
+    world.registry.missing_of = {LOCAL_ID: ["file x.safetensors (Loader.ckpt_name)"]}
+    again = world.run(service.reproduce(ANN, job.id))
+    assert again.backend == ATTIC.id and again.reproduced_from == job.id
+    assert [body["prompt_id"] for path, body in world.attic.posted if path == "/prompt"][-1] == again.prompt_id
+    here = world.run(service.reproduce(ANN, job.id, backend="attic"))
+    assert here.backend == ATTIC.id
