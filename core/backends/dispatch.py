@@ -10,7 +10,11 @@ Failure: a backend the health monitor marks down (its probes, or this socket, fa
 that had not started sent elsewhere (the old copy is deleted from its queue when it answers again, and its
 messages about them are ignored); a prompt that had started there ends ``interrupted`` with the reason, never
 run twice. A socket that comes back is reconciled with the backend's /history and /queue (messages missed while
-it was away), which is also how jobs left running elsewhere are re-attached when CozyGen starts.
+it was away), which is also how jobs left running elsewhere are re-attached when CozyGen starts. A job pinned to a
+backend never moves: it fails with the reason when the backend cannot take it, or waits for it to come back.
+
+Over 400 lines on purpose: sending, following, failover, cancel and reconcile all move the same placements (which
+prompt is where, started or not, what was fetched), and split apart that bookkeeping would span modules.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ QUEUE_CAP = 16 * 1024 * 1024  # a /queue answer carries every queued graph
 HISTORY_CAP = 16 * 1024 * 1024
 ANSWER_CAP = 1024 * 1024  # /prompt's answer: its id and the node errors
 MAX_PREVIEW = 8 * 1024 * 1024
+FETCH_TIMEOUT = 900.0  # seconds for one output to come home
 MAX_ERROR = 4000  # characters of a backend's error message kept
 PROMPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # what a backend may call a prompt (it goes into its URLs)
 
@@ -100,9 +105,9 @@ class LazyPreview:
         return Image.open(io.BytesIO(self.data)).convert(mode)
 
 
-def upload_name(path: Path, content: bytes) -> str:
+def upload_name(path: Path) -> str:
     """What an input image is called on a backend: named by its content (uploading it again changes nothing)."""
-    return f"cozygen-{hashlib.sha256(content).hexdigest()[:24]}{path.suffix.lower()}"
+    return f"cozygen-{hashlib.sha256(path.read_bytes()).hexdigest()[:24]}{path.suffix.lower()}"
 
 
 class Dispatcher:
@@ -256,8 +261,7 @@ class Dispatcher:
                 path = await asyncio.to_thread(resolve_image_ref, ref, self.roots["input"], self.roots["output"])
             except ValueError as exc:
                 raise Refused(str(exc), code="INVALID_IMAGE") from None
-            content = await asyncio.to_thread(path.read_bytes)
-            name = upload_name(path, content)
+            name = await asyncio.to_thread(upload_name, path)  # read and hashed off the loop
             answer = await client.upload_image(path, name=name)
             sub, got = answer.get("subfolder"), answer.get("name")
             names[ref] = f"{sub}/{got}" if isinstance(sub, str) and sub else str(got or name)
@@ -342,12 +346,13 @@ class Dispatcher:
                 continue
             if checked in place.fetched:
                 continue
+            fetch = homecoming.fetch_home(
+                client, item, output_root=self.roots["output"], folder=folder, graph=place.graph,
+                prompt_id=place.prompt_id,
+            )  # fmt: skip
             try:
-                local = await homecoming.fetch_home(
-                    client, item, output_root=self.roots["output"], folder=folder, graph=place.graph,
-                    prompt_id=place.prompt_id,
-                )  # fmt: skip
-            except (RemoteError, CozyGenError, OSError) as exc:
+                local = await asyncio.wait_for(fetch, FETCH_TIMEOUT)  # a backend dripping bytes holds its socket
+            except (RemoteError, CozyGenError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("CozyGen: output %.200r of backend %s not fetched: %s", item, backend.name, exc)
                 continue
             place.fetched.add(checked)

@@ -112,8 +112,8 @@ def metadata_texts(graph: Mapping[str, Any] | None, prompt_id: str) -> list[tupl
     return texts
 
 
-def _finish(partial: Path, folder: Path, name: str, texts: list[tuple[str, str]]) -> str:
-    """In a thread: check the content, add the texts to a PNG, and move it under a free name in ``folder``."""
+def _finish(partial: Path, folder: Path, name: str, graph: Mapping[str, Any] | None, prompt_id: str) -> str:
+    """In a thread: check the content, add CozyGen's texts to a PNG, and move it under a free name in ``folder``."""
     with open(partial, "rb") as file:
         head = file.read(16)
     test = MEDIA[Path(name).suffix.lower()]
@@ -121,7 +121,7 @@ def _finish(partial: Path, folder: Path, name: str, texts: list[tuple[str, str]]
         raise RemoteError(f"the backend sent something that is not a {Path(name).suffix} file for {name!r}")
     if head.startswith(PNG_SIGNATURE) and partial.stat().st_size <= MAX_REWRITTEN:
         try:
-            rewritten = with_texts(partial.read_bytes(), texts)
+            rewritten = with_texts(partial.read_bytes(), metadata_texts(graph, prompt_id))
         except ValueError as exc:
             raise RemoteError(f"the backend sent a broken PNG for {name!r}: {exc}") from None
         partial.write_bytes(rewritten)
@@ -150,7 +150,7 @@ async def fetch_home(
     partial = output_root / f"{OUTPUT_PREFIX}{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
     try:
         await client.download({"filename": name, "subfolder": sub, "type": "output"}, partial, cap=cap)
-        placed = await asyncio.to_thread(_finish, partial, target, name, metadata_texts(graph, prompt_id))
+        placed = await asyncio.to_thread(_finish, partial, target, name, graph, prompt_id)
     finally:
         partial.unlink(missing_ok=True)
     return {"filename": placed, "subfolder": local_sub, "type": "output"}

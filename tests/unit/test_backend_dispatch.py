@@ -476,3 +476,20 @@ def test_a_reproduction_is_routed_like_a_new_job(world: World) -> None:
     assert [body["prompt_id"] for path, body in world.attic.posted if path == "/prompt"][-1] == again.prompt_id
     here = world.run(service.reproduce(ANN, job.id, backend="attic"))
     assert here.backend == ATTIC.id
+
+
+def test_an_input_image_is_uploaded_first_and_loaded_by_its_name_there(world: World) -> None:
+    (Path(world.host.input_directory()) / "photo.png").write_bytes(png())
+    job = new_job(world)
+    assert job.graph is not None
+    job.graph["7"] = {"class_type": "CozyGenImage", "inputs": {"param_name": "image", "image": "photo.png"}}
+    job.graph["5"]["inputs"]["image"] = ["7", 0]
+    launch(world, job)
+    (upload, name), (path, body) = world.attic.posted
+    assert upload == "/upload/image" and name.startswith("cozygen-") and name.endswith(".png")
+    assert body["prompt"]["7"] == {"class_type": "LoadImage", "inputs": {"image": name}}
+    missing = new_job(world)
+    assert missing.graph is not None
+    missing.graph["7"] = {"class_type": "CozyGenImage", "inputs": {"param_name": "image", "image": "../etc/passwd"}}
+    with pytest.raises(Refused):
+        launch(world, missing)
