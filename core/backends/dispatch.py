@@ -47,6 +47,7 @@ QUEUE_CAP = 16 * 1024 * 1024  # a /queue answer carries every queued graph
 HISTORY_CAP = 16 * 1024 * 1024
 ANSWER_CAP = 1024 * 1024  # /prompt's answer: its id and the node errors
 MAX_PREVIEW = 8 * 1024 * 1024
+MAX_OUTPUTS = 1024  # outputs of one prompt fetched home at most
 FETCH_TIMEOUT = 900.0  # seconds for one output to come home
 MAX_ERROR = 4000  # characters of a backend's error message kept
 PROMPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # what a backend may call a prompt (it goes into its URLs)
@@ -85,7 +86,7 @@ class Placement:
     remote_id: str = ""  # the id the backend gave it (CozyGen's own, unless the backend ignored it)
     started: bool = False
     pinned: bool = False  # the job asked for this backend: it never moves to another
-    fetched: set[tuple[str, str]] = field(default_factory=set)  # (subfolder, filename) there already fetched
+    fetched: set[tuple[str, str]] = field(default_factory=set)  # (subfolder, filename) there, fetched or tried
 
     def __post_init__(self) -> None:
         self.remote_id = self.remote_id or self.prompt_id
@@ -346,6 +347,10 @@ class Dispatcher:
                 continue
             if checked in place.fetched:
                 continue
+            if len(place.fetched) >= MAX_OUTPUTS:
+                log.warning("CozyGen: backend %s named more than %d outputs for one prompt", backend.name, MAX_OUTPUTS)
+                break
+            place.fetched.add(checked)  # tried once: a name that failed is not fetched again either
             fetch = homecoming.fetch_home(
                 client, item, output_root=self.roots["output"], folder=folder, graph=place.graph,
                 prompt_id=place.prompt_id,
@@ -355,7 +360,6 @@ class Dispatcher:
             except (RemoteError, CozyGenError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("CozyGen: output %.200r of backend %s not fetched: %s", item, backend.name, exc)
                 continue
-            place.fetched.add(checked)
             if local is not None:
                 found.append(local)
         return found
