@@ -12,7 +12,7 @@ from aiohttp import web
 from ...core.accounts import users
 from ...core.accounts.access import ADMIN
 from ...core.backends import capabilities
-from ...core.errors import CozyGenError
+from ...core.errors import BadRequest, CozyGenError
 from ..auth.credentials import current_user, remote_address
 from ..responses import json_response, read_json
 from ..routing import Routes
@@ -103,6 +103,35 @@ class BackendRoutes:
         await self.audit(request, "backend.test", _url(body), ok=result["ok"], detail=(result["error"] or "")[:200])
         return json_response(result)
 
+    async def pins(self, _request: web.Request) -> web.Response:
+        return json_response({"pins": self._pins()})
+
+    async def pin(self, request: web.Request) -> web.Response:
+        """Pin a workflow to a backend (``{"backend": "<id or name>"}``; null or "any" unpins it). A job's own
+        ``backend`` wins over its workflow's pin."""
+        body = await read_json(request)
+        if not isinstance(body, dict) or "backend" not in body:
+            raise BadRequest('send {"backend": "<id or name>"} (null unpins)', code="INVALID_BACKEND")
+        await self._set_pin(request, body["backend"])
+        return json_response({"pins": self._pins()})
+
+    async def unpin(self, request: web.Request) -> web.Response:
+        await self._set_pin(request, None)
+        return json_response({"pins": self._pins()})
+
+    async def _set_pin(self, request: web.Request, backend: Any) -> None:
+        workflow = request.match_info["workflow"]
+        try:
+            found = await self.state.backends.set_pin(workflow, backend)
+        except CozyGenError as exc:
+            await self.audit(request, "backend.pin", workflow[:200], ok=False, detail=exc.message[:200])
+            raise
+        await self.audit(request, "backend.pin", workflow[:200], detail=found.id if found else "unpinned")
+
+    def _pins(self) -> list[dict[str, str]]:
+        service = self.state.backends
+        return [{"workflow": w, "backend": b, "name": service.get(b).name} for w, b in sorted(service.pins().items())]
+
     async def check(self, request: web.Request) -> web.Response:
         """What the backend lacks for one workflow (``?workflow=``) or for each of them."""
         service = self.state.backends
@@ -150,6 +179,9 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     routes.get("/cozygen/api/backends", access=ADMIN)(r.listing)
     routes.post("/cozygen/api/backends", access=ADMIN)(r.create)
     routes.post("/cozygen/api/backends/test", access=ADMIN)(r.test_unsaved)
+    routes.get("/cozygen/api/backends/pins", access=ADMIN)(r.pins)  # before {backend_id}
+    routes.put("/cozygen/api/backends/pins/{workflow:.+}", access=ADMIN)(r.pin)
+    routes.delete("/cozygen/api/backends/pins/{workflow:.+}", access=ADMIN)(r.unpin)
     routes.get("/cozygen/api/backends/{backend_id}", access=ADMIN)(r.one)
     routes.patch("/cozygen/api/backends/{backend_id}", access=ADMIN)(r.update)
     routes.delete("/cozygen/api/backends/{backend_id}", access=ADMIN)(r.delete)

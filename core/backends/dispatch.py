@@ -66,6 +66,7 @@ class Registry(Protocol):
     def set_active(self, backend_id: str, count: int) -> None: ...
     def watch(self, watcher: Callable[[Backend, Health], None]) -> None: ...
     def report_failure(self, backend_id: str, reason: str) -> None: ...
+    def pin_of(self, workflow: str) -> str | None: ...
 
 
 class Refused(CozyGenError):
@@ -144,6 +145,10 @@ class Dispatcher:
     def needed(self, pin: Any) -> bool:
         """Whether a job must be routed: another backend is enabled, one is pinned, or the local one is off."""
         return pin is not None or not self.registry.only_local or not self.registry.get(LOCAL_ID).enabled
+
+    def pin(self, workflow: str | None, requested: Any) -> Any:
+        """A job's pin: the request's own ``backend`` (``"any"`` included) wins, else the workflow's (an admin's)."""
+        return requested if requested is not None or workflow is None else self.registry.pin_of(workflow)
 
     def candidates(self, graph: dict[str, Any], exclude: Iterable[str] = ()) -> list[routing.Candidate]:
         left_out = set(exclude)

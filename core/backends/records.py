@@ -14,6 +14,7 @@ from .model import LOCAL_ID, Backend
 
 COMFYUI = "comfyui"
 LOCAL_KEY = "backend.local"  # settings key: {"enabled": bool, "max_jobs": int} (settings.load ignores it)
+PINS_KEY = "backend.pins"  # settings key: {workflow name: backend id}, the workflows an admin pinned
 COLUMNS = (
     "name",
     "provider",
@@ -132,6 +133,26 @@ def save_local_settings(conn: sqlite3.Connection, values: dict[str, Any]) -> Non
         "INSERT INTO settings(key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = strftime('%s','now')",
         (LOCAL_KEY, json.dumps(values)),
+    )
+
+
+def pins(conn: sqlite3.Connection) -> dict[str, str]:
+    """The workflows pinned to a backend: workflow name -> backend id."""
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (PINS_KEY,)).fetchone()
+    try:
+        stored = json.loads(row["value"]) if row is not None else {}
+    except ValueError:
+        stored = {}
+    if not isinstance(stored, dict):
+        return {}
+    return {k: v for k, v in stored.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def save_pins(conn: sqlite3.Connection, values: dict[str, str]) -> None:
+    conn.execute(
+        "INSERT INTO settings(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = strftime('%s','now')",
+        (PINS_KEY, json.dumps(values, sort_keys=True)),
     )
 
 

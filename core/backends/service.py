@@ -51,14 +51,19 @@ class BackendService:
         self._info: dict[str, tuple[float, dict[str, Any]]] = {}  # id -> (read at, /object_info)
         self._info_tasks: dict[str, asyncio.Task] = {}
         self._active: dict[str, int] = {}
+        self._pins: dict[str, str] = {}  # workflow name -> backend id (an admin's pin)
         self._watchers: list[Watcher] = []
         self.monitor = HealthMonitor(self)
 
     # -- life ------------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        local, remote = await self.db.execute_fn(lambda conn: (records.local_settings(conn), records.backends(conn)))
+        local, remote, pins = await self.db.execute_fn(
+            lambda conn: (records.local_settings(conn), records.backends(conn), records.pins(conn))
+        )
         self._local = records.local_backend(local)
         self._remote = {b.id: b for b in remote}
+        known = {LOCAL_ID, *self._remote}
+        self._pins = {w: b for w, b in pins.items() if b in known}
         self.monitor.start()
 
     async def stop(self) -> None:
@@ -92,6 +97,32 @@ class BackendService:
             if backend.name.lower() == wanted:
                 return backend
         raise NotFound(f"no backend {id_or_name!r}", code="BACKEND_NOT_FOUND")
+
+    # -- workflow pins --------------------------------------------------------------------------------------
+    def pins(self) -> dict[str, str]:
+        """The workflows an admin pinned: workflow name -> backend id."""
+        return dict(self._pins)
+
+    def pin_of(self, workflow: str) -> str | None:
+        """The backend a workflow is pinned to (its id), None when it is not."""
+        return self._pins.get(workflow) if self._pins else None
+
+    async def set_pin(self, workflow: str, backend: Any) -> Backend | None:
+        """Pin a workflow to a backend (its id or name), or unpin it (None or "any"); 404 for an unknown
+        backend, 400 for a bad workflow name."""
+        if not isinstance(workflow, str) or not workflow.strip() or len(workflow) > 500 or "\x00" in workflow:
+            raise BadRequest("a workflow name is required", code="INVALID_WORKFLOW")
+        if backend is not None and not isinstance(backend, str):
+            raise BadRequest("backend must be the id or the name of a backend, or null", code="INVALID_BACKEND")
+        found = None if backend is None or backend.strip().lower() in ("", "any") else self.get(backend.strip())
+        pins = dict(self._pins)
+        if found is None:
+            pins.pop(workflow, None)
+        else:
+            pins[workflow] = found.id
+        await self.db.execute_write_fn(lambda conn: records.save_pins(conn, pins))
+        self._pins = pins
+        return found
 
     def health(self, backend_id: str) -> Health:
         backend = self.get(backend_id)
@@ -314,6 +345,10 @@ class BackendService:
         if not await self.db.execute_write_fn(lambda conn: records.delete(conn, backend.id)):
             raise NotFound(f"no backend {backend_id!r}", code="BACKEND_NOT_FOUND")
         self._remote.pop(backend.id, None)
+        if backend.id in self._pins.values():  # a pin naming a removed backend is dropped
+            pins = {w: b for w, b in self._pins.items() if b != backend.id}
+            await self.db.execute_write_fn(lambda conn: records.save_pins(conn, pins))
+            self._pins = pins
         await self._forget_connection(backend.id)
         self._health.pop(backend.id, None)
         self._info.pop(backend.id, None)

@@ -271,6 +271,8 @@ class JobService:
             more_graphs=dict(graphs[1:]),
             outputs=[node for node in filled.outputs if node in graph],
         )
+        if self.remote is not None:
+            backend = self.remote.pin(workflow, backend)
         if self.remote is not None and self.remote.needed(backend):
             routed = await self._submit_routed(caller, job, graphs, schema, backend)
             if routed is not None:
@@ -318,6 +320,8 @@ class JobService:
         original = await self.with_graph(caller, job_id)
         self.limit_rate(caller)
         graphs = [(self.host.new_prompt_id(), graph) for graph in graphs_of(original)]
+        if self.remote is not None:
+            backend = self.remote.pin(original.workflow, backend)
         if self.remote is not None and self.remote.needed(backend):
             job = self._reproduction(caller, original, graphs)
             routed = await self._submit_routed(caller, job, graphs, None, backend)

@@ -111,6 +111,7 @@ class FakeRegistry:
         self.missing_of: dict[str, list[str]] = {}
         self.watchers: list[Callable[[Backend, Health], None]] = []
         self.failures: list[str] = []
+        self.pins: dict[str, str] = {}
 
     @property
     def only_local(self) -> bool:
@@ -142,6 +143,9 @@ class FakeRegistry:
 
     def report_failure(self, backend_id: str, reason: str) -> None:
         self.failures.append(backend_id)
+
+    def pin_of(self, workflow: str) -> str | None:
+        return self.pins.get(workflow)
 
     def go_down(self, backend: Backend) -> None:
         self.states[backend.id] = DOWN
@@ -434,6 +438,19 @@ def test_the_service_routes_pins_and_refuses_with_what_each_backend_lacks(world:
         world.run(service.submit(ANN, "blur", {}))
     assert refused.value.code == "NO_BACKEND"
     assert {b["id"]: b["missing"] for b in refused.value.extra["backends"]} == world.registry.missing_of
+
+
+def test_a_workflow_pinned_by_an_admin_runs_there_unless_the_request_names_its_own(world: World) -> None:
+    service = service_of(world, world.dispatcher)
+    world.registry.pins = {"blur": ATTIC.id}
+    pinned, _ = world.run(service.submit(ANN, "blur", {}))
+    assert pinned.backend == ATTIC.id
+    here, _ = world.run(service.submit(ANN, "blur", {}, backend="local"))
+    assert here.backend is None
+    anywhere, _ = world.run(service.submit(ANN, "blur", {}, backend="any"))
+    assert anywhere.backend is None  # "any" is the request's own choice: the attic is busier
+    other, _ = world.run(service.submit(ANN, "sharpen", {}))
+    assert other.backend is None
 
 
 def test_a_pinned_job_never_moves_it_fails_with_the_reason_or_waits_for_its_backend(world: World) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cozygen.core.backends import health as health_module
+from cozygen.core.backends import records
 from cozygen.core.backends.model import DISABLED, DOWN, LOCAL_ID, UNKNOWN, UP, Backend
 from cozygen.core.backends.remote import RemoteError
 from cozygen.core.backends.service import EVENT, BackendService
@@ -233,3 +234,25 @@ def test_disabled_backends_are_not_probed(world) -> None:
     loop.run_until_complete(service.monitor.tick())
     assert not [r for r in state["requests"] if r[1] == "/queue"]
     assert service.health(backend.id).state == DISABLED
+
+
+def test_a_workflow_pin_is_kept_across_a_restart_and_dropped_with_its_backend(world, db: Database) -> None:
+    loop, service, state, hub = world
+    backend = loop.run_until_complete(service.create(NEW, by=None))
+    assert loop.run_until_complete(service.set_pin("blur.json", "ATTIC")) == backend  # a name, any case
+    assert service.pin_of("blur.json") == backend.id and service.pin_of("other.json") is None
+    with pytest.raises(NotFound):
+        loop.run_until_complete(service.set_pin("other.json", "cellar"))
+    with pytest.raises(BadRequest):
+        loop.run_until_complete(service.set_pin("", backend.id))
+    again = BackendService(db, hub, lambda b: FakeRemote(b, state), local_queue=lambda: (0, 0))
+    loop.run_until_complete(again.start())
+    try:
+        assert again.pins() == {"blur.json": backend.id}
+    finally:
+        loop.run_until_complete(again.stop())
+    loop.run_until_complete(service.delete(backend.id))
+    assert service.pins() == {}
+    assert loop.run_until_complete(db.execute_fn(records.pins)) == {}
+    loop.run_until_complete(service.set_pin("blur.json", "local"))
+    assert loop.run_until_complete(service.set_pin("blur.json", None)) is None and service.pins() == {}
