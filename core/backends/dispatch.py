@@ -555,7 +555,8 @@ class Dispatcher:
                 if backend.local:
                     self._end(prompt_id, job.id, INTERRUPTED, "ComfyUI stopped before this job finished")
                     continue
-                place = Placement(prompt_id, job.id, backend.id, graph, started=job.status == RUNNING)
+                started = job.status == RUNNING
+                place = Placement(prompt_id, job.id, backend.id, graph, started=started, pinned=job.pinned)
                 self._placements[prompt_id] = place
                 self._by_remote[(backend.id, prompt_id)] = prompt_id
                 self._follow(backend.id)

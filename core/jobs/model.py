@@ -121,6 +121,7 @@ class Job:
     backend: str | None = None  # the backend its (first) prompt was sent to; None: this ComfyUI, the usual way
     backend_name: str | None = None  # kept in memory: that backend's name when it was routed
     backends: dict[str, str] = field(default_factory=dict)  # prompt id -> backend, for a routed job
+    pinned: bool = False  # routed to a backend it was pinned to (request or workflow): it never moves
     prompts_done: int = 0  # kept in memory: how many of those prompts completed
     cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
 

@@ -18,7 +18,7 @@ from .model import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, MAX_EXPO
 _LIST_COLUMNS = (
     "id, prompt_id, workflow, username, session_id, status, values_json, params_json, node, step, "
     "total_steps, images_json, error, created_at, started_at, finished_at, model, reproduced_from, requeued, "
-    "prompt_ids_json, outputs_json, backend"
+    "prompt_ids_json, outputs_json, backend, pinned"
 )
 
 
@@ -27,8 +27,8 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
     cursor = conn.execute(
         "INSERT INTO jobs (id, prompt_id, workflow, username, session_id, status, values_json, params_json, "
         "graph_json, node, step, total_steps, images_json, error, created_at, started_at, finished_at, model, "
-        "reproduced_from, requeued, prompt_ids_json, outputs_json, backend) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "reproduced_from, requeued, prompt_ids_json, outputs_json, backend, pinned) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
         (
             job.id,
@@ -54,6 +54,7 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
             _dumps(job.prompt_ids if len(job.prompt_ids) > 1 else []),
             _dumps(job.outputs),
             job.backend,
+            int(job.pinned),
         ),
     )
     if cursor.rowcount != 1:
@@ -501,6 +502,7 @@ def from_row(row: sqlite3.Row) -> Job:
         prompt_ids=_loads(row["prompt_ids_json"], []) if "prompt_ids_json" in keys else [],
         outputs=_loads(row["outputs_json"], []) if "outputs_json" in keys else [],
         backend=row["backend"] if "backend" in keys else None,
+        pinned=bool(row["pinned"]) if "pinned" in keys else False,
     )
 
 

@@ -301,6 +301,7 @@ class JobService:
         outputs = {prompt_id: wanted for prompt_id, _, wanted in prompts}
         job.backend, job.backend_name = plan[0].id, plan[0].name
         job.backends = {p: b.id for (p, _), b in zip(graphs, plan, strict=True)}
+        job.pinned = pin is not None and str(pin).strip().lower() not in ("", "any")
         if not await self.db.execute_write_fn(lambda conn: records.insert(conn, job)):
             existing = await self.load(job.id)
             if existing is None:
@@ -308,7 +309,7 @@ class JobService:
             return self._repeated(caller, existing, job.workflow or "", job.values), False
         work = [(p, g, b, outputs.get(p, [])) for (p, g), b in zip(graphs, plan, strict=True)]
         try:
-            await remote.launch(job, work, pinned=pin is not None and str(pin).strip().lower() != "any")
+            await remote.launch(job, work, pinned=job.pinned)
         except Refused as refused:  # the one prompt's backend refused the graph: the job ended failed
             await self.db.settle()
             raise validation_error(refused.message, refused.extra.get("node_errors") or {}, schema) from None

@@ -695,3 +695,14 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        22,
+        "jobs.pinned: the job was pinned to its backend (by its request or its workflow): re-attached after a "
+        "restart or caught by a failover, it stays there (waits for it, or fails with the reason)",
+        """
+        ALTER TABLE jobs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
+)

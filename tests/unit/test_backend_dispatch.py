@@ -379,6 +379,28 @@ def test_jobs_left_on_a_backend_are_reattached_at_start(world: World) -> None:
     assert world.record(job.id).status == COMPLETED
 
 
+def test_a_pinned_job_reattached_at_start_stays_pinned_when_its_backend_goes_down(world: World) -> None:
+    service = service_of(world, world.dispatcher)
+    world.registry.pins = {"blur": ATTIC.id}
+    pinned, _ = world.run(service.submit(ANN, "blur", {}))
+    loose, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    world.run(world.db.settle())
+    assert world.record(pinned.id).pinned and world.record(loose.id).pinned  # both named a backend
+    free = new_job(world)
+    assert not world.record(free.id).pinned
+    world.dispatcher._placements.clear()  # a restart: only the records are left
+    assert world.run(world.dispatcher.start()) == 3
+
+    async def down() -> None:
+        world.registry.go_down(ATTIC)
+
+    world.run(down())
+    world.idle()
+    assert world.dispatcher.placed(pinned.prompt_id) == ATTIC.id  # waits for its backend
+    assert world.dispatcher.placed(free.prompt_id) is None  # not pinned: sent to this ComfyUI
+    assert free.prompt_id in [q.prompt_id for q in world.host.pending]
+
+
 def test_a_waiting_remote_job_is_cancelled_off_its_queue(world: World) -> None:
     job = new_job(world)
     launch(world, job)
