@@ -69,6 +69,7 @@ class RepeatRoutes:
             num_images=body.get("num_images", 1),
             session_id=body.get("session_id"),
             times=body.get("times"),
+            backend=body.get("backend"),
         )
         return json_response({"series": series.to_dict(), "job": self.state.job_service.view(job)}, status=201)
 

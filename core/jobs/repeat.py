@@ -84,10 +84,21 @@ class RepeatService:
 
     # -- what the routes call --------------------------------------------------------------------------
     async def start_series(
-        self, caller: Caller, workflow: Any, values: Any, *, num_images: Any = 1, session_id: Any = None, times: Any
+        self,
+        caller: Caller,
+        workflow: Any,
+        values: Any,
+        *,
+        num_images: Any = 1,
+        session_id: Any = None,
+        times: Any,
+        backend: Any = None,
     ) -> tuple[Series, Any]:
-        """Start a series and queue its first job (the 400s of a job come from it): the series and that job."""
+        """Start a series and queue its first job (the 400s of a job come from it): the series and that job.
+        ``backend`` pins its jobs as a single job's request does (an unknown one is the first job's 400)."""
         count = check_times(times)
+        if backend is not None and (not isinstance(backend, str) or len(backend) > 200):
+            raise BadRequest('backend must be the id or the name of a backend, or "any"', code="INVALID_BACKEND")
         if not isinstance(workflow, str) or not workflow.strip():
             raise BadRequest('workflow is required: {"workflow": "<name>", "values": {...}}', code="MISSING_WORKFLOW")
         values = {} if values is None else values
@@ -104,7 +115,7 @@ class RepeatService:
         series = Series(
             id=str(uuid.uuid4()), username=caller.username, workflow=workflow, values=values, num_images=num_images,
             session_id=session_id, times=count, created_at=now, updated_at=now, submitted=1,
-            current_job=str(uuid.uuid4()),
+            current_job=str(uuid.uuid4()), backend=backend,
         )  # fmt: skip
         async with self._lock:
             mine = await self.db.execute_fn(lambda conn: store.listed(conn, caller.username, ended=0))
@@ -115,7 +126,13 @@ class RepeatService:
             await self.db.execute_write_fn(lambda conn: store.insert(conn, series))
             try:
                 job, _ = await self.jobs.submit(
-                    caller, workflow, values, num_images=num_images, chosen=series.current_job, session_id=session_id
+                    caller,
+                    workflow,
+                    values,
+                    num_images=num_images,
+                    chosen=series.current_job,
+                    session_id=session_id,
+                    backend=backend,
                 )
             except BaseException:
                 await self.db.execute_write_fn(lambda conn: store.delete(conn, series.id))
@@ -245,7 +262,7 @@ class RepeatService:
         try:
             await self.jobs.submit(
                 self.caller_for(series.username), series.workflow, series.values, num_images=series.num_images,
-                chosen=series.current_job, session_id=series.session_id,
+                chosen=series.current_job, session_id=series.session_id, backend=series.backend,
             )  # fmt: skip
         except (RateLimited, HostNotReady) as exc:  # for a moment: the sweep tries again
             log.info("CozyGen: series %s waits to queue its next job: %s", series.id, exc)

@@ -31,6 +31,7 @@ class Series:
     current_job: str | None = None
     status: str = RUNNING
     reason: str | None = None
+    backend: str | None = None  # the job request's backend (id or name): every job of the series is pinned so
 
     @property
     def until_stopped(self) -> bool:
@@ -51,6 +52,7 @@ class Series:
             "current_job": self.current_job,
             "status": self.status,
             "reason": self.reason,
+            "backend": self.backend,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -58,7 +60,7 @@ class Series:
 
 _COLUMNS = (
     "id, username, workflow, values_json, num_images, session_id, times, submitted, completed, current_job, "
-    "status, reason, created_at, updated_at"
+    "status, reason, created_at, updated_at, backend"
 )
 
 
@@ -78,14 +80,15 @@ def _from_row(row: sqlite3.Row) -> Series:
         reason=row["reason"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        backend=row["backend"],
     )
 
 
 def insert(conn: sqlite3.Connection, s: Series) -> None:
     conn.execute(
-        f"INSERT INTO job_series ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO job_series ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (s.id, s.username, s.workflow, json.dumps(s.values), s.num_images, s.session_id, s.times, s.submitted,
-         s.completed, s.current_job, s.status, s.reason, s.created_at, s.updated_at),
+         s.completed, s.current_job, s.status, s.reason, s.created_at, s.updated_at, s.backend),
     )  # fmt: skip
 
 

@@ -706,3 +706,14 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        23,
+        "job_series.backend: the backend a series' jobs are pinned to (its request's, as a single job's); NULL: "
+        "routed like any job (or by the workflow's pin)",
+        """
+        ALTER TABLE job_series ADD COLUMN backend TEXT;
+        """,
+    )
+)

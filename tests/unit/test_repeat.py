@@ -276,3 +276,24 @@ def test_the_follower_hears_job_ends_and_every_change_is_published(world) -> Non
     seen = world.run(asyncio.wait_for(scenario(), 10))
     assert seen[0] == "running" and seen[-1] == "done"
     assert [j.status for j in world.db.read(lambda conn: records.list_jobs(conn))] == [COMPLETED, COMPLETED]
+
+
+def test_every_job_of_a_series_is_pinned_to_its_requests_backend(world) -> None:
+    asked: list[Any] = []
+    submit = world.jobs.submit
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("backend"))
+        return await submit(*args, **kwargs)
+
+    world.jobs.submit = spy  # type: ignore[method-assign]
+    series, _ = world.run(world.series.start_series(ANN, FORM, {}, times=2, backend="attic"))
+    world.finish_next()
+    world.finish_next()
+    assert asked == ["attic", "attic"]
+    stored = world.stored(series.id)
+    assert stored.backend == "attic" and stored.to_dict()["backend"] == "attic" and stored.status == "done"
+    with pytest.raises(BadRequest) as refused:
+        world.run(world.series.start_series(ANN, FORM, {}, times=2, backend={"id": "attic"}))
+    assert refused.value.code == "INVALID_BACKEND"
+    assert len(world.db.read(lambda conn: repeat_records.listed(conn, "ann", ended=0))) == 0
