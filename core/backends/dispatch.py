@@ -391,7 +391,7 @@ class Dispatcher:
         if job is None:
             return
         if len(job.prompt_ids) > 1:
-            self.tracker.end_prompts(job_id, [prompt_id], status)
+            self.tracker.end_prompts(job_id, [prompt_id], status, error=error)
         else:
             self.tracker.end(job_id, status, error=error)
 

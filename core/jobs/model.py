@@ -296,7 +296,8 @@ def aggregate(job: Job, parts: list[Job], change: Change, now: float) -> Change 
         if statuses == {COMPLETED}:
             job.step, job.total_steps = parts[-1].step, parts[-1].total_steps
             return finish(job, COMPLETED, now)
-        return finish(job, CANCELLED if CANCELLED in statuses else INTERRUPTED, now)
+        reason = next((part.error for part in parts if part.error), None)  # a part lost with its backend, say
+        return finish(job, CANCELLED if CANCELLED in statuses else INTERRUPTED, now, error=reason)
     if current is None:
         job.step = 0  # between two prompts
     if job.status == PENDING and any(part.started_at is not None for part in parts):

@@ -171,16 +171,16 @@ class JobTracker:
                     part.cancel_requested = True
             return job.copy()
 
-    def end_prompts(self, job_id: str, prompt_ids: list[str], status: str) -> Job | None:
-        """Finish some prompts of a live job of several (taken off ComfyUI's queue, say); the job ends
-        with them when nothing else of it is left."""
+    def end_prompts(self, job_id: str, prompt_ids: list[str], status: str, *, error: str | None = None) -> Job | None:
+        """Finish some prompts of a live job of several (taken off ComfyUI's queue, say, or lost with their
+        backend: ``error`` says why); the job ends with them when nothing else of it is left."""
         with self._lock:
             job = self._by_id.get(job_id)
             if job is None:
                 return None
             for prompt_id in prompt_ids:
                 part = self._parts.get(prompt_id)
-                change = finish(part, status, self.clock()) if part is not None else None
+                change = finish(part, status, self.clock(), error=error) if part is not None else None
                 if change is not None:
                     self._apply_part(job, change)
             return job.copy()

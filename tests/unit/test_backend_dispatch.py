@@ -429,6 +429,24 @@ def test_a_job_of_several_images_splits_and_ends_when_both_halves_do(world: Worl
     assert world.record(job.id).status == COMPLETED
 
 
+def test_a_remote_part_lost_with_its_backend_ends_the_split_job_with_the_reason(world: World) -> None:
+    job = new_job(world, prompts=2)
+    launch(world, job, [LOCAL, ATTIC])
+    world.say("execution_start", {"prompt_id": job.prompt_ids[1]})
+
+    async def down() -> None:
+        world.registry.go_down(ATTIC)
+
+    world.run(down())
+    world.idle()
+    assert world.record(job.id).status == "running"  # the local half has not run yet: the job goes on
+    world.host.start()
+    world.host.finish(job.prompt_ids[0])
+    world.run(world.db.settle())
+    ended = world.record(job.id)
+    assert ended.status == INTERRUPTED and ended.error == "backend attic stopped answering while it ran"
+
+
 # -- the job service's routed path ------------------------------------------------------------------------------
 async def fill(name: str, values: Any, *_: Any) -> tuple[list[Any], Filled]:
     return [], Filled(graph=copy.deepcopy(BLUR), params=dict(values))
