@@ -142,6 +142,32 @@ def test_routing_follows_the_model_files_and_names_what_each_backend_lacks(serve
     assert unknown.status == 400 and unknown.json()["code"] == "UNKNOWN_BACKEND"
 
 
+def test_a_workflow_pinned_by_an_admin_runs_there_and_a_series_takes_its_backend(servers: dict[str, Any]) -> None:
+    here, backend = servers["here"], servers["backend"]
+    refused = request("PUT", f"{here.url}/cozygen/api/backends/pins/{BLUR}", {"backend": "nowhere"})
+    assert refused.status == 404 and refused.json()["code"] == "BACKEND_NOT_FOUND", refused.body
+    pinned = request("PUT", f"{here.url}/cozygen/api/backends/pins/{BLUR}", {"backend": "plain"})
+    assert pinned.status == 200, pinned.body
+    assert get(f"{here.url}/cozygen/api/backends/pins").json()["pins"] == [
+        {"workflow": BLUR, "backend": backend["id"], "name": "plain"}
+    ]
+    try:
+        there = submit(here.url, fresh(FAST))
+        assert there.status == 201 and there.json()["job"]["backend"]["id"] == backend["id"], there.body
+        home = submit(here.url, fresh(FAST), backend="local")  # the request's own backend wins
+        assert home.status == 201 and home.json()["job"]["backend"]["id"] == "local", home.body
+        for made in (there, home):
+            assert ended(here.url, made.json()["job"]["id"])["status"] == "completed"
+    finally:
+        gone = request("DELETE", f"{here.url}/cozygen/api/backends/pins/{BLUR}")
+        assert gone.status == 200 and gone.json()["pins"] == [], gone.body
+    series = post(f"{here.url}/cozygen/api/series", {"workflow": BLUR, "values": fresh(FAST), "times": 1,
+                                                     "backend": "plain"})  # fmt: skip
+    assert series.status == 201 and series.json()["series"]["backend"] == "plain", series.body
+    job = series.json()["job"]
+    assert job["backend"]["id"] == backend["id"] and ended(here.url, job["id"])["status"] == "completed"
+
+
 def test_the_shorter_queue_wins_and_a_job_of_several_images_is_split(servers: dict[str, Any]) -> None:
     here, backend = servers["here"], servers["backend"]
     busy = submit(here.url, fresh(SLOW), backend="local").json()["job"]
