@@ -67,6 +67,7 @@ class Registry(Protocol):
     def watch(self, watcher: Callable[[Backend, Health], None]) -> None: ...
     def report_failure(self, backend_id: str, reason: str) -> None: ...
     def pin_of(self, workflow: str) -> str | None: ...
+    async def node_list(self, backend_id: str) -> dict[str, Any] | None: ...
 
 
 class Refused(CozyGenError):
@@ -164,6 +165,12 @@ class Dispatcher:
             queued = health.queue_running + health.queue_pending if seen_since else 0  # else it counts ours gone
             found.append(routing.Candidate(backend, state, missing, mine=mine, queued=queued))
         return found
+
+    async def prepare(self) -> None:
+        """Before routing: this ComfyUI's node list is known (read once after a start; until then the local
+        backend would seem able to run a graph naming a model it lacks)."""
+        if self.registry.get(LOCAL_ID).enabled:
+            await self.registry.node_list(LOCAL_ID)
 
     def plan(self, graphs: list[dict[str, Any]], pin: Any) -> list[Backend]:
         """The backend of each prompt of a job (400 for an unknown pin, 409 ``NO_BACKEND``)."""

@@ -65,6 +65,9 @@ class BackendService:
         known = {LOCAL_ID, *self._remote}
         self._pins = {w: b for w, b in pins.items() if b in known}
         self.monitor.start()
+        for backend in self.backends():  # routing knows what each can run as soon as it can
+            if backend.enabled and not (backend.local and self.only_local):
+                self.refresh_object_info_soon(backend.id)
 
     async def stop(self) -> None:
         await self.monitor.stop()
@@ -172,6 +175,11 @@ class BackendService:
             return None
         self._info[backend.id] = (self.clock(), info)
         return info
+
+    async def node_list(self, backend_id: str) -> dict[str, Any] | None:
+        """The backend's node list, read now when it never was (the first routed job after a start waits for it)."""
+        cached = self._info.get(backend_id)
+        return cached[1] if cached is not None else await self.refresh_object_info(backend_id)
 
     def refresh_object_info_soon(self, backend_id: str) -> None:
         running = self._info_tasks.get(backend_id)

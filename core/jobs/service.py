@@ -292,6 +292,7 @@ class JobService:
         by their backend when they arrive there."""
         remote = self.remote
         assert remote is not None
+        await remote.prepare()
         plan = remote.plan([graph for _, graph in graphs], pin)
         if all(b.local for b in plan):
             return None

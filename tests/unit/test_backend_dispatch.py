@@ -144,6 +144,9 @@ class FakeRegistry:
     def report_failure(self, backend_id: str, reason: str) -> None:
         self.failures.append(backend_id)
 
+    async def node_list(self, backend_id: str) -> dict[str, Any] | None:
+        return None
+
     def pin_of(self, workflow: str) -> str | None:
         return self.pins.get(workflow)
 
