@@ -88,6 +88,7 @@ ADMIN_READS = (
     "/cozygen/api/settings",
     "/cozygen/api/downloads",
     "/cozygen/api/models/trash",
+    "/cozygen/api/backends",
     "/cozygen/compat/aiplayground/api/stopDownloadModel",
 )
 
