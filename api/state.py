@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core import settings
 from ..core.accounts import users
@@ -24,9 +24,6 @@ from ..core.accounts.access import auth_mode
 from ..core.accounts.cache import CredentialCache
 from ..core.accounts.login_throttle import LoginLimits
 from ..core.accounts.tokens import load_or_create_secret
-from ..core.backends.dispatch import Dispatcher
-from ..core.backends.profiles import ProfileService
-from ..core.backends.service import BackendService
 from ..core.comfyui.claims import Claims
 from ..core.errors import HostNotReady
 from ..core.events import EventHub
@@ -48,9 +45,13 @@ from ..core.prompts.wildcards import Library
 from ..core.store.datadir import DB_NAME, ensure_data_dir, resolve_data_dir
 from ..core.store.db import Database
 from ..core.store.migrations import MIGRATIONS
-from .backends.client import connector
 from .definitions import HostDefinitions
 from .live import LiveConnections
+
+if TYPE_CHECKING:  # the backends load when the server starts, not when ComfyUI imports CozyGen (bench/import_time.py)
+    from ..core.backends.dispatch import Dispatcher
+    from ..core.backends.profiles import ProfileService
+    from ..core.backends.service import BackendService
 
 ENV_ADMIN_USER, ENV_ADMIN_PASSWORD = "COZYGEN_ADMIN_USER", "COZYGEN_ADMIN_PASSWORD"
 ENV_THUMB_CACHE_MB, ENV_UPLOAD_MAX_MB = "COZYGEN_THUMB_CACHE_MB", "COZYGEN_UPLOAD_MAX_MB"
@@ -331,6 +332,10 @@ class CozyGenState:
 
     async def _start_backends(self, db: Database) -> None:
         """The backends (the health monitor starts with them); their one HTTP session is closed at shutdown."""
+        from ..core.backends.profiles import ProfileService
+        from ..core.backends.service import BackendService
+        from .backends.client import connector
+
         connect, fetch_json, close = connector()
 
         async def local_object_info() -> dict[str, Any]:
@@ -367,6 +372,8 @@ class CozyGenState:
             if stale:
                 log.warning("CozyGen: %d job(s) on other backends are marked interrupted (no backends)", stale)
             return
+        from ..core.backends.dispatch import Dispatcher
+
         digest = hmac.new(self.secret or b"cozygen", b"backends", hashlib.sha256).hexdigest()
         dispatcher = Dispatcher(
             self._backends, self._jobs, db, self.host, roots=self.roots, client_id="cozygen-" + digest[:32],

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BadGateway, BadRequest, NotFound
 from ..store.db import Database
 from . import fields, records
 from .model import LOCAL_ID
 from .remote import RemoteError
-from .service import BackendService
+
+if TYPE_CHECKING:  # built with it when the server starts
+    from .service import BackendService
 
 PROVIDERS = ("comfyui", "ollama", "openai", "gemini", "claude")
 TYPES = ("text", "image", "video", "audio")

@@ -17,9 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..backends.dispatch import Dispatcher, Refused
 from ..comfyui.claims import Claims
 from ..comfyui.partner import EXTRA_DATA_KEY
 from ..errors import BadRequest, Conflict, HostNotReady, NotFound, RateLimited
@@ -35,6 +34,9 @@ from .ratelimit import RateLimiter
 from .records import Filters
 from .tracker import JobTracker, Preview
 from .validation import validation_error
+
+if TYPE_CHECKING:  # loaded with the backends, when the server starts (see api/state.py)
+    from ..backends.dispatch import Dispatcher
 
 log = logging.getLogger("cozygen")
 CATCH_UP_WINDOW = 24 * 3600  # a stream that lost events hears of the jobs that ended this long back at most
@@ -292,6 +294,8 @@ class JobService:
         by their backend when they arrive there."""
         remote = self.remote
         assert remote is not None
+        from ..backends.dispatch import Refused  # loaded already: the dispatcher exists
+
         await remote.prepare()
         plan = remote.plan([graph for _, graph in graphs], pin)
         if all(b.local for b in plan):
