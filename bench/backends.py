@@ -20,8 +20,6 @@ another colour, so ComfyUI's cache never answers for it). Measures:
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
 import random
 import statistics
@@ -35,27 +33,13 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 
 import comfyui_host  # noqa: E402
 
+sys.path.insert(0, str(PROJECT / "bench"))
+from jobs import Client  # noqa: E402  (one kept-alive connection, as a phone holds)
+
 WORKFLOW = "cozygen_plain_blur.json"
 ONE_CORE = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 TARGET_RATIO, TARGET_OVERHEAD_MS = 1.6, 30.0
 FINAL = ("completed", "failed", "cancelled", "interrupted")
-
-
-class Client:
-    """One kept-alive HTTP connection to CozyGen (auth off: this machine's admin)."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-
-    def call(self, method: str, path: str, body: object = None) -> tuple[int, dict, float]:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        started = time.perf_counter()
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
-        raw = response.read()
-        elapsed = (time.perf_counter() - started) * 1000
-        return response.status, json.loads(raw) if raw else {}, elapsed
 
 
 def values(size: int, blur: int) -> dict:
@@ -167,7 +151,7 @@ def main() -> None:
             servers.append(plain)
             here = comfyui_host.start(Path(tmp) / "cozygen", env=ONE_CORE, front_end_root=front)
             servers.append(here)
-            client = Client(here.port)
+            client = Client(here.port, timeout=120)
             print(f"two ComfyUI, one thread each; {args.jobs} jobs of {args.size} px, blur 31; load {load_average()}")
             pids = [here.pid, plain.pid]
             batch(client, 2, args.size, pids)  # warm-up: the workflow read, torch's first blur

@@ -43,8 +43,8 @@ VALUES = {"prompt": "a lighthouse at dusk", "steps": 1, "size": 64}
 class Client:
     """One kept-alive HTTP connection, as a phone or script would hold."""
 
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    def __init__(self, port: int, timeout: float = 60) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
     def call(self, method: str, path: str, body: object = None) -> tuple[int, dict, float]:
         data = json.dumps(body).encode() if body is not None else None
