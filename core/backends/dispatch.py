@@ -161,13 +161,8 @@ class Dispatcher:
                 missing = []  # the local ComfyUI validates the graph itself before it is queued
             state = DOWN if backend.id in left_out else health.state
             mine = sum(1 for p in self._placements.values() if p.backend_id == backend.id)
-            if backend.local:  # this ComfyUI's queue as it is now (the monitor's copy is seconds old)
-                running, pending = self.host.queue_snapshot()
-                queued = len(running) + len(pending)
-            elif (health.checked_at or 0.0) > self._ended_at.get(backend.id, 0.0):
-                queued = health.queue_running + health.queue_pending
-            else:
-                queued = 0  # seen before one of ours left it: that count holds ours gone
+            seen_since = backend.local or (health.checked_at or 0.0) > self._ended_at.get(backend.id, 0.0)
+            queued = health.queue_running + health.queue_pending if seen_since else 0  # else it counts ours gone
             found.append(routing.Candidate(backend, state, missing, mine=mine, queued=queued))
         return found
 

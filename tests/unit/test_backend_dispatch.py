@@ -104,8 +104,9 @@ class FakeRemote:
 
 
 class FakeRegistry:
-    def __init__(self, backends: list[Backend]) -> None:
+    def __init__(self, backends: list[Backend], local_queue: Callable[[], tuple[list[str], list[str]]]) -> None:
         self._backends = backends
+        self.local_queue = local_queue  # as BackendService.health reads this ComfyUI's queue: live
         self.states = {b.id: UP for b in backends}
         self.remotes = {b.id: FakeRemote(b) for b in backends if not b.local}
         self.missing_of: dict[str, list[str]] = {}
@@ -127,6 +128,9 @@ class FakeRegistry:
         raise Conflict("gone")
 
     def health(self, backend_id: str) -> Health:
+        if backend_id == LOCAL.id:
+            running, pending = self.local_queue()
+            return Health(self.states[backend_id], 0.0, queue_running=len(running), queue_pending=len(pending))
         return Health(state=self.states[backend_id], checked_at=0.0)
 
     def client(self, backend_id: str) -> FakeRemote:
@@ -198,7 +202,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     db.open(MIGRATIONS)
     tracker = JobTracker(db, EventHub())
     host.tap_messages(lambda event, data, _sid: tracker.on_message(event, data))
-    registry = FakeRegistry([LOCAL, ATTIC])
+    registry = FakeRegistry([LOCAL, ATTIC], host.queue_snapshot)
     roots = {"output": Path(host.output_directory()), "input": Path(host.input_directory())}
     for root in roots.values():
         root.mkdir(parents=True, exist_ok=True)
