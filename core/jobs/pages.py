@@ -54,9 +54,8 @@ def _where(page: JobPage) -> tuple[str, list[Any]]:
         where.append("created_at < ?")
         args.append(page.until)
     if page.text:
-        escaped = page.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("(params_json LIKE ? ESCAPE '\\' OR workflow LIKE ? ESCAPE '\\')")
-        args.extend([f"%{escaped}%"] * 2)
+        args.extend([records.containing(page.text)] * 2)
     return (" WHERE " + " AND ".join(where)) if where else "", args
 
 

@@ -200,9 +200,8 @@ def _where(filters: Filters) -> tuple[list[str], list[Any]]:
         where.append("created_at < ?")
         args.append(filters.until)
     if filters.text:
-        escaped = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("params_json LIKE ? ESCAPE '\\'")
-        args.append(f"%{escaped}%")
+        args.append(containing(filters.text))
     return where, args
 
 
@@ -504,6 +503,12 @@ def from_row(row: sqlite3.Row) -> Job:
         backend=row["backend"] if "backend" in keys else None,
         pinned=bool(row["pinned"]) if "pinned" in keys else False,
     )
+
+
+def containing(text: str) -> str:
+    """A LIKE pattern (``ESCAPE '\\'``) for values that contain ``text`` as it is (its % and _ not wildcards)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _dumps(value: Any) -> str:
