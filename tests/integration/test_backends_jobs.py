@@ -58,12 +58,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory, front_end_root: Path) -> I
         started.append(plain)
         here = comfyui_host.start(here_base, front_end_root=front_end_root)
         started.append(here)
-        made = post(f"{here.url}/cozygen/api/backends", {"name": "plain", "url": plain.url, "max_jobs": 2})
-        assert made.status == 201, made.body
-        backend = made.json()
-        until(
-            lambda: backend_view(here.url, backend["id"]), lambda b: b["health"]["state"] == "up" and b["nodes_known"]
-        )
+        backend = add_backend(here.url, name="plain", url=plain.url, max_jobs=2)
         yield {"here": here, "plain": plain, "backend": backend}
     finally:
         for server in started:
@@ -72,6 +67,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory, front_end_root: Path) -> I
 
 def backend_view(url: str, backend_id: str) -> dict[str, Any]:
     return get(f"{url}/cozygen/api/backends/{backend_id}").json()
+
+
+def add_backend(cozygen: str, /, **fields: Any) -> dict[str, Any]:
+    """Add a backend (201) and wait until CozyGen sees it up with its node list read: the added backend."""
+    made = post(f"{cozygen}/cozygen/api/backends", fields)
+    assert made.status == 201, made.body
+    until(lambda: backend_view(cozygen, made.json()["id"]), lambda b: b["health"]["state"] == "up" and b["nodes_known"])
+    return made.json()
 
 
 def submit(url: str, values: dict[str, Any], workflow: str = BLUR, **extra: Any) -> Any:
@@ -308,12 +311,8 @@ def test_a_backend_behind_a_bearer_token(servers: dict[str, Any]) -> None:
     here, plain = servers["here"], servers["plain"]
     proxy = bearer_proxy(plain.url)
     try:
-        made = post(f"{here.url}/cozygen/api/backends",
-                    {"name": "guarded", "url": proxy.url, "auth": "bearer", "secret": TOKEN})  # fmt: skip
-        assert made.status == 201, made.body
-        assert "secret" not in made.json() and made.json()["has_secret"]
-        guarded = made.json()["id"]
-        until(lambda: backend_view(here.url, guarded), lambda b: b["health"]["state"] == "up" and b["nodes_known"])
+        made = add_backend(here.url, name="guarded", url=proxy.url, auth="bearer", secret=TOKEN)
+        assert "secret" not in made and made["has_secret"]
         job = submit(here.url, fresh(FAST), backend="guarded")
         assert job.status == 201, job.body
         done = ended(here.url, job.json()["job"]["id"])
@@ -392,12 +391,7 @@ def test_a_lying_backend_never_writes_outside_its_folder_nor_what_is_not_an_imag
     ]
     server = liar(object_info, tricks, b"<html>not a png</html>")
     try:
-        made = post(f"{here.url}/cozygen/api/backends", {"name": "liar", "url": server.url})
-        assert made.status == 201, made.body
-        until(
-            lambda: backend_view(here.url, made.json()["id"]),
-            lambda b: b["health"]["state"] == "up" and b["nodes_known"],
-        )
+        add_backend(here.url, name="liar", url=server.url)
         job = submit(here.url, fresh(FAST), backend="liar")
         assert job.status == 201, job.body
         done = ended(here.url, job.json()["job"]["id"])
@@ -419,12 +413,7 @@ def test_a_backend_answering_garbage_fails_a_job_pinned_to_it_with_the_reason(
     here, plain = servers["here"], servers["plain"]
     server = liar(get(f"{plain.url}/object_info").json(), [], b"", prompt_answer=answer)
     try:
-        made = post(f"{here.url}/cozygen/api/backends", {"name": "garbled", "url": server.url})
-        assert made.status == 201, made.body
-        until(
-            lambda: backend_view(here.url, made.json()["id"]),
-            lambda b: b["health"]["state"] == "up" and b["nodes_known"],
-        )
+        add_backend(here.url, name="garbled", url=server.url)
         job = submit(here.url, fresh(FAST), backend="garbled")
         assert job.status == 201, job.body
         done = ended(here.url, job.json()["job"]["id"])
