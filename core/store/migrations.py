@@ -717,3 +717,14 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        24,
+        "job_prompts.held: CozyGen holds the prompt (every backend able to run it holds its max_jobs of CozyGen's "
+        "prompts); it was sent nowhere yet. A restart holds it again (core/backends/holding.py)",
+        """
+        ALTER TABLE job_prompts ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
+)
