@@ -728,3 +728,24 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        25,
+        "assistant_messages: each user's conversation with the prompt assistant (core/assistant/conversation.py): "
+        "role user or assistant, content the message's JSON, actions the tool calls it made (set_field, "
+        "insert_tags, queue with the jobs a confirm queued); trimmed to the newest 50 or 64 KB at each write",
+        """
+        CREATE TABLE assistant_messages (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content_json TEXT NOT NULL,
+            actions_json TEXT NOT NULL DEFAULT '[]',
+            size INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX assistant_messages_user ON assistant_messages(username, id);
+        """,
+    )
+)
