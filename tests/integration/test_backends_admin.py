@@ -172,6 +172,51 @@ def test_spoon_feeder_profiles_are_the_backends(cozygen, plain, people, added) -
     assert second not in [b["id"] for b in backends(cozygen, people)]
 
 
+def test_the_local_comfyui_takes_jobs_at_once_and_tags(cozygen, people) -> None:
+    url = f"{cozygen.url}/cozygen/api/backends/local"
+    changed = request("PATCH", url, {"max_jobs": 3, "tags": ["GPU", "sdxl"]}, headers=people["admin"])
+    assert changed.status == 200, changed.body
+    assert (changed.json()["max_jobs"], changed.json()["tags"]) == (3, ["gpu", "sdxl"])
+    assert get(url, headers=people["admin"]).json()["max_jobs"] == 3
+    refused = request("PATCH", url, {"max_jobs": 2, "name": "mine"}, headers=people["admin"])
+    assert refused.status == 400 and refused.json()["code"] == "LOCAL_BACKEND"
+    assert get(url, headers=people["admin"]).json()["max_jobs"] == 3  # nothing of a refused change kept
+    back = request("PATCH", url, {"max_jobs": 1, "tags": []}, headers=people["admin"])
+    assert (back.json()["max_jobs"], back.json()["tags"]) == (1, [])
+
+
+def test_workflow_pins_are_listed_changed_and_dropped_with_their_backend(cozygen, plain, people, added) -> None:
+    pins = f"{cozygen.url}/cozygen/api/backends/pins"
+    assert get(pins, headers=people["admin"]).json() == {"pins": []}
+    shed = post(f"{cozygen.url}/cozygen/api/backends", {"name": "shed", "url": plain.url}, headers=people["admin"])
+    assert shed.status == 201, shed.body
+    try:
+        for workflow, backend in (("sub/blur.json", "attic"), ("b.json", "local"), ("a.json", "shed")):
+            pinned = request("PUT", f"{pins}/{workflow}", {"backend": backend}, headers=people["admin"])
+            assert pinned.status == 200, pinned.body
+        listed = get(pins, headers=people["admin"]).json()["pins"]
+        assert listed == [
+            {"workflow": "a.json", "backend": shed.json()["id"], "name": "shed"},
+            {"workflow": "b.json", "backend": "local", "name": "local"},
+            {"workflow": "sub/blur.json", "backend": added["id"], "name": "attic"},
+        ]
+        moved = request("PUT", f"{pins}/b.json", {"backend": "attic"}, headers=people["admin"])
+        assert {p["workflow"]: p["name"] for p in moved.json()["pins"]}["b.json"] == "attic"
+        unknown = request("PUT", f"{pins}/b.json", {"backend": "nowhere"}, headers=people["admin"])
+        assert unknown.status == 404 and unknown.json()["code"] == "BACKEND_NOT_FOUND"
+        gone = request("DELETE", f"{pins}/sub/blur.json", headers=people["admin"])
+        assert [p["workflow"] for p in gone.json()["pins"]] == ["a.json", "b.json"]
+    finally:
+        assert request("DELETE", f"{cozygen.url}/cozygen/api/backends/shed", headers=people["admin"]).status == 200
+    assert get(pins, headers=people["admin"]).json()["pins"] == [  # shed's pin went with it
+        {"workflow": "b.json", "backend": added["id"], "name": "attic"}
+    ]
+    request("DELETE", f"{pins}/b.json", headers=people["admin"])
+    audit = get(f"{cozygen.url}/cozygen/api/audit?limit=200", headers=people["admin"]).json()["entries"]
+    actions = {(r["action"], r["target"]) for r in audit}
+    assert ("backend.pin", "sub/blur.json") in actions and ("backend.pin", "b.json") in actions
+
+
 def test_every_change_and_test_is_audited_without_the_secret(cozygen, people, added) -> None:
     rows = get(f"{cozygen.url}/cozygen/api/audit?limit=200", headers=people["admin"])
     assert rows.status == 200 and TOKEN.encode() not in rows.body

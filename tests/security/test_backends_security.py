@@ -25,6 +25,9 @@ ADMIN_ROUTES = [
     ("DELETE", "/cozygen/api/backends/local", None),
     ("POST", "/cozygen/api/backends/local/test", None),
     ("GET", "/cozygen/api/backends/local/check", None),
+    ("GET", "/cozygen/api/backends/pins", None),
+    ("PUT", "/cozygen/api/backends/pins/a.json", {"backend": "local"}),
+    ("DELETE", "/cozygen/api/backends/pins/a.json", None),
     ("POST", f"{SF}/profiles", {"name": "x", "provider": "comfyui", "url": "http://127.0.0.1:9"}),
     ("POST", f"{SF}/profiles/test-connection", {"provider": "comfyui", "url": "http://127.0.0.1:9"}),
     ("PUT", f"{SF}/profiles/local", {"enabled": False}),
@@ -220,3 +223,19 @@ def test_the_workflow_check_stays_in_the_workflow_store(home, name: str) -> None
     answer = get(f"{server.url}/cozygen/api/backends/local/check?workflow={name}", headers=people["admin"])
     assert answer.status in (400, 404), (name, answer.status, answer.body)
     assert b"root:" not in answer.body
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("a%00b.json", {"backend": "local"}), ("x" * 600, {"backend": "local"}), ("%20", {"backend": "local"}),
+        ("a.json", {"backend": 5}), ("a.json", {"backend": ["local"]}), ("a.json", []), ("a.json", {}),
+        ("a.json", {"backend": "nowhere"}), ("a.json", {"backend": "%00"}),
+    ],
+)  # fmt: skip
+def test_odd_pins_are_refused_and_nothing_is_pinned(home, name: str, body: Any) -> None:
+    server, people = home
+    answer = request("PUT", f"{server.url}/cozygen/api/backends/pins/{name}", body, headers=people["admin"])
+    assert answer.status in (400, 404), (name, body, answer.status, answer.body)
+    assert answer.json()["code"], answer.body
+    assert get(f"{server.url}/cozygen/api/backends/pins", headers=people["admin"]).json() == {"pins": []}
