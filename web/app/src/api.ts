@@ -1295,6 +1295,26 @@ export const addBackend = async (fields: BackendFields) => oneBackend(await post
 export const changeBackend = async (id: string, fields: BackendFields) => oneBackend(await request("PATCH", `/cozygen/api/backends/${enc(id)}`, fields));
 export const removeBackend = (id: string) => request("DELETE", `/cozygen/api/backends/${enc(id)}`);
 
+/** A workflow an admin pinned to a backend: its jobs run there unless a job names its own backend. */
+export interface BackendPin {
+  workflow: string;
+  backend: string;
+  name: string;
+}
+export function parseBackendPins(data: unknown): BackendPin[] {
+  return (isObj(data) ? arr(data.pins) : []).flatMap((p): BackendPin[] =>
+    isObj(p) && typeof p.workflow === "string" && p.workflow && typeof p.backend === "string" && p.backend
+      ? [{ workflow: p.workflow, backend: p.backend, name: str(p.name, p.backend) }]
+      : [],
+  );
+}
+/** A workflow's name in a path: each folder part encoded, its slashes kept (the route takes the rest of the path). */
+const workflowPath = (name: string) => name.split("/").map(enc).join("/");
+export const backendPins = async () => parseBackendPins(await get("/cozygen/api/backends/pins"));
+/** Pin a workflow to a backend (its id); answers every pin now. */
+export const pinWorkflow = async (workflow: string, backend: string) => parseBackendPins(await request("PUT", `/cozygen/api/backends/pins/${workflowPath(workflow)}`, { backend }));
+export const unpinWorkflow = async (workflow: string) => parseBackendPins(await request("DELETE", `/cozygen/api/backends/pins/${workflowPath(workflow)}`));
+
 export interface BackendTest {
   ok: boolean;
   latencyMs: number | null;

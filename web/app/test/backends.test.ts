@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseBackend, parseBackendCheck, parseBackendSummaries, parseBackendTest, parseJob, parseNoBackend } from "../src/api";
+import { parseBackend, parseBackendCheck, parseBackendPins, parseBackendSummaries, parseBackendTest, parseJob, parseNoBackend } from "../src/api";
 import { parseRoute, hrefFor } from "../src/router";
 import { splitTags } from "../src/screens/Backends";
 
@@ -34,6 +34,15 @@ describe("backends at the boundary", () => {
       .toEqual([{ id: "local", name: "local", state: "up", running: 1, pending: 2 }]);
     expect(parseNoBackend({ backends: [{ id: "b1", name: "attic", missing: ["model x.safetensors"], state: "up" }, "junk"] }))
       .toEqual([{ name: "attic", state: "up", missing: ["model x.safetensors"] }]);
+  });
+  it("parses pins, dropping what names no workflow or no backend", () => {
+    const pins = parseBackendPins({ pins: [
+      { workflow: "sub/blur.json", backend: "b1", name: "attic" }, { workflow: "x.json", backend: "local" },
+      { workflow: "", backend: "b1" }, { workflow: "y.json", backend: 3 }, "nonsense",
+    ] });
+    expect(pins).toEqual([{ workflow: "sub/blur.json", backend: "b1", name: "attic" }, { workflow: "x.json", backend: "local", name: "local" }]);
+    expect(parseBackendPins(null)).toEqual([]);
+    expect(parseBackendPins({ pins: "x" })).toEqual([]);
   });
   it("reads a job's backend", () => {
     expect(parseJob({ id: "j", status: "running", backend: { id: "b1", name: "attic" } }).backend).toEqual({ id: "b1", name: "attic" });

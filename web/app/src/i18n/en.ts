@@ -667,6 +667,18 @@ const en = {
   "backends.linkMany_other": "{count} ComfyUI servers",
   "backends.downCount_one": "{count} down",
   "backends.downCount_other": "{count} down",
+  "backends.atOnce_one": "up to {count} at once",
+  "backends.atOnce_other": "up to {count} at once",
+  "backends.localFormHint": "This ComfyUI's address and sign-in are its own: here you set how many jobs it takes at once and its tags.",
+  "backends.pinsTitle": "Pinned workflows",
+  "backends.pinsHint": "A pinned workflow's jobs run only on its server, unless a job picks its own on the generate form.",
+  "backends.pinsNone": "No workflow is pinned: each job goes to any server that can run it.",
+  "backends.pinBackend": "Server",
+  "backends.pinWorkflow": "Pin a workflow to a server",
+  "backends.pinAdd": "Pin",
+  "backends.pinned": "{workflow} runs on {name}",
+  "backends.unpinned": "{workflow} runs on any server again",
+  "backends.unpinLabel": "Unpin {workflow}",
 };
 
 export default en;

@@ -1,12 +1,14 @@
 // Settings → Backends (admins): the ComfyUI servers that run CozyGen's jobs. Each with its health, its queue,
-// CozyGen's jobs there and what it lacks for each workflow; add, edit, test, disable and remove. A token or
-// password is write-only: the server answers only whether one is stored, and the form sends one only when typed.
+// CozyGen's jobs there and what it lacks for each workflow; add, edit, test, disable and remove (this ComfyUI: only
+// enabled, jobs at once and tags); which workflows are pinned to which backend. A token or password is write-only:
+// the server answers only whether one is stored, and the form sends one only when typed.
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import {
   addBackend, ApiError, AUTH_KINDS, backendCheck, backends, changeBackend, removeBackend, testBackend, testNewBackend,
   type AuthKind, type Backend, type BackendCheck, type BackendFields, type BackendState, type BackendTest,
 } from "../api";
+import { BackendPins } from "../components/BackendPins";
 import { Icon } from "../components/Icons";
 import { Empty, Spinner, TopBar, message, toast } from "../components/ui";
 import { formatNumber, t, type Key } from "../i18n";
@@ -62,6 +64,7 @@ export function Backends(): JSX.Element {
         ) : (
           <button type="button" class="wide primary" id="backend-add" onClick={() => setAdding(true)}><Icon name="plus" /> {t("backends.add")}</button>
         )}
+        {list && <BackendPins list={list} />}
       </main>
     </>
   );
@@ -113,6 +116,7 @@ function BackendCard({ backend: b, onChanged }: { backend: Backend; onChanged: (
         {[
           t("backends.queue", { running: b.health.running, pending: b.health.pending }),
           t("backends.ours", { count: b.activeJobs }),
+          t("backends.atOnce", { count: b.maxJobs }),
           b.health.latencyMs !== null && state === "up" ? t("backends.latency", { ms: Math.round(b.health.latencyMs) }) : "",
           b.health.comfyuiVersion ? `ComfyUI ${b.health.comfyuiVersion}` : "",
         ].filter(Boolean).join(" · ")}
@@ -147,7 +151,7 @@ function BackendCard({ backend: b, onChanged }: { backend: Backend; onChanged: (
         <div class="row backend-actions" style="flex-wrap:wrap;gap:6px">
           <button type="button" class="chip backend-test-btn" disabled={busy} onClick={() => void test()}>{t("backends.test")}</button>
           <button type="button" class="chip backend-lacks-btn" aria-expanded={lacksOpen} onClick={() => void showLacks()}>{t("backends.lacks")}</button>
-          {!b.local && <button type="button" class="chip backend-edit" onClick={() => setEditing(true)}>{t("backends.edit")}</button>}
+          <button type="button" class="chip backend-edit" onClick={() => setEditing(true)}>{t("backends.edit")}</button>
           <button type="button" class="chip backend-toggle" disabled={busy} onClick={() => void toggle()}>{b.enabled ? t("backends.disable") : t("backends.enable")}</button>
           {!b.local && <button type="button" class="chip danger backend-remove" onClick={() => setConfirmRemove(true)}>{t("backends.remove")}</button>}
         </div>
@@ -156,7 +160,8 @@ function BackendCard({ backend: b, onChanged }: { backend: Backend; onChanged: (
   );
 }
 
-/** Add (no `backend`) or edit a backend; `onDone(true)` once saved. */
+/** Add (no `backend`) or edit a backend; `onDone(true)` once saved. This ComfyUI's own form has only what the
+ * server lets change there (jobs at once and tags; enabled is the card's toggle). */
 function BackendForm({ backend, onDone }: { backend?: Backend; onDone: (saved: boolean) => void }): JSX.Element {
   const id = backend ? `bk-${backend.id}` : "bk-new";
   const [name, setName] = useState(backend?.name ?? "");
@@ -170,7 +175,9 @@ function BackendForm({ backend, onDone }: { backend?: Backend; onDone: (saved: b
   const [field, setField] = useState("");
   const [result, setResult] = useState("");
   const [busy, setBusy] = useState(false);
+  const local = backend?.local === true;
   const fields = (): BackendFields => {
+    if (local) return { max_jobs: Number(maxJobs) || 1, tags: splitTags(tags) };
     const out: BackendFields = { name: name.trim(), url: url.trim(), auth, max_jobs: Number(maxJobs) || 1, tags: splitTags(tags) };
     if (auth === "basic") out.auth_user = user.trim();
     if (auth !== "none" && secret) out.secret = secret; // write-only: sent only when typed
@@ -198,7 +205,7 @@ function BackendForm({ backend, onDone }: { backend?: Backend; onDone: (saved: b
     setError("");
     try {
       const saved = backend ? await changeBackend(backend.id, fields()) : await addBackend(fields());
-      toast(backend ? t("backends.saved", { name: saved.name }) : t("backends.added", { name: saved.name }));
+      toast(backend ? t("backends.saved", { name: local ? t("backends.localName") : saved.name }) : t("backends.added", { name: saved.name }));
       onDone(true);
     } catch (err) {
       fail(err);
@@ -208,7 +215,8 @@ function BackendForm({ backend, onDone }: { backend?: Backend; onDone: (saved: b
   };
   const invalid = (f: string) => (field === f ? true : undefined);
   return (
-    <form class="stack backend-form" onSubmit={submit} aria-label={backend ? t("backends.editLabel", { name: backend.name }) : t("backends.add")}>
+    <form class="stack backend-form" onSubmit={submit} aria-label={backend ? t("backends.editLabel", { name: local ? t("backends.localName") : backend.name }) : t("backends.add")}>
+      {local ? <p class="hint small muted backend-local-hint" style="margin:0">{t("backends.localFormHint")}</p> : <>
       <div>
         <label for={`${id}-name`}>{t("backends.name")}</label>
         <input id={`${id}-name`} value={name} autocomplete="off" autocapitalize="none" required aria-invalid={invalid("name")} placeholder="attic-pc" onInput={(e) => setName(e.currentTarget.value)} />
@@ -238,6 +246,7 @@ function BackendForm({ backend, onDone }: { backend?: Backend; onDone: (saved: b
           <p class="hint small muted">{backend?.hasSecret ? t("backends.secretKeptHint") : t("backends.secretHint")}</p>
         </div>
       )}
+      </>}
       <div class="row">
         <div style="width:110px">
           <label for={`${id}-max`}>{t("backends.maxJobs")}</label>
@@ -252,7 +261,7 @@ function BackendForm({ backend, onDone }: { backend?: Backend; onDone: (saved: b
       {error && <p class="error" role="alert">{error}</p>}
       <div class="row">
         <button type="button" class="grow" onClick={() => onDone(false)}>{t("common.cancel")}</button>
-        <button type="button" class="grow backend-form-try" disabled={busy || !url.trim()} onClick={() => void tryIt()}>{t("backends.test")}</button>
+        {!local && <button type="button" class="grow backend-form-try" disabled={busy || !url.trim()} onClick={() => void tryIt()}>{t("backends.test")}</button>}
         <button type="submit" class="grow primary backend-form-save" disabled={busy}>{t("backends.save")}</button>
       </div>
     </form>

@@ -218,7 +218,7 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
         // each run of a series draws its own seed on the server, unless the seed is pinned
         const seeded: Values = { ...sent.values };
         for (const p of params) if (p.type === "seed" && randomSeeds[p.name]) seeded[`${p.name}__randomize`] = true;
-        created = (await startSeries({ workflow, values: seeded, num_images: sent.numImages, session_id: session || undefined, times: repeat })).job;
+        created = (await startSeries({ workflow, values: seeded, num_images: sent.numImages, session_id: session || undefined, times: repeat, backend: backend || undefined })).job;
         toast(repeat === "until_stopped" ? t("gen.seriesUntilStopped") : t("gen.seriesTimes", { count: repeat }));
       }
       jobStore.track(created);
