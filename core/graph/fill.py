@@ -177,6 +177,11 @@ def with_seed_offset(filled: Filled, schema: Iterable[Parameter], offset: int) -
     return Filled(graph=graph, params=params, raw=dict(filled.raw))
 
 
+def check_value(param: Parameter, value: Any) -> Any:
+    """``value`` as ``fill`` would take it for ``param`` (a seed of -1 drawn), or ValueError saying why not."""
+    return _resolve(param, {param.name: value}, random.Random())
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of JSON data (a workflow), several times faster than ``copy.deepcopy``."""
     try:
