@@ -13,6 +13,9 @@ run twice. A socket that comes back is reconciled with the backend's /history an
 it was away), which is also how jobs left running elsewhere are re-attached when CozyGen starts. A job pinned to a
 backend never moves: it fails with the reason when the backend cannot take it, or waits for it to come back.
 
+``max_jobs`` is a cap while routing is in use: a prompt whose able backends are all full is held (holding.py,
+recorded as held) and released oldest first to the first that frees; a restart holds it again.
+
 Over 400 lines on purpose: sending, following, failover, cancel and reconcile all move the same placements (which
 prompt is where, started or not, what was fetched), and split apart that bookkeeping would span modules.
 """
@@ -37,7 +40,8 @@ from ..jobs.model import CANCELLED, FAILED, INTERRUPTED, PREVIEW_WITH_METADATA, 
 from ..jobs.tracker import JobTracker
 from ..store.db import Database
 from . import homecoming, routing
-from .model import DOWN, LOCAL_ID, Backend, Health
+from .holding import Held, HoldQueue
+from .model import DOWN, LOCAL_ID, UP, Backend, Health
 from .plain import image_refs, make_plain
 from .remote import CONNECTED, DISCONNECTED, RemoteComfyUI, RemoteError
 
@@ -139,6 +143,8 @@ class Dispatcher:
         self._counted: dict[str, int] = {}  # backend -> CozyGen's prompts there, as last told to the registry
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
+        self.holding = HoldQueue(self.release)  # prompts kept back while every able backend is full
+        self._releasing = asyncio.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None  # set by start (the server's)
         registry.watch(self._health_changed)
 
@@ -172,39 +178,61 @@ class Dispatcher:
         if self.registry.get(LOCAL_ID).enabled:
             await self.registry.node_list(LOCAL_ID)
 
-    def plan(self, graphs: list[dict[str, Any]], pin: Any) -> list[Backend]:
-        """The backend of each prompt of a job (400 for an unknown pin, 409 ``NO_BACKEND``)."""
+    def plan(self, graphs: list[dict[str, Any]], pin: Any) -> list[Backend | None]:
+        """The backend of each prompt of a job; None for one held (every able backend is full, or older prompts
+        are held: they are offered the free backends first, and launch releases after). 400 for an unknown pin,
+        409 ``NO_BACKEND`` when no backend could run it."""
         pinned = routing.find_pin(self.registry.backends(), pin)
         # the prompts of a job differ in their seeds only: one check of the first serves them all
-        return [c.backend for c in routing.spread(self.candidates(graphs[0]), len(graphs), pinned)]
+        chosen = routing.spread(self.candidates(graphs[0]), len(graphs), pinned)
+        if self.holding:
+            return [None] * len(graphs)
+        return [c.backend if c is not None else None for c in chosen]
+
+    def held_as(self, pin: Any) -> Backend:
+        """A held job's backend until it is sent: the one it is pinned to, else this ComfyUI (a placeholder)."""
+        return routing.find_pin(self.registry.backends(), pin) or self.registry.get(LOCAL_ID)
 
     # -- sending ------------------------------------------------------------------------------------------
     async def launch(
-        self, job: Job, prompts: list[tuple[str, dict[str, Any], Backend, list[str]]], *, pinned: bool = False
+        self, job: Job, prompts: list[tuple[str, dict[str, Any], Backend | None, list[str]]], *, pinned: bool = False
     ) -> None:
-        """Follow a recorded job and queue each of its prompts where it was routed: (prompt id, graph, backend,
-        outputs to run (local prompts; validated)). A remote refusal of a job of one prompt raises Refused (the
-        job ends failed); a prompt whose backend fails is sent to another that can run it, unless ``pinned``
+        """Follow a recorded job and queue each of its prompts where it was routed: (prompt id, graph, backend
+        (None: held, recorded so by the caller), outputs to run (local prompts; validated)). A remote refusal of
+        a job of one prompt raises Refused before the tracker follows the job (the caller removes its record, as
+        of a local refusal); a prompt whose backend fails is sent to another that can run it, unless ``pinned``
         (then it fails with the reason)."""
-        self.tracker.add(job)
+        alone = len(prompts) == 1 and prompts[0][2] is not None and not prompts[0][2].local
+        if not alone:
+            self.tracker.add(job)
         for prompt_id, graph, backend, outputs in prompts:
+            if backend is None:
+                self.holding.hold(Held(prompt_id, job.id, graph, pin=job.backend if pinned else None))
+                continue
             if backend.local:
                 self._enqueue_local(job.id, prompt_id, graph, outputs)
                 continue
+            follow = (lambda: self.tracker.add(job)) if alone else None
             try:
-                await self._send(Placement(prompt_id, job.id, backend.id, graph, pinned=pinned))
+                await self._send(Placement(prompt_id, job.id, backend.id, graph, pinned=pinned), follow=follow)
             except Refused as refused:
-                self._end(prompt_id, job.id, FAILED, f"backend {backend.name} refused the graph: {refused.message}")
-                if len(prompts) == 1:
+                if alone:
                     raise
+                self._end(prompt_id, job.id, FAILED, f"backend {backend.name} refused the graph: {refused.message}")
+        if self.holding:
+            await self.release()
 
     def _enqueue_local(self, job_id: str, prompt_id: str, graph: dict[str, Any], outputs: list[str]) -> None:
         extra = {"cozygen_job_id": job_id}
         self.host.enqueue(graph, outputs, prompt_id=prompt_id, client_id=self.client_id_for(job_id), extra_data=extra)
 
-    async def _send(self, place: Placement, *, tried: frozenset[str] = frozenset()) -> None:
+    async def _send(
+        self, place: Placement, *, tried: frozenset[str] = frozenset(), follow: Callable[[], None] | None = None
+    ) -> None:
         """POST the plain graph to the placement's backend; on a failure to reach it, route again without it
-        (to the local ComfyUI too); with nowhere left, the prompt waits for its backend to answer again."""
+        (to the local ComfyUI too); with nowhere left, the prompt waits for its backend to answer again. Raises
+        Refused (nothing kept) when the backend refuses the graph. ``follow`` is called once the prompt is not
+        refused, before its messages count (a job of one prompt is followed only then)."""
         backend = self.registry.get(place.backend_id)
         self._placements[place.prompt_id] = place
         self._follow(backend.id)
@@ -218,7 +246,13 @@ class Dispatcher:
                 "extra_data": {"cozygen_job_id": place.job_id},
             }
             status, answer = await client.post_json("/prompt", body, cap=ANSWER_CAP)
+        except Refused:
+            self._placements.pop(place.prompt_id, None)
+            self._active()
+            raise
         except RemoteError as exc:
+            if follow is not None:
+                follow()
             self.registry.report_failure(backend.id, str(exc))
             if place.pinned:
                 self._end(place.prompt_id, place.job_id, FAILED, f"backend {backend.name} could not take it: {exc}")
@@ -230,41 +264,87 @@ class Dispatcher:
             self._placements.pop(place.prompt_id, None)
             self._active()
             raise _refusal(status, answer)
+        if follow is not None:
+            follow()
         place.remote_id = given
         self._by_remote[(backend.id, place.remote_id)] = place.prompt_id
         self._active()
 
     async def _elsewhere(self, place: Placement, tried: frozenset[str], reason: str) -> None:
-        """Send a prompt that has not started to another backend that can run it (the local one included)."""
+        """Send a prompt that has not started to another backend that can run it (the local one included); held
+        when every one able is full."""
         try:
-            pinned = routing.choose(self.candidates(place.graph, exclude=tried))
+            best = routing.choose(self.candidates(place.graph, exclude=tried))
         except CozyGenError:
             log.warning("CozyGen: prompt %s waits for a backend (%s)", place.prompt_id, reason)
             return  # kept: sent again when its backend answers (see _reconcile)
         old = place.backend_id
-        if old != pinned.backend.id:
+        if best is None or old != best.backend.id:
             self._stale.setdefault(old, set()).add(place.remote_id)
             self._by_remote.pop((old, place.remote_id), None)
-        await self._record_backend(place, pinned.backend.id)
-        if pinned.backend.local:
-            self._placements.pop(place.prompt_id, None)
-            self._active()
-            validation = await self.host.validate_prompt(place.prompt_id, place.graph)
-            if not validation.ok:
-                self._end(place.prompt_id, place.job_id, FAILED, f"ComfyUI refused the graph: {validation.error}")
-                return
-            self._enqueue_local(place.job_id, place.prompt_id, place.graph, validation.outputs)
+        if best is None:
+            await self._hold(place.prompt_id, place.job_id, place.graph)
             return
-        moved = Placement(place.prompt_id, place.job_id, pinned.backend.id, place.graph)
-        try:
-            await self._send(moved, tried=tried)
-        except Refused as refused:
-            self._end(place.prompt_id, place.job_id, FAILED, f"{pinned.backend.name} refused: {refused.message}")
+        self._placements.pop(place.prompt_id, None)
+        await self._move(place.prompt_id, place.job_id, place.graph, best.backend, tried=tried)
 
-    async def _record_backend(self, place: Placement, backend_id: str) -> None:
+    async def _move(
+        self, prompt_id: str, job_id: str, graph: dict[str, Any], backend: Backend, *, pinned: bool = False,
+        tried: frozenset[str] = frozenset(),
+    ) -> None:  # fmt: skip
+        """Send a prompt that has not started to ``backend`` (recorded first: never run twice)."""
         from ..jobs import records
 
-        await self.db.execute_write_fn(lambda c: records.move_prompt(c, place.job_id, place.prompt_id, backend_id))
+        await self.db.execute_write_fn(lambda c: records.move_prompt(c, job_id, prompt_id, backend.id))
+        self.tracker.routed(job_id, prompt_id, backend.id, backend.name)
+        if backend.local:
+            self._active()
+            validation = await self.host.validate_prompt(prompt_id, graph)
+            if not validation.ok:
+                self._end(prompt_id, job_id, FAILED, f"ComfyUI refused the graph: {validation.error}")
+                return
+            self._enqueue_local(job_id, prompt_id, graph, validation.outputs)
+            return
+        try:
+            await self._send(Placement(prompt_id, job_id, backend.id, graph, pinned=pinned), tried=tried)
+        except Refused as refused:
+            self._end(prompt_id, job_id, FAILED, f"backend {backend.name} refused the graph: {refused.message}")
+
+    # -- holding ------------------------------------------------------------------------------------------
+    async def _hold(self, prompt_id: str, job_id: str, graph: dict[str, Any], pin: str | None = None) -> None:
+        """Keep a prompt back (recorded as held first) until a backend able to run it has room."""
+        from ..jobs import records
+
+        self._placements.pop(prompt_id, None)
+        self._active()
+        await self.db.execute_write_fn(lambda c: records.hold(c, job_id, [prompt_id]))
+        self.holding.hold(Held(prompt_id, job_id, graph, pin=pin))
+
+    async def release(self) -> None:
+        """Offer the held prompts, oldest first, to the able backends with room (the hold queue's task calls it,
+        and launch after it held a new prompt, so a new prompt never passes an older one)."""
+        async with self._releasing:
+            for held in self.holding.oldest_first():
+                if held.prompt_id not in self.holding:
+                    continue  # cancelled meanwhile
+                job = self.tracker.live(held.job_id)
+                if job is None or job.finished:
+                    self.holding.take(held.prompt_id)
+                    continue
+                try:
+                    pinned = self.registry.get(held.pin) if held.pin is not None else None
+                except CozyGenError:
+                    self.holding.take(held.prompt_id)
+                    self._end(held.prompt_id, held.job_id, FAILED, f"backend {held.pin} no longer exists")
+                    continue
+                try:
+                    best = routing.choose(self.candidates(held.graph), pinned)
+                except CozyGenError:
+                    continue  # no backend able now (down, disabled): it waits for one to come back
+                if best is None:
+                    continue
+                self.holding.take(held.prompt_id)
+                await self._move(held.prompt_id, held.job_id, held.graph, best.backend, pinned=pinned is not None)
 
     async def _upload_images(self, client: RemoteComfyUI, graph: dict[str, Any]) -> dict[str, str]:
         """Upload the input images the graph loads; their names on the backend by reference."""
@@ -413,6 +493,9 @@ class Dispatcher:
             return None
         removed = []
         for prompt_id in job.all_prompts:
+            if self.holding.take(prompt_id) is not None:  # held: nothing was sent
+                removed.append(prompt_id)
+                continue
             place = self._placements.get(prompt_id)
             if place is None:  # a prompt of the job on the local ComfyUI
                 if self.host.remove_pending(prompt_id):
@@ -444,6 +527,7 @@ class Dispatcher:
     def drop(self, prompt_ids: list[str]) -> None:
         """Prompts that will not run (the rest of a job of several that failed): off their backends' queues."""
         for prompt_id in prompt_ids:
+            self.holding.take(prompt_id)
             place = self._placements.pop(prompt_id, None)
             if place is not None:
                 self._stale.setdefault(place.backend_id, set()).add(place.remote_id)
@@ -452,6 +536,8 @@ class Dispatcher:
 
     # -- failure, reconnection, re-attach -----------------------------------------------------------------
     def _health_changed(self, backend: Backend, health: Health) -> None:
+        if health.state == UP and backend.enabled:
+            self.holding.poke()  # up or enabled again: room for what is held
         if backend.local or self._stopping:
             return
         if health.state == DOWN or not backend.enabled:
@@ -550,9 +636,13 @@ class Dispatcher:
         self.loop = asyncio.get_running_loop()
         found = await self.db.execute_fn(records.remote_unfinished)
         count = 0
-        for job, backends in found:
+        for job, backends, held in found:
             self.tracker.add(job)
             for prompt_id, graph in zip(job.all_prompts, _graphs(job), strict=True):
+                if prompt_id in held:  # sent nowhere: held again, in the order the jobs came
+                    self.holding.hold(Held(prompt_id, job.id, graph, pin=job.backend if job.pinned else None))
+                    count += 1
+                    continue
                 backend_id = backends.get(prompt_id) or job.backend or LOCAL_ID
                 try:
                     backend = self.registry.get(backend_id)
@@ -573,6 +663,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         self._stopping = True
+        await self.holding.stop()
         tasks = [*self._followers.values(), *self._tasks]
         for task in tasks:
             task.cancel()
@@ -592,6 +683,8 @@ class Dispatcher:
                 self._ended_at[backend_id] = now  # its queue as last seen may still count the prompt that left
             with contextlib.suppress(CozyGenError):
                 self.registry.set_active(backend_id, counts.get(backend_id, 0))
+        if sum(counts.values()) < sum(self._counted.values()):
+            self.holding.poke()  # a prompt left a backend: room for a held one
         self._counted = counts
 
     def _spawn(self, coro: Any) -> None:
@@ -599,15 +692,18 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def positions(self) -> dict[str, int]:
+    def positions(self, local_waiting: int = 0) -> dict[str, int]:
         """1-based places of CozyGen's waiting prompts on each other backend, in the order they were sent (what
-        other clients queued there is not counted)."""
+        other clients queued there is not counted); held prompts come after the longest of those lines and
+        ``local_waiting`` (the prompts waiting on this ComfyUI's queue)."""
         places: dict[str, int] = {}
         counts: dict[str, int] = {}
         for place in self._placements.values():
             if not place.started:
                 counts[place.backend_id] = counts.get(place.backend_id, 0) + 1
                 places[place.prompt_id] = counts[place.backend_id]
+        if self.holding:
+            places.update(self.holding.positions(max([local_waiting, *counts.values()])))
         return places
 
     def named(self, backend_id: str) -> dict[str, str]:

@@ -1,11 +1,12 @@
 """Which backend runs a prompt: pure.
 
 The candidates are the enabled backends that are up and lack nothing the graph needs. A pin (the job request's
-``backend``, by id or name) keeps only that one. Among the rest the shortest queue wins: CozyGen's own prompts
-waiting or running there, or the backend's own /queue lengths when they say more (other clients use it too); a
-backend already holding its ``max_jobs`` of CozyGen's comes after those that do not; ties go to the local ComfyUI,
-then to the order the backends are listed in. No candidate is a 409 ``NO_BACKEND`` naming, per backend, what it
-lacks or why it cannot take work now.
+``backend``, by id or name) keeps only that one. ``max_jobs`` is a cap: a backend holding that many of CozyGen's
+prompts (for the local ComfyUI, its whole queue) takes no more, and when every able one is full the prompt is held
+(``choose`` answers None; core/backends/holding.py keeps it until one frees). Among the rest the shortest queue
+wins: CozyGen's own prompts waiting or running there, or the backend's own /queue lengths when they say more
+(other clients use it too); ties go to the local ComfyUI, then to the order the backends are listed in. No able
+candidate at all is a 409 ``NO_BACKEND`` naming, per backend, what it lacks or why it cannot take work now.
 """
 
 from __future__ import annotations
@@ -61,13 +62,10 @@ def find_pin(backends: Sequence[Backend], pin: Any) -> Backend | None:
 
 
 def ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """The runnable candidates, best first."""
+    """The runnable candidates with room for one more prompt, best first."""
     order = {id(c): n for n, c in enumerate(candidates)}
-    runnable = [c for c in candidates if c.runnable]
-    return sorted(
-        runnable,
-        key=lambda c: (c.full, c.load, c.backend.id != LOCAL_ID, order[id(c)]),
-    )
+    free = [c for c in candidates if c.runnable and not c.full]
+    return sorted(free, key=lambda c: (c.load, c.backend.id != LOCAL_ID, order[id(c)]))
 
 
 def no_backend(candidates: Sequence[Candidate], pinned: Backend | None = None) -> Conflict:
@@ -92,21 +90,25 @@ def no_backend(candidates: Sequence[Candidate], pinned: Backend | None = None) -
     )
 
 
-def choose(candidates: Sequence[Candidate], pinned: Backend | None = None) -> Candidate:
-    """The best candidate (the pinned one, if it can run the graph); raises :func:`no_backend`."""
+def choose(candidates: Sequence[Candidate], pinned: Backend | None = None) -> Candidate | None:
+    """The best candidate with room (only the pinned one, when pinned); None when every one able to run the graph
+    is full (the prompt is held); raises :func:`no_backend` when none is able at all."""
     pool = [c for c in candidates if pinned is None or c.backend.id == pinned.id]
-    best = ranked(pool)
-    if not best:
+    if not any(c.runnable for c in pool):
         raise no_backend(candidates, pinned)
-    return best[0]
+    best = ranked(pool)
+    return best[0] if best else None
 
 
-def spread(candidates: Sequence[Candidate], count: int, pinned: Backend | None = None) -> list[Candidate]:
-    """Backends for ``count`` prompts of one job, each chosen as the queues stand after the ones before it."""
+def spread(candidates: Sequence[Candidate], count: int, pinned: Backend | None = None) -> list[Candidate | None]:
+    """Backends for ``count`` prompts of one job, each chosen as the queues stand after the ones before it (None:
+    held, every able backend is full)."""
     chosen = []
     for _ in range(count):
         best = choose(candidates, pinned)
-        best.mine += 1
+        if best is not None:
+            best.mine += 1
+            best.queued += 1  # the local ComfyUI's load is its whole queue
         chosen.append(best)
     return chosen
 

@@ -67,22 +67,30 @@ def insert(conn: sqlite3.Connection, job: Job) -> bool:
 
 # -- jobs on other backends (core/backends/dispatch.py) ------------------------------------------------------
 def set_backends(conn: sqlite3.Connection, job_id: str, backends: Mapping[str, str]) -> None:
-    """Where each prompt of a job was sent (prompt id -> backend id)."""
+    """Where each prompt of a job was sent (prompt id -> backend id); a prompt sent is no longer held."""
     conn.executemany(
-        "UPDATE job_prompts SET backend = ? WHERE prompt_id = ? AND job_id = ?",
+        "UPDATE job_prompts SET backend = ?, held = 0 WHERE prompt_id = ? AND job_id = ?",
         [(backend, prompt_id, job_id) for prompt_id, backend in backends.items()],
     )
 
 
+def hold(conn: sqlite3.Connection, job_id: str, prompt_ids: Iterable[str]) -> None:
+    """Prompts of a job CozyGen holds (every backend able to run them is full): sent nowhere yet."""
+    conn.executemany(
+        "UPDATE job_prompts SET held = 1 WHERE prompt_id = ? AND job_id = ?", [(p, job_id) for p in prompt_ids]
+    )
+
+
 def move_prompt(conn: sqlite3.Connection, job_id: str, prompt_id: str, backend: str) -> None:
-    """A prompt sent to another backend (its own went down before it started); the job's backend follows its
-    first prompt."""
+    """A prompt sent to another backend (its own went down before it started, or it was held); the job's
+    backend follows its first prompt."""
     set_backends(conn, job_id, {prompt_id: backend})
     conn.execute("UPDATE jobs SET backend = ? WHERE id = ? AND prompt_id = ?", (backend, job_id, prompt_id))
 
 
-def remote_unfinished(conn: sqlite3.Connection) -> list[tuple[Job, dict[str, str]]]:
-    """Jobs left pending or running on other backends (with their graphs), and each prompt's backend."""
+def remote_unfinished(conn: sqlite3.Connection) -> list[tuple[Job, dict[str, str], set[str]]]:
+    """Jobs left pending or running on other backends or held (with their graphs), oldest first: each prompt's
+    backend, and the prompts held."""
     rows = conn.execute(
         f"SELECT {_LIST_COLUMNS}, graph_json FROM jobs WHERE backend IS NOT NULL AND status IN ('pending', 'running') "
         "ORDER BY created_at, id"
@@ -90,8 +98,8 @@ def remote_unfinished(conn: sqlite3.Connection) -> list[tuple[Job, dict[str, str
     found = []
     for row in rows:
         job = _with_more_graphs(conn, from_row(row))
-        placed = conn.execute("SELECT prompt_id, backend FROM job_prompts WHERE job_id = ?", (job.id,))
-        found.append((job, {p: b for p, b in placed if b}))
+        placed = conn.execute("SELECT prompt_id, backend, held FROM job_prompts WHERE job_id = ?", (job.id,)).fetchall()
+        found.append((job, {p: b for p, b, held in placed if b and not held}, {p for p, _, held in placed if held}))
     return found
 
 

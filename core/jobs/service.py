@@ -150,7 +150,7 @@ class JobService:
         _, pending = self.host.queue_snapshot()
         places = {prompt_id: n for n, prompt_id in enumerate(pending, start=1)}
         if self.remote is not None:
-            places.update(self.remote.positions())
+            places.update(self.remote.positions(len(pending)))
         return places
 
     def view(self, job: Job, places: dict[str, int] | None = None) -> dict[str, Any]:
@@ -298,25 +298,35 @@ class JobService:
 
         await remote.prepare()
         plan = remote.plan([graph for _, graph in graphs], pin)
-        if all(b.local for b in plan):
+        if all(b is not None and b.local for b in plan):
             return None
-        prompts, refusal = await self._validated((p, g) for (p, g), b in zip(graphs, plan, strict=True) if b.local)
+        routed = list(zip(graphs, plan, strict=True))
+        prompts, refusal = await self._validated((p, g) for (p, g), b in routed if b is not None and b.local)
         if refusal is not None:
             raise validation_error(refusal.error, refusal.node_errors, schema)
         outputs = {prompt_id: wanted for prompt_id, _, wanted in prompts}
-        job.backend, job.backend_name = plan[0].id, plan[0].name
-        job.backends = {p: b.id for (p, _), b in zip(graphs, plan, strict=True)}
+        first = plan[0] or remote.held_as(pin)  # held: the backend it is pinned to, else a placeholder
+        job.backend, job.backend_name = first.id, first.name
+        job.backends = {p: b.id for (p, _), b in routed if b is not None}
         job.pinned = pin is not None and str(pin).strip().lower() not in ("", "any")
-        if not await self.db.execute_write_fn(lambda conn: records.insert(conn, job)):
+        held = [p for (p, _), b in routed if b is None]  # every able backend is full: CozyGen holds them
+
+        def record(conn: Any) -> bool:
+            inserted = records.insert(conn, job)
+            if inserted and held:
+                records.hold(conn, job.id, held)
+            return inserted
+
+        if not await self.db.execute_write_fn(record):
             existing = await self.load(job.id)
             if existing is None:
                 raise Conflict("the job could not be recorded; try again", code="JOB_ID_TAKEN")
             return self._repeated(caller, existing, job.workflow or "", job.values), False
-        work = [(p, g, b, outputs.get(p, [])) for (p, g), b in zip(graphs, plan, strict=True)]
+        work = [(p, g, b, outputs.get(p, [])) for (p, g), b in routed]
         try:
             await remote.launch(job, work, pinned=job.pinned)
-        except Refused as refused:  # the one prompt's backend refused the graph: the job ended failed
-            await self.db.settle()
+        except Refused as refused:  # the one prompt's backend refused the graph: no record left, as a local 400
+            await self.db.execute_write_fn(lambda conn: records.forget_unqueued(conn, job))
             raise validation_error(refused.message, refused.extra.get("node_errors") or {}, schema) from None
         return self.tracker.live(job.id) or job, True
 

@@ -100,6 +100,16 @@ class JobTracker:
                     self._parts[prompt_id] = part
             self.hub.publish("job.queued", job.to_dict(queue_position=queue_position))
 
+    def routed(self, job_id: str, prompt_id: str, backend: str, name: str) -> None:
+        """A prompt of a live job was sent to ``backend`` after all (it was held, or its own went down)."""
+        with self._lock:
+            job = self._by_id.get(job_id)
+            if job is None:
+                return
+            job.backends[prompt_id] = backend
+            if prompt_id == job.prompt_id:
+                job.backend, job.backend_name = backend, name
+
     def follows(self, prompt_id: str) -> bool:
         with self._lock:
             return prompt_id in self._by_prompt

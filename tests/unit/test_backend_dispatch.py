@@ -24,7 +24,7 @@ from cozygen.core.backends.homecoming import with_texts
 from cozygen.core.backends.model import DOWN, LOCAL_ID, UP, Backend, Health
 from cozygen.core.backends.remote import CONNECTED, RemoteError
 from cozygen.core.comfyui.claims import Claims
-from cozygen.core.errors import Conflict
+from cozygen.core.errors import BadRequest, Conflict
 from cozygen.core.events import EventHub
 from cozygen.core.graph.fill import Filled
 from cozygen.core.jobs import records
@@ -336,14 +336,22 @@ def test_a_backend_unreachable_at_send_time_sends_the_prompt_elsewhere(world: Wo
     assert [q.prompt_id for q in world.host.pending] == [job.prompt_id]
 
 
-def test_a_refused_graph_ends_the_job_failed_with_the_backends_reason(world: World) -> None:
+def test_a_graph_a_backend_refuses_is_a_400_that_leaves_no_record_like_a_local_refusal(world: World) -> None:
     world.attic.refuse = {"error": {"message": "Prompt outputs failed validation"}, "node_errors": {"5": {}}}
-    job = new_job(world)
-    with pytest.raises(Refused) as refused:
-        launch(world, job)
-    assert refused.value.code == "INVALID_PROMPT"
+    service = service_of(world, world.dispatcher)
+    with pytest.raises(BadRequest) as refused:
+        world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    assert refused.value.status == 400 and "failed validation" in refused.value.message
     world.idle()
-    assert world.record(job.id).status == "failed"
+    assert world.db.read(lambda conn: conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]) == 0
+    assert world.tracker.live_ids() == [] and world.dispatcher.positions() == {}
+    several = new_job(world, prompts=2)  # a job of several goes on without its refused prompt, as before
+    launch(world, several, [LOCAL, ATTIC])
+    world.host.start()
+    world.host.finish(several.prompt_ids[0])
+    world.run(world.db.settle())
+    ended = world.record(several.id)
+    assert ended.status == "failed" and "attic refused the graph" in (ended.error or "")
 
 
 def test_a_reconnect_replays_what_the_history_holds(world: World) -> None:
@@ -494,6 +502,7 @@ def test_a_workflow_pinned_by_an_admin_runs_there_unless_the_request_names_its_o
     assert pinned.backend == ATTIC.id
     here, _ = world.run(service.submit(ANN, "blur", {}, backend="local"))
     assert here.backend is None
+    world.host.pending.clear()  # this ComfyUI ran it (else both are full and the next one is held)
     anywhere, _ = world.run(service.submit(ANN, "blur", {}, backend="any"))
     assert anywhere.backend is None  # "any" is the request's own choice: a tie with the attic goes local
     world.host.pending.clear()  # this ComfyUI ran them: its queue is shorter than the attic's again
@@ -558,3 +567,81 @@ def test_an_input_image_is_uploaded_first_and_loaded_by_its_name_there(world: Wo
     missing.graph["7"] = {"class_type": "CozyGenImage", "inputs": {"param_name": "image", "image": "../etc/passwd"}}
     with pytest.raises(Refused):
         launch(world, missing)
+
+
+# -- max_jobs as a cap: held prompts ----------------------------------------------------------------------------
+def held_ids(world: World) -> set[str]:
+    return world.db.read(lambda conn: {r[0] for r in conn.execute("SELECT prompt_id FROM job_prompts WHERE held")})
+
+
+def test_every_able_backend_full_holds_the_job_and_ends_release_the_oldest_first(world: World) -> None:
+    service = service_of(world, world.dispatcher)
+    first, second, third, fourth = (world.run(service.submit(ANN, "blur", {}))[0] for _ in range(4))
+    assert first.backend is None and second.backend == ATTIC.id  # one each: both hold their max_jobs (1)
+    assert [q.prompt_id for q in world.host.pending] == [first.prompt_id]
+    assert [b["prompt_id"] for path, b in world.attic.posted if path == "/prompt"] == [second.prompt_id]
+    assert third.status == fourth.status == PENDING and held_ids(world) == {third.prompt_id, fourth.prompt_id}
+    places = service.positions([third, fourth])
+    assert (places[third.prompt_id], places[fourth.prompt_id]) == (2, 3)  # after the one waiting on each backend
+    world.say("execution_start", {"prompt_id": second.prompt_id})
+    world.say("execution_success", {"prompt_id": second.prompt_id})
+    world.run(world.dispatcher.release())  # what the hold queue's task does when poked
+    world.idle()
+    posted = [b["prompt_id"] for path, b in world.attic.posted if path == "/prompt"]
+    assert posted == [second.prompt_id, third.prompt_id]  # the oldest held one, to the backend that freed
+    assert world.record(third.id).backend == ATTIC.id and service.view(world.tracker.live(third.id))["backend"] == {
+        "id": ATTIC.id, "name": "attic"}  # fmt: skip
+    assert held_ids(world) == {fourth.prompt_id}
+    world.run(world.dispatcher.release())
+    assert world.host.pending[0].prompt_id == first.prompt_id and len(world.host.pending) == 1  # still full
+    world.host.start()
+    world.host.finish(first.prompt_id)  # a local end is seen through the queue (the poll)
+    world.run(world.dispatcher.release())
+    world.idle()
+    assert [q.prompt_id for q in world.host.pending] == [fourth.prompt_id] and held_ids(world) == set()
+    assert world.record(fourth.id).backend == LOCAL_ID
+
+
+def test_a_pinned_prompt_is_held_for_its_own_backend_only(world: World) -> None:
+    service = service_of(world, world.dispatcher)
+    there, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    waiting, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    assert waiting.backend == ATTIC.id and held_ids(world) == {waiting.prompt_id}
+    world.run(world.dispatcher.release())
+    assert world.host.pending == []  # this ComfyUI is free, but the job waits for the attic
+    world.say("execution_success", {"prompt_id": there.prompt_id})
+    world.run(world.dispatcher.release())
+    assert [b["prompt_id"] for path, b in world.attic.posted if path == "/prompt"][-1] == waiting.prompt_id
+    assert world.dispatcher.placed(waiting.prompt_id) == ATTIC.id
+
+
+def test_a_held_job_is_cancelled_at_once_and_never_sent(world: World) -> None:
+    service = service_of(world, world.dispatcher)
+    busy, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    held, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    cancelled, done = world.run(service.cancel(ANN, held.id))
+    assert done and cancelled.status == CANCELLED and world.record(held.id).status == CANCELLED
+    world.say("execution_success", {"prompt_id": busy.prompt_id})
+    world.run(world.dispatcher.release())
+    assert [b["prompt_id"] for path, b in world.attic.posted if path == "/prompt"] == [busy.prompt_id]
+
+
+def test_a_held_prompt_is_held_again_after_a_restart_and_runs_once(world: World) -> None:
+    service = service_of(world, world.dispatcher)
+    busy, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    held, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
+    world.run(world.db.settle())
+    world.run(world.dispatcher.stop())  # CozyGen stops (or is killed: the record is all that is left)
+    tracker = JobTracker(world.db, EventHub())
+    again = Dispatcher(world.registry, tracker, world.db, world.host, roots={"output": world.output},
+                       client_id="cozygen-server", client_id_for=lambda j: f"client-{j}")  # fmt: skip
+    world.dispatcher, world.tracker = again, tracker
+    assert world.run(again.start()) == 2
+    assert held.prompt_id in again.holding and world.dispatcher.positions() == {busy.prompt_id: 1, held.prompt_id: 2}
+    world.run(again.release())
+    assert [b["prompt_id"] for path, b in world.attic.posted if path == "/prompt"] == [busy.prompt_id]  # still full
+    world.say("execution_success", {"prompt_id": busy.prompt_id})
+    world.run(again.release())
+    world.run(again.release())
+    posted = [b["prompt_id"] for path, b in world.attic.posted if path == "/prompt"]
+    assert posted == [busy.prompt_id, held.prompt_id] and held_ids(world) == set()

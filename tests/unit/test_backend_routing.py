@@ -1,7 +1,9 @@
-"""Routing, pure: who can run a graph, the pin, the shortest queue, ties to the local ComfyUI, and the 409 that
-names what each backend lacks."""
+"""Routing, pure: who can run a graph, the pin, the shortest queue, ties to the local ComfyUI, max_jobs as a cap
+(all full: held, not refused), and the 409 that names what each backend lacks."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -14,12 +16,27 @@ ATTIC = Backend(id="b1", name="attic", url="http://10.0.0.2:8188")
 DEN = Backend(id="b2", name="Den", url="http://10.0.0.3:8188", max_jobs=2)
 
 
+def best(candidates: list[Candidate], pinned: Backend | None = None) -> Backend | None:
+    found = choose(candidates, pinned)
+    return found.backend if found is not None else None
+
+
 def test_ties_go_to_the_local_comfyui_and_the_shorter_queue_wins() -> None:
-    assert choose([Candidate(ATTIC, UP), Candidate(LOCAL, UP)]).backend is LOCAL
-    assert choose([Candidate(LOCAL, UP, queued=2), Candidate(ATTIC, UP, mine=1)]).backend is ATTIC
-    assert choose([Candidate(LOCAL, UP, queued=1), Candidate(ATTIC, UP, mine=1, queued=3)]).backend is LOCAL
-    full = [Candidate(LOCAL, UP, mine=1, queued=1), Candidate(DEN, UP, mine=1, queued=2)]
-    assert choose(full).backend is DEN  # the local one holds its max_jobs; the den takes two
+    local, attic = replace(LOCAL, max_jobs=8), replace(ATTIC, max_jobs=8)
+    assert best([Candidate(attic, UP), Candidate(local, UP)]) is local
+    assert best([Candidate(local, UP, queued=2), Candidate(attic, UP, mine=1)]) is attic
+    assert best([Candidate(local, UP, queued=1), Candidate(attic, UP, mine=1, queued=3)]) is local
+
+
+def test_max_jobs_is_a_cap_all_full_is_held_not_refused() -> None:
+    full = [Candidate(LOCAL, UP, queued=1), Candidate(DEN, UP, mine=1, queued=2)]
+    assert best(full) is DEN  # the local one holds its max_jobs (its whole queue counts); the den takes two
+    full[1].mine = 2
+    assert ranked(full) == [] and best(full) is None  # both full: held
+    assert best([Candidate(ATTIC, UP, queued=9)]) is ATTIC  # another client's prompts there are not CozyGen's
+    assert best(full, DEN) is None  # pinned to a full one: held for it, never sent elsewhere
+    with pytest.raises(Conflict):
+        choose([*full, Candidate(ATTIC, DOWN)], ATTIC)  # able never (down): still a 409
 
 
 def test_only_enabled_backends_that_are_up_and_lack_nothing_are_candidates() -> None:
@@ -51,5 +68,5 @@ def test_a_pin_keeps_one_backend_by_id_or_name_and_refuses_the_unknown() -> None
 
 
 def test_a_job_of_several_prompts_is_spread_as_the_queues_grow() -> None:
-    chosen = spread([Candidate(LOCAL, UP), Candidate(ATTIC, UP)], 4)
-    assert [c.backend.name for c in chosen] == ["local", "attic", "local", "attic"]
+    chosen = spread([Candidate(replace(LOCAL, max_jobs=2), UP), Candidate(replace(ATTIC, max_jobs=2), UP)], 5)
+    assert [c.backend.name if c else None for c in chosen] == ["local", "attic", "local", "attic", None]
