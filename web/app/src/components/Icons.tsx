@@ -36,6 +36,7 @@ const paths: Record<string, string> = {
   input: "M4 14v5a1 1 0 001 1h14a1 1 0 001-1v-5M12 3v12M8 11l4 4 4-4",
   sort: "M7 4v16M3 16l4 4 4-4M17 20V4M13 8l4-4 4 4",
   all: "M4 4h16v16H4zM8 12l3 3 5-6",
+  chat: "M21 12a8 8 0 01-11.7 7.1L4 20l1-4.4A8 8 0 1121 12zM8.5 12h.01M12 12h.01M15.5 12h.01",
 };
 
 export function Icon({ name, label, filled }: { name: keyof typeof paths | string; label?: string; filled?: boolean }): JSX.Element {

@@ -2,6 +2,7 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { addUser, ApiError, backendSummaries, changePassword, logout, restartComfyUI, serverStartedAt, serverStats, users, type AuthStatus, type BackendSummary, type UserInfo } from "../api";
+import { AssistantSettings } from "../components/AssistantSettings";
 import { Icon } from "../components/Icons";
 import { PushSettings } from "../components/PushSettings";
 import { ServerSettings } from "../components/ServerSettings";
@@ -105,6 +106,7 @@ export function Settings({ auth, onSignedOut }: { auth: AuthStatus; onSignedOut:
         )}
         <ModelsLink manage={!auth.authEnabled || auth.role === "admin"} />
         {(!auth.authEnabled || auth.role === "admin") && <BackendsLink />}
+        <AssistantSettings admin={!auth.authEnabled || auth.role === "admin"} />
         {(!auth.authEnabled || auth.role === "admin") && <ServerSettings />}
         <AboutBlock />
         <ServerStats />
