@@ -174,20 +174,19 @@ class Dispatcher:
 
     async def prepare(self) -> None:
         """Before routing: this ComfyUI's node list is known (read once after a start; until then the local
-        backend would seem able to run a graph naming a model it lacks)."""
+        backend would seem able to run a graph naming a model it lacks), and the prompts held already had their
+        turn at any backend that freed (a new one never passes them)."""
         if self.registry.get(LOCAL_ID).enabled:
             await self.registry.node_list(LOCAL_ID)
+        if self.holding:
+            await self.release()
 
     def plan(self, graphs: list[dict[str, Any]], pin: Any) -> list[Backend | None]:
-        """The backend of each prompt of a job; None for one held (every able backend is full, or older prompts
-        are held: they are offered the free backends first, and launch releases after). 400 for an unknown pin,
-        409 ``NO_BACKEND`` when no backend could run it."""
+        """The backend of each prompt of a job; None for one held (every able backend is full). 400 for an
+        unknown pin, 409 ``NO_BACKEND`` when no backend could run it."""
         pinned = routing.find_pin(self.registry.backends(), pin)
         # the prompts of a job differ in their seeds only: one check of the first serves them all
-        chosen = routing.spread(self.candidates(graphs[0]), len(graphs), pinned)
-        if self.holding:
-            return [None] * len(graphs)
-        return [c.backend if c is not None else None for c in chosen]
+        return [c.backend if c else None for c in routing.spread(self.candidates(graphs[0]), len(graphs), pinned)]
 
     def held_as(self, pin: Any) -> Backend:
         """A held job's backend until it is sent: the one it is pinned to, else this ComfyUI (a placeholder)."""
@@ -219,8 +218,6 @@ class Dispatcher:
                 if alone:
                     raise
                 self._end(prompt_id, job.id, FAILED, f"backend {backend.name} refused the graph: {refused.message}")
-        if self.holding:
-            await self.release()
 
     def _enqueue_local(self, job_id: str, prompt_id: str, graph: dict[str, Any], outputs: list[str]) -> None:
         extra = {"cozygen_job_id": job_id}
@@ -322,7 +319,7 @@ class Dispatcher:
 
     async def release(self) -> None:
         """Offer the held prompts, oldest first, to the able backends with room (the hold queue's task calls it,
-        and launch after it held a new prompt, so a new prompt never passes an older one)."""
+        and prepare before a new job is routed, so a new prompt never passes an older one)."""
         async with self._releasing:
             for held in self.holding.oldest_first():
                 if held.prompt_id not in self.holding:
