@@ -10,6 +10,7 @@ from ..core.comfyui import partner
 from ..core.jobs.service import JobService
 from . import (
     accounts,
+    assistant,
     comfyui_gate,
     downloads,
     files,
@@ -56,6 +57,7 @@ RESOURCE_MODULES = (
     push,
     prompts,
     tags,
+    assistant,
     trust,
     mcp,
     cyberimage,

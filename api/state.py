@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # the backends load when the server starts, not when ComfyUI 
     from ..core.backends.dispatch import Dispatcher
     from ..core.backends.profiles import ProfileService
     from ..core.backends.service import BackendService
+    from .tags import TagService
 
 ENV_ADMIN_USER, ENV_ADMIN_PASSWORD = "COZYGEN_ADMIN_USER", "COZYGEN_ADMIN_PASSWORD"
 ENV_THUMB_CACHE_MB, ENV_UPLOAD_MAX_MB = "COZYGEN_THUMB_CACHE_MB", "COZYGEN_UPLOAD_MAX_MB"
@@ -103,6 +104,7 @@ class CozyGenState:
         self.definitions = HostDefinitions(host)  # one cache of ComfyUI's node definitions for every route
         self.aliases: dict[str, str] | None = None  # the alias document, read once, replaced when saved
         self.wildcards: Library | None = None  # api.prompts' wildcard library of the data folder, made on first use
+        self.tag_service: TagService | None = None  # the tag index (api/tags.py); the assistant checks tags with it
         # Thumbnails and image work get their own threads so they never starve the database readers.
         self.image_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cozygen-image")
         self.stoppers: list[Callable[[], Awaitable[None]]] = []  # parts started on demand (the MCP server)

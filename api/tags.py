@@ -419,6 +419,7 @@ def marked(body: dict[str, Any], partial: bool) -> dict[str, Any]:
 
 def add_routes(routes: Routes, state: CozyGenState) -> None:
     service = TagService(state)
+    state.tag_service = service
     state.starters.append(service.start)  # made at server start, in the background
     state.stoppers.append(service.stop)
     tag_routes = TagRoutes(state, service)
