@@ -13,7 +13,7 @@ const label = (b: Backend): string => (b.local ? t("backends.localName") : b.nam
 /** The backends a pin may name (the server drops a pin with its backend, so a pin's is always listed). */
 function BackendSelect({ id, value, list, onChange, disabled }: { id: string; value: string; list: Backend[]; onChange: (id: string) => void; disabled?: boolean }): JSX.Element {
   return (
-    <select id={id} value={value} disabled={disabled} style="width:auto;max-width:48%" aria-label={t("backends.pinBackend")} onChange={(e) => onChange(e.currentTarget.value)}>
+    <select id={id} class="grow" value={value} disabled={disabled} style="min-width:0" aria-label={t("backends.pinBackend")} onChange={(e) => onChange(e.currentTarget.value)}>
       {list.map((b) => <option key={b.id} value={b.id}>{label(b)}{b.enabled ? "" : ` (${t("backends.disabled")})`}</option>)}
     </select>
   );
@@ -67,14 +67,16 @@ export function BackendPins({ list }: { list: Backend[] }): JSX.Element {
           {pins.map((p) => {
             const id = `pin-${p.workflow.replace(/[^A-Za-z0-9_-]/g, "_")}`;
             return (
-              <li key={p.workflow} class="row pin" data-workflow={p.workflow}>
-                <label for={id} class="grow pin-workflow" title={p.workflow}>{prettyName(p.workflow)}</label>
-                <BackendSelect id={id} value={p.backend} list={list} disabled={busy}
-                  onChange={(b) => void change(() => pinWorkflow(p.workflow, b), t("backends.pinned", { workflow: prettyName(p.workflow), name: backendName(b) }))} />
-                <button type="button" class="icon pin-remove" disabled={busy} aria-label={t("backends.unpinLabel", { workflow: prettyName(p.workflow) })}
-                  onClick={() => void change(() => unpinWorkflow(p.workflow), t("backends.unpinned", { workflow: prettyName(p.workflow) }))}>
-                  <Icon name="close" />
-                </button>
+              <li key={p.workflow} class="pin" data-workflow={p.workflow}>
+                <label for={id} class="pin-workflow" title={p.workflow}>{prettyName(p.workflow)}</label>
+                <div class="row">
+                  <BackendSelect id={id} value={p.backend} list={list} disabled={busy}
+                    onChange={(b) => void change(() => pinWorkflow(p.workflow, b), t("backends.pinned", { workflow: prettyName(p.workflow), name: backendName(b) }))} />
+                  <button type="button" class="icon pin-remove" disabled={busy} aria-label={t("backends.unpinLabel", { workflow: prettyName(p.workflow) })}
+                    onClick={() => void change(() => unpinWorkflow(p.workflow), t("backends.unpinned", { workflow: prettyName(p.workflow) }))}>
+                    <Icon name="close" />
+                  </button>
+                </div>
               </li>
             );
           })}
@@ -83,15 +85,15 @@ export function BackendPins({ list }: { list: Backend[] }): JSX.Element {
       {pins && free.length > 0 && list.length > 0 && (
         <div class="pin-add stack" style="margin-top:12px">
           <label for="pin-new-workflow">{t("backends.pinWorkflow")}</label>
+          <select id="pin-new-workflow" value={chosen} onChange={(e) => setWorkflow(e.currentTarget.value)}>
+            {free.map((n) => <option key={n} value={n}>{prettyName(n)}</option>)}
+          </select>
           <div class="row">
-            <select id="pin-new-workflow" class="grow" value={chosen} style="min-width:0" onChange={(e) => setWorkflow(e.currentTarget.value)}>
-              {free.map((n) => <option key={n} value={n}>{prettyName(n)}</option>)}
-            </select>
             <BackendSelect id="pin-new-backend" value={to} list={list} onChange={setTarget} />
+            <button type="button" class="pin-add-btn" disabled={busy || !chosen || !to} onClick={() => void add()}>
+              <Icon name="plus" /> {t("backends.pinAdd")}
+            </button>
           </div>
-          <button type="button" class="wide pin-add-btn" disabled={busy || !chosen || !to} onClick={() => void add()}>
-            <Icon name="plus" /> {t("backends.pinAdd")}
-          </button>
         </div>
       )}
     </section>
