@@ -26,7 +26,7 @@ from ..auth.credentials import authenticate
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
-from . import aiplayground_models
+from . import aiplayground_chat, aiplayground_models
 
 BASE = "/cozygen/compat/aiplayground"
 MODEL_TYPES = {
@@ -156,3 +156,4 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     routes.get(f"{BASE}/healthy", access=PUBLIC)(r.healthy)
     routes.post(f"{BASE}/api/comfyUi/checkWorkflowRequirements", access=VIEWER)(r.check_requirements)
     aiplayground_models.add_routes(routes, state, BASE)  # downloadModel, stopDownloadModel, checkModelAlreadyLoaded
+    aiplayground_chat.add_routes(routes, state, BASE)  # v1/chat/completions

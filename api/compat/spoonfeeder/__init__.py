@@ -10,7 +10,9 @@ where it differs from the seed's API document: generations end ``completed``, ``
 Modules: :mod:`.shapes` (envelope, generations, task rows), :mod:`.prompts` (which fields are prompts),
 :mod:`.profiles` (profiles over the backends), :mod:`.workflows` (options, workflows), :mod:`.sessions`
 (sessions, generating, generations), :mod:`.files` (images, history export, health), :mod:`.tasks` (tasks over
-jobs), :mod:`.results` (results over completed jobs' outputs).
+jobs), :mod:`.results` (results over completed jobs' outputs), :mod:`.chat`, :mod:`.models` and :mod:`.settings`
+(chat, the LLM providers' models with Ollama's load and unload, and the provider settings, over CozyGen's LLM
+providers).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from __future__ import annotations
 from ....core.accounts.access import ADMIN, USER, VIEWER
 from ...routing import Routes
 from ...state import CozyGenState
+from .chat import ChatRoutes
 from .files import FileRoutes
+from .models import ModelRoutes
 from .profiles import ProfileRoutes
 from .results import ResultRoutes
 from .sessions import SessionRoutes
+from .settings import SettingsRoutes
 from .shapes import BASE, in_seed_shape
 from .tasks import TaskRoutes
 from .workflows import WorkflowRoutes
@@ -75,3 +80,20 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     routes.get(f"{BASE}/results/{{result_id}}/download", access=VIEWER)(in_seed_shape(r.download))
     routes.delete(f"{BASE}/results/{{result_id}}", access=USER)(in_seed_shape(r.delete))
     routes.get(f"{BASE}/health", access=VIEWER)(in_seed_shape(f.health))
+    add_llm_routes(routes, state, p)
+
+
+def add_llm_routes(routes: Routes, state: CozyGenState, p: ProfileRoutes) -> None:
+    """chat, models (Ollama's load and unload) and the provider settings, over CozyGen's LLM providers."""
+    c, m, st = ChatRoutes(state), ModelRoutes(state, p), SettingsRoutes(state)
+    routes.post(f"{BASE}/chat", access=USER)(in_seed_shape(c.chat))
+    routes.get(f"{BASE}/models", access=VIEWER)(in_seed_shape(m.list_models))
+    routes.get(f"{BASE}/models/{{name}}", access=VIEWER)(in_seed_shape(m.one))
+    routes.get(f"{BASE}/models/{{name}}/status", access=VIEWER)(in_seed_shape(m.status))
+    routes.post(f"{BASE}/models/{{name}}/load", access=ADMIN)(in_seed_shape(m.load))
+    routes.post(f"{BASE}/models/{{name}}/unload", access=ADMIN)(in_seed_shape(m.unload))
+    routes.get(f"{BASE}/settings", access=ADMIN)(in_seed_shape(st.listing))
+    routes.get(f"{BASE}/settings/{{provider}}", access=ADMIN)(in_seed_shape(st.one))
+    routes.put(f"{BASE}/settings/{{provider}}", access=ADMIN)(in_seed_shape(st.update))
+    routes.delete(f"{BASE}/settings/{{provider}}", access=ADMIN)(in_seed_shape(st.delete))
+    routes.post(f"{BASE}/settings/{{provider}}/test", access=ADMIN)(in_seed_shape(st.test))
