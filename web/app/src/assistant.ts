@@ -238,8 +238,9 @@ export async function chat(body: ChatRequest, on: (event: ChatEvent) => void, si
   }
 }
 
-export async function confirmAction(id: string): Promise<string[]> {
-  const data = await request("POST", `${ASSISTANT}/actions/${enc(id)}/confirm`, {});
+/** Queues a proposed queue action's job(s) from the form as it is now (with the action's changes on top). */
+export async function confirmAction(id: string, values?: Record<string, Json>): Promise<string[]> {
+  const data = await request("POST", `${ASSISTANT}/actions/${enc(id)}/confirm`, values ? { values } : {});
   return isObj(data) ? arr(data.jobs).map((j) => (typeof j === "string" ? j : isObj(j) ? str(j.id) : "")).filter(Boolean) : [];
 }
 export const undoAction = (id: string) => request("POST", `${ASSISTANT}/actions/${enc(id)}/undo`, {});
@@ -276,7 +277,8 @@ function parseMessage(data: unknown, index: number): ChatMessage | null {
   const text = typeof content === "string" ? content : isObj(content) ? str(content.text, str(content.content)) : str(data.text);
   const actions = arr(data.actions).map(parseAction).filter((a): a is AssistantAction => a !== null).map((a): ActionView => ({ ...a, state: "past" }));
   if (!text && !actions.length) return null;
-  return { id: `past-${str(data.id, String(index))}-${index}`, role, text, actions, cancelled: data.cancelled === true || (isObj(content) && content.cancelled === true) || undefined };
+  const cancelled = data.cancelled === true || (isObj(content) && content.cancelled === true) || undefined;
+  return { id: `past-${index}`, role, text, actions, cancelled, error: typeof data.error === "string" && data.error ? data.error : undefined };
 }
 
 export function parseConversation(data: unknown): ChatMessage[] {
@@ -394,6 +396,8 @@ export function actionChange(action: AssistantAction, params: FormParam[], value
     const name = typeof action.args.field === "string" && action.args.field ? action.args.field : "prompt";
     const field = resolveField(params, name);
     if (!field) return { problem: name };
+    // the server's text for the field (it joined the tags to the values the phone sent), else the tags added here
+    if (typeof action.args.value === "string") return { field, value: action.args.value };
     const tags = arr(action.args.tags).filter((t): t is string => typeof t === "string");
     return { field, value: withTags(str(values[field]), tags) };
   }

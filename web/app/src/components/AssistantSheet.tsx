@@ -7,7 +7,7 @@ import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { ApiError, getJob, type Json, type Param } from "../api";
 import {
   actionChange, chat, chatReducer, clearConversation, confirmAction, conversation, EMPTY_CHAT, llmStatus, undoAction, waitSeconds,
-  type ActionView, type ChatMessage, type ChatStep,
+  type ActionView, type ChatMessage, type ChatState, type ChatStep,
 } from "../assistant";
 import { t } from "../i18n";
 import { jobStore } from "../jobs";
@@ -28,6 +28,9 @@ interface FormBinding {
 export function AssistantButton(props: FormBinding): JSX.Element | null {
   const [available, setAvailable] = useState(false);
   const [open, setOpen] = useState(false);
+  // the conversation outlives the sheet (closed and opened again, its chips can still undo)
+  const [state, dispatch] = useReducer<ChatState, ChatStep>(chatReducer, EMPTY_CHAT);
+  const loaded = useRef(false);
   useEffect(() => {
     let live = true;
     llmStatus().then((s) => live && setAvailable(s.available), () => live && setAvailable(false));
@@ -35,6 +38,11 @@ export function AssistantButton(props: FormBinding): JSX.Element | null {
       live = false;
     };
   }, []);
+  useEffect(() => {
+    if (!open || loaded.current) return;
+    loaded.current = true;
+    conversation().then((messages) => dispatch({ type: "loaded", messages }), () => undefined);
+  }, [open]);
   if (!available) return null;
   return (
     <>
@@ -42,7 +50,7 @@ export function AssistantButton(props: FormBinding): JSX.Element | null {
         aria-haspopup="dialog" onClick={() => setOpen(true)}>
         <Icon name="chat" /> <span class="assistant-open-label">{t("assistant.open")}</span>
       </button>
-      {open && <AssistantSheet {...props} onClose={() => setOpen(false)} />}
+      {open && <AssistantSheet {...props} state={state} dispatch={dispatch} onClose={() => setOpen(false)} />}
     </>
   );
 }
@@ -54,8 +62,11 @@ export function refusal(error: unknown): string {
   return message(error);
 }
 
-export function AssistantSheet({ workflow, params, values, onSet, onClose }: FormBinding & { onClose: () => void }): JSX.Element {
-  const [state, dispatch] = useReducer<typeof EMPTY_CHAT, ChatStep>(chatReducer, EMPTY_CHAT);
+export function AssistantSheet({ workflow, params, values, onSet, state, dispatch, onClose }: FormBinding & {
+  state: ChatState;
+  dispatch: (step: ChatStep) => void;
+  onClose: () => void;
+}): JSX.Element {
   const [draft, setDraft] = useState("");
   const [error, setError] = useState("");
   const abort = useRef<AbortController | null>(null);
@@ -67,7 +78,6 @@ export function AssistantSheet({ workflow, params, values, onSet, onClose }: For
   const streaming = state.streaming !== null;
 
   useEffect(() => {
-    conversation().then((messages) => dispatch({ type: "loaded", messages }), () => undefined);
     requestAnimationFrame(() => input.current?.focus());
     const esc = (e: KeyboardEvent) => {
       if (e.key !== "Escape") return;
@@ -141,11 +151,12 @@ export function AssistantSheet({ workflow, params, values, onSet, onClose }: For
     if (a.field === undefined) return;
     setField(a.field, a.previous ?? null);
     dispatch({ type: "actionState", id: a.id, state: "undone" });
+    undoAction(a.id).catch(() => undefined); // the kept conversation says so too; the form is what counts here
   };
   const confirm = async (a: ActionView) => {
     dispatch({ type: "actionState", id: a.id, state: "queued", jobs: [] });
     try {
-      const jobs = await confirmAction(a.id);
+      const jobs = await confirmAction(a.id, { ...form.current });
       dispatch({ type: "actionState", id: a.id, state: "queued", jobs });
       toast(t("assistant.queued", { count: jobs.length }));
       for (const id of jobs) getJob(id).then((job) => jobStore.track(job), () => undefined);
