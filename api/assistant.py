@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from ..core.accounts.access import USER
+from ..core.accounts.access import USER, VIEWER
 from ..core.errors import BadRequest, NotFound
 from ..core.tags.history import prompt_tag
 from . import sse
@@ -145,5 +145,5 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
     routes.post("/cozygen/api/assistant/chat", access=USER)(handlers.chat)
     routes.post("/cozygen/api/assistant/actions/{action_id}/confirm", access=USER)(handlers.confirm)
     routes.post("/cozygen/api/assistant/actions/{action_id}/undo", access=USER)(handlers.undo)
-    routes.get("/cozygen/api/assistant/conversation", access=USER)(handlers.conversation)
+    routes.get("/cozygen/api/assistant/conversation", access=VIEWER)(handlers.conversation)
     routes.delete("/cozygen/api/assistant/conversation", access=USER)(handlers.clear)
