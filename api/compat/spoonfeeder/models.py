@@ -12,11 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ....core.errors import CozyGenError, NotFound
+from ....core.errors import BadRequest, CozyGenError, NotFound
 from ....core.llm.model import LLMError, LLMTimeout, NoProvider, Provider, http_failure
 from ....core.llm.transport import TransportError
 from ....core.models.service import human_bytes
 from ...state import CozyGenState
+from .. import llm_request
 from .profiles import ProfileRoutes
 from .shapes import done, ok
 
@@ -66,6 +67,14 @@ def named(items: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((m for m in items if name in (m.get("name"), m.get("model"))), None)
 
 
+def model_of(request: web.Request) -> str:
+    """The model named in the path (a 400 for an odd name: it goes into the provider's request)."""
+    name = llm_request.model_name(request.match_info["name"])
+    if name is None:
+        raise BadRequest("name: a model's name", code="INVALID_MODEL")
+    return name
+
+
 class ModelRoutes:
     def __init__(self, state: CozyGenState, audits: ProfileRoutes) -> None:
         self.state, self.audits = state, audits
@@ -96,12 +105,12 @@ class ModelRoutes:
         try:
             if provider.kind != OLLAMA:
                 return [seed_model(provider, name) for name in await self.state.llm.models(provider)]
-            tags, ps = await asyncio.gather(self.ollama(provider, "/api/tags"), self.ollama(provider, "/api/ps"))
-            loaded = {m["name"] for m in entries(ps)} | {m.get("model") for m in entries(ps)}
+            tags, ps = await asyncio.gather(self.listing(provider, "/api/tags"), self.listing(provider, "/api/ps"))
+            loaded = {m["name"] for m in ps} | {m.get("model") for m in ps}
             return [
                 seed_model(provider, m["name"], size=m.get("size"), loaded=m["name"] in loaded,
-                           parameters=(m.get("details") or {}).get("parameter_size"))
-                for m in entries(tags)
+                           parameters=details.get("parameter_size") if isinstance(details, dict) else None)
+                for m in tags for details in [m.get("details")]
             ]  # fmt: skip
         except CozyGenError:
             try:
@@ -114,6 +123,13 @@ class ModelRoutes:
         providers = sorted(await self.state.providers.listing(), key=lambda p: not p.is_default)
         lists = await asyncio.gather(*(self.listed(p) for p in providers))
         return [model for found in lists for model in found]
+
+    async def listing(self, provider: Provider, path: str) -> list[dict[str, Any]]:
+        """Ollama's model list at ``path`` (``/api/tags``, ``/api/ps``); LLMError for an answer not shaped so."""
+        answer = await self.ollama(provider, path)
+        if not isinstance(answer, dict) or not isinstance(answer.get("models"), list):
+            raise LLMError(f"the Ollama at {provider.shown()} answered {path} with something that is not Ollama's")
+        return entries(answer)
 
     # -- which provider --------------------------------------------------------------------------------------
     async def ollama_for(self, request: web.Request, name: str) -> Provider:
@@ -136,7 +152,7 @@ class ModelRoutes:
             )
         if len(candidates) > 1:
             for candidate in candidates:
-                if named(entries(await self.ollama(candidate, "/api/tags")), name) is not None:
+                if named(await self.listing(candidate, "/api/tags"), name) is not None:
                     return candidate
         return provider
 
@@ -145,7 +161,7 @@ class ModelRoutes:
         return ok(await self.every_model())
 
     async def one(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+        name = model_of(request)
         profile_id = request.query.get("profileId", "").strip()
         if profile_id:
             found = await self.listed(await self.state.providers.get(profile_id))
@@ -157,9 +173,9 @@ class ModelRoutes:
         return ok(model)
 
     async def status(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+        name = model_of(request)
         provider = await self.ollama_for(request, name)
-        running = named(entries(await self.ollama(provider, "/api/ps")), name)
+        running = named(await self.listing(provider, "/api/ps"), name)
         vram = running.get("size_vram") if running else None
         return ok({
             "name": name, "loaded": running is not None, "lastUsed": None, "profileId": provider.id,
@@ -174,8 +190,13 @@ class ModelRoutes:
         return await self.keep(request, 0, "unloaded")
 
     async def keep(self, request: web.Request, keep_alive: int, done_word: str) -> web.Response:
-        name = request.match_info["name"]
+        name = model_of(request)
         provider = await self.ollama_for(request, name)
-        work = self.ollama(provider, "/api/generate", {"model": name, "keep_alive": keep_alive}, LOADING)
+        work = self.generate(provider, {"model": name, "keep_alive": keep_alive})
         await self.audits.audited(request, f"llm.model.{done_word.removesuffix('ed')}", f"{provider.id}:{name}", work)
         return done(f"Model {name} {done_word} successfully")
+
+    async def generate(self, provider: Provider, body: dict[str, Any]) -> None:
+        answer = await self.ollama(provider, "/api/generate", body, LOADING)
+        if not isinstance(answer, dict) or answer.get("done") is not True:
+            raise LLMError(f"the Ollama at {provider.shown()} did not say it loaded or unloaded {body['model']}")

@@ -19,6 +19,7 @@ from ....core.llm.model import KINDS, NoProvider, Provider
 from ...auth.credentials import current_user
 from ...responses import json_response, read_json
 from ...state import CozyGenState
+from .. import llm_request
 from .shapes import iso, ok
 
 NAMES = {"openai-compatible": "OpenAI-compatible", "ollama": "Ollama", "openai": "OpenAI",
@@ -90,13 +91,17 @@ class SettingsRoutes:
         by = user.username if user else None
         found = await provider_of_kind(self.state, kind, stored=True)
         changes: dict[str, Any] = {}
-        key = body.get("apiKey")
-        if key not in (None, "") and (found is None or key != masked(found.key)):
+        key, url = body.get("apiKey"), body.get("endpointUrl")
+        if key is not None and not isinstance(key, str):
+            raise BadRequest("apiKey: the provider's key, as text", code="INVALID_PROFILE", extra={"field": "apiKey"})
+        if key and (found is None or key != masked(found.key)):
             changes["api_key"] = key
         if "endpointUrl" in body:
-            changes["url"] = body["endpointUrl"] or None
+            if url is not None and not isinstance(url, str):
+                raise BadRequest("endpointUrl: an http(s) address", code="INVALID_PROFILE", extra={"field": "url"})
+            changes["url"] = url or None
         if "defaultModel" in body:
-            changes["default_model"] = body["defaultModel"] or None
+            changes["default_model"] = llm_request.model_name(body["defaultModel"])
         if found is None:
             if kind in KEYED and "api_key" not in changes:
                 raise BadRequest("apiKey is required", code="INVALID_PROFILE", extra={"field": "apiKey"})
