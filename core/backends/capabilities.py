@@ -11,6 +11,7 @@ from ..graph.check import MODEL_EXTENSIONS
 from ..graph.links import link
 from ..graph.node_values import COZYGEN_INPUT_NODES, VALUE_INPUT
 from ..graph.object_info import class_inputs, read_spec
+from .plain import VIDEO_OUTPUT, video_nodes
 
 COZYGEN_REPLACED = COZYGEN_INPUT_NODES | {"CozyGenOutput"}  # what plain.py turns into plain nodes
 FILE_EXTENSIONS = MODEL_EXTENSIONS + (".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".webm", ".wav", ".flac")
@@ -54,6 +55,15 @@ def missing(graph: Mapping[str, Any], object_info: Mapping[str, Any] | None) -> 
         class_type = node.get("class_type")
         if not isinstance(class_type, str) or class_type in COZYGEN_REPLACED:
             continue
+        if class_type == VIDEO_OUTPUT and class_inputs(object_info, class_type) is not None:
+            continue  # this ComfyUI (which runs it as it is), or one with CozyGen
+        if class_type == VIDEO_OUTPUT and isinstance(node.get("inputs"), Mapping):
+            passed = {name: _passed_on(graph, value) for name, value in node["inputs"].items()}
+            replaced = video_nodes("video", passed)  # the core nodes plain.py puts in its place, if any
+            if replaced is not None:
+                needed = {made["class_type"] for made in replaced.values()}
+                lacks.update(f"node {name}" for name in needed if class_inputs(object_info, name) is None)
+                continue
         spec = class_inputs(object_info, class_type)
         if spec is None:
             lacks.add(f"node {class_type}")

@@ -421,9 +421,15 @@ class Dispatcher:
         self.tracker.on_message(kind, data, local=False)
 
     async def _fetch(self, place: Placement, output: Any) -> list[dict[str, str]]:
-        """The images an ``executed`` output names, fetched home (each once); their local entries."""
-        items = output.get("images") if isinstance(output, Mapping) else None
-        if not isinstance(items, list):
+        """The files an ``executed`` output names (``images``; ``videos`` and ``gifs`` from a backend running
+        CozyGen Video Output itself), fetched home (each once): outputs into the output folder, previews (``temp``)
+        into this ComfyUI's temp folder; their local entries."""
+        lists = [output.get(key) for key in ("images", "videos", "gifs")] if isinstance(output, Mapping) else []
+        items = [item for listed in lists if isinstance(listed, list) for item in listed[:256]]
+        if isinstance(output, dict):  # the backend's names of them leave the message: only "images" (local) go on
+            output.pop("videos", None)
+            output.pop("gifs", None)
+        if not items:
             return []
         backend = self.registry.get(place.backend_id)
         client = self.registry.client(backend.id)
@@ -434,6 +440,8 @@ class Dispatcher:
             if checked is None:
                 log.warning("CozyGen: backend %s named an output CozyGen does not fetch: %.200r", backend.name, item)
                 continue
+            if homecoming.folder_type(item) == "temp":  # NUL is in no checked subfolder: never an output's key
+                checked = (f"\0temp/{checked[0]}", checked[1])
             if checked in place.fetched:
                 continue
             if len(place.fetched) >= MAX_OUTPUTS:
@@ -442,7 +450,7 @@ class Dispatcher:
             place.fetched.add(checked)  # tried once: a name that failed is not fetched again either
             fetch = homecoming.fetch_home(
                 client, item, output_root=self.roots["output"], folder=folder, graph=place.graph,
-                prompt_id=place.prompt_id,
+                prompt_id=place.prompt_id, temp_root=Path(self.host.temp_directory()),
             )  # fmt: skip
             try:
                 local = await asyncio.wait_for(fetch, FETCH_TIMEOUT)  # a backend dripping bytes holds its socket

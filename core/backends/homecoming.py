@@ -1,11 +1,14 @@
 """Outputs of a remote job fetched home: from the backend's ``/view`` into the local output folder.
 
 What the backend says about its files is untrusted: a name or subfolder that core/paths refuses (``..``, absolute,
-NUL, backslash), a type other than ``output``, an extension outside the gallery's media, or content that is not
-what its extension says is not fetched. The local place is CozyGen's choice: ``<output>/<backend folder>/<its
-subfolder>/<its name>``, under a free name (never replacing a file), written whole (a hidden partial file first).
-A PNG gets CozyGen's text chunks (the job's own graph as ``prompt``, and the ``cozygen`` record nodes/output.py
-writes), so the gallery, search, history and reproduce treat it as a local output.
+NUL, backslash), a type other than ``output`` or ``temp``, an extension outside the gallery's media, or content
+that is not what its extension says is not fetched. The local place is CozyGen's choice: ``<output>/<backend
+folder>/<its subfolder>/<its name>``, under a free name (never replacing a file), written whole (a hidden partial
+file first). A PNG gets CozyGen's text chunks (the job's own graph as ``prompt``, and the ``cozygen`` record
+nodes/output.py writes), so the gallery, search, history and reproduce treat it as a local output. Videos (what
+plain.py's video savers write: WebM, MP4, animated WebP) come home as they are, as a local CozyGen video carries
+no CozyGen record either. A ``temp`` file (a PreviewImage's) goes the same way into this ComfyUI's temp folder,
+capped smaller and without CozyGen's record, as a local preview is.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from .remote import RemoteComfyUI, RemoteError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_OUTPUT = 1024 * 1024 * 1024  # bytes of one output fetched home
+MAX_TEMP = 64 * 1024 * 1024  # bytes of one temp file (a preview) fetched home
+FOLDER_TYPES = ("output", "temp")
 MAX_REWRITTEN = 256 * 1024 * 1024  # a PNG larger than this keeps the backend's chunks only (read whole to rewrite)
 REPLACED_KEYS = frozenset({"prompt", "workflow", CHUNK})
 MEDIA = {  # extension -> a test of the first bytes (None: any)
@@ -52,9 +57,15 @@ def backend_folder(backend: Backend) -> str:
     return f"backends/{name[:64]}"
 
 
+def folder_type(item: Any) -> str | None:
+    """``output`` or ``temp``: the folder an entry of a backend's ``images`` names, or None (input, anything else)."""
+    kind = str(item.get("type") or "output") if isinstance(item, Mapping) else None
+    return kind if kind in FOLDER_TYPES else None
+
+
 def checked_item(item: Any) -> tuple[str, str] | None:
     """(subfolder, filename) of one entry of a backend's ``images``, or None when it is not one to fetch."""
-    if not isinstance(item, Mapping) or str(item.get("type") or "output") != "output":
+    if folder_type(item) is None:
         return None
     try:
         name = new_name(clean_name(item.get("filename")), what="file name")
@@ -112,14 +123,17 @@ def metadata_texts(graph: Mapping[str, Any] | None, prompt_id: str) -> list[tupl
     return texts
 
 
-def _finish(partial: Path, folder: Path, name: str, graph: Mapping[str, Any] | None, prompt_id: str) -> str:
-    """In a thread: check the content, add CozyGen's texts to a PNG, and move it under a free name in ``folder``."""
+def _finish(
+    partial: Path, folder: Path, name: str, graph: Mapping[str, Any] | None, prompt_id: str, *, record: bool = True
+) -> str:
+    """In a thread: check the content, add CozyGen's texts to a PNG (``record``), and move it under a free name in
+    ``folder``."""
     with open(partial, "rb") as file:
         head = file.read(16)
     test = MEDIA[Path(name).suffix.lower()]
     if not test(head):
         raise RemoteError(f"the backend sent something that is not a {Path(name).suffix} file for {name!r}")
-    if head.startswith(PNG_SIGNATURE) and partial.stat().st_size <= MAX_REWRITTEN:
+    if record and head.startswith(PNG_SIGNATURE) and partial.stat().st_size <= MAX_REWRITTEN:
         try:
             rewritten = with_texts(partial.read_bytes(), metadata_texts(graph, prompt_id))
         except ValueError as exc:
@@ -138,19 +152,25 @@ async def fetch_home(
     graph: Mapping[str, Any] | None,
     prompt_id: str,
     cap: int = MAX_OUTPUT,
+    temp_root: Path | None = None,
 ) -> dict[str, str] | None:
-    """Fetch one output the backend named into ``output_root/folder/...``; its local entry (as a local job's
-    images name them), or None when the entry is not one to fetch. Raises RemoteError when the fetch fails."""
-    checked = checked_item(item)
-    if checked is None:
+    """Fetch one output the backend named into ``output_root/folder/...`` (a ``temp`` one into ``temp_root``, None
+    leaving those out); its local entry (as a local job's images name them), or None when the entry is not one to
+    fetch. Raises RemoteError when the fetch fails."""
+    checked, kind = checked_item(item), folder_type(item)
+    root = temp_root if kind == "temp" else output_root
+    if checked is None or kind is None or root is None:
         return None
     sub, name = checked
     local_sub = "/".join(p for p in (folder, sub) if p)
-    target = within(output_root, local_sub)  # refuses a symlink leading out
-    partial = output_root / f"{OUTPUT_PREFIX}{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+    target = within(root, local_sub)  # refuses a symlink leading out
+    if kind == "temp":  # ComfyUI makes its temp folder only when something is previewed
+        await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+    partial = root / f"{OUTPUT_PREFIX}{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+    cap = cap if kind == "output" else min(cap, MAX_TEMP)
     try:
-        await client.download({"filename": name, "subfolder": sub, "type": "output"}, partial, cap=cap)
-        placed = await asyncio.to_thread(_finish, partial, target, name, graph, prompt_id)
+        await client.download({"filename": name, "subfolder": sub, "type": kind}, partial, cap=cap)
+        placed = await asyncio.to_thread(_finish, partial, target, name, graph, prompt_id, record=kind == "output")
     finally:
         partial.unlink(missing_ok=True)
-    return {"filename": placed, "subfolder": local_sub, "type": "output"}
+    return {"filename": placed, "subfolder": local_sub, "type": kind}

@@ -250,7 +250,9 @@ def apply_message(job: Job, event: str, data: Mapping[str, Any], now: float) -> 
         if job.outputs and str(data.get("node")) not in job.outputs:  # an output App mode did not choose
             return None
         output = data.get("output")
-        images = output.get("images") if isinstance(output, Mapping) else None
+        # CozyGen Video Output names its file under "videos" ("gifs"), as ComfyUI's own video nodes did
+        lists = [output.get(key) for key in ("images", "videos", "gifs")] if isinstance(output, Mapping) else []
+        images = [item for listed in lists if isinstance(listed, list) for item in listed]
         found = [
             {
                 "filename": str(i["filename"]),

@@ -87,7 +87,9 @@ class FakeRemote:
 
     async def download(self, params: dict[str, str], dest: Path, *, cap: int = 0) -> int:
         self._check()
-        data = self.files[(params["subfolder"], params["filename"])]
+        data = self.files.get((params["subfolder"], params["filename"]))
+        if data is None:
+            raise RemoteError("no such file", status=404)
         dest.write_bytes(data)
         return len(data)
 
@@ -278,7 +280,7 @@ def test_a_second_output_of_the_same_name_never_replaces_the_first(world: World)
         {"filename": "x.png", "subfolder": "a\\..\\b"},
         {"filename": "page.html", "subfolder": ""},
         {"filename": ".hidden.png", "subfolder": ""},
-        {"filename": "x.png", "subfolder": "", "type": "temp"},
+        {"filename": "x.png", "subfolder": "", "type": "input"},
         {"filename": "liar.png", "subfolder": ""},  # served, but not a PNG
         "not even an object",
     ],

@@ -122,6 +122,17 @@ def test_app_modes_chosen_outputs_are_the_results_and_are_kept_with_the_record(d
     assert job.copy().outputs == ["9", "4:7"] and job.copy().outputs is not job.outputs
 
 
+def test_a_video_of_cozygen_video_output_is_a_result_as_an_image_is() -> None:
+    video = {"filename": "clip_00001_.webm", "subfolder": "CozyGen", "type": "output", "format": "video/webm"}
+    gif = {**video, "filename": "clip_00002_.gif", "format": "image/gif"}
+    job = new_job()
+    events = run(job, ("executed", {"node": "2", "output": {"videos": [video]}}),
+                 ("executed", {"node": "3", "output": {"gifs": [gif]}}))  # fmt: skip
+    assert events == ["job.image", "job.image"]
+    assert job.images == [{"filename": "clip_00001_.webm", "subfolder": "CozyGen", "type": "output"},
+                          {"filename": "clip_00002_.gif", "subfolder": "CozyGen", "type": "output"}]  # fmt: skip
+
+
 def test_job_ids_must_be_lowercase_uuids() -> None:
     good = str(uuid.uuid4())
     assert model.check_job_id(good) == good
