@@ -240,6 +240,66 @@ def test_cozygen_restarted_while_a_remote_job_runs_reattaches_it(servers: dict[s
     assert (here.output_dir / image["subfolder"] / image["filename"]).is_file()
 
 
+# -- max_jobs as a cap: CozyGen holds what no backend has room for ---------------------------------------------
+def cap_both(here: str, backend_id: str, max_jobs: int) -> None:
+    for target in ("local", backend_id):
+        changed = request("PATCH", f"{here}/cozygen/api/backends/{target}", {"max_jobs": max_jobs})
+        assert changed.status == 200 and changed.json()["max_jobs"] == max_jobs, changed.body
+
+
+def queued_ids(url: str) -> list[str]:
+    queue = get(f"{url}/queue").json()
+    return [item[1] for item in queue["queue_running"] + queue["queue_pending"]]
+
+
+def test_max_jobs_caps_each_backend_and_cozygen_holds_the_rest(servers: dict[str, Any]) -> None:
+    here, plain, backend = servers["here"], servers["plain"], servers["backend"]
+    cap_both(here.url, backend["id"], 1)
+    try:
+        made = [submit(here.url, fresh(SLOW)) for _ in range(4)]
+        assert all(m.status == 201 for m in made), [m.body for m in made]  # all full is not a 409
+        jobs = [m.json()["job"] for m in made]
+        held = [j for j in jobs if j["prompt_id"] not in queued_ids(here.url) + queued_ids(plain.url)]
+        assert held and all(j["status"] == "pending" and j["queue_position"] for j in held), held
+        prompts = {j["prompt_id"] for j in jobs}
+        most = {"here": 0, "plain": 0}
+        while any(job_of(here.url, j["id"])["status"] in ("pending", "running") for j in jobs):
+            for name, server in (("here", here), ("plain", plain)):
+                most[name] = max(most[name], len(prompts.intersection(queued_ids(server.url))))
+        assert most == {"here": 1, "plain": 1}, most  # never more than its max_jobs of CozyGen's, each used
+        done = [job_of(here.url, j["id"]) for j in jobs]
+        assert [j["status"] for j in done] == ["completed"] * 4, done
+        assert {j["backend"]["id"] for j in done} == {"local", backend["id"]}
+    finally:
+        cap_both(here.url, backend["id"], 2)
+        request("PATCH", f"{here.url}/cozygen/api/backends/local", {"max_jobs": 1})
+
+
+def test_a_prompt_held_when_cozygen_is_killed_is_held_again_and_runs_once(servers: dict[str, Any]) -> None:
+    here, plain, backend = servers["here"], servers["plain"], servers["backend"]
+    cap_both(here.url, backend["id"], 1)
+    try:
+        jobs = [submit(here.url, fresh(SLOW)).json()["job"] for _ in range(3)]
+        until(lambda: queued_ids(here.url) + queued_ids(plain.url), lambda q: len(q) >= 2)
+        [held] = [j for j in jobs if j["prompt_id"] not in queued_ids(here.url) + queued_ids(plain.url)]
+        here.kill()  # the record says held: nothing was sent
+        here.restart()
+        done = ended(here.url, held["id"], timeout=180)
+        assert done["status"] == "completed" and len(done["images"]) == 1, done
+        for job in jobs:
+            ended(here.url, job["id"], timeout=180)
+        ran = []
+        for path in here.output_dir.rglob("*.png"):
+            with Image.open(path) as saved:
+                record = saved.text.get("cozygen") if hasattr(saved, "text") else None
+            if record and json.loads(record).get("prompt_id") == held["prompt_id"]:
+                ran.append(path)
+        assert len(ran) == 1, ran  # it ran once, wherever it went
+    finally:
+        cap_both(here.url, backend["id"], 2)
+        request("PATCH", f"{here.url}/cozygen/api/backends/local", {"max_jobs": 1})
+
+
 # -- a backend behind a proxy that wants a token, and one that lies ---------------------------------------------
 class Loopback:
     """An aiohttp app on 127.0.0.1 in a thread of its own (a test's stand-in server)."""
