@@ -8,14 +8,13 @@ from typing import Any, Protocol
 
 
 class TransportError(Exception):
-    """A request that got no usable answer: ``status`` None when unreachable or timed out, else the HTTP status
-    (``text`` the start of its body)."""
+    """A request that got no usable answer. ``status``: the HTTP status of a non-200 answer (``text`` the start of
+    its body), or None: unreachable (refused, bad name, the connect timed out: retried once) or, with
+    ``timeout``, a line or the answer did not come in time (never retried)."""
 
-    def __init__(self, status: int | None, text: str, *, timeout: bool = False, streamed: bool = False) -> None:
+    def __init__(self, status: int | None, text: str, *, timeout: bool = False) -> None:
         super().__init__(text)
-        self.status, self.text = status, text
-        self.timeout = timeout  # it did not answer (connect, a line or the whole) in time
-        self.streamed = streamed  # some of the body had been read when it failed (never retried)
+        self.status, self.text, self.timeout = status, text, timeout
 
 
 class Transport(Protocol):

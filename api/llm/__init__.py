@@ -1,0 +1,1 @@
+"""The language-model providers over HTTP: the aiohttp transport core/llm talks through, and the admin routes."""
