@@ -108,7 +108,7 @@ class AssistantRoutes:
     @staticmethod
     async def _pump(turn: Turn, response: web.StreamResponse) -> None:
         events = turn.events()
-        async with contextlib.aclosing(events):  # type: ignore[type-var]
+        async with contextlib.aclosing(events):
             async for kind, data in events:
                 await response.write(frame(kind, data))
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -184,9 +184,9 @@ class Assistant:
         cancelled: list[str] = []
         with self._only_once(action):
             service = self.jobs() if action.jobs else None
-            for job_id in action.jobs if service is not None else []:
+            for job_id in action.jobs:
                 try:
-                    await service.cancel(caller, job_id)  # type: ignore[union-attr]
+                    await service.cancel(caller, job_id)  # type: ignore[union-attr]  # jobs: a service
                 except (Conflict, NotFound):  # ended already
                     continue
                 cancelled.append(job_id)
@@ -229,18 +229,22 @@ class Turn:
         self.actions: list[Action] = []
         self.answered = 0  # characters of the answer
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         ended: dict[str, Any] | None = None
         try:
             reason = "stop"
             try:
                 for round_ in range(MAX_ROUNDS + 1):
                     calls: list[ToolCall] = []
-                    async for kind, data in self._round(calls, tools=round_ < MAX_ROUNDS):
-                        if kind == "done":
-                            reason = data["reason"]
-                        else:
-                            yield kind, data
+                    asked = self._round(calls, tools=round_ < MAX_ROUNDS)
+                    try:
+                        async for kind, data in asked:
+                            if kind == "done":
+                                reason = data["reason"]
+                            else:
+                                yield kind, data
+                    finally:  # this turn closed at a yield closes the provider's stream too
+                        await asked.aclose()
                     if not calls:
                         break
                     for call in calls:
@@ -264,13 +268,13 @@ class Turn:
             if ended is None:  # stopped: the phone went away, or the task was cancelled
                 self._write_now({"reason": "cancelled", "cancelled": True})
 
-    async def _round(self, calls: list[ToolCall], *, tools: bool) -> AsyncIterator[Event]:
+    async def _round(self, calls: list[ToolCall], *, tools: bool) -> AsyncGenerator[Event, None]:
         """One request to the provider: its text as ``token`` events, its tool calls into ``calls`` (and on the
         messages as the assistant's turn), its finish reason as a last ``done``."""
         said: list[str] = []
         reason = "stop"
         stream = self.assistant.llm.stream(self.provider, self.messages, tools=SCHEMAS if tools else None)
-        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        try:
             async for event in stream:
                 if isinstance(event, TextDelta) and event.text:
                     room = MAX_TEXT - self.answered
@@ -284,6 +288,10 @@ class Turn:
                     calls.append(event)
                 elif isinstance(event, Finished):
                     reason = event.reason
+        finally:  # closed at once when the turn stops: the provider's connection with it
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
         if calls:
             self.messages.append({
                 "role": "assistant", "content": "".join(said) or None,

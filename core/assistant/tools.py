@@ -271,7 +271,7 @@ def resolve_field(name: str, parameters: Sequence[Parameter]) -> Parameter | Non
     if low in ("prompt", "positive", "positive_prompt"):
         texts = [p for p in parameters if p.type in TEXT_TYPES and not _negative(p)]
         named = [p for p in texts if any(w in _words(p) for w in ("prompt", "positive", "text"))]
-        return (named or texts or [None])[0]
+        return (named or texts)[0] if texts else None
     if low in ALIASES:  # width, height, steps, seed, cfg
         return next((p for p in parameters if low in _words(p) or any(t[1] == low for t in p.targets)), None)
     return None

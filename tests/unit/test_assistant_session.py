@@ -227,6 +227,21 @@ def test_a_stopped_turn_closes_the_providers_stream_and_keeps_the_partial_answer
     assert saved[1].content == {"text": "Once upon", "reason": "cancelled", "cancelled": True}
 
 
+def test_a_turn_closed_between_two_tokens_closes_the_providers_stream(world: World) -> None:
+    world.llm.answers = [[TextDelta("one"), TextDelta("two"), Finished("stop")]]
+    turn = world.turn()
+
+    async def first_then_close() -> Any:
+        events = turn.events()
+        first = await events.__anext__()
+        await events.aclose()  # as the handler does when a write to the phone fails
+        return first
+
+    assert world.run(first_then_close()) == ("token", {"text": "one"})
+    assert world.llm.closed == 1
+    assert world.saved()[1].content["cancelled"] is True
+
+
 async def _collect(events: AsyncIterator[Any], into: list[Any]) -> None:
     async for event in events:
         into.append(event)
