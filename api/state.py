@@ -52,6 +52,8 @@ if TYPE_CHECKING:  # the backends load when the server starts, not when ComfyUI 
     from ..core.backends.dispatch import Dispatcher
     from ..core.backends.profiles import ProfileService
     from ..core.backends.service import BackendService
+    from ..core.llm.client import LLMClient
+    from ..core.llm.providers import ProviderService
     from .tags import TagService
 
 ENV_ADMIN_USER, ENV_ADMIN_PASSWORD = "COZYGEN_ADMIN_USER", "COZYGEN_ADMIN_PASSWORD"
@@ -99,6 +101,8 @@ class CozyGenState:
         self._backends: BackendService | None = None  # the ComfyUI servers jobs go to (local first)
         self._profiles: ProfileService | None = None  # Spoon Feeder's profiles: the backends and LLM providers
         self.dispatcher: Dispatcher | None = None  # jobs sent to the other backends (core/backends/dispatch.py)
+        self._llm: LLMClient | None = None  # the one client that asks a language model (core/llm/client.py)
+        self._providers: ProviderService | None = None  # the language-model providers (core/llm/providers.py)
         self.roots: dict[str, Path] = {}
         self.upload_max_bytes = _megabytes(ENV_UPLOAD_MAX_MB, 50)
         self.definitions = HostDefinitions(host)  # one cache of ComfyUI's node definitions for every route
@@ -151,6 +155,14 @@ class CozyGenState:
     @property
     def profiles(self) -> ProfileService:
         return self._started(self._profiles)
+
+    @property
+    def llm(self) -> LLMClient:
+        return self._started(self._llm)
+
+    @property
+    def providers(self) -> ProviderService:
+        return self._started(self._providers)
 
     @property
     def backends_started(self) -> bool:
@@ -294,6 +306,7 @@ class CozyGenState:
             self.warmer.start()
             self.warmer.follow(self.gallery_hub)
         await self._start_models(db, data_dir)
+        self._start_llm(db)
         await self._start_backends(db)
         await self._start_dispatch(db)
         for start in self.starters:
@@ -358,13 +371,24 @@ class CozyGenState:
             await close()
             return
         self._backends = service
-        self._profiles = ProfileService(db, service, fetch_json)
+        self._profiles = ProfileService(db, service, fetch_json, providers=self._providers)
 
         async def stop() -> None:
             await service.stop()
             await close()
 
         self.stoppers.append(stop)
+
+    def _start_llm(self, db: Database) -> None:
+        """The LLM client (one aiohttp session, closed at shutdown) and the providers."""
+        from ..core.llm.client import LLMClient
+        from ..core.llm.providers import ProviderService
+        from .llm.transport import AiohttpTransport
+
+        transport = AiohttpTransport()
+        self._llm = LLMClient(transport)
+        self._providers = ProviderService(db, self._llm, lambda: self.settings)
+        self.stoppers.append(transport.close)
 
     async def _start_dispatch(self, db: Database) -> None:
         """Jobs on other backends: the dispatcher over the backends, handed to the job service; the jobs a previous

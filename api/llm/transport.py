@@ -5,7 +5,7 @@ key) and nothing of the caller."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -90,7 +90,7 @@ class AiohttpTransport:
         connect_timeout: float,
         line_timeout: float,
         line_cap: int,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         limits = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=line_timeout)
         try:
             response = await self.session().post(

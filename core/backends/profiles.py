@@ -2,7 +2,8 @@
 backends (changed through BackendService, so the registry in memory stays true; the local ComfyUI is one, never
 stored), the LLM providers' (ollama, openai, gemini, claude) are stored and listed for the prompt assistant. Each
 profile's models are kept (``profile_models``) and synced from the provider: an LLM's model list, a ComfyUI's
-checkpoints. Secrets are write-only."""
+checkpoints. Secrets are write-only. LLM profiles are the assistant's providers: their changes go through
+core/llm/providers.py (one code path; its URLs and model lists are core/llm's)."""
 
 from __future__ import annotations
 
@@ -18,51 +19,37 @@ from .model import LOCAL_ID
 from .remote import RemoteError
 
 if TYPE_CHECKING:  # built with it when the server starts
+    from ..llm.model import Provider
+    from ..llm.providers import ProviderService
     from .service import BackendService
 
-PROVIDERS = ("comfyui", "ollama", "openai", "gemini", "claude")
+PROVIDERS = ("comfyui", "ollama", "openai", "gemini", "claude", "openai-compatible")
 TYPES = ("text", "image", "video", "audio")
 MODALITIES = ("text", "image", "video", "audio")
 MAX_TEXT, MAX_TEMPLATE, MAX_OPTIONS, MAX_MODELS = 2000, 20000, 64 * 1024, 2000
-DEFAULT_URLS = {
-    "openai": "https://api.openai.com/v1",
-    "ollama": "http://127.0.0.1:11434",
-    "claude": "https://api.anthropic.com/v1",
-    "gemini": "https://generativelanguage.googleapis.com/v1beta",
-}
 FetchJson = Callable[[str, dict[str, str]], Awaitable[Any]]  # GET a URL with headers: its JSON (RemoteError)
 
 
+def _provider(provider: str, url: str | None, key: str | None) -> Provider:
+    from ..llm.model import Provider
+
+    return Provider("profile", provider, provider, url, key, None, False)
+
+
 def model_request(provider: str, url: str | None, key: str | None) -> tuple[str, dict[str, str]]:
-    """Where an LLM provider lists its models, and the headers that carry its key."""
-    base = (url or DEFAULT_URLS[provider]).rstrip("/")
-    if provider == "ollama":
-        return base + "/api/tags", {}
-    if provider == "claude":
-        return base + "/models", {"x-api-key": key or "", "anthropic-version": "2023-06-01"}
-    if provider == "gemini":
-        return base + "/models", {"x-goog-api-key": key or ""}
-    return base + "/models", ({"Authorization": f"Bearer {key}"} if key else {})
+    """Where an LLM provider lists its models, and the headers that carry its key (core/llm/model.py's)."""
+    return _provider(provider, url, key).models_request()
 
 
 def model_names(provider: str, answer: Any) -> list[str]:
     """The model ids of a provider's answer (untrusted: only strings of a sane length, at most MAX_MODELS)."""
-    if not isinstance(answer, dict):
-        raise RemoteError(f"the {provider} model list is not a JSON object")
-    if provider == "ollama":
-        items, key = answer.get("models"), "name"
-    elif provider == "gemini":
-        items, key = answer.get("models"), "name"
-    else:
-        items, key = answer.get("data"), "id"
-    if not isinstance(items, list):
-        raise RemoteError(f"the {provider} model list has no model array")
-    names: list[str] = []
-    for item in items[:MAX_MODELS]:
-        name = item.get(key) if isinstance(item, dict) else None
-        if isinstance(name, str) and 0 < len(name) <= 256:
-            names.append(name.removeprefix("models/") if provider == "gemini" else name)
-    return list(dict.fromkeys(names))
+    from ..llm.client import model_names as names
+    from ..llm.model import LLMError
+
+    try:
+        return names(_provider(provider, None, None), answer)[:MAX_MODELS]
+    except LLMError as exc:
+        raise RemoteError(exc.message) from None
 
 
 def checkpoints(object_info: dict[str, Any] | None) -> list[str]:
@@ -128,8 +115,14 @@ def extra_columns(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class ProfileService:
-    def __init__(self, db: Database, backends: BackendService, fetch_json: FetchJson) -> None:
-        self.db, self.backends, self.fetch_json = db, backends, fetch_json
+    def __init__(
+        self, db: Database, backends: BackendService, fetch_json: FetchJson, *, providers: ProviderService | None = None
+    ) -> None:
+        if providers is None:  # the LLM profiles' changes need no client
+            from ..llm.providers import ProviderService
+
+            providers = ProviderService(db, None, dict)
+        self.db, self.backends, self.fetch_json, self.providers = db, backends, fetch_json, providers
         self.started_at = time.time()  # the local ComfyUI's profile dates from this run
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -167,13 +160,12 @@ class ProfileService:
             if extra:
                 await self.db.execute_write_fn(lambda conn: records.update(conn, backend.id, extra))
             return await self.get(backend.id)
-        values = {**self._llm_columns(body, provider), **extra_columns(body), "provider": provider}
-        values.setdefault("type", "text")
-        values.setdefault("output_modalities_json", '["text"]')
-        if not values.get("name"):
+        if not body.get("name"):
             raise BadRequest("name: required", code="INVALID_PROFILE", extra={"field": "name"})
-        new_id = await self.db.execute_write_fn(lambda conn: records.insert(conn, values, by=by))
-        return await self.get(new_id)
+        made = await self.providers.create(
+            _provider_body(body, provider), by=by, extra=extra_columns(body), check_keys=False
+        )  # fmt: skip
+        return await self.get(made.id)
 
     async def update(self, profile_id: str, body: dict[str, Any]) -> dict[str, Any]:
         found = await self.get(profile_id)
@@ -188,7 +180,10 @@ class ProfileService:
                 await self.backends.update(profile_id, connection)
             values = extra_columns(body)
         else:
-            values = {**self._llm_columns(body, found["provider"]), **extra_columns(body)}
+            await self.providers.update(
+                profile_id, _provider_body(body, None), by=None, extra=extra_columns(body), check_keys=False
+            )  # fmt: skip
+            return await self.get(profile_id)
         if values:
             await self.db.execute_write_fn(lambda conn: records.update(conn, profile_id, values))
         return await self.get(profile_id)
@@ -200,17 +195,6 @@ class ProfileService:
         elif not await self.db.execute_write_fn(lambda conn: records.delete(conn, profile_id)):
             raise NotFound(f"Profile {profile_id} not found", code="PROFILE_NOT_FOUND")
         return found
-
-    @staticmethod
-    def _llm_columns(body: dict[str, Any], provider: str) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        if "name" in body:
-            values["name"] = fields.name(body["name"])
-        if "url" in body:
-            values["url"] = fields.url(body["url"]) if body["url"] not in (None, "") else None
-        if "api_key" in body and body["api_key"] != MASK:
-            values["secret"] = fields.secret(body["api_key"])
-        return values
 
     # -- models ----------------------------------------------------------------------------------------------
     async def models(self, profile_id: str) -> list[dict[str, Any]]:
@@ -273,6 +257,16 @@ class ProfileService:
 
 
 MASK = "********"  # what an answer shows for a set key; sent back unchanged, it keeps the key
+
+
+def _provider_body(body: dict[str, Any], kind: str | None) -> dict[str, Any]:
+    """A Spoon Feeder profile's LLM fields as core/llm/providers.py's body (its options stay Spoon Feeder's)."""
+    found: dict[str, Any] = {key: body[key] for key in ("name", "url", "api_key") if key in body}
+    if kind is not None:
+        found["kind"] = kind
+    if isinstance(body.get("is_default"), bool):
+        found["is_default"] = body["is_default"]
+    return found
 
 
 def _backend_fields(body: dict[str, Any], *, creating: bool, test: bool = False) -> dict[str, Any]:

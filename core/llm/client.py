@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,7 +231,7 @@ class LLMClient:
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[TextDelta | ToolCall | Finished]:
+    ) -> AsyncGenerator[TextDelta | ToolCall | Finished, None]:
         """The answer's events as they come: text deltas, then whole tool calls, then one ``Finished``. Closing the
         iterator (or cancelling its reader) closes the provider's connection."""
         body = request_body(provider, messages, model=model, tools=tools, max_tokens=max_tokens,

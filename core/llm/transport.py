@@ -3,7 +3,7 @@ client a fake). A transport sends the provider's own headers only: no cookies, n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 
@@ -36,7 +36,7 @@ class Transport(Protocol):
         connect_timeout: float,
         line_timeout: float,
         line_cap: int,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """An async generator: TransportError(status, text) for a non-200 answer before yielding; then each line
         of the body (without its line ending); closing it (aclose, cancellation) closes the connection."""
         ...
