@@ -35,6 +35,7 @@ from .backends import routes as backend_routes
 from .compat import aiplayground, cyberimage, cyberimage_mcp, dreamlayer, spoonfeeder
 from .guard import make_guard
 from .host import ComfyUIHost
+from .llm import routes as llm_routes
 from .routing import Routes
 from .state import CozyGenState
 
@@ -56,6 +57,7 @@ RESOURCE_MODULES = (
     repeat,
     push,
     prompts,
+    llm_routes,
     tags,
     assistant,
     trust,
