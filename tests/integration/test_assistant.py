@@ -106,7 +106,7 @@ def test_text_streams_in_order_from_a_model_told_the_form_and_nothing_else(serve
     assert [t["function"]["name"] for t in body["tools"]] == ["set_field", "insert_tags", "queue"]
     system = body["messages"][0]["content"]
     assert f"The open workflow is {FORM!r}" in system
-    assert '- prompt (text, "Prompt text"): "a lake"' in system and '- steps (int, 1..50, "Steps"): 9' in system
+    assert '- prompt (text, "Prompt"): "a lake"' in system and '- steps (int, 1..50, "Steps"): 9' in system
     assert "- size (int, 64..1024" in system
     assert body["messages"][-1] == {"role": "user", "content": "make it moodier"}
 
@@ -182,8 +182,9 @@ def test_a_phone_that_goes_away_stops_the_models_answer_at_once(server, people, 
     assert read_events(response, stop_after=2)[0] == ("token", {"text": "word0 "})
     conn.sock.shutdown(socket.SHUT_RDWR)
     conn.close()
-    assert until(lambda: llm.aborted, lambda n: n == 1, timeout=10) == 1  # long before the 20 s the answer takes
-    assert llm.open_streams == 0
+    # the model's stream is closed long before the 20 s its answer takes (a hang of an earlier test may count too)
+    assert until(lambda: (llm.open_streams, llm.aborted), lambda seen: seen == (0, seen[1]) and seen[1] >= 1,
+                 timeout=10)[0] == 0  # fmt: skip
     kept = until(lambda: get(f"{server.url}/cozygen/api/assistant/conversation", headers=people["fay"]).json(),
                  lambda body: len(body["messages"]) == 2)["messages"]  # fmt: skip
     assert kept[0]["text"] == "a long story"
