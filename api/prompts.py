@@ -1,5 +1,6 @@
-"""Prompt tools at /cozygen/api/prompts/: random prompts from wildcards, the wildcards and styles there are,
-and enrichment (a language model when one is configured in the settings, else the style's template).
+"""Prompt tools at /cozygen/api/prompts/: random prompts (the wildcards' draw, grown by the default language model
+when one is set up), the wildcards and styles there are, and enrichment (the default language model, else the
+style's template). The model is asked through ``state.llm`` (core/llm: one client, one policy).
 
 The compatibility mounts (DreamLayer's fetch-prompt, CyberImage's enrich) call ``random_prompt`` and
 ``enrich`` here, so every route answers from the same files and settings.
@@ -11,24 +12,22 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import orjson
 from aiohttp import web
 
 from ..core.accounts.access import USER, VIEWER
-from ..core.errors import BadRequest
+from ..core.errors import BadRequest, HostNotReady
 from ..core.prompts import wildcards as wc
 from .responses import json_response, read_json
 from .routing import Routes
 from .state import CozyGenState
 
 if TYPE_CHECKING:  # imported where used: an enrichment is rare, and importing CozyGen stays cheap
+    from ..core.llm.model import Provider
     from ..core.prompts import enrich as enrichment
 
 BASE = "/cozygen/api/prompts"
 DATA = Path(__file__).resolve().parent.parent / "data"
 SHIPPED_WILDCARDS, SHIPPED_STYLES = DATA / "wildcards", DATA / "styles"
-MAX_LLM_BODY = 1024 * 1024
 
 
 def library(state: CozyGenState) -> wc.Library:
@@ -48,35 +47,41 @@ async def styles(state: CozyGenState) -> dict[str, enrichment.Style]:
     return await asyncio.to_thread(enrichment.load_styles, SHIPPED_STYLES, state.db_ready_data_dir / "styles")
 
 
+async def default_provider(state: CozyGenState) -> Provider | None:
+    """The default LLM provider, or None (none set up, or CozyGen's store did not open)."""
+    try:
+        return await state.providers.available()
+    except HostNotReady:
+        return None
+
+
 async def random_prompt(
-    state: CozyGenState, seed: Any = None, template: str | None = None, negative_template: str | None = None
+    state: CozyGenState,
+    seed: Any = None,
+    template: str | None = None,
+    negative_template: str | None = None,
+    *,
+    llm: bool = True,
 ) -> dict[str, Any]:
-    """``{"positive", "negative", "seed"}`` from the wildcards (see core.prompts.wildcards)."""
-    parsed = wc.parse_seed(seed)
-    found = await wildcards(state)
-    return wc.random_prompt(found, parsed, template, negative_template)
-
-
-async def http_post(url: str, headers: dict[str, str], payload: dict[str, Any], timeout: float) -> tuple[int, bytes]:
-    """The transport ``core.prompts.enrich`` asks a model through: one POST with aiohttp, its body capped."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        async with session.post(url, headers=headers, data=orjson.dumps(payload), allow_redirects=False) as reply:
-            body = bytearray()
-            async for chunk in reply.content.iter_chunked(64 * 1024):
-                body += chunk
-                if len(body) > MAX_LLM_BODY:
-                    raise ValueError(f"the answer is larger than {MAX_LLM_BODY} bytes")
-            return reply.status, bytes(body)
-
-
-async def enrich(state: CozyGenState, prompt: Any, style: Any, seed: Any = None) -> dict[str, Any]:
-    """The enrichment of a prompt in a style (core.prompts.enrich); the LLM settings come from ``state.settings``."""
+    """``{"positive", "negative", "seed", "source"}``: the wildcards' draw (core.prompts.wildcards), grown by the
+    default language model into one prompt when one is set up and ``llm`` (``source: "llm"``, ``idea``: the draw)."""
     from ..core.prompts import enrich as enrichment
 
     parsed = wc.parse_seed(seed)
-    config = enrichment.LLMConfig.from_settings(state.settings)
+    found = await wildcards(state)
+    drawn = wc.random_prompt(found, parsed, template, negative_template)
+    provider = await default_provider(state) if llm else None
+    return await enrichment.imagine(drawn, provider, state.llm if provider else None)
+
+
+async def enrich(state: CozyGenState, prompt: Any, style: Any, seed: Any = None) -> dict[str, Any]:
+    """The enrichment of a prompt in a style (core.prompts.enrich) by the default provider, else the template."""
+    from ..core.prompts import enrich as enrichment
+
+    parsed = wc.parse_seed(seed)
     found, known = await asyncio.gather(wildcards(state), styles(state))
-    return await enrichment.enrich(prompt, style, known, found, config, http_post, parsed)
+    provider = await default_provider(state)
+    return await enrichment.enrich(prompt, style, known, found, provider, state.llm if provider else None, parsed)
 
 
 class PromptRoutes:
@@ -85,9 +90,14 @@ class PromptRoutes:
 
     async def random(self, request: web.Request) -> web.Response:
         query = request.query
-        return json_response(
-            await random_prompt(self.state, query.get("seed"), query.get("template"), query.get("negative_template"))
-        )
+        llm = query.get("llm", "true").lower()
+        if llm not in ("true", "false", "1", "0"):
+            raise BadRequest("llm: true or false", code="INVALID_LLM")
+        drawn = await random_prompt(
+            self.state, query.get("seed"), query.get("template"), query.get("negative_template"),
+            llm=llm in ("true", "1"),
+        )  # fmt: skip
+        return json_response(drawn)
 
     async def wildcards(self, _request: web.Request) -> web.Response:
         found = await wildcards(self.state)
@@ -97,12 +107,12 @@ class PromptRoutes:
         from ..core.prompts import enrich as enrichment
 
         known = await styles(self.state)
-        config = enrichment.LLMConfig.from_settings(self.state.settings)
+        provider = await default_provider(self.state)
         return json_response(
             {
                 "styles": [s.summary() for s in known.values()],
                 "default": enrichment.DEFAULT_STYLE,
-                "llm": {"enabled": config.enabled, "model": config.model or None},
+                "llm": {"enabled": provider is not None, "model": provider.default_model if provider else None},
             }
         )
 

@@ -7,28 +7,30 @@ add styles or replace shipped ones of the same name. ``template`` is the offline
 for the prompt, and the rest is expanded as in ``core.prompts.wildcards`` (``{a|b}`` choices, ``__wildcard__`` lines).
 ``system`` is what the language model is told about the style.
 
-The model is any OpenAI-compatible server (Ollama, a llama.cpp server, a hosted API): ``ask_llm`` posts to
-``{url}/chat/completions`` through a ``post`` function the caller supplies (the API layer's aiohttp client;
-a fake in the unit tests), so this module does no I/O of its own. When the server fails, times out or
-answers with nothing usable, ``enrich`` answers from the template with ``source: "template"`` and a
-``warning`` saying why. The API key is sent as a Bearer token and never appears in an answer or a warning.
+The model is the default LLM provider (core/llm: the one client, its timeout, retry and error shape), asked
+without streaming. When none is set up, or it fails, times out or answers with nothing usable, ``enrich`` answers
+from the template with ``source: "template"`` (and a ``warning`` saying why when a model failed). Random prompts
+(``imagine``) ask the model for one prompt grown from the wildcards' draw, and keep the draw when it fails.
+The provider's key never appears in an answer or a warning.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BadRequest
+from ..errors import BadRequest, CozyGenError
 from .wildcards import Expander, Wildcard, tidy
+
+if TYPE_CHECKING:  # the client is handed in by the API layer
+    from ..llm.client import LLMClient
+    from ..llm.model import Provider
 
 log = logging.getLogger("cozygen")
 
@@ -45,8 +47,11 @@ INSTRUCTIONS = (
     "rewritten prompt only: one paragraph of comma-separated phrases, under 90 words, no quotes, no preamble."
 )
 
-# post(url, headers, payload, timeout) -> (status, body); raises OSError, asyncio.TimeoutError or similar on failure
-Post = Callable[[str, dict[str, str], dict[str, Any], float], Awaitable[tuple[int, bytes]]]
+IMAGINE = (
+    "You write one prompt for a text-to-image model. Grow the idea you are given into a vivid, specific scene: "
+    "subject, setting, composition, lighting, colour and medium. Answer with the prompt only: one paragraph of "
+    "comma-separated phrases, under 70 words, no quotes, no preamble."
+)
 
 
 @dataclass(frozen=True)
@@ -124,94 +129,39 @@ def from_template(style: Style, prompt: str, wildcards: Mapping[str, Wildcard], 
     return tidy(prompt.rstrip(" .,;").join(parts))
 
 
-@dataclass(frozen=True)
-class LLMConfig:
-    url: str = ""
-    model: str = ""
-    api_key: str = ""
-    timeout: float = 8.0
-
-    @classmethod
-    def from_settings(cls, values: Mapping[str, Any]) -> LLMConfig:
-        return cls(
-            url=str(values.get("enrich_url") or "").strip(),
-            model=str(values.get("enrich_model") or "").strip(),
-            api_key=str(values.get("enrich_api_key") or ""),
-            timeout=float(values.get("enrich_timeout") or 8.0),
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.url)
+class Unusable(Exception):
+    """The model answered, but with nothing usable as a prompt."""
 
 
-class LLMError(Exception):
-    """The model's server could not give an answer; the message says why, without secrets."""
-
-
-def endpoint(url: str) -> str:
-    """``{base}/chat/completions`` (a URL that already ends so is used as it is)."""
-    base = url.strip().rstrip("/")
-    return base if base.endswith("/chat/completions") else f"{base}/chat/completions"
-
-
-def shown_url(url: str) -> str:
-    """The URL without user:password, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def chat_request(config: LLMConfig, style: Style, prompt: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if config.api_key:
-        headers["Authorization"] = f"Bearer {config.api_key}"
-    payload: dict[str, Any] = {
-        "messages": [
-            {"role": "system", "content": f"{INSTRUCTIONS}\n\nStyle: {style.name}. {style.system}"},
-            {"role": "user", "content": prompt},
-        ],
-        "temperature": 0.7,
-        "stream": False,
-    }
-    if config.model:
-        payload = {"model": config.model, **payload}
-    return endpoint(config.url), headers, payload
+def messages(style: Style, prompt: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": f"{INSTRUCTIONS}\n\nStyle: {style.name}. {style.system}"},
+        {"role": "user", "content": prompt},
+    ]
 
 
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _LABEL = re.compile(r"^(?:enhanced|enriched|rewritten|improved)?\s*prompt\s*:\s*", re.IGNORECASE)
 
 
-def read_answer(status: int, body: bytes) -> str:
-    """The rewritten prompt in a chat-completions answer, or LLMError."""
-    if status != 200:
-        raise LLMError(f"it answered HTTP {status}")
-    try:
-        content = json.loads(body)["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise LLMError("its answer is not a chat completion") from None
-    if not isinstance(content, str):
-        raise LLMError("its answer has no text")
+def clean(content: str) -> str:
+    """The prompt in a model's answer: no thinking, label, quotes or line breaks; Unusable when nothing is left."""
     text = _THINKING.sub("", content).strip().strip("\"'`").strip()
     text = _LABEL.sub("", text).strip().strip("\"'`").strip()
     text = " ".join(text.split())
     if not text:
-        raise LLMError("its answer is empty")
+        raise Unusable("its answer is empty")
     return text[:MAX_ANSWER]
 
 
-async def ask_llm(config: LLMConfig, style: Style, prompt: str, post: Post) -> str:
-    """The model's rewrite of the prompt, or LLMError (within ``config.timeout`` seconds)."""
-    url, headers, payload = chat_request(config, style, prompt)
-    try:
-        status, body = await asyncio.wait_for(post(url, headers, payload, config.timeout), config.timeout)
-    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
-        raise LLMError(f"it did not answer within {config.timeout:g} s") from None
-    except Exception as exc:  # connection refused, bad host name, TLS... whatever the transport raises
-        raise LLMError(f"it could not be reached ({type(exc).__name__})") from None
-    return read_answer(status, body)
+async def ask(llm: LLMClient, provider: Provider, chat: list[dict[str, str]]) -> tuple[str, str | None]:
+    """The model's cleaned answer and the model that gave it (LLMError, LLMTimeout or Unusable)."""
+    done = await llm.complete(provider, list(chat), temperature=0.7)
+    return clean(done.text), done.model or provider.default_model
+
+
+def _failed(exc: Exception, provider: Provider) -> str:
+    return exc.message if isinstance(exc, CozyGenError) else f"the LLM at {provider.shown()} failed: {exc}"
 
 
 async def enrich(
@@ -219,23 +169,40 @@ async def enrich(
     style_name: Any,
     styles: Mapping[str, Style],
     wildcards: Mapping[str, Wildcard],
-    config: LLMConfig,
-    post: Post,
+    provider: Provider | None,
+    llm: LLMClient | None,
     seed: int | None = None,
 ) -> dict[str, Any]:
     """``{"original_prompt", "enriched_prompt", "style", "source": "llm"|"template"}``, plus ``model`` from the
-    model and ``warning`` when a configured model failed and the template answered instead."""
+    model and ``warning`` when the provider failed and the template answered instead."""
     text = check_prompt(prompt)
     style = find_style(styles, style_name)
     reply: dict[str, Any] = {"original_prompt": prompt, "style": style.name}
-    if config.enabled:
+    if provider is not None and llm is not None:
         try:
-            enriched = await ask_llm(config, style, text, post)
-        except LLMError as exc:
-            warning = f"the LLM at {shown_url(config.url)} failed: {exc}; the {style.name} template answered instead"
-            log.warning("CozyGen: %s", warning)
+            enriched, model = await ask(llm, provider, messages(style, text))
+        except (CozyGenError, Unusable) as exc:
+            warning = f"{_failed(exc, provider)}; the {style.name} template answered instead"
+            log.warning("CozyGen: enrich: %s", warning)
             reply["warning"] = warning
         else:
-            return {**reply, "enriched_prompt": enriched, "source": "llm", "model": config.model or None}
+            return {**reply, "enriched_prompt": enriched, "source": "llm", "model": model}
     enriched = from_template(style, text, wildcards, random.Random(seed))
     return {**reply, "enriched_prompt": enriched, "source": "template"}
+
+
+async def imagine(drawn: dict[str, Any], provider: Provider | None, llm: LLMClient | None) -> dict[str, Any]:
+    """A random prompt: the wildcards' draw (``{"positive", "negative", "seed"}``) grown by the model into one
+    prompt (``source: "llm"``, ``idea``: the draw), or the draw itself (``source: "wildcards"``, with a ``warning``
+    when the model failed)."""
+    if provider is None or llm is None or not str(drawn.get("positive") or "").strip():
+        return {**drawn, "source": "wildcards"}
+    idea = str(drawn["positive"])[:MAX_PROMPT]
+    chat = [{"role": "system", "content": IMAGINE}, {"role": "user", "content": f"The idea: {idea}"}]
+    try:
+        positive, model = await ask(llm, provider, chat)
+    except (CozyGenError, Unusable) as exc:
+        warning = f"{_failed(exc, provider)}; the wildcards answered instead"
+        log.warning("CozyGen: random prompt: %s", warning)
+        return {**drawn, "source": "wildcards", "warning": warning}
+    return {**drawn, "positive": positive, "idea": idea, "source": "llm", "model": model}

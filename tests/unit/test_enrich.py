@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from llm_server import Error, Garbage, Hang, LLMServer, Text, Tool
 from support import PROJECT
 
+from cozygen.api.llm.transport import AiohttpTransport
 from cozygen.core import settings as settings_core
 from cozygen.core.errors import BadRequest
+from cozygen.core.llm import providers
+from cozygen.core.llm.client import LLMClient
+from cozygen.core.llm.model import Provider
 from cozygen.core.prompts import enrich
 from cozygen.core.prompts import wildcards as wc
 
@@ -30,25 +36,35 @@ def styles() -> dict[str, enrich.Style]:
     return enrich.load_styles(SHIPPED)
 
 
-class FakeServer:
-    """A ``post`` for ``ask_llm``: records what it was sent, answers as told."""
-
-    def __init__(self, status: int = 200, body: Any = None, *, delay: float = 0, fail: Exception | None = None):
-        self.status, self.delay, self.fail = status, delay, fail
-        self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.calls: list[tuple[str, dict[str, str], dict[str, Any], float]] = []
-
-    async def __call__(self, url: str, headers: dict[str, str], payload: dict[str, Any], timeout: float):
-        self.calls.append((url, headers, payload, timeout))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.fail:
-            raise self.fail
-        return self.status, self.body
+@pytest.fixture(scope="module")
+def server() -> Iterator[LLMServer]:
+    with LLMServer(key="sk-test") as llm:
+        yield llm
 
 
-def chat(content: Any) -> dict[str, Any]:
-    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+@pytest.fixture
+def llm(server: LLMServer) -> LLMServer:
+    server.reset()
+    return server
+
+
+def provider(llm: LLMServer, **changes: Any) -> Provider:
+    values: dict[str, Any] = dict(id="p", name="home", kind="openai-compatible", url=llm.v1, key="sk-test",
+                                  default_model="tiny", is_default=True, timeout=3.0)  # fmt: skip
+    return Provider(**{**values, **changes})
+
+
+def asked(work: Callable[[LLMClient], Awaitable[Any]]) -> Any:
+    """``work`` with a client over the real transport (closed after)."""
+
+    async def main() -> Any:
+        transport = AiohttpTransport()
+        try:
+            return await work(LLMClient(transport, retry_delay=0.01))
+        finally:
+            await transport.close()
+
+    return asyncio.run(main())
 
 
 def run(coro):
@@ -116,18 +132,15 @@ def test_bad_prompts_are_refused(prompt: Any, code: str) -> None:
 
 
 def test_offline_enrich_answers_from_the_template(styles, wildcards) -> None:
-    server = FakeServer()
-    reply = run(enrich.enrich("a fox", "anime", styles, wildcards, enrich.LLMConfig(), server, seed=3))
-    assert server.calls == []
+    reply = run(enrich.enrich("a fox", "anime", styles, wildcards, None, None, seed=3))
     assert reply["source"] == "template" and "warning" not in reply
     assert reply["original_prompt"] == "a fox" and reply["style"] == "anime"
     assert reply["enriched_prompt"].startswith("a fox, anime style")
 
 
-def test_the_model_is_asked_with_the_style_instructions(styles, wildcards) -> None:
-    server = FakeServer(body=chat('<think>hmm</think>\n"Enhanced prompt: a fox in neon rain, chrome whiskers"'))
-    config = enrich.LLMConfig(url="http://127.0.0.1:9/v1/", model="tiny", api_key="sk-test", timeout=3)
-    reply = run(enrich.enrich("a fox", "cyberpunk", styles, wildcards, config, server))
+def test_the_model_is_asked_with_the_style_instructions(styles, wildcards, llm: LLMServer) -> None:
+    llm.script([Text(["<think>hmm</think>\n", '"Enhanced prompt: a fox in neon rain, chrome whiskers"'])])
+    reply = asked(lambda c: enrich.enrich("a fox", "cyberpunk", styles, wildcards, provider(llm), c))
     assert reply == {
         "original_prompt": "a fox",
         "style": "cyberpunk",
@@ -135,55 +148,79 @@ def test_the_model_is_asked_with_the_style_instructions(styles, wildcards) -> No
         "source": "llm",
         "model": "tiny",
     }
-    ((url, headers, payload, timeout),) = server.calls
-    assert url == "http://127.0.0.1:9/v1/chat/completions" and timeout == 3
-    assert headers["Authorization"] == "Bearer sk-test"
-    assert payload["model"] == "tiny" and payload["stream"] is False
-    system, user = payload["messages"]
+    (sent,) = llm.chats
+    assert sent.headers["authorization"] == "Bearer sk-test"
+    assert sent.body["model"] == "tiny" and sent.body["stream"] is False
+    system, user = sent.body["messages"]
     assert system["role"] == "system" and styles["cyberpunk"].system in system["content"]
     assert user == {"role": "user", "content": "a fox"}
 
 
-def test_no_key_no_model_sends_neither(styles) -> None:
-    url, headers, payload = enrich.chat_request(
-        enrich.LLMConfig(url="http://h/v1/chat/completions"), styles["anime"], "x"
-    )
-    assert url == "http://h/v1/chat/completions" and "Authorization" not in headers and "model" not in payload
+def test_no_key_no_model_sends_neither(styles, wildcards) -> None:
+    with LLMServer() as open_llm:
+        bare = Provider("p", "bare", "openai-compatible", open_llm.v1, None, None, True)
+        reply = asked(lambda c: enrich.enrich("x", "anime", styles, wildcards, bare, c))
+        (sent,) = open_llm.chats
+    assert reply["source"] == "llm"
+    assert "authorization" not in sent.headers and "model" not in sent.body
 
 
 @pytest.mark.parametrize(
-    ("server", "reason"),
+    ("answer", "reason"),
     [
-        (FakeServer(500, b"boom"), "HTTP 500"),
-        (FakeServer(body=b"not json"), "not a chat completion"),
-        (FakeServer(body={"choices": []}), "not a chat completion"),
-        (FakeServer(body=chat("   ")), "empty"),
-        (FakeServer(body=chat(None)), "no text"),
-        (FakeServer(fail=ConnectionRefusedError("refused")), "could not be reached"),
-        (FakeServer(delay=5), "did not answer within 0.2 s"),
+        (Error(500, "boom"), "HTTP 500"),
+        (Garbage(b"not json"), "not a chat-completions stream"),
+        (Error(200, {"choices": []}), "not a chat completion"),
+        (Text(["   "]), "empty"),
+        (Tool("set_field", "{}"), "empty"),
+        (Hang(), "did not answer within 0.3 s"),
     ],
 )
-def test_a_failing_model_falls_back_to_the_template(styles, wildcards, server, reason) -> None:
-    config = enrich.LLMConfig(url="http://user:pw@127.0.0.1:9/v1", api_key="sk-secret", timeout=0.2)
-    reply = run(enrich.enrich("a fox", "fantasy", styles, wildcards, config, server, seed=2))
+def test_a_failing_model_falls_back_to_the_template(styles, wildcards, llm: LLMServer, answer, reason) -> None:
+    llm.script([answer])
+    reply = asked(lambda c: enrich.enrich("a fox", "fantasy", styles, wildcards, provider(llm, timeout=0.3), c, seed=2))
     assert reply["source"] == "template" and reply["enriched_prompt"].startswith("a fox, epic fantasy")
     assert reason in reply["warning"] and "fantasy template" in reply["warning"]
-    assert "sk-secret" not in json.dumps(reply) and "pw" not in reply["warning"]
-    assert "http://127.0.0.1:9/v1" in reply["warning"]
+    assert "sk-test" not in json.dumps(reply)
+    assert f"127.0.0.1:{llm.port}" in reply["warning"]
 
 
-def test_config_comes_from_settings_and_the_environment(monkeypatch) -> None:
+def test_an_unreachable_model_falls_back_to_the_template(styles, wildcards) -> None:
+    gone = Provider("p", "gone", "ollama", "http://127.0.0.1:9", "sk-secret", "m", True)
+    reply = asked(lambda c: enrich.enrich("a fox", "fantasy", styles, wildcards, gone, c))
+    assert reply["source"] == "template" and "127.0.0.1:9 could not be reached" in reply["warning"]
+    assert "sk-secret" not in json.dumps(reply)
+
+
+def test_random_prompts_grow_the_draw_with_the_model(wildcards, llm: LLMServer) -> None:
+    drawn = wc.random_prompt(wildcards, 7, None, None)
+    llm.script([Text(["A lighthouse ", "at dusk, oil painting"])])
+    grown = asked(lambda c: enrich.imagine(drawn, provider(llm), c))
+    assert grown["source"] == "llm" and grown["positive"] == "A lighthouse at dusk, oil painting"
+    assert grown["idea"] == drawn["positive"] and grown["negative"] == drawn["negative"] and grown["model"] == "tiny"
+    assert drawn["positive"] in llm.chats[0].body["messages"][1]["content"]
+    llm.script([Error(401)])
+    failed = asked(lambda c: enrich.imagine(drawn, provider(llm), c))
+    assert failed == {**drawn, "source": "wildcards", "warning": failed["warning"]}
+    assert "HTTP 401" in failed["warning"] and "API key" in failed["warning"]
+    assert run(enrich.imagine(drawn, None, None)) == {**drawn, "source": "wildcards"}
+
+
+def test_the_old_settings_are_the_implicit_provider(monkeypatch) -> None:
     monkeypatch.setenv("COZYGEN_ENRICH_URL", "http://127.0.0.1:11434/v1")
     monkeypatch.setenv("COZYGEN_ENRICH_MODEL", "llama3.2")
     monkeypatch.setenv("COZYGEN_ENRICH_API_KEY", "sk-env")
     monkeypatch.setenv("COZYGEN_ENRICH_TIMEOUT", "not a number")
     values = settings_core.defaults()
-    config = enrich.LLMConfig.from_settings(values)
-    assert config == enrich.LLMConfig("http://127.0.0.1:11434/v1", "llama3.2", "sk-env", 8.0) and config.enabled
+    found = providers.from_settings(values)
+    assert found is not None and (found.id, found.kind, found.default_model, found.key) == (
+        "settings", "openai-compatible", "llama3.2", "sk-env",
+    )  # fmt: skip
+    assert found.chat_url() == "http://127.0.0.1:11434/v1/chat/completions" and found.timeout == 8.0
     shown = settings_core.public(values)
     assert "enrich_api_key" not in shown and shown["enrich_api_key_set"] is True
     assert "sk-env" not in json.dumps(shown)
-    assert not enrich.LLMConfig.from_settings({}).enabled
+    assert providers.from_settings({}) is None
 
 
 @pytest.mark.parametrize(
