@@ -201,8 +201,9 @@ class ClientGone(Exception):
 async def until_gone(work: Awaitable[T], watch: asyncio.Future[None]) -> T:
     """``work``'s result, or ClientGone (``work`` cancelled) once ``watch`` says the client left."""
     task = asyncio.ensure_future(work)
+    waiting: set[asyncio.Future[Any]] = {task, watch}
     try:
-        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not task.done():
             task.cancel()

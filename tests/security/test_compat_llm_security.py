@@ -105,6 +105,9 @@ def test_the_key_is_never_answered_nor_audited(home, hostile) -> None:
         answer = get(f"{server.url}{path}", headers=admin)
         assert answer.status == 200 and SECRET.encode() not in answer.body, path
         assert SECRET[-8:].encode() not in answer.body, path  # not even most of it
+    audit = get(f"{server.url}/cozygen/api/audit?limit=500", headers=admin).json()["entries"]
+    made = next(r for r in audit if r["action"] == "llm.provider.create")
+    assert made["target"] == "Ollama" and made["detail"] == "api_key,url"  # the fields' names, never the key
     hostile.mode = "html"
     for path, body in ((f"{SF}/chat", {"provider": "ollama", "messages": HELLO}), (AIP, {"messages": HELLO})):
         answer = post(f"{server.url}{path}", body, headers=people["mallory"])

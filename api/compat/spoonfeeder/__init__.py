@@ -85,7 +85,7 @@ def add_routes(routes: Routes, state: CozyGenState) -> None:
 
 def add_llm_routes(routes: Routes, state: CozyGenState, p: ProfileRoutes) -> None:
     """chat, models (Ollama's load and unload) and the provider settings, over CozyGen's LLM providers."""
-    c, m, st = ChatRoutes(state), ModelRoutes(state, p), SettingsRoutes(state)
+    c, m, st = ChatRoutes(state), ModelRoutes(state, p), SettingsRoutes(state, p)
     routes.post(f"{BASE}/chat", access=USER)(in_seed_shape(c.chat))
     routes.get(f"{BASE}/models", access=VIEWER)(in_seed_shape(m.list_models))
     routes.get(f"{BASE}/models/{{name}}", access=VIEWER)(in_seed_shape(m.one))

@@ -4,26 +4,30 @@ that kind, else the first). ``PUT`` creates it or changes it (only the fields se
 untouched key out), ``DELETE`` removes it. The key is write-only: answers show its last four characters
 (``...7890``), a key of eight or fewer none (``****``); sent back as shown, it keeps the key. ``status``,
 ``lastTested`` and ``errorMessage`` are those of the last test since the server started (``unknown`` before one).
-All admin (the routes' declared access); changes are the provider service's, audited there.
+All admin (the routes' declared access); changes are audited (``llm.provider.create``, ``.update``, ``.delete``;
+the detail names the fields changed, never the key).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from ....core.errors import BadRequest, CozyGenError, NotFound
-from ....core.llm.model import KINDS, NoProvider, Provider
+from ....core.llm.model import KINDS, SETTINGS_ID, NoProvider, Provider
 from ...auth.credentials import current_user
 from ...responses import json_response, read_json
 from ...state import CozyGenState
 from .. import llm_request
+from .profiles import ProfileRoutes
 from .shapes import iso, ok
 
 NAMES = {"openai-compatible": "OpenAI-compatible", "ollama": "Ollama", "openai": "OpenAI",
          "claude": "Anthropic Claude", "gemini": "Google Gemini"}  # fmt: skip
+T = TypeVar("T")
 KEYED = ("openai", "claude", "gemini")  # kinds that answer nothing without a key
 
 
@@ -49,13 +53,13 @@ async def provider_of_kind(state: CozyGenState, kind: str, *, stored: bool = Fal
             default = None
         if default is not None and default.kind == kind:
             return default
-    listed = [p for p in await state.providers.listing() if p.kind == kind]
+    listed = [p for p in await state.providers.listing() if p.kind == kind and not (stored and p.id == SETTINGS_ID)]
     return next((p for p in listed if p.is_default), listed[0] if listed else None)
 
 
 class SettingsRoutes:
-    def __init__(self, state: CozyGenState) -> None:
-        self.state = state
+    def __init__(self, state: CozyGenState, audits: ProfileRoutes) -> None:
+        self.state, self.audits = state, audits
         self.tested: dict[str, tuple[float, bool, str | None]] = {}  # provider id -> (when, connected, error)
 
     async def entry(self, provider: Provider) -> dict[str, Any]:
@@ -70,6 +74,15 @@ class SettingsRoutes:
             "status": "unknown" if connected is None else "connected" if connected else "error",
             "errorMessage": error, "createdAt": iso(row.get("created_at")), "updatedAt": iso(row.get("updated_at")),
         }  # fmt: skip
+
+    async def audited(self, request: web.Request, action: str, target: str, work: Awaitable[T], detail: str) -> T:
+        try:
+            result = await work
+        except CozyGenError as exc:
+            await self.audits.audit(request, action, target, ok=False, detail=exc.message)
+            raise
+        await self.audits.audit(request, action, target, detail=detail)
+        return result
 
     async def stored(self, kind: str) -> Provider:
         found = await provider_of_kind(self.state, kind, stored=True)
@@ -102,13 +115,18 @@ class SettingsRoutes:
             changes["url"] = url or None
         if "defaultModel" in body:
             changes["default_model"] = llm_request.model_name(body["defaultModel"])
+        detail = ",".join(sorted(changes))  # the fields' names, never the key
         if found is None:
             if kind in KEYED and "api_key" not in changes:
                 raise BadRequest("apiKey is required", code="INVALID_PROFILE", extra={"field": "apiKey"})
             name = body.get("name") if isinstance(body.get("name"), str) and body["name"].strip() else NAMES[kind]
-            provider = await self.state.providers.create({**changes, "name": name, "kind": kind}, by=by)
+            work = self.state.providers.create({**changes, "name": name, "kind": kind}, by=by)
+            provider = await self.audited(request, "llm.provider.create", name, work, detail)
+        elif changes:
+            work = self.state.providers.update(found.id, changes, by=by)
+            provider = await self.audited(request, "llm.provider.update", found.name, work, detail)
         else:
-            provider = await self.state.providers.update(found.id, changes, by=by) if changes else found
+            provider = found
         self.tested.pop(provider.id, None)
         return json_response({"success": True, "message": f"Settings for {kind} updated",
                               "data": await self.entry(provider)})  # fmt: skip
@@ -117,7 +135,8 @@ class SettingsRoutes:
         kind = kind_of(request)
         found = await self.stored(kind)
         user = current_user(request)
-        await self.state.providers.delete(found.id, by=user.username if user else None)
+        work = self.state.providers.delete(found.id, by=user.username if user else None)
+        await self.audited(request, "llm.provider.delete", found.name, work, "")
         self.tested.pop(found.id, None)
         return json_response({"success": True, "message": f"Settings for {kind} deleted"})
 
