@@ -104,6 +104,23 @@ def test_sessions_are_created_listed_read_renamed_and_deleted(server) -> None:
     refused(request("PUT", f"{api(server)}/comfyui/sessions/{made['id']}", {"title": 5}), 400, "INVALID_VALUES")
 
 
+def test_a_session_on_an_unknown_or_disabled_profile_is_refused_in_the_seeds_shape(server) -> None:
+    """(A session on another backend's profile runs there: tests/integration/test_backends_outputs.py.)"""
+    for unknown in ("no-such-profile", 5):
+        body = refused(post(f"{api(server)}/comfyui/sessions", {"profileId": unknown, "title": "x"}), 404)
+        assert body["code"] == "PROFILE_NOT_FOUND" and f"Profile {unknown} not found" in body["error"], body
+    off = post(f"{server.url}/cozygen/api/backends", {"name": "off", "url": server.url, "enabled": False})
+    assert off.status == 201, off.body
+    try:
+        body = refused(post(f"{api(server)}/comfyui/sessions", {"profileId": off.json()["id"], "title": "x"}), 400)
+        assert body["code"] == "PROFILE_DISABLED" and "Profile off is disabled" in body["error"], body
+    finally:
+        request("DELETE", f"{server.url}/cozygen/api/backends/{off.json()['id']}")
+    assert "x" not in {s["title"] for s in data(get(f"{api(server)}/comfyui/sessions"))}  # nothing made
+    made = new_session(server, "Here")
+    assert (made["profile_id"], made["profile_name"], made["profile_url"]) == ("local", "This ComfyUI", server.url)
+
+
 def test_generate_on_the_procedural_workflow_from_request_to_downloaded_images(server) -> None:
     session = new_session(server, "Lighthouses")
     reply = generate(

@@ -4,6 +4,9 @@ A session is a CozyGen session (its title is the session's name); what Spoon Fee
 current workflow, the last parameters) lives in the ``documents`` table. A generation is a CozyGen job: its id
 is the job id, its status ``pending``, ``running``, ``completed`` or ``failed``.
 
+A session is made with a ComfyUI profile (``profileId``: a backend's id, ``local`` when left out) and its
+generations are pinned to that backend; the local one pins nothing while it is the only backend (today's path).
+
 A generation runs on the request's ``workflow_id``, else on the session's current workflow (the last
 ``workflow_id`` it was given), else on the shipped txt2img workflow with ``checkpoint_name`` (or the first
 checkpoint), or on the weights-free procedural form when the checkpoint is ``procedural`` or ComfyUI has none.
@@ -20,7 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ....core.errors import Conflict, NotFound
+from ....core.backends.model import LOCAL_ID, Backend
+from ....core.errors import BadRequest, Conflict, CozyGenError, NotFound
 from ....core.graph.fill import FieldErrors
 from ....core.graph.models import PROCEDURAL_MODEL
 from ....core.graph.parameter import Parameter
@@ -33,13 +37,13 @@ from ...responses import read_json
 from ...state import CozyGenState
 from ...workflows import form_of
 from ..common import PROCEDURAL, TXT2IMG, checkpoints, renamed, square_size
+from .profiles import is_admin
 from .prompts import prompt_names
 from .shapes import (
     BASE,
     GENERATION_STATUSES,
     PARAMETERS,
     PROFILE,
-    PROFILE_ID,
     check_batch,
     check_title,
     checkpoint_of,
@@ -128,14 +132,53 @@ class SessionRoutes:
             lambda conn: documents.update_entry(conn, SESSION_META, session_id, changes)
         )
 
-    @staticmethod
+    def profile(self, chosen: Any) -> Backend | None:
+        """The backend a ``profileId`` names (None: this ComfyUI); 404 in the seed's shape when it names none (an
+        LLM profile included), 400 when it is disabled."""
+        if chosen is None or chosen == LOCAL_ID and not self.state.backends_started:
+            return None
+        missing = NotFound(f"Profile {chosen} not found; list them with GET {BASE}/profiles?provider=comfyui",
+                           code="PROFILE_NOT_FOUND")  # fmt: skip
+        if not isinstance(chosen, str) or not self.state.backends_started:
+            raise missing
+        try:
+            backend = self.state.backends.get(chosen)
+        except NotFound:
+            raise missing from None
+        if not backend.enabled:
+            raise BadRequest(
+                f"Profile {backend.name} is disabled; an admin enables it (PUT {BASE}/profiles/{backend.id} with "
+                "enabled: true), or choose another profile",
+                code="PROFILE_DISABLED",
+            )
+        return None if backend.local else backend
+
+    def profile_view(self, request: web.Request, profile_id: Any) -> dict[str, Any]:
+        """profile_id, profile_name and profile_url of a session (its backend's URL for admins only)."""
+        if not isinstance(profile_id, str) or profile_id == LOCAL_ID:
+            return {**PROFILE, "profile_url": origin(request)}
+        try:
+            backend = self.state.backends.get(profile_id)
+        except CozyGenError:  # removed since (or the backends did not start)
+            return {"profile_id": profile_id, "profile_name": profile_id, "profile_url": None}
+        url = backend.url if is_admin(request) else None
+        return {"profile_id": backend.id, "profile_name": backend.name, "profile_url": url}
+
+    def pin(self, meta: Mapping[str, Any]) -> str | None:
+        """What a session's generations are pinned to: its profile's backend (this ComfyUI's only when others are
+        enabled: alone, it needs no pin and a job takes today's path)."""
+        chosen = meta.get("profile_id")
+        alone = not self.state.backends_started or self.state.backends.only_local
+        if not isinstance(chosen, str) or chosen == LOCAL_ID and alone:
+            return None
+        return chosen
+
     def session_view(
-        request: web.Request, found: groups.Session, meta: dict[str, Any], counts: dict[str, int]
+        self, request: web.Request, found: groups.Session, meta: dict[str, Any], counts: dict[str, int]
     ) -> dict[str, Any]:
         return {
             "id": found.id,
-            **PROFILE,
-            "profile_url": origin(request),
+            **self.profile_view(request, meta.get("profile_id")),
             "title": found.name,
             "current_workflow_id": meta.get("current_workflow_id"),
             "last_parameters": meta.get("last_parameters", {}),
@@ -158,14 +201,13 @@ class SessionRoutes:
     async def create_session(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         chosen, title = body.get("profileId"), body.get("title")
-        if chosen is not None and chosen != PROFILE_ID:
-            raise NotFound(
-                f"Profile {chosen} not found; list them with GET {BASE}/profiles?provider=comfyui",
-                code="PROFILE_NOT_FOUND",
-            )
+        backend = self.profile(chosen)
         name = check_title("New session" if title is None else title)
         made = await self.state.sessions.create(caller(request, self.state), name)
-        return ok(self.session_view(request, made, {}, {}), status=201)
+        meta = {"profile_id": backend.id if backend is not None else LOCAL_ID}
+        if chosen is not None:  # left out: this ComfyUI, no pin (as before profiles named backends)
+            meta = await self.save_session_meta(made.id, meta)
+        return ok(self.session_view(request, made, meta, {}), status=201)
 
     async def get_session(self, request: web.Request) -> web.Response:
         """The session with its most recent generations (``?limit=``, 20 unless told)."""
@@ -253,7 +295,8 @@ class SessionRoutes:
         body = await read_json(request)
         prompt, negative, given, count = check_generate(body)
         meta = (await self.session_meta()).get(found.id, {})
-        job = await self.submit(request, body.get("workflow_id"), meta, (prompt, negative, given, count), found.id)
+        generate = (prompt, negative, given, count)
+        job = await self.submit(request, body.get("workflow_id"), meta, generate, found.id, self.pin(meta))
         data = generation(job)
         last = {**data["parameters"], "batch_size": count, "checkpoint_name": data["checkpoint_name"]}
         changes: dict[str, Any] = {"last_parameters": {k: v for k, v in last.items() if v is not None}}
