@@ -90,6 +90,7 @@ ADMIN_READS = (
     "/cozygen/api/models/trash",
     "/cozygen/api/backends",
     "/cozygen/compat/aiplayground/api/stopDownloadModel",
+    "/cozygen/compat/spoonfeeder/api/settings",  # the LLM providers' settings (URLs, masked keys)
 )
 
 
