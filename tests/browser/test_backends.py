@@ -1,7 +1,8 @@
 """Backends in the phone app (390 px), against two real ComfyUI servers (this one with CozyGen, one plain): an admin
-adds the plain one from Settings → Backends (tested before saving), sees its health and what it lacks, pins a job to
-it from the generate form, sees the job's backend in the queue and history, stores a token that is never shown
-again, disables and removes it. Screenshots: tests/screenshots/backends-*.png."""
+adds the plain one from Settings → Backends (tested before saving), sees its health and what it lacks, sets this
+ComfyUI's jobs at once and tags, pins a workflow to a backend (changed, removed), pins a job and a series to it from
+the generate form, sees the job's backend in the queue and history, stores a token that is never shown again,
+disables and removes it. Screenshots: tests/screenshots/backends-*.png."""
 
 from __future__ import annotations
 
@@ -85,6 +86,51 @@ def test_an_admin_adds_a_backend_pins_a_job_to_it_and_removes_it(server, plain, 
     expect(lacks).not_to_contain_text("plain blur")  # core nodes and CozyGen's inputs: it can run that one
     fits(page)
     shot(page, "backends-phone")
+    attic_id = listed(context, server)["attic"]["id"]
+
+    # this ComfyUI's own row: only jobs at once and tags (and enabled, the toggle) can change
+    local.locator(".backend-edit").click()
+    expect(local.locator(".backend-local-hint")).to_be_visible()
+    expect(page.locator("#bk-local-url")).to_have_count(0)
+    expect(local.locator(".backend-form-try")).to_have_count(0)
+    page.fill("#bk-local-max", "2")
+    page.fill("#bk-local-tags", "GPU, sdxl")
+    fits(page)
+    shot(page, "backends-local-edit-phone")
+    local.locator(".backend-form-save").click()
+    expect(local.locator(".kind")).to_have_text(["gpu", "sdxl"])
+    expect(local.locator(".backend-queue")).to_contain_text("up to 2 at once")
+    mine = listed(context, server)["local"]
+    assert (mine["max_jobs"], mine["tags"], mine["enabled"]) == (2, ["gpu", "sdxl"], True)
+    local.locator(".backend-edit").click()
+    page.fill("#bk-local-max", "1")
+    page.fill("#bk-local-tags", "")
+    local.locator(".backend-form-save").click()
+    expect(local.locator(".kind")).to_have_count(0)
+    assert listed(context, server)["local"]["max_jobs"] == 1
+
+    # a workflow pinned to the attic, moved to this ComfyUI, then unpinned
+    pins = page.locator(".backend-pins")
+    expect(pins.locator(".backend-pins-none")).to_be_visible()
+    page.select_option("#pin-new-workflow", WORKFLOW)
+    page.select_option("#pin-new-backend", attic_id)
+    pins.locator(".pin-add-btn").click()
+    row = pins.locator(f'li.pin[data-workflow="{WORKFLOW}"]')
+    expect(row).to_be_visible()
+    expect(row.locator("select")).to_have_value(attic_id)
+    expect(page.locator(f'#pin-new-workflow option[value="{WORKFLOW}"]')).to_have_count(0)  # pinned once only
+    assert pinned(context, server) == {WORKFLOW: attic_id}
+    page.reload()  # kept by the server (and no toasts or open lists in the picture)
+    expect(row.locator("select")).to_have_value(attic_id)
+    pins.locator(".pin-add-btn").scroll_into_view_if_needed()
+    page.mouse.wheel(0, 400)  # the whole card above the tab bar
+    fits(page)
+    shot(page, "backends-pins-phone")
+    row.locator("select").select_option("local")
+    wait_for(lambda: pinned(context, server) == {WORKFLOW: "local"}, "the pin moved to this ComfyUI", timeout=15)
+    row.locator(".pin-remove").click()
+    expect(pins.locator(".backend-pins-none")).to_be_visible()
+    assert pinned(context, server) == {}
 
     # the generate form offers Any or one backend; a job pinned to the plain one runs there
     page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
@@ -94,12 +140,12 @@ def test_an_admin_adds_a_backend_pins_a_job_to_it_and_removes_it(server, plain, 
     expect(picker.locator("option").first).to_have_text("Any")
     page.fill("#f-size", "2048")  # a few seconds of CPU: the queue can show it running
     page.fill("#f-blur_radius", "31")
-    attic_id = listed(context, server)["attic"]["id"]
     picker.select_option(attic_id)
     page.locator("#backend-hint").scroll_into_view_if_needed()
     page.mouse.wheel(0, 400)  # above the sticky Generate button
     fits(page)
     shot(page, "backends-generate-phone")
+    before = {j["id"] for j in jobs(context, server)}
     page.click("#go")
     wait_for(lambda: any(j["backend"]["id"] == attic_id for j in jobs(context, server)), "the pinned job")
     job = next(j for j in jobs(context, server) if j["backend"]["id"] == attic_id)
@@ -115,6 +161,21 @@ def test_an_admin_adds_a_backend_pins_a_job_to_it_and_removes_it(server, plain, 
     expect(row.locator(".status")).to_have_text("completed")
     fits(page)
     shot(page, "backends-history-phone")
+
+    # "Run on" holds for a series too: each of its jobs runs on the attic
+    before |= {job["id"]}
+    page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
+    page.fill("#f-size", "256")
+    page.fill("#f-blur_radius", "3")
+    page.locator("#backend").select_option(attic_id)
+    page.select_option("#repeat", "2")
+    page.click("#go")
+
+    def series() -> list[dict]:
+        return [j for j in jobs(context, server) if j["id"] not in before]
+
+    wait_for(lambda: len(series()) == 2 and all(done(context, server, j["id"]) for j in series()), "the series")
+    assert [j["backend"]["id"] for j in series()] == [attic_id, attic_id]
 
     # a token: stored, never answered, the form says one is kept
     page.goto(f"{server.url}/cozygen/settings/backends")
@@ -152,6 +213,11 @@ def test_an_admin_adds_a_backend_pins_a_job_to_it_and_removes_it(server, plain, 
 
 def jobs(context: BrowserContext, server) -> list[dict]:
     return context.request.get(f"{server.url}/cozygen/api/jobs?limit=20").json()["jobs"]
+
+
+def pinned(context: BrowserContext, server) -> dict[str, str]:
+    found = context.request.get(f"{server.url}/cozygen/api/backends/pins").json()["pins"]
+    return {p["workflow"]: p["backend"] for p in found}
 
 
 def done(context: BrowserContext, server, job_id: str) -> bool:

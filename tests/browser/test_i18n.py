@@ -302,6 +302,17 @@ def open_backends(page: Page, server, image: dict) -> Undo:
     return None
 
 
+def open_backend_pins(page: Page, server, image: dict) -> Undo:
+    """Settings → Backends: this ComfyUI's own form (jobs at once, tags) and the Pinned workflows card."""
+    page.goto(f"{server.url}/cozygen/settings/backends")
+    card = page.locator('li.backend[data-backend="local"]')
+    card.locator(".backend-edit").click()
+    expect(card.locator(".backend-local-hint")).to_be_visible(timeout=15000)
+    expect(page.locator(".backend-pins .pin-add-btn")).to_be_visible(timeout=15000)
+    page.locator(".backend-pins").scroll_into_view_if_needed()
+    return None
+
+
 @dataclass(frozen=True)
 class Screen:
     name: str
@@ -326,6 +337,7 @@ SCREENS = [
     Screen("add-download", open_add_download),
     Screen("server-settings", open_server_settings),
     Screen("backends", open_backends),
+    Screen("backend-pins", open_backend_pins),
 ]
 
 
