@@ -162,14 +162,14 @@ class AIPlaygroundChatRoutes:
         client's connection is watched (ComfyUI's server does not cancel a handler whose client left): once it
         is gone, the provider's stream is closed at once, even while it is waiting for a token."""
         watch = asyncio.ensure_future(gone(request))
+        response = web.StreamResponse(headers=sse.HEADERS)
         try:
             first = await until_gone(anext(events, None), watch)
-            response = web.StreamResponse(headers=sse.HEADERS)
             await response.prepare(request)
             await until_gone(self.pump(response, events, first, chunks), watch)
             return response
         except ClientGone:
-            return web.Response(status=499)  # nobody reads it
+            return response if response.prepared else web.Response(status=499)  # nobody reads it
         finally:
             watch.cancel()
             await events.aclose()  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from llm_server import Drip, Error, Garbage, LLMServer, Text, Tool
+from llm_server import Drip, Error, Garbage, Hang, LLMServer, Text, Tool
 from support import AUTH_ENV, get, household, post, request, until
 
 SF = "/cozygen/compat/spoonfeeder/api"
@@ -177,6 +177,21 @@ def test_closing_the_stream_closes_the_providers(server, people, providers, llm)
     assert len(lines) == 3
     assert until(lambda: llm.aborted, lambda n: n >= 1, timeout=15) >= 1
     assert until(lambda: llm.open_streams, lambda n: n == 0, timeout=15) == 0
+
+
+def test_leaving_before_the_first_token_closes_the_providers_request(server, people, providers, llm) -> None:
+    llm.reset()
+    llm.script([Hang()])
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=1.5)
+    try:
+        body = json.dumps({"messages": HELLO, "stream": True})
+        conn.request("POST", AIP, body, {**people["sam"], "Content-Type": "application/json"})
+        with pytest.raises(TimeoutError):
+            conn.getresponse()  # the provider never answers: nothing to send yet
+    finally:
+        conn.close()
+    assert until(lambda: llm.aborted, lambda n: n >= 1, timeout=15) >= 1  # long before its 60 s first-token wait
 
 
 def test_each_users_llm_calls_are_limited(server, people, providers, llm) -> None:
