@@ -293,6 +293,10 @@ class Dispatcher:
         from ..jobs import records
 
         await self.db.execute_write_fn(lambda c: records.move_prompt(c, job_id, prompt_id, backend.id))
+        job = self.tracker.live(job_id)
+        if job is not None and job.cancel_requested:  # cancelled while it was neither held nor sent
+            self._end(prompt_id, job_id, CANCELLED, None)
+            return
         self.tracker.routed(job_id, prompt_id, backend.id, backend.name)
         if backend.local:
             self._active()
@@ -473,7 +477,7 @@ class Dispatcher:
         self.tracker.on_message(PREVIEW_WITH_METADATA, (image, {"prompt_id": prompt_id}), local=False)
 
     # -- ending, cancelling -------------------------------------------------------------------------------
-    def _end(self, prompt_id: str, job_id: str, status: str, error: str) -> None:
+    def _end(self, prompt_id: str, job_id: str, status: str, error: str | None) -> None:
         """End one prompt from outside the backend's messages (the whole job when it is its only prompt)."""
         place = self._placements.pop(prompt_id, None)
         if place is not None:
