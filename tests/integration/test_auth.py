@@ -89,6 +89,7 @@ ADMIN_READS = (
     "/cozygen/api/downloads",
     "/cozygen/api/models/trash",
     "/cozygen/api/backends",
+    "/cozygen/api/llm/providers/",  # one provider (its URL), its models; the list is everyone's (the user view)
     "/cozygen/compat/aiplayground/api/stopDownloadModel",
     "/cozygen/compat/spoonfeeder/api/settings",  # the LLM providers' settings (URLs, masked keys)
 )

@@ -98,7 +98,8 @@ def settings(server, changes: dict[str, Any]):
 
 def test_random_prompts_are_reproducible_and_follow_templates(server) -> None:
     first = get(f"{server.url}{API}/random?seed=7")
-    assert first.status == 200 and set(first.json()) == {"positive", "negative", "seed"}
+    assert first.status == 200 and set(first.json()) == {"positive", "negative", "seed", "source"}
+    assert first.json()["source"] == "wildcards"  # no language model set up: the draw itself
     assert first.json()["seed"] == 7 and first.json()["positive"] and first.json()["negative"]
     assert get(f"{server.url}{API}/random?seed=7").json() == first.json()
     assert get(f"{server.url}/api{API}/random?seed=7").json() == first.json()  # ComfyUI's /api copy
