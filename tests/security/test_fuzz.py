@@ -11,7 +11,7 @@ The operations that would end the run itself are left out or kept harmless: sign
 password change (they revoke the token the fuzzer signs in with), changes to the admin's own account (a
 new role or password revokes it too; deleting it ends it), revoking the fuzzer's own token, restarting
 ComfyUI (tests/integration/test_restart.py covers it), and an LLM endpoint that would make every enrichment
-wait on a real network (it points at a closed local port instead).
+wait on a real network (it, and every LLM provider's URL, points at a closed local port instead).
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ STREAM_SECONDS = 0.5  # an event stream that opened is read this long, then left
 SELF_DEFEATING = ["logout", "changeOwnPassword", "restartComfyUI"]
 OWN_ACCOUNT = re.compile(r"^(PATCH|DELETE) /cozygen/api/users/\{user_id\}$")
 CLOSED_PORT_LLM = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, a connection fails at once
+LLM_PROVIDER_BODIES = (
+    "POST /cozygen/api/llm/providers", "POST /cozygen/api/llm/providers/test",
+    "PATCH /cozygen/api/llm/providers/{provider_id}",
+)  # fmt: skip
 FOLDER = "ComfyUI-CozyGen-fuzz"  # custom_nodes/<FOLDER>: how CozyGen's frames are named in a traceback
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\):$", re.MULTILINE)
 
@@ -96,6 +100,8 @@ def harmless(case: Any, host: FuzzHost) -> None:
         case.path_parameters["token_id"] = f"not-{host.token_id}"
     if label == "PATCH /cozygen/api/settings" and isinstance(case.body, dict) and case.body.get("enrich_url"):
         case.body["enrich_url"] = CLOSED_PORT_LLM
+    if label in LLM_PROVIDER_BODIES and isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
+        case.body["url"] = CLOSED_PORT_LLM  # a provider the enrichments and tests would wait on
 
 
 @schema.parametrize()
