@@ -192,8 +192,11 @@ class ProfileService:
         found = await self.get(profile_id)
         if found["provider"] == records.COMFYUI:
             await self.backends.delete(profile_id)  # 409 for the local ComfyUI, or while it has jobs
-        elif not await self.db.execute_write_fn(lambda conn: records.delete(conn, profile_id)):
-            raise NotFound(f"Profile {profile_id} not found", code="PROFILE_NOT_FOUND")
+        else:
+            try:
+                await self.providers.delete(profile_id, by=None)  # the default moves on if it was this one
+            except NotFound:
+                raise NotFound(f"Profile {profile_id} not found", code="PROFILE_NOT_FOUND") from None
         return found
 
     # -- models ----------------------------------------------------------------------------------------------

@@ -130,6 +130,9 @@ def test_spoon_feeder_llm_profiles_are_the_same_rows(world, db: Database) -> Non
     loop.run_until_complete(service.update(made["id"], {"timeout": 20}, by="admin"))
     row = loop.run_until_complete(profiles.get(made["id"]))
     assert '"temperature": 1' in row["options_json"] and '"timeout": 20' in row["options_json"]
+    other = loop.run_until_complete(profiles.create({"name": "home-ollama", "provider": "ollama"}, by="admin"))
+    loop.run_until_complete(profiles.delete(made["id"]))  # the default goes: the other becomes it
+    assert [(p.id, p.is_default) for p in loop.run_until_complete(service.listing())] == [(other["id"], True)]
 
 
 def test_a_test_lists_the_models_or_says_why_not(world) -> None:
