@@ -58,12 +58,12 @@ export async function providers(): Promise<Provider[]> {
   return list.map(parseProvider).filter((p): p is Provider => p !== null);
 }
 
-/** What an admin sends: a key only when typed ("" clears it on an update); url "" for the vendor's own. */
+/** What an admin sends: a key only when typed; url "" for the vendor's own. */
 export interface ProviderFields {
   name: string;
   kind: ProviderKind;
   url: string;
-  key?: string;
+  api_key?: string;
   default_model: string;
   timeout?: number;
 }

@@ -118,9 +118,10 @@ function ProviderCard({ provider: p, onChanged }: { provider: Provider; onChange
       <div class="row" style="gap:8px">
         <b class="grow provider-name">{p.name}</b>
         {p.isDefault && <span class="kind provider-default">{t("assistantSettings.default")}</span>}
-        <span class="kind">{t(KIND_LABELS[p.kind])}</span>
       </div>
-      <div class="small muted provider-url">{[p.url ?? "", p.defaultModel ? t("assistantSettings.modelIs", { model: p.defaultModel }) : "", p.hasKey ? t("assistantSettings.keyStored") : ""].filter(Boolean).join(" · ")}</div>
+      <div class="small muted provider-url">
+        {[t(KIND_LABELS[p.kind]), p.url ?? "", p.defaultModel ? t("assistantSettings.modelIs", { model: p.defaultModel }) : "", p.hasKey ? t("assistantSettings.keyStored") : ""].filter(Boolean).join(" · ")}
+      </div>
       {implicit && <div class="small muted">{t("assistantSettings.fromSettings")}</div>}
       {result && <div class="small provider-test" role="status">{result}</div>}
       {confirmRemove ? (
@@ -159,7 +160,7 @@ function ProviderForm({ provider, onDone }: { provider?: Provider; onDone: (save
   const id = provider ? `pv-${provider.id}` : "pv-new";
   const fields = (): ProviderFields => {
     const f: ProviderFields = { name: name.trim(), kind, url: url.trim(), default_model: model.trim() };
-    if (key.trim()) f.key = key.trim();
+    if (key.trim()) f.api_key = key.trim();
     const seconds = Number(timeout);
     if (timeout.trim() && Number.isFinite(seconds)) f.timeout = seconds;
     return f;

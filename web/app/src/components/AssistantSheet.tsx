@@ -24,8 +24,9 @@ interface FormBinding {
   onSet: (name: string, value: Json) => void;
 }
 
-/** The generate screen's "Assistant" button: shown only when GET /cozygen/api/llm/status says one answers. */
-export function AssistantButton(props: FormBinding): JSX.Element | null {
+/** The generate screen's assistant: its button (for the top bar; none unless GET /cozygen/api/llm/status says one
+ * answers) and its sheet (rendered outside the top bar, whose backdrop filter would hold a fixed sheet inside it). */
+export function useAssistant(binding: FormBinding): { button: JSX.Element | null; sheet: JSX.Element | null } {
   const [available, setAvailable] = useState(false);
   const [open, setOpen] = useState(false);
   // the conversation outlives the sheet (closed and opened again, its chips can still undo)
@@ -43,16 +44,16 @@ export function AssistantButton(props: FormBinding): JSX.Element | null {
     loaded.current = true;
     conversation().then((messages) => dispatch({ type: "loaded", messages }), () => undefined);
   }, [open]);
-  if (!available) return null;
-  return (
-    <>
+  if (!available || !binding.params.length) return { button: null, sheet: null };
+  return {
+    button: (
       <button type="button" class="ghost assistant-open" id="assistant-open" aria-label={t("assistant.open")} title={t("assistant.open")}
         aria-haspopup="dialog" onClick={() => setOpen(true)}>
         <Icon name="chat" /> <span class="assistant-open-label">{t("assistant.open")}</span>
       </button>
-      {open && <AssistantSheet {...props} state={state} dispatch={dispatch} onClose={() => setOpen(false)} />}
-    </>
-  );
+    ),
+    sheet: open ? <AssistantSheet {...binding} state={state} dispatch={dispatch} onClose={() => setOpen(false)} /> : null,
+  };
 }
 
 /** The words for a refusal before the stream: the rate limit's wait and "no language model" in the language. */
@@ -157,8 +158,7 @@ export function AssistantSheet({ workflow, params, values, onSet, state, dispatc
     dispatch({ type: "actionState", id: a.id, state: "queued", jobs: [] });
     try {
       const jobs = await confirmAction(a.id, { ...form.current });
-      dispatch({ type: "actionState", id: a.id, state: "queued", jobs });
-      toast(t("assistant.queued", { count: jobs.length }));
+      dispatch({ type: "actionState", id: a.id, state: "queued", jobs }); // the chip says how many (a toast would cover the sheet)
       for (const id of jobs) getJob(id).then((job) => jobStore.track(job), () => undefined);
     } catch (err) {
       dispatch({ type: "actionState", id: a.id, state: "waiting" });

@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, backendSummaries, check, enrichPrompt, form as loadForm, getJob, parseNoBackend, randomPrompt, startSeries, submitJob, workflows, type BackendSummary, type CheckResult, type Job, type Json, type Param, type SeriesTimes } from "../api";
 import { AllSettings } from "../components/AllSettings";
-import { AssistantButton } from "../components/AssistantSheet";
+import { useAssistant } from "../components/AssistantSheet";
 import { MissingModels } from "../components/MissingModels";
 import { Field, fieldId } from "../components/Field";
 import { Icon } from "../components/Icons";
@@ -259,15 +259,17 @@ export function Generate({ workflow, admin = false }: { workflow: string; admin?
   };
   const promptParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /prompt/i.test(p.name) && !/neg/i.test(p.name)), [params]);
   const negativeParam = useMemo(() => params?.find((p) => (p.type === "text" || p.type === "string") && /neg/i.test(p.name)), [params]);
+  const assistant = useAssistant({ workflow, params: params ?? [], values, onSet: set });
   const lacks = requirements && !requirements.ok ? [...requirements.missingNodes.map((n) => t("gen.lackNode", { name: n })), ...requirements.missingModels] : [];
 
   return (
     <>
       <TopBar title={<span class="row" style="gap:8px;font-size:1.1rem"><span style="overflow:hidden;text-overflow:ellipsis">{prettyName(workflow)}</span> <KindBadge kind={kind} /></span>} back={() => navigate("/cozygen/")}>
-        {params && <AssistantButton workflow={workflow} params={params} values={values} onSet={set} />}
+        {assistant.button}
         <button type="button" class="icon ghost" id="all-settings-open" aria-label={t("allSettings.title")} title={t("allSettings.title")}
           aria-pressed={Object.keys(changes).length > 0} onClick={() => setAllOpen(true)}><Icon name="gear" /></button>
       </TopBar>
+      {assistant.sheet}
       {allOpen && <AllSettings workflow={workflow} changes={changes} errors={errors} onChange={setChanges} onClose={() => setAllOpen(false)} />}
       <main class="narrow gen">
         {loadError && <p class="error" role="alert">{loadError}</p>}
