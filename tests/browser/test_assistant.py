@@ -3,7 +3,8 @@
 the generate screen's Assistant button appears, the answer streams into the sheet, a tool call sets a field and
 another inserts a tag (each chip undoes its change), a queue action waits for Confirm and queues the jobs, Stop ends
 a dripping answer (the provider's stream closed too), a provider error and the rate limit are said in words, the
-conversation is cleared, and with the model removed the button goes. Screenshots: tests/screenshots/assistant-*.png."""
+conversation is cleared, another user sees only whether it is on (and none of the admin's conversation), and with the
+model removed a message is refused in words and the button goes. Screenshots: tests/screenshots/assistant-*.png."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import phone
 import pytest
 from llm_server import Calls, Drip, Error, LLMServer, Text, Tool
 from phone import shot
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 ADMIN, PASSWORD = "ada", "ada-password"
 WORKFLOW = "cozygen_procedural_form.json"  # fields prompt, seed, steps (1..50), size
@@ -66,7 +67,7 @@ def field(page: Page, name: str) -> Any:
     return page.locator(f"#f-{name}")
 
 
-def test_the_assistant_sets_fields_queues_stops_and_says_what_went_wrong(server, llm: LLMServer, browser: Browser) -> None:
+def test_the_assistant_sets_fields_queues_stops_and_says_what_went_wrong(server, llm: LLMServer, browser) -> None:
     context, page = phone.signed_in(browser, server, ADMIN, PASSWORD)
 
     # no language model yet: the generate screen has no Assistant button
@@ -105,10 +106,9 @@ def test_the_assistant_sets_fields_queues_stops_and_says_what_went_wrong(server,
     page.fill("#f-prompt", "a cozy cabin")
     expect(field(page, "steps")).to_have_value("12")
     llm.reset()
-    llm.script([
-        Calls([Tool("set_field", '{"field": "steps", "value": 30}'), Tool("insert_tags", '{"field": "prompt", "tags": ["longhair"]}')]),
-        Text(["Done: ", "30 steps", " and long hair."]),
-    ])  # fmt: skip
+    steps = Tool("set_field", '{"field": "steps", "value": 30}')
+    tags = Tool("insert_tags", '{"field": "prompt", "tags": ["longhair"]}')  # an alias of long_hair
+    llm.script([Calls([steps, tags]), Text(["Done: ", "30 steps", " and long hair."])])
     page.click("#assistant-open")
     sheet = page.locator("#assistant")
     expect(sheet).to_be_visible()
@@ -145,7 +145,10 @@ def test_the_assistant_sets_fields_queues_stops_and_says_what_went_wrong(server,
     expect(field(page, "prompt")).not_to_have_value("a cozy cabin")  # the tag stays
 
     # a queue action waits for Confirm, then queues the variations as this user; its Undo cancels them
-    before = len(context.request.get(f"{server.url}/cozygen/api/jobs?limit=50").json()["jobs"])
+    def jobs() -> int:
+        return len(context.request.get(f"{server.url}/cozygen/api/jobs?limit=50").json()["jobs"])
+
+    before = jobs()
     llm.script([Tool("queue", '{"variations": 2}'), Text(["Two variations are ready to queue."])])
     page.click("#assistant-open")
     send(page, "queue two variations")
@@ -156,14 +159,14 @@ def test_the_assistant_sets_fields_queues_stops_and_says_what_went_wrong(server,
     queue_chip.locator(".action-confirm").click()
     expect(queue_chip).to_have_attribute("data-state", "queued")
     expect(queue_chip).to_contain_text("2 jobs queued")
-    wait_for(lambda: len(context.request.get(f"{server.url}/cozygen/api/jobs?limit=50").json()["jobs"]) == before + 2, "the two jobs")
+    wait_for(lambda: jobs() == before + 2, "the two jobs")
     queue_chip.locator(".action-undo").click()
     expect(queue_chip).to_have_attribute("data-state", "cancelled")
 
     # Stop ends a dripping answer at once: the sheet says so, and the provider's stream is closed too
     llm.script([Drip([f"word{i} " for i in range(40)], delay=0.4)])
     send(page, "tell me a long story")
-    expect(last_reply(page).locator(".bubble-text")).to_contain_text("word1")
+    expect(last_reply(page).locator(".bubble-text")).to_contain_text("word0 word1 ")  # in order, as they come
     expect(page.locator("#assistant-stop")).to_be_visible()
     shot(page, "assistant-streaming")
     page.click("#assistant-stop")
@@ -195,12 +198,32 @@ def test_the_assistant_sets_fields_queues_stops_and_says_what_went_wrong(server,
     assert context.request.get(f"{server.url}/cozygen/api/assistant/conversation").json()["messages"] == []
     page.click("#assistant .sheet-close")
 
-    # with the model removed, the assistant is off again and the button goes
+    # another user sees whether the assistant is on, and no providers (they are an admin's)
+    made = context.request.post(f"{server.url}/cozygen/api/users", headers={"Origin": server.url},
+                                data={"username": "bob", "password": "bob-password", "role": "user"})  # fmt: skip
+    assert made.ok, made.text()
+    bob_context, bob = phone.signed_in(browser, server, "bob", "bob-password")
+    bob.goto(f"{server.url}/cozygen/settings")
+    expect(bob.locator("#assistant-state")).to_contain_text("The assistant is on: Home LLM answers.")
+    expect(bob.locator("#provider-add")).to_have_count(0)
+    expect(bob.locator("#assistant-settings li.provider")).to_have_count(0)
+    bob.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
+    bob.click("#assistant-open")
+    expect(bob.locator("#assistant .bubble")).to_have_count(0)  # the admin's conversation is not his
+
+    # with the model removed, the assistant is off again: a message already typed is refused in words, and the
+    # button goes
     page.goto(f"{server.url}/cozygen/settings")
     card = page.locator("#assistant-settings li.provider", has_text="Home LLM")
     card.locator(".provider-remove").click()
     card.locator(".provider-remove-yes").click()
     expect(page.locator("#assistant-state")).to_contain_text("off")
+    send(bob, "a warmer light?")
+    expect(last_reply(bob).locator(".bubble-error")).to_have_text(
+        "No language model is set up: an admin adds one in Settings → Assistant."
+    )
+    shot(bob, "assistant-no-llm")
+    bob_context.close()
     page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
     expect(field(page, "steps")).to_be_visible()
     expect(page.locator("#assistant-open")).to_have_count(0)
