@@ -59,7 +59,9 @@ class AssistantRoutes:
             from ..core.assistant.session import Assistant
 
             state = self.state
-            self._service = Assistant(state.db, state.llm, state.providers, lambda: state.job_service)
+            self._service = Assistant(
+                state.db, state.llm, state.providers, lambda: state.job_service, limits=state.llm_limits
+            )
         return self._service
 
     async def tags(self, names: list[str]) -> dict[str, str | None]:

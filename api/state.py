@@ -35,7 +35,7 @@ from ..core.graph.summary import summarize
 from ..core.host import Host
 from ..core.jobs import model, records
 from ..core.jobs.model import Job
-from ..core.jobs.ratelimit import RateLimiter
+from ..core.jobs.ratelimit import RateLimiter, llm_limiter
 from ..core.jobs.service import JobService
 from ..core.jobs.sessions import SessionService
 from ..core.jobs.tracker import JobTracker
@@ -85,6 +85,7 @@ class CozyGenState:
         self.live = LiveConnections()  # open streams and sockets, closed when their sign-in is revoked
         self.credentials = CredentialCache()  # what authentication read, until the next commit (or a second)
         self.job_limits = RateLimiter.from_env()  # job submissions per minute per user (COZYGEN_RATE_LIMIT)
+        self.llm_limits = llm_limiter()  # calls to a language model per minute per user: assistant and seeds' chat
         self.auth_enabled, self.auth_reason = True, "not decided yet"
         self.settings: dict[str, Any] = settings.defaults()
         self.gallery_hub = EventHub()

@@ -4,7 +4,7 @@ tools (OpenAI's function schemas); and the per-user limit on their calls."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -12,9 +12,6 @@ from aiohttp import web
 from ...core.errors import BadRequest, RateLimited, TooLarge
 from ..jobs import caller
 from ..state import CozyGenState
-
-if TYPE_CHECKING:
-    from ...core.jobs.ratelimit import RateLimiter
 
 MAX_MESSAGES = 200
 MAX_TEXT = 100_000  # characters over all the messages of one request
@@ -130,19 +127,14 @@ def tools(value: Any) -> list[dict[str, Any]] | None:
 
 
 class CallLimit:
-    """A mount's limit on LLM calls per user: ``COZYGEN_LLM_RATE_LIMIT`` a minute (default 20), as the
-    assistant's; 429 ``LLM_RATE_LIMITED`` with Retry-After past it. Made on first use (not at import)."""
+    """A mount's check of the limit on LLM calls per user (``state.llm_limits``: the bucket the assistant spends
+    too, ``COZYGEN_LLM_RATE_LIMIT`` a minute); 429 ``LLM_RATE_LIMITED`` with Retry-After past it."""
 
     def __init__(self, state: CozyGenState) -> None:
         self.state = state
-        self._limits: RateLimiter | None = None
 
     def take(self, request: web.Request) -> None:
-        if self._limits is None:
-            from ...core.assistant.session import limiter_from_env
-
-            self._limits = limiter_from_env()
-        wait = self._limits.take(caller(request, self.state).rate_key)
+        wait = self.state.llm_limits.take(caller(request, self.state).rate_key)
         if wait:
             raise RateLimited(f"too many calls to the language model; try again in {wait} s", retry_after=wait,
                               code="LLM_RATE_LIMITED")  # fmt: skip

@@ -14,16 +14,15 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..errors import BadRequest, Conflict, CozyGenError, NotFound, RateLimited
 from ..graph.parameter import Parameter
-from ..jobs.ratelimit import RateLimiter
+from ..jobs.ratelimit import RateLimiter, llm_limiter
 from ..llm.model import Finished, Provider, TextDelta, ToolCall
 from . import conversation
 from .context import system_prompt
@@ -37,27 +36,12 @@ if TYPE_CHECKING:
     from ..store.db import Database
 
 log = logging.getLogger("cozygen")
-ENV_LLM_RATE_LIMIT = "COZYGEN_LLM_RATE_LIMIT"
-DEFAULT_RATE = 20.0  # chat messages per minute per user
 MAX_MESSAGE = 4000  # characters of a user's message
 MAX_ROUNDS = 4  # tool rounds per message; then the final text
 MAX_TEXT = 32_000  # characters of a turn's answer kept
 HISTORY = 20  # messages of the conversation the model reads again
 MAX_LIVE = 500  # actions of turns in flight (and just ended) kept in memory for a confirm
 Event = tuple[str, dict[str, Any]]
-
-
-def limiter_from_env(env: Mapping[str, str] = os.environ) -> RateLimiter:
-    """``COZYGEN_LLM_RATE_LIMIT`` chat messages per minute per user (default 20; 0 turns the limit off)."""
-    raw = (env.get(ENV_LLM_RATE_LIMIT) or "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_RATE
-        if not value >= 0 or value == float("inf"):
-            raise ValueError(raw)
-    except ValueError:
-        log.warning("CozyGen: %s must be calls per minute (0 = off); using %g", ENV_LLM_RATE_LIMIT, DEFAULT_RATE)
-        value = DEFAULT_RATE
-    return RateLimiter(value)
 
 
 def check_message(message: Any) -> str:
@@ -93,7 +77,7 @@ class Assistant:
         limits: RateLimiter | None = None,
     ) -> None:
         self.db, self.llm, self.providers, self.jobs = db, llm, providers, jobs
-        self.limits = limits if limits is not None else limiter_from_env()
+        self.limits = limits if limits is not None else llm_limiter()
         self._live: collections.OrderedDict[str, tuple[str, Action]] = collections.OrderedDict()
         self._busy: set[str] = set()  # actions being confirmed or undone
 

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Mapping
 
 ENV_RATE_LIMIT = "COZYGEN_RATE_LIMIT"  # job submissions per minute per user or address; 0 or unset = off
+ENV_LLM_RATE_LIMIT = "COZYGEN_LLM_RATE_LIMIT"  # calls to a language model per minute per user; default 20
+LLM_DEFAULT_RATE = 20.0
 FORGET_AFTER = 3600.0
 
 log = logging.getLogger("cozygen")
@@ -32,15 +34,23 @@ class RateLimiter:
         return self.per_minute > 0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.monotonic) -> RateLimiter:
-        raw = (env.get(ENV_RATE_LIMIT) or "").strip()
+    def from_env(
+        cls,
+        env: Mapping[str, str] = os.environ,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        name: str = ENV_RATE_LIMIT,
+        default: float = 0.0,
+    ) -> RateLimiter:
+        """The limit an environment variable sets (per minute; 0 = off), or ``default`` when unset or wrong."""
+        raw = (env.get(name) or "").strip()
         try:
-            value = float(raw) if raw else 0.0
+            value = float(raw) if raw else default
             if not math.isfinite(value) or value < 0:
                 raise ValueError(raw)
         except ValueError:
-            log.warning("CozyGen: %s must be requests per minute (0 = off); the limit is off", ENV_RATE_LIMIT)
-            value = 0.0
+            log.warning("CozyGen: %s must be requests per minute (0 = off); using %g", name, default)
+            value = default
         return cls(value, clock)
 
     def _tokens(self, key: str, now: float) -> float:
@@ -62,3 +72,9 @@ class RateLimiter:
     def _forget_old(self, now: float) -> None:
         if len(self._buckets) > 10_000:
             self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < FORGET_AFTER}
+
+
+def llm_limiter(env: Mapping[str, str] = os.environ) -> RateLimiter:
+    """The limit on calls to a language model (``COZYGEN_LLM_RATE_LIMIT``; 0 = off): the state keeps one, so the
+    assistant and the seeds' chat routes spend the same bucket."""
+    return RateLimiter.from_env(env, name=ENV_LLM_RATE_LIMIT, default=LLM_DEFAULT_RATE)

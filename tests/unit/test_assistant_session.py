@@ -14,11 +14,11 @@ import pytest
 
 from cozygen.core.assistant import conversation
 from cozygen.core.assistant.conversation import Message
-from cozygen.core.assistant.session import MAX_ROUNDS, Assistant, limiter_from_env
+from cozygen.core.assistant.session import MAX_ROUNDS, Assistant
 from cozygen.core.assistant.tools import Action
 from cozygen.core.errors import BadRequest, Conflict, NotFound, RateLimited
 from cozygen.core.graph.parameter import Parameter
-from cozygen.core.jobs.ratelimit import RateLimiter
+from cozygen.core.jobs.ratelimit import RateLimiter, llm_limiter
 from cozygen.core.jobs.service import Caller
 from cozygen.core.llm.model import Finished, LLMError, NoProvider, Provider, TextDelta, ToolCall
 from cozygen.core.store.db import Database
@@ -267,10 +267,10 @@ def test_bad_messages_no_provider_and_the_rate_limit_come_before_the_stream(worl
 
 
 def test_the_limit_comes_from_the_environment() -> None:
-    assert limiter_from_env({}).per_minute == 20
-    assert limiter_from_env({"COZYGEN_LLM_RATE_LIMIT": "5"}).per_minute == 5
-    assert not limiter_from_env({"COZYGEN_LLM_RATE_LIMIT": "0"}).enabled
-    assert limiter_from_env({"COZYGEN_LLM_RATE_LIMIT": "lots"}).per_minute == 20
+    assert llm_limiter({}).per_minute == 20
+    assert llm_limiter({"COZYGEN_LLM_RATE_LIMIT": "5"}).per_minute == 5
+    assert not llm_limiter({"COZYGEN_LLM_RATE_LIMIT": "0"}).enabled
+    assert llm_limiter({"COZYGEN_LLM_RATE_LIMIT": "lots"}).per_minute == 20
 
 
 def test_the_conversation_keeps_the_newest_50_messages_within_64_kb(world: World) -> None:
