@@ -673,3 +673,38 @@ def test_touch_targets_are_at_least_44_px(server, browser) -> None:
     )
     assert small == []
     context.close()
+
+
+def test_a_video_result_plays_under_the_form(server, browser) -> None:
+    """A CozyGen Video Output job's result is a video that plays in place (an <img> of a .webm shows nothing),
+    and tapping it opens the viewer's player."""
+    frames = {f"e{n}": {"class_type": "EmptyImage", "inputs": {"width": 96, "height": 64, "batch_size": 1,
+                                                             "color": ["1", 0] if n == 0 else 0x304050 * n}}
+              for n in range(3)}  # fmt: skip
+    graph = {
+        "1": {"class_type": "CozyGenInt", "inputs": {"param_name": "color", "value": 0x102030, "min": 0,
+                                                     "max": 16777215}},
+        "b1": {"class_type": "ImageBatch", "inputs": {"image1": ["e0", 0], "image2": ["e1", 0]}},
+        "b2": {"class_type": "ImageBatch", "inputs": {"image1": ["b1", 0], "image2": ["e2", 0]}},
+        "3": {"class_type": "CozyGenVideoOutput", "inputs": {"images": ["b2", 0], "frame_rate": 4, "loop_count": 0,
+              "filename_prefix": "CozyGen/phone-clip", "format": "video/webm", "pingpong": False}},
+        **frames,
+    }  # fmt: skip
+    name = f"phone_video_{secrets.token_hex(3)}.json"
+    (server.user_dir / "cozygen" / "workflows" / name).write_text(json.dumps(graph))
+    context, page = signed_in(browser, server)
+    page.goto(f"{server.url}/cozygen/generate/{name}")
+    expect(page.locator("#f-color")).to_be_visible(timeout=15000)
+    page.click("#go")
+    progress = page.locator("#job-progress")
+    expect(progress).to_have_attribute("data-status", "completed", timeout=60000)
+    video = progress.locator(".results video")
+    expect(video).to_have_attribute("src", re.compile(r"phone-clip_\d+_\.webm"))
+    page.wait_for_function("document.querySelector('#job-progress .results video')?.videoWidth === 96")
+    expect(progress.locator(".results img")).to_have_count(0)
+    expect(page.locator("#job-detail")).to_have_text("1 video")
+    progress.scroll_into_view_if_needed()
+    shot(page, "result-video-phone")
+    video.click()
+    expect(page.locator("#viewer-video")).to_be_visible()
+    context.close()

@@ -654,6 +654,8 @@ export const thumbUrl = (ref: ImageRef, width = 384) =>
   ref.id !== undefined
     ? `/cozygen/api/images/${ref.id}/thumb?w=${width}`
     : `/cozygen/thumb${q({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type, w: width, v: ref.mtime })}`;
+/** A video the viewer plays (the rest are pictures, GIF and animated WebP included). */
+export const isVideo = (ref: ImageRef) => /\.(mp4|webm|mov|mkv)$/i.test(ref.filename);
 export const imageUrl = (ref: ImageRef) =>
   ref.id !== undefined ? `/cozygen/api/images/${ref.id}` : `/view${q({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type })}`;
 

@@ -2,7 +2,7 @@
 // through a pure reducer (no framework imports), so that a late or replayed
 // event can never move a finished job back to running.
 
-import { getJob, type Job, type JobStatus } from "./api";
+import { getJob, isVideo, type Job, type JobStatus } from "./api";
 import { downloadStore } from "./downloads";
 import { ResumableStream } from "./events";
 import { t } from "./i18n";
@@ -48,8 +48,10 @@ export function describe(job: Job): { title: string; detail: string; percent: nu
       const node = job.nodeTitle || t("job.node", { id: String(job.node) });
       return { title: t("job.generating", { percent: Math.round(job.percent) }), detail: job.node ? `${steps} · ${node}` : steps, percent: job.percent };
     }
-    case "completed":
-      return { title: t("job.done"), detail: t("job.images", { count: job.images.length }), percent: 100 };
+    case "completed": {
+      const key = job.images.length && job.images.every(isVideo) ? "job.videos" : "job.images";
+      return { title: t("job.done"), detail: t(key, { count: job.images.length }), percent: 100 };
+    }
     case "failed":
       return { title: t("job.failed"), detail: job.error ?? t("job.seeLog"), percent: job.percent };
     case "cancelled":

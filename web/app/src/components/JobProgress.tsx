@@ -2,7 +2,7 @@
 // preview, cancel, and the images when it is done (tap one for the viewer).
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { cancelJob, imageUrl, thumbUrl, type Job } from "../api";
+import { cancelJob, imageUrl, isVideo, thumbUrl, type Job } from "../api";
 import { describe, TERMINAL } from "../jobs";
 import { openViewer } from "../viewer";
 import { Icon } from "./Icons";
@@ -45,7 +45,11 @@ export function JobProgress({ job }: { job: Job }): JSX.Element {
           {job.images.map((img, i) => (
             <button type="button" key={img.filename + img.subfolder} aria-label={t("progress.open", { n: i + 1 })}
               onClick={() => openViewer({ items: job.images.map((ref) => ({ ref, job })), index: i })}>
-              <img src={job.images.length === 1 ? imageUrl(img) : thumbUrl(img, 384)} alt={t("progress.result", { n: i + 1 })} width={512} height={512} />
+              {job.images.length === 1 && isVideo(img) ? (
+                <video src={imageUrl(img)} muted loop autoPlay playsInline aria-label={t("progress.result", { n: i + 1 })} width={512} height={512} />
+              ) : (
+                <img src={job.images.length === 1 ? imageUrl(img) : thumbUrl(img, 384)} alt={t("progress.result", { n: i + 1 })} width={512} height={512} />
+              )}
             </button>
           ))}
         </div>

@@ -103,6 +103,8 @@ const en = {
   "job.done": "Done · 100 %",
   "job.images_one": "{count} image",
   "job.images_other": "{count} images",
+  "job.videos_one": "{count} video",
+  "job.videos_other": "{count} videos",
   "job.failed": "Failed",
   "job.seeLog": "See the ComfyUI log",
   "job.cancelled": "Cancelled",

@@ -92,6 +92,7 @@ export default {
   "job.node": "ノード {id}",
   "job.done": "完了 · 100 %",
   "job.images_other": "{count} 枚の画像",
+  "job.videos_other": "{count} 本の動画",
   "job.failed": "失敗",
   "job.seeLog": "ComfyUI のログを確認してください",
   "job.cancelled": "キャンセル済み",

@@ -92,6 +92,7 @@ export default {
   "job.node": "노드 {id}",
   "job.done": "완료 · 100 %",
   "job.images_other": "이미지 {count}개",
+  "job.videos_other": "동영상 {count}개",
   "job.failed": "실패",
   "job.seeLog": "ComfyUI 로그를 확인하세요",
   "job.cancelled": "취소됨",

@@ -92,6 +92,7 @@ export default {
   "job.node": "节点 {id}",
   "job.done": "完成 · 100 %",
   "job.images_other": "{count} 张图像",
+  "job.videos_other": "{count} 个视频",
   "job.failed": "失败",
   "job.seeLog": "请查看 ComfyUI 日志",
   "job.cancelled": "已取消",

@@ -3,7 +3,7 @@
 // of components/ViewerInfo.tsx.
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { imageUrl, setMarks, type ImageRef } from "../api";
+import { imageUrl, isVideo, setMarks, type ImageRef } from "../api";
 import { Icon } from "../components/Icons";
 import { Info } from "../components/ViewerInfo";
 import { message, toast } from "../components/ui";
@@ -20,7 +20,6 @@ interface Zoom {
   y: number;
 }
 const NO_ZOOM: Zoom = { scale: 1, x: 0, y: 0 };
-const VIDEO = /\.(mp4|webm|mov|mkv)$/i;
 
 export function Viewer(): JSX.Element | null {
   const state = useViewer();
@@ -173,7 +172,7 @@ function Stage({ item, onPrev, onNext, onSwipeMark, flash }: { item: ViewerItem;
   };
   return (
     <div class="stage" ref={ref} onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp} onPointerCancel={onUp} onWheel={onWheel}>
-      {VIDEO.test(item.ref.filename) ? (
+      {isVideo(item.ref) ? (
         <video id="viewer-video" src={imageUrl(item.ref)} controls playsInline loop autoPlay muted style="max-width:100%;max-height:100%" />
       ) : (
         <img id="viewer-image" src={imageUrl(item.ref)} alt={item.ref.filename} draggable={false}
