@@ -206,7 +206,7 @@ class Dispatcher:
             self.tracker.add(job)
         for prompt_id, graph, backend, outputs in prompts:
             if backend is None:
-                self.holding.hold(Held(prompt_id, job.id, graph, pin=job.backend if pinned else None))
+                self._keep(Held(prompt_id, job.id, graph, pin=job.backend if pinned else None))
                 continue
             if backend.local:
                 self._enqueue_local(job.id, prompt_id, graph, outputs)
@@ -319,7 +319,13 @@ class Dispatcher:
         self._placements.pop(prompt_id, None)
         self._active()
         await self.db.execute_write_fn(lambda c: records.hold(c, job_id, [prompt_id]))
-        self.holding.hold(Held(prompt_id, job_id, graph, pin=pin))
+        self._keep(Held(prompt_id, job_id, graph, pin=pin))
+
+    def _keep(self, held: Held) -> None:
+        """Into the hold queue; a job held for any backend names none until one takes it."""
+        self.holding.hold(held)
+        if held.pin is None:
+            self.tracker.held(held.job_id, held.prompt_id)
 
     async def release(self) -> None:
         """Offer the held prompts, oldest first, to the able backends with room (the hold queue's task calls it,
@@ -649,7 +655,7 @@ class Dispatcher:
             self.tracker.add(job)
             for prompt_id, graph in zip(job.all_prompts, _graphs(job), strict=True):
                 if prompt_id in held:  # sent nowhere: held again, in the order the jobs came
-                    self.holding.hold(Held(prompt_id, job.id, graph, pin=job.backend if job.pinned else None))
+                    self._keep(Held(prompt_id, job.id, graph, pin=job.backend if job.pinned else None))
                     count += 1
                     continue
                 backend_id = backends.get(prompt_id) or job.backend or LOCAL_ID

@@ -122,6 +122,7 @@ class Job:
     backend_name: str | None = None  # kept in memory: that backend's name when it was routed
     backends: dict[str, str] = field(default_factory=dict)  # prompt id -> backend, for a routed job
     pinned: bool = False  # routed to a backend it was pinned to (request or workflow): it never moves
+    held: bool = False  # kept in memory: its (first) prompt waits in CozyGen for any backend with room
     prompts_done: int = 0  # kept in memory: how many of those prompts completed
     cancel_requested: bool = False  # kept in memory: decides cancelled or interrupted
 
@@ -195,7 +196,9 @@ class Job:
             "reproduced_from": self.reproduced_from,
             "requeued": self.requeued,
             "cancel_requested": self.cancel_requested,
-            "backend": {
+            "backend": None  # held for whichever backend has room first: none yet
+            if self.held
+            else {
                 "id": self.backend or LOCAL_BACKEND,
                 "name": self.backend_name or self.backend or LOCAL_BACKEND,
             },

@@ -158,7 +158,7 @@ class JobService:
         places = self.positions([job]) if places is None else places
         waiting = [places[p] for p in job.all_prompts if p in places]
         shown = job.to_dict(queue_position=min(waiting) if waiting else None)
-        if job.backend is not None and self.remote is not None:
+        if job.backend is not None and self.remote is not None and not job.held:
             shown["backend"] = self.remote.named(job.backend)
         return shown
 
@@ -310,6 +310,7 @@ class JobService:
         job.backends = {p: b.id for (p, _), b in routed if b is not None}
         job.pinned = pin is not None and str(pin).strip().lower() not in ("", "any")
         held = [p for (p, _), b in routed if b is None]  # every able backend is full: CozyGen holds them
+        job.held = plan[0] is None and not job.pinned  # its answer names no backend until one takes it
 
         def record(conn: Any) -> bool:
             inserted = records.insert(conn, job)

@@ -108,7 +108,14 @@ class JobTracker:
                 return
             job.backends[prompt_id] = backend
             if prompt_id == job.prompt_id:
-                job.backend, job.backend_name = backend, name
+                job.backend, job.backend_name, job.held = backend, name, False
+
+    def held(self, job_id: str, prompt_id: str) -> None:
+        """A prompt of a live job waits in CozyGen for any backend with room (its answer names no backend yet)."""
+        with self._lock:
+            job = self._by_id.get(job_id)
+            if job is not None and prompt_id == job.prompt_id:
+                job.held = True
 
     def follows(self, prompt_id: str) -> bool:
         with self._lock:

@@ -260,7 +260,9 @@ def test_max_jobs_caps_each_backend_and_cozygen_holds_the_rest(servers: dict[str
         assert all(m.status == 201 for m in made), [m.body for m in made]  # all full is not a 409
         jobs = [m.json()["job"] for m in made]
         held = [j for j in jobs if j["prompt_id"] not in queued_ids(here.url) + queued_ids(plain.url)]
-        assert held and all(j["status"] == "pending" and j["queue_position"] for j in held), held
+        assert held and all(
+            j["status"] == "pending" and j["queue_position"] and j["backend"] is None for j in held
+        ), held
         prompts = {j["prompt_id"] for j in jobs}
         most = {"here": 0, "plain": 0}
         while any(job_of(here.url, j["id"])["status"] in ("pending", "running") for j in jobs):

@@ -585,6 +585,7 @@ def test_every_able_backend_full_holds_the_job_and_ends_release_the_oldest_first
     assert third.status == fourth.status == PENDING and held_ids(world) == {third.prompt_id, fourth.prompt_id}
     places = service.positions([third, fourth])
     assert (places[third.prompt_id], places[fourth.prompt_id]) == (2, 3)  # after the one waiting on each backend
+    assert service.view(world.tracker.live(third.id))["backend"] is None  # held for any backend: none named yet
     world.say("execution_start", {"prompt_id": second.prompt_id})
     world.say("execution_success", {"prompt_id": second.prompt_id})
     world.run(world.dispatcher.release())  # what the hold queue's task does when poked
@@ -609,6 +610,7 @@ def test_a_pinned_prompt_is_held_for_its_own_backend_only(world: World) -> None:
     there, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
     waiting, _ = world.run(service.submit(ANN, "blur", {}, backend="attic"))
     assert waiting.backend == ATTIC.id and held_ids(world) == {waiting.prompt_id}
+    assert service.view(world.tracker.live(waiting.id))["backend"] == {"id": ATTIC.id, "name": "attic"}  # its own
     world.run(world.dispatcher.release())
     assert world.host.pending == []  # this ComfyUI is free, but the job waits for the attic
     world.say("execution_success", {"prompt_id": there.prompt_id})
