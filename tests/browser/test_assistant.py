@@ -105,6 +105,7 @@ def test_the_assistant_sets_fields_queues_stops_and_says_what_went_wrong(server,
     page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
     page.fill("#f-prompt", "a cozy cabin")
     expect(field(page, "steps")).to_have_value("12")
+    assert llm.chats == []  # opening the app and the form asks the model nothing (the feature probe included)
     llm.reset()
     steps = Tool("set_field", '{"field": "steps", "value": 30}')
     tags = Tool("insert_tags", '{"field": "prompt", "tags": ["longhair"]}')  # an alias of long_hair

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import phone
 import pytest
+from llm_server import Calls, LLMServer, Text, Tool
 from phone import PHONE
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -55,14 +56,26 @@ def server(start_comfyui):
 
 
 @pytest.fixture(scope="module")
-def image(server, browser: Browser) -> dict:
-    """One finished job (its image is what the viewer shows; its subfolder is a folder tile in the gallery)."""
+def llm() -> Iterator[LLMServer]:
+    with LLMServer() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def image(server, browser: Browser, llm: LLMServer) -> dict:
+    """One finished job (its image is what the viewer shows; its subfolder is a folder tile in the gallery), and a
+    language model (the fake) for the assistant's screens: ``llm`` in the answer."""
     context = browser.new_context()
     login = {"username": ADMIN, "password": PASSWORD}
     reply = context.request.post(f"{server.url}/cozygen/api/login", data=login, headers={"Origin": server.url})
     assert reply.status == 200, reply.text()
     try:
-        return phone.finished_job(context, server, WORKFLOW, {"prompt": "a lantern in the snow", "steps": 2})
+        provider = {"name": "Home LLM", "kind": "openai-compatible", "url": llm.v1, "default_model": "fake-model"}
+        made = context.request.post(f"{server.url}/cozygen/api/llm/providers", data=provider,
+                                    headers={"Origin": server.url})  # fmt: skip
+        assert made.status == 201, made.text()
+        job = phone.finished_job(context, server, WORKFLOW, {"prompt": "a lantern in the snow", "steps": 2})
+        return {**job, "llm": llm}
     finally:
         context.close()
 
@@ -313,6 +326,35 @@ def open_backend_pins(page: Page, server, image: dict) -> Undo:
     return None
 
 
+def open_assistant(page: Page, server, image: dict) -> Undo:
+    """The generate screen's assistant sheet: an answer with a field chip (applied, Undo) and a queue proposal
+    (Confirm). The model's words are the fake's, not catalogue text."""
+    llm: LLMServer = image["llm"]
+    llm.reset()
+    steps = Tool("set_field", '{"field": "steps", "value": 20}')
+    queue = Tool("queue", '{"variations": 2, "changes": {"steps": 20}}')
+    llm.script([Calls([steps, queue]), Text(["OK: 20 → 2 ×"])])
+    page.goto(f"{server.url}/cozygen/generate/{WORKFLOW}")
+    page.click("#assistant-open")
+    page.fill("#assistant-input", "20 steps, 2 variations")
+    page.click("#assistant-send")
+    sheet = page.locator("#assistant")
+    expect(sheet.locator('.action-chip[data-tool="queue"] .action-confirm').last).to_be_visible(timeout=15000)
+    expect(page.locator("#assistant-send")).to_be_visible()  # the answer ended
+    return None
+
+
+def open_assistant_settings(page: Page, server, image: dict) -> Undo:
+    """Settings → Assistant as an admin: the model that answers, its card, and the form to add another."""
+    page.goto(f"{server.url}/cozygen/settings")
+    section = page.locator("#assistant-settings")
+    expect(section.locator("li.provider").first).to_be_visible(timeout=15000)
+    section.locator("#provider-add").click()
+    expect(page.locator("#pv-new-name")).to_be_visible()
+    section.scroll_into_view_if_needed()
+    return None
+
+
 @dataclass(frozen=True)
 class Screen:
     name: str
@@ -338,6 +380,8 @@ SCREENS = [
     Screen("server-settings", open_server_settings),
     Screen("backends", open_backends),
     Screen("backend-pins", open_backend_pins),
+    Screen("assistant", open_assistant),
+    Screen("assistant-settings", open_assistant_settings),
 ]
 
 

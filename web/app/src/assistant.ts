@@ -3,6 +3,7 @@
 // from fetch's body and parsed here (SseParser). Every answer and event is parsed at this boundary; the chat
 // sheet's state is a pure reducer (chatReducer) over named events.
 import { errorFrom, isObj, num, request, str, type ApiError, type Json } from "./api";
+import { t } from "./i18n";
 
 type Obj = Record<string, unknown>;
 const arr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
@@ -406,3 +407,13 @@ export function actionChange(action: AssistantAction, params: FormParam[], value
 
 /** "try again in 12 s": the wait of a 429 in whole seconds (at least 1). */
 export const waitSeconds = (error: ApiError): number => Math.max(1, Math.ceil(num(error.retryAfter, 1)));
+
+/** What a chip says: a queue proposal in the phone's language (its changes as field and value); a field action
+ * as the server summed it up (the field's label from the workflow, an arrow or a plus, the value). */
+export function chipText(a: AssistantAction): string {
+  if (a.tool !== "queue") return a.summary;
+  const count = typeof a.args.variations === "number" ? a.args.variations : 1;
+  const changes = isObj(a.args.changes) ? Object.entries(a.args.changes) : [];
+  const listed = changes.map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(", ");
+  return t("assistant.proposed", { count }) + (listed ? ` · ${listed}` : "");
+}

@@ -16,7 +16,7 @@ let probe: Promise<Features> | null = null;
 export function features(): Promise<Features> {
   probe ??= Promise.all([
     routeExists("/cozygen/api/tags/search?q=a&limit=1"),
-    routeExists("/cozygen/api/prompts/random"),
+    routeExists("/cozygen/api/prompts/random?llm=false"), // the probe never asks a language model
     promptStyles().catch(() => ({ styles: [], default: "" })),
     aliases().catch(() => [] as string[]),
     wildcardNames().catch(() => [] as string[]),

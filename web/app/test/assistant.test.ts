@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../src/api";
 import {
-  actionChange, chat, chatReducer, EMPTY_CHAT, parseChatEvent, parseConversation, parseLlmStatus, parseProvider, parseProviderTest, resolveField, SseParser,
+  actionChange, chat, chatReducer, chipText, EMPTY_CHAT, parseChatEvent, parseConversation, parseLlmStatus, parseProvider, parseProviderTest, resolveField, SseParser,
   withTags, type ChatEvent, type ChatState,
 } from "../src/assistant";
 
@@ -121,5 +121,14 @@ describe("providers at the boundary", () => {
       "junk",
     ] });
     expect(got.map((m) => [m.role, m.text, m.actions.length, m.cancelled ?? false])).toEqual([["user", "hi", 0, false], ["assistant", "Hello", 1, true]]);
+  });
+});
+
+describe("chipText", () => {
+  it("says a queue proposal in the app's language, with its changes, and a field action as the server did", () => {
+    const queue = { id: "q", tool: "queue", args: { variations: 3, changes: { steps: 20 } }, summary: "queue 3 jobs with steps 20", confirm: true };
+    expect(chipText(queue)).toBe("Queue 3 jobs · steps 20");
+    expect(chipText({ ...queue, args: { variations: 1 } })).toBe("Queue 1 job");
+    expect(chipText({ id: "s", tool: "set_field", args: { field: "steps", value: 30 }, summary: "Steps → 30", confirm: false })).toBe("Steps → 30");
   });
 });

@@ -6,7 +6,7 @@ import type { JSX } from "preact";
 import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { ApiError, getJob, type Json, type Param } from "../api";
 import {
-  actionChange, chat, chatReducer, clearConversation, confirmAction, conversation, EMPTY_CHAT, llmStatus, undoAction, waitSeconds,
+  actionChange, chat, chatReducer, chipText, clearConversation, confirmAction, conversation, EMPTY_CHAT, llmStatus, undoAction, waitSeconds,
   type ActionView, type ChatMessage, type ChatState, type ChatStep,
 } from "../assistant";
 import { t } from "../i18n";
@@ -230,7 +230,7 @@ function ActionChip({ a, onUndo, onConfirm, onCancel }: { a: ActionView; onUndo:
     <li class={`action-chip ${a.state}`} data-tool={a.tool} data-state={a.state} data-action={a.id}>
       <Icon name={icon} />
       <span class="grow action-summary">
-        {a.summary}
+        {chipText(a)}
         {a.state === "undone" && <span class="muted"> · {t("assistant.undone")}</span>}
         {a.state === "cancelled" && <span class="muted"> · {t("assistant.cancelled")}</span>}
         {a.state === "queued" && a.jobs && a.jobs.length > 0 && <span class="muted"> · {t("assistant.queued", { count: a.jobs.length })}</span>}

@@ -545,6 +545,8 @@ const en = {
   "assistant.noLlm": "No language model is set up: an admin adds one in Settings → Assistant.",
   "assistant.queued_one": "{count} job queued",
   "assistant.queued_other": "{count} jobs queued",
+  "assistant.proposed_one": "Queue {count} job",
+  "assistant.proposed_other": "Queue {count} jobs",
   "assistantSettings.title": "Assistant",
   "assistantSettings.on": "The assistant is on: {name} answers.",
   "assistantSettings.off": "The assistant is off: no language model is set up. An admin can add one.",

@@ -508,6 +508,7 @@ export default {
   "assistant.rateLimited": "メッセージが多すぎます：{seconds} 秒後にもう一度お試しください。",
   "assistant.noLlm": "言語モデルが設定されていません：管理者が 設定 → アシスタント で追加します。",
   "assistant.queued_other": "{count} 件のジョブを追加しました",
+  "assistant.proposed_other": "{count} 件のジョブを追加",
   "assistantSettings.title": "アシスタント",
   "assistantSettings.on": "アシスタントはオンです：{name} が答えます。",
   "assistantSettings.off": "アシスタントはオフです：言語モデルが設定されていません。管理者が追加できます。",

@@ -508,6 +508,7 @@ export default {
   "assistant.rateLimited": "메시지가 너무 많습니다: {seconds}초 후에 다시 시도하세요.",
   "assistant.noLlm": "언어 모델이 설정되지 않았습니다: 관리자가 설정 → 어시스턴트에서 추가합니다.",
   "assistant.queued_other": "작업 {count}개를 추가했습니다",
+  "assistant.proposed_other": "작업 {count}개 추가",
   "assistantSettings.title": "어시스턴트",
   "assistantSettings.on": "어시스턴트가 켜져 있습니다: {name}이(가) 답합니다.",
   "assistantSettings.off": "어시스턴트가 꺼져 있습니다: 언어 모델이 설정되지 않았습니다. 관리자가 추가할 수 있습니다.",

@@ -508,6 +508,7 @@ export default {
   "assistant.rateLimited": "消息过多：请在 {seconds} 秒后重试。",
   "assistant.noLlm": "尚未设置语言模型：管理员可在 设置 → 助手 中添加。",
   "assistant.queued_other": "已加入 {count} 个任务",
+  "assistant.proposed_other": "加入 {count} 个任务",
   "assistantSettings.title": "助手",
   "assistantSettings.on": "助手已开启：由 {name} 回答。",
   "assistantSettings.off": "助手已关闭：尚未设置语言模型。管理员可以添加一个。",
