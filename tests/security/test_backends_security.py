@@ -6,13 +6,12 @@ backend's hostile answers (huge, malformed, endless) are refused in words."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from support import AUTH_ENV, StreamEvents, get, household, post, request, until
+from support import AUTH_ENV, StreamEvents, get, household, http_server, post, request, until
 
 SECRET = "backend-SECRET-token-7f3a9c"
 SF = "/cozygen/compat/spoonfeeder/api"
@@ -71,13 +70,8 @@ class Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    server.seen, server.mode = [], "ok"  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with http_server(Recorder, seen=[], mode="ok") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

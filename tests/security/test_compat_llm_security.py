@@ -6,13 +6,12 @@ refused in words with no 5xx but the provider's own 502; odd model names and bod
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from support import AUTH_ENV, get, household, post, request
+from support import AUTH_ENV, get, household, http_server, post, request
 
 SECRET = "sk-llm-SECRET-key-5c1e"
 SF = "/cozygen/compat/spoonfeeder/api"
@@ -60,13 +59,8 @@ class Hostile(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    server.seen, server.mode = [], "malformed"  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with http_server(Hostile, seen=[], mode="malformed") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

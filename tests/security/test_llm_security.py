@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from llm_server import Hang, LLMServer
-from support import AUTH_ENV, get, household, post, request
+from support import AUTH_ENV, get, household, http_server, post, request
 
 API = "/cozygen/api/llm"
 KEY = "sk-llm-SECRET-5e2d81"
@@ -68,13 +68,8 @@ class Hostile(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    server.mode = "huge"  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with http_server(Hostile, mode="huge") as server:
+        yield server
 
 
 @pytest.mark.parametrize("prefix", ["", "/api"])
