@@ -304,6 +304,7 @@ export type ChatStep =
   | { type: "event"; event: ChatEvent }
   | { type: "applied"; action: ActionView }
   | { type: "stopped"; error?: string }
+  | { type: "refused" }
   | { type: "actionState"; id: string; state: ActionState; jobs?: string[] }
   | { type: "cleared" };
 
@@ -339,6 +340,13 @@ export function chatReducer(state: ChatState, step: ChatStep): ChatState {
       if (!state.streaming) return state;
       const ended = updateStreaming(state, (m) => ({ ...m, streaming: false, cancelled: step.error ? m.cancelled : true, error: step.error ?? m.error }));
       return { ...ended, streaming: null };
+    }
+    case "refused": {
+      // answered before its stream started (429, 503): nothing was kept, so the message leaves the log (its text
+      // goes back into the box, the reason above it) and sending it again shows it once
+      if (!state.streaming) return state;
+      const at = state.messages.findIndex((m) => m.id === state.streaming);
+      return { messages: state.messages.filter((_, i) => i !== at && i !== at - 1), streaming: null };
     }
     case "actionState":
       return {

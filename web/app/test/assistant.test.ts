@@ -132,3 +132,13 @@ describe("chipText", () => {
     expect(chipText({ id: "s", tool: "set_field", args: { field: "steps", value: 30 }, summary: "Steps → 30", confirm: false })).toBe("Steps → 30");
   });
 });
+
+describe("a message refused before its stream", () => {
+  it("leaves the log (nothing was kept), so sending it again shows it once", () => {
+    const before = chatReducer(EMPTY_CHAT, { type: "loaded", messages: [{ id: "p", role: "assistant", text: "earlier", actions: [] }] });
+    const sent = chatReducer(before, { type: "sent", id: "m1", text: "hi" });
+    expect(sent.messages).toHaveLength(3);
+    const refused = chatReducer(sent, { type: "refused" });
+    expect(refused).toEqual({ messages: before.messages, streaming: null });
+  });
+});

@@ -130,8 +130,14 @@ export function AssistantSheet({ workflow, params, values, onSet, state, dispatc
       if (err instanceof DOMException && err.name === "AbortError") {
         dispatch({ type: "stopped" });
       } else {
-        dispatch({ type: "stopped", error: refusal(err) });
-        if (err instanceof ApiError) setDraft((d) => d || text); // refused before it started: the message is kept to send again
+        if (err instanceof ApiError) {
+          // refused before it started: the message goes back into the box to send again, the reason above it
+          dispatch({ type: "refused" });
+          setError(refusal(err));
+          setDraft((d) => d || text);
+        } else {
+          dispatch({ type: "stopped", error: refusal(err) });
+        }
       }
     } finally {
       if (abort.current === controller) abort.current = null;
