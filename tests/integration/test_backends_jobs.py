@@ -132,9 +132,10 @@ def test_routing_follows_the_model_files_and_names_what_each_backend_lacks(serve
     assert there.json()["job"]["backend"]["id"] == backend["id"]
     home = submit(here.url, fresh(FAST), "needs_here.json")
     assert home.status == 201, home.body
-    assert home.json()["job"]["backend"]["id"] == "local"
     for made in (there, home):
         assert ended(here.url, made.json()["job"]["id"])["status"] == "completed"
+    # (held first while this ComfyUI was busy, it named no backend until one took it: where it ran is at its end)
+    assert job_of(here.url, home.json()["job"]["id"])["backend"]["id"] == "local"
     refused = submit(here.url, fresh(FAST), "needs_none.json")
     assert refused.status == 409 and refused.json()["code"] == "NO_BACKEND", refused.body
     lacks = {b["name"]: b["missing"] for b in refused.json()["backends"]}
@@ -259,10 +260,8 @@ def test_max_jobs_caps_each_backend_and_cozygen_holds_the_rest(servers: dict[str
         made = [submit(here.url, fresh(SLOW)) for _ in range(4)]
         assert all(m.status == 201 for m in made), [m.body for m in made]  # all full is not a 409
         jobs = [m.json()["job"] for m in made]
-        held = [j for j in jobs if j["prompt_id"] not in queued_ids(here.url) + queued_ids(plain.url)]
-        assert held and all(
-            j["status"] == "pending" and j["queue_position"] and j["backend"] is None for j in held
-        ), held
+        held = [j for j in jobs if j["backend"] is None]  # held at submit: no backend had room
+        assert held and all(j["status"] == "pending" and j["queue_position"] for j in held), jobs
         prompts = {j["prompt_id"] for j in jobs}
         most = {"here": 0, "plain": 0}
         while any(job_of(here.url, j["id"])["status"] in ("pending", "running") for j in jobs):
@@ -283,7 +282,8 @@ def test_a_prompt_held_when_cozygen_is_killed_is_held_again_and_runs_once(server
     try:
         jobs = [submit(here.url, fresh(SLOW)).json()["job"] for _ in range(3)]
         until(lambda: queued_ids(here.url) + queued_ids(plain.url), lambda q: len(q) >= 2)
-        [held] = [j for j in jobs if j["prompt_id"] not in queued_ids(here.url) + queued_ids(plain.url)]
+        queued = queued_ids(here.url) + queued_ids(plain.url)
+        [held] = [j for j in jobs if j["backend"] is None and j["prompt_id"] not in queued]
         here.kill()  # the record says held: nothing was sent
         here.restart()
         done = ended(here.url, held["id"], timeout=180)
