@@ -23,6 +23,7 @@ from ..core.media.kinds import is_hidden, kind_of
 from ..core.media.pnginfo import read_png_info
 from ..core.paths import resolve
 from . import sse
+from .audit import actor
 from .auth.credentials import current_user
 from .params import bool_field, choice, flag, integer, paging, path_id, text_field, timestamp
 from .responses import TooDeep, json_response, loads_bounded, read_json
@@ -179,11 +180,6 @@ def image_id(request: web.Request, *, prefix: str = "") -> int:
 async def read_text_chunks(path: os.PathLike) -> dict[str, str]:
     info = await asyncio.to_thread(read_png_info, path, scan_all=True)
     return info.text if info is not None else {}
-
-
-def actor(request: web.Request) -> str | None:
-    user = current_user(request)
-    return user.username if user else None
 
 
 def stream_accepts(

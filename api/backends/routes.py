@@ -9,27 +9,17 @@ from typing import Any
 
 from aiohttp import web
 
-from ...core.accounts import users
 from ...core.accounts.access import ADMIN
 from ...core.backends import capabilities
 from ...core.errors import BadRequest, CozyGenError
-from ..auth.credentials import current_user, remote_address
+from .. import audit
+from ..audit import actor, changed_fields
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
 from ..workflows import form_of, users_store
 
 CHECK_WORKFLOWS = 200  # workflows one check without a name looks at
-
-
-def actor(request: web.Request) -> str | None:
-    user = current_user(request)
-    return user.username if user else None
-
-
-def changed_fields(body: Any) -> str:
-    """The names of the fields a change sent (never their values: a secret stays out of the audit log)."""
-    return ", ".join(sorted(str(key)[:32] for key in body)) if isinstance(body, dict) else ""
 
 
 class BackendRoutes:
@@ -39,10 +29,7 @@ class BackendRoutes:
     async def audit(
         self, request: web.Request, action: str, target: str | None, *, ok: bool = True, detail: str | None = None
     ) -> None:
-        who, remote = actor(request), remote_address(request)
-        await self.state.db.execute_write_fn(
-            lambda conn: users.audit(conn, action, actor=who, target=target, remote=remote, ok=ok, detail=detail)
-        )
+        await audit.record(self.state, request, action, target, ok=ok, detail=detail)
 
     async def listing(self, _request: web.Request) -> web.Response:
         service = self.state.backends

@@ -9,10 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ...core.accounts import users
 from ...core.accounts.access import ADMIN, VIEWER
 from ...core.errors import CozyGenError
-from ..auth.credentials import current_user, remote_address
+from .. import audit
+from ..audit import actor, changed_fields
+from ..auth.credentials import current_user
 from ..responses import json_response, read_json
 from ..routing import Routes
 from ..state import CozyGenState
@@ -20,19 +21,9 @@ from ..state import CozyGenState
 BASE = "/cozygen/api/llm"
 
 
-def actor(request: web.Request) -> str | None:
-    user = current_user(request)
-    return user.username if user else None
-
-
 def admin(request: web.Request, state: CozyGenState) -> bool:
     user = current_user(request)
     return user.role == ADMIN if user is not None else not state.auth_enabled
-
-
-def changed_fields(body: Any) -> str:
-    """The names of the fields a change sent (never their values: a key stays out of the audit log)."""
-    return ", ".join(sorted(str(key)[:32] for key in body)) if isinstance(body, dict) else ""
 
 
 def _text(body: Any, key: str, limit: int = 200) -> str | None:
@@ -47,10 +38,7 @@ class LLMRoutes:
     async def audit(
         self, request: web.Request, action: str, target: str | None, *, ok: bool = True, detail: str | None = None
     ) -> None:
-        who, remote = actor(request), remote_address(request)
-        await self.state.db.execute_write_fn(
-            lambda conn: users.audit(conn, action, actor=who, target=target, remote=remote, ok=ok, detail=detail)
-        )
+        await audit.record(self.state, request, action, target, ok=ok, detail=detail)
 
     async def listing(self, request: web.Request) -> web.Response:
         seen_by_admin = admin(request, self.state)

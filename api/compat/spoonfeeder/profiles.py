@@ -11,12 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ....core.accounts import users
 from ....core.accounts.access import ADMIN
 from ....core.backends.model import LOCAL_ID
 from ....core.backends.profiles import MASK
 from ....core.errors import CozyGenError
-from ...auth.credentials import current_user, remote_address
+from ... import audit
+from ...auth.credentials import current_user
 from ...responses import read_json
 from ...state import CozyGenState
 from .shapes import done, iso, ok, origin
@@ -77,12 +77,8 @@ class ProfileRoutes:
         self.state = state
 
     async def audit(self, request: web.Request, action: str, target: Any, *, ok: bool = True, detail: str = "") -> None:
-        user = current_user(request)
-        who, remote = (user.username if user else None), remote_address(request)
         name = str(target)[:200] if target is not None else None
-        await self.state.db.execute_write_fn(
-            lambda conn: users.audit(conn, action, actor=who, target=name, remote=remote, ok=ok, detail=detail[:200])
-        )
+        await audit.record(self.state, request, action, name, ok=ok, detail=detail[:200])
 
     async def audited(self, request: web.Request, action: str, target: Any, work: Any) -> Any:
         try:
